@@ -1,0 +1,83 @@
+//! Shared by `host/build.rs` (official plugins) and `tests/build.rs` (test plugins):
+//! compile workspace crates to `wasm32-wasip2` components with a nested cargo.
+//!
+//! The nested cargo uses its own target directory (`<target>/wasm`), so it never waits
+//! on the lock of the build that runs this script, and the plugins are built once for
+//! every host profile.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `<target>` of the outer build, derived from `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`).
+pub fn outer_target_dir() -> PathBuf {
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    // out -> <pkg> -> build -> <profile> -> <target>; with --target there is one more level.
+    let mut dir = out.clone();
+    for _ in 0..4 {
+        dir.pop();
+    }
+    if dir.join("CACHEDIR.TAG").exists() || dir.ends_with("target") {
+        dir
+    } else {
+        let mut up = dir.clone();
+        up.pop();
+        up
+    }
+}
+
+/// Builds `packages` (library targets) for wasm32-wasip2 with `profile` and returns
+/// `(package, path of the .wasm)` for each.
+pub fn build_components(workspace: &Path, packages: &[&str], profile: &str) -> Vec<(String, PathBuf)> {
+    let target_dir = outer_target_dir().join("wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(workspace)
+        .arg("build")
+        .arg("--target")
+        .arg("wasm32-wasip2")
+        .arg("--profile")
+        .arg(profile)
+        .arg("--lib")
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for p in packages {
+        cmd.arg("-p").arg(p);
+    }
+    // The outer build's flags are for the host target, not for wasm.
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_LLVM_COV",
+        "CARGO_LLVM_COV_TARGET_DIR",
+        "LLVM_PROFILE_FILE",
+        "CARGO_INCREMENTAL",
+    ] {
+        cmd.env_remove(var);
+    }
+    let status = cmd.status().expect("run cargo to build wasm plugins");
+    if !status.success() {
+        panic!(
+            "building {packages:?} for wasm32-wasip2 failed; is the target installed? `rustup target add wasm32-wasip2`"
+        );
+    }
+    let dir = target_dir.join("wasm32-wasip2").join(profile);
+    packages
+        .iter()
+        .map(|p| {
+            let file = dir.join(format!("{}.wasm", p.replace('-', "_")));
+            assert!(file.exists(), "{} was not produced", file.display());
+            (p.to_string(), file)
+        })
+        .collect()
+}
+
+/// Ask cargo to rerun the build script when any of these change.
+pub fn rerun_if_changed(paths: &[PathBuf]) {
+    for p in paths {
+        println!("cargo::rerun-if-changed={}", p.display());
+    }
+}

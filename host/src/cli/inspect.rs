@@ -1,0 +1,103 @@
+//! `gantry plugin inspect REF`: digest, `describe` output, and WIT imports.
+
+use gantry_registry::{Digest, PluginRef};
+use serde_json::json;
+
+use super::{Cli, Failure, exit, style};
+use crate::run::prepare::resolve_bytes;
+use crate::runtime::{EngineOptions, Runtime};
+
+/// What an import means for a reviewer who does not read WIT.
+pub fn explain_import(name: &str) -> &'static str {
+    let iface = name.split('@').next().unwrap_or(name);
+    match iface {
+        "gantry:plugin/log" => "log: write to its stage log (always granted)",
+        "gantry:plugin/types" => "types only (no capability)",
+        i if i.starts_with("wasi:filesystem/") => "fs: files under the directories its stage grants (grants.fs)",
+        "wasi:cli/environment" => "env: environment variables (none unless granted)",
+        "wasi:cli/stdout" | "wasi:cli/stderr" => "stdout/stderr: captured into its stage log, capped",
+        "wasi:cli/stdin" => "stdin: always empty",
+        "wasi:cli/exit" => "exit: end itself early",
+        i if i.starts_with("wasi:cli/terminal") => "terminal detection (never a terminal)",
+        i if i.starts_with("wasi:clocks/") => "clocks: read the time",
+        i if i.starts_with("wasi:random/") => "random numbers",
+        i if i.starts_with("wasi:io/") => "streams and polling (used with the imports above)",
+        i if i.starts_with("wasi:sockets/") => "network sockets (never granted: no network)",
+        i if i.starts_with("wasi:http/") => "http: outgoing requests (never granted yet)",
+        _ => "unknown to this gantry: the plugin cannot be linked",
+    }
+}
+
+pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
+    // A bare path to a .wasm is accepted here unpinned: inspect is how you learn the digest.
+    let (bytes, digest) = if !reference.contains('#') && !reference.starts_with("builtin:") {
+        let path = reference.strip_prefix("file:").unwrap_or(reference);
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::Usage(format!("cannot read `{path}`: {e}")))?;
+        let d = Digest::of(&bytes);
+        (bytes, d)
+    } else {
+        resolve_bytes(std::path::Path::new("."), reference).map_err(|e| {
+            Failure::Usage(match e.hint() {
+                Some(h) => format!("{e}\n  hint: {h}"),
+                None => e.to_string(),
+            })
+        })?
+    };
+    let runtime = Runtime::new(EngineOptions::default())?;
+    let plugin = runtime
+        .load(&bytes, digest)
+        .map_err(|e| Failure::Usage(format!("`{reference}` cannot be loaded: {e:#}")))?;
+    let info = runtime
+        .describe(&plugin)
+        .map_err(|e| Failure::Usage(format!("`{reference}` failed to describe itself: {e}")))?;
+    let pin = match PluginRef::parse(reference) {
+        Ok(PluginRef::Builtin { .. }) => reference.to_string(),
+        _ => format!(
+            "file:{}#{digest}",
+            reference.strip_prefix("file:").unwrap_or(reference).split('#').next().unwrap_or(reference)
+        ),
+    };
+    if cli.json {
+        let imports: Vec<_> = plugin
+            .imports
+            .iter()
+            .map(|i| json!({"name": i, "meaning": explain_import(i)}))
+            .collect();
+        let out = json!({
+            "reference": reference,
+            "pin": pin,
+            "digest": digest.to_string(),
+            "size": bytes.len(),
+            "plugin": info,
+            "imports": imports,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return Ok(exit::SUCCESS);
+    }
+    println!("{}", style::bold(&format!("{} {}", info.name, info.version)));
+    println!("  kind:        {}", info.kind);
+    if !info.description.is_empty() {
+        println!("  description: {}", info.description);
+    }
+    println!("  digest:      {digest}");
+    println!("  size:        {} bytes", bytes.len());
+    println!("  pin:         {pin}");
+    println!();
+    println!("imports (the most it can ever do):");
+    for i in &plugin.imports {
+        println!("  {i:<40} {}", explain_import(i));
+    }
+    println!();
+    println!("rules ({}):", info.rules.len());
+    for r in &info.rules {
+        println!("  {:<32} {:<8} {}", r.id, r.default_level.as_str(), r.short_description);
+    }
+    println!();
+    println!("config schema:");
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&info.config_schema).unwrap_or_default()
+    );
+    Ok(exit::SUCCESS)
+}

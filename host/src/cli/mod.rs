@@ -1,0 +1,400 @@
+//! The `gantry` command line: clap definitions and thin command functions.
+//!
+//! Logs and progress go to stderr, data (`--json`, `plan`, `inspect`) to stdout.
+
+pub mod exit;
+mod inspect;
+mod scaffold;
+pub mod style;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+use crate::manifest::{Diagnostics, Manifest};
+use crate::report::model::{StageRecord, StageStatus};
+use crate::run::git::GitFacts;
+use crate::run::prepare::{Prepared, prepare};
+use crate::run::scheduler::{Event, Observer, RunOptions, execute};
+use crate::runtime::{EngineOptions, Runtime};
+use style::ColorChoice;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gantry",
+    version,
+    about = "Run CI/CD pipelines whose stages are sandboxed WebAssembly component plugins",
+    after_help = exit::HELP
+)]
+pub struct Cli {
+    /// The pipeline file.
+    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.toml")]
+    pub file: PathBuf,
+    /// Machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// When to colour human output (`NO_COLOR` is honoured in `auto`).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline (or the named stages and what they need).
+    Run(RunArgs),
+    /// Validate pipeline.toml, plugin references, plugin configs and grants; run nothing.
+    Check,
+    /// Show the stages in execution order with their needs and grants.
+    Plan,
+    /// Work with plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Stages to run; each brings the stages it needs. Default: all.
+    pub stages: Vec<String>,
+    /// Stages run at once (default: the number of cores).
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+    /// Plugins run, but are told not to change anything outside the sandbox.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep running independent stages after a failure.
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Workspace root (default: the directory of the pipeline file).
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCommand {
+    /// Show a plugin's digest, what it says about itself, and its WIT imports —
+    /// everything it could ever reach.
+    Inspect {
+        /// `builtin:NAME`, a `.wasm` file, or `file:PATH#sha256:DIGEST`.
+        reference: String,
+    },
+    /// Create a new plugin crate that builds with `cargo build --target wasm32-wasip2`.
+    New {
+        /// Plugin (and crate) name, e.g. `todo-check`.
+        name: String,
+        /// Directory to create (default: ./NAME).
+        #[arg(long)]
+        path: Option<PathBuf>,
+        /// Path of the gantry-sdk crate (default: the one this gantry was built from).
+        #[arg(long)]
+        sdk_path: Option<PathBuf>,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    style::init(cli.color);
+    let result = match &cli.command {
+        Command::Run(args) => cmd_run(&cli, args),
+        Command::Check => cmd_check(&cli),
+        Command::Plan => cmd_plan(&cli),
+        Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
+        Command::Plugin(PluginCommand::New { name, path, sdk_path }) => {
+            scaffold::run(name, path.as_deref(), sdk_path.as_deref())
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Diagnostics(d)) => {
+            eprintln!("{}", d);
+            exit::USAGE
+        }
+        Err(Failure::Usage(msg)) => {
+            eprintln!("{}: {msg}", style::red("error"));
+            exit::USAGE
+        }
+        Err(Failure::Internal(e)) => {
+            eprintln!("{}: {e:#}", style::red("error"));
+            exit::INTERNAL
+        }
+    }
+}
+
+pub enum Failure {
+    Diagnostics(Diagnostics),
+    Usage(String),
+    Internal(anyhow::Error),
+}
+
+impl From<Diagnostics> for Failure {
+    fn from(d: Diagnostics) -> Self {
+        Failure::Diagnostics(d)
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Internal(e)
+    }
+}
+
+fn jobs_default() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
+
+/// Engine settings sized for this pipeline.
+pub fn engine_options(manifest: &Manifest, jobs: usize) -> EngineOptions {
+    let mut o = EngineOptions::default();
+    for s in &manifest.stages {
+        o.max_memory = o.max_memory.max(s.limits.memory);
+        o.max_stack = o.max_stack.max(s.limits.stack as usize);
+        o.fuel |= s.limits.fuel.is_some();
+    }
+    o.concurrency = (jobs as u32).clamp(1, 256) + 1;
+    o
+}
+
+fn load_and_prepare(cli: &Cli, jobs: usize) -> Result<(Arc<Runtime>, Prepared), Failure> {
+    let manifest = Manifest::load(&cli.file)?;
+    let runtime = Arc::new(Runtime::new(engine_options(&manifest, jobs))?);
+    let prepared = prepare(manifest, &runtime)?;
+    Ok((runtime, prepared))
+}
+
+fn workspace_of(cli: &Cli, explicit: Option<&Path>) -> Result<PathBuf, Failure> {
+    let dir = match explicit {
+        Some(d) => d.to_path_buf(),
+        None => match cli.file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+    };
+    dir.canonicalize()
+        .map_err(|e| Failure::Usage(format!("workspace `{}` cannot be opened: {e}", dir.display())))
+}
+
+fn cmd_check(cli: &Cli) -> Result<i32, Failure> {
+    let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    if cli.json {
+        let stages: Vec<_> = prepared
+            .stages
+            .iter()
+            .map(|s| json!({"stage": s.name, "plugin": s.info.name, "version": s.info.version, "digest": s.plugin.digest.to_string()}))
+            .collect();
+        println!("{}", json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages}));
+    } else {
+        eprintln!(
+            "{} `{}`: {} stages, plugins loaded, configs valid",
+            style::green("ok"),
+            cli.file.display(),
+            prepared.stages.len()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
+    let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    let m = &prepared.manifest;
+    let order = m.topo_order();
+    if cli.json {
+        let stages: Vec<_> = order
+            .iter()
+            .filter_map(|n| m.stage(n))
+            .map(|s| {
+                let p = prepared.stage(&s.name).expect("prepared");
+                json!({
+                    "stage": s.name,
+                    "plugin": s.plugin,
+                    "digest": p.plugin.digest.to_string(),
+                    "needs": s.needs,
+                    "when": s.when,
+                    "timeout_ms": s.timeout.as_millis() as u64,
+                    "retries": s.retries,
+                    "allow_failure": s.allow_failure,
+                    "grants": s.grants,
+                    "limits": s.limits,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"pipeline": m.name, "stages": stages})).unwrap_or_default());
+        return Ok(exit::SUCCESS);
+    }
+    println!("pipeline `{}`: {} stages", m.name, order.len());
+    for (i, name) in order.iter().enumerate() {
+        let Some(s) = m.stage(name) else { continue };
+        println!("{:>3}. {}  {}", i + 1, style::bold(name), s.plugin);
+        if !s.needs.is_empty() {
+            println!("       needs: {}", s.needs.join(", "));
+        }
+        if let Some(w) = &s.when {
+            let mut parts = Vec::new();
+            if !w.branch.is_empty() {
+                parts.push(format!("branch {}", w.branch.join("|")));
+            }
+            if !w.tag.is_empty() {
+                parts.push(format!("tag {}", w.tag.join("|")));
+            }
+            if !w.env.is_empty() {
+                parts.push(format!("env {}", w.env.join(", ")));
+            }
+            println!("       when: {}", parts.join(" and "));
+        }
+        let g = &s.grants.fs;
+        if g.read.is_empty() && g.write.is_empty() {
+            println!("       grants: none");
+        } else {
+            if !g.read.is_empty() {
+                println!("       grants: fs.read {}", g.read.join(", "));
+            }
+            if !g.write.is_empty() {
+                println!("       grants: fs.write {}", g.write.join(", "));
+            }
+        }
+        println!(
+            "       limits: timeout {}, memory {}{}",
+            crate::manifest::units::format_duration(s.timeout),
+            crate::manifest::units::format_size(s.limits.memory),
+            if s.retries > 0 { format!(", retries {}", s.retries) } else { String::new() }
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+struct Console {
+    json: bool,
+}
+
+impl Observer for Console {
+    fn event(&self, event: Event<'_>) {
+        if self.json {
+            return;
+        }
+        match event {
+            Event::Started { stage, plugin } => {
+                eprintln!("{} {stage} {}", style::dim("▶"), style::dim(plugin));
+            }
+            Event::Retrying { stage, attempt, reason } => {
+                eprintln!("{} {stage}: {reason}; attempt {attempt}", style::yellow("↻"));
+            }
+            Event::Finished(rec) => eprintln!("{}", finished_line(rec)),
+        }
+    }
+}
+
+fn finished_line(rec: &StageRecord) -> String {
+    let secs = format!("{:.2}s", rec.duration_ms as f64 / 1000.0);
+    let findings = rec
+        .report
+        .as_ref()
+        .map(|r| r.findings.len())
+        .filter(|n| *n > 0)
+        .map(|n| format!(", {n} findings"))
+        .unwrap_or_default();
+    let summary = rec
+        .report
+        .as_ref()
+        .map(|r| r.summary.clone())
+        .filter(|s| !s.is_empty());
+    match rec.status {
+        StageStatus::Succeeded => format!(
+            "{} {} {}{findings}{}",
+            style::green("✓"),
+            rec.stage,
+            style::dim(&secs),
+            summary.map(|s| format!(": {s}")).unwrap_or_default()
+        ),
+        StageStatus::Failed => format!(
+            "{} {} {}{findings}: {}",
+            style::red("✗"),
+            rec.stage,
+            style::dim(&secs),
+            rec.reason.as_deref().unwrap_or("failed")
+        ),
+        StageStatus::FailedAllowed => format!(
+            "{} {} {}{findings}: failed (allowed): {}",
+            style::yellow("!"),
+            rec.stage,
+            style::dim(&secs),
+            rec.reason.as_deref().unwrap_or("failed")
+        ),
+        StageStatus::Skipped => format!(
+            "{} {} skipped: {}",
+            style::dim("-"),
+            rec.stage,
+            rec.reason.as_deref().unwrap_or("")
+        ),
+        StageStatus::Cancelled => format!(
+            "{} {} cancelled: {}",
+            style::yellow("-"),
+            rec.stage,
+            rec.reason.as_deref().unwrap_or("")
+        ),
+        StageStatus::Pending | StageStatus::Running => format!("  {} {:?}", rec.stage, rec.status),
+    }
+}
+
+fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
+    let jobs = args.jobs.unwrap_or_else(jobs_default);
+    if jobs == 0 {
+        return Err(Failure::Usage("`--jobs` must be at least 1".into()));
+    }
+    let workspace = workspace_of(cli, args.workspace.as_deref())?;
+    let (runtime, prepared) = load_and_prepare(cli, jobs)?;
+    if !args.stages.is_empty() {
+        prepared
+            .manifest
+            .closure(&args.stages)
+            .map_err(|d| Failure::Diagnostics(Diagnostics(vec![d])))?;
+    }
+    let opts = RunOptions {
+        records_root: workspace.join(".gantry").join("runs"),
+        git: GitFacts::read(&workspace),
+        workspace,
+        selected: args.stages.clone(),
+        jobs,
+        dry_run: args.dry_run,
+        fail_fast: !args.no_fail_fast,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(jobs.max(1) + 4)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(e.into()))?;
+    let observer = Arc::new(Console { json: cli.json });
+    let prepared = Arc::new(prepared);
+    let outcome = rt.block_on(async {
+        let interrupt = async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        execute(runtime, prepared, opts, observer, interrupt).await
+    })?;
+    // Stages still in their last host call finish on their own; don't wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(100));
+    if cli.json {
+        let summary = std::fs::read_to_string(outcome.dir.join("summary.json")).unwrap_or_default();
+        println!("{summary}");
+    } else {
+        let count = |s: StageStatus| outcome.records.iter().filter(|r| r.status == s).count();
+        let line = format!(
+            "{} succeeded, {} failed, {} skipped, {} cancelled",
+            count(StageStatus::Succeeded) + count(StageStatus::FailedAllowed),
+            count(StageStatus::Failed),
+            count(StageStatus::Skipped),
+            count(StageStatus::Cancelled)
+        );
+        let records = outcome.dir.display();
+        match outcome.exit_code {
+            exit::SUCCESS => eprintln!("{} {line}; records in `{records}`", style::green("ok")),
+            exit::INTERRUPTED => eprintln!("{} {line}; records in `{records}`", style::yellow("interrupted")),
+            _ => eprintln!("{} {line}; records in `{records}`", style::red("failed")),
+        }
+    }
+    Ok(outcome.exit_code)
+}

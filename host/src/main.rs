@@ -1,0 +1,23 @@
+//! The `gantry` binary. See `gantry --help`.
+
+use clap::Parser;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GANTRY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let cli = match gantry::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { gantry::cli::exit::USAGE } else { gantry::cli::exit::SUCCESS };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    std::process::exit(gantry::cli::main(cli));
+}

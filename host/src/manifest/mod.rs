@@ -1,0 +1,189 @@
+//! `pipeline.toml`: schema, parsing with spans, static validation, diagnostics.
+//!
+//! ```toml
+//! [pipeline]
+//! name = "gantry"                       # [a-z0-9][a-z0-9-]*
+//!
+//! [defaults]                            # optional: timeout, retries, allow-failure, limits
+//! timeout = "10m"                       # (and memory/stack/fuel/stdout as shorthands for limits.*)
+//!
+//! [stage.secrets]                       # [a-z0-9][a-z0-9_-]*, at most 63 characters
+//! plugin = "builtin:secret-scan"        # or "file:plugins/x.wasm#sha256:<64 hex>"
+//! with = { paths = ["."] }              # plugin config, any table (→ JSON object)
+//! needs = []                            # stages that must succeed first
+//! when = { branch = ["main", "release/*"], tag = "v*", env = ["DEPLOY_TOKEN"] }
+//! timeout = "30s"                       # default 10m, at most 24h
+//! retries = 1                           # 0..=10
+//! allow-failure = false
+//! grants.fs.read = ["."]                # workspace-relative
+//! limits = { memory = "256MiB", stack = "1MiB", fuel = 1000000000, stdout = "1MiB" }
+//! ```
+//!
+//! What it refuses, each with file:line:column, the offending key or value, and a hint:
+//! unknown keys at any level (with the nearest valid key), wrong types, invalid names,
+//! `needs` naming unknown stages or the stage itself, dependency cycles (shown as
+//! `a -> b -> a`), unpinned or malformed plugin references, grant paths outside the
+//! workspace, unknown capabilities, out-of-range timeouts/retries/limits, and
+//! `${…}` placeholders that are malformed or use a stage the stage does not need
+//! (see [`interp`]). All errors of a file are reported at once, in file order —
+//! except TOML syntax errors, where only the first is reported.
+//!
+//! What needs the plugins themselves (does `builtin:x` exist, does the digest match,
+//! is `with` valid against the plugin's schema, does it import only granted
+//! capabilities) is checked later; [`Manifest::config_span`] and [`Manifest::diag`]
+//! let those checks point into this file too.
+//!
+//! Tests: unit tests in each submodule and below; golden error output in
+//! `host/tests/ui/*.toml` → `*.err`, run by `host/tests/ui.rs`
+//! (`UPDATE_GOLDEN=1 cargo test -p gantry --test ui` rewrites them).
+
+mod diag;
+mod grants;
+mod graph;
+pub mod interp;
+mod parse;
+mod plugin_ref;
+mod schema;
+mod suggest;
+pub mod units;
+mod walk;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use diag::{Diagnostic, Diagnostics, Span, line_col};
+pub use grants::{CAPABILITIES, FsGrants, Grants, normalize_workspace_path};
+pub use plugin_ref::{PluginRefSyntax, parse_plugin_ref};
+pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
+pub use suggest::did_you_mean;
+
+/// A parsed and statically validated `pipeline.toml`.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    /// The path as given to [`Manifest::load`] / [`Manifest::parse`] (used in messages).
+    pub path: PathBuf,
+    pub source: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// In file order.
+    pub stages: Vec<Stage>,
+    spans: HashMap<String, StageSpans>,
+}
+
+/// Where a stage's parts are in the source, for diagnostics raised after parsing.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StageSpans {
+    header: Span,
+    with_key: Option<Span>,
+    /// JSON pointer inside `with` → (span of its key if it has one, span of its value).
+    config: HashMap<String, (Option<Span>, Span)>,
+}
+
+impl Manifest {
+    /// Reads and validates `path`. Messages show `path` as given.
+    pub fn load(path: &Path) -> Result<Manifest, Diagnostics> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            let d = Diagnostic::plain(format!("cannot read `{}`: {e}", path.display()));
+            Diagnostics(vec![d])
+        })?;
+        let source = String::from_utf8(bytes).map_err(|e| {
+            let d = Diagnostic::plain(format!(
+                "`{}` is not valid UTF-8 (invalid byte at offset {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ));
+            Diagnostics(vec![d])
+        })?;
+        Self::parse(path, &source)
+    }
+
+    /// Parses and validates `source`; `path_for_messages` is shown in diagnostics and
+    /// its directory is where `file:` plugin paths are relative to.
+    pub fn parse(path_for_messages: &Path, source: &str) -> Result<Manifest, Diagnostics> {
+        parse::parse(path_for_messages, source)
+    }
+
+    /// The directory `file:` plugin paths are relative to (`.` for a bare file name).
+    pub fn dir(&self) -> &Path {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        }
+    }
+
+    /// Byte span of the value at JSON pointer `pointer` (e.g. `/paths/0`) in stage
+    /// `stage`'s `with` table; if there is no such value, the key of the nearest
+    /// enclosing entry, then the `with` key, then the stage header. An unknown stage
+    /// gives the start of the file.
+    pub fn config_span(&self, stage: &str, pointer: &str) -> Span {
+        let Some(spans) = self.spans.get(stage) else {
+            return Span::default();
+        };
+        if let Some((_, value)) = spans.config.get(pointer) {
+            return *value;
+        }
+        let mut p = pointer;
+        while let Some(i) = p.rfind('/') {
+            p = &p[..i];
+            if p.is_empty() {
+                break;
+            }
+            if let Some((key, value)) = spans.config.get(p) {
+                return key.unwrap_or(*value);
+            }
+        }
+        spans.with_key.unwrap_or(spans.header)
+    }
+
+    /// A diagnostic pointing at `span` in this file.
+    pub fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic::at(&self.path, &self.source, span, message)
+    }
+
+    pub fn stage(&self, name: &str) -> Option<&Stage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+
+    fn graph(&self) -> graph::Graph {
+        let index: HashMap<&str, usize> = self.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        graph::Graph {
+            deps: self
+                .stages
+                .iter()
+                .map(|s| s.needs.iter().filter_map(|n| index.get(n.as_str()).copied()).collect())
+                .collect(),
+        }
+    }
+
+    /// Stage names in a deterministic topological order: a stage comes after
+    /// everything it needs; among stages that are ready together, file order wins.
+    pub fn topo_order(&self) -> Vec<&str> {
+        self.graph().topo().into_iter().map(|i| self.stages[i].name.as_str()).collect()
+    }
+
+    /// `names` plus every stage they need, transitively, in [`Manifest::topo_order`].
+    /// An unknown name is an error suggesting the nearest stage.
+    pub fn closure(&self, names: &[String]) -> Result<Vec<String>, Diagnostic> {
+        let graph = self.graph();
+        let mut wanted = vec![false; self.stages.len()];
+        for name in names {
+            let Some(i) = self.stages.iter().position(|s| &s.name == name) else {
+                let all: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
+                let hint = match did_you_mean(name, all.iter().copied()) {
+                    Some(m) => format!("did you mean `{m}`?"),
+                    None => format!("stages in `{}`: {}", self.path.display(), suggest::ticked(&all)),
+                };
+                return Err(Diagnostic::plain(format!("no stage named `{name}` in pipeline `{}`", self.name))
+                    .with_hint(hint));
+            };
+            wanted[i] = true;
+            for (j, r) in graph.ancestors(i).into_iter().enumerate() {
+                wanted[j] |= r;
+            }
+        }
+        Ok(graph.topo().into_iter().filter(|&i| wanted[i]).map(|i| self.stages[i].name.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! Per-stage log files: `logs/<stage>.log`.
+//!
+//! Everything a plugin says (its `log` calls, its stdout and stderr) lands here, one
+//! line per record, prefixed by time and source. Volume is capped per stream; the cap
+//! and what was dropped are written into the log itself, so a truncated log says so.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use super::clock::now_rfc3339;
+
+/// One stage's log file.
+pub struct StageLog {
+    out: Mutex<Option<BufWriter<File>>>,
+    /// Records from the `log` interface (not stdio), bytes; capped like stdio.
+    cap: u64,
+    written: Mutex<u64>,
+}
+
+impl StageLog {
+    pub fn create(path: &Path, cap: u64) -> std::io::Result<StageLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = File::create(path)?;
+        Ok(StageLog {
+            out: Mutex::new(Some(BufWriter::new(file))),
+            cap,
+            written: Mutex::new(0),
+        })
+    }
+
+    /// A log that goes nowhere (describe calls, benchmarks).
+    pub fn sink() -> StageLog {
+        StageLog {
+            out: Mutex::new(None),
+            cap: u64::MAX,
+            written: Mutex::new(0),
+        }
+    }
+
+    /// Writes one line verbatim (the host's own notes: start, end, truncation).
+    pub fn line(&self, source: &str, text: &str) {
+        let mut guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = guard.as_mut() {
+            let _ = writeln!(w, "{} {source} {}", now_rfc3339(), sanitize(text));
+        }
+    }
+
+    /// A record from the plugin's `log` interface; counted against the cap.
+    pub fn record(&self, level: &str, message: &str, fields: &[(String, String)]) {
+        let mut text = String::with_capacity(message.len() + 16);
+        text.push_str(message);
+        for (k, v) in fields {
+            text.push(' ');
+            text.push_str(k);
+            text.push('=');
+            if v.contains(' ') {
+                text.push_str(&format!("{v:?}"));
+            } else {
+                text.push_str(v);
+            }
+        }
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let before = *written;
+        *written = written.saturating_add(text.len() as u64);
+        if before >= self.cap {
+            return;
+        }
+        if *written > self.cap {
+            drop(written);
+            self.line(level, &text);
+            self.line(
+                "gantry",
+                &format!("log records truncated: more than {} bytes; later records dropped", self.cap),
+            );
+            return;
+        }
+        drop(written);
+        self.line(level, &text);
+    }
+
+    pub fn flush(&self) {
+        let mut guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = guard.as_mut() {
+            let _ = w.flush();
+        }
+    }
+}
+
+/// Keeps one record on one line and strips terminal control sequences a plugin could
+/// use to rewrite what a reviewer sees.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' => '⏎',
+            '\t' => ' ',
+            c if c.is_control() => '�',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_cannot_forge_lines() {
+        assert_eq!(sanitize("a\nb\x1b[2Jc"), "a⏎b�[2Jc");
+    }
+}

@@ -1,0 +1,17 @@
+//! Running a pipeline: preparation, the scheduler, and the run records.
+//!
+//! Records of a run live in `.gantry/runs/<run-id>/`:
+//! `run.json` (state, replaced atomically at every stage transition), `audit.jsonl`,
+//! `logs/<stage>.log`, and at the end `summary.json`, `report.sarif`, `junit.xml`.
+//!
+//! Tests: `tests/e2e/run.rs` (DAG order, parallelism, fail-fast, retries, `when`,
+//! outputs, exit codes).
+
+pub mod audit;
+pub mod clock;
+pub mod git;
+pub mod log;
+pub mod prepare;
+pub mod scheduler;
+
+pub use scheduler::{RunOptions, RunOutcome, execute};

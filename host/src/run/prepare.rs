@@ -1,0 +1,213 @@
+//! From a parsed manifest to stages ready to run: resolve each plugin reference to
+//! bytes with a verified digest, compile or load it from the cache, ask it to
+//! `describe` itself, and validate the stage's `with` table against its schema.
+//!
+//! This is all of `gantry check`; `gantry run` does it before any stage starts, so a
+//! typo in the last stage's config fails in a second rather than after the build.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gantry_registry::{Digest, PluginRef, RefError};
+use serde_json::Value;
+
+use crate::manifest::{Diagnostic, Diagnostics, Manifest, Stage, did_you_mean};
+use crate::report::model::PluginInfo;
+use crate::runtime::{LoadedPlugin, Runtime, builtins};
+
+/// A stage whose plugin is loaded and whose config matched the plugin's schema.
+pub struct PreparedStage {
+    pub name: String,
+    pub plugin: Arc<LoadedPlugin>,
+    pub info: Arc<PluginInfo>,
+    pub validator: Arc<jsonschema::Validator>,
+}
+
+pub struct Prepared {
+    pub manifest: Manifest,
+    pub stages: Vec<PreparedStage>,
+}
+
+impl Prepared {
+    pub fn stage(&self, name: &str) -> Option<&PreparedStage> {
+        self.stages.iter().find(|s| s.name == name)
+    }
+}
+
+/// Reads the bytes behind a plugin reference and their digest (checked against the
+/// pin for `file:` references, before anything compiles them).
+pub fn resolve_bytes(manifest_dir: &std::path::Path, reference: &str) -> Result<(Vec<u8>, Digest), RefError> {
+    match PluginRef::parse(reference)? {
+        PluginRef::Builtin { name } => match builtins::get(&name) {
+            Some(bytes) => Ok((bytes.to_vec(), Digest::of(bytes))),
+            None => Err(RefError::UnknownBuiltin {
+                name,
+                known: builtins::names(),
+            }),
+        },
+        r @ PluginRef::File { .. } => r.read_file(manifest_dir, reference),
+    }
+}
+
+/// Loads every plugin of the manifest (each distinct one once) and validates configs.
+/// Returns every problem found, each pointing into pipeline.toml.
+pub fn prepare(manifest: Manifest, runtime: &Runtime) -> Result<Prepared, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut by_ref: HashMap<String, Result<(Arc<LoadedPlugin>, Arc<PluginInfo>, Arc<jsonschema::Validator>), ()>> =
+        HashMap::new();
+    let mut stages = Vec::new();
+    for stage in &manifest.stages {
+        let entry = by_ref.entry(stage.plugin.clone()).or_insert_with(|| {
+            load_one(&manifest, stage, runtime).map_err(|d| diags.push(d))
+        });
+        let Ok((plugin, info, validator)) = entry.clone() else {
+            continue;
+        };
+        diags.extend(validate_config(&manifest, stage, &info, &validator, &stage.with));
+        stages.push(PreparedStage {
+            name: stage.name.clone(),
+            plugin,
+            info,
+            validator,
+        });
+    }
+    if diags.is_empty() {
+        Ok(Prepared { manifest, stages })
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+fn load_one(
+    manifest: &Manifest,
+    stage: &Stage,
+    runtime: &Runtime,
+) -> Result<(Arc<LoadedPlugin>, Arc<PluginInfo>, Arc<jsonschema::Validator>), Diagnostic> {
+    let at = |message: String| manifest.diag(stage.plugin_span, message);
+    let (bytes, digest) = resolve_bytes(manifest.dir(), &stage.plugin).map_err(|e| {
+        let d = at(format!("stage `{}`: {e}", stage.name));
+        match e.hint() {
+            Some(h) => d.with_hint(h),
+            None => d,
+        }
+    })?;
+    let plugin = runtime
+        .load(&bytes, digest)
+        .map_err(|e| at(format!("stage `{}`: plugin `{}` cannot be loaded: {e:#}", stage.name, stage.plugin)))?;
+    let info = runtime.describe(&plugin).map_err(|e| {
+        at(format!(
+            "stage `{}`: plugin `{}` failed to describe itself: {e}",
+            stage.name, stage.plugin
+        ))
+    })?;
+    let validator = jsonschema::validator_for(&info.config_schema).map_err(|e| {
+        at(format!(
+            "stage `{}`: plugin `{}` declares an invalid config schema: {e}",
+            stage.name, stage.plugin
+        ))
+    })?;
+    Ok((Arc::new(plugin), Arc::new(info), Arc::new(validator)))
+}
+
+/// Validates `config` against the plugin's schema; each error points at the offending
+/// value inside `with` and, for unknown keys, suggests the nearest known one.
+pub fn validate_config(
+    manifest: &Manifest,
+    stage: &Stage,
+    info: &PluginInfo,
+    validator: &jsonschema::Validator,
+    config: &Value,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for err in validator.iter_errors(config) {
+        let pointer = err.instance_path.as_str().to_string();
+        let shown = display_path(&pointer);
+        match &err.kind {
+            jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let parent_schema = err
+                    .schema_path
+                    .as_str()
+                    .rsplit_once('/')
+                    .map(|(p, _)| p.to_string())
+                    .unwrap_or_default();
+                let known: Vec<String> = info
+                    .config_schema
+                    .pointer(&parent_schema)
+                    .and_then(|s| s.get("properties"))
+                    .and_then(Value::as_object)
+                    .map(|o| o.keys().cloned().collect())
+                    .unwrap_or_default();
+                for key in unexpected {
+                    let span = manifest.config_span(&stage.name, &format!("{pointer}/{}", escape_pointer(key)));
+                    let mut d = manifest.diag(
+                        span,
+                        format!(
+                            "unknown key `{key}` in `with{}` of stage `{}` (plugin `{}`)",
+                            if shown.is_empty() { String::new() } else { format!(".{shown}") },
+                            stage.name,
+                            info.name
+                        ),
+                    );
+                    let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    d = match did_you_mean(key, known.iter().map(String::as_str)) {
+                        Some(m) => d.with_hint(format!("did you mean `{m}`? valid keys: {list}")),
+                        None if !known.is_empty() => d.with_hint(format!("valid keys: {list}")),
+                        None => d,
+                    };
+                    out.push(d);
+                }
+            }
+            _ => {
+                let span = manifest.config_span(&stage.name, &pointer);
+                let what = if shown.is_empty() {
+                    "`with`".to_string()
+                } else {
+                    format!("`with.{shown}`")
+                };
+                let d = manifest.diag(
+                    span,
+                    format!(
+                        "{what} of stage `{}` does not match the config schema of plugin `{}`: {err}",
+                        stage.name, info.name
+                    ),
+                )
+                .with_hint(format!("`gantry plugin inspect {}` shows the schema", stage.plugin));
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+fn escape_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+/// `/paths/0/name` → `paths[0].name`.
+fn display_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_path;
+
+    #[test]
+    fn pointers_read_like_toml_paths() {
+        assert_eq!(display_path(""), "");
+        assert_eq!(display_path("/paths/0"), "paths[0]");
+        assert_eq!(display_path("/a/b~1c/2/d"), "a.b/c[2].d");
+    }
+}

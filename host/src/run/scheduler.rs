@@ -1,0 +1,638 @@
+//! The scheduler: runs the stage DAG on tokio with bounded parallelism.
+//!
+//! - A stage starts when everything it `needs` has finished; it is skipped when a
+//!   needed stage did not succeed (`allow-failure` counts as success) or its `when`
+//!   does not hold.
+//! - At most `jobs` stages run at once; each runs on a blocking thread with its own
+//!   wasmtime store.
+//! - Fail-fast (default): the first failure cancels stages in flight (through the
+//!   epoch callback, so even a guest in a tight loop stops within a tick) and stages
+//!   not yet started are recorded as cancelled.
+//! - Retries: a stage that errored (trap, timeout, plugin error) is retried up to
+//!   `retries` times; a stage whose plugin reported `failure` is not (the same input
+//!   would give the same findings), nor one that was cancelled, denied or misconfigured.
+//!
+//! Exit codes: see [`crate::cli::exit`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde_json::json;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::audit::{Actor, AuditLog};
+use super::clock::now_rfc3339;
+use super::git::GitFacts;
+use super::log::StageLog;
+use super::prepare::{Prepared, validate_config};
+use crate::manifest::{Manifest, Stage, interp};
+use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
+use crate::runtime::bindings::types as wit;
+use crate::runtime::{RunError, Runtime, StageSetup};
+
+/// Output keys: what `${stages.X.outputs.KEY}` can name.
+const MAX_OUTPUTS: usize = 256;
+const MAX_OUTPUT_VALUE: usize = 64 * 1024;
+const MAX_FINDINGS: usize = 100_000;
+
+pub struct RunOptions {
+    /// Canonical workspace root.
+    pub workspace: PathBuf,
+    /// Where run directories go (`<workspace>/.gantry/runs`).
+    pub records_root: PathBuf,
+    /// Stages to run (with what they need); empty = all.
+    pub selected: Vec<String>,
+    pub jobs: usize,
+    pub dry_run: bool,
+    pub fail_fast: bool,
+    pub git: GitFacts,
+}
+
+pub struct RunOutcome {
+    pub run_id: String,
+    pub dir: PathBuf,
+    pub records: Vec<StageRecord>,
+    pub exit_code: i32,
+    pub interrupted: bool,
+}
+
+/// What the scheduler tells the console as the run goes.
+pub enum Event<'a> {
+    Started { stage: &'a str, plugin: &'a str },
+    Retrying { stage: &'a str, attempt: u32, reason: &'a str },
+    Finished(&'a StageRecord),
+}
+
+pub trait Observer: Send + Sync {
+    fn event(&self, event: Event<'_>);
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {
+    fn event(&self, _: Event<'_>) {}
+}
+
+pub fn new_run_id() -> String {
+    let now = now_rfc3339(); // 2026-11-26T01:51:07.123Z
+    let compact: String = now.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+    let mut nonce = [0u8; 3];
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().rotate_left(16);
+    nonce.copy_from_slice(&seed.to_le_bytes()[..3]);
+    format!("{}T{}Z-{}", &compact[..8], &compact[8..], hex::encode(nonce))
+}
+
+struct Shared {
+    runtime: Arc<Runtime>,
+    prepared: Arc<Prepared>,
+    audit: Arc<AuditLog>,
+    run_id: String,
+    run_dir: PathBuf,
+    workspace: PathBuf,
+    dry_run: bool,
+    git: GitFacts,
+    observer: Arc<dyn Observer>,
+}
+
+/// Runs the pipeline. `interrupt` resolving (e.g. Ctrl-C) cancels everything in flight.
+pub async fn execute(
+    runtime: Arc<Runtime>,
+    prepared: Arc<Prepared>,
+    opts: RunOptions,
+    observer: Arc<dyn Observer>,
+    interrupt: impl std::future::Future<Output = ()> + Send,
+) -> anyhow::Result<RunOutcome> {
+    let manifest = &prepared.manifest;
+    let order: Vec<String> = if opts.selected.is_empty() {
+        manifest.topo_order().into_iter().map(String::from).collect()
+    } else {
+        manifest
+            .closure(&opts.selected)
+            .map_err(|d| anyhow::anyhow!("{}", d.render()))?
+    };
+    let run_id = new_run_id();
+    let run_dir = opts.records_root.join(&run_id);
+    std::fs::create_dir_all(run_dir.join("logs"))
+        .map_err(|e| anyhow::anyhow!("cannot create run records in `{}`: {e}", run_dir.display()))?;
+    let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
+    let shared = Arc::new(Shared {
+        runtime,
+        prepared: prepared.clone(),
+        audit,
+        run_id: run_id.clone(),
+        run_dir: run_dir.clone(),
+        workspace: opts.workspace.clone(),
+        dry_run: opts.dry_run,
+        git: opts.git.clone(),
+        observer: observer.clone(),
+    });
+
+    let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
+    for name in &order {
+        let stage = manifest.stage(name).expect("closure yields known stages");
+        let prepared_stage = prepared.stage(name).expect("prepared every stage");
+        records.insert(
+            name.clone(),
+            StageRecord {
+                stage: name.clone(),
+                plugin_ref: stage.plugin.clone(),
+                plugin_digest: prepared_stage.plugin.digest.to_string(),
+                plugin: Some((*prepared_stage.info).clone()),
+                status: StageStatus::Pending,
+                reason: None,
+                report: None,
+                started_at: None,
+                duration_ms: 0,
+                attempts: 0,
+                artifacts: Vec::new(),
+            },
+        );
+    }
+    let started_at = now_rfc3339();
+    let state_file = run_dir.join("run.json");
+    let write_state = |records: &BTreeMap<String, StageRecord>, state: &str| {
+        let list: Vec<&StageRecord> = order.iter().filter_map(|n| records.get(n)).collect();
+        let doc = json!({
+            "run": run_id,
+            "pipeline": manifest.name,
+            "state": state,
+            "started_at": started_at,
+            "dry_run": opts.dry_run,
+            "git": opts.git,
+            "stages": list,
+        });
+        if let Err(e) = write_atomic(&state_file, &serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
+            tracing::error!("cannot write {}: {e}", state_file.display());
+        }
+    };
+    write_state(&records, "running");
+
+    let cancels: HashMap<String, Arc<AtomicBool>> = order
+        .iter()
+        .map(|n| (n.clone(), Arc::new(AtomicBool::new(false))))
+        .collect();
+    let semaphore = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut running: JoinSet<StageRecord> = JoinSet::new();
+    let mut aborting: Option<String> = None;
+    let mut interrupted = false;
+    let mut interrupt = std::pin::pin!(interrupt);
+
+    loop {
+        // Decide every stage whose needs are final; repeat until nothing changes,
+        // because a skip can make the next stage decidable.
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for name in &order {
+                if records[name].status != StageStatus::Pending {
+                    continue;
+                }
+                let stage = manifest.stage(name).expect("known stage");
+                if !stage
+                    .needs
+                    .iter()
+                    .all(|n| records.get(n).is_none_or(|r| r.status.is_final()))
+                {
+                    continue;
+                }
+                changed = true;
+                let decision = decide(stage, &records, aborting.as_deref(), &opts.git);
+                let rec = records.get_mut(name).expect("known stage");
+                match decision {
+                    Some((status, reason)) => {
+                        rec.status = status;
+                        rec.reason = Some(reason);
+                        observer.event(Event::Finished(rec));
+                    }
+                    None => {
+                        rec.status = StageStatus::Running;
+                        rec.started_at = Some(now_rfc3339());
+                        let outputs = ancestor_outputs(manifest, name, &records);
+                        let shared = shared.clone();
+                        let cancel = cancels[name].clone();
+                        let semaphore = semaphore.clone();
+                        let name = name.clone();
+                        running.spawn(async move {
+                            let _permit = semaphore.acquire_owned().await;
+                            let sh = shared.clone();
+                            let n = name.clone();
+                            match tokio::task::spawn_blocking(move || run_stage(&sh, &n, outputs, cancel)).await {
+                                Ok(rec) => rec,
+                                Err(e) => panic_record(&shared, &name, &e.to_string()),
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        write_state(&records, "running");
+        if running.is_empty() {
+            break;
+        }
+        let done = tokio::select! {
+            done = running.join_next() => done,
+            () = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                aborting.get_or_insert_with(|| "the run was interrupted".to_string());
+                for c in cancels.values() {
+                    c.store(true, Ordering::Relaxed);
+                }
+                continue;
+            }
+        };
+        let Some(done) = done else { break };
+        let rec = match done {
+            Ok(rec) => rec,
+            Err(e) => anyhow::bail!("a stage task failed: {e}"),
+        };
+        if rec.status == StageStatus::Failed && opts.fail_fast && aborting.is_none() {
+            aborting = Some(format!("stage `{}` failed (fail-fast)", rec.stage));
+            for c in cancels.values() {
+                c.store(true, Ordering::Relaxed);
+            }
+        }
+        observer.event(Event::Finished(&rec));
+        records.insert(rec.stage.clone(), rec);
+    }
+
+    let list: Vec<StageRecord> = order.iter().filter_map(|n| records.remove(n)).collect();
+    let failed = list.iter().any(|r| r.status == StageStatus::Failed);
+    let exit_code = if interrupted {
+        crate::cli::exit::INTERRUPTED
+    } else if failed {
+        crate::cli::exit::STAGE_FAILED
+    } else {
+        crate::cli::exit::SUCCESS
+    };
+    let mut map: BTreeMap<String, StageRecord> = BTreeMap::new();
+    for r in &list {
+        map.insert(r.stage.clone(), r.clone());
+    }
+    write_state(&map, if interrupted { "interrupted" } else { "finished" });
+    write_reports(&run_dir, &manifest.name, &run_id, &list, &opts.workspace, exit_code)?;
+    Ok(RunOutcome {
+        run_id,
+        dir: run_dir,
+        records: list,
+        exit_code,
+        interrupted,
+    })
+}
+
+/// `Some((status, reason))` when the stage will not run.
+fn decide(
+    stage: &Stage,
+    records: &BTreeMap<String, StageRecord>,
+    aborting: Option<&str>,
+    git: &GitFacts,
+) -> Option<(StageStatus, String)> {
+    for need in &stage.needs {
+        if let Some(r) = records.get(need)
+            && !matches!(r.status, StageStatus::Succeeded | StageStatus::FailedAllowed)
+        {
+            let what = match r.status {
+                StageStatus::Skipped => "was skipped",
+                StageStatus::Cancelled => "was cancelled",
+                _ => "failed",
+            };
+            return Some((StageStatus::Skipped, format!("needs `{need}`, which {what}")));
+        }
+    }
+    if let Some(why) = aborting {
+        return Some((StageStatus::Cancelled, format!("not started: {why}")));
+    }
+    if let Some(when) = &stage.when
+        && let Err(why) = when.evaluate(git.branch.as_deref(), git.tag.as_deref(), &|v| std::env::var(v).ok())
+    {
+        return Some((StageStatus::Skipped, format!("`when` does not hold: {why}")));
+    }
+    None
+}
+
+/// Outputs of every stage `name` needs, directly or transitively, that succeeded.
+fn ancestor_outputs(
+    manifest: &Manifest,
+    name: &str,
+    records: &BTreeMap<String, StageRecord>,
+) -> BTreeMap<String, Vec<(String, String)>> {
+    let mut out = BTreeMap::new();
+    let Ok(closure) = manifest.closure(&[name.to_string()]) else {
+        return out;
+    };
+    for anc in closure.iter().filter(|n| n.as_str() != name) {
+        if let Some(report) = records.get(anc).and_then(|r| r.report.as_ref()) {
+            out.insert(anc.clone(), report.outputs.clone());
+        }
+    }
+    out
+}
+
+fn panic_record(shared: &Shared, name: &str, why: &str) -> StageRecord {
+    let stage = shared.prepared.stage(name).expect("known stage");
+    StageRecord {
+        stage: name.to_string(),
+        plugin_ref: shared.prepared.manifest.stage(name).map(|s| s.plugin.clone()).unwrap_or_default(),
+        plugin_digest: stage.plugin.digest.to_string(),
+        plugin: Some((*stage.info).clone()),
+        status: StageStatus::Failed,
+        reason: Some(format!("internal error in gantry: {why}")),
+        report: None,
+        started_at: None,
+        duration_ms: 0,
+        attempts: 0,
+        artifacts: Vec::new(),
+    }
+}
+
+/// Runs one stage with its retries. Blocking.
+fn run_stage(
+    sh: &Shared,
+    name: &str,
+    outputs: BTreeMap<String, Vec<(String, String)>>,
+    cancel: Arc<AtomicBool>,
+) -> StageRecord {
+    let manifest = &sh.prepared.manifest;
+    let stage = manifest.stage(name).expect("known stage");
+    let prepared = sh.prepared.stage(name).expect("prepared stage");
+    let start = Instant::now();
+    let mut rec = StageRecord {
+        stage: name.to_string(),
+        plugin_ref: stage.plugin.clone(),
+        plugin_digest: prepared.plugin.digest.to_string(),
+        plugin: Some((*prepared.info).clone()),
+        status: StageStatus::Running,
+        reason: None,
+        report: None,
+        started_at: Some(now_rfc3339()),
+        duration_ms: 0,
+        attempts: 0,
+        artifacts: Vec::new(),
+    };
+    let log = match StageLog::create(&sh.run_dir.join("logs").join(format!("{name}.log")), stage.limits.stdout) {
+        Ok(l) => Arc::new(l),
+        Err(e) => {
+            rec.status = StageStatus::Failed;
+            rec.reason = Some(format!("cannot create the stage log: {e}"));
+            return rec;
+        }
+    };
+    sh.observer.event(Event::Started {
+        stage: name,
+        plugin: &stage.plugin,
+    });
+    log.line(
+        "gantry",
+        &format!("stage `{name}` plugin `{}` {}", stage.plugin, prepared.plugin.digest),
+    );
+    let result = prepare_context(sh, stage, prepared, &outputs).and_then(|ctx| {
+        let attempts = 1 + stage.retries;
+        let mut last = Err(RunError::Cancelled);
+        for attempt in 1..=attempts {
+            rec.attempts = attempt;
+            log.line("gantry", &format!("attempt {attempt} of {attempts}"));
+            let setup = StageSetup {
+                actor: Actor {
+                    run: sh.run_id.clone(),
+                    stage: name.to_string(),
+                    plugin: prepared.plugin.digest.to_string(),
+                },
+                audit: sh.audit.clone(),
+                log: log.clone(),
+                workspace: sh.workspace.clone(),
+                fs: stage.grants.fs.clone(),
+                limits: stage.limits,
+                timeout: stage.timeout,
+                cancel: cancel.clone(),
+            };
+            last = sh.runtime.run(&prepared.plugin, setup, ctx.clone());
+            match &last {
+                Ok(_) => break,
+                Err(RunError::Cancelled | RunError::InvalidConfig(_) | RunError::Denied(_) | RunError::Setup(_)) => break,
+                Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
+                    let why = e.to_string();
+                    log.line("gantry", &format!("attempt {attempt} failed: {why}; retrying"));
+                    sh.observer.event(Event::Retrying {
+                        stage: name,
+                        attempt: attempt + 1,
+                        reason: &why,
+                    });
+                }
+                Err(_) => break,
+            }
+        }
+        last
+    });
+    match result {
+        Ok(report) => match check_report(report, stage, &sh.workspace) {
+            Ok((report, artifacts)) => {
+                rec.status = match report.outcome {
+                    Outcome::Success => StageStatus::Succeeded,
+                    Outcome::Failure => StageStatus::Failed,
+                };
+                if rec.status == StageStatus::Failed {
+                    rec.reason = Some(if report.summary.is_empty() {
+                        "the plugin reported failure".to_string()
+                    } else {
+                        report.summary.clone()
+                    });
+                }
+                rec.artifacts = artifacts;
+                rec.report = Some(report);
+            }
+            Err(why) => {
+                rec.status = StageStatus::Failed;
+                rec.reason = Some(format!("the plugin's report was refused: {why}"));
+            }
+        },
+        Err(RunError::Cancelled) => {
+            rec.status = StageStatus::Cancelled;
+            rec.reason = Some("cancelled while running".to_string());
+        }
+        Err(e) => {
+            rec.status = StageStatus::Failed;
+            rec.reason = Some(e.to_string());
+        }
+    }
+    if rec.status == StageStatus::Failed && stage.allow_failure {
+        rec.status = StageStatus::FailedAllowed;
+    }
+    rec.duration_ms = start.elapsed().as_millis() as u64;
+    log.line(
+        "gantry",
+        &format!(
+            "stage `{name}` {:?}{} in {} ms",
+            rec.status,
+            rec.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+            rec.duration_ms
+        ),
+    );
+    log.flush();
+    rec
+}
+
+/// Interpolates and re-validates the config, builds the WIT context.
+fn prepare_context(
+    sh: &Shared,
+    stage: &Stage,
+    prepared: &super::prepare::PreparedStage,
+    outputs: &BTreeMap<String, Vec<(String, String)>>,
+) -> Result<wit::StageContext, RunError> {
+    let manifest = &sh.prepared.manifest;
+    let get = |s: &str, k: &str| {
+        outputs
+            .get(s)
+            .and_then(|o| o.iter().find(|(key, _)| key == k))
+            .map(|(_, v)| v.clone())
+    };
+    let keys = |s: &str| {
+        outputs
+            .get(s)
+            .map(|o| o.iter().map(|(k, _)| k.clone()).collect())
+            .unwrap_or_default()
+    };
+    let cx = interp::Context {
+        outputs: &get,
+        output_keys: &keys,
+        git_sha: sh.git.sha.as_deref(),
+        git_branch: sh.git.branch.as_deref(),
+        git_tag: sh.git.tag.as_deref(),
+        pipeline: &manifest.name,
+        run_id: &sh.run_id,
+    };
+    let config = interp::interpolate(&stage.with, &cx).map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;
+    if let Some(d) = validate_config(manifest, stage, &prepared.info, &prepared.validator, &config)
+        .into_iter()
+        .next()
+    {
+        return Err(RunError::InvalidConfig(format!(
+            "after substituting placeholders: {}",
+            d.message
+        )));
+    }
+    Ok(wit::StageContext {
+        pipeline: manifest.name.clone(),
+        stage: stage.name.clone(),
+        run_id: sh.run_id.clone(),
+        config: config.to_string(),
+        inputs: outputs
+            .iter()
+            .map(|(s, o)| wit::StageInput {
+                stage: s.clone(),
+                outputs: o.clone(),
+            })
+            .collect(),
+        dry_run: sh.dry_run,
+        git: wit::GitFacts {
+            sha: sh.git.sha.clone(),
+            branch: sh.git.branch.clone(),
+            tag: sh.git.tag.clone(),
+        },
+        workspace: crate::caps::fs::GUEST_ROOT.to_string(),
+    })
+}
+
+/// A plugin's report is input like any other: bounded, well-formed, and its artifact
+/// claims are checked against what the stage could actually write.
+fn check_report(
+    mut report: StageReport,
+    stage: &Stage,
+    workspace: &Path,
+) -> Result<(StageReport, Vec<Artifact>), String> {
+    if report.outputs.len() > MAX_OUTPUTS {
+        return Err(format!("{} outputs, more than {MAX_OUTPUTS}", report.outputs.len()));
+    }
+    for (k, v) in &report.outputs {
+        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(format!("output key {k:?} is not made of letters, digits, `-` and `_`"));
+        }
+        if v.len() > MAX_OUTPUT_VALUE {
+            return Err(format!("output `{k}` is {} bytes, more than {MAX_OUTPUT_VALUE}", v.len()));
+        }
+    }
+    if report.findings.len() > MAX_FINDINGS {
+        let extra = report.findings.len() - MAX_FINDINGS;
+        report.findings.truncate(MAX_FINDINGS);
+        report.summary = format!("{} ({extra} findings beyond {MAX_FINDINGS} dropped)", report.summary);
+    }
+    let artifacts = report
+        .artifacts
+        .iter()
+        .map(|p| collect_artifact(p, stage, workspace))
+        .collect();
+    Ok((report, artifacts))
+}
+
+fn collect_artifact(path: &str, stage: &Stage, workspace: &Path) -> Artifact {
+    let mut a = Artifact {
+        path: path.to_string(),
+        digest: None,
+        size: None,
+        error: None,
+    };
+    let rel = match crate::manifest::normalize_workspace_path(path) {
+        Ok(r) => r,
+        Err((_, why)) => {
+            a.error = Some(format!("not a workspace path: {why}"));
+            return a;
+        }
+    };
+    let granted = stage
+        .grants
+        .fs
+        .write
+        .iter()
+        .any(|w| w == "." || rel == *w || rel.starts_with(&format!("{w}/")));
+    if !granted {
+        a.error = Some("outside the stage's `grants.fs.write`; not collected".to_string());
+        return a;
+    }
+    let full = workspace.join(&rel);
+    match full.canonicalize() {
+        Ok(real) if real.starts_with(workspace) && real.is_file() => match std::fs::read(&real) {
+            Ok(bytes) => {
+                a.size = Some(bytes.len() as u64);
+                a.digest = Some(gantry_registry::Digest::of(&bytes).to_string());
+            }
+            Err(e) => a.error = Some(format!("cannot read: {e}")),
+        },
+        Ok(_) => a.error = Some("not a regular file inside the workspace".to_string()),
+        Err(e) => a.error = Some(format!("missing: {e}")),
+    }
+    a
+}
+
+fn write_reports(
+    dir: &Path,
+    pipeline: &str,
+    run_id: &str,
+    records: &[StageRecord],
+    workspace: &Path,
+    exit_code: i32,
+) -> anyhow::Result<()> {
+    use crate::report::{junit, sarif, summary};
+    let summary = summary::summary_json(pipeline, run_id, records, exit_code);
+    write_atomic(&dir.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+    let sarif = sarif::sarif_log(records, workspace, env!("CARGO_PKG_VERSION"));
+    write_atomic(&dir.join("report.sarif"), &serde_json::to_vec_pretty(&sarif)?)?;
+    write_atomic(&dir.join("junit.xml"), junit::junit_xml(pipeline, records).as_bytes())?;
+    Ok(())
+}
+
+/// Write to a temporary file, fsync, rename over the target: readers see the old or the
+/// new content, never a torn one.
+pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}

@@ -1,0 +1,459 @@
+//! The sandbox: one wasmtime [`Engine`], compiled components cached by digest, and a
+//! fresh [`Store`] per stage with its limits.
+//!
+//! Secure defaults (each stage gets exactly this unless its grants add to it):
+//! - no environment variables, no arguments, empty stdin, no network, no preopened
+//!   directories — files only through `grants.fs` (see [`crate::caps::fs`]);
+//! - stdout and stderr captured into the stage log, capped per stream;
+//! - linear memory capped per stage (`limits.memory`, default 256 MiB);
+//! - wall-clock timeout by epoch interruption (`timeout`, default 10 min), which also
+//!   carries fail-fast cancellation;
+//! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel.
+//!
+//! Instantiation is cheap: components are compiled once (or loaded from the cache),
+//! linked once into an `InstancePre`, and instantiated from a pooling allocator.
+//!
+//! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache).
+
+pub mod bindings;
+pub mod builtins;
+pub mod cache;
+pub mod stdio;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gantry_registry::Digest;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use crate::caps;
+use crate::report::model::{PluginInfo, StageReport};
+use crate::run::audit::{Actor, AuditLog};
+use crate::run::log::StageLog;
+use bindings::{Plugin, PluginPre};
+pub use cache::{CacheLookup, CompileCache};
+use stdio::CappedOutput;
+
+/// How often the epoch ticks; the granularity of timeouts and cancellation.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Largest component gantry agrees to compile.
+pub const MAX_COMPONENT_SIZE: usize = 64 * 1024 * 1024;
+
+/// Settings that are per engine rather than per stage.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Upper bound of any stage's memory limit (sizes pooling slots).
+    pub max_memory: u64,
+    /// `max_wasm_stack` (engine-wide in wasmtime): the largest `limits.stack` of the pipeline.
+    pub max_stack: usize,
+    /// Whether any stage sets `limits.fuel` (fuel metering slows every stage a little).
+    pub fuel: bool,
+    /// Compile cache directory; `None` disables it.
+    pub cache_dir: Option<PathBuf>,
+    /// Stages that may be alive at once (sizes the pool).
+    pub concurrency: u32,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_memory: 256 << 20,
+            max_stack: 1 << 20,
+            fuel: false,
+            cache_dir: CompileCache::default_dir(),
+            concurrency: 16,
+        }
+    }
+}
+
+/// A compiled, linked plugin, ready to instantiate any number of times.
+pub struct LoadedPlugin {
+    pub digest: Digest,
+    pre: PluginPre<StageState>,
+    /// WIT imports of the component (`gantry:plugin/log@0.1.0`, `wasi:filesystem/…`):
+    /// the most it can ever do.
+    pub imports: Vec<String>,
+    pub cache: CacheLookup,
+    pub compile_time: Duration,
+}
+
+/// Everything a stage's store needs from the scheduler.
+pub struct StageSetup {
+    pub actor: Actor,
+    pub audit: Arc<AuditLog>,
+    pub log: Arc<StageLog>,
+    /// Absolute, canonical workspace root.
+    pub workspace: PathBuf,
+    pub fs: crate::manifest::FsGrants,
+    pub limits: crate::manifest::Limits,
+    pub timeout: Duration,
+    /// Set by the scheduler to stop the stage (fail-fast, Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Why a stage did not produce a report.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RunError {
+    #[error("timed out after {}", crate::manifest::units::format_duration(*.0))]
+    Timeout(Duration),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("exceeded its memory limit of {}", crate::manifest::units::format_size(*.0))]
+    MemoryLimit(u64),
+    #[error("exhausted its fuel budget of {0} units")]
+    Fuel(u64),
+    #[error("overflowed its wasm stack (limit {})", crate::manifest::units::format_size(*.0 as u64))]
+    StackOverflow(usize),
+    #[error("exited with status {0}")]
+    Exit(i32),
+    #[error("crashed: {0}")]
+    Trap(String),
+    #[error("invalid config: {0}")]
+    InvalidConfig(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("could not start: {0}")]
+    Setup(String),
+}
+
+/// Per-stage store data.
+pub struct StageState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    pub(crate) log: Arc<StageLog>,
+    pub(crate) actor: Actor,
+    pub(crate) audit: Arc<AuditLog>,
+    deadline: Instant,
+    cancel: Arc<AtomicBool>,
+}
+
+impl WasiView for StageState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+struct Limiter {
+    memory: usize,
+    hit: bool,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Raised from the epoch callback; distinguishes our interrupts from guest traps.
+#[derive(Debug)]
+enum Interrupt {
+    Timeout,
+    Cancelled,
+}
+
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Interrupt::Timeout => "stage timed out",
+            Interrupt::Cancelled => "stage cancelled",
+        })
+    }
+}
+
+impl std::error::Error for Interrupt {}
+
+/// The engine, linker and compile cache shared by every stage of a process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StageState>,
+    cache: Option<CompileCache>,
+    options: EngineOptions,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.max_wasm_stack(options.max_stack);
+    config.consume_fuel(options.fuel);
+    config.parallel_compilation(true);
+    if pooling {
+        let n = options.concurrency.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(n * 2);
+        pool.total_core_instances(n * 16);
+        pool.total_memories(n * 4);
+        pool.total_tables(n * 8);
+        pool.max_memory_size(options.max_memory as usize);
+        pool.max_memories_per_component(8);
+        pool.max_tables_per_component(16);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+impl Runtime {
+    pub fn new(options: EngineOptions) -> anyhow::Result<Runtime> {
+        // The pooling allocator reserves address space up front; where that is not
+        // allowed (tight ulimit -v), fall back to on-demand allocation.
+        let engine = match Engine::new(&engine_config(&options, true)) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("pooling allocator unavailable ({e}); using on-demand allocation");
+                Engine::new(&engine_config(&options, false))?
+            }
+        };
+        let mut linker: Linker<StageState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        {
+            let engine = engine.weak();
+            let stop = ticker_stop.clone();
+            std::thread::Builder::new()
+                .name("gantry-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(TICK);
+                        match engine.upgrade() {
+                            Some(e) => e.increment_epoch(),
+                            None => break,
+                        }
+                    }
+                })?;
+        }
+        let cache = options
+            .cache_dir
+            .clone()
+            .map(|dir| CompileCache::new(dir, &engine));
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            options,
+            ticker_stop,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Compiles (or loads from the cache) and links a component whose digest the
+    /// caller has already verified.
+    pub fn load(&self, bytes: &[u8], digest: Digest) -> anyhow::Result<LoadedPlugin> {
+        if bytes.len() > MAX_COMPONENT_SIZE {
+            anyhow::bail!(
+                "the component is {} bytes, more than the {} bytes gantry compiles",
+                bytes.len(),
+                MAX_COMPONENT_SIZE
+            );
+        }
+        let start = Instant::now();
+        let (cached, lookup) = match &self.cache {
+            Some(c) => c.get(&self.engine, &digest),
+            None => (None, CacheLookup::Miss),
+        };
+        let component = match cached {
+            Some(c) => c,
+            None => {
+                let artifact = self
+                    .engine
+                    .precompile_component(bytes)
+                    .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?;
+                if let Some(c) = &self.cache {
+                    c.put(&digest, &artifact);
+                }
+                // SAFETY: produced just now by this engine.
+                unsafe { Component::deserialize(&self.engine, &artifact) }
+                    .map_err(|e| anyhow::anyhow!("{e:#}"))?
+            }
+        };
+        let compile_time = start.elapsed();
+        let imports = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("cannot link the component: {e:#}"))?;
+        let pre = PluginPre::new(pre).map_err(|e| {
+            anyhow::anyhow!(
+                "the component is not a gantry plugin (it must export `describe` and `run` of `gantry:plugin@0.1.0`): {e:#}"
+            )
+        })?;
+        Ok(LoadedPlugin {
+            digest,
+            pre,
+            imports,
+            cache: lookup,
+            compile_time,
+        })
+    }
+
+    fn store(&self, state: StageState, fuel: Option<u64>) -> Store<StageState> {
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        if self.options.fuel {
+            // Without a budget a stage still needs fuel when metering is on.
+            let _ = store.set_fuel(fuel.unwrap_or(u64::MAX));
+        }
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|cx| {
+            let s = cx.data();
+            if s.cancel.load(Ordering::Relaxed) {
+                return Err(wasmtime::Error::new(Interrupt::Cancelled));
+            }
+            if Instant::now() >= s.deadline {
+                return Err(wasmtime::Error::new(Interrupt::Timeout));
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
+        store
+    }
+
+    /// Instantiates the plugin with no grants and calls `describe`.
+    pub fn describe(&self, plugin: &LoadedPlugin) -> Result<PluginInfo, RunError> {
+        let log = Arc::new(StageLog::sink());
+        let mut wasi = WasiCtxBuilder::new();
+        let out = CappedOutput::new("stdout", 64 * 1024, log.clone());
+        wasi.stdout(out.clone()).stderr(out);
+        let state = StageState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                memory: 256 << 20,
+                hit: false,
+            },
+            log,
+            actor: Actor {
+                run: String::new(),
+                stage: String::new(),
+                plugin: plugin.digest.to_string(),
+            },
+            audit: Arc::new(AuditLog::disabled()),
+            deadline: Instant::now() + Duration::from_secs(10),
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
+        let mut store = self.store(state, None);
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_describe(&mut store));
+        match result {
+            Ok(info) => info.into_model().map_err(RunError::Failed),
+            Err(e) => Err(classify(e, &store, Duration::from_secs(10), &self.options)),
+        }
+    }
+
+    /// Runs one stage to its end. Blocking: call from a blocking thread.
+    pub fn run(
+        &self,
+        plugin: &LoadedPlugin,
+        setup: StageSetup,
+        ctx: bindings::types::StageContext,
+    ) -> Result<StageReport, RunError> {
+        let mut wasi = WasiCtxBuilder::new();
+        let stdout = CappedOutput::new("stdout", setup.limits.stdout, setup.log.clone());
+        let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        caps::fs::preopen(&mut wasi, &setup).map_err(RunError::Setup)?;
+        let state = StageState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                memory: setup.limits.memory as usize,
+                hit: false,
+            },
+            log: setup.log.clone(),
+            actor: setup.actor.clone(),
+            audit: setup.audit.clone(),
+            deadline: Instant::now() + setup.timeout,
+            cancel: setup.cancel.clone(),
+        };
+        let mut store = self.store(state, setup.limits.fuel);
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p: Plugin| p.call_run(&mut store, &ctx));
+        stdout.finish();
+        stderr.finish();
+        match result {
+            Ok(Ok(report)) => Ok(report.into()),
+            Ok(Err(e)) => Err(match e {
+                bindings::types::StageError::InvalidConfig(m) => RunError::InvalidConfig(m),
+                bindings::types::StageError::Denied(m) => RunError::Denied(m),
+                bindings::types::StageError::Failed(m) => RunError::Failed(m),
+            }),
+            Err(e) => Err(classify(e, &store, setup.timeout, &self.options)),
+        }
+    }
+}
+
+fn classify(
+    e: wasmtime::Error,
+    store: &Store<StageState>,
+    timeout: Duration,
+    options: &EngineOptions,
+) -> RunError {
+    if let Some(i) = e.downcast_ref::<Interrupt>() {
+        return match i {
+            Interrupt::Timeout => RunError::Timeout(timeout),
+            Interrupt::Cancelled => RunError::Cancelled,
+        };
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return RunError::Exit(exit.0);
+    }
+    if store.data().limiter.hit {
+        return RunError::MemoryLimit(store.data().limiter.memory as u64);
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => RunError::StackOverflow(options.max_stack),
+        Some(Trap::OutOfFuel) => RunError::Fuel(store.get_fuel().map(|_| 0).unwrap_or(0)),
+        _ => RunError::Trap(format!("{e:?}")),
+    }
+}

@@ -1,0 +1,2 @@
+//! secret-scan: find committed credentials.
+pub mod scanner;
