@@ -3,6 +3,11 @@
 use clap::Parser;
 
 fn main() {
+    // Behave like other command-line tools when stdout is closed early (`| head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

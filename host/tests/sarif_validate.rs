@@ -68,7 +68,14 @@ fn validate(tool: &Path, name: &str, log: &Value) -> Verdict {
 
     let out = Command::new(tool)
         .current_dir(&dir)
-        .args(["validate", &input, "--output", &output, "--log", "ForceOverwrite"])
+        .args([
+            "validate",
+            &input,
+            "--output",
+            &output,
+            "--log",
+            "ForceOverwrite",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}; {INSTALL_HINT}", tool.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -88,17 +95,30 @@ fn validate(tool: &Path, name: &str, log: &Value) -> Verdict {
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let runs = report["runs"].as_array().expect("validator output has runs");
+    let runs = report["runs"]
+        .as_array()
+        .expect("validator output has runs");
     assert!(!runs.is_empty(), "validator output has no run");
     for run in runs {
-        let rules = run["tool"]["driver"]["rules"].as_array().cloned().unwrap_or_default();
+        let rules = run["tool"]["driver"]["rules"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for inv in run["invocations"].as_array().into_iter().flatten() {
             if inv["executionSuccessful"] != json!(true) {
-                verdict.errors.push(format!("validator execution failed: {inv}"));
+                verdict
+                    .errors
+                    .push(format!("validator execution failed: {inv}"));
             }
-            for n in inv["toolExecutionNotifications"].as_array().into_iter().flatten() {
+            for n in inv["toolExecutionNotifications"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 if n["level"] == "error" {
-                    verdict.errors.push(format!("validator notification: {}", n["message"]));
+                    verdict
+                        .errors
+                        .push(format!("validator notification: {}", n["message"]));
                 }
             }
         }
@@ -130,10 +150,15 @@ fn describe(result: &Value, rule: Option<&Value>) -> String {
         .flatten()
         .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
         .collect();
-    let template = result["message"]["text"].as_str().map(str::to_owned).or_else(|| {
-        let msg_id = result["message"]["id"].as_str()?;
-        rule?["messageStrings"][msg_id]["text"].as_str().map(str::to_owned)
-    });
+    let template = result["message"]["text"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| {
+            let msg_id = result["message"]["id"].as_str()?;
+            rule?["messageStrings"][msg_id]["text"]
+                .as_str()
+                .map(str::to_owned)
+        });
     let message = match template {
         Some(mut t) => {
             for (i, a) in args.iter().enumerate() {
@@ -149,7 +174,12 @@ fn describe(result: &Value, rule: Option<&Value>) -> String {
 // ---------------------------------------------------------------------------------------------
 // A realistic multi-stage run
 
-fn region(start_line: u32, start_column: Option<u32>, end_line: Option<u32>, end_column: Option<u32>) -> Option<Region> {
+fn region(
+    start_line: u32,
+    start_column: Option<u32>,
+    end_line: Option<u32>,
+    end_column: Option<u32>,
+) -> Option<Region> {
     Some(Region {
         start_line,
         start_column,
@@ -158,7 +188,13 @@ fn region(start_line: u32, start_column: Option<u32>, end_line: Option<u32>, end
     })
 }
 
-fn finding(rule_id: &str, level: Level, message: &str, path: Option<&str>, region: Option<Region>) -> Finding {
+fn finding(
+    rule_id: &str,
+    level: Level,
+    message: &str,
+    path: Option<&str>,
+    region: Option<Region>,
+) -> Finding {
     Finding {
         rule_id: rule_id.into(),
         level,
@@ -183,7 +219,13 @@ fn rule(id: &str, short: &str, full: &str, level: Level, help: Option<&str>) -> 
     }
 }
 
-fn plugin(name: &str, version: &str, kind: &str, description: &str, rules: Vec<Rule>) -> PluginInfo {
+fn plugin(
+    name: &str,
+    version: &str,
+    kind: &str,
+    description: &str,
+    rules: Vec<Rule>,
+) -> PluginInfo {
     PluginInfo {
         name: name.into(),
         version: version.into(),
@@ -204,7 +246,12 @@ fn report(outcome: Outcome, summary: &str, findings: Vec<Finding>) -> Option<Sta
     })
 }
 
-fn record(stage: &str, plugin_ref: &str, plugin: Option<PluginInfo>, status: StageStatus) -> StageRecord {
+fn record(
+    stage: &str,
+    plugin_ref: &str,
+    plugin: Option<PluginInfo>,
+    status: StageStatus,
+) -> StageRecord {
     StageRecord {
         stage: stage.into(),
         plugin_ref: plugin_ref.into(),
@@ -216,6 +263,7 @@ fn record(stage: &str, plugin_ref: &str, plugin: Option<PluginInfo>, status: Sta
         started_at: Some("2025-06-01T08:30:00.250Z".into()),
         duration_ms: 4_321,
         attempts: 1,
+        artifacts: vec![],
     }
 }
 
@@ -328,20 +376,34 @@ fn realistic_records() -> Vec<StageRecord> {
     secrets.report = report(
         Outcome::Failure,
         "2 errors, 3 warnings, 1 note",
-        vec![aws, unicode, entropy, insertion_fix, undeclared, no_location, whole_file],
+        vec![
+            aws,
+            unicode,
+            entropy,
+            insertion_fix,
+            undeclared,
+            no_location,
+            whole_file,
+        ],
     );
 
     // 2. Linter that ran and found nothing.
     let mut lint = record(
         "lint",
         "oci://registry.example/gantry/lint@1.0.0",
-        Some(plugin("lint", "1.0.0", "linter", "Lints TOML and YAML.", vec![rule(
-            "lint/trailing-space",
-            "Trailing whitespace.",
-            "Lines should not end with whitespace.",
-            Level::Note,
-            Some("https://example.invalid/gantry/rules/trailing-space"),
-        )])),
+        Some(plugin(
+            "lint",
+            "1.0.0",
+            "linter",
+            "Lints TOML and YAML.",
+            vec![rule(
+                "lint/trailing-space",
+                "Trailing whitespace.",
+                "Lines should not end with whitespace.",
+                Level::Note,
+                Some("https://example.invalid/gantry/rules/trailing-space"),
+            )],
+        )),
         StageStatus::Succeeded,
     );
     lint.report = report(Outcome::Success, "No problems.", vec![]);
@@ -380,7 +442,13 @@ fn realistic_records() -> Vec<StageRecord> {
     let mut publish = record(
         "publish",
         "builtin:publisher",
-        Some(plugin("publisher", "0.9.0", "publisher", "Publishes crates.", vec![])),
+        Some(plugin(
+            "publisher",
+            "0.9.0",
+            "publisher",
+            "Publishes crates.",
+            vec![],
+        )),
         StageStatus::Cancelled,
     );
     publish.reason = Some("cancelled: stage 'secrets' failed (fail-fast)".into());
@@ -408,7 +476,10 @@ fn realistic_log_passes_microsoft_validator() {
             assert_eq!(rules[i]["id"], result["ruleId"], "ruleIndex resolves");
         }
     }
-    assert!(runs[3].get("results").is_none(), "trapped stage has no results");
+    assert!(
+        runs[3].get("results").is_none(),
+        "trapped stage has no results"
+    );
     assert_eq!(runs[1]["results"], json!([]));
 
     let Some(tool) = multitool("realistic_log_passes_microsoft_validator") else {
@@ -438,6 +509,12 @@ fn validator_reports_errors_for_a_broken_log() {
     location["artifactLocation"]["uri"] = json!("not a valid uri");
     let verdict = validate(&tool, "broken", &log);
     let joined = verdict.errors.join("\n");
-    assert!(joined.contains("JSON1008"), "startLine 0 not reported:\n{joined}");
-    assert!(joined.contains("SARIF1002"), "invalid URI not reported:\n{joined}");
+    assert!(
+        joined.contains("JSON1008"),
+        "startLine 0 not reported:\n{joined}"
+    );
+    assert!(
+        joined.contains("SARIF1002"),
+        "invalid URI not reported:\n{joined}"
+    );
 }

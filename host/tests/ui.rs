@@ -30,7 +30,11 @@ fn diff(expected: &str, actual: &str) -> String {
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, String::new());
@@ -53,13 +57,20 @@ fn diff(expected: &str, actual: &str) -> String {
 fn ui() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v != "0");
     let cases = cases();
-    assert!(cases.len() >= MIN_CASES, "only {} cases in tests/ui", cases.len());
+    assert!(
+        cases.len() >= MIN_CASES,
+        "only {} cases in tests/ui",
+        cases.len()
+    );
     let mut failures = Vec::new();
     for toml in &cases {
         let golden = toml.with_extension("err");
         let actual = match Manifest::load(toml) {
             Ok(_) => {
-                failures.push(format!("{}: loaded without errors; every ui case must fail", toml.display()));
+                failures.push(format!(
+                    "{}: loaded without errors; every ui case must fail",
+                    toml.display()
+                ));
                 continue;
             }
             Err(e) => format!("{e}\n"),
@@ -76,11 +87,17 @@ fn ui() {
                 golden.display(),
                 diff(&expected, &actual)
             )),
-            Err(_) => failures.push(format!("{}: missing; output was:\n{actual}", golden.display())),
+            Err(_) => failures.push(format!(
+                "{}: missing; output was:\n{actual}",
+                golden.display()
+            )),
         }
     }
     // A golden file without its case is a deleted test.
-    for entry in fs::read_dir("tests/ui").expect("tests/ui").filter_map(Result::ok) {
+    for entry in fs::read_dir("tests/ui")
+        .expect("tests/ui")
+        .filter_map(Result::ok)
+    {
         let p = entry.path();
         if p.extension().is_some_and(|e| e == "err") && !p.with_extension("toml").exists() {
             failures.push(format!("{}: no matching .toml", p.display()));

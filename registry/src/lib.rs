@@ -79,9 +79,9 @@ pub enum RefError {
     BadDigest { digest: String, why: String },
     #[error("plugin file `{path}` is not pinned by digest")]
     Unpinned { path: String },
-    #[error("plugin `{reference}` has digest {actual}, but the pipeline pins {expected}")]
+    #[error("plugin file `{path}` has digest {actual}, but the pipeline pins {expected}")]
     DigestMismatch {
-        reference: String,
+        path: String,
         expected: Digest,
         actual: Digest,
     },
@@ -111,7 +111,9 @@ impl RefError {
                 "if the new file is the one you trust, update the pin; otherwise the file was changed or replaced"
                     .to_string(),
             ),
-            RefError::Read { .. } => None,
+            RefError::Read { .. } => Some(
+                "paths of `file:` plugins are relative to the directory of the pipeline file".to_string(),
+            ),
             RefError::UnknownBuiltin { name, known } => {
                 let near = known
                     .iter()
@@ -206,7 +208,7 @@ impl PluginRef {
         let actual = Digest::of(&bytes);
         if actual != *digest {
             return Err(RefError::DigestMismatch {
-                reference: reference.to_string(),
+                path: path.display().to_string(),
                 expected: *digest,
                 actual,
             });

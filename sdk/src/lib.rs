@@ -173,7 +173,7 @@ macro_rules! export_plugin {
                 $crate::__private::run::<$plugin>(ctx)
             }
         }
-        $crate::__export_plugin_world!(__GantryExport with_types_in $crate::bindings);
+        $crate::bindings::__export_plugin_world!(__GantryExport with_types_in $crate::bindings);
     };
 }
 

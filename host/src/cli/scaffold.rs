@@ -77,6 +77,9 @@ crate-type = ["cdylib"]
 
 [dependencies]
 gantry-sdk = {{ path = {sdk:?} }}
+# The derives in src/lib.rs expand to paths in these crates.
+serde = {{ version = "1", features = ["derive"] }}
+schemars = "1"
 
 [profile.release]
 opt-level = "s"

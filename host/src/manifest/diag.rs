@@ -38,7 +38,10 @@ impl Span {
 
 impl From<Range<usize>> for Span {
     fn from(r: Range<usize>) -> Self {
-        Span { start: r.start, end: r.end }
+        Span {
+            start: r.start,
+            end: r.end,
+        }
     }
 }
 
@@ -77,7 +80,9 @@ struct Snippet {
 const TAB: &str = "    ";
 
 fn display_width(s: &str) -> usize {
-    s.chars().map(|c| if c == '\t' { TAB.len() } else { 1 }).sum()
+    s.chars()
+        .map(|c| if c == '\t' { TAB.len() } else { 1 })
+        .sum()
 }
 
 /// Line (1-based), column (1-based, chars) of byte offset `pos` in `source`.
@@ -118,7 +123,9 @@ impl Diagnostic {
         let end = clamp_to_char_boundary(source, span.end.max(start));
         let (line, column) = line_col(source, start);
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line_end = source[start..]
+            .find('\n')
+            .map_or(source.len(), |i| start + i);
         let raw_line = source[line_start..line_end].trim_end_matches('\r');
         let caret_start = display_width(&source[line_start..start]);
         let underlined = &source[start..end.min(line_end)];
@@ -164,7 +171,11 @@ impl Diagnostic {
     /// The text shown to users (no trailing newline, no colour).
     pub fn render(&self) -> String {
         let mut out = format!("error: {}", self.message);
-        let gutter = if self.extra.snippet.is_some() { self.line.to_string().len() } else { 1 };
+        let gutter = if self.extra.snippet.is_some() {
+            self.line.to_string().len()
+        } else {
+            1
+        };
         let pad = " ".repeat(gutter);
         if let Some(snippet) = &self.extra.snippet {
             out.push_str(&format!(
@@ -187,7 +198,10 @@ impl Diagnostic {
         let mut extra = |label: &str, text: &str| {
             let indent = " ".repeat(gutter + 1 + "= ".len() + label.len() + 2);
             let mut lines = text.lines();
-            out.push_str(&format!("\n{pad} = {label}: {}", lines.next().unwrap_or("")));
+            out.push_str(&format!(
+                "\n{pad} = {label}: {}",
+                lines.next().unwrap_or("")
+            ));
             for l in lines {
                 out.push('\n');
                 if !l.is_empty() {
@@ -275,8 +289,13 @@ mod tests {
     #[test]
     fn renders_like_rustc() {
         let src = "[stage.lint]\nplugn = \"x\"\n";
-        let d = Diagnostic::at(Path::new("p.toml"), src, Span::new(13, 18), "unknown key `plugn`")
-            .with_hint("did you mean `plugin`?");
+        let d = Diagnostic::at(
+            Path::new("p.toml"),
+            src,
+            Span::new(13, 18),
+            "unknown key `plugn`",
+        )
+        .with_hint("did you mean `plugin`?");
         assert_eq!(
             d.render(),
             "error: unknown key `plugn`\n --> p.toml:2:1\n  |\n2 | plugn = \"x\"\n  | ^^^^^\n  = hint: did you mean `plugin`?"
@@ -289,13 +308,23 @@ mod tests {
         let pos = src.find('b').unwrap_or(0);
         let d = Diagnostic::at(Path::new("p.toml"), src, Span::new(pos, pos + 1), "m");
         assert_eq!((d.line, d.column), (1, 9));
-        assert!(d.render().ends_with("1 | a = \"é\"    b = 1\n  |            ^"), "{}", d.render());
+        assert!(
+            d.render()
+                .ends_with("1 | a = \"é\"    b = 1\n  |            ^"),
+            "{}",
+            d.render()
+        );
     }
 
     #[test]
     fn plain_and_multiline_hint() {
-        let d = Diagnostic::plain("no such stage `x`").with_note("n").with_hint("one\ntwo");
-        assert_eq!(d.render(), "error: no such stage `x`\n  = note: n\n  = hint: one\n          two");
+        let d = Diagnostic::plain("no such stage `x`")
+            .with_note("n")
+            .with_hint("one\ntwo");
+        assert_eq!(
+            d.render(),
+            "error: no such stage `x`\n  = note: n\n  = hint: one\n          two"
+        );
     }
 
     #[test]
@@ -310,6 +339,9 @@ mod tests {
     fn wide_gutter() {
         let src = "\n".repeat(11) + "x = 1";
         let d = Diagnostic::at(Path::new("p.toml"), &src, Span::new(11, 12), "m");
-        assert_eq!(d.render(), "error: m\n  --> p.toml:12:1\n   |\n12 | x = 1\n   | ^");
+        assert_eq!(
+            d.render(),
+            "error: m\n  --> p.toml:12:1\n   |\n12 | x = 1\n   | ^"
+        );
     }
 }

@@ -40,9 +40,22 @@ pub const CAPABILITIES: &[&str] = &["fs"];
 
 /// Capabilities in the design that this version does not implement yet: named so
 /// the error says "not available yet" rather than "unknown".
-const PLANNED: &[&str] = &["env", "secrets", "http", "process", "git", "containers", "cluster"];
+const PLANNED: &[&str] = &[
+    "env",
+    "secrets",
+    "http",
+    "process",
+    "git",
+    "containers",
+    "cluster",
+];
 
-const ALIASES: &[(&str, &str)] = &[("filesystem", "fs"), ("files", "fs"), ("file", "fs"), ("fs-read", "fs")];
+const ALIASES: &[(&str, &str)] = &[
+    ("filesystem", "fs"),
+    ("files", "fs"),
+    ("file", "fs"),
+    ("fs-read", "fs"),
+];
 
 pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Grants {
     let mut grants = Grants::default();
@@ -60,11 +73,20 @@ pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Grants 
                     .map(|(_, s)| *s)
                     .or_else(|| did_you_mean(name, CAPABILITIES.iter().copied()));
                 let (message, hint) = if PLANNED.contains(&name) {
-                    (format!("capability `{name}` is not available in this version of gantry"), known)
+                    (
+                        format!("capability `{name}` is not available in this version of gantry"),
+                        known,
+                    )
                 } else if let Some(s) = suggestion {
-                    (format!("unknown capability `{name}` in `grants` of stage `{stage}`"), format!("did you mean `{s}`? {known}"))
+                    (
+                        format!("unknown capability `{name}` in `grants` of stage `{stage}`"),
+                        format!("did you mean `{s}`? {known}"),
+                    )
                 } else {
-                    (format!("unknown capability `{name}` in `grants` of stage `{stage}`"), known)
+                    (
+                        format!("unknown capability `{name}` in `grants` of stage `{stage}`"),
+                        known,
+                    )
                 };
                 cx.error(span_of(key), message, Some(hint));
             }
@@ -90,10 +112,14 @@ fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
         cx.push(d.with_hint("e.g. `grants.fs.read = [\".\"]` or `grants.fs = { read = [\".\"], write = [\"dist\"] }`"));
         return fs;
     }
-    let Some(raw) = cx.ok(cx.deserialize::<FsToml>(v, "grants.fs", &format!("stage `{stage}`"))) else {
+    let Some(raw) = cx.ok(cx.deserialize::<FsToml>(v, "grants.fs", &format!("stage `{stage}`")))
+    else {
         return fs;
     };
-    for (paths, out, key) in [(&raw.read, &mut fs.read, "read"), (&raw.write, &mut fs.write, "write")] {
+    for (paths, out, key) in [
+        (&raw.read, &mut fs.read, "read"),
+        (&raw.write, &mut fs.write, "write"),
+    ] {
         for p in paths {
             match normalize_workspace_path(p.get_ref()) {
                 Ok(n) => {
@@ -102,7 +128,10 @@ fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
                     }
                 }
                 Err((why, hint)) => {
-                    let d = cx.diag(span_of(p), format!("`grants.fs.{key}` of stage `{stage}`: {why}"));
+                    let d = cx.diag(
+                        span_of(p),
+                        format!("`grants.fs.{key}` of stage `{stage}`: {why}"),
+                    );
                     cx.push(d.with_hint(hint));
                 }
             }
@@ -113,22 +142,37 @@ fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
 
 /// Normalizes a workspace-relative path lexically; `Err((reason, hint))` if it is not one.
 pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> {
-    let relative_hint = "grants are relative to the workspace root; use `.` for the whole workspace";
+    let relative_hint =
+        "grants are relative to the workspace root; use `.` for the whole workspace";
     if path.is_empty() {
-        return Err(("the path is empty".into(), "use `.` for the whole workspace".into()));
+        return Err((
+            "the path is empty".into(),
+            "use `.` for the whole workspace".into(),
+        ));
     }
     if path.contains('\0') {
         return Err(("the path contains a NUL byte".into(), relative_hint.into()));
     }
     if path.contains('\\') {
-        return Err((format!("`{path}` contains `\\`"), "separate path components with `/`".into()));
+        return Err((
+            format!("`{path}` contains `\\`"),
+            "separate path components with `/`".into(),
+        ));
     }
     let bytes = path.as_bytes();
-    if path.starts_with('/') || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':') {
-        return Err((format!("absolute path `{path}` is not allowed"), relative_hint.into()));
+    if path.starts_with('/')
+        || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
+    {
+        return Err((
+            format!("absolute path `{path}` is not allowed"),
+            relative_hint.into(),
+        ));
     }
     if path.starts_with('~') {
-        return Err((format!("`{path}`: `~` is not expanded"), relative_hint.into()));
+        return Err((
+            format!("`{path}`: `~` is not expanded"),
+            relative_hint.into(),
+        ));
     }
     if path.contains(['*', '?', '[']) {
         return Err((
@@ -151,7 +195,11 @@ pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> 
             c => parts.push(c),
         }
     }
-    Ok(if parts.is_empty() { ".".into() } else { parts.join("/") })
+    Ok(if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    })
 }
 
 #[cfg(test)]

@@ -106,7 +106,9 @@ mod tests {
     #[test]
     fn topo_ties_by_file_order() {
         // 0 needs 2; 1 needs nothing; 2 needs nothing; 3 needs 0 and 1.
-        let g = Graph { deps: vec![vec![2], vec![], vec![], vec![0, 1]] };
+        let g = Graph {
+            deps: vec![vec![2], vec![], vec![], vec![0, 1]],
+        };
         assert_eq!(g.topo(), vec![1, 2, 0, 3]);
         assert_eq!(g.ancestors(3), vec![true, true, true, false]);
     }
@@ -114,10 +116,14 @@ mod tests {
     #[test]
     fn cycles_reported_once() {
         // 0 -> 1 -> 2 -> 0, 3 -> 3 ignored (self-edges are filtered by callers), 4 -> 0.
-        let g = Graph { deps: vec![vec![1], vec![2], vec![0], vec![], vec![0]] };
+        let g = Graph {
+            deps: vec![vec![1], vec![2], vec![0], vec![], vec![0]],
+        };
         assert_eq!(g.cycles(), vec![vec![0, 1, 2, 0]]);
         assert_eq!(g.topo(), vec![3]);
-        let g = Graph { deps: vec![vec![1], vec![0], vec![3], vec![2]] };
+        let g = Graph {
+            deps: vec![vec![1], vec![0], vec![3], vec![2]],
+        };
         assert_eq!(g.cycles(), vec![vec![0, 1, 0], vec![2, 3, 2]]);
     }
 }

@@ -85,7 +85,10 @@ pub(crate) fn tokenize(s: &str) -> Vec<Token<'_>> {
                 Some(len) => {
                     let end = i + 2 + len + 1;
                     let raw = &s[i..end];
-                    out.push(Token::Placeholder { raw, parsed: parse_inner(raw, &s[i + 2..end - 1]) });
+                    out.push(Token::Placeholder {
+                        raw,
+                        parsed: parse_inner(raw, &s[i + 2..end - 1]),
+                    });
                     i = end;
                 }
                 None => {
@@ -100,7 +103,9 @@ pub(crate) fn tokenize(s: &str) -> Vec<Token<'_>> {
                         raw,
                         parsed: Err(PhError {
                             message: format!("unterminated placeholder `{shown}`"),
-                            hint: Some("close it with `}`, or write `$${` for a literal `${`".into()),
+                            hint: Some(
+                                "close it with `}`, or write `$${` for a literal `${`".into(),
+                            ),
                         }),
                     });
                     i = s.len();
@@ -118,7 +123,9 @@ pub(crate) fn tokenize(s: &str) -> Vec<Token<'_>> {
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
@@ -127,15 +134,24 @@ fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
     if t.is_empty() {
         return err(
             "empty placeholder `${}`".into(),
-            Some(format!("placeholders are {ALL}; write `$${{` for a literal `${{`")),
+            Some(format!(
+                "placeholders are {ALL}; write `$${{` for a literal `${{`"
+            )),
         );
     }
     let parts: Vec<&str> = t.split('.').collect();
-    let field = |ns: &str, fields: &[&str], make: &dyn Fn(&str) -> Placeholder| -> Result<Placeholder, PhError> {
+    let field = |ns: &str,
+                 fields: &[&str],
+                 make: &dyn Fn(&str) -> Placeholder|
+     -> Result<Placeholder, PhError> {
         match parts.as_slice() {
             [_, f] if fields.contains(f) => Ok(make(f)),
             [_, f] => {
-                let known = fields.iter().map(|f| format!("`${{{ns}.{f}}}`")).collect::<Vec<_>>().join(", ");
+                let known = fields
+                    .iter()
+                    .map(|f| format!("`${{{ns}.{f}}}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let hint = match did_you_mean(f, fields.iter().copied()) {
                     Some(s) => format!("did you mean `${{{ns}.{s}}}`? available: {known}"),
                     None => format!("available: {known}"),
@@ -143,18 +159,30 @@ fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
                 err(format!("unknown placeholder `{raw}`"), Some(hint))
             }
             _ => {
-                let known = fields.iter().map(|f| format!("`${{{ns}.{f}}}`")).collect::<Vec<_>>().join(", ");
-                err(format!("malformed placeholder `{raw}`"), Some(format!("available: {known}")))
+                let known = fields
+                    .iter()
+                    .map(|f| format!("`${{{ns}.{f}}}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                err(
+                    format!("malformed placeholder `{raw}`"),
+                    Some(format!("available: {known}")),
+                )
             }
         }
     };
     match parts[0] {
         "stages" => match parts.as_slice() {
             [_, stage, "outputs", key] if is_name(stage) && is_name(key) => {
-                Ok(Placeholder::Output { stage: stage.to_string(), key: key.to_string() })
+                Ok(Placeholder::Output {
+                    stage: stage.to_string(),
+                    key: key.to_string(),
+                })
             }
             [_, stage, other, key] if is_name(stage) && is_name(key) => err(
-                format!("malformed placeholder `{raw}`: expected `outputs` after the stage name, found `{other}`"),
+                format!(
+                    "malformed placeholder `{raw}`: expected `outputs` after the stage name, found `{other}`"
+                ),
                 Some(format!("write `${{stages.{stage}.outputs.{key}}}`")),
             ),
             _ => err(
@@ -162,12 +190,16 @@ fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
                 Some("stage outputs are written `${stages.NAME.outputs.KEY}`".into()),
             ),
         },
-        "git" => field("git", &["sha", "short-sha", "branch", "tag"], &|f| match f {
-            "sha" => Placeholder::GitSha,
-            "short-sha" => Placeholder::GitShortSha,
-            "branch" => Placeholder::GitBranch,
-            _ => Placeholder::GitTag,
-        }),
+        "git" => field(
+            "git",
+            &["sha", "short-sha", "branch", "tag"],
+            &|f| match f {
+                "sha" => Placeholder::GitSha,
+                "short-sha" => Placeholder::GitShortSha,
+                "branch" => Placeholder::GitBranch,
+                _ => Placeholder::GitTag,
+            },
+        ),
         "pipeline" => field("pipeline", &["name"], &|_| Placeholder::PipelineName),
         "run" => field("run", &["id"], &|_| Placeholder::RunId),
         ns => {
@@ -175,7 +207,10 @@ fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
                 Some(s) => format!("did you mean `{s}`? placeholders are {ALL}"),
                 None => format!("placeholders are {ALL}"),
             };
-            err(format!("unknown placeholder namespace `{ns}` in `{raw}`"), Some(hint))
+            err(
+                format!("unknown placeholder namespace `{ns}` in `{raw}`"),
+                Some(hint),
+            )
         }
     }
 }
@@ -209,7 +244,12 @@ fn walk_strings(value: &Value, f: &mut dyn FnMut(&str)) {
 pub fn interpolate(value: &Value, cx: &Context<'_>) -> Result<Value, String> {
     Ok(match value {
         Value::String(s) => Value::String(interpolate_str(s, cx)?),
-        Value::Array(items) => Value::Array(items.iter().map(|v| interpolate(v, cx)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| interpolate(v, cx))
+                .collect::<Result<_, _>>()?,
+        ),
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), interpolate(v, cx)?)))
@@ -230,7 +270,9 @@ pub fn interpolate_str(s: &str, cx: &Context<'_>) -> Result<String, String> {
             Token::Text(t) => out.push_str(t),
             Token::Escaped => out.push_str("${"),
             Token::Placeholder { parsed: Err(e), .. } => return Err(e.message),
-            Token::Placeholder { raw, parsed: Ok(p), .. } => {
+            Token::Placeholder {
+                raw, parsed: Ok(p), ..
+            } => {
                 let missing = |why: String| format!("`{raw}`: {why}");
                 let v = match &p {
                     Placeholder::Output { stage, key } => match (cx.outputs)(stage, key) {
@@ -243,16 +285,29 @@ pub fn interpolate_str(s: &str, cx: &Context<'_>) -> Result<String, String> {
                             } else {
                                 format!("it produced: {}", keys.join(", "))
                             };
-                            return Err(missing(format!("stage `{stage}` has no output `{key}`; {produced}")));
+                            return Err(missing(format!(
+                                "stage `{stage}` has no output `{key}`; {produced}"
+                            )));
                         }
                     },
-                    Placeholder::GitSha => cx.git_sha.ok_or_else(|| missing("the git commit is unknown".into()))?.to_string(),
+                    Placeholder::GitSha => cx
+                        .git_sha
+                        .ok_or_else(|| missing("the git commit is unknown".into()))?
+                        .to_string(),
                     Placeholder::GitShortSha => {
-                        let sha = cx.git_sha.ok_or_else(|| missing("the git commit is unknown".into()))?;
+                        let sha = cx
+                            .git_sha
+                            .ok_or_else(|| missing("the git commit is unknown".into()))?;
                         sha.chars().take(7).collect()
                     }
-                    Placeholder::GitBranch => cx.git_branch.ok_or_else(|| missing("no branch is checked out".into()))?.to_string(),
-                    Placeholder::GitTag => cx.git_tag.ok_or_else(|| missing("the commit has no tag".into()))?.to_string(),
+                    Placeholder::GitBranch => cx
+                        .git_branch
+                        .ok_or_else(|| missing("no branch is checked out".into()))?
+                        .to_string(),
+                    Placeholder::GitTag => cx
+                        .git_tag
+                        .ok_or_else(|| missing("the commit has no tag".into()))?
+                        .to_string(),
                     Placeholder::PipelineName => cx.pipeline.to_string(),
                     Placeholder::RunId => cx.run_id.to_string(),
                 };
@@ -285,7 +340,8 @@ mod tests {
 
     #[test]
     fn substitutes_everywhere_in_with() {
-        let outputs = |s: &str, k: &str| (s == "image" && k == "ref").then(|| "reg/x@sha256:1".to_string());
+        let outputs =
+            |s: &str, k: &str| (s == "image" && k == "ref").then(|| "reg/x@sha256:1".to_string());
         let keys = |_: &str| vec!["ref".to_string()];
         let cx = cx_with(&outputs, &keys);
         let v = json!({
@@ -315,8 +371,14 @@ mod tests {
             interpolate(&json!("${stages.image.outputs.ref}"), &cx),
             Err("`${stages.image.outputs.ref}`: stage `image` has no output `ref`; it produced: digest, size".into())
         );
-        assert_eq!(interpolate(&json!(["${git.tag}"]), &cx), Err("`${git.tag}`: the commit has no tag".into()));
-        assert_eq!(interpolate(&json!("${git.nope}"), &cx), Err("unknown placeholder `${git.nope}`".into()));
+        assert_eq!(
+            interpolate(&json!(["${git.tag}"]), &cx),
+            Err("`${git.tag}`: the commit has no tag".into())
+        );
+        assert_eq!(
+            interpolate(&json!("${git.nope}"), &cx),
+            Err("unknown placeholder `${git.nope}`".into())
+        );
     }
 
     #[test]
@@ -330,16 +392,30 @@ mod tests {
                 })
                 .collect()
         };
-        assert!(errs("${git.sha} ${stages.a-b.outputs.k_1} ${pipeline.name} ${run.id} $${x").is_empty());
-        assert_eq!(errs("${git.sha"), vec!["unterminated placeholder `${git.sha`"]);
+        assert!(
+            errs("${git.sha} ${stages.a-b.outputs.k_1} ${pipeline.name} ${run.id} $${x").is_empty()
+        );
+        assert_eq!(
+            errs("${git.sha"),
+            vec!["unterminated placeholder `${git.sha`"]
+        );
         assert_eq!(errs("${}"), vec!["empty placeholder `${}`"]);
-        assert_eq!(errs("${env.HOME}"), vec!["unknown placeholder namespace `env` in `${env.HOME}`"]);
+        assert_eq!(
+            errs("${env.HOME}"),
+            vec!["unknown placeholder namespace `env` in `${env.HOME}`"]
+        );
         assert_eq!(errs("${stages.a}").len(), 1);
         assert_eq!(errs("${stages.a.output.k}").len(), 1);
         assert_eq!(errs("${git.xyz} ${run.ids}").len(), 2);
         assert_eq!(
             references(&json!({"a": ["${stages.x.outputs.y}", "${git.sha}"]})),
-            vec![Placeholder::Output { stage: "x".into(), key: "y".into() }, Placeholder::GitSha]
+            vec![
+                Placeholder::Output {
+                    stage: "x".into(),
+                    key: "y".into()
+                },
+                Placeholder::GitSha
+            ]
         );
     }
 }

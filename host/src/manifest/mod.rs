@@ -145,12 +145,22 @@ impl Manifest {
     }
 
     fn graph(&self) -> graph::Graph {
-        let index: HashMap<&str, usize> = self.stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = self
+            .stages
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_str(), i))
+            .collect();
         graph::Graph {
             deps: self
                 .stages
                 .iter()
-                .map(|s| s.needs.iter().filter_map(|n| index.get(n.as_str()).copied()).collect())
+                .map(|s| {
+                    s.needs
+                        .iter()
+                        .filter_map(|n| index.get(n.as_str()).copied())
+                        .collect()
+                })
                 .collect(),
         }
     }
@@ -158,7 +168,11 @@ impl Manifest {
     /// Stage names in a deterministic topological order: a stage comes after
     /// everything it needs; among stages that are ready together, file order wins.
     pub fn topo_order(&self) -> Vec<&str> {
-        self.graph().topo().into_iter().map(|i| self.stages[i].name.as_str()).collect()
+        self.graph()
+            .topo()
+            .into_iter()
+            .map(|i| self.stages[i].name.as_str())
+            .collect()
     }
 
     /// `names` plus every stage they need, transitively, in [`Manifest::topo_order`].
@@ -171,17 +185,29 @@ impl Manifest {
                 let all: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
                 let hint = match did_you_mean(name, all.iter().copied()) {
                     Some(m) => format!("did you mean `{m}`?"),
-                    None => format!("stages in `{}`: {}", self.path.display(), suggest::ticked(&all)),
+                    None => format!(
+                        "stages in `{}`: {}",
+                        self.path.display(),
+                        suggest::ticked(&all)
+                    ),
                 };
-                return Err(Diagnostic::plain(format!("no stage named `{name}` in pipeline `{}`", self.name))
-                    .with_hint(hint));
+                return Err(Diagnostic::plain(format!(
+                    "no stage named `{name}` in pipeline `{}`",
+                    self.name
+                ))
+                .with_hint(hint));
             };
             wanted[i] = true;
             for (j, r) in graph.ancestors(i).into_iter().enumerate() {
                 wanted[j] |= r;
             }
         }
-        Ok(graph.topo().into_iter().filter(|&i| wanted[i]).map(|i| self.stages[i].name.clone()).collect())
+        Ok(graph
+            .topo()
+            .into_iter()
+            .filter(|&i| wanted[i])
+            .map(|i| self.stages[i].name.clone())
+            .collect())
     }
 }
 

@@ -30,12 +30,21 @@ const TOP_ALIASES: &[(&str, &str)] = &[
     ("step", "stage"),
     ("default", "defaults"),
 ];
-const MINIMAL_STAGE: &str = "[stage.secrets]\nplugin = \"builtin:secret-scan\"\ngrants.fs.read = [\".\"]";
-const MINIMAL: &str =
-    "[pipeline]\nname = \"my-pipeline\"\n\n[stage.secrets]\nplugin = \"builtin:secret-scan\"\ngrants.fs.read = [\".\"]";
+const MINIMAL_STAGE: &str =
+    "[stage.secrets]\nplugin = \"builtin:secret-scan\"\ngrants.fs.read = [\".\"]";
+const MINIMAL: &str = "[pipeline]\nname = \"my-pipeline\"\n\n[stage.secrets]\nplugin = \"builtin:secret-scan\"\ngrants.fs.read = [\".\"]";
 const PIPELINE_KEYS: &[&str] = &["name", "description"];
-const STAGE_KEYS: &[&str] =
-    &["plugin", "with", "needs", "when", "timeout", "retries", "allow-failure", "grants", "limits"];
+const STAGE_KEYS: &[&str] = &[
+    "plugin",
+    "with",
+    "needs",
+    "when",
+    "timeout",
+    "retries",
+    "allow-failure",
+    "grants",
+    "limits",
+];
 const STAGE_ALIASES: &[(&str, &str)] = &[
     ("uses", "plugin"),
     ("use", "plugin"),
@@ -75,12 +84,25 @@ const STAGE_ALIASES: &[(&str, &str)] = &[
     ("tag", "when.tag"),
     ("timeout-minutes", "timeout"),
 ];
-const DEFAULTS_KEYS: &[&str] =
-    &["timeout", "retries", "allow-failure", "limits", "memory", "stack", "fuel", "stdout"];
+const DEFAULTS_KEYS: &[&str] = &[
+    "timeout",
+    "retries",
+    "allow-failure",
+    "limits",
+    "memory",
+    "stack",
+    "fuel",
+    "stdout",
+];
 const LIMITS_KEYS: &[&str] = &["memory", "stack", "fuel", "stdout"];
 const WHEN_KEYS: &[&str] = &["branch", "tag", "env"];
-const WHEN_ALIASES: &[(&str, &str)] =
-    &[("branches", "branch"), ("tags", "tag"), ("vars", "env"), ("variables", "env"), ("environment", "env")];
+const WHEN_ALIASES: &[(&str, &str)] = &[
+    ("branches", "branch"),
+    ("tags", "tag"),
+    ("vars", "env"),
+    ("variables", "env"),
+    ("environment", "env"),
+];
 
 /// Values of `[defaults]`, and of a stage before defaults are applied.
 #[derive(Default)]
@@ -108,7 +130,6 @@ struct RawStage {
     /// String values inside `with`, for the placeholder checks.
     strings: Vec<(String, Span)>,
     needs: Vec<(String, Span)>,
-    needs_span: Option<Span>,
     when: Option<When>,
     settings: Settings,
     grants: Grants,
@@ -156,7 +177,9 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                 cx.error(
                     span_of(key),
                     format!("`{k}` must be inside the `[pipeline]` table"),
-                    Some(format!("move it under the `[pipeline]` header:\n[pipeline]\n{k} = {text}")),
+                    Some(format!(
+                        "move it under the `[pipeline]` header:\n[pipeline]\n{k} = {text}"
+                    )),
                 );
             }
             _ => {
@@ -178,12 +201,20 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
         None if stage_suggested => {}
         None => {
             let span = root.get("pipeline").map_or(Span::default(), span_of);
-            cx.error(span, "the pipeline has no stages", Some(format!("add one, e.g.:\n{MINIMAL_STAGE}")));
+            cx.error(
+                span,
+                "the pipeline has no stages",
+                Some(format!("add one, e.g.:\n{MINIMAL_STAGE}")),
+            );
         }
         Some(v) => match v.get_ref() {
             DeValue::Table(t) => {
                 if t.is_empty() {
-                    cx.error(span_of(v), "the pipeline has no stages", Some(format!("add one, e.g.:\n{MINIMAL_STAGE}")));
+                    cx.error(
+                        span_of(v),
+                        "the pipeline has no stages",
+                        Some(format!("add one, e.g.:\n{MINIMAL_STAGE}")),
+                    );
                 }
                 for (key, value) in entries(t) {
                     if let Some(s) = parse_stage(&mut cx, key, value) {
@@ -198,7 +229,10 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
             ),
             other => cx.error(
                 span_of(v),
-                format!("expected a table of stages for `stage`, found {}", type_name(other)),
+                format!(
+                    "expected a table of stages for `stage`, found {}",
+                    type_name(other)
+                ),
                 Some("write `[stage.NAME]` tables".into()),
             ),
         },
@@ -231,9 +265,17 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                 with: s.with,
                 needs: s.needs.into_iter().map(|(n, _)| n).collect(),
                 when: s.when,
-                timeout: s.settings.timeout.or(defaults.timeout).unwrap_or(DEFAULT_TIMEOUT),
+                timeout: s
+                    .settings
+                    .timeout
+                    .or(defaults.timeout)
+                    .unwrap_or(DEFAULT_TIMEOUT),
                 retries: s.settings.retries.or(defaults.retries).unwrap_or(0),
-                allow_failure: s.settings.allow_failure.or(defaults.allow_failure).unwrap_or(false),
+                allow_failure: s
+                    .settings
+                    .allow_failure
+                    .or(defaults.allow_failure)
+                    .unwrap_or(false),
                 grants: s.grants,
                 limits: Limits {
                     memory: l.memory.or(d.memory).unwrap_or(base.memory),
@@ -256,19 +298,34 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
 
 fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
     if message == "duplicate key" {
-        let line_start = cx.source[..span.start.min(cx.source.len())].rfind('\n').map_or(0, |i| i + 1);
+        let line_start = cx.source[..span.start.min(cx.source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
         let line = cx.source[line_start..].lines().next().unwrap_or("").trim();
         let compact = |l: &str| l.chars().filter(|c| !c.is_whitespace()).collect::<String>();
         let key = cx.source.get(span.range()).unwrap_or("").to_string();
         if line.starts_with('[') {
-            let header = line.split(']').next().map(|h| format!("{h}]")).unwrap_or_default();
-            let header = if line.starts_with("[[") { format!("{header}]") } else { header };
+            let header = line
+                .split(']')
+                .next()
+                .map(|h| format!("{h}]"))
+                .unwrap_or_default();
+            let header = if line.starts_with("[[") {
+                format!("{header}]")
+            } else {
+                header
+            };
             let first = cx.source[..line_start]
                 .lines()
                 .position(|l| compact(l).starts_with(&compact(&header)))
                 .map(|i| format!("first defined on line {}", i + 1));
-            let what = match header.strip_prefix("[stage.").and_then(|h| h.strip_suffix(']')) {
-                Some(stage) if !stage.contains('.') => format!("stage `{stage}` is defined more than once"),
+            let what = match header
+                .strip_prefix("[stage.")
+                .and_then(|h| h.strip_suffix(']'))
+            {
+                Some(stage) if !stage.contains('.') => {
+                    format!("stage `{stage}` is defined more than once")
+                }
                 _ => format!("table `{header}` is defined more than once"),
             };
             let d = cx.diag(span, what);
@@ -278,7 +335,10 @@ fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
             };
         }
         return cx
-            .diag(span, format!("key `{key}` is set more than once in the same table"))
+            .diag(
+                span,
+                format!("key `{key}` is set more than once in the same table"),
+            )
             .with_hint("keep one of them");
     }
     cx.diag(span, format!("invalid TOML: {message}"))
@@ -286,19 +346,28 @@ fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
 
 /// `[a-z0-9][a-z0-9-]*` (pipeline) or `[a-z0-9][a-z0-9_-]*` (stage), at most 63 characters.
 fn check_name(name: &str, underscore: bool) -> Result<(), String> {
-    let valid_rest = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (underscore && c == '_');
+    let valid_rest = |c: char| {
+        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || (underscore && c == '_')
+    };
     if name.is_empty() {
         return Err("the name is empty".into());
     }
     if name.chars().count() > 63 {
-        return Err(format!("it is {} characters long; the maximum is 63", name.chars().count()));
+        return Err(format!(
+            "it is {} characters long; the maximum is 63",
+            name.chars().count()
+        ));
     }
     let first = name.chars().next().unwrap_or('-');
     if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
         return Err("it must start with a lowercase letter or a digit".into());
     }
     if let Some(c) = name.chars().find(|c| !valid_rest(*c)) {
-        let allowed = if underscore { "lowercase letters, digits, `-` and `_`" } else { "lowercase letters, digits and `-`" };
+        let allowed = if underscore {
+            "lowercase letters, digits, `-` and `_`"
+        } else {
+            "lowercase letters, digits and `-`"
+        };
         return Err(format!("`{c}` is not allowed; use {allowed}"));
     }
     Ok(())
@@ -308,14 +377,22 @@ fn sanitize_name(name: &str, underscore: bool) -> String {
     let s: String = name
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || (underscore && c == '_') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || (underscore && c == '_') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let s = s.trim_matches(|c| c == '-' || c == '_');
     s.chars().take(63).collect()
 }
 
 fn parse_pipeline(cx: &mut Cx<'_>, v: &Val<'_>) -> (Option<String>, Option<String>) {
-    let Some(table) = cx.ok(cx.table(v, "`pipeline`").map_err(|d| d.with_hint("write:\n[pipeline]\nname = \"my-pipeline\"")))
+    let Some(table) = cx.ok(cx
+        .table(v, "`pipeline`")
+        .map_err(|d| d.with_hint("write:\n[pipeline]\nname = \"my-pipeline\"")))
     else {
         return (None, None);
     };
@@ -328,20 +405,38 @@ fn parse_pipeline(cx: &mut Cx<'_>, v: &Val<'_>) -> (Option<String>, Option<Strin
                         Ok(()) => name = Some(s.to_string()),
                         Err(why) => {
                             let fixed = sanitize_name(s, false);
-                            let hint = (!fixed.is_empty() && s.is_ascii()).then(|| format!("try `name = \"{fixed}\"`"));
-                            cx.error(span_of(value), format!("invalid pipeline name `{s}`: {why}"), hint);
+                            let hint = (!fixed.is_empty() && s.is_ascii())
+                                .then(|| format!("try `name = \"{fixed}\"`"));
+                            cx.error(
+                                span_of(value),
+                                format!("invalid pipeline name `{s}`: {why}"),
+                                hint,
+                            );
                         }
                     }
                 }
             }
-            "description" => description = cx.ok(cx.string(value, "`description` in `[pipeline]`")).map(String::from),
+            "description" => {
+                description = cx
+                    .ok(cx.string(value, "`description` in `[pipeline]`"))
+                    .map(String::from)
+            }
             _ => {
-                cx.unknown_key(key, "`[pipeline]`", PIPELINE_KEYS, &[("desc", "description"), ("title", "name")]);
+                cx.unknown_key(
+                    key,
+                    "`[pipeline]`",
+                    PIPELINE_KEYS,
+                    &[("desc", "description"), ("title", "name")],
+                );
             }
         }
     }
     if name.is_none() && !table.contains_key("name") {
-        cx.error(span_of(v), "missing `name` in `[pipeline]`", Some("add `name = \"my-pipeline\"`".into()));
+        cx.error(
+            span_of(v),
+            "missing `name` in `[pipeline]`",
+            Some("add `name = \"my-pipeline\"`".into()),
+        );
     }
     (name, description)
 }
@@ -362,7 +457,8 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
             "timeout" => settings.timeout = parse_timeout(cx, value, place),
             "retries" => settings.retries = parse_retries(cx, value, place),
             "allow-failure" => {
-                settings.allow_failure = cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
+                settings.allow_failure =
+                    cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
             }
             "limits" => {
                 nested = parse_limits(cx, value, place);
@@ -370,7 +466,14 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
             }
             "memory" | "stack" | "fuel" | "stdout" => {
                 parse_limit(cx, k, value, place, &mut flat);
-                flat_spans.push((LIMITS_KEYS.iter().find(|l| **l == k).copied().unwrap_or("memory"), span_of(key)));
+                flat_spans.push((
+                    LIMITS_KEYS
+                        .iter()
+                        .find(|l| **l == k)
+                        .copied()
+                        .unwrap_or("memory"),
+                    span_of(key),
+                ));
             }
             "grants" => cx.error(
                 span_of(key),
@@ -380,17 +483,29 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
             "plugin" | "with" | "needs" | "when" => cx.error(
                 span_of(key),
                 format!("`{k}` cannot be set in `[defaults]`"),
-                Some(format!("set `{k}` in each `[stage.NAME]`; valid keys here: {}", list(DEFAULTS_KEYS))),
+                Some(format!(
+                    "set `{k}` in each `[stage.NAME]`; valid keys here: {}",
+                    list(DEFAULTS_KEYS)
+                )),
             ),
             _ => {
-                cx.unknown_key(key, place, DEFAULTS_KEYS, &[("allow_failure", "allow-failure"), ("retry", "retries")]);
+                cx.unknown_key(
+                    key,
+                    place,
+                    DEFAULTS_KEYS,
+                    &[("allow_failure", "allow-failure"), ("retry", "retries")],
+                );
             }
         }
     }
     if let Some(t) = nested_table {
         for (k, span) in &flat_spans {
             if t.contains_key(*k) {
-                cx.error(*span, format!("`{k}` is set twice in `[defaults]`: here and in `limits.{k}`"), Some("keep one".into()));
+                cx.error(
+                    *span,
+                    format!("`{k}` is set twice in `[defaults]`: here and in `limits.{k}`"),
+                    Some("keep one".into()),
+                );
             }
         }
     }
@@ -409,7 +524,10 @@ fn parse_timeout(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<Duration> 
         DeValue::Integer(i) => {
             let d = cx
                 .type_error(v, "a duration string", &format!("`timeout` in {place}"))
-                .with_hint(format!("durations have a unit: `timeout = \"{}s\"`", i.as_str()));
+                .with_hint(format!(
+                    "durations have a unit: `timeout = \"{}s\"`",
+                    i.as_str()
+                ));
             cx.push(d);
             return None;
         }
@@ -421,17 +539,28 @@ fn parse_timeout(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<Duration> 
     };
     match parse_duration(text) {
         Err(e) => {
-            cx.error(span_of(v), format!("invalid timeout `{text}` in {place}: {}", e.reason), e.hint);
+            cx.error(
+                span_of(v),
+                format!("invalid timeout `{text}` in {place}: {}", e.reason),
+                e.hint,
+            );
             None
         }
         Ok(d) if d.is_zero() => {
-            cx.error(span_of(v), format!("timeout in {place} must be longer than zero"), None);
+            cx.error(
+                span_of(v),
+                format!("timeout in {place} must be longer than zero"),
+                None,
+            );
             None
         }
         Ok(d) if d > MAX_TIMEOUT => {
             cx.error(
                 span_of(v),
-                format!("timeout `{text}` in {place} is longer than the maximum of `{}`", format_duration(MAX_TIMEOUT)),
+                format!(
+                    "timeout `{text}` in {place} is longer than the maximum of `{}`",
+                    format_duration(MAX_TIMEOUT)
+                ),
                 None,
             );
             None
@@ -447,7 +576,11 @@ fn parse_retries(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<u32> {
         return u32::try_from(n).ok();
     }
     let hint = (n < 0).then(|| "use `0` for no retries".to_string());
-    cx.error(span_of(v), format!("{what} must be between 0 and {MAX_RETRIES}, found `{n}`"), hint);
+    cx.error(
+        span_of(v),
+        format!("{what} must be between 0 and {MAX_RETRIES}, found `{n}`"),
+        hint,
+    );
     None
 }
 
@@ -461,7 +594,12 @@ fn parse_limits(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> PartialLimits {
         if LIMITS_KEYS.contains(&k) {
             parse_limit(cx, k, value, place, &mut limits);
         } else {
-            cx.unknown_key(key, &format!("`limits` of {place}"), LIMITS_KEYS, &[("mem", "memory"), ("stderr", "stdout")]);
+            cx.unknown_key(
+                key,
+                &format!("`limits` of {place}"),
+                LIMITS_KEYS,
+                &[("mem", "memory"), ("stderr", "stdout")],
+            );
         }
     }
     limits
@@ -474,7 +612,11 @@ fn parse_limit(cx: &mut Cx<'_>, key: &str, v: &Val<'_>, place: &str, out: &mut P
             if n >= 1 {
                 out.fuel = u64::try_from(n).ok();
             } else {
-                cx.error(span_of(v), format!("{what} must be at least 1, found `{n}`"), Some("remove `fuel` for no fuel limit".into()));
+                cx.error(
+                    span_of(v),
+                    format!("{what} must be at least 1, found `{n}`"),
+                    Some("remove `fuel` for no fuel limit".into()),
+                );
             }
         }
         return;
@@ -487,19 +629,36 @@ fn parse_limit(cx: &mut Cx<'_>, key: &str, v: &Val<'_>, place: &str, out: &mut P
     let text = match v.get_ref() {
         DeValue::String(s) => s,
         other => {
-            let mut d = cx.diag(span_of(v), format!("expected a size string for {what}, found {}", type_name(other)));
+            let mut d = cx.diag(
+                span_of(v),
+                format!(
+                    "expected a size string for {what}, found {}",
+                    type_name(other)
+                ),
+            );
             if let DeValue::Integer(_) = other {
-                d = d.with_hint(format!("sizes are strings with a unit, e.g. `{key} = \"{}\"`", format_size(lo.max(256 << 20).min(hi))));
+                d = d.with_hint(format!(
+                    "sizes are strings with a unit, e.g. `{key} = \"{}\"`",
+                    format_size(lo.max(256 << 20).min(hi))
+                ));
             }
             cx.push(d);
             return;
         }
     };
     match parse_size(text) {
-        Err(e) => cx.error(span_of(v), format!("invalid size `{text}` for {what}: {}", e.reason), e.hint),
+        Err(e) => cx.error(
+            span_of(v),
+            format!("invalid size `{text}` for {what}: {}", e.reason),
+            e.hint,
+        ),
         Ok(n) if n < lo || n > hi => cx.error(
             span_of(v),
-            format!("{what} must be between `{}` and `{}`, found `{text}`", format_size(lo), format_size(hi)),
+            format!(
+                "{what} must be between `{}` and `{}`, found `{text}`",
+                format_size(lo),
+                format_size(hi)
+            ),
             None,
         ),
         Ok(n) => match key {
@@ -514,27 +673,37 @@ fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> 
     let name: &str = key.get_ref();
     let header = match v.get_ref() {
         // `[stage.x]` gives the header's span; `stage.x = {…}` or `x = {…}` the inline table's.
-        DeValue::Table(_) if cx.source.get(v.span()).is_some_and(|s| s.starts_with('[')) => span_of(v),
+        DeValue::Table(_) if cx.source.get(v.span()).is_some_and(|s| s.starts_with('[')) => {
+            span_of(v)
+        }
         _ => span_of(key),
     };
     if let Err(why) = check_name(name, true) {
         let fixed = sanitize_name(name, true);
         let hint = (!fixed.is_empty() && name.is_ascii()).then(|| format!("try `[stage.{fixed}]`"));
-        cx.error(span_of(key), format!("invalid stage name `{name}`: {why}"), hint);
+        cx.error(
+            span_of(key),
+            format!("invalid stage name `{name}`: {why}"),
+            hint,
+        );
     }
     let place = format!("stage `{name}`");
     let table = cx.ok(cx.table(v, &format!("stage `{name}`")).map_err(|d| {
-        d.with_hint(format!("a stage is a table: `[stage.{name}]` followed by `plugin = \"…\"`"))
+        d.with_hint(format!(
+            "a stage is a table: `[stage.{name}]` followed by `plugin = \"…\"`"
+        ))
     }))?;
     let mut stage = RawStage {
         name: name.to_string(),
         span: header,
         plugin: None,
         with: Json::Object(Default::default()),
-        spans: StageSpans { header, ..Default::default() },
+        spans: StageSpans {
+            header,
+            ..Default::default()
+        },
         strings: Vec::new(),
         needs: Vec::new(),
-        needs_span: None,
         when: None,
         settings: Settings::default(),
         grants: Grants::default(),
@@ -550,22 +719,35 @@ fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> 
                 stage.spans.with_key = Some(span_of(k));
                 if value.get_ref().as_table().is_none() {
                     let d = cx.type_error(value, "a table", &format!("`with` in {place}"));
-                    cx.push(d.with_hint("plugin configuration is a table, e.g. `with = { paths = [\".\"] }`"));
-                } else if let Some(j) = to_json(cx, value, String::new(), None, &mut stage.spans.config, &mut stage.strings) {
+                    cx.push(d.with_hint(
+                        "plugin configuration is a table, e.g. `with = { paths = [\".\"] }`",
+                    ));
+                } else if let Some(j) = to_json(
+                    cx,
+                    value,
+                    String::new(),
+                    None,
+                    &mut stage.spans.config,
+                    &mut stage.strings,
+                ) {
                     stage.with = j;
                 }
             }
             "needs" => {
-                stage.needs_span = Some(span_of(value));
-                if let Some(list) = cx.ok(cx.strings(value, &format!("`needs` of {place}"), false)) {
-                    stage.needs = list.into_iter().map(|s| (s.get_ref().clone(), Span::from(s.span()))).collect();
+                if let Some(list) = cx.ok(cx.strings(value, &format!("`needs` of {place}"), false))
+                {
+                    stage.needs = list
+                        .into_iter()
+                        .map(|s| (s.get_ref().clone(), Span::from(s.span())))
+                        .collect();
                 }
             }
             "when" => stage.when = parse_when(cx, value, name),
             "timeout" => stage.settings.timeout = parse_timeout(cx, value, &place),
             "retries" => stage.settings.retries = parse_retries(cx, value, &place),
             "allow-failure" => {
-                stage.settings.allow_failure = cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
+                stage.settings.allow_failure =
+                    cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
             }
             "grants" => stage.grants = parse_grants(cx, value, name),
             "limits" => stage.settings.limits = parse_limits(cx, value, &place),
@@ -579,13 +761,19 @@ fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> 
         cx.error(
             header,
             format!("stage `{name}` has no `plugin`"),
-            Some(format!("add e.g. `plugin = \"builtin:secret-scan\"`; a plugin is {FORMS}")),
+            Some(format!(
+                "add e.g. `plugin = \"builtin:secret-scan\"`; a plugin is {FORMS}"
+            )),
         );
     }
     Some(stage)
 }
 
-fn parse_plugin(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<(String, Span, PluginRefSyntax)> {
+fn parse_plugin(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    stage: &str,
+) -> Option<(String, Span, PluginRefSyntax)> {
     let text = cx.ok(cx.string(v, &format!("`plugin` in stage `{stage}`")))?;
     match plugin_ref::parse(text) {
         Ok(r) => Some((text.to_string(), span_of(v), r)),
@@ -604,10 +792,17 @@ fn parse_plugin(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<(String, Sp
                     )
                 }
                 RefErrorKind::BadDigest(path) => {
-                    format!("a pin is `#sha256:` and 64 hex digits, as printed by `sha256sum {}`", shown(&path))
+                    format!(
+                        "a pin is `#sha256:` and 64 hex digits, as printed by `sha256sum {}`",
+                        shown(&path)
+                    )
                 }
                 RefErrorKind::Syntax => {
-                    if text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') && !text.is_empty() {
+                    if text
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                        && !text.is_empty()
+                    {
                         format!("did you mean `builtin:{text}`? a plugin is {FORMS}")
                     } else if text.starts_with("http") {
                         "download it, then pin it: `file:PATH#sha256:HEX`".to_string()
@@ -624,7 +819,9 @@ fn parse_plugin(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<(String, Sp
 
 fn parse_when(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<When> {
     let place = format!("`when` of stage `{stage}`");
-    let table = cx.ok(cx.table(v, &place).map_err(|d| d.with_hint("e.g. `when = { branch = \"main\" }`")))?;
+    let table = cx.ok(cx
+        .table(v, &place)
+        .map_err(|d| d.with_hint("e.g. `when = { branch = \"main\" }`")))?;
     let mut when = When::default();
     let mut ok = true;
     for (key, value) in entries(table) {
@@ -634,7 +831,8 @@ fn parse_when(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<When> {
             ok = false;
             continue;
         }
-        let Some(items) = cx.ok(cx.strings(value, &format!("`when.{k}` of stage `{stage}`"), true)) else {
+        let Some(items) = cx.ok(cx.strings(value, &format!("`when.{k}` of stage `{stage}`"), true))
+        else {
             ok = false;
             continue;
         };
@@ -659,7 +857,11 @@ fn parse_when(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<When> {
                 None
             };
             if let Some(bad) = bad {
-                cx.error(span_of(item), format!("invalid entry in `when.{k}` of stage `{stage}`: {bad}"), None);
+                cx.error(
+                    span_of(item),
+                    format!("invalid entry in `when.{k}` of stage `{stage}`: {bad}"),
+                    None,
+                );
                 ok = false;
             }
         }
@@ -699,10 +901,22 @@ fn to_json(
                 return None;
             }
         },
-        DeValue::Float(f) => match f.as_str().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
+        DeValue::Float(f) => match f
+            .as_str()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+        {
             Some(n) => Json::Number(n),
             None => {
-                cx.error(span_of(v), format!("`{}` cannot be passed to a plugin (JSON has no NaN or infinity)", f.as_str()), None);
+                cx.error(
+                    span_of(v),
+                    format!(
+                        "`{}` cannot be passed to a plugin (JSON has no NaN or infinity)",
+                        f.as_str()
+                    ),
+                    None,
+                );
                 return None;
             }
         },
@@ -743,13 +957,21 @@ fn to_json(
 }
 
 fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
-    let index: HashMap<&str, usize> = stages.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
     let mut deps = vec![Vec::new(); stages.len()];
     for (i, s) in stages.iter().enumerate() {
         for (j, (need, span)) in s.needs.iter().enumerate() {
             if s.needs[..j].iter().any(|(n, _)| n == need) {
-                cx.error(*span, format!("`{need}` is listed twice in `needs` of stage `{}`", s.name), Some("remove the duplicate".into()));
+                cx.error(
+                    *span,
+                    format!("`{need}` is listed twice in `needs` of stage `{}`", s.name),
+                    Some("remove the duplicate".into()),
+                );
                 continue;
             }
             if *need == s.name {
@@ -768,7 +990,11 @@ fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
                         Some(m) => format!("did you mean `{m}`?"),
                         None => format!("stages in this pipeline: {}", ticked(&names)),
                     };
-                    cx.error(*span, format!("stage `{}` needs unknown stage `{need}`", s.name), Some(hint));
+                    cx.error(
+                        *span,
+                        format!("stage `{}` needs unknown stage `{need}`", s.name),
+                        Some(hint),
+                    );
                 }
             }
         }
@@ -776,8 +1002,16 @@ fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
     let graph = Graph { deps };
     for cycle in graph.cycles() {
         let (a, b) = (cycle[0], cycle[1]);
-        let span = stages[a].needs.iter().find(|(n, _)| *n == stages[b].name).map_or(stages[a].span, |(_, s)| *s);
-        let path = cycle.iter().map(|&i| stages[i].name.as_str()).collect::<Vec<_>>().join(" -> ");
+        let span = stages[a]
+            .needs
+            .iter()
+            .find(|(n, _)| *n == stages[b].name)
+            .map_or(stages[a].span, |(_, s)| *s);
+        let path = cycle
+            .iter()
+            .map(|&i| stages[i].name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ");
         cx.error(
             span,
             format!("dependency cycle: `{path}`"),
@@ -795,21 +1029,30 @@ fn check_placeholders(cx: &mut Cx<'_>, stages: &[RawStage], graph: &Graph) {
             let raw_source = cx.source.get(vspan.range()).unwrap_or("");
             let mut seen: HashMap<&str, usize> = HashMap::new();
             for token in tokenize(text) {
-                let Token::Placeholder { raw, parsed, .. } = token else { continue };
+                let Token::Placeholder { raw, parsed, .. } = token else {
+                    continue;
+                };
                 let nth = seen.entry(raw).or_default();
                 let span = raw_source
                     .match_indices(raw)
                     .nth(*nth)
-                    .map_or(*vspan, |(at, _)| Span::new(vspan.start + at, vspan.start + at + raw.len()));
+                    .map_or(*vspan, |(at, _)| {
+                        Span::new(vspan.start + at, vspan.start + at + raw.len())
+                    });
                 *nth += 1;
                 match parsed {
                     Err(e) => cx.error(span, e.message, e.hint),
                     Ok(Placeholder::Output { stage, .. }) => {
                         if stage == s.name {
-                            cx.error(span, format!("stage `{stage}` cannot use its own outputs (`{raw}`)"), None);
+                            cx.error(
+                                span,
+                                format!("stage `{stage}` cannot use its own outputs (`{raw}`)"),
+                                None,
+                            );
                         } else if let Some(j) = names.iter().position(|n| *n == stage) {
                             if !reach[j] {
-                                let mut needs: Vec<String> = s.needs.iter().map(|(n, _)| n.clone()).collect();
+                                let mut needs: Vec<String> =
+                                    s.needs.iter().map(|(n, _)| n.clone()).collect();
                                 needs.push(stage.clone());
                                 cx.error(
                                     span,
@@ -825,7 +1068,11 @@ fn check_placeholders(cx: &mut Cx<'_>, stages: &[RawStage], graph: &Graph) {
                                 Some(m) => format!("did you mean `{m}`?"),
                                 None => format!("stages in this pipeline: {}", ticked(&names)),
                             };
-                            cx.error(span, format!("`{raw}` refers to unknown stage `{stage}`"), Some(hint));
+                            cx.error(
+                                span,
+                                format!("`{raw}` refers to unknown stage `{stage}`"),
+                                Some(hint),
+                            );
                         }
                     }
                     Ok(_) => {}

@@ -61,29 +61,45 @@ pub fn parse_plugin_ref(text: &str) -> Result<PluginRefSyntax, String> {
 }
 
 pub(crate) fn parse(text: &str) -> Result<PluginRefSyntax, RefError> {
-    let syntax = |message: String| RefError { kind: RefErrorKind::Syntax, message };
+    let syntax = |message: String| RefError {
+        kind: RefErrorKind::Syntax,
+        message,
+    };
     if text.trim().is_empty() {
         return Err(syntax("the plugin reference is empty".into()));
     }
     if text.trim() != text {
-        return Err(syntax(format!("plugin reference `{text}` has leading or trailing spaces")));
+        return Err(syntax(format!(
+            "plugin reference `{text}` has leading or trailing spaces"
+        )));
     }
     if let Some(name) = text.strip_prefix("builtin:") {
         if name.is_empty() {
-            return Err(syntax("`builtin:` needs a plugin name, e.g. `builtin:secret-scan`".into()));
+            return Err(syntax(
+                "`builtin:` needs a plugin name, e.g. `builtin:secret-scan`".into(),
+            ));
         }
-        if !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(syntax(format!(
                 "invalid builtin plugin name `{name}`: use lowercase letters, digits and `-`"
             )));
         }
-        return Ok(PluginRefSyntax::Builtin { name: name.to_string() });
+        return Ok(PluginRefSyntax::Builtin {
+            name: name.to_string(),
+        });
     }
     if text.starts_with("oci://") {
-        return Err(syntax(format!("OCI plugin references are not supported yet: `{text}`")));
+        return Err(syntax(format!(
+            "OCI plugin references are not supported yet: `{text}`"
+        )));
     }
     if text.starts_with("http://") || text.starts_with("https://") {
-        return Err(syntax(format!("plugins cannot be fetched from a URL: `{text}`")));
+        return Err(syntax(format!(
+            "plugins cannot be fetched from a URL: `{text}`"
+        )));
     }
     let (body, explicit_file) = match text.strip_prefix("file:") {
         Some(rest) => (rest, true),
@@ -96,17 +112,23 @@ pub(crate) fn parse(text: &str) -> Result<PluginRefSyntax, RefError> {
     if !explicit_file {
         if let Some((scheme, _)) = text.split_once(':')
             && !scheme.is_empty()
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
             && scheme.len() > 1
         {
-            return Err(syntax(format!("unknown plugin reference scheme `{scheme}:` in `{text}`")));
+            return Err(syntax(format!(
+                "unknown plugin reference scheme `{scheme}:` in `{text}`"
+            )));
         }
         if !path.ends_with(".wasm") {
             return Err(syntax(format!("unrecognized plugin reference `{text}`")));
         }
     }
     if path.is_empty() {
-        return Err(syntax(format!("plugin reference `{text}` has an empty path")));
+        return Err(syntax(format!(
+            "plugin reference `{text}` has an empty path"
+        )));
     }
     let Some(pin) = pin else {
         return Err(RefError {
@@ -114,10 +136,15 @@ pub(crate) fn parse(text: &str) -> Result<PluginRefSyntax, RefError> {
             message: format!("plugin `{text}` is not pinned by a sha256 digest"),
         });
     };
-    let bad_digest = |message: String| RefError { kind: RefErrorKind::BadDigest(path.to_string()), message };
+    let bad_digest = |message: String| RefError {
+        kind: RefErrorKind::BadDigest(path.to_string()),
+        message,
+    };
     let Some(hex) = pin.strip_prefix("sha256:") else {
         let algo = pin.split_once(':').map_or(pin, |(a, _)| a);
-        return Err(bad_digest(format!("unsupported digest `{algo}` in `{text}`: plugins are pinned by `sha256:`")));
+        return Err(bad_digest(format!(
+            "unsupported digest `{algo}` in `{text}`: plugins are pinned by `sha256:`"
+        )));
     };
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         let what = if let Some(c) = hex.chars().find(|c| !c.is_ascii_hexdigit()) {
@@ -125,9 +152,14 @@ pub(crate) fn parse(text: &str) -> Result<PluginRefSyntax, RefError> {
         } else {
             format!("it has {} hex digits instead of 64", hex.len())
         };
-        return Err(bad_digest(format!("malformed sha256 digest in plugin reference: {what}")));
+        return Err(bad_digest(format!(
+            "malformed sha256 digest in plugin reference: {what}"
+        )));
     }
-    Ok(PluginRefSyntax::File { path: path.to_string(), sha256: hex.to_ascii_lowercase() })
+    Ok(PluginRefSyntax::File {
+        path: path.to_string(),
+        sha256: hex.to_ascii_lowercase(),
+    })
 }
 
 #[cfg(test)]
@@ -140,24 +172,51 @@ mod tests {
     fn forms() {
         assert_eq!(
             parse_plugin_ref("builtin:secret-scan"),
-            Ok(PluginRefSyntax::Builtin { name: "secret-scan".into() })
+            Ok(PluginRefSyntax::Builtin {
+                name: "secret-scan".into()
+            })
         );
-        let file = PluginRefSyntax::File { path: "plugins/x.wasm".into(), sha256: HEX.into() };
-        assert_eq!(parse_plugin_ref(&format!("file:plugins/x.wasm#sha256:{HEX}")), Ok(file.clone()));
-        assert_eq!(parse_plugin_ref(&format!("plugins/x.wasm#sha256:{}", HEX.to_uppercase())), Ok(file.clone()));
-        assert_eq!(file.to_string(), format!("file:plugins/x.wasm#sha256:{HEX}"));
+        let file = PluginRefSyntax::File {
+            path: "plugins/x.wasm".into(),
+            sha256: HEX.into(),
+        };
+        assert_eq!(
+            parse_plugin_ref(&format!("file:plugins/x.wasm#sha256:{HEX}")),
+            Ok(file.clone())
+        );
+        assert_eq!(
+            parse_plugin_ref(&format!("plugins/x.wasm#sha256:{}", HEX.to_uppercase())),
+            Ok(file.clone())
+        );
+        assert_eq!(
+            file.to_string(),
+            format!("file:plugins/x.wasm#sha256:{HEX}")
+        );
     }
 
     #[test]
     fn refusals() {
         let kind = |s: &str| parse(s).map_err(|e| e.kind);
-        assert_eq!(kind("file:x.wasm"), Err(RefErrorKind::Unpinned("x.wasm".into())));
+        assert_eq!(
+            kind("file:x.wasm"),
+            Err(RefErrorKind::Unpinned("x.wasm".into()))
+        );
         assert_eq!(kind("x.wasm"), Err(RefErrorKind::Unpinned("x.wasm".into())));
         let bad = Err(RefErrorKind::BadDigest("x.wasm".into()));
         assert_eq!(kind("file:x.wasm#sha256:abc"), bad);
         assert_eq!(kind(&format!("file:x.wasm#sha256:{}", "g".repeat(64))), bad);
         assert_eq!(kind("x.wasm#md5:abc"), bad);
-        for bad in ["", "builtin:", "builtin:Secret_Scan", "oci://r/x:1", "https://x/y.wasm", "docker:x", "secret-scan", "file:#sha256:00", " builtin:x"] {
+        for bad in [
+            "",
+            "builtin:",
+            "builtin:Secret_Scan",
+            "oci://r/x:1",
+            "https://x/y.wasm",
+            "docker:x",
+            "secret-scan",
+            "file:#sha256:00",
+            " builtin:x",
+        ] {
             assert_eq!(kind(bad), Err(RefErrorKind::Syntax), "{bad}");
         }
     }

@@ -69,7 +69,12 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory: 256 * MIB, stack: MIB, fuel: None, stdout: MIB }
+        Limits {
+            memory: 256 * MIB,
+            stack: MIB,
+            fuel: None,
+            stdout: MIB,
+        }
     }
 }
 
@@ -101,7 +106,9 @@ impl When {
         for var in &self.env {
             match env(var) {
                 None => return Err(format!("environment variable `{var}` is not set")),
-                Some(v) if v.is_empty() => return Err(format!("environment variable `{var}` is empty")),
+                Some(v) if v.is_empty() => {
+                    return Err(format!("environment variable `{var}` is empty"));
+                }
                 Some(_) => {}
             }
         }
@@ -109,7 +116,12 @@ impl When {
     }
 }
 
-fn check_ref(what: &str, absent: &str, globs: &[String], actual: Option<&str>) -> Result<(), String> {
+fn check_ref(
+    what: &str,
+    absent: &str,
+    globs: &[String],
+    actual: Option<&str>,
+) -> Result<(), String> {
     if globs.is_empty() {
         return Ok(());
     }
@@ -189,14 +201,32 @@ mod tests {
         );
         assert_eq!(
             when.evaluate(None, Some("v1"), &set),
-            Err("no branch is checked out (`when.branch` requires one of `main`, `release/*`)".into())
+            Err(
+                "no branch is checked out (`when.branch` requires one of `main`, `release/*`)"
+                    .into()
+            )
         );
-        assert_eq!(when.evaluate(Some("main"), None, &unset), Err("environment variable `DEPLOY_TOKEN` is not set".into()));
-        assert_eq!(when.evaluate(Some("main"), None, &empty), Err("environment variable `DEPLOY_TOKEN` is empty".into()));
-        let tag = When { tag: vec!["v*".into()], ..When::default() };
+        assert_eq!(
+            when.evaluate(Some("main"), None, &unset),
+            Err("environment variable `DEPLOY_TOKEN` is not set".into())
+        );
+        assert_eq!(
+            when.evaluate(Some("main"), None, &empty),
+            Err("environment variable `DEPLOY_TOKEN` is empty".into())
+        );
+        let tag = When {
+            tag: vec!["v*".into()],
+            ..When::default()
+        };
         assert_eq!(tag.evaluate(Some("main"), Some("v1.0"), &unset), Ok(()));
-        assert_eq!(tag.evaluate(Some("main"), None, &unset), Err("the commit has no tag (`when.tag` requires `v*`)".into()));
-        assert_eq!(tag.evaluate(None, Some("x1"), &unset), Err("tag `x1` does not match `v*`".into()));
+        assert_eq!(
+            tag.evaluate(Some("main"), None, &unset),
+            Err("the commit has no tag (`when.tag` requires `v*`)".into())
+        );
+        assert_eq!(
+            tag.evaluate(None, Some("x1"), &unset),
+            Err("tag `x1` does not match `v*`".into())
+        );
         assert_eq!(When::default().evaluate(None, None, &unset), Ok(()));
     }
 }

@@ -39,7 +39,11 @@ pub fn list(items: &[&str]) -> String {
 
 /// `` `a`, `b` `` — for lists of values in messages.
 pub fn ticked<S: AsRef<str>>(items: &[S]) -> String {
-    items.iter().map(|s| format!("`{}`", s.as_ref())).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{}`", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -48,13 +52,24 @@ mod tests {
 
     #[test]
     fn typos() {
-        let keys = ["plugin", "with", "needs", "when", "timeout", "retries", "allow-failure"];
+        let keys = [
+            "plugin",
+            "with",
+            "needs",
+            "when",
+            "timeout",
+            "retries",
+            "allow-failure",
+        ];
         assert_eq!(did_you_mean("plugn", keys), Some("plugin"));
         assert_eq!(did_you_mean("timout", keys), Some("timeout"));
         assert_eq!(did_you_mean("allow_failure", keys), Some("allow-failure"));
         assert_eq!(did_you_mean("zzz", keys), None);
         assert_eq!(did_you_mean("net", ["fs"]), None);
         assert_eq!(did_you_mean("imgae", ["lint", "image"]), Some("image"));
-        assert_eq!(did_you_mean("stages", ["pipeline", "defaults", "stage"]), Some("stage"));
+        assert_eq!(
+            did_you_mean("stages", ["pipeline", "defaults", "stage"]),
+            Some("stage")
+        );
     }
 }

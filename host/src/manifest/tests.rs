@@ -81,31 +81,71 @@ fn full_pipeline() {
     assert_eq!(names, ["secrets", "lint", "image", "deploy"]);
 
     let secrets = m.stage("secrets").unwrap();
-    assert_eq!(secrets.plugin_ref, PluginRefSyntax::Builtin { name: "secret-scan".into() });
-    assert_eq!(secrets.with, json!({ "paths": ["."], "exclude": { "globs": ["target/**"] } }));
+    assert_eq!(
+        secrets.plugin_ref,
+        PluginRefSyntax::Builtin {
+            name: "secret-scan".into()
+        }
+    );
+    assert_eq!(
+        secrets.with,
+        json!({ "paths": ["."], "exclude": { "globs": ["target/**"] } })
+    );
     assert_eq!(secrets.grants.fs.read, [".", "src"]);
     assert!(secrets.grants.fs.write.is_empty());
     assert_eq!(secrets.timeout, Duration::from_secs(300));
     assert_eq!(secrets.retries, 2);
     assert!(!secrets.allow_failure);
-    assert_eq!(secrets.limits, Limits { memory: 512 << 20, ..Limits::default() });
+    assert_eq!(
+        secrets.limits,
+        Limits {
+            memory: 512 << 20,
+            ..Limits::default()
+        }
+    );
     assert_eq!(secrets.when, None);
     assert_eq!(&m.source[secrets.span.range()], "[stage.secrets]");
-    assert_eq!(&m.source[secrets.plugin_span.range()], "\"builtin:secret-scan\"");
+    assert_eq!(
+        &m.source[secrets.plugin_span.range()],
+        "\"builtin:secret-scan\""
+    );
 
     let lint = m.stage("lint").unwrap();
-    assert_eq!(lint.plugin_ref, PluginRefSyntax::File { path: "plugins/lint.wasm".into(), sha256: HEX.into() });
+    assert_eq!(
+        lint.plugin_ref,
+        PluginRefSyntax::File {
+            path: "plugins/lint.wasm".into(),
+            sha256: HEX.into()
+        }
+    );
     assert_eq!(lint.timeout, Duration::from_secs(30));
     assert_eq!(lint.retries, 0);
     assert!(lint.allow_failure);
-    assert_eq!(lint.limits, Limits { memory: 64 << 20, stack: 512 << 10, fuel: Some(1_000_000_000), stdout: 2 << 20 });
+    assert_eq!(
+        lint.limits,
+        Limits {
+            memory: 64 << 20,
+            stack: 512 << 10,
+            fuel: Some(1_000_000_000),
+            stdout: 2 << 20
+        }
+    );
     assert_eq!(lint.grants.fs.write, ["dist/lint"]);
     assert_eq!(lint.with, json!({}));
 
     let image = m.stage("image").unwrap();
-    assert_eq!(image.plugin_ref, PluginRefSyntax::File { path: "plugins/image.wasm".into(), sha256: HEX.into() });
+    assert_eq!(
+        image.plugin_ref,
+        PluginRefSyntax::File {
+            path: "plugins/image.wasm".into(),
+            sha256: HEX.into()
+        }
+    );
     assert_eq!(image.needs, ["secrets", "lint"]);
-    assert_eq!(image.with, json!({ "context": ".", "tag": "127.0.0.1:5000/gantry:${git.sha}" }));
+    assert_eq!(
+        image.with,
+        json!({ "context": ".", "tag": "127.0.0.1:5000/gantry:${git.sha}" })
+    );
 
     let deploy = m.stage("deploy").unwrap();
     assert_eq!(
@@ -125,8 +165,14 @@ fn full_pipeline() {
 fn topo_and_closure() {
     let m = full();
     assert_eq!(m.topo_order(), ["secrets", "lint", "image", "deploy"]);
-    assert_eq!(m.closure(&["image".into()]).unwrap(), ["secrets", "lint", "image"]);
-    assert_eq!(m.closure(&["lint".into(), "lint".into()]).unwrap(), ["lint"]);
+    assert_eq!(
+        m.closure(&["image".into()]).unwrap(),
+        ["secrets", "lint", "image"]
+    );
+    assert_eq!(
+        m.closure(&["lint".into(), "lint".into()]).unwrap(),
+        ["lint"]
+    );
     assert_eq!(m.closure(&["deploy".into()]).unwrap().len(), 4);
     let e = m.closure(&["imgae".into()]).unwrap_err();
     assert_eq!(
@@ -176,16 +222,24 @@ fn config_span_falls_back() {
     assert!(text("secrets", "").starts_with("{ paths"));
     assert_eq!(text("deploy", "/image"), "\"${stages.image.outputs.ref}\"");
     assert_eq!(text("deploy", ""), "[stage.deploy.with]");
-    assert_eq!(text("image", "/tag"), "\"127.0.0.1:5000/gantry:${git.sha}\"");
+    assert_eq!(
+        text("image", "/tag"),
+        "\"127.0.0.1:5000/gantry:${git.sha}\""
+    );
     // No `with` at all → the stage header.
     assert_eq!(text("lint", "/x"), "[stage.lint]");
-    let d = m.diag(m.config_span("secrets", "/paths/0"), "path `.` is too broad");
+    let d = m.diag(
+        m.config_span("secrets", "/paths/0"),
+        "path `.` is too broad",
+    );
     assert_eq!((d.line, d.column), (13, 19));
 }
 
 #[test]
 fn config_span_escapes_pointer_tokens() {
-    let m = parse("[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\nwith = { \"a/b\" = 1, \"t~\" = [2] }\n");
+    let m = parse(
+        "[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\nwith = { \"a/b\" = 1, \"t~\" = [2] }\n",
+    );
     assert_eq!(&m.source[m.config_span("a", "/a~1b").range()], "1");
     assert_eq!(&m.source[m.config_span("a", "/t~0/0").range()], "2");
 }
@@ -213,10 +267,26 @@ limits.memory = "2MiB"
     let (a, b) = (m.stage("a").unwrap(), m.stage("b").unwrap());
     assert_eq!(a.timeout, Duration::from_secs(3600));
     assert!(a.allow_failure);
-    assert_eq!(a.limits, Limits { memory: 1 << 30, stack: 1 << 20, fuel: Some(5), stdout: 4 << 20 });
+    assert_eq!(
+        a.limits,
+        Limits {
+            memory: 1 << 30,
+            stack: 1 << 20,
+            fuel: Some(5),
+            stdout: 4 << 20
+        }
+    );
     assert_eq!(b.timeout, Duration::from_secs(2));
     assert!(!b.allow_failure);
-    assert_eq!(b.limits, Limits { memory: 2 << 20, stack: 1 << 20, fuel: Some(5), stdout: 4 << 20 });
+    assert_eq!(
+        b.limits,
+        Limits {
+            memory: 2 << 20,
+            stack: 1 << 20,
+            fuel: Some(5),
+            stdout: 4 << 20
+        }
+    );
 }
 
 #[test]
@@ -226,7 +296,15 @@ fn builtin_defaults() {
     assert_eq!(a.timeout, DEFAULT_TIMEOUT);
     assert_eq!(a.retries, 0);
     assert!(!a.allow_failure);
-    assert_eq!(a.limits, Limits { memory: 256 << 20, stack: 1 << 20, fuel: None, stdout: 1 << 20 });
+    assert_eq!(
+        a.limits,
+        Limits {
+            memory: 256 << 20,
+            stack: 1 << 20,
+            fuel: None,
+            stdout: 1 << 20
+        }
+    );
     assert_eq!(a.grants, Grants::default());
     assert!(a.needs.is_empty());
     assert_eq!(a.with, json!({}));
@@ -286,17 +364,30 @@ timeout = "1y"
 fn load_reports_missing_file_plainly() {
     let e = Manifest::load(Path::new("/nonexistent/gantry/pipeline.toml")).unwrap_err();
     assert_eq!(e.len(), 1);
-    assert!(e.to_string().starts_with("error: cannot read `/nonexistent/gantry/pipeline.toml`: "));
+    assert!(
+        e.to_string()
+            .starts_with("error: cannot read `/nonexistent/gantry/pipeline.toml`: ")
+    );
 }
 
 #[test]
 fn manifest_diag_points_into_file() {
     let m = full();
     let s = m.stage("deploy").unwrap();
-    let d = m.diag(s.plugin_span, "plugin `docker-deploy` is not built in").with_hint("built-in plugins: secret-scan");
+    let d = m
+        .diag(s.plugin_span, "plugin `docker-deploy` is not built in")
+        .with_hint("built-in plugins: secret-scan");
     let r = d.render();
-    assert!(r.starts_with("error: plugin `docker-deploy` is not built in\n  --> pipeline.toml:32:10\n"), "{r}");
-    assert!(r.contains("32 | plugin = \"builtin:docker-deploy\"\n   |          ^^^^^^^^^^^^^^^^^^^^^^^\n"), "{r}");
+    assert!(
+        r.starts_with("error: plugin `docker-deploy` is not built in\n  --> pipeline.toml:32:10\n"),
+        "{r}"
+    );
+    assert!(
+        r.contains(
+            "32 | plugin = \"builtin:docker-deploy\"\n   |          ^^^^^^^^^^^^^^^^^^^^^^^\n"
+        ),
+        "{r}"
+    );
 }
 
 #[test]
@@ -304,7 +395,10 @@ fn interp_references_and_substitution_on_parsed_with() {
     let m = full();
     let deploy = m.stage("deploy").unwrap();
     let refs = interp::references(&deploy.with);
-    assert!(refs.contains(&interp::Placeholder::Output { stage: "image".into(), key: "ref".into() }));
+    assert!(refs.contains(&interp::Placeholder::Output {
+        stage: "image".into(),
+        key: "ref".into()
+    }));
     let outputs = |s: &str, k: &str| match (s, k) {
         ("image", "ref") => Some("reg/gantry@sha256:1".to_string()),
         ("secrets", "count") => Some("0".to_string()),

@@ -19,11 +19,15 @@ pub struct UnitError {
 
 impl UnitError {
     fn new(reason: impl Into<String>, hint: impl Into<String>) -> Self {
-        UnitError { reason: reason.into(), hint: Some(hint.into()) }
+        UnitError {
+            reason: reason.into(),
+            hint: Some(hint.into()),
+        }
     }
 }
 
-const DURATION_HINT: &str = "write a number and a unit (`ms`, `s`, `m`, `h`), e.g. `30s`, `5m` or `1h30m`";
+const DURATION_HINT: &str =
+    "write a number and a unit (`ms`, `s`, `m`, `h`), e.g. `30s`, `5m` or `1h30m`";
 
 fn duration_unit(unit: &str) -> Option<u128> {
     const MS: u128 = 1;
@@ -72,9 +76,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, UnitError> {
             ));
         }
         let Some(factor) = duration_unit(&unit.to_ascii_lowercase()) else {
-            return Err(UnitError::new(format!("unknown unit `{unit}`"), DURATION_HINT));
+            return Err(UnitError::new(
+                format!("unknown unit `{unit}`"),
+                DURATION_HINT,
+            ));
         };
-        let n: u128 = num.parse().map_err(|_| UnitError::new("the number is too large", DURATION_HINT))?;
+        let n: u128 = num
+            .parse()
+            .map_err(|_| UnitError::new("the number is too large", DURATION_HINT))?;
         total_ms = n
             .checked_mul(factor)
             .and_then(|v| total_ms.checked_add(v))
@@ -101,7 +110,8 @@ pub fn format_duration(d: Duration) -> String {
     out
 }
 
-const SIZE_HINT: &str = "write a number and a binary unit (`B`, `KiB`, `MiB`, `GiB`), e.g. `256MiB`";
+const SIZE_HINT: &str =
+    "write a number and a binary unit (`B`, `KiB`, `MiB`, `GiB`), e.g. `256MiB`";
 
 /// Parses `"256MiB"`, `"1 GiB"`, `"4096B"` into bytes.
 pub fn parse_size(text: &str) -> Result<u64, UnitError> {
@@ -119,7 +129,10 @@ pub fn parse_size(text: &str) -> Result<u64, UnitError> {
     }
     let (num, unit) = s.split_at(digits);
     if unit.starts_with('.') {
-        return Err(UnitError::new("fractions are not supported", "use a smaller unit, e.g. `1536MiB` for 1.5GiB"));
+        return Err(UnitError::new(
+            "fractions are not supported",
+            "use a smaller unit, e.g. `1536MiB` for 1.5GiB",
+        ));
     }
     let unit = unit.trim_start();
     let shift = match unit.to_ascii_lowercase().as_str() {
@@ -169,7 +182,9 @@ mod tests {
     use super::*;
 
     fn d(s: &str) -> Result<u128, String> {
-        parse_duration(s).map(|d| d.as_millis()).map_err(|e| e.reason)
+        parse_duration(s)
+            .map(|d| d.as_millis())
+            .map_err(|e| e.reason)
     }
 
     #[test]
@@ -204,7 +219,10 @@ mod tests {
         assert_eq!(parse_size("4096B"), Ok(4096));
         assert_eq!(parse_size("64kib"), Ok(64 << 10));
         let e = parse_size("256MB").expect_err("ambiguous");
-        assert_eq!(e.hint.as_deref(), Some("sizes use binary units: write `256MiB`"));
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("sizes use binary units: write `256MiB`")
+        );
         assert!(parse_size("256").is_err());
         assert!(parse_size("lots").is_err());
         assert!(parse_size("99999999999TiB").is_err());

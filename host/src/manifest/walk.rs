@@ -44,7 +44,8 @@ pub(crate) fn entries<'t, 'i>(t: &'t DeTable<'i>) -> Vec<(&'t Key<'i>, &'t Val<'
     v
 }
 
-/// Where a key lives, for messages: `stage `lint``, `` `[pipeline]` ``, …
+/// Parsing context: the file, its text, and the diagnostics collected so far.
+/// Messages name where a key lives as a "place": ``stage `lint` ``, `` `[pipeline]` ``, …
 pub(crate) struct Cx<'a> {
     pub file: &'a Path,
     pub source: &'a str,
@@ -53,7 +54,11 @@ pub(crate) struct Cx<'a> {
 
 impl<'a> Cx<'a> {
     pub fn new(file: &'a Path, source: &'a str) -> Self {
-        Cx { file, source, diags: Vec::new() }
+        Cx {
+            file,
+            source,
+            diags: Vec::new(),
+        }
     }
 
     pub fn diag(&self, span: Span, message: impl Into<String>) -> Diagnostic {
@@ -84,7 +89,13 @@ impl<'a> Cx<'a> {
     /// `unknown key `plugn` in stage `lint`` + "did you mean" + the valid keys.
     /// `aliases` maps words users bring from other CI systems to what to write here.
     /// `place` empty means the top level. Returns the suggestion, if any.
-    pub fn unknown_key(&mut self, key: &Key<'_>, place: &str, known: &[&str], aliases: &[(&str, &'static str)]) -> Option<String> {
+    pub fn unknown_key(
+        &mut self,
+        key: &Key<'_>,
+        place: &str,
+        known: &[&str],
+        aliases: &[(&str, &'static str)],
+    ) -> Option<String> {
         let name: &str = key.get_ref();
         let suggestion = aliases
             .iter()
@@ -105,15 +116,25 @@ impl<'a> Cx<'a> {
     }
 
     pub fn type_error(&self, v: &Val<'_>, expected: &str, what: &str) -> Diagnostic {
-        self.diag(span_of(v), format!("expected {expected} for {what}, found {}", type_name(v.get_ref())))
+        self.diag(
+            span_of(v),
+            format!(
+                "expected {expected} for {what}, found {}",
+                type_name(v.get_ref())
+            ),
+        )
     }
 
     pub fn table<'t, 'i>(&self, v: &'t Val<'i>, what: &str) -> Result<&'t DeTable<'i>, Diagnostic> {
-        v.get_ref().as_table().ok_or_else(|| self.type_error(v, "a table", what))
+        v.get_ref()
+            .as_table()
+            .ok_or_else(|| self.type_error(v, "a table", what))
     }
 
     pub fn string<'t>(&self, v: &'t Val<'_>, what: &str) -> Result<&'t str, Diagnostic> {
-        v.get_ref().as_str().ok_or_else(|| self.type_error(v, "a string", what))
+        v.get_ref()
+            .as_str()
+            .ok_or_else(|| self.type_error(v, "a string", what))
     }
 
     pub fn boolean(&self, v: &Val<'_>, what: &str) -> Result<bool, Diagnostic> {
@@ -139,7 +160,12 @@ impl<'a> Cx<'a> {
     }
 
     /// A list of strings; with `single_ok`, a lone string counts as a one-item list.
-    pub fn strings(&self, v: &Val<'_>, what: &str, single_ok: bool) -> Result<Vec<Spanned<String>>, Diagnostic> {
+    pub fn strings(
+        &self,
+        v: &Val<'_>,
+        what: &str,
+        single_ok: bool,
+    ) -> Result<Vec<Spanned<String>>, Diagnostic> {
         match v.get_ref() {
             DeValue::String(s) if single_ok => Ok(vec![Spanned::new(v.span(), s.to_string())]),
             DeValue::String(s) => Err(self
@@ -163,7 +189,12 @@ impl<'a> Cx<'a> {
     /// serde's errors into diagnostics at toml's span. Messages name the table as
     /// `` `{path}` of {owner} `` (e.g. `` `grants.fs` of stage `lint` ``), or the
     /// offending key inside it when toml's span says which.
-    pub fn deserialize<T: DeserializeOwned>(&self, v: &Val<'_>, path: &str, owner: &str) -> Result<T, Diagnostic> {
+    pub fn deserialize<T: DeserializeOwned>(
+        &self,
+        v: &Val<'_>,
+        path: &str,
+        owner: &str,
+    ) -> Result<T, Diagnostic> {
         T::deserialize(toml::de::ValueDeserializer::from(v.clone())).map_err(|e| {
             let span = e.span().map_or(span_of(v), Span::from);
             let inner = key_path_at(v, span);
@@ -219,7 +250,9 @@ fn serde_error(cx: &Cx<'_>, span: Span, message: &str, place: &str) -> Diagnosti
             None if known.is_empty() => "this table takes no keys".to_string(),
             None => format!("valid keys: {}", list(&known)),
         };
-        return cx.diag(span, format!("unknown key `{name}` in {place}")).with_hint(hint);
+        return cx
+            .diag(span, format!("unknown key `{name}` in {place}"))
+            .with_hint(hint);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or_default();
@@ -241,10 +274,15 @@ fn serde_error(cx: &Cx<'_>, span: Span, message: &str, place: &str) -> Diagnosti
         let expected = match expected {
             "a sequence" => "a list",
             e if e.starts_with("struct ") || e == "a map" => "a table",
-            "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => "an integer",
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                "an integer"
+            }
             e => e,
         };
-        let d = cx.diag(span, format!("expected {expected} for {place}, found {found}"));
+        let d = cx.diag(
+            span,
+            format!("expected {expected} for {place}, found {found}"),
+        );
         if expected == "a list" && found == "a string" {
             let written = cx.source.get(span.range()).unwrap_or("\"…\"");
             return d.with_hint(format!("write a list: `[{written}]`"));

@@ -60,7 +60,11 @@ fn testcase(out: &mut String, classname: &str, record: &StageRecord) {
         .as_ref()
         .map(|r| r.summary.trim())
         .filter(|s| !s.is_empty());
-    let reason = record.reason.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let reason = record
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     match record.status {
         StageStatus::Succeeded => out.push_str("/>\n"),
         StageStatus::Failed => {
@@ -80,7 +84,8 @@ fn testcase(out: &mut String, classname: &str, record: &StageRecord) {
             out.push_str("</failure>\n    </testcase>\n");
         }
         StageStatus::FailedAllowed => {
-            let mut note = String::from("Stage failed, but allow-failure = true: the pipeline went on.");
+            let mut note =
+                String::from("Stage failed, but allow-failure = true: the pipeline went on.");
             for line in [reason, summary].into_iter().flatten() {
                 note.push('\n');
                 note.push_str(line);
@@ -90,7 +95,11 @@ fn testcase(out: &mut String, classname: &str, record: &StageRecord) {
                 note.push('\n');
                 note.push_str(&errors);
             }
-            let _ = write!(out, ">\n      <system-out>{}</system-out>\n    </testcase>\n", text(&note));
+            let _ = write!(
+                out,
+                ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                text(&note)
+            );
         }
         StageStatus::Skipped
         | StageStatus::Cancelled
@@ -197,6 +206,7 @@ mod tests {
             started_at: None,
             duration_ms: 1234,
             attempts: 1,
+            artifacts: vec![],
         }
     }
 
@@ -234,7 +244,10 @@ mod tests {
     fn escaping() {
         assert_eq!(text("a<b>&c\"'"), "a&lt;b&gt;&amp;c\"'");
         assert_eq!(attr("a\"b'c\n\td\r"), "a&quot;b&apos;c&#10;&#9;d&#13;");
-        assert_eq!(text("x\u{0}y\u{1b}[31m\u{b}\u{c}\u{7f}\u{fffe}\u{ffff}\u{1F600}\n\t"), "x\u{FFFD}y\u{FFFD}[31m\u{FFFD}\u{FFFD}\u{7f}\u{FFFD}\u{FFFD}\u{1F600}\n\t");
+        assert_eq!(
+            text("x\u{0}y\u{1b}[31m\u{b}\u{c}\u{7f}\u{fffe}\u{ffff}\u{1F600}\n\t"),
+            "x\u{FFFD}y\u{FFFD}[31m\u{FFFD}\u{FFFD}\u{7f}\u{FFFD}\u{FFFD}\u{1F600}\n\t"
+        );
         assert_eq!(text("]]>"), "]]&gt;");
     }
 
@@ -260,13 +273,27 @@ mod tests {
 
         let mut allowed = record("audit", StageStatus::FailedAllowed);
         allowed.reason = Some("1 error".into());
-        allowed.report = report("audit summary", vec![finding(Level::Error, Some("Cargo.lock"), Some(3))]);
+        allowed.report = report(
+            "audit summary",
+            vec![finding(Level::Error, Some("Cargo.lock"), Some(3))],
+        );
 
         let mut skipped = record("docs", StageStatus::Skipped);
         skipped.reason = Some("when: branch == \"main\"".into());
         let cancelled = record("publish", StageStatus::Cancelled);
 
-        let xml = junit_xml("ci & <release>", &[ok, failed, failed_summary_only, failed_bare, allowed, skipped, cancelled]);
+        let xml = junit_xml(
+            "ci & <release>",
+            &[
+                ok,
+                failed,
+                failed_summary_only,
+                failed_bare,
+                allowed,
+                skipped,
+                cancelled,
+            ],
+        );
         let expected = r#"<?xml version="1.0" encoding="UTF-8"?>
 <testsuites name="ci &amp; &lt;release&gt;" tests="7" failures="3" errors="0" skipped="2" time="8.638">
   <testsuite name="ci &amp; &lt;release&gt;" tests="7" failures="3" errors="0" skipped="2" time="8.638">
@@ -306,13 +333,18 @@ Cargo.lock:3: R1: bad &lt;thing&gt; &amp; "stuff"</system-out>
         r.reason = Some("exit".into());
         r.report = report("warnings only", vec![finding(Level::Warning, None, None)]);
         let xml = junit_xml("p", &[r]);
-        assert!(xml.contains(r#"<failure message="exit" type="failed">warnings only</failure>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<failure message="exit" type="failed">warnings only</failure>"#),
+            "{xml}"
+        );
     }
 
     #[test]
     fn empty_pipeline_and_times() {
         let xml = junit_xml("p", &[]);
-        assert!(xml.contains(r#"<testsuite name="p" tests="0" failures="0" errors="0" skipped="0" time="0.000">"#));
+        assert!(xml.contains(
+            r#"<testsuite name="p" tests="0" failures="0" errors="0" skipped="0" time="0.000">"#
+        ));
         assert_eq!(seconds(5), "0.005");
         assert_eq!(seconds(61_020), "61.020");
     }

@@ -256,7 +256,10 @@ impl RuleTable {
                 }
                 continue;
             }
-            table.push(synthesized_rule(id, finding, plugin), finding.help_uri.as_deref());
+            table.push(
+                synthesized_rule(id, finding, plugin),
+                finding.help_uri.as_deref(),
+            );
         }
         table
     }
@@ -407,10 +410,11 @@ fn location_region(region: &Region) -> Option<Value> {
         out.insert("endLine".into(), json!(l));
     }
     let same_line = end_line.is_none_or(|l| l == region.start_line);
-    if let Some(c) = region.end_column.filter(|&c| c >= 1) {
-        if !same_line || c >= start_col.unwrap_or(1) {
-            out.insert("endColumn".into(), json!(c));
-        }
+    if let Some(c) = region
+        .end_column
+        .filter(|&c| c >= 1 && (!same_line || c >= start_col.unwrap_or(1)))
+    {
+        out.insert("endColumn".into(), json!(c));
     }
     Some(Value::Object(out))
 }
@@ -740,7 +744,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -813,7 +825,11 @@ mod tests {
             plugin_ref: "builtin:secret-scan".into(),
             plugin_digest: "sha256:abcd".into(),
             plugin: Some(plugin(vec![
-                rule("SS001", Level::Error, Some("https://example.com/rules/SS001")),
+                rule(
+                    "SS001",
+                    Level::Error,
+                    Some("https://example.com/rules/SS001"),
+                ),
                 rule("SS002", Level::Warning, None),
             ])),
             status,
@@ -828,6 +844,7 @@ mod tests {
             started_at: Some("2025-03-01T12:00:59.500Z".into()),
             duration_ms: 1_750,
             attempts: 1,
+            artifacts: vec![],
         }
     }
 
@@ -853,7 +870,10 @@ mod tests {
         let run = &runs[0];
         assert_eq!(run["tool"]["driver"]["name"], "secret-scan");
         assert_eq!(run["tool"]["driver"]["version"], "1.2.0");
-        assert_eq!(run["originalUriBaseIds"]["WORKSPACE"]["uri"], "file:///work/ws/");
+        assert_eq!(
+            run["originalUriBaseIds"]["WORKSPACE"]["uri"],
+            "file:///work/ws/"
+        );
         assert_eq!(run["results"], json!([]));
         assert_eq!(run["properties"]["gantry/stage"], "lint");
         assert_eq!(run["properties"]["gantry/pluginRef"], "builtin:secret-scan");
@@ -869,25 +889,45 @@ mod tests {
 
     #[test]
     fn rules_results_and_synthesized_rules() {
-        let mut f1 = finding("SS001", Level::Error, Some("src/a.rs"), Some(region(3, Some(5), None, Some(9))));
+        let mut f1 = finding(
+            "SS001",
+            Level::Error,
+            Some("src/a.rs"),
+            Some(region(3, Some(5), None, Some(9))),
+        );
         f1.fingerprint = Some("fp-1".into());
         let f2 = finding("XX999", Level::Note, None, None);
         let mut f3 = finding("XX999", Level::Error, Some("b.txt"), None);
         f3.help_uri = Some("https://example.com/xx".into());
-        let mut f4 = finding("SS002", Level::Warning, Some("c.txt"), Some(region(1, None, None, None)));
+        let mut f4 = finding(
+            "SS002",
+            Level::Warning,
+            Some("c.txt"),
+            Some(region(1, None, None, None)),
+        );
         f4.help_uri = Some("https://example.com/ss2".into());
         let mut f5 = finding("SS002", Level::Warning, Some("d.txt"), None);
         f5.help_uri = Some("https://example.com/other".into());
-        let v = log(&[record("scan", StageStatus::Succeeded, Some(vec![f1, f2, f3, f4, f5]))]);
+        let v = log(&[record(
+            "scan",
+            StageStatus::Succeeded,
+            Some(vec![f1, f2, f3, f4, f5]),
+        )]);
         let run = &v["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
         assert_eq!(rules.len(), 3);
         assert_eq!(rules[0]["id"], "SS001");
         assert_eq!(rules[0]["shortDescription"]["text"], "SS001 short.");
-        assert_eq!(rules[0]["fullDescription"]["text"], "SS001 full description.");
+        assert_eq!(
+            rules[0]["fullDescription"]["text"],
+            "SS001 full description."
+        );
         assert_eq!(rules[0]["defaultConfiguration"]["level"], "error");
         assert_eq!(rules[0]["helpUri"], "https://example.com/rules/SS001");
-        assert_eq!(rules[1]["helpUri"], "https://example.com/ss2", "borrowed from finding");
+        assert_eq!(
+            rules[1]["helpUri"], "https://example.com/ss2",
+            "borrowed from finding"
+        );
         assert_eq!(rules[2]["id"], "XX999");
         assert_eq!(rules[2]["properties"]["gantry/declared"], false);
         assert_eq!(rules[2]["defaultConfiguration"]["level"], "note");
@@ -902,16 +942,28 @@ mod tests {
         assert_eq!(r0["message"]["text"], "SS001 here");
         assert_eq!(r0["partialFingerprints"]["gantry/v1"], "fp-1");
         let loc = &r0["locations"][0]["physicalLocation"];
-        assert_eq!(loc["artifactLocation"], json!({"uri": "src/a.rs", "uriBaseId": "WORKSPACE"}));
-        assert_eq!(loc["region"], json!({"startLine": 3, "startColumn": 5, "endColumn": 9}));
+        assert_eq!(
+            loc["artifactLocation"],
+            json!({"uri": "src/a.rs", "uriBaseId": "WORKSPACE"})
+        );
+        assert_eq!(
+            loc["region"],
+            json!({"startLine": 3, "startColumn": 5, "endColumn": 9})
+        );
         assert!(results[1].get("locations").is_none());
         assert_eq!(results[1]["ruleIndex"], 2);
         assert_eq!(results[2]["ruleIndex"], 2);
         assert!(results[2].get("properties").is_none());
         assert_eq!(results[3]["ruleIndex"], 1);
-        assert_eq!(results[3]["locations"][0]["physicalLocation"]["region"], json!({"startLine": 1}));
+        assert_eq!(
+            results[3]["locations"][0]["physicalLocation"]["region"],
+            json!({"startLine": 1})
+        );
         assert!(results[3].get("properties").is_none());
-        assert_eq!(results[4]["properties"]["gantry/helpUri"], "https://example.com/other");
+        assert_eq!(
+            results[4]["properties"]["gantry/helpUri"],
+            "https://example.com/other"
+        );
         for r in results {
             let i = r["ruleIndex"].as_u64().expect("index") as usize;
             assert_eq!(rules[i]["id"], r["ruleId"]);
@@ -920,18 +972,32 @@ mod tests {
 
     #[test]
     fn duplicate_declared_rules_keep_first() {
-        let mut rec = record("scan", StageStatus::Succeeded, Some(vec![finding("SS002", Level::Note, None, None)]));
+        let mut rec = record(
+            "scan",
+            StageStatus::Succeeded,
+            Some(vec![finding("SS002", Level::Note, None, None)]),
+        );
         if let Some(p) = rec.plugin.as_mut() {
             p.rules.push(rule("SS001", Level::Note, None));
         }
         let v = log(&[rec]);
-        assert_eq!(v["runs"][0]["tool"]["driver"]["rules"].as_array().map(Vec::len), Some(2));
+        assert_eq!(
+            v["runs"][0]["tool"]["driver"]["rules"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
         assert_eq!(v["runs"][0]["results"][0]["ruleIndex"], 1);
     }
 
     #[test]
     fn fixes() {
-        let mut f = finding("SS001", Level::Error, Some("src/a.rs"), Some(region(2, Some(1), Some(2), Some(10))));
+        let mut f = finding(
+            "SS001",
+            Level::Error,
+            Some("src/a.rs"),
+            Some(region(2, Some(1), Some(2), Some(10))),
+        );
         f.fix = Some(Fix {
             description: "Remove the key.".into(),
             path: "src/a.rs".into(),
@@ -957,7 +1023,10 @@ mod tests {
                 }],
             }])
         );
-        assert!(v["runs"][0]["results"][1].get("fixes").is_none(), "invalid deleted region");
+        assert!(
+            v["runs"][0]["results"][1].get("fixes").is_none(),
+            "invalid deleted region"
+        );
     }
 
     #[test]
@@ -987,25 +1056,54 @@ mod tests {
         let ws = Workspace::new(Path::new("/work/my ws"));
         assert_eq!(ws.base_uri.as_deref(), Some("file:///work/my%20ws/"));
         let loc = |p: &str| ws.artifact_location(p);
-        assert_eq!(loc("src/café 1.rs"), Some(json!({"uri": "src/caf%C3%A9%201.rs", "uriBaseId": "WORKSPACE"})));
-        assert_eq!(loc("./a//b/../c:d#e?%.rs"), Some(json!({"uri": "a/c%3Ad%23e%3F%25.rs", "uriBaseId": "WORKSPACE"})));
-        assert_eq!(loc("/work/my ws/x/y"), Some(json!({"uri": "x/y", "uriBaseId": "WORKSPACE"})));
-        assert_eq!(loc("/etc/passwd"), Some(json!({"uri": "file:///etc/passwd"})));
-        assert_eq!(loc("../other/z"), Some(json!({"uri": "file:///work/other/z"})));
+        assert_eq!(
+            loc("src/café 1.rs"),
+            Some(json!({"uri": "src/caf%C3%A9%201.rs", "uriBaseId": "WORKSPACE"}))
+        );
+        assert_eq!(
+            loc("./a//b/../c:d#e?%.rs"),
+            Some(json!({"uri": "a/c%3Ad%23e%3F%25.rs", "uriBaseId": "WORKSPACE"}))
+        );
+        assert_eq!(
+            loc("/work/my ws/x/y"),
+            Some(json!({"uri": "x/y", "uriBaseId": "WORKSPACE"}))
+        );
+        assert_eq!(
+            loc("/etc/passwd"),
+            Some(json!({"uri": "file:///etc/passwd"}))
+        );
+        assert_eq!(
+            loc("../other/z"),
+            Some(json!({"uri": "file:///work/other/z"}))
+        );
         assert_eq!(loc(""), None);
         assert_eq!(loc("."), None);
-        assert_eq!(Workspace::new(Path::new("/")).base_uri.as_deref(), Some("file:///"));
         assert_eq!(
-            Workspace::new(Path::new("/a/./b/../c/")).base_uri.as_deref(),
+            Workspace::new(Path::new("/")).base_uri.as_deref(),
+            Some("file:///")
+        );
+        assert_eq!(
+            Workspace::new(Path::new("/a/./b/../c/"))
+                .base_uri
+                .as_deref(),
             Some("file:///a/c/")
         );
     }
 
     #[test]
     fn help_uris() {
-        assert_eq!(absolute_uri("https://x.dev/a b#c#d").as_deref(), Some("https://x.dev/a%20b#c%23d"));
-        assert_eq!(absolute_uri(" https://x.dev/é?q=1&r=%zz ").as_deref(), Some("https://x.dev/%C3%A9?q=1&r=%25zz"));
-        assert_eq!(absolute_uri("urn:gantry:rule").as_deref(), Some("urn:gantry:rule"));
+        assert_eq!(
+            absolute_uri("https://x.dev/a b#c#d").as_deref(),
+            Some("https://x.dev/a%20b#c%23d")
+        );
+        assert_eq!(
+            absolute_uri(" https://x.dev/é?q=1&r=%zz ").as_deref(),
+            Some("https://x.dev/%C3%A9?q=1&r=%25zz")
+        );
+        assert_eq!(
+            absolute_uri("urn:gantry:rule").as_deref(),
+            Some("urn:gantry:rule")
+        );
         assert_eq!(absolute_uri("docs/rules.md"), None);
         assert_eq!(absolute_uri("https:/nohost"), None);
         assert_eq!(absolute_uri("https://"), None);
@@ -1017,7 +1115,10 @@ mod tests {
         let v = log(&[record("scan", StageStatus::Succeeded, Some(vec![f]))]);
         let run = &v["runs"][0];
         assert!(run["tool"]["driver"]["rules"][1].get("helpUri").is_none());
-        assert_eq!(run["results"][0]["properties"]["gantry/helpText"], "see the wiki");
+        assert_eq!(
+            run["results"][0]["properties"]["gantry/helpText"],
+            "see the wiki"
+        );
     }
 
     #[test]
@@ -1044,7 +1145,10 @@ mod tests {
         );
 
         assert_eq!(inv(1)["executionSuccessful"], false);
-        assert!(runs[1].get("results").is_none(), "no report → results absent");
+        assert!(
+            runs[1].get("results").is_none(),
+            "no report → results absent"
+        );
         assert_eq!(
             inv(1)["toolExecutionNotifications"][0]["message"]["text"],
             "Stage 'b' failed: timed out after 30s"
@@ -1055,7 +1159,10 @@ mod tests {
         assert_eq!(runs[2]["properties"]["gantry/status"], "failed-allowed");
 
         assert_eq!(inv(3)["executionSuccessful"], false);
-        assert_eq!(inv(3)["toolExecutionNotifications"][0]["message"]["text"], "Stage 'd' was cancelled.");
+        assert_eq!(
+            inv(3)["toolExecutionNotifications"][0]["message"]["text"],
+            "Stage 'd' was cancelled."
+        );
         assert!(inv(3).get("startTimeUtc").is_none());
         assert_eq!(inv(3)["properties"]["gantry/startedAt"], "garbage");
         assert_eq!(inv(3)["properties"]["gantry/durationMs"], 1750);
@@ -1064,16 +1171,30 @@ mod tests {
     #[test]
     fn timestamps() {
         let t = |s: &str| parse_rfc3339(s).map(format_utc_millis);
-        assert_eq!(t("1970-01-01T00:00:00Z").as_deref(), Some("1970-01-01T00:00:00.000Z"));
-        assert_eq!(t("2024-02-29T23:59:59.9999+01:30").as_deref(), Some("2024-02-29T22:29:59.999Z"));
-        assert_eq!(t("2000-03-01t00:00:00.1-00:30").as_deref(), Some("2000-03-01T00:30:00.100Z"));
-        assert_eq!(t("1969-12-31T23:59:59.5Z").as_deref(), Some("1969-12-31T23:59:59.500Z"));
+        assert_eq!(
+            t("1970-01-01T00:00:00Z").as_deref(),
+            Some("1970-01-01T00:00:00.000Z")
+        );
+        assert_eq!(
+            t("2024-02-29T23:59:59.9999+01:30").as_deref(),
+            Some("2024-02-29T22:29:59.999Z")
+        );
+        assert_eq!(
+            t("2000-03-01t00:00:00.1-00:30").as_deref(),
+            Some("2000-03-01T00:30:00.100Z")
+        );
+        assert_eq!(
+            t("1969-12-31T23:59:59.5Z").as_deref(),
+            Some("1969-12-31T23:59:59.500Z")
+        );
         assert_eq!(t("2023-02-29T00:00:00Z"), None);
         assert_eq!(t("2023-01-01T00:00:00"), None);
         assert_eq!(t("2023-01-01T00:00:00.Z"), None);
         assert_eq!(t("yesterday"), None);
         assert_eq!(
-            parse_rfc3339("2025-01-01T00:00:00Z").map(|ms| format_utc_millis(ms + 86_400_000)).as_deref(),
+            parse_rfc3339("2025-01-01T00:00:00Z")
+                .map(|ms| format_utc_millis(ms + 86_400_000))
+                .as_deref(),
             Some("2025-01-02T00:00:00.000Z")
         );
     }

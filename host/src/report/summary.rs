@@ -11,7 +11,9 @@
 //!     "plugin": { "name": "lint", "version": "1.0.0" } | null,
 //!     "status": "failed", "reason": "…" | null, "outcome": "failure" | null,
 //!     "summary": "…" | null, "started_at": "…" | null, "duration_ms": 12, "attempts": 1,
-//!     "outputs": { "name": "value" }, "artifacts": [ … ],
+//!     "outputs": { "name": "value" },
+//!     "artifacts": [ { "path": "dist/app.tar.gz", "digest": "sha256:…" | null,
+//!                      "size": 123 | null, "error": "…" | null } ],
 //!     "findings": { "error": 3, "warning": 1, "note": 0 }
 //!   } ]
 //! }
@@ -22,6 +24,7 @@
 //! failed, `cancelled` if any stage was cancelled, `failed` if `exit_code != 0`, else
 //! `succeeded` (allowed failures do not fail the run; see `stage_counts`).
 //! `outputs` is an object; should a report repeat an output name, the last value wins.
+//! `artifacts` are the host-checked `StageRecord::artifacts`, not the plugin's claimed paths.
 
 use serde_json::{Map, Value, json};
 
@@ -39,7 +42,12 @@ const ALL_STATUSES: [StageStatus; 7] = [
     StageStatus::Cancelled,
 ];
 
-pub fn summary_json(pipeline: &str, run_id: &str, records: &[StageRecord], exit_code: i32) -> Value {
+pub fn summary_json(
+    pipeline: &str,
+    run_id: &str,
+    records: &[StageRecord],
+    exit_code: i32,
+) -> Value {
     let mut totals = FindingCounts::default();
     let stages: Vec<Value> = records
         .iter()
@@ -114,7 +122,7 @@ fn stage_json(record: &StageRecord, counts: &FindingCounts) -> Value {
         "duration_ms": record.duration_ms,
         "attempts": record.attempts,
         "outputs": outputs,
-        "artifacts": report.map(|r| r.artifacts.clone()).unwrap_or_default(),
+        "artifacts": serde_json::to_value(&record.artifacts).unwrap_or_else(|_| json!([])),
         "findings": counts.json(),
     })
 }
@@ -153,7 +161,7 @@ impl FindingCounts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::{Finding, Outcome, PluginInfo, StageReport};
+    use crate::report::model::{Artifact, Finding, Outcome, PluginInfo, StageReport};
 
     fn record(stage: &str, status: StageStatus) -> StageRecord {
         StageRecord {
@@ -167,6 +175,7 @@ mod tests {
             started_at: None,
             duration_ms: 10,
             attempts: 1,
+            artifacts: vec![],
         }
     }
 
@@ -188,6 +197,20 @@ mod tests {
         lint.reason = Some("1 error".into());
         lint.attempts = 2;
         lint.started_at = Some("2025-01-01T00:00:00Z".into());
+        lint.artifacts = vec![
+            Artifact {
+                path: "dist/app.tar.gz".into(),
+                digest: Some("sha256:12".into()),
+                size: Some(42),
+                error: None,
+            },
+            Artifact {
+                path: "dist/missing".into(),
+                digest: None,
+                size: None,
+                error: Some("missing".into()),
+            },
+        ];
         lint.plugin = Some(PluginInfo {
             name: "lint".into(),
             version: "1.0.0".into(),
@@ -199,9 +222,16 @@ mod tests {
         lint.report = Some(StageReport {
             outcome: Outcome::Failure,
             summary: "1 error, 2 warnings".into(),
-            findings: vec![finding(Level::Error), finding(Level::Warning), finding(Level::Warning)],
-            outputs: vec![("version".into(), "1.2.3".into()), ("sha".into(), "abc".into())],
-            artifacts: vec!["dist/app.tar.gz".into()],
+            findings: vec![
+                finding(Level::Error),
+                finding(Level::Warning),
+                finding(Level::Warning),
+            ],
+            outputs: vec![
+                ("version".into(), "1.2.3".into()),
+                ("sha".into(), "abc".into()),
+            ],
+            artifacts: vec!["dist/app.tar.gz".into(), "dist/missing".into()],
         });
         let mut scan = record("scan", StageStatus::Succeeded);
         scan.report = Some(StageReport {
@@ -220,7 +250,10 @@ mod tests {
         assert_eq!(v["run_id"], "run-42");
         assert_eq!(v["status"], "succeeded");
         assert_eq!(v["exit_code"], 0);
-        assert_eq!(v["finding_counts"], json!({"error": 1, "warning": 2, "note": 1}));
+        assert_eq!(
+            v["finding_counts"],
+            json!({"error": 1, "warning": 2, "note": 1})
+        );
         assert_eq!(v["stage_counts"]["failed-allowed"], 1);
         assert_eq!(v["stage_counts"]["succeeded"], 1);
         assert_eq!(v["stage_counts"]["skipped"], 1);
@@ -240,7 +273,10 @@ mod tests {
                 "duration_ms": 10,
                 "attempts": 2,
                 "outputs": {"version": "1.2.3", "sha": "abc"},
-                "artifacts": ["dist/app.tar.gz"],
+                "artifacts": [
+                    {"path": "dist/app.tar.gz", "digest": "sha256:12", "size": 42, "error": null},
+                    {"path": "dist/missing", "digest": null, "size": null, "error": "missing"},
+                ],
                 "findings": {"error": 1, "warning": 2, "note": 0},
             })
         );
@@ -270,10 +306,16 @@ mod tests {
         let r = |s| record("x", s);
         use StageStatus::*;
         assert_eq!(overall_status(&[], 0), "succeeded");
-        assert_eq!(overall_status(&[r(Succeeded), r(FailedAllowed), r(Skipped)], 0), "succeeded");
+        assert_eq!(
+            overall_status(&[r(Succeeded), r(FailedAllowed), r(Skipped)], 0),
+            "succeeded"
+        );
         assert_eq!(overall_status(&[r(Succeeded)], 2), "failed");
         assert_eq!(overall_status(&[r(Failed), r(Cancelled)], 1), "failed");
-        assert_eq!(overall_status(&[r(Succeeded), r(Cancelled)], 130), "cancelled");
+        assert_eq!(
+            overall_status(&[r(Succeeded), r(Cancelled)], 130),
+            "cancelled"
+        );
         assert_eq!(overall_status(&[r(Failed), r(Running)], 1), "running");
         assert_eq!(overall_status(&[r(Pending)], 0), "running");
     }

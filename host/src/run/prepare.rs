@@ -93,7 +93,11 @@ fn load_one(
     })?;
     let plugin = runtime
         .load(&bytes, digest)
-        .map_err(|e| at(format!("stage `{}`: plugin `{}` cannot be loaded: {e:#}", stage.name, stage.plugin)))?;
+        .map_err(|e| {
+            at(format!("stage `{}`: the plugin cannot be loaded: {e:#}", stage.name)).with_hint(
+                "a plugin is a WebAssembly component exporting `gantry:plugin`; build one with `cargo build --target wasm32-wasip2` (see `gantry plugin new`)",
+            )
+        })?;
     let info = runtime.describe(&plugin).map_err(|e| {
         at(format!(
             "stage `{}`: plugin `{}` failed to describe itself: {e}",

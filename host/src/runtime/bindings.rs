@@ -79,7 +79,17 @@ impl types::PluginInfo {
         Ok(m::PluginInfo {
             name: self.name,
             version: self.version,
-            kind: format!("{:?}", self.kind).to_lowercase(),
+            kind: match self.kind {
+                types::PluginKind::Linter => "linter",
+                types::PluginKind::Scanner => "scanner",
+                types::PluginKind::Changelog => "changelog",
+                types::PluginKind::Publisher => "publisher",
+                types::PluginKind::Deployer => "deployer",
+                types::PluginKind::Verifier => "verifier",
+                types::PluginKind::Gate => "gate",
+                types::PluginKind::Other => "other",
+            }
+            .to_string(),
             description: self.description,
             rules: self
                 .rules

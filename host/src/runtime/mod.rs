@@ -130,8 +130,6 @@ pub struct StageState {
     table: ResourceTable,
     limiter: Limiter,
     pub(crate) log: Arc<StageLog>,
-    pub(crate) actor: Actor,
-    pub(crate) audit: Arc<AuditLog>,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -301,7 +299,10 @@ impl Runtime {
                 let artifact = self
                     .engine
                     .precompile_component(bytes)
-                    .map_err(|e| anyhow::anyhow!("not a valid WebAssembly component: {e:#}"))?;
+                    .map_err(|e| {
+                        let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                        anyhow::anyhow!("not a valid WebAssembly component ({first})")
+                    })?;
                 if let Some(c) = &self.cache {
                     c.put(&digest, &artifact);
                 }
@@ -369,12 +370,6 @@ impl Runtime {
                 hit: false,
             },
             log,
-            actor: Actor {
-                run: String::new(),
-                stage: String::new(),
-                plugin: plugin.digest.to_string(),
-            },
-            audit: Arc::new(AuditLog::disabled()),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -409,8 +404,6 @@ impl Runtime {
                 hit: false,
             },
             log: setup.log.clone(),
-            actor: setup.actor.clone(),
-            audit: setup.audit.clone(),
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };

@@ -11,7 +11,7 @@ use super::entropy::{
     base64_decode, has_digit, is_hex, is_uuid, looks_placeholder, looks_placeholder_generic,
     shannon_entropy,
 };
-use super::rules::{Check, KNOWN_EXAMPLE_SHA256, SPECS, Spec};
+use super::rules::{Check, GENERIC_CODE_PATTERN, GENERIC_CONFIG_PATTERN, KNOWN_EXAMPLE_SHA256, SPECS, Spec};
 
 /// Lines longer than this (minified code, data blobs) are searched in windows
 /// around each keyword hit instead of whole.
@@ -26,6 +26,10 @@ struct KwEntry {
     case_sensitive: bool,
     boundary: bool,
     mask: u64,
+    /// Rules of longer keywords that contain this one: the non-overlapping search
+    /// reports the shorter keyword and never sees the longer one, so a hit also
+    /// selects their rules (even when this keyword's own case/boundary check fails).
+    containing: u64,
 }
 
 pub(crate) struct Engine {
@@ -108,6 +112,7 @@ impl Engine {
                             case_sensitive: kw.case_sensitive,
                             boundary: kw.boundary,
                             mask: 1 << i,
+                            containing: 0,
                         }),
                     }
                 }
@@ -118,6 +123,19 @@ impl Engine {
                 }
             }
             regexes.push(compiled);
+        }
+        for a in 0..kws.len() {
+            let needle = kws[a].bytes.to_ascii_lowercase();
+            let containing = kws
+                .iter()
+                .enumerate()
+                .filter(|&(b, k)| {
+                    b != a
+                        && k.bytes.len() > needle.len()
+                        && k.bytes.to_ascii_lowercase().windows(needle.len()).any(|w| w == needle.as_slice())
+                })
+                .fold(0, |m, (_, k)| m | k.mask);
+            kws[a].containing = containing;
         }
         let ac = if kws.is_empty() {
             None
@@ -153,17 +171,13 @@ impl Engine {
         let mut out = Vec::new();
         let mut st = ScanState { line_pos: 0, line_no: 1, cur_line_start: usize::MAX, cur_line_first: 0 };
         let mut pending: Option<Region> = None;
-        for m in ac.find_overlapping_iter(content) {
+        for m in ac.find_iter(content) {
             let kw = &self.kws[m.pattern().as_usize()];
-            let mask = kw.mask & file_mask;
-            if mask == 0 {
-                continue;
-            }
             let (s, e) = (m.start(), m.end());
-            if kw.case_sensitive && &content[s..e] != kw.bytes {
-                continue;
-            }
-            if kw.boundary && s > 0 && content[s - 1].is_ascii_alphanumeric() {
+            let own = (!kw.case_sensitive || &content[s..e] == kw.bytes)
+                && (!kw.boundary || s == 0 || !content[s - 1].is_ascii_alphanumeric());
+            let mask = if own { kw.mask | kw.containing } else { kw.containing } & file_mask;
+            if mask == 0 {
                 continue;
             }
             if let Some(p) = &mut pending {
@@ -225,7 +239,17 @@ impl Engine {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
             let spec = &SPECS[i];
-            for re in &self.regexes[i] {
+            if let Some(b) = need_byte(spec.id)
+                && memchr::memchr(b, hay).is_none()
+            {
+                continue;
+            }
+            for (pi, re) in self.regexes[i].iter().enumerate() {
+                if i == self.generic_idx
+                    && (pi == GENERIC_CODE_PATTERN && !kind.code || pi == GENERIC_CONFIG_PATTERN && kind.code)
+                {
+                    continue;
+                }
                 for caps in re.captures_iter(hay) {
                     let Some(g) = caps.name("s").or_else(|| caps.name("u")) else { continue };
                     let (start, end) = (r.start + g.start(), r.start + g.end());
@@ -334,7 +358,7 @@ impl Engine {
             "size", "count", "header", "prefix", "suffix", "endpoint", "dir", "hash", "digest", "sha", "sha1",
             "sha256", "sha512", "md5", "checksum", "format", "kind", "mode", "policy", "ttl", "expiry", "expires",
             "expires_at", "expiration", "label", "param", "method", "version", "class", "template", "regex",
-            "pattern", "index", "idx", "position", "pos", "ref", "store", "provider", "manager", "cache",
+            "pattern", "index", "idx", "position", "pos", "ref", "store", "provider", "manager", "cache", "tokens",
         ];
         const NAME_SKIP: &[&str] = &[
             "bypass", "compass", "passthrough", "pass_through", "passenger", "passive", "passed", "passes", "passing",
@@ -352,6 +376,9 @@ impl Engine {
         if !quoted && v.iter().any(|b| matches!(b, b'(' | b'[' | b'{')) {
             return None;
         }
+        if v.contains(&b'{') && v.contains(&b'}') {
+            return None; // templates, GUIDs in braces
+        }
         if looks_placeholder_generic(v) || is_uuid(v) || v.eq_ignore_ascii_case(name) {
             return None;
         }
@@ -364,6 +391,15 @@ impl Engine {
         let h = shannon_entropy(v);
         let required = self.entropy_threshold.min(0.85 * (v.len() as f64).log2());
         (h >= required).then_some(h)
+    }
+}
+
+/// A byte without which a rule's patterns cannot match: checked with memchr first.
+fn need_byte(id: &str) -> Option<u8> {
+    match id {
+        "password-in-url" => Some(b'@'),
+        "docker-config-auth" | "generic-secret-assignment" | "aws-secret-access-key" => None,
+        _ => None,
     }
 }
 
@@ -489,10 +525,11 @@ fn url_password_ok(user: &str, pass: &[u8], host: &str) -> bool {
     if matches!(pass[0], b'$' | b'%' | b'{' | b'<' | b'[' | b'(' | b'*' | b':') || user.starts_with(['$', '%', '<', '*']) {
         return false;
     }
-    if pass.iter().all(u8::is_ascii_digit) && pass.len() <= 5 {
+    // Too short to be anything but a test value (`a:b@c`, `foo:bar@`), or a port.
+    if pass.len() < 4 || pass.iter().all(u8::is_ascii_digit) && pass.len() <= 5 {
         return false;
     }
-    const EXACT: &[&str] = &["pass", "pw", "pwd", "p", "x", "xx", "xxx", "user", "username", "passw", "pass123", "pswd", "root", "admin", "guest", "none", "null", "empty"];
+    const EXACT: &[&str] = &["pass", "user", "username", "passw", "pass123", "pswd", "root", "admin", "guest", "none", "null", "empty", "pa55", "p4ss", "qwerty", "hunter2", "s3cr3t"];
     const WORDS: &[&str] = &["password", "passwd", "pass_word", "secret", "token", "changeme", "placeholder", "example", "dummy", "your", "redacted", "xxxx", "****", "mypass", "userpass", "user_pass", "pass_"];
     if EXACT.contains(&pl.as_str()) || WORDS.iter().any(|w| pl.contains(w)) || looks_placeholder(pass) {
         return false;

@@ -34,7 +34,7 @@ const PLACEHOLDER_WORDS: &[&str] = &[
 const GENERIC_PLACEHOLDER_WORDS: &[&str] = &[
     "test", "fake", "mock", "secret", "password", "passwd", "token", "todo", "fixme", "insert",
     "replace", "default", "foobar", "foo_bar", "hunter2", "letmein", "qwerty", "not-a-", "not_a_",
-    "notreal", "invalid", "sample", "demo",
+    "notreal", "invalid", "sample", "demo", "foo",
 ];
 
 fn contains_ci(hay: &[u8], needle: &str) -> bool {

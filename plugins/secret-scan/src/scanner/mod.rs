@@ -118,7 +118,7 @@ pub struct RuleMeta {
     pub full: &'static str,
     /// Default level.
     pub level: Level,
-    /// `RULES.md#<id>`: path of the rule's section, relative to the plugin directory.
+    /// Anchor of the rule's section in `RULES.md` (the section heading is the id).
     pub help: &'static str,
 }
 

@@ -69,6 +69,11 @@ pub(crate) struct Spec {
     pub show: usize,
 }
 
+/// Index of the generic rule's source-code pattern (quoted values only) and of its
+/// config-format pattern (quoted or unquoted values); other patterns run everywhere.
+pub(crate) const GENERIC_CODE_PATTERN: usize = 0;
+pub(crate) const GENERIC_CONFIG_PATTERN: usize = 1;
+
 const TOK: Check = Check::Token { min_entropy: 3.0, need_digit: false };
 const TOK_HI: Check = Check::Token { min_entropy: 3.5, need_digit: false };
 
@@ -449,8 +454,10 @@ pub(crate) static SPECS: &[Spec] = &[
             ci("privatekey"), ci("private_key"), ci("private-key"), ci("credential"),
         ],
         patterns: &[
-            // name [quote] op [quote] value. `s`: quoted value, `u`: unquoted.
-            r#"(?i)(?P<name>[a-z0-9_.\-]*(?:password|passwd|passphrase|pwd|pass|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)[a-z0-9_.\-]*)\\?["'`]?\s*(?::=|=>|\|\|=|\?\?=|=|:)\s*(?:\\?(?P<q>["'`])(?P<s>[^"'`\s\\]{1,300})\\?["'`]|(?P<u>[^\s"'`;,#)\]}>]{1,300}))"#,
+            // name [: type] [quote] op [quote] value. Pattern 0 (source code): quoted
+            // values only; pattern 1 (config formats): `s` quoted or `u` unquoted.
+            r#"(?i)(?P<name>[a-z0-9_.\-]*(?:password|passwd|passphrase|pwd|pass|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)[a-z0-9_.\-]*)\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|\|\|=|\?\?=|=|:)\s*\\?["'`](?P<s>[^"'`\s\\]{8,300})\\?["'`]"#,
+            r#"(?i)(?P<name>[a-z0-9_.\-]*(?:password|passwd|passphrase|pwd|pass|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)[a-z0-9_.\-]*)\\?["'`]?\s*(?::=|=>|=|:)\s*(?:\\?["'`](?P<s>[^"'`\s\\]{8,300})\\?["'`]|(?P<u>[^\s"'`;,#)\]}>]{8,300}))"#,
             // <password>value</password>
             r"(?i)<(?P<name>[a-z0-9_.\-:]*(?:password|passwd|passphrase|secret|token|api[_.\-]?key|access[_.\-]?key|private[_.\-]?key|credentials?)[a-z0-9_.\-]*)>(?P<s>[^<\s]{1,300})</",
         ],
@@ -477,12 +484,7 @@ pub(crate) fn metas() -> Vec<RuleMeta> {
             short: s.short,
             full: s.full,
             level: s.level,
-            help: help_anchor(s.id),
+            help: s.id,
         })
         .collect()
-}
-
-fn help_anchor(id: &'static str) -> &'static str {
-    // `RULES.md#<id>`: leaked once per rule id (35 short strings, process lifetime).
-    Box::leak(format!("RULES.md#{id}").into_boxed_str())
 }

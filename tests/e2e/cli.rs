@@ -1,0 +1,193 @@
+//! The `gantry` command line: `check` (with golden files of the errors that need a
+//! plugin to detect), `plan`, `plugin inspect`, `plugin new`, exit codes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use gantry_test_plugins::{Workspace, pinned, plugins};
+
+const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
+
+fn ui_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/ui-check")
+}
+
+/// Every `tests/ui-check/NAME.toml` is checked with `gantry check -f NAME.toml`; its
+/// stderr must equal `NAME.err` (`UPDATE_GOLDEN=1` rewrites them).
+#[test]
+fn check_errors_match_golden_files() {
+    let dir = ui_dir();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 4, "golden cases missing");
+    let cache = std::env::temp_dir().join(format!("gantry-ui-cache-{}", std::process::id()));
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_str().unwrap();
+        let out = Command::new(GANTRY)
+            .args(["check", "-f", name])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: expected exit 2");
+        let actual = String::from_utf8_lossy(&out.stderr).into_owned();
+        let golden = case.with_extension("err");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&golden, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if expected != actual {
+            failures.push(format!("{name}:\n--- expected\n{expected}\n--- actual\n{actual}"));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&cache);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn check_accepts_a_valid_pipeline_and_plan_lists_stages_in_order() {
+    let p = pinned(plugins::PROBE);
+    let ws = Workspace::new(GANTRY);
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"
+[pipeline]
+name = "plan"
+[stage.deploy]
+plugin = "{p}"
+needs = ["build"]
+when = {{ branch = "main" }}
+[stage.build]
+plugin = "{p}"
+grants.fs.read = ["."]
+grants.fs.write = ["dist"]
+timeout = "2m"
+[stage.scan]
+plugin = "builtin:secret-scan"
+grants.fs.read = ["."]
+"#
+        ),
+    );
+    let r = ws.gantry(&["check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("ok `pipeline.toml`: 3 stages"), "{}", r.stderr);
+    assert!(!ws.path(".gantry").exists(), "check must not create run records");
+
+    let r = ws.gantry(&["plan"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let build = r.stdout.find("build").unwrap();
+    let deploy = r.stdout.find("deploy").unwrap();
+    assert!(build < deploy, "{}", r.stdout);
+    assert!(r.stdout.contains("needs: build"), "{}", r.stdout);
+    assert!(r.stdout.contains("when: branch main"), "{}", r.stdout);
+    assert!(r.stdout.contains("grants: fs.write dist"), "{}", r.stdout);
+    assert!(r.stdout.contains("timeout 2m"), "{}", r.stdout);
+
+    let r = ws.gantry(&["plan", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let order: Vec<&str> = v["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(order, ["build", "deploy", "scan"]);
+    assert_eq!(v["stages"][0]["grants"]["fs"]["write"][0], "dist");
+}
+
+#[test]
+fn inspect_shows_digest_rules_and_imports() {
+    let ws = Workspace::new(GANTRY);
+    let r = ws.gantry(&["plugin", "inspect", "builtin:secret-scan", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["plugin"]["name"], "secret-scan");
+    assert_eq!(v["plugin"]["kind"], "scanner");
+    assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["plugin"]["rules"].as_array().unwrap().len() >= 20);
+    let imports: Vec<&str> = v["imports"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert!(imports.iter().any(|i| i.starts_with("gantry:plugin/log")), "{imports:?}");
+    assert!(imports.iter().any(|i| i.starts_with("wasi:filesystem/preopens")), "{imports:?}");
+    assert!(!imports.iter().any(|i| i.starts_with("wasi:sockets")), "{imports:?}");
+
+    // A file: inspect prints the pin to paste into pipeline.toml.
+    let r = ws.gantry(&["plugin", "inspect", plugins::HOSTILE]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains(&pinned(plugins::HOSTILE)), "{}", r.stdout);
+
+    let r = ws.gantry(&["plugin", "inspect", "builtin:secret-scam"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("did you mean `builtin:secret-scan`?"), "{}", r.stderr);
+}
+
+#[test]
+fn a_digest_mismatch_is_refused_before_compiling() {
+    let ws = Workspace::new(GANTRY);
+    ws.write("p.wasm", std::fs::read(plugins::PROBE).unwrap());
+    let real = gantry_registry::Digest::of(&std::fs::read(plugins::PROBE).unwrap());
+    let wrong = gantry_registry::Digest::of(b"something else");
+    ws.write(
+        "pipeline.toml",
+        format!("[pipeline]\nname = \"pin\"\n[stage.a]\nplugin = \"file:p.wasm#{wrong}\"\n"),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains(&format!("has digest {real}, but the pipeline pins {wrong}")), "{}", r.stderr);
+    assert!(r.stderr.contains("pipeline.toml:4:10"), "{}", r.stderr);
+    assert!(r.dir.is_none(), "nothing may run");
+}
+
+/// `gantry plugin new` writes a crate that builds with cargo for wasm32-wasip2 and runs
+/// under gantry unchanged (this test runs cargo: about a minute on a cold cache).
+#[test]
+fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
+    let ws = Workspace::new(GANTRY);
+    let r = ws.gantry(&["plugin", "new", "todo-check"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dir = ws.path("todo-check");
+    // Share the wasm target dir of the workspace build so dependencies compile once.
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold");
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let wasm = target.join("wasm32-wasip2/release/todo_check.wasm");
+    let pin = pinned(wasm.to_str().unwrap());
+    ws.write("todo-check/src/notes.txt", "fine\nTODO: fix\n");
+    ws.write(
+        "pipeline.toml",
+        format!(
+            "[pipeline]\nname = \"scaffold\"\n[stage.todo]\nplugin = \"{pin}\"\nwith = {{ paths = [\"todo-check/src/notes.txt\"] }}\ngrants.fs.read = [\"todo-check\"]\n"
+        ),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("todo")["outputs"]["count"], "1");
+    assert_eq!(r.stage("todo")["findings"]["warning"], 1);
+
+    let r = ws.gantry(&["plugin", "new", "todo-check"]);
+    assert_eq!(r.code, 2, "refuses to overwrite");
+    let r = ws.gantry(&["plugin", "new", "Bad Name"]);
+    assert_eq!(r.code, 2);
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_lists_exit_codes() {
+    let ws = Workspace::new(GANTRY);
+    let r = ws.gantry(&["frobnicate"]);
+    assert_eq!(r.code, 2);
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 2, "missing pipeline.toml");
+    assert!(r.stderr.contains("cannot read `pipeline.toml`"), "{}", r.stderr);
+    let r = ws.gantry(&["--help"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("130  interrupted"), "{}", r.stdout);
+}

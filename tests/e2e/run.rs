@@ -1,0 +1,324 @@
+//! End-to-end runs of fixture pipelines through the `gantry` binary: DAG order,
+//! parallelism, fail-fast, retries, `when`, outputs between stages, exit codes.
+
+use gantry_test_plugins::{Workspace, pinned, plugins};
+
+const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
+
+fn probe() -> String {
+    pinned(plugins::PROBE)
+}
+
+fn ws(pipeline: &str) -> Workspace {
+    let ws = Workspace::new(GANTRY);
+    ws.write("pipeline.toml", pipeline);
+    ws
+}
+
+/// `(stage, event, ms)` lines a probe wrote to its timeline file.
+fn timeline(ws: &Workspace, rel: &str) -> Vec<(String, String, u128)> {
+    ws.read(rel)
+        .lines()
+        .map(|l| {
+            let mut p = l.split(' ');
+            (
+                p.next().unwrap().to_string(),
+                p.next().unwrap().to_string(),
+                p.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn time_of(t: &[(String, String, u128)], stage: &str, ev: &str) -> u128 {
+    t.iter()
+        .find(|(s, e, _)| s == stage && e == ev)
+        .unwrap_or_else(|| panic!("no {stage} {ev} in {t:?}"))
+        .2
+}
+
+#[test]
+fn stages_run_after_their_needs_and_receive_outputs() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "order"
+
+[stage.c]
+plugin = "{p}"
+needs = ["b"]
+with = {{ timeline = "out/t", outputs = {{ final = "${{stages.b.outputs.tag}}-${{stages.a.outputs.ref}}" }}, echo-inputs = true }}
+grants.fs.write = ["out"]
+
+[stage.b]
+plugin = "{p}"
+needs = ["a"]
+with = {{ timeline = "out/t", outputs = {{ tag = "v${{stages.a.outputs.ref}}" }} }}
+grants.fs.write = ["out"]
+
+[stage.a]
+plugin = "{p}"
+with = {{ timeline = "out/t", outputs = {{ ref = "1.2" }} }}
+grants.fs.write = ["out"]
+"#
+    ));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    let t = timeline(&ws, "out/t");
+    assert!(time_of(&t, "a", "end") <= time_of(&t, "b", "start"));
+    assert!(time_of(&t, "b", "end") <= time_of(&t, "c", "start"));
+    let c = r.stage("c");
+    assert_eq!(c["outputs"]["final"], "v1.2-1.2");
+    // Inputs include transitive needs.
+    assert_eq!(c["outputs"]["in_a_ref"], "1.2");
+    assert_eq!(c["outputs"]["in_b_tag"], "v1.2");
+    assert_eq!(r.summary()["status"], "succeeded");
+}
+
+#[test]
+fn independent_stages_run_in_parallel_up_to_jobs() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "parallel"
+
+[stage.x]
+plugin = "{p}"
+with = {{ timeline = "out/t", spin-ms = 600 }}
+grants.fs.write = ["out"]
+
+[stage.y]
+plugin = "{p}"
+with = {{ timeline = "out/t", spin-ms = 600 }}
+grants.fs.write = ["out"]
+"#
+    ));
+    let r = ws.gantry(&["run", "--jobs", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = timeline(&ws, "out/t");
+    // Overlap: each started before the other ended.
+    assert!(time_of(&t, "x", "start") < time_of(&t, "y", "end"), "{t:?}");
+    assert!(time_of(&t, "y", "start") < time_of(&t, "x", "end"), "{t:?}");
+
+    std::fs::remove_file(ws.path("out/t")).unwrap();
+    let r = ws.gantry(&["run", "--jobs", "1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = timeline(&ws, "out/t");
+    let (first, second) = if time_of(&t, "x", "start") < time_of(&t, "y", "start") {
+        ("x", "y")
+    } else {
+        ("y", "x")
+    };
+    assert!(time_of(&t, first, "end") <= time_of(&t, second, "start"), "--jobs 1 overlapped: {t:?}");
+}
+
+#[test]
+fn fail_fast_cancels_stages_in_flight_and_skips_dependents() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "failfast"
+
+[stage.bad]
+plugin = "{p}"
+with = {{ error = "boom" }}
+
+[stage.slow]
+plugin = "{p}"
+with = {{ spin-ms = 30000 }}
+
+[stage.after]
+plugin = "{p}"
+needs = ["bad"]
+"#
+    ));
+    let start = std::time::Instant::now();
+    let r = ws.gantry(&["run", "--jobs", "2"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(start.elapsed().as_secs() < 20, "the slow stage was not cancelled");
+    assert_eq!(r.stage("bad")["status"], "failed");
+    assert_eq!(r.stage("bad")["reason"], "boom");
+    assert_eq!(r.stage("slow")["status"], "cancelled");
+    assert_eq!(r.stage("after")["status"], "skipped");
+    assert!(r.stderr.contains("✗ bad"), "{}", r.stderr);
+
+    // Without fail-fast the independent stage completes.
+    let ws2 = Workspace::new(GANTRY);
+    ws2.write(
+        "pipeline.toml",
+        format!(
+            r#"
+[pipeline]
+name = "nofailfast"
+[stage.bad]
+plugin = "{p}"
+with = {{ error = "boom" }}
+[stage.ok]
+plugin = "{p}"
+with = {{ spin-ms = 200 }}
+"#
+        ),
+    );
+    let r = ws2.gantry(&["run", "--no-fail-fast", "--jobs", "1"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stage("ok")["status"], "succeeded");
+}
+
+#[test]
+fn retries_rerun_erroring_stages_until_they_succeed() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "retry"
+
+[stage.flaky]
+plugin = "{p}"
+retries = 3
+with = {{ succeed-on-attempt = 3, counter = "state/n" }}
+grants.fs.write = ["state"]
+
+[stage.hopeless]
+plugin = "{p}"
+retries = 1
+allow-failure = true
+with = {{ error = "always" }}
+"#
+    ));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("flaky")["status"], "succeeded");
+    assert_eq!(r.stage("flaky")["attempts"], 3);
+    assert_eq!(ws.read("state/n"), "3");
+    assert!(r.log("flaky").contains("attempt 2 failed: flaky: attempt 2 < 3; retrying"));
+    assert_eq!(r.stage("hopeless")["status"], "failed-allowed");
+    assert_eq!(r.stage("hopeless")["attempts"], 2);
+}
+
+#[test]
+fn a_reported_failure_is_not_retried_and_fails_the_run() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "findings"
+
+[stage.scan]
+plugin = "{p}"
+retries = 2
+with = {{ fail = true }}
+"#
+    ));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stage("scan")["attempts"], 1);
+    assert_eq!(r.stage("scan")["findings"]["error"], 1);
+}
+
+#[test]
+fn when_conditions_skip_stages_with_a_reason() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "when"
+
+[stage.main-only]
+plugin = "{p}"
+when = {{ branch = "main" }}
+
+[stage.tagged]
+plugin = "{p}"
+when = {{ tag = "v*" }}
+
+[stage.with-token]
+plugin = "{p}"
+when = {{ env = ["DEPLOY_TOKEN"] }}
+
+[stage.after-tagged]
+plugin = "{p}"
+needs = ["tagged"]
+"#
+    ));
+    let r = ws.gantry_env(&["run"], &[("GANTRY_GIT_BRANCH", "feature/x"), ("DEPLOY_TOKEN", "t")]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("main-only")["status"], "skipped");
+    let reason = r.stage("main-only")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("branch `feature/x` does not match `main`"), "{reason}");
+    assert_eq!(r.stage("tagged")["status"], "skipped");
+    assert_eq!(r.stage("with-token")["status"], "succeeded");
+    assert_eq!(r.stage("after-tagged")["status"], "skipped");
+    assert!(r.stage("after-tagged")["reason"].as_str().unwrap().contains("needs `tagged`"));
+
+    let r = ws.gantry_env(&["run"], &[("GANTRY_GIT_BRANCH", "main"), ("GANTRY_GIT_TAG", "v1.0.0")]);
+    assert_eq!(r.stage("main-only")["status"], "succeeded");
+    assert_eq!(r.stage("tagged")["status"], "succeeded");
+    assert_eq!(r.stage("after-tagged")["status"], "succeeded");
+    assert_eq!(r.stage("with-token")["status"], "skipped");
+}
+
+#[test]
+fn running_named_stages_brings_their_needs_only() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "select"
+[stage.a]
+plugin = "{p}"
+[stage.b]
+plugin = "{p}"
+needs = ["a"]
+[stage.other]
+plugin = "{p}"
+"#
+    ));
+    let r = ws.gantry(&["run", "b"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = r.summary();
+    let names: Vec<&str> = s["stages"].as_array().unwrap().iter().map(|x| x["stage"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b"]);
+
+    let r = ws.gantry(&["run", "bb"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no stage named `bb`"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `b`?"), "{}", r.stderr);
+}
+
+#[test]
+fn records_are_written_for_every_run() {
+    let p = probe();
+    let ws = ws(&format!(
+        r#"
+[pipeline]
+name = "records"
+[stage.lint]
+plugin = "{p}"
+with = {{ findings = [["probe-note", "note", "src/x.rs", 3]], artifacts = ["dist/a.txt", "../etc/passwd"] }}
+grants.fs.write = ["dist"]
+"#
+    ));
+    ws.write("dist/a.txt", "artifact");
+    let r = ws.gantry(&["run", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // --json prints the summary on stdout.
+    let printed: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
+    assert_eq!(printed["pipeline"], "records");
+    for f in ["run.json", "summary.json", "report.sarif", "junit.xml", "audit.jsonl", "logs/lint.log"] {
+        assert!(r.dir.as_ref().unwrap().join(f).exists(), "{f} missing");
+    }
+    let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).unwrap();
+    assert_eq!(run["state"], "finished");
+    let sarif: serde_json::Value = serde_json::from_str(&r.file("report.sarif")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "probe-note");
+    let artifacts = &r.stage("lint")["artifacts"];
+    assert_eq!(artifacts[0]["path"], "dist/a.txt");
+    assert!(artifacts[0]["digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(artifacts[1]["digest"].is_null(), "an artifact outside the workspace was collected");
+    assert!(r.log("lint").contains("probe running stage=lint"));
+    assert!(r.file("junit.xml").contains("<testcase"));
+}

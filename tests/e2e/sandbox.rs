@@ -1,0 +1,218 @@
+//! The sandbox against a purpose-built hostile plugin (`tests/plugins/hostile`):
+//! resource exhaustion ends the stage and the host carries on; filesystem escapes are
+//! refused, and nothing outside the grants is read or changed.
+
+use gantry_test_plugins::{Workspace, pinned, plugins};
+
+const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
+
+fn result(r: &gantry_test_plugins::Run, stage: &str) -> String {
+    r.stage(stage)["outputs"]["result"]
+        .as_str()
+        .unwrap_or_else(|| panic!("stage {stage} reported no result: {}", r.stage(stage)))
+        .to_string()
+}
+
+#[test]
+fn resource_exhaustion_is_contained_and_other_stages_finish() {
+    let h = pinned(plugins::HOSTILE);
+    let p = pinned(plugins::PROBE);
+    let ws = Workspace::new(GANTRY);
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"
+[pipeline]
+name = "exhaust"
+
+[stage.spin]
+plugin = "{h}"
+timeout = "1s"
+with = {{ action = "loop" }}
+
+[stage.bomb]
+plugin = "{h}"
+limits.memory = "64MiB"
+with = {{ action = "memory-bomb" }}
+
+[stage.deep]
+plugin = "{h}"
+with = {{ action = "recursion" }}
+
+[stage.flood]
+plugin = "{h}"
+limits.stdout = "64KiB"
+with = {{ action = "stdout-flood" }}
+
+[stage.crash]
+plugin = "{h}"
+with = {{ action = "panic" }}
+
+[stage.bystander]
+plugin = "{p}"
+needs = ["spin-free"]
+
+[stage.spin-free]
+plugin = "{p}"
+with = {{ spin-ms = 50 }}
+"#
+        ),
+    );
+    let start = std::time::Instant::now();
+    let r = ws.gantry(&["run", "--no-fail-fast", "--jobs", "2"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
+
+    let spin = r.stage("spin");
+    assert_eq!(spin["status"], "failed");
+    assert_eq!(spin["reason"], "timed out after 1s");
+
+    let bomb = r.stage("bomb");
+    assert_eq!(bomb["status"], "failed");
+    assert_eq!(bomb["reason"], "exceeded its memory limit of 64MiB");
+
+    let deep = r.stage("deep");
+    assert_eq!(deep["status"], "failed");
+    assert!(deep["reason"].as_str().unwrap().starts_with("overflowed its wasm stack"), "{deep}");
+
+    // 1 GiB written, 64 KiB kept, the log says it was truncated, the stage still succeeds.
+    let flood = r.stage("flood");
+    assert_eq!(flood["status"], "succeeded", "{flood}");
+    assert_eq!(flood["outputs"]["result"], format!("ok:{}", 1u64 << 30));
+    let log = r.log("flood");
+    assert!(log.contains("stdout truncated: kept the first 65536 bytes, dropped 1073676288 bytes"), "{}", &log[log.len().saturating_sub(500)..]);
+    assert!(log.len() < 200 * 1024, "log is {} bytes", log.len());
+
+    let crash = r.stage("crash");
+    assert_eq!(crash["status"], "failed");
+    assert!(crash["reason"].as_str().unwrap().starts_with("crashed"), "{crash}");
+    assert!(r.log("crash").contains("hostile plugin panics on purpose"), "panic message goes to the stage log");
+
+    assert_eq!(r.stage("spin-free")["status"], "succeeded");
+    assert_eq!(r.stage("bystander")["status"], "succeeded");
+}
+
+/// Files outside every grant, and the state of every file the plugin may not change.
+struct Fixture {
+    ws: Workspace,
+    outside: std::path::PathBuf,
+}
+
+fn fs_fixture() -> Fixture {
+    let ws = Workspace::new(GANTRY);
+    ws.write("ro/data.txt", "read-only content");
+    ws.write("rw/keep.txt", "writable");
+    ws.write("private/secret.txt", "not granted");
+    let outside = ws.root.with_extension("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret.txt"), "outside the workspace").unwrap();
+    // A symlink committed in the repository, pointing outside the workspace.
+    std::os::unix::fs::symlink(outside.join("secret.txt"), ws.path("ro/escape-link")).unwrap();
+    std::os::unix::fs::symlink(&outside, ws.path("linkdir")).unwrap();
+    Fixture { ws, outside }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.outside);
+    }
+}
+
+#[test]
+fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
+    let f = fs_fixture();
+    let h = pinned(plugins::HOSTILE);
+    let stage = |name: &str, action: &str, path: &str, to: &str| {
+        format!(
+            "[stage.{name}]\nplugin = \"{h}\"\nwith = {{ action = \"{action}\", path = \"{path}\", to = \"{to}\" }}\ngrants.fs.read = [\"ro\"]\ngrants.fs.write = [\"rw\"]\n\n"
+        )
+    };
+    let mut pipeline = String::from("[pipeline]\nname = \"escape\"\n\n");
+    for (name, action, path, to) in [
+        ("etc-passwd", "read", "/etc/passwd", ""),
+        ("dotdot", "read", "/workspace/ro/../private/secret.txt", ""),
+        ("dotdot-outside", "read", "/workspace/ro/../../", ""),
+        ("symlink-out", "read", "ro/escape-link", ""),
+        ("ungranted", "read", "private/secret.txt", ""),
+        ("list-root", "list", "/", ""),
+        ("write-ro", "write", "ro/data.txt", ""),
+        ("create-in-ro", "write", "ro/new.txt", ""),
+        ("truncate-ro", "truncate", "ro/data.txt", ""),
+        ("rename-ro-to-rw", "rename", "ro/data.txt", "rw/stolen.txt"),
+        ("hardlink-ro-to-rw", "hard-link", "ro/data.txt", "rw/linked.txt"),
+        ("write-via-dotdot", "write", "rw/../ro/data.txt", ""),
+        ("env", "env", "", ""),
+        ("read-ro", "read", "ro/data.txt", ""),
+        ("write-rw", "write", "rw/new.txt", ""),
+    ] {
+        pipeline.push_str(&stage(name, action, path, to));
+    }
+    f.ws.write("pipeline.toml", &pipeline);
+    let r = f.ws.gantry(&["run", "--no-fail-fast"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    for refused in [
+        "etc-passwd",
+        "dotdot",
+        "dotdot-outside",
+        "symlink-out",
+        "ungranted",
+        "list-root",
+        "write-ro",
+        "create-in-ro",
+        "truncate-ro",
+        "rename-ro-to-rw",
+        "hardlink-ro-to-rw",
+        "write-via-dotdot",
+    ] {
+        let res = result(&r, refused);
+        assert!(res.starts_with("err:"), "{refused}: the plugin succeeded: {res}");
+    }
+    assert!(!result(&r, "etc-passwd").contains("root:"));
+    assert_eq!(result(&r, "env"), "ok:", "the plugin saw environment variables");
+    // Positive controls: the grants do work.
+    assert_eq!(result(&r, "read-ro"), "ok:read-only content");
+    assert_eq!(result(&r, "write-rw"), "ok:written");
+    assert_eq!(f.ws.read("rw/new.txt"), "pwned by hostile plugin");
+
+    // Nothing outside the write grant changed.
+    assert_eq!(f.ws.read("ro/data.txt"), "read-only content");
+    assert!(!f.ws.path("ro/new.txt").exists());
+    assert!(!f.ws.path("rw/stolen.txt").exists());
+    assert!(!f.ws.path("rw/linked.txt").exists());
+    assert_eq!(std::fs::read_to_string(f.outside.join("secret.txt")).unwrap(), "outside the workspace");
+    assert_eq!(f.ws.read("private/secret.txt"), "not granted");
+
+    // Each stage's preopens are on record.
+    let audit = r.audit();
+    let preopens: Vec<&String> = audit
+        .iter()
+        .filter(|l| l.contains("\"stage\":\"write-ro\"") && l.contains("\"operation\":\"preopen\""))
+        .collect();
+    assert_eq!(preopens.len(), 2, "{audit:#?}");
+    assert!(preopens.iter().any(|l| l.contains("\"mode\":\"read-only\"") && l.contains("\"path\":\"ro\"")));
+    assert!(preopens.iter().any(|l| l.contains("\"mode\":\"read-write\"") && l.contains("\"path\":\"rw\"")));
+}
+
+#[test]
+fn a_grant_that_resolves_outside_the_workspace_is_refused_and_audited() {
+    let f = fs_fixture();
+    let h = pinned(plugins::HOSTILE);
+    f.ws.write(
+        "pipeline.toml",
+        format!(
+            "[pipeline]\nname = \"linkgrant\"\n[stage.sneaky]\nplugin = \"{h}\"\nwith = {{ action = \"list\", path = \"linkdir\" }}\ngrants.fs.read = [\"linkdir\"]\n"
+        ),
+    );
+    let r = f.ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let reason = r.stage("sneaky")["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("`linkdir` in grants.fs.read resolves to"), "{reason}");
+    assert!(reason.contains("outside the workspace"), "{reason}");
+    let denial = r
+        .audit()
+        .into_iter()
+        .find(|l| l.contains("\"decision\":\"deny\""))
+        .expect("denial in audit.jsonl");
+    assert!(denial.contains("\"capability\":\"fs\"") && denial.contains("\"stage\":\"sneaky\""), "{denial}");
+}

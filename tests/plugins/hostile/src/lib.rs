@@ -1,0 +1,140 @@
+//! Test plugin `hostile`: each `action` is one attempt to escape or exhaust the
+//! sandbox. Filesystem attempts report what happened as outputs (`result` =
+//! `ok:…` or `err:…`) so tests can assert the refusal from both sides: what the plugin
+//! saw, and that nothing on the host changed.
+
+use std::io::Write;
+
+use gantry_sdk::prelude::*;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Config {
+    action: Action,
+    /// Path argument of filesystem actions (guest path, absolute or relative to /workspace).
+    #[serde(default)]
+    path: String,
+    /// Second path (rename / hard-link target).
+    #[serde(default)]
+    to: String,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum Action {
+    /// Spin forever.
+    Loop,
+    /// Allocate until something gives.
+    MemoryBomb,
+    /// Recurse without end.
+    Recursion,
+    /// Write 1 GiB to stdout.
+    StdoutFlood,
+    /// Read a file.
+    Read,
+    /// Create/overwrite a file.
+    Write,
+    /// Truncate an existing file.
+    Truncate,
+    /// Rename `path` to `to`.
+    Rename,
+    /// Hard-link `path` to `to`.
+    HardLink,
+    /// List a directory.
+    List,
+    /// Read every environment variable.
+    Env,
+    /// Panic.
+    Panic,
+}
+
+struct Hostile;
+
+fn resolve(p: &str) -> String {
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/workspace/{p}")
+    }
+}
+
+fn outcome<T>(r: std::io::Result<T>, ok: impl FnOnce(T) -> String) -> String {
+    match r {
+        Ok(v) => format!("ok:{}", ok(v)),
+        Err(e) => format!("err:{e}"),
+    }
+}
+
+#[inline(never)]
+fn recurse(depth: u64, buf: &mut [u8; 256]) -> u64 {
+    let mut local = [0u8; 256];
+    local[(depth % 256) as usize] = buf[(depth % 256) as usize].wrapping_add(1);
+    std::hint::black_box(&mut local);
+    1 + recurse(depth + 1, &mut local)
+}
+
+impl Plugin for Hostile {
+    type Config = Config;
+
+    fn info() -> Info {
+        Info::new("hostile", env!("CARGO_PKG_VERSION")).description("attack plugin for tests")
+    }
+
+    fn run(_cx: &Context, config: Config) -> Result<Report, Error> {
+        let path = resolve(&config.path);
+        let to = resolve(&config.to);
+        let result = match config.action {
+            Action::Loop => {
+                let mut x = 0u64;
+                loop {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            }
+            Action::MemoryBomb => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    let mut chunk = vec![1u8; 16 << 20];
+                    chunk[0] = hoard.len() as u8;
+                    hoard.push(std::hint::black_box(chunk));
+                }
+            }
+            Action::Recursion => {
+                let mut buf = [0u8; 256];
+                format!("ok:{}", recurse(0, &mut buf))
+            }
+            Action::StdoutFlood => {
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut out = std::io::stdout().lock();
+                let mut written = 0u64;
+                while written < (1 << 30) {
+                    if out.write_all(&chunk).is_err() {
+                        break;
+                    }
+                    written += chunk.len() as u64;
+                }
+                format!("ok:{written}")
+            }
+            Action::Read => outcome(std::fs::read_to_string(&path), |s| s.chars().take(200).collect()),
+            Action::Write => outcome(std::fs::write(&path, b"pwned by hostile plugin"), |_| "written".into()),
+            Action::Truncate => outcome(
+                std::fs::OpenOptions::new().write(true).truncate(true).open(&path),
+                |_| "truncated".into(),
+            ),
+            Action::Rename => outcome(std::fs::rename(&path, &to), |_| "renamed".into()),
+            Action::HardLink => outcome(std::fs::hard_link(&path, &to), |_| "linked".into()),
+            Action::List => outcome(std::fs::read_dir(&path), |d| {
+                let mut names: Vec<String> = d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                names.sort();
+                names.join(",")
+            }),
+            Action::Env => {
+                let vars: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+                format!("ok:{}", vars.join(","))
+            }
+            Action::Panic => panic!("hostile plugin panics on purpose"),
+        };
+        Ok(Report::new().summary(result.clone()).output("result", result))
+    }
+}
+
+gantry_sdk::export_plugin!(Hostile);

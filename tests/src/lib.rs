@@ -1,0 +1,154 @@
+//! Test support for gantry's end-to-end tests: paths of the test plugins (built to
+//! wasm by `build.rs`) and throwaway workspaces with a pipeline.toml.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Paths of the compiled test plugins.
+pub mod plugins {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// `file:` reference with its sha256 pin, for a pipeline.toml.
+pub fn pinned(path: &str) -> String {
+    let bytes = std::fs::read(path).expect("test plugin was built");
+    format!("file:{path}#{}", gantry_registry::Digest::of(&bytes))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A temporary workspace; removed on drop unless `GANTRY_KEEP_TEST_DIRS` is set.
+pub struct Workspace {
+    pub root: PathBuf,
+    gantry: PathBuf,
+    cache: PathBuf,
+}
+
+impl Workspace {
+    /// `gantry` is the binary under test (`env!("CARGO_BIN_EXE_gantry")`).
+    pub fn new(gantry: &str) -> Workspace {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let base = std::env::temp_dir().join(format!("gantry-e2e-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).expect("create temp workspace");
+        let root = base.canonicalize().expect("canonical temp dir");
+        // One compile cache for all tests of a process: compile each plugin once.
+        let cache = std::env::temp_dir().join(format!("gantry-e2e-cache-{}", std::process::id()));
+        Workspace {
+            root,
+            gantry: PathBuf::from(gantry),
+            cache,
+        }
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) -> &Self {
+        let p = self.root.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d).expect("create dirs");
+        }
+        std::fs::write(p, content).expect("write file");
+        self
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// Runs `gantry ARGS` in the workspace with colour off and a private compile cache.
+    pub fn gantry(&self, args: &[&str]) -> Run {
+        let out = Command::new(&self.gantry)
+            .args(args)
+            .current_dir(&self.root)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_CACHE_DIR", &self.cache)
+            .env_remove("GANTRY_GIT_SHA")
+            .env_remove("GANTRY_GIT_BRANCH")
+            .env_remove("GANTRY_GIT_TAG")
+            .output()
+            .expect("run gantry");
+        Run::new(out, &self.root)
+    }
+
+    pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(&self.gantry);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_CACHE_DIR", &self.cache)
+            .env_remove("GANTRY_GIT_SHA")
+            .env_remove("GANTRY_GIT_BRANCH")
+            .env_remove("GANTRY_GIT_TAG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::new(cmd.output().expect("run gantry"), &self.root)
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if std::env::var_os("GANTRY_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// The result of one `gantry` invocation, with the run directory if one was made.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: Option<PathBuf>,
+}
+
+impl Run {
+    fn new(out: Output, root: &Path) -> Run {
+        let runs = root.join(".gantry/runs");
+        let dir = std::fs::read_dir(&runs).ok().and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+                .map(|e| e.path())
+        });
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir,
+        }
+    }
+
+    /// `summary.json` of the run.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_str(&self.file("summary.json")).expect("summary.json is JSON")
+    }
+
+    /// The record of one stage in `summary.json`.
+    pub fn stage(&self, name: &str) -> serde_json::Value {
+        let s = self.summary();
+        s["stages"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["stage"] == name).cloned())
+            .unwrap_or_else(|| panic!("no stage {name} in summary: {s}"))
+    }
+
+    pub fn file(&self, rel: &str) -> String {
+        let dir = self.dir.as_ref().unwrap_or_else(|| panic!("no run directory; stderr:\n{}", self.stderr));
+        std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}\nstderr:\n{}", self.stderr))
+    }
+
+    /// Lines of `audit.jsonl`.
+    pub fn audit(&self) -> Vec<String> {
+        self.file("audit.jsonl").lines().map(String::from).collect()
+    }
+
+    pub fn log(&self, stage: &str) -> String {
+        self.file(&format!("logs/{stage}.log"))
+    }
+}
+
