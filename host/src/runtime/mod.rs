@@ -447,6 +447,59 @@ fn classify(
     match e.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => RunError::StackOverflow(options.max_stack),
         Some(Trap::OutOfFuel) => RunError::Fuel(store.get_fuel().map(|_| 0).unwrap_or(0)),
-        _ => RunError::Trap(format!("{e:?}")),
+        _ => {
+            // The whole backtrace goes to the stage log; the reason stays one line.
+            store.data().log.line("gantry", &format!("plugin crashed: {e:?}"));
+            RunError::Trap(describe_trap(&e))
+        }
+    }
+}
+
+/// One line: the trap, where, and what it most likely means.
+fn describe_trap(e: &wasmtime::Error) -> String {
+    let cause = match e.downcast_ref::<Trap>() {
+        Some(t) => t.to_string(),
+        None => format!("{e:?}")
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("unknown error")
+            .trim()
+            .to_string(),
+    };
+    let names: Vec<String> = e
+        .downcast_ref::<wasmtime::WasmBacktrace>()
+        .map(|bt| {
+            bt.frames()
+                .iter()
+                .take(32)
+                .map(|f| short_name(f.func_name().unwrap_or("?")))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = cause;
+    if let Some(top) = names.first() {
+        out.push_str(&format!(" in `{top}`"));
+        if names.len() >= 16 && names.iter().take(16).all(|n| n == top) {
+            out.push_str(" (deep recursion: the plugin overflowed its stack in linear memory)");
+        }
+    }
+    if matches!(e.downcast_ref::<Trap>(), Some(Trap::UnreachableCodeReached)) {
+        out.push_str("; a Rust plugin that panics ends here — its message is in the stage log");
+    }
+    out
+}
+
+/// `crate::module::func::h0123456789abcdef` → `module::func`.
+fn short_name(name: &str) -> String {
+    let name = match name.rsplit_once("::h") {
+        Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => head,
+        _ => name,
+    };
+    let parts: Vec<&str> = name.split("::").collect();
+    if parts.len() > 2 {
+        parts[parts.len() - 2..].join("::")
+    } else {
+        name.to_string()
     }
 }

@@ -1,0 +1,78 @@
+//! `builtin:secret-scan` through the binary: a clean tree passes, a planted credential
+//! fails the run, and the credential's value appears in no record gantry writes.
+
+use gantry_test_plugins::Workspace;
+
+const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
+
+const PIPELINE: &str = r#"
+[pipeline]
+name = "dogfood"
+
+[stage.secrets]
+plugin = "builtin:secret-scan"
+with = { paths = ["."], allow-paths = ["vendor/**"] }
+grants.fs.read = ["."]
+"#;
+
+/// A credential built at run time, so this file itself stays clean.
+fn planted() -> String {
+    format!("{}{}", "ghp_", "Zq3kT9vLm2Xw8Rb4Nc6Yd1Hf5Gj7Ks0Pa2Ue")
+}
+
+#[test]
+fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
+    let ws = Workspace::new(GANTRY);
+    ws.write("pipeline.toml", PIPELINE);
+    ws.write("src/main.rs", "fn main() { let token = std::env::var(\"GITHUB_TOKEN\"); }\n");
+    ws.write("README.md", "Set `GITHUB_TOKEN=<your-token>` before running.\n");
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("secrets")["outputs"]["findings"], "0");
+
+    let secret = planted();
+    ws.write("src/config.rs", format!("\n\nconst TOKEN: &str = \"{secret}\";\n"));
+    ws.write("vendor/lib.rs", format!("const T: &str = \"{secret}\";\n"));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let stage = r.stage("secrets");
+    assert_eq!(stage["status"], "failed");
+    assert_eq!(stage["findings"]["error"], 1, "vendor/ is allowlisted: {stage}");
+
+    let sarif: serde_json::Value = serde_json::from_str(&r.file("report.sarif")).unwrap();
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "github-token");
+    let loc = &result["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "src/config.rs");
+    assert_eq!(loc["region"]["startLine"], 3);
+
+    // The value is in no record: SARIF, summary, logs, run.json, audit, junit, stdout/stderr.
+    let dir = r.dir.clone().unwrap();
+    let mut checked = 0;
+    for entry in walk(&dir) {
+        let text = std::fs::read_to_string(&entry).unwrap_or_default();
+        assert!(!text.contains(&secret), "{} contains the secret", entry.display());
+        assert!(!text.contains(&secret[4..]), "{} contains the secret's body", entry.display());
+        checked += 1;
+    }
+    assert!(checked >= 6);
+    assert!(!r.stderr.contains(&secret) && !r.stdout.contains(&secret));
+
+    // Inline marker accepts it.
+    ws.write("src/config.rs", format!("\n\nconst TOKEN: &str = \"{secret}\"; // gantry:allow\n"));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
