@@ -185,9 +185,12 @@ def main():
     ap.add_argument("--native", required=True, help="path of the native-scan binary")
     ap.add_argument("--ripsecrets", default=shutil.which("ripsecrets"))
     ap.add_argument("--detect-secrets", default=shutil.which("detect-secrets"))
-    ap.add_argument("--ds-mb", type=float, default=20.0, help="corpus subset size for detect-secrets throughput")
+    ap.add_argument("--ds-mb", type=float, default=10.0, help="corpus subset size for detect-secrets throughput")
     ap.add_argument("--per-kind", action="store_true", help="also print recall per kind")
     a = ap.parse_args()
+    for attr in ("native", "ripsecrets", "detect_secrets"):
+        if getattr(a, attr):
+            setattr(a, attr, os.path.abspath(getattr(a, attr)))
 
     labels = json.load(open(os.path.join(a.labelled, "labels.json")))
     secrets = [x for x in labels if x["is_secret"]]

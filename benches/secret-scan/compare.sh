@@ -12,7 +12,7 @@
 #                             gantry (directory appended, or `{dir}` substituted);
 #                             skipped with a message when unset
 #   NATIVE_SCAN               prebuilt native-scan binary (default: cargo build --release)
-#   DS_MB                     corpus subset (MB) for detect-secrets throughput (default 20)
+#   DS_MB                     corpus subset (MB) for detect-secrets throughput (default 10)
 #
 # Corpora and tools live under target/ (git-ignored): target/bench-data/ and
 # target/bench-tools/ (ripsecrets via `cargo install --root`, detect-secrets in a venv
@@ -25,7 +25,7 @@ cd "$root"
 SIZE_MB="${SIZE_MB:-200}"
 FILES="${FILES:-1500}"
 SEED="${SEED:-1}"
-DS_MB="${DS_MB:-20}"
+DS_MB="${DS_MB:-10}"
 data="target/bench-data"
 tools="target/bench-tools"
 corpus="$data/corpus-${SIZE_MB}mb-s${SEED}"

@@ -1,6 +1,6 @@
 //! `gantry plugin inspect REF`: digest, `describe` output, and WIT imports.
 
-use gantry_registry::{Digest, PluginRef};
+use gantry_registry::{Digest, PluginRef, RefError};
 use serde_json::json;
 
 use super::{Cli, Failure, exit, style};
@@ -30,19 +30,28 @@ pub fn explain_import(name: &str) -> &'static str {
 
 pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
     // A bare path to a .wasm is accepted here unpinned: inspect is how you learn the digest.
-    let (bytes, digest) = if !reference.contains('#') && !reference.starts_with("builtin:") {
+    let (pin, bytes, digest) = if !reference.contains('#') && !reference.starts_with("builtin:") {
         let path = reference.strip_prefix("file:").unwrap_or(reference);
         let bytes = std::fs::read(path)
             .map_err(|e| Failure::Usage(format!("cannot read `{path}`: {e}")))?;
-        let d = Digest::of(&bytes);
-        (bytes, d)
+        let digest = Digest::of(&bytes);
+        let pin = PluginRef::File {
+            path: path.into(),
+            digest,
+        };
+        (pin, bytes, digest)
     } else {
-        resolve_bytes(std::path::Path::new("."), reference).map_err(|e| {
+        let usage = |e: RefError| {
             Failure::Usage(match e.hint() {
                 Some(h) => format!("{e}\n  hint: {h}"),
                 None => e.to_string(),
             })
-        })?
+        };
+        // A `file:` reference is only resolved if the file matches its pin, so the
+        // parsed reference is the pin.
+        let pin = PluginRef::parse(reference).map_err(usage)?;
+        let (bytes, digest) = resolve_bytes(std::path::Path::new("."), &pin).map_err(usage)?;
+        (pin, bytes, digest)
     };
     let runtime = Runtime::new(EngineOptions::default())?;
     let plugin = runtime
@@ -51,13 +60,7 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
     let info = runtime
         .describe(&plugin)
         .map_err(|e| Failure::Usage(format!("`{reference}` failed to describe itself: {e}")))?;
-    let pin = match PluginRef::parse(reference) {
-        Ok(PluginRef::Builtin { .. }) => reference.to_string(),
-        _ => format!(
-            "file:{}#{digest}",
-            reference.strip_prefix("file:").unwrap_or(reference).split('#').next().unwrap_or(reference)
-        ),
-    };
+    let pin = pin.to_string();
     if cli.json {
         let imports: Vec<_> = plugin
             .imports

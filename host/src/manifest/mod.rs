@@ -42,7 +42,6 @@ mod grants;
 mod graph;
 pub mod interp;
 mod parse;
-mod plugin_ref;
 mod schema;
 mod suggest;
 pub mod units;
@@ -53,7 +52,6 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics, Span, line_col};
 pub use grants::{CAPABILITIES, FsGrants, Grants, normalize_workspace_path};
-pub use plugin_ref::{PluginRefSyntax, parse_plugin_ref};
 pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
 pub use suggest::did_you_mean;
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use gantry_registry::PluginRef;
 use serde_json::Value as Json;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -14,7 +15,6 @@ use super::diag::{Diagnostic, Diagnostics, Span};
 use super::grants::{Grants, parse_grants};
 use super::graph::Graph;
 use super::interp::{Placeholder, Token, tokenize};
-use super::plugin_ref::{self, FORMS, PluginRefSyntax, RefErrorKind};
 use super::schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When};
 use super::suggest::{did_you_mean, list, ticked};
 use super::units::{format_duration, format_size, parse_duration, parse_size};
@@ -124,7 +124,7 @@ struct PartialLimits {
 struct RawStage {
     name: String,
     span: Span,
-    plugin: Option<(String, Span, PluginRefSyntax)>,
+    plugin: Option<(String, Span, PluginRef)>,
     with: Json,
     spans: StageSpans,
     /// String values inside `with`, for the placeholder checks.
@@ -762,7 +762,8 @@ fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> 
             header,
             format!("stage `{name}` has no `plugin`"),
             Some(format!(
-                "add e.g. `plugin = \"builtin:secret-scan\"`; a plugin is {FORMS}"
+                "add e.g. `plugin = \"builtin:secret-scan\"`; a plugin is {}",
+                PluginRef::FORMS
             )),
         );
     }
@@ -773,45 +774,15 @@ fn parse_plugin(
     cx: &mut Cx<'_>,
     v: &Val<'_>,
     stage: &str,
-) -> Option<(String, Span, PluginRefSyntax)> {
+) -> Option<(String, Span, PluginRef)> {
     let text = cx.ok(cx.string(v, &format!("`plugin` in stage `{stage}`")))?;
-    match plugin_ref::parse(text) {
+    match PluginRef::parse(text) {
         Ok(r) => Some((text.to_string(), span_of(v), r)),
         Err(e) => {
-            let shown = |path: &str| match cx.file.parent() {
-                Some(dir) if !dir.as_os_str().is_empty() && !Path::new(path).is_absolute() => {
-                    dir.join(path).display().to_string()
-                }
-                _ => path.to_string(),
-            };
-            let hint = match e.kind {
-                RefErrorKind::Unpinned(path) => {
-                    let shown = shown(&path);
-                    format!(
-                        "pin it: `file:{path}#sha256:<digest>`; get the digest with `sha256sum {shown}` or `gantry plugin inspect {shown}`"
-                    )
-                }
-                RefErrorKind::BadDigest(path) => {
-                    format!(
-                        "a pin is `#sha256:` and 64 hex digits, as printed by `sha256sum {}`",
-                        shown(&path)
-                    )
-                }
-                RefErrorKind::Syntax => {
-                    if text
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                        && !text.is_empty()
-                    {
-                        format!("did you mean `builtin:{text}`? a plugin is {FORMS}")
-                    } else if text.starts_with("http") {
-                        "download it, then pin it: `file:PATH#sha256:HEX`".to_string()
-                    } else {
-                        format!("a plugin is {FORMS}")
-                    }
-                }
-            };
-            cx.error(span_of(v), e.message, Some(hint));
+            // The hint names files through the pipeline file's directory, so the
+            // commands it suggests work from where gantry was run.
+            let hint = e.hint_relative_to(cx.file.parent().unwrap_or(Path::new("")));
+            cx.error(span_of(v), e.to_string(), hint);
             None
         }
     }

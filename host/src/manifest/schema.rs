@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
+use gantry_registry::PluginRef;
 use serde::Serialize;
 
 use super::diag::Span;
 use super::grants::Grants;
-use super::plugin_ref::PluginRefSyntax;
 
 /// Default wall-clock timeout of a stage.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
@@ -33,7 +33,8 @@ pub struct Stage {
     pub plugin: String,
     /// Span of the `plugin` value (the quoted string).
     pub plugin_span: Span,
-    pub plugin_ref: PluginRefSyntax,
+    /// The reference parsed (syntax only; resolved by `run::prepare`).
+    pub plugin_ref: PluginRef,
     /// Plugin configuration: the `with` table as a JSON object (`{}` when absent).
     /// May contain `${…}` placeholders, see [`crate::manifest::interp`].
     pub with: serde_json::Value,

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use gantry_registry::{Digest, PluginRef};
 use serde_json::json;
 
 use super::*;
@@ -83,7 +84,7 @@ fn full_pipeline() {
     let secrets = m.stage("secrets").unwrap();
     assert_eq!(
         secrets.plugin_ref,
-        PluginRefSyntax::Builtin {
+        PluginRef::Builtin {
             name: "secret-scan".into()
         }
     );
@@ -113,9 +114,9 @@ fn full_pipeline() {
     let lint = m.stage("lint").unwrap();
     assert_eq!(
         lint.plugin_ref,
-        PluginRefSyntax::File {
+        PluginRef::File {
             path: "plugins/lint.wasm".into(),
-            sha256: HEX.into()
+            digest: Digest::parse(HEX).unwrap()
         }
     );
     assert_eq!(lint.timeout, Duration::from_secs(30));
@@ -136,9 +137,9 @@ fn full_pipeline() {
     let image = m.stage("image").unwrap();
     assert_eq!(
         image.plugin_ref,
-        PluginRefSyntax::File {
+        PluginRef::File {
             path: "plugins/image.wasm".into(),
-            sha256: HEX.into()
+            digest: Digest::parse(HEX).unwrap()
         }
     );
     assert_eq!(image.needs, ["secrets", "lint"]);

@@ -34,18 +34,19 @@ impl Prepared {
     }
 }
 
-/// Reads the bytes behind a plugin reference and their digest (checked against the
-/// pin for `file:` references, before anything compiles them).
-pub fn resolve_bytes(manifest_dir: &std::path::Path, reference: &str) -> Result<(Vec<u8>, Digest), RefError> {
-    match PluginRef::parse(reference)? {
-        PluginRef::Builtin { name } => match builtins::get(&name) {
+/// Reads the bytes behind a parsed plugin reference and their digest (checked against
+/// the pin for `file:` references, relative to `manifest_dir`, before anything
+/// compiles them).
+pub fn resolve_bytes(manifest_dir: &std::path::Path, reference: &PluginRef) -> Result<(Vec<u8>, Digest), RefError> {
+    match reference {
+        PluginRef::Builtin { name } => match builtins::get(name) {
             Some(bytes) => Ok((bytes.to_vec(), Digest::of(bytes))),
             None => Err(RefError::UnknownBuiltin {
-                name,
+                name: name.clone(),
                 known: builtins::names(),
             }),
         },
-        r @ PluginRef::File { .. } => r.read_file(manifest_dir, reference),
+        PluginRef::File { .. } => reference.read_file(manifest_dir),
     }
 }
 
@@ -84,7 +85,7 @@ fn load_one(
     runtime: &Runtime,
 ) -> Result<(Arc<LoadedPlugin>, Arc<PluginInfo>, Arc<jsonschema::Validator>), Diagnostic> {
     let at = |message: String| manifest.diag(stage.plugin_span, message);
-    let (bytes, digest) = resolve_bytes(manifest.dir(), &stage.plugin).map_err(|e| {
+    let (bytes, digest) = resolve_bytes(manifest.dir(), &stage.plugin_ref).map_err(|e| {
         let d = at(format!("stage `{}`: {e}", stage.name));
         match e.hint() {
             Some(h) => d.with_hint(h),

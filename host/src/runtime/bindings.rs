@@ -8,8 +8,8 @@ wasmtime::component::bindgen!({
     world: "plugin",
 });
 
-pub use gantry::plugin::log;
-pub use gantry::plugin::types;
+pub use self::gantry::plugin::log;
+pub use self::gantry::plugin::types;
 
 use crate::report::model as m;
 

@@ -97,7 +97,7 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A 40-character AWS secret access key assigned to an AWS/secret-access-key name.",
         level: Level::Error,
         keywords: &[ci_b("aws"), ci_b("amazon"), ci("secret_access_key"), ci("secretaccesskey"), ci("secret-access-key")],
-        patterns: &[r#"(?i)(?P<name>[a-z0-9_.\-]*(?:aws|amazon)[a-z0-9_.\-]*(?:secret|key)[a-z0-9_.\-]*|[a-z0-9_.\-]*secret[_.\-]?access[_.\-]?key[a-z0-9_.\-]*)\\?["'`]?\s*(?::=|=>|=|:|,)\s*\\?["'`]?(?P<s>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#],
+        patterns: &[r#"(?i)(?P<name>[a-z0-9_.\-]*(?:aws|amazon)[a-z0-9_.\-]*(?:secret|key)[a-z0-9_.\-]*|[a-z0-9_.\-]*secret[_.\-]?access[_.\-]?key[a-z0-9_.\-]*)\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|=|:|,)\s*\\?["'`]?(?P<s>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#],
         check: Check::AwsSecret,
         show: 0,
     },
@@ -245,7 +245,7 @@ pub(crate) static SPECS: &[Spec] = &[
         keywords: &[ci("twilio")],
         patterns: &[
             r"(?:^|[^A-Za-z0-9])(?P<s>SK(?P<r>[0-9a-fA-F]{32}))(?:[^A-Za-z0-9]|$)",
-            r#"(?i)twilio[a-z0-9_.\-]*(?:auth|token|secret)[a-z0-9_.\-]*\\?["'`]?\s*(?::=|=>|=|:)\s*\\?["'`]?(?P<s>[0-9a-f]{32})(?:[^a-z0-9]|$)"#,
+            r#"(?i)twilio[a-z0-9_.\-]*(?:auth|token|secret)[a-z0-9_.\-]*\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|=|:)\s*\\?["'`]?(?P<s>[0-9a-f]{32})(?:[^a-z0-9]|$)"#,
         ],
         check: TOK,
         show: 2,
@@ -293,7 +293,7 @@ pub(crate) static SPECS: &[Spec] = &[
         level: Level::Error,
         keywords: &[ci("heroku"), cs("HRKU-")],
         patterns: &[
-            r#"(?i)heroku[a-z0-9_.\-]*(?:key|token|secret|pass)[a-z0-9_.\-]*\\?["'`]?\s*(?::=|=>|=|:)\s*\\?["'`]?(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[^a-z0-9\-]|$)"#,
+            r#"(?i)heroku[a-z0-9_.\-]*(?:key|token|secret|pass)[a-z0-9_.\-]*\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|=|:)\s*\\?["'`]?(?P<s>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?:[^a-z0-9\-]|$)"#,
             r"(?:^|[^A-Za-z0-9_\-])(?P<s>HRKU-(?P<r>[A-Za-z0-9_\-]{40,80}))(?:[^A-Za-z0-9_\-]|$)",
         ],
         check: TOK,
