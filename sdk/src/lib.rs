@@ -50,7 +50,8 @@
 //!             }
 //!         }
 //!         log::info("scan finished", &[("files", &config.paths.len().to_string())]);
-//!         Ok(report.summary(format!("{} TODOs", report.findings().len())))
+//!         let n = report.findings().len();
+//!         Ok(report.summary(format!("{n} TODOs")).output("count", n.to_string()))
 //!     }
 //! }
 //!
