@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use gantry::manifest::{FsGrants, Limits};
+use gantry::manifest::{FsGrants, Grants, Limits};
 use gantry::run::audit::{Actor, AuditLog};
+use gantry::run::journal::Journal;
 use gantry::run::log::StageLog;
 use gantry::runtime::bindings::types as wit;
 use gantry::runtime::{EngineOptions, Runtime, StageSetup, builtins};
@@ -66,9 +67,15 @@ fn setup(workspace: &Path, read: Vec<String>) -> StageSetup {
             plugin: "bench".into(),
         },
         audit: Arc::new(AuditLog::disabled()),
+        journal: Arc::new(Journal::disabled()),
         log: Arc::new(StageLog::sink()),
         workspace: workspace.to_path_buf(),
-        fs: FsGrants { read, write: vec![] },
+        dry_run: false,
+        grants: Grants {
+            fs: FsGrants { read, write: vec![] },
+            ..Grants::default()
+        },
+        secrets: Arc::default(),
         limits: Limits {
             memory: 1 << 30,
             ..Limits::default()

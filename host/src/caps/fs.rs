@@ -35,11 +35,11 @@ pub fn guest_path(rel: &str) -> String {
 
 pub fn preopen(wasi: &mut WasiCtxBuilder, setup: &StageSetup) -> Result<(), String> {
     let mut grants: Vec<(&str, bool)> = Vec::new();
-    for w in &setup.fs.write {
+    for w in &setup.grants.fs.write {
         grants.push((w.as_str(), true));
     }
-    for r in &setup.fs.read {
-        if !setup.fs.write.contains(r) {
+    for r in &setup.grants.fs.read {
+        if !setup.grants.fs.write.contains(r) {
             grants.push((r.as_str(), false));
         }
     }

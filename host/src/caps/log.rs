@@ -8,7 +8,7 @@ use crate::runtime::StageState;
 use crate::runtime::bindings::log::{Field, Host, Level};
 
 impl Host for StageState {
-    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) {
+    fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
         let level = match level {
             Level::Trace => "trace",
             Level::Debug => "debug",
@@ -18,14 +18,16 @@ impl Host for StageState {
         };
         let fields: Vec<(String, String)> = fields.into_iter().map(|f| (f.key, f.value)).collect();
         self.log.record(level, &message, &fields);
+        Ok(())
     }
 
-    fn progress(&mut self, done: u64, total: Option<u64>, message: String) {
+    fn progress(&mut self, done: u64, total: Option<u64>, message: String) -> wasmtime::Result<()> {
         let text = match total {
             Some(t) => format!("{done}/{t} {message}"),
             None => format!("{done} {message}"),
         };
         self.log.record("progress", &text, &[]);
+        Ok(())
     }
 }
 

@@ -1,11 +1,99 @@
-//! Capabilities: one module per capability, each holding what the host does for it,
-//! the checks it makes and the audit records it writes.
+//! Capabilities: one module per capability, each holding its host implementation,
+//! the checks it makes against the stage's grant, and the audit records it writes.
 //!
-//! - [`log`]: structured logs and progress (always granted);
-//! - [`fs`]: `wasi:filesystem` through preopens of the paths in `grants.fs`.
+//! | capability | module | grant |
+//! | --- | --- | --- |
+//! | log | [`log`] | always |
+//! | fs | [`fs`] | `grants.fs.read` / `grants.fs.write` (WASI preopens) |
+//! | env | [`env`] | `grants.env` (WASI environment) |
+//! | secrets | [`secrets`] | `grants.secrets`, `grants.reveal` |
+//! | process | [`process`] | `grants.process` |
+//!
+//! Every broker goes through a [`Broker`]: it audits each use and refusal, and runs
+//! every mutating effect through the journal (fsynced intent before acting) or, in
+//! `--dry-run`, records it as planned instead. A refusal is a typed `denied` error
+//! whose text names the stage, the plugin, the capability, the argument that failed
+//! and the grant that would allow it.
 //!
 //! Adding a capability = one `.wit` interface in `wit/` + one module here + its grant
 //! in [`crate::manifest::Grants`].
 
+pub mod env;
 pub mod fs;
 pub mod log;
+pub mod process;
+pub mod secrets;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::run::audit::{Actor, AuditLog, Decision};
+use crate::run::journal::Journal;
+use crate::runtime::bindings::types::CapError;
+
+/// What every broker of a stage shares.
+pub struct Broker {
+    pub actor: Actor,
+    pub audit: Arc<AuditLog>,
+    pub journal: Arc<Journal>,
+    pub dry_run: bool,
+    /// Canonical workspace root.
+    pub workspace: PathBuf,
+}
+
+impl Broker {
+    pub fn allow(&self, capability: &str, operation: &str, reason: &str, detail: Option<Value>) {
+        self.actor
+            .record(&self.audit, capability, operation, Decision::Allow, reason, detail);
+    }
+
+    /// Audits a refusal and builds the error the plugin receives. `what` says which
+    /// argument failed; `grant` is the pipeline.toml line that would allow it.
+    pub fn deny(
+        &self,
+        capability: &str,
+        operation: &str,
+        what: &str,
+        grant: &str,
+        detail: Option<Value>,
+    ) -> CapError {
+        let message = format!(
+            "stage `{}` (plugin {}): {capability} {operation} refused: {what}; to allow it, add to the stage: {grant}",
+            self.actor.stage, self.actor.plugin
+        );
+        self.actor
+            .record(&self.audit, capability, operation, Decision::Deny, &message, detail);
+        CapError::Denied(message)
+    }
+
+    /// Performs a mutating effect under the journal: the intent is made durable
+    /// first; in dry-run it is recorded as planned and `plausible` answers instead.
+    pub fn effect<T>(
+        &self,
+        capability: &str,
+        operation: &str,
+        detail: Value,
+        read_only: bool,
+        plausible: impl FnOnce() -> T,
+        perform: impl FnOnce() -> Result<T, CapError>,
+        describe: impl Fn(&Result<T, CapError>) -> Value,
+    ) -> Result<T, CapError> {
+        let (run, stage) = (&self.actor.run, &self.actor.stage);
+        if read_only {
+            return perform();
+        }
+        if self.dry_run {
+            self.journal.planned(run, stage, capability, operation, detail);
+            return Ok(plausible());
+        }
+        let seq = self
+            .journal
+            .intent(run, stage, capability, operation, detail)
+            .map_err(|e| CapError::Failed(format!("cannot write the effect journal, so nothing was done: {e}")))?;
+        let result = perform();
+        self.journal.outcome(run, stage, seq, result.is_ok(), describe(&result));
+        result
+    }
+}

@@ -3,30 +3,45 @@
 //! Everything a plugin says (its `log` calls, its stdout and stderr) lands here, one
 //! line per record, prefixed by time and source. Volume is capped per stream; the cap
 //! and what was dropped are written into the log itself, so a truncated log says so.
+//!
+//! Secret values are redacted before anything reaches the file ([`Redactor`]); one
+//! record is held back so that a value split across two records is caught too.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::clock::now_rfc3339;
+use super::redact::Redactor;
+
+struct Out {
+    file: Option<BufWriter<File>>,
+    /// The last record, not yet written: (time, source, text).
+    pending: Option<(String, String, String)>,
+}
 
 /// One stage's log file.
 pub struct StageLog {
-    out: Mutex<Option<BufWriter<File>>>,
+    out: Mutex<Out>,
+    redactor: Arc<Redactor>,
     /// Records from the `log` interface (not stdio), bytes; capped like stdio.
     cap: u64,
     written: Mutex<u64>,
 }
 
 impl StageLog {
-    pub fn create(path: &Path, cap: u64) -> std::io::Result<StageLog> {
+    pub fn create(path: &Path, cap: u64, redactor: Arc<Redactor>) -> std::io::Result<StageLog> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         let file = File::create(path)?;
         Ok(StageLog {
-            out: Mutex::new(Some(BufWriter::new(file))),
+            out: Mutex::new(Out {
+                file: Some(BufWriter::new(file)),
+                pending: None,
+            }),
+            redactor,
             cap,
             written: Mutex::new(0),
         })
@@ -35,7 +50,11 @@ impl StageLog {
     /// A log that goes nowhere (describe calls, benchmarks).
     pub fn sink() -> StageLog {
         StageLog {
-            out: Mutex::new(None),
+            out: Mutex::new(Out {
+                file: None,
+                pending: None,
+            }),
+            redactor: Arc::new(Redactor::default()),
             cap: u64::MAX,
             written: Mutex::new(0),
         }
@@ -44,9 +63,22 @@ impl StageLog {
     /// Writes one line verbatim (the host's own notes: start, end, truncation).
     pub fn line(&self, source: &str, text: &str) {
         let mut guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = guard.as_mut() {
-            let _ = writeln!(w, "{} {source} {}", now_rfc3339(), sanitize(text));
+        let out = &mut *guard;
+        if out.file.is_none() {
+            return;
         }
+        let text = sanitize(text);
+        let next = match out.pending.take() {
+            Some((time, src, prev)) => {
+                let (a, b) = self.redactor.redact_pair(&prev, &text);
+                if let Some(w) = out.file.as_mut() {
+                    let _ = writeln!(w, "{time} {src} {a}");
+                }
+                b
+            }
+            None => text,
+        };
+        out.pending = Some((now_rfc3339(), source.to_string(), next));
     }
 
     /// A record from the plugin's `log` interface; counted against the cap.
@@ -82,11 +114,20 @@ impl StageLog {
         self.line(level, &text);
     }
 
+    /// Writes the held-back record and flushes. Call when the stage ends.
     pub fn flush(&self) {
         let mut guard = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(w) = guard.as_mut() {
+        let out = &mut *guard;
+        if let (Some((time, src, text)), Some(w)) = (out.pending.take(), out.file.as_mut()) {
+            let _ = writeln!(w, "{time} {src} {}", self.redactor.redact(&text));
+        }
+        if let Some(w) = out.file.as_mut() {
             let _ = w.flush();
         }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 }
 
@@ -110,5 +151,11 @@ mod tests {
     #[test]
     fn control_characters_cannot_forge_lines() {
         assert_eq!(sanitize("a\nb\x1b[2Jc"), "a⏎b�[2Jc");
+    }
+}
+
+impl Drop for StageLog {
+    fn drop(&mut self) {
+        self.flush();
     }
 }

@@ -10,8 +10,10 @@
 pub mod audit;
 pub mod clock;
 pub mod git;
+pub mod journal;
 pub mod log;
 pub mod prepare;
+pub mod redact;
 pub mod scheduler;
 
 pub use scheduler::{RunOptions, RunOutcome, execute};

@@ -27,7 +27,10 @@ use tokio::task::JoinSet;
 use super::audit::{Actor, AuditLog};
 use super::clock::now_rfc3339;
 use super::git::GitFacts;
+use super::journal::Journal;
 use super::log::StageLog;
+use super::redact::Redactor;
+use crate::caps::secrets::SecretStore;
 use super::prepare::{Prepared, validate_config};
 use crate::manifest::{Manifest, Stage, interp};
 use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
@@ -94,6 +97,9 @@ struct Shared {
     runtime: Arc<Runtime>,
     prepared: Arc<Prepared>,
     audit: Arc<AuditLog>,
+    journal: Arc<Journal>,
+    secrets: Arc<SecretStore>,
+    redactor: Arc<Redactor>,
     run_id: String,
     run_dir: PathBuf,
     workspace: PathBuf,
@@ -123,10 +129,16 @@ pub async fn execute(
     std::fs::create_dir_all(run_dir.join("logs"))
         .map_err(|e| anyhow::anyhow!("cannot create run records in `{}`: {e}", run_dir.display()))?;
     let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
+    let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
+    let secrets = Arc::new(SecretStore::load(manifest));
+    let redactor = Arc::new(secrets.redactor());
     let shared = Arc::new(Shared {
         runtime,
         prepared: prepared.clone(),
         audit,
+        journal: journal.clone(),
+        secrets,
+        redactor,
         run_id: run_id.clone(),
         run_dir: run_dir.clone(),
         workspace: opts.workspace.clone(),
@@ -277,6 +289,15 @@ pub async fn execute(
         map.insert(r.stage.clone(), r.clone());
     }
     write_state(&map, if interrupted { "interrupted" } else { "finished" });
+    if opts.dry_run {
+        let plan = json!({
+            "run": run_id,
+            "pipeline": manifest.name,
+            "dry_run": true,
+            "effects": journal.planned_effects(),
+        });
+        write_atomic(&run_dir.join("plan.json"), &serde_json::to_vec_pretty(&plan)?)?;
+    }
     write_reports(&run_dir, &manifest.name, &run_id, &list, &opts.workspace, exit_code)?;
     Ok(RunOutcome {
         run_id,
@@ -376,7 +397,11 @@ fn run_stage(
         attempts: 0,
         artifacts: Vec::new(),
     };
-    let log = match StageLog::create(&sh.run_dir.join("logs").join(format!("{name}.log")), stage.limits.stdout) {
+    let log = match StageLog::create(
+        &sh.run_dir.join("logs").join(format!("{name}.log")),
+        stage.limits.stdout,
+        sh.redactor.clone(),
+    ) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             rec.status = StageStatus::Failed;
@@ -405,9 +430,12 @@ fn run_stage(
                     plugin: prepared.plugin.digest.to_string(),
                 },
                 audit: sh.audit.clone(),
+                journal: sh.journal.clone(),
                 log: log.clone(),
                 workspace: sh.workspace.clone(),
-                fs: stage.grants.fs.clone(),
+                dry_run: sh.dry_run,
+                grants: stage.grants.clone(),
+                secrets: sh.secrets.clone(),
                 limits: stage.limits,
                 timeout: stage.timeout,
                 cancel: cancel.clone(),
@@ -465,6 +493,7 @@ fn run_stage(
         rec.status = StageStatus::FailedAllowed;
     }
     rec.duration_ms = start.elapsed().as_millis() as u64;
+    redact_record(&mut rec, &sh.redactor);
     log.line(
         "gantry",
         &format!(
@@ -476,6 +505,44 @@ fn run_stage(
     );
     log.flush();
     rec
+}
+
+/// A plugin that was given a secret may put it in its report: mask it everywhere the
+/// report goes (summary, SARIF, run.json, later stages' inputs).
+fn redact_record(rec: &mut StageRecord, r: &Redactor) {
+    if r.is_empty() {
+        return;
+    }
+    let red = |s: &mut String| {
+        if let std::borrow::Cow::Owned(o) = r.redact(s) {
+            *s = o;
+        }
+    };
+    if let Some(reason) = rec.reason.as_mut() {
+        red(reason);
+    }
+    if let Some(report) = rec.report.as_mut() {
+        red(&mut report.summary);
+        for (_, v) in report.outputs.iter_mut() {
+            red(v);
+        }
+        for a in report.artifacts.iter_mut() {
+            red(a);
+        }
+        for f in report.findings.iter_mut() {
+            red(&mut f.message);
+            if let Some(fp) = f.fingerprint.as_mut() {
+                red(fp);
+            }
+            if let Some(l) = f.location.as_mut() {
+                red(&mut l.path);
+            }
+            if let Some(fix) = f.fix.as_mut() {
+                red(&mut fix.inserted);
+                red(&mut fix.description);
+            }
+        }
+    }
 }
 
 /// Interpolates and re-validates the config, builds the WIT context.

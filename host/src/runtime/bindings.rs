@@ -6,9 +6,17 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "plugin",
+    // Host functions return `wasmtime::Result` so host-side faults (a stale resource
+    // handle) trap the guest instead of panicking the host.
+    imports: { default: trappable },
+    with: {
+        "gantry:plugin/secrets.secret": crate::caps::secrets::SecretHandle,
+    },
 });
 
 pub use self::gantry::plugin::log;
+pub use self::gantry::plugin::process;
+pub use self::gantry::plugin::secrets;
 pub use self::gantry::plugin::types;
 
 use crate::report::model as m;

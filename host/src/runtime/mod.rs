@@ -31,9 +31,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::caps;
+use crate::caps::{self, Broker};
 use crate::report::model::{PluginInfo, StageReport};
 use crate::run::audit::{Actor, AuditLog};
+use crate::run::journal::Journal;
 use crate::run::log::StageLog;
 use bindings::{Plugin, PluginPre};
 pub use cache::{CacheLookup, CompileCache};
@@ -87,10 +88,13 @@ pub struct LoadedPlugin {
 pub struct StageSetup {
     pub actor: Actor,
     pub audit: Arc<AuditLog>,
+    pub journal: Arc<Journal>,
     pub log: Arc<StageLog>,
     /// Absolute, canonical workspace root.
     pub workspace: PathBuf,
-    pub fs: crate::manifest::FsGrants,
+    pub dry_run: bool,
+    pub grants: crate::manifest::Grants,
+    pub secrets: Arc<caps::secrets::SecretStore>,
     pub limits: crate::manifest::Limits,
     pub timeout: Duration,
     /// Set by the scheduler to stop the stage (fail-fast, Ctrl-C).
@@ -130,8 +134,16 @@ pub struct StageState {
     table: ResourceTable,
     limiter: Limiter,
     pub(crate) log: Arc<StageLog>,
+    pub(crate) broker: Broker,
+    pub(crate) secrets: caps::secrets::State,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
+}
+
+impl StageState {
+    pub(crate) fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
 }
 
 impl WasiView for StageState {
@@ -370,6 +382,18 @@ impl Runtime {
                 hit: false,
             },
             log,
+            broker: Broker {
+                actor: Actor {
+                    run: String::new(),
+                    stage: "(describe)".into(),
+                    plugin: plugin.digest.to_string(),
+                },
+                audit: Arc::new(AuditLog::disabled()),
+                journal: Arc::new(Journal::disabled()),
+                dry_run: true,
+                workspace: PathBuf::new(),
+            },
+            secrets: caps::secrets::State::default(),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -396,6 +420,14 @@ impl Runtime {
         let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         caps::fs::preopen(&mut wasi, &setup).map_err(RunError::Setup)?;
+        let broker = Broker {
+            actor: setup.actor.clone(),
+            audit: setup.audit.clone(),
+            journal: setup.journal.clone(),
+            dry_run: setup.dry_run,
+            workspace: setup.workspace.clone(),
+        };
+        caps::env::provide(&mut wasi, &setup.grants.env, &broker);
         let state = StageState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -404,6 +436,8 @@ impl Runtime {
                 hit: false,
             },
             log: setup.log.clone(),
+            broker,
+            secrets: caps::secrets::State::new(&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };

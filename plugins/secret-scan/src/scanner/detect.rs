@@ -176,33 +176,34 @@ impl Engine {
             let (s, e) = (m.start(), m.end());
             let own = (!kw.case_sensitive || &content[s..e] == kw.bytes)
                 && (!kw.boundary || s == 0 || !content[s - 1].is_ascii_alphanumeric());
-            let mask = if own { kw.mask | kw.containing } else { kw.containing } & file_mask;
+            let mask = (if own { kw.mask | kw.containing } else { kw.containing }) & file_mask;
             if mask == 0 {
                 continue;
             }
-            if let Some(p) = &mut pending {
-                if s >= p.line_start && s < p.line_end {
-                    if s < p.end || p.end == p.line_end {
-                        p.mask |= mask;
-                        p.start = p.start.min(s.saturating_sub(WINDOW_BEFORE).max(p.line_start));
-                        p.end = p.line_end.min(p.end.max(e + WINDOW_AFTER));
-                        continue;
-                    }
-                    // Same long line, past the window: flush, then open a new window
-                    // (a match seen by both windows is dropped as a duplicate).
-                    let (ls, le) = (p.line_start, p.line_end);
-                    if let Some(r) = pending.take() {
-                        self.run_region(content, &r, kind, &mut st, &mut out);
-                    }
-                    pending = Some(Region {
-                        line_start: ls,
-                        line_end: le,
-                        start: s.saturating_sub(WINDOW_BEFORE).max(ls),
-                        end: le.min(e + WINDOW_AFTER),
-                        mask,
-                    });
+            if let Some(p) = &mut pending
+                && s >= p.line_start
+                && s < p.line_end
+            {
+                if s < p.end || p.end == p.line_end {
+                    p.mask |= mask;
+                    p.start = p.start.min(s.saturating_sub(WINDOW_BEFORE).max(p.line_start));
+                    p.end = p.line_end.min(p.end.max(e + WINDOW_AFTER));
                     continue;
                 }
+                // Same long line, past the window: flush, then open a new window
+                // (a match seen by both windows is dropped as a duplicate).
+                let (ls, le) = (p.line_start, p.line_end);
+                if let Some(r) = pending.take() {
+                    self.run_region(content, &r, kind, &mut st, &mut out);
+                }
+                pending = Some(Region {
+                    line_start: ls,
+                    line_end: le,
+                    start: s.saturating_sub(WINDOW_BEFORE).max(ls),
+                    end: le.min(e + WINDOW_AFTER),
+                    mask,
+                });
+                continue;
             }
             if let Some(r) = pending.take() {
                 self.run_region(content, &r, kind, &mut st, &mut out);

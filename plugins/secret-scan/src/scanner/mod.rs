@@ -167,13 +167,19 @@ pub struct Scanner {
     max_file_size: u64,
 }
 
-/// Why a file's content is not scanned.
+/// Why a file's content is not scanned: a NUL byte in the first 8 KiB, or a first
+/// 8 KiB that is not UTF-8 and does not look like legacy 8-bit text either.
 pub(crate) fn binary_reason(content: &[u8]) -> Option<&'static str> {
     let head = &content[..content.len().min(8192)];
     if memchr::memchr(0, head).is_some() {
         return Some("binary (NUL byte)");
     }
-    if std::str::from_utf8(content).is_err() {
+    // Only the head is checked, like the NUL test (a character cut at 8 KiB is fine).
+    let utf8_ok = match std::str::from_utf8(head) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
+    };
+    if !utf8_ok {
         // Tolerate legacy 8-bit text (latin-1 comments); refuse data.
         let ctrl = head.iter().filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b) || b == 0x7f).count();
         let high = head.iter().filter(|&&b| b >= 0x80).count();

@@ -391,6 +391,25 @@ fn one_finding_per_secret_and_specific_rule_wins() {
 }
 
 #[test]
+fn keyword_inside_a_longer_keyword_still_selects_its_rules() {
+    // The keyword pass reports `secret` (generic rule) and never `secret_access_key`.
+    let s = &samples()[1].secret;
+    let f = scanner().scan_bytes("x.env", format!("SECRET_ACCESS_KEY={s}").as_bytes());
+    assert_eq!(ids(&f), vec!["aws-secret-access-key"]);
+}
+
+#[test]
+fn lockfiles_skip_the_generic_rule_only() {
+    let v = "Zx81kPLmq02Wr9Tn";
+    let line = format!("token = \"{v}\"\n");
+    assert_eq!(ids(&scanner().scan_bytes("Cargo.toml", line.as_bytes())), vec!["generic-secret-assignment"]);
+    assert!(scanner().scan_bytes("Cargo.lock", line.as_bytes()).is_empty());
+    assert!(scanner().scan_bytes("web/package-lock.json", line.as_bytes()).is_empty());
+    let gh = &samples()[2].secret;
+    assert_eq!(ids(&scanner().scan_bytes("Cargo.lock", format!("x = \"{gh}\"").as_bytes())), vec!["github-token"]);
+}
+
+#[test]
 fn several_findings_on_one_line_and_columns_in_utf16() {
     let ss = samples();
     let (a, b) = (&ss[2].secret, &ss[7].secret);
@@ -466,7 +485,7 @@ fn config_deserializes_kebab_case_and_rejects_unknown_keys() {
     assert_eq!(c.max_file_size, Some(10));
     let c: Config = serde_json::from_str("{}").expect("empty");
     assert_eq!(c.paths, vec!["."]);
-    let e = serde_json::from_str::<Config>(r#"{"allow_paths":[]}"#).err().expect("unknown key");
+    let e = serde_json::from_str::<Config>(r#"{"allow_paths":[]}"#).expect_err("unknown key");
     assert!(e.to_string().contains("allow_paths"), "{e}");
     let schema = serde_json::to_string(&schemars::schema_for!(Config)).expect("schema");
     assert!(schema.contains("allow-paths") && schema.contains("entropy-threshold"), "{schema}");
@@ -600,7 +619,7 @@ fn tree_paths_subset_and_missing_path() {
     assert_eq!(paths, vec!["a/x.env", "b/y.env"]);
     assert_eq!(out.files_scanned, 2);
     let sc = Scanner::new(&Config { paths: vec!["nope".into()], ..Config::default() }).expect("cfg");
-    let e = sc.scan_tree(t.path()).err().expect("missing path");
+    let e = sc.scan_tree(t.path()).expect_err("missing path");
     assert!(e.starts_with("paths[0]: cannot read `nope`"), "{e}");
 }
 
@@ -667,15 +686,15 @@ fn baseline_roundtrip_and_errors() {
     assert_eq!(v["findings"][0]["path"], "a.env");
     // Missing and malformed baselines are errors naming the file / position.
     let missing = Config { baseline: Some("nope.json".into()), ..Config::default() };
-    let e = Scanner::new(&missing).expect("cfg").scan_tree(t.path()).err().expect("err");
+    let e = Scanner::new(&missing).expect("cfg").scan_tree(t.path()).expect_err("err");
     assert!(e.contains("`nope.json`"), "{e}");
     t.write("bad.json", "{\"version\": 1,\n \"findings\": [ {\"rule\": 3} ]}");
     let bad = Config { baseline: Some("bad.json".into()), ..Config::default() };
-    let e = Scanner::new(&bad).expect("cfg").scan_tree(t.path()).err().expect("err");
+    let e = Scanner::new(&bad).expect("cfg").scan_tree(t.path()).expect_err("err");
     assert!(e.contains("`bad.json`") && e.contains("line 2"), "{e}");
     t.write("v2.json", "{\"version\": 2, \"findings\": []}");
     let v2 = Config { baseline: Some("v2.json".into()), ..Config::default() };
-    let e = Scanner::new(&v2).expect("cfg").scan_tree(t.path()).err().expect("err");
+    let e = Scanner::new(&v2).expect("cfg").scan_tree(t.path()).expect_err("err");
     assert!(e.contains("version 2"), "{e}");
 }
 

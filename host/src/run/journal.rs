@@ -1,0 +1,98 @@
+//! `journal.jsonl`: every mutating effect, written and fsynced *before* the broker
+//! performs it, then its result. A run killed between the two lines leaves an
+//! `intent` without an outcome: exactly the effects whose state is unknown.
+//!
+//! In `--dry-run` the intent is recorded with `"dry_run": true` and nothing is
+//! performed; the run's `plan.json` lists those intended effects.
+//!
+//! Line shape: `{"time","run","stage","seq","phase":"intent"|"done"|"failed"|"planned",
+//! "capability","operation","detail",("result")}`. Secret values never appear:
+//! brokers pass names and redacted text.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use super::clock::now_rfc3339;
+
+pub struct Journal {
+    file: Mutex<Option<File>>,
+    seq: AtomicU64,
+    planned: Mutex<Vec<Value>>,
+}
+
+impl Journal {
+    pub fn create(path: &Path) -> std::io::Result<Journal> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Journal {
+            file: Mutex::new(Some(file)),
+            seq: AtomicU64::new(0),
+            planned: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A journal that keeps nothing (describe calls, benchmarks).
+    pub fn disabled() -> Journal {
+        Journal {
+            file: Mutex::new(None),
+            seq: AtomicU64::new(0),
+            planned: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn append(&self, line: &Value, sync: bool) -> std::io::Result<()> {
+        let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+        bytes.push(b'\n');
+        let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = guard.as_mut() {
+            f.write_all(&bytes)?;
+            if sync {
+                f.sync_data()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the intent to perform an effect; returns its sequence number. Fails
+    /// (and the broker must not act) if the intent cannot be made durable.
+    pub fn intent(&self, run: &str, stage: &str, capability: &str, operation: &str, detail: Value) -> std::io::Result<u64> {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        self.append(
+            &json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "intent",
+                    "capability": capability, "operation": operation, "detail": detail}),
+            true,
+        )?;
+        Ok(seq)
+    }
+
+    /// Records the outcome of effect `seq`.
+    pub fn outcome(&self, run: &str, stage: &str, seq: u64, ok: bool, result: Value) {
+        let phase = if ok { "done" } else { "failed" };
+        if let Err(e) = self.append(
+            &json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": phase, "result": result}),
+            true,
+        ) {
+            tracing::error!("cannot write journal: {e}");
+        }
+    }
+
+    /// `--dry-run`: the effect is recorded as planned and not performed.
+    pub fn planned(&self, run: &str, stage: &str, capability: &str, operation: &str, detail: Value) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let entry = json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "planned",
+                           "capability": capability, "operation": operation, "detail": detail});
+        if let Err(e) = self.append(&entry, false) {
+            tracing::error!("cannot write journal: {e}");
+        }
+        self.planned.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+    }
+
+    /// Effects recorded as planned (for `plan.json`).
+    pub fn planned_effects(&self) -> Vec<Value> {
+        self.planned.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
