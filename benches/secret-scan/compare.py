@@ -186,6 +186,7 @@ def main():
     ap.add_argument("--ripsecrets", default=shutil.which("ripsecrets"))
     ap.add_argument("--detect-secrets", default=shutil.which("detect-secrets"))
     ap.add_argument("--ds-mb", type=float, default=10.0, help="corpus subset size for detect-secrets throughput")
+    ap.add_argument("--tools", default="native,gantry,ripsecrets,detect-secrets", help="comma-separated subset to run")
     ap.add_argument("--repeat", type=int, default=2, help="throughput runs per tool (best is kept)")
     ap.add_argument("--per-kind", action="store_true", help="also print recall per kind")
     a = ap.parse_args()
@@ -202,9 +203,13 @@ def main():
     gantry_cmd = os.environ.get("GANTRY_SCAN_CMD")
     tools.append(("secret-scan wasm (gantry)", (lambda d: tool_gantry(gantry_cmd, d)) if gantry_cmd else None, a.corpus))
     tools.append(("ripsecrets", (lambda d: tool_ripsecrets(a.ripsecrets, d)) if a.ripsecrets else None, a.corpus))
-    ds_corpus = subset(a.corpus, a.ds_mb, a.corpus.rstrip("/") + f"-subset{int(a.ds_mb)}mb") if a.detect_secrets else None
+    want_ds = a.detect_secrets and "detect-secrets" in a.tools.split(",")
+    ds_corpus = subset(a.corpus, a.ds_mb, a.corpus.rstrip("/") + f"-subset{int(a.ds_mb)}mb") if want_ds else None
     tools.append(("detect-secrets", (lambda d: tool_detect_secrets(a.detect_secrets, d)) if a.detect_secrets else None, ds_corpus))
 
+    wanted = set(a.tools.split(","))
+    keys = {"secret-scan native": "native", "secret-scan wasm (gantry)": "gantry", "ripsecrets": "ripsecrets", "detect-secrets": "detect-secrets"}
+    tools = [t for t in tools if keys[t[0]] in wanted]
     rows, notes, per_kind = [], [], {}
     for name, fn, tp_dir in tools:
         if fn is None:

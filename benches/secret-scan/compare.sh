@@ -13,6 +13,7 @@
 #                             skipped with a message when unset
 #   NATIVE_SCAN               prebuilt native-scan binary (default: cargo build --release)
 #   DS_MB                     corpus subset (MB) for detect-secrets throughput (default 10)
+#   TOOLS                     subset to run (default native,gantry,ripsecrets,detect-secrets)
 #
 # Corpora and tools live under target/ (git-ignored): target/bench-data/ and
 # target/bench-tools/ (ripsecrets via `cargo install --root`, detect-secrets in a venv
@@ -60,7 +61,8 @@ if [ -z "$ds" ]; then
   fi
 fi
 
-args=(--corpus "$corpus" --labelled "$labelled" --native "$NATIVE_SCAN" --ds-mb "$DS_MB" --per-kind)
+args=(--corpus "$corpus" --labelled "$labelled" --native "$NATIVE_SCAN" --ds-mb "$DS_MB" --per-kind
+      --tools "${TOOLS:-native,gantry,ripsecrets,detect-secrets}")
 [ -n "$rip" ] && args+=(--ripsecrets "$rip")
 [ -n "$ds" ] && args+=(--detect-secrets "$ds")
 exec python3 "$here/compare.py" "${args[@]}"

@@ -132,10 +132,15 @@ pub mod __private {
     }
 }
 
+pub mod http;
+pub mod process;
+pub mod secrets;
+
 /// Plugin authors: `use gantry_sdk::prelude::*;`
 pub mod prelude {
     pub use crate::{
-        Context, Error, Finding, Fix, Info, Kind, Level, Outcome, Plugin, Region, Report, Rule, log,
+        Context, Error, Finding, Fix, Info, Kind, Level, Outcome, Plugin, Region, Report, Rule,
+        log, process,
     };
     pub use schemars::JsonSchema;
     pub use serde::Deserialize;

@@ -7,6 +7,7 @@
 //! | fs | [`fs`] | `grants.fs.read` / `grants.fs.write` (WASI preopens) |
 //! | env | [`env`] | `grants.env` (WASI environment) |
 //! | secrets | [`secrets`] | `grants.secrets`, `grants.reveal` |
+//! | http | [`http`] | `grants.http` (`wasi:http/outgoing-handler`) |
 //! | process | [`process`] | `grants.process` |
 //!
 //! Every broker goes through a [`Broker`]: it audits each use and refusal, and runs
@@ -20,6 +21,7 @@
 
 pub mod env;
 pub mod fs;
+pub mod http;
 pub mod log;
 pub mod process;
 pub mod secrets;

@@ -13,6 +13,8 @@ pub fn explain_import(name: &str) -> &'static str {
     match iface {
         "gantry:plugin/log" => "log: write to its stage log (always granted)",
         "gantry:plugin/types" => "types only (no capability)",
+        "gantry:plugin/secrets" => "secrets: handles to the secrets its stage grants (grants.secrets); values only with grants.reveal",
+        "gantry:plugin/process" => "process: run the host commands its stage allow-lists (grants.process)",
         i if i.starts_with("wasi:filesystem/") => "fs: files under the directories its stage grants (grants.fs)",
         "wasi:cli/environment" => "env: environment variables (none unless granted)",
         "wasi:cli/stdout" | "wasi:cli/stderr" => "stdout/stderr: captured into its stage log, capped",

@@ -2,8 +2,10 @@
 //!
 //! Logs and progress go to stderr, data (`--json`, `plan`, `inspect`) to stdout.
 
+mod audit;
 pub mod exit;
 mod inspect;
+mod lock;
 mod scaffold;
 pub mod style;
 
@@ -47,9 +49,15 @@ pub enum Command {
     /// Run the pipeline (or the named stages and what they need).
     Run(RunArgs),
     /// Validate pipeline.toml, plugin references, plugin configs and grants; run nothing.
-    Check,
+    Check(CheckArgs),
     /// Show the stages in execution order with their needs and grants.
     Plan,
+    /// For security reviewers: per stage, what its plugin's imports make possible,
+    /// what it is granted, the difference, and dangerous grants. Runs nothing.
+    Audit,
+    /// Write `gantry.lock` next to the pipeline file: each stage's plugin, digest,
+    /// imports and grants. Commit it; `--locked` enforces it.
+    Lock(LockArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -71,6 +79,25 @@ pub struct RunArgs {
     /// Workspace root (default: the directory of the pipeline file).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
+    /// Refuse to run unless `gantry.lock` matches every stage's plugin, digest,
+    /// imports and grants.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Also fail unless `gantry.lock` matches every stage's plugin, digest, imports
+    /// and grants.
+    #[arg(long)]
+    pub locked: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LockArgs {
+    /// Write nothing; exit 1 if `gantry.lock` is missing or stale.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,8 +126,10 @@ pub fn main(cli: Cli) -> i32 {
     style::init(cli.color);
     let result = match &cli.command {
         Command::Run(args) => cmd_run(&cli, args),
-        Command::Check => cmd_check(&cli),
+        Command::Check(args) => cmd_check(&cli, args),
         Command::Plan => cmd_plan(&cli),
+        Command::Audit => audit::run(&cli),
+        Command::Lock(args) => lock::run(&cli, args.check),
         Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
         Command::Plugin(PluginCommand::New { name, path, sdk_path }) => {
             scaffold::run(name, path.as_deref(), sdk_path.as_deref())
@@ -176,8 +205,11 @@ fn workspace_of(cli: &Cli, explicit: Option<&Path>) -> Result<PathBuf, Failure> 
         .map_err(|e| Failure::Usage(format!("workspace `{}` cannot be opened: {e}", dir.display())))
 }
 
-fn cmd_check(cli: &Cli) -> Result<i32, Failure> {
+fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    if args.locked {
+        lock::verify(&prepared)?;
+    }
     if cli.json {
         let stages: Vec<_> = prepared
             .stages
@@ -187,10 +219,11 @@ fn cmd_check(cli: &Cli) -> Result<i32, Failure> {
         println!("{}", json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages}));
     } else {
         eprintln!(
-            "{} `{}`: {} stages, plugins loaded, configs valid",
+            "{} `{}`: {} stages, plugins loaded, configs valid{}",
             style::green("ok"),
             cli.file.display(),
-            prepared.stages.len()
+            prepared.stages.len(),
+            if args.locked { ", matches `gantry.lock`" } else { "" }
         );
     }
     Ok(exit::SUCCESS)
@@ -344,6 +377,9 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     }
     let workspace = workspace_of(cli, args.workspace.as_deref())?;
     let (runtime, prepared) = load_and_prepare(cli, jobs)?;
+    if args.locked {
+        lock::verify(&prepared)?;
+    }
     if !args.stages.is_empty() {
         prepared
             .manifest

@@ -78,6 +78,8 @@ struct Snippet {
 }
 
 const TAB: &str = "    ";
+/// What [`Diagnostic::at_masked`] shows instead of a masked value.
+const MASK: &str = "\"***\"";
 
 fn display_width(s: &str) -> usize {
     s.chars()
@@ -119,6 +121,21 @@ impl Diagnostic {
     /// A diagnostic pointing at `span` in `source`, the text of `file`.
     /// Usable for any file gantry reads (the lockfile, a plugin's config file, …).
     pub fn at(file: &Path, source: &str, span: Span, message: impl Into<String>) -> Self {
+        Self::at_masked(file, source, span, message, &[])
+    }
+
+    /// Like [`Diagnostic::at`], but the parts of the snippet line covered by `masks`
+    /// (byte spans of `source`) are shown as `"***"`: for errors next to values that
+    /// may be secrets. A mask that runs past the end of the line hides the rest of
+    /// the line; carets that fall inside a mask underline the `"***"`. Line and
+    /// column still refer to the real source.
+    pub fn at_masked(
+        file: &Path,
+        source: &str,
+        span: Span,
+        message: impl Into<String>,
+        masks: &[Span],
+    ) -> Self {
         let start = clamp_to_char_boundary(source, span.start);
         let end = clamp_to_char_boundary(source, span.end.max(start));
         let (line, column) = line_col(source, start);
@@ -127,9 +144,65 @@ impl Diagnostic {
             .find('\n')
             .map_or(source.len(), |i| start + i);
         let raw_line = source[line_start..line_end].trim_end_matches('\r');
-        let caret_start = display_width(&source[line_start..start]);
-        let underlined = &source[start..end.min(line_end)];
-        let caret_len = display_width(underlined.trim_end_matches('\r')).max(1);
+        let raw_end = line_start + raw_line.len();
+        // Masks clipped to the line, in order, merged.
+        let mut clipped: Vec<(usize, usize)> = masks
+            .iter()
+            .map(|m| (m.start.max(line_start), m.end.min(raw_end)))
+            .filter(|(s, e)| s < e)
+            .collect();
+        clipped.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::new();
+        for (s, e) in clipped {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        // Walk the line once, building the shown text and noting the display
+        // columns where the underlined span starts and ends.
+        let mut text = String::new();
+        let mut width = 0;
+        let (mut caret_start, mut caret_end) = (None, None);
+        let mut pos = line_start;
+        let mut masks = merged.into_iter().peekable();
+        loop {
+            if caret_start.is_none() && pos >= start {
+                caret_start = Some(width);
+            }
+            if caret_end.is_none() && pos >= end.min(raw_end) {
+                caret_end = Some(width);
+            }
+            if pos >= raw_end {
+                break;
+            }
+            if let Some(&(ms, me)) = masks.peek()
+                && ms == pos
+            {
+                masks.next();
+                if caret_start.is_none() && start < me {
+                    caret_start = Some(width);
+                }
+                text.push_str(MASK);
+                width += MASK.len();
+                if caret_end.is_none() && end.min(raw_end) <= me {
+                    caret_end = Some(width);
+                }
+                pos = me;
+                continue;
+            }
+            let c = source[pos..].chars().next().unwrap_or(' ');
+            if c == '\t' {
+                text.push_str(TAB);
+                width += TAB.len();
+            } else {
+                text.push(c);
+                width += 1;
+            }
+            pos += c.len_utf8();
+        }
+        let caret_start = caret_start.unwrap_or(width);
+        let caret_len = caret_end.unwrap_or(width).saturating_sub(caret_start).max(1);
         Diagnostic {
             message: message.into(),
             file: file.to_path_buf(),
@@ -140,7 +213,7 @@ impl Diagnostic {
                 notes: Vec::new(),
                 span: Some(Span::new(start, end)),
                 snippet: Some(Snippet {
-                    text: raw_line.replace('\t', TAB).trim_end().to_string(),
+                    text: text.trim_end().to_string(),
                     caret_start,
                     caret_len,
                 }),
@@ -333,6 +406,44 @@ mod tests {
         assert_eq!(d.render(), "error: empty\n --> p.toml:1:1\n  |\n1 |\n  | ^");
         let d = Diagnostic::at(Path::new("p.toml"), "ab", Span::new(99, 120), "eof");
         assert_eq!((d.line, d.column), (1, 3));
+    }
+
+    #[test]
+    fn masked_values_are_not_shown() {
+        let src = "[secrets]\nTOKEN = \"hunter2\"  # real\n";
+        let key = src.find("TOKEN").unwrap_or(0);
+        let value = src.find('"').unwrap_or(0);
+        let mask = Span::new(value, value + "\"hunter2\"".len());
+        let d = Diagnostic::at_masked(
+            Path::new("p.toml"),
+            src,
+            Span::new(key, key + 5),
+            "literal",
+            &[mask],
+        );
+        assert_eq!(
+            d.render(),
+            "error: literal\n --> p.toml:2:1\n  |\n2 | TOKEN = \"***\"  # real\n  | ^^^^^"
+        );
+        // Carets inside a mask underline the mask; a mask past the line end hides the rest.
+        let d = Diagnostic::at_masked(
+            Path::new("p.toml"),
+            src,
+            Span::new(value + 2, value + 4),
+            "m",
+            &[Span::new(value, src.len())],
+        );
+        assert_eq!((d.line, d.column), (2, 11));
+        assert!(
+            d.render().ends_with("2 | TOKEN = \"***\"\n  |         ^^^^^"),
+            "{}",
+            d.render()
+        );
+        // Masks on other lines change nothing.
+        let plain = Diagnostic::at(Path::new("p.toml"), src, Span::new(0, 9), "m");
+        let masked =
+            Diagnostic::at_masked(Path::new("p.toml"), src, Span::new(0, 9), "m", &[mask]);
+        assert_eq!(plain, masked);
     }
 
     #[test]

@@ -1,29 +1,101 @@
 //! `grants.*` of a stage: what the host lets a stage's plugin do. Deny by default:
-//! a stage without grants gets no files, no environment, no network.
+//! a stage without grants gets no files, no environment, no secrets, no network and
+//! no host commands.
+//!
+//! ```toml
+//! [stage.publish]
+//! plugin = "file:plugins/publish.wasm#sha256:…"
+//! grants.fs.read = ["dist"]
+//! grants.env = ["CI", "GIT_SHA"]
+//! grants.secrets = ["REGISTRY_TOKEN"]
+//! grants.reveal = ["DEPLOY_KEY"]
+//! grants.http = ["https://api.example.com/v1/", { url = "http://127.0.0.1:8081", methods = ["GET"] }]
+//! grants.process = [{ cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read-only = true, timeout = "5m" }]
+//! ```
+//!
+//! | grant | what the plugin gets |
+//! | --- | --- |
+//! | `fs.read`, `fs.write` | workspace-relative directories (or files), preopened read-only / read-write at `/workspace/<path>` |
+//! | `env` | these environment variables of the gantry process, by exact name (unset ones are simply absent); every other variable is invisible |
+//! | `secrets` | a handle to each named secret of `[secrets]`, which it can pass to brokers that use the value on the host side; the value itself never enters the sandbox |
+//! | `reveal` | the values of these secrets (which must be declared in `[secrets]`); implies `secrets` for them |
+//! | `http` | HTTP requests to these origins and path prefixes (see [`HttpGrant`]) |
+//! | `process` | running these host commands with arguments matching these globs (see [`ProcessGrant`]) — the most powerful grant |
 //!
 //! Each capability is its own field of [`Grants`] with its own type and its own
 //! parser, registered in [`CAPABILITIES`]; an unknown capability name is an error
-//! listing the known ones. Only `fs` exists for now. A new capability (env,
-//! secrets, http, process, git, containers, cluster) adds: a field on `Grants`, an
-//! entry in `CAPABILITIES`, and a parser — typically a `#[serde(deny_unknown_fields)]`
-//! struct read through [`Cx::deserialize`], then checked value by value. Its schema
-//! and checks are meant to live with the capability under `src/caps/<name>.rs`.
+//! listing the known ones. A new capability (git, containers, cluster) adds: a field
+//! on `Grants`, an entry in `CAPABILITIES`, and a parser — typically a
+//! `#[serde(deny_unknown_fields)]` struct read through [`Cx::deserialize`], then
+//! checked value by value. What the host does at run time lives with the capability
+//! under `src/caps/<name>.rs`; here is only what can be checked in the file.
 //!
-//! fs paths are workspace-relative and normalized lexically (`./src/` → `src`,
+//! **fs** paths are workspace-relative and normalized lexically (`./src/` → `src`,
 //! `a/../b` → `b`, the root is `.`). Absolute paths, `~`, backslashes, globs and
 //! any `..` that climbs out of the workspace are refused here; symlinks that
 //! point outside are the fs broker's job at run time.
+//!
+//! **env** names are `[A-Za-z_][A-Za-z0-9_]*` (no globs). Granting the variable a
+//! secret is read from (`[secrets] X = { env = "VAR" }`) is refused: grant the
+//! secret instead, so its value stays redacted and behind `reveal`.
+//!
+//! **secrets** and **reveal** name secrets declared in `[secrets]`. The lists are
+//! kept separate as written; a name in `reveal` may also be fetched as a handle
+//! without being listed in `secrets`.
+//!
+//! **http** entries are URLs (`"https://api.example.com/v1/"`) or tables
+//! `{ url = "…", methods = ["GET", "HEAD"] }`. Scheme `http` or `https`; no
+//! credentials, query or fragment; the host is a DNS name, `*.example.com` (exactly
+//! one extra leftmost label, never the bare `example.com`, and at least two labels
+//! after the `*`), an IPv4 address or a bracketed IPv6 address; the port defaults to
+//! the scheme's. The path is a segment-aware prefix (`/v1/` allows `/v1/x`; `/v1`
+//! allows `/v1` and `/v1/x`, not `/v10`). Requests are normalized (`.`/`..`,
+//! percent-encoded dots) before they are matched. Private and loopback addresses
+//! are reachable only through a grant that names the address itself
+//! ([`HttpGrant::names_ip`]).
+//!
+//! **process** entries are tables: `cmd` is a bare command name (the host resolves it
+//! on its own `PATH`; no `/`, no whitespace, no globs); `args` has one glob per
+//! argument position (`*` any characters including `/`, `?` one character, nothing
+//! else special; `"**"` as the last element matches any number of remaining
+//! arguments; absent or `[]` means no arguments); `env` lists variables the plugin may
+//! set for the command (never `PATH`, `LD_*` or `DYLD_*`); `read-only = true` says the
+//! command changes nothing, so it still runs under `gantry run --dry-run` (default
+//! `false`: it is skipped); `timeout` (at most 24h, default the stage's) and `output`
+//! (cap on stdout and on stderr, each; default 4MiB). A shell or launcher (`sh`,
+//! `bash`, `env`, `xargs`, `sudo`, …) with a free argument (`*`) is refused: it would
+//! grant every command.
+
+mod http;
+mod process;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use super::secrets::{Declared, env_name_error};
 use super::suggest::{did_you_mean, list};
 use super::walk::{Cx, Val, entries, span_of};
+
+pub use http::HttpGrant;
+pub use process::{DEFAULT_PROCESS_OUTPUT, ProcessGrant};
 
 /// Everything a stage may do beyond pure computation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Grants {
     pub fs: FsGrants,
+    /// `grants.env = ["CI", "GIT_SHA"]`: names of host environment variables the plugin sees.
+    pub env: Vec<String>,
+    /// `grants.secrets = ["REGISTRY_TOKEN"]`: secret handles the plugin may get; each is
+    /// declared in `[secrets]`.
+    pub secrets: Vec<String>,
+    /// `grants.reveal = ["REGISTRY_TOKEN"]`: secrets whose value the plugin may read;
+    /// each is declared in `[secrets]`. Implies access to the handle: a name here need
+    /// not be repeated in [`Grants::secrets`] (the lists are kept as written).
+    pub reveal: Vec<String>,
+    /// `grants.http = ["https://api.example.com/v1/", { url = "http://127.0.0.1:8081", methods = ["GET"] }]`
+    pub http: Vec<HttpGrant>,
+    /// `grants.process = [{ cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read-only = true, timeout = "5m" }]`
+    pub process: Vec<ProcessGrant>,
 }
 
 /// `grants.fs`: preopened directories (or files), by workspace-relative path.
@@ -36,28 +108,32 @@ pub struct FsGrants {
 }
 
 /// Known capability names, in the order shown to users.
-pub const CAPABILITIES: &[&str] = &["fs"];
+pub const CAPABILITIES: &[&str] = &["fs", "env", "secrets", "reveal", "http", "process"];
 
 /// Capabilities in the design that this version does not implement yet: named so
 /// the error says "not available yet" rather than "unknown".
-const PLANNED: &[&str] = &[
-    "env",
-    "secrets",
-    "http",
-    "process",
-    "git",
-    "containers",
-    "cluster",
-];
+const PLANNED: &[&str] = &["git", "containers", "cluster"];
 
 const ALIASES: &[(&str, &str)] = &[
     ("filesystem", "fs"),
     ("files", "fs"),
     ("file", "fs"),
     ("fs-read", "fs"),
+    ("environment", "env"),
+    ("vars", "env"),
+    ("variables", "env"),
+    ("secret", "secrets"),
+    ("network", "http"),
+    ("net", "http"),
+    ("https", "http"),
+    ("urls", "http"),
+    ("exec", "process"),
+    ("command", "process"),
+    ("commands", "process"),
+    ("processes", "process"),
 ];
 
-pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Grants {
+pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str, declared: &Declared) -> Grants {
     let mut grants = Grants::default();
     let Some(table) = cx.ok(cx.table(v, &format!("`grants` in stage `{stage}`"))) else {
         return grants;
@@ -65,6 +141,17 @@ pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Grants 
     for (key, value) in entries(table) {
         match key.get_ref().as_ref() {
             "fs" => grants.fs = parse_fs(cx, value, stage),
+            "env" => grants.env = parse_env(cx, value, stage, declared),
+            k @ ("secrets" | "reveal") => {
+                let names = parse_secret_names(cx, value, stage, k, declared);
+                if k == "secrets" {
+                    grants.secrets = names;
+                } else {
+                    grants.reveal = names;
+                }
+            }
+            "http" => grants.http = http::parse(cx, value, stage),
+            "process" => grants.process = process::parse(cx, value, stage),
             name => {
                 let known = format!("known capabilities: {}", list(CAPABILITIES));
                 let suggestion = ALIASES
@@ -93,6 +180,80 @@ pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Grants 
         }
     }
     grants
+}
+
+/// `grants.env`: variable names, deduplicated, in written order.
+fn parse_env(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str, declared: &Declared) -> Vec<String> {
+    let what = format!("`grants.env` of stage `{stage}`");
+    let Some(items) = cx.ok(cx.strings(v, &what, false)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let name = item.get_ref();
+        if let Some(why) = env_name_error(name) {
+            cx.error(
+                span_of(&item),
+                format!("{what}: {why}"),
+                Some("list each variable by its exact name, e.g. `grants.env = [\"CI\", \"GIT_SHA\"]`".into()),
+            );
+            continue;
+        }
+        if let Some((_, secret)) = declared.env_sources.iter().find(|(var, _)| var == name) {
+            cx.error(
+                span_of(&item),
+                format!("{what} exposes `{name}`, the source of secret `{secret}`"),
+                Some(format!(
+                    "grant the secret instead, so its value is redacted and read only when revealed: `grants.secrets = [\"{secret}\"]` (add `grants.reveal = [\"{secret}\"]` if the plugin must read the value)"
+                )),
+            );
+            continue;
+        }
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// `grants.secrets` / `grants.reveal`: names declared in `[secrets]`, deduplicated.
+fn parse_secret_names(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    stage: &str,
+    key: &str,
+    declared: &Declared,
+) -> Vec<String> {
+    let what = format!("`grants.{key}` of stage `{stage}`");
+    let Some(items) = cx.ok(cx.strings(v, &what, false)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        let name = item.get_ref();
+        if !declared.names.contains(name) {
+            let hint = match did_you_mean(name, declared.names.iter().map(String::as_str)) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None if declared.names.is_empty() => format!(
+                    "declare where its value comes from:\n[secrets]\n{name} = {{ env = \"…\" }}   # or {{ file = \"…\" }}"
+                ),
+                None => format!(
+                    "declared secrets: {}; declare it in `[secrets]`, e.g. `{name} = {{ env = \"…\" }}`",
+                    super::suggest::ticked(&declared.names)
+                ),
+            };
+            cx.error(
+                span_of(&item),
+                format!("{what} names undeclared secret `{}`", name.escape_debug()),
+                Some(hint),
+            );
+            continue;
+        }
+        if !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,10 @@
 //! [defaults]                            # optional: timeout, retries, allow-failure, limits
 //! timeout = "10m"                       # (and memory/stack/fuel/stdout as shorthands for limits.*)
 //!
+//! [secrets]                             # optional: where secret values come from, never this file
+//! REGISTRY_TOKEN = { env = "CI_REGISTRY_TOKEN" }   # an environment variable of gantry
+//! DEPLOY_KEY = { file = "secrets/deploy.key" }     # relative to this file's directory, or absolute
+//!
 //! [stage.secrets]                       # [a-z0-9][a-z0-9_-]*, at most 63 characters
 //! plugin = "builtin:secret-scan"        # or "file:plugins/x.wasm#sha256:<64 hex>"
 //! with = { paths = ["."] }              # plugin config, any table (→ JSON object)
@@ -15,7 +19,12 @@
 //! timeout = "30s"                       # default 10m, at most 24h
 //! retries = 1                           # 0..=10
 //! allow-failure = false
-//! grants.fs.read = ["."]                # workspace-relative
+//! grants.fs.read = ["."]                # workspace-relative; see [`grants`] for all grants:
+//! grants.env = ["CI"]                   # host environment variables the plugin sees
+//! grants.secrets = ["REGISTRY_TOKEN"]   # secret handles (declared in [secrets])
+//! grants.reveal = ["DEPLOY_KEY"]        # secrets whose value the plugin may read
+//! grants.http = ["https://api.example.com/v1/"]   # origins + path prefixes, optional methods
+//! grants.process = [{ cmd = "cargo", args = ["clippy", "**"] }]   # host commands + argument globs
 //! limits = { memory = "256MiB", stack = "1MiB", fuel = 1000000000, stdout = "1MiB" }
 //! ```
 //!
@@ -23,9 +32,12 @@
 //! unknown keys at any level (with the nearest valid key), wrong types, invalid names,
 //! `needs` naming unknown stages or the stage itself, dependency cycles (shown as
 //! `a -> b -> a`), unpinned or malformed plugin references, grant paths outside the
-//! workspace, unknown capabilities, out-of-range timeouts/retries/limits, and
-//! `${…}` placeholders that are malformed or use a stage the stage does not need
-//! (see [`interp`]). All errors of a file are reported at once, in file order —
+//! workspace, unknown capabilities, malformed grants (env names, undeclared
+//! secrets, http URLs with credentials/query/bad wildcards, process grants of paths,
+//! globs or shells with free arguments — see [`grants`]), secrets written as
+//! literal values (the error never shows the value — see [`secrets`]),
+//! out-of-range timeouts/retries/limits, and `${…}` placeholders that are malformed
+//! or use a stage the stage does not need (see [`interp`]). All errors of a file are reported at once, in file order —
 //! except TOML syntax errors, where only the first is reported.
 //!
 //! What needs the plugins themselves (does `builtin:x` exist, does the digest match,
@@ -38,11 +50,12 @@
 //! (`UPDATE_GOLDEN=1 cargo test -p gantry --test ui` rewrites them).
 
 mod diag;
-mod grants;
+pub mod grants;
 mod graph;
 pub mod interp;
 mod parse;
 mod schema;
+pub mod secrets;
 mod suggest;
 pub mod units;
 mod walk;
@@ -51,7 +64,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics, Span, line_col};
-pub use grants::{CAPABILITIES, FsGrants, Grants, normalize_workspace_path};
+pub use grants::{
+    CAPABILITIES, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant, ProcessGrant,
+    normalize_workspace_path,
+};
+pub use secrets::{SecretDecl, SecretSource};
 pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
 pub use suggest::did_you_mean;
 
@@ -63,6 +80,8 @@ pub struct Manifest {
     pub source: String,
     pub name: String,
     pub description: Option<String>,
+    /// `[secrets]`, in file order: where each secret's value comes from.
+    pub secrets: Vec<SecretDecl>,
     /// In file order.
     pub stages: Vec<Stage>,
     spans: HashMap<String, StageSpans>,
@@ -140,6 +159,11 @@ impl Manifest {
 
     pub fn stage(&self, name: &str) -> Option<&Stage> {
         self.stages.iter().find(|s| s.name == name)
+    }
+
+    /// The `[secrets]` entry named `name`.
+    pub fn secret(&self, name: &str) -> Option<&SecretDecl> {
+        self.secrets.iter().find(|s| s.name == name)
     }
 
     fn graph(&self) -> graph::Graph {

@@ -15,13 +15,14 @@ use super::diag::{Diagnostic, Diagnostics, Span};
 use super::grants::{Grants, parse_grants};
 use super::graph::Graph;
 use super::interp::{Placeholder, Token, tokenize};
+use super::secrets::{Declared, parse_secrets, syntax_error_mask};
 use super::schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When};
 use super::suggest::{did_you_mean, list, ticked};
 use super::units::{format_duration, format_size, parse_duration, parse_size};
 use super::walk::{Cx, Key, Val, entries, span_of, type_name};
 use super::{Manifest, StageSpans};
 
-const TOP_KEYS: &[&str] = &["pipeline", "defaults", "stage"];
+const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "stage"];
 const TOP_ALIASES: &[(&str, &str)] = &[
     ("stages", "stage"),
     ("jobs", "stage"),
@@ -163,6 +164,8 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
     let mut description = None;
     let mut defaults = Settings::default();
     let mut stage_table = None;
+    let mut secrets = Vec::new();
+    let mut declared = Declared::default();
     for (key, value) in entries(root) {
         match key.get_ref().as_ref() {
             "pipeline" => {
@@ -170,6 +173,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                 (name, description) = parse_pipeline(&mut cx, value);
             }
             "defaults" => defaults = parse_defaults(&mut cx, value),
+            "secrets" => (secrets, declared) = parse_secrets(&mut cx, value),
             "stage" => stage_table = Some(value),
             k @ ("name" | "description") => {
                 misplaced_name = true;
@@ -217,7 +221,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                     );
                 }
                 for (key, value) in entries(t) {
-                    if let Some(s) = parse_stage(&mut cx, key, value) {
+                    if let Some(s) = parse_stage(&mut cx, key, value, &declared) {
                         stages.push(s);
                     }
                 }
@@ -291,12 +295,18 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
         source: source.to_string(),
         name,
         description,
+        secrets,
         stages,
         spans,
     })
 }
 
 fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
+    // On a line of `[secrets]` the value may be a pasted secret: never show it.
+    let masks: Vec<Span> = syntax_error_mask(cx.source, span.start).into_iter().collect();
+    let diag = |span: Span, message: String| {
+        Diagnostic::at_masked(cx.file, cx.source, span, message, &masks)
+    };
     if message == "duplicate key" {
         let line_start = cx.source[..span.start.min(cx.source.len())]
             .rfind('\n')
@@ -328,20 +338,19 @@ fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
                 }
                 _ => format!("table `{header}` is defined more than once"),
             };
-            let d = cx.diag(span, what);
+            let d = diag(span, what);
             return match first {
                 Some(f) => d.with_hint(format!("{f}; merge the two tables or rename one")),
                 None => d.with_hint("a table can be defined only once; merge them"),
             };
         }
-        return cx
-            .diag(
-                span,
-                format!("key `{key}` is set more than once in the same table"),
-            )
-            .with_hint("keep one of them");
+        return diag(
+            span,
+            format!("key `{key}` is set more than once in the same table"),
+        )
+        .with_hint("keep one of them");
     }
-    cx.diag(span, format!("invalid TOML: {message}"))
+    diag(span, format!("invalid TOML: {message}"))
 }
 
 /// `[a-z0-9][a-z0-9-]*` (pipeline) or `[a-z0-9][a-z0-9_-]*` (stage), at most 63 characters.
@@ -518,7 +527,8 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
     settings
 }
 
-fn parse_timeout(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<Duration> {
+/// A `timeout` value (duration string, more than zero, at most [`MAX_TIMEOUT`]).
+pub(crate) fn parse_timeout(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<Duration> {
     let text = match v.get_ref() {
         DeValue::String(s) => s,
         DeValue::Integer(i) => {
@@ -669,7 +679,12 @@ fn parse_limit(cx: &mut Cx<'_>, key: &str, v: &Val<'_>, place: &str, out: &mut P
     }
 }
 
-fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> {
+fn parse_stage(
+    cx: &mut Cx<'_>,
+    key: &Key<'_>,
+    v: &Val<'_>,
+    declared: &Declared,
+) -> Option<RawStage> {
     let name: &str = key.get_ref();
     let header = match v.get_ref() {
         // `[stage.x]` gives the header's span; `stage.x = {…}` or `x = {…}` the inline table's.
@@ -749,7 +764,7 @@ fn parse_stage(cx: &mut Cx<'_>, key: &Key<'_>, v: &Val<'_>) -> Option<RawStage> 
                 stage.settings.allow_failure =
                     cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
             }
-            "grants" => stage.grants = parse_grants(cx, value, name),
+            "grants" => stage.grants = parse_grants(cx, value, name, declared),
             "limits" => stage.settings.limits = parse_limits(cx, value, &place),
             _ => {
                 let suggestion = cx.unknown_key(k, &place, STAGE_KEYS, STAGE_ALIASES);

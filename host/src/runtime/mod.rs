@@ -136,6 +136,8 @@ pub struct StageState {
     pub(crate) log: Arc<StageLog>,
     pub(crate) broker: Broker,
     pub(crate) secrets: caps::secrets::State,
+    pub(crate) process: caps::process::State,
+    pub(crate) http: caps::http::State,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -152,6 +154,12 @@ impl WasiView for StageState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for StageState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        self.http.view(&mut self.table)
     }
 }
 
@@ -251,6 +259,8 @@ impl Runtime {
         };
         let mut linker: Linker<StageState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        // `wasi:http/outgoing-handler`: every request goes through caps::http's hooks.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -394,6 +404,8 @@ impl Runtime {
                 workspace: PathBuf::new(),
             },
             secrets: caps::secrets::State::default(),
+            process: caps::process::State::default(),
+            http: caps::http::State::default(),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -428,6 +440,13 @@ impl Runtime {
             workspace: setup.workspace.clone(),
         };
         caps::env::provide(&mut wasi, &setup.grants.env, &broker);
+        let http = caps::http::State::new(
+            &setup.grants.http,
+            caps::http::broker_copy(&broker),
+            (&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
+            Instant::now() + setup.timeout,
+            setup.cancel.clone(),
+        );
         let state = StageState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
@@ -438,6 +457,8 @@ impl Runtime {
             log: setup.log.clone(),
             broker,
             secrets: caps::secrets::State::new(&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
+            process: caps::process::State::new(&setup.grants.process, Instant::now() + setup.timeout, setup.cancel.clone()),
+            http,
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };

@@ -1,9 +1,8 @@
-//! The detection engine: one Aho-Corasick pass over a file finds rule keywords;
+//! The detection engine: one keyword pass over a file ([`KeywordSearcher`]) finds rule keywords;
 //! only the lines (or, for very long lines, windows) holding a keyword run the
 //! regexes of the rules that keyword belongs to, and matches are validated
 //! (entropy, placeholders, structure) before they become findings.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Captures, Regex};
 use sha2::{Digest, Sha256};
 
@@ -11,6 +10,7 @@ use super::entropy::{
     base64_decode, has_digit, is_hex, is_uuid, looks_placeholder, looks_placeholder_generic,
     shannon_entropy,
 };
+use super::keywords::{Hit, KeywordSearcher};
 use super::rules::{Check, GENERIC_CODE_PATTERN, GENERIC_CONFIG_PATTERN, KNOWN_EXAMPLE_SHA256, SPECS, Spec};
 
 /// Lines longer than this (minified code, data blobs) are searched in windows
@@ -26,14 +26,10 @@ struct KwEntry {
     case_sensitive: bool,
     boundary: bool,
     mask: u64,
-    /// Rules of longer keywords that contain this one: the non-overlapping search
-    /// reports the shorter keyword and never sees the longer one, so a hit also
-    /// selects their rules (even when this keyword's own case/boundary check fails).
-    containing: u64,
 }
 
 pub(crate) struct Engine {
-    ac: Option<AhoCorasick>,
+    searcher: Option<KeywordSearcher>,
     kws: Vec<KwEntry>,
     regexes: Vec<Vec<Regex>>,
     enabled: u64,
@@ -112,7 +108,6 @@ impl Engine {
                             case_sensitive: kw.case_sensitive,
                             boundary: kw.boundary,
                             mask: 1 << i,
-                            containing: 0,
                         }),
                     }
                 }
@@ -124,34 +119,10 @@ impl Engine {
             }
             regexes.push(compiled);
         }
-        for a in 0..kws.len() {
-            let needle = kws[a].bytes.to_ascii_lowercase();
-            let containing = kws
-                .iter()
-                .enumerate()
-                .filter(|&(b, k)| {
-                    b != a
-                        && k.bytes.len() > needle.len()
-                        && k.bytes.to_ascii_lowercase().windows(needle.len()).any(|w| w == needle.as_slice())
-                })
-                .fold(0, |m, (_, k)| m | k.mask);
-            kws[a].containing = containing;
-        }
-        let ac = if kws.is_empty() {
-            None
-        } else {
-            Some(
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .build(kws.iter().map(|k| k.bytes))
-                    .map_err(|e| format!("internal error: keyword automaton: {e}"))?,
-            )
-        };
+        let searcher = (!kws.is_empty()).then(|| KeywordSearcher::new(&kws.iter().map(|k| k.bytes).collect::<Vec<_>>()));
         let idx = |id: &str| SPECS.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
         Ok(Engine {
-            ac,
+            searcher,
             kws,
             regexes,
             enabled,
@@ -162,7 +133,7 @@ impl Engine {
     }
 
     pub fn detect(&self, content: &[u8], kind: FileKind) -> Vec<Raw> {
-        let Some(ac) = &self.ac else { return Vec::new() };
+        let Some(searcher) = &self.searcher else { return Vec::new() };
         let mut file_mask = self.enabled;
         if kind.lockfile {
             file_mask &= !(1u64.checked_shl(self.generic_idx as u32).unwrap_or(0));
@@ -171,13 +142,16 @@ impl Engine {
         let mut out = Vec::new();
         let mut st = ScanState { line_pos: 0, line_no: 1, cur_line_start: usize::MAX, cur_line_first: 0 };
         let mut pending: Option<Region> = None;
-        for m in ac.find_iter(content) {
-            let kw = &self.kws[m.pattern().as_usize()];
-            let (s, e) = (m.start(), m.end());
-            let own = (!kw.case_sensitive || &content[s..e] == kw.bytes)
-                && (!kw.boundary || s == 0 || !content[s - 1].is_ascii_alphanumeric());
-            let mask = (if own { kw.mask | kw.containing } else { kw.containing }) & file_mask;
-            if mask == 0 {
+        let mut hits: Vec<Hit> = Vec::new();
+        searcher.find_all(content, &mut hits);
+        for h in hits {
+            let kw = &self.kws[h.kw as usize];
+            let (s, e) = (h.start, h.end);
+            let mask = kw.mask & file_mask;
+            if mask == 0
+                || kw.case_sensitive && &content[s..e] != kw.bytes
+                || kw.boundary && s > 0 && content[s - 1].is_ascii_alphanumeric()
+            {
                 continue;
             }
             if let Some(p) = &mut pending
@@ -368,7 +342,7 @@ impl Engine {
         if NAME_SUFFIX_SKIP.iter().any(|s| lname.ends_with(s)) || NAME_SKIP.iter().any(|s| lname.contains(s)) {
             return None;
         }
-        if matches!(v[0], b'$' | b'%' | b'{' | b'<' | b'[' | b'(' | b'@' | b'*' | b'&' | b'!' | b'/' | b'~' | b'#') {
+        if matches!(v[0], b'$' | b'{' | b'<' | b'[' | b'(' | b'@' | b'*' | b'&' | b'!' | b'/' | b'~' | b'#') || is_format_spec(v) {
             return None;
         }
         if v.starts_with(b"./") || v.starts_with(b"../") || contains(v, b"://") || contains(v, b"::") {
@@ -409,6 +383,13 @@ struct ScanState {
     line_no: u32,
     cur_line_start: usize,
     cur_line_first: usize,
+}
+
+/// `%s`, `%(name)s`, `%-10d`, `%{var}`: a printf/template placeholder at the start.
+fn is_format_spec(v: &[u8]) -> bool {
+    let Some(rest) = v.strip_prefix(b"%") else { return false };
+    let rest = &rest[rest.iter().take_while(|b| b"-+ #0123456789.".contains(b)).count()..];
+    rest.first().is_some_and(|b| b"sdifuxXocegq({v".contains(b))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

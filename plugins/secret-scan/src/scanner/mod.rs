@@ -2,7 +2,7 @@
 //! baselines. Pure Rust over `std::fs`, so the same code runs natively (tests,
 //! benchmarks) and in the wasm32-wasip2 component (root `/workspace`).
 //!
-//! Pipeline per file: skip checks (size, binary) → one Aho-Corasick keyword pass →
+//! Pipeline per file: skip checks (size, binary) → one keyword pass (Aho-Corasick DFA) →
 //! rule regexes on keyword lines → validation (entropy, placeholders, structure) →
 //! allow-values, inline `gantry:allow` markers → (in [`Scanner::scan_tree`]) baseline.
 //!
@@ -18,6 +18,7 @@ mod baseline;
 mod detect;
 mod entropy;
 mod glob;
+mod keywords;
 mod rules;
 mod walk;
 

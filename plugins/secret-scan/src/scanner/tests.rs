@@ -334,6 +334,8 @@ fn generic_decoys_are_ignored() {
         ("app.env", "TOKEN_URL=https://auth.internal/oauth2/token2"),
         ("app.env", "TOKEN_FILE=/var/run/secrets/kube2/token"),
         ("app.env", "PASSWORD_MIN_LENGTH=12345678"),
+        ("app.py", "password = \"%(db_password2)s\""),
+        ("app.yaml", "password: '%-12s%08d'"),
         ("app.yaml", "secret_name: my-app-secret-v2"),
         ("app.yaml", "token_endpoint: oauth2.googleapis.com/token3"),
         ("app.yaml", "password: !vault |"),
@@ -364,6 +366,7 @@ fn generic_accepts_config_formats() {
         ("lib.rs", "const AUTH_TOKEN: &str = \"{}\";"),
         ("deploy.sh", "export SERVICE_PASSWORD={}"),
         ("app.properties", "spring.datasource.password={}"),
+        ("app.py", "DB_PASSWORD = \"%H{}\""),
     ] {
         let v = format!("{}7{}", r.s(ALNUM, 11), r.s(ALNUM, 8));
         let content = fmt.replace("{}", &v);

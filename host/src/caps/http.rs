@@ -1,0 +1,1058 @@
+//! Capability `http` (`wasi:http/outgoing-handler`): outbound HTTP(S) requests to
+//! granted URLs, as Spin's `factor-outbound-http` does.
+//!
+//! Grant (pipeline.toml), parsed into [`HttpGrant`]:
+//!
+//! ```toml
+//! grants.http = ["https://upload.example:443/legacy/", "http://127.0.0.1:8081"]
+//! ```
+//!
+//! Plugins use the standard `wasi:http/outgoing-handler` import (Rust plugins: the
+//! small blocking client `gantry_sdk::http`). The interface is linked for every
+//! plugin; the hook [`Hooks::send_request`] replaces wasmtime-wasi-http's default
+//! client, and the host sends every request itself, in this order (a refusal is the
+//! `wasi:http` error code named below, plus a `deny` line in `audit.jsonl` naming the
+//! stage, the plugin, the part that failed and the grant that would allow it):
+//!
+//! 1. **URL**: `http` or `https` only; no userinfo (`user@host`); the path may not
+//!    contain `.` or `..` segments, also percent-encoded (`/v1/%2e%2e/admin`), nor
+//!    backslashes — servers resolve them, so they would climb out of a granted prefix.
+//!    `CONNECT` is refused (a tunnel would bypass every later check).
+//! 2. **Grant**: scheme, host, port (default 80/443), path prefix and, if the grant
+//!    lists methods, the method must match one [`HttpGrant`]
+//!    ([`HttpGrant::allows`]); otherwise `http-request-denied`.
+//! 3. **Secret handles in headers** (DESIGN: "brokers take handles"): a header whose
+//!    value is `gantry-secret:NAME` is sent with the value of secret `NAME` instead,
+//!    if the stage has `NAME` in `grants.secrets` (or `grants.reveal`); otherwise
+//!    `http-request-denied`. The plugin never sees the value; the audit line names the
+//!    secret, never its value.
+//! 4. **Addresses**: the host name is resolved once, and *every* address it resolves
+//!    to must be global: loopback, private (RFC 1918, `fc00::/7`), link-local
+//!    (`169.254.0.0/16` — which holds the cloud metadata endpoint `169.254.169.254`
+//!    — and `fe80::/10`), unspecified, CGNAT, multicast, documentation and other
+//!    reserved ranges ([`non_global`]) are refused with `destination-ip-prohibited`
+//!    unless a matching grant names that exact IP (`http://127.0.0.1:8081`, see
+//!    [`HttpGrant::names_ip`]). gantry then connects to the address it checked and
+//!    never resolves the name again, so DNS rebinding cannot swap it. TLS still
+//!    verifies the certificate against the host *name* (webpki roots, via rustls).
+//! 5. **Dry-run** (`gantry run --dry-run`): `GET`, `HEAD` and `OPTIONS` are sent as
+//!    usual (reads). Any other method is a mutating effect: it is recorded as planned
+//!    (`journal.jsonl`, `plan.json`), its request body is read and discarded, nothing
+//!    is sent, and the plugin gets a synthetic `200` with an empty body and the
+//!    header `x-gantry-dry-run: 1` (200 rather than 202 because clients commonly
+//!    check for exactly 200; the header lets a plugin tell).
+//! 6. **Journal**: outside dry-run, a mutating request's intent (method, URL without
+//!    query, address) is fsynced to `journal.jsonl` before the first byte is sent;
+//!    its outcome is the status code (or the error).
+//! 7. **Limits**: connect [`CONNECT_TIMEOUT`]; the whole exchange, from the hook to
+//!    the last body byte, at most [`MAX_REQUEST_TIME`] and never past the stage's own
+//!    deadline; a guest's `request-options` may shorten the connect, first-byte and
+//!    between-bytes timeouts, never lengthen them. The response body is capped at
+//!    [`MAX_RESPONSE_BODY`] (a larger `content-length` is refused before reading;
+//!    a longer stream fails at the cap with `http-response-body-size`, and a `deny`
+//!    line is audited). These limits are not configurable per grant yet. A cancelled
+//!    stage (fail-fast, Ctrl-C) aborts its request in flight.
+//!
+//! Redirects are never followed by the host (`wasi:http` has no such notion): a
+//! plugin that wants to follow one issues a new request, which is checked again.
+//!
+//! Every allowed request is audited with method, scheme, host, port, path (without
+//! the query, which may carry tokens), the address connected to and the names of the
+//! secrets used — never headers or bodies.
+//!
+//! Tests: `tests/e2e/attack_http.rs` (with the `http-probe` test plugin) and the unit
+//! tests below (address classification, path checks).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, Uri};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks};
+
+use crate::caps::Broker;
+use crate::caps::secrets::SecretStore;
+use crate::manifest::HttpGrant;
+
+const CAP: &str = "http";
+
+/// Largest response body a plugin may receive.
+pub const MAX_RESPONSE_BODY: u64 = 16 << 20;
+/// Longest a request may take, from the call to the last byte of the body.
+pub const MAX_REQUEST_TIME: Duration = Duration::from_secs(30);
+/// Longest a TCP connect (and TLS handshake) may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a name resolution may take.
+pub const DNS_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest request body read (and discarded) for a dry-run request.
+const MAX_DRY_RUN_BODY: usize = 64 << 20;
+/// A header value `gantry-secret:NAME` is replaced by the value of secret `NAME`.
+pub const SECRET_PREFIX: &str = "gantry-secret:";
+/// Header of the synthetic dry-run response.
+pub const DRY_RUN_HEADER: &str = "x-gantry-dry-run";
+
+/// The per-stage state behind `wasi:http`: the crate's context plus our hooks.
+pub struct State {
+    ctx: WasiHttpCtx,
+    hooks: Hooks,
+}
+
+/// What the hooks need; shared with the futures that outlive a host call.
+struct Shared {
+    grants: Vec<HttpGrant>,
+    broker: Broker,
+    /// Secrets the stage may pass by handle (`grants.secrets` + `grants.reveal`).
+    secret_names: Vec<String>,
+    secrets: Arc<SecretStore>,
+    deadline: Instant,
+    cancel: Arc<AtomicBool>,
+}
+
+/// [`WasiHttpHooks`] of a stage: every request goes through [`Shared::check`].
+pub struct Hooks {
+    shared: Arc<Shared>,
+}
+
+impl State {
+    /// `broker` is a copy of the stage's broker (same actor, audit log and journal).
+    pub fn new(
+        grants: &[HttpGrant],
+        broker: Broker,
+        secrets: (&[String], &[String], Arc<SecretStore>),
+        deadline: Instant,
+        cancel: Arc<AtomicBool>,
+    ) -> State {
+        let (granted, reveal, store) = secrets;
+        State {
+            ctx: WasiHttpCtx::new(),
+            hooks: Hooks {
+                shared: Arc::new(Shared {
+                    grants: grants.to_vec(),
+                    broker,
+                    secret_names: granted.iter().chain(reveal).cloned().collect(),
+                    secrets: store,
+                    deadline,
+                    cancel,
+                }),
+            },
+        }
+    }
+
+    /// The view `wasi:http` works on; `table` is the store's resource table.
+    pub fn view<'a>(&'a mut self, table: &'a mut ResourceTable) -> WasiHttpCtxView<'a> {
+        WasiHttpCtxView {
+            ctx: &mut self.ctx,
+            table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// No grants (every request refused), nothing recorded: for `describe` calls.
+impl Default for State {
+    fn default() -> State {
+        let broker = Broker {
+            actor: crate::run::audit::Actor {
+                run: String::new(),
+                stage: "(describe)".into(),
+                plugin: String::new(),
+            },
+            audit: Arc::new(crate::run::audit::AuditLog::disabled()),
+            journal: Arc::new(crate::run::journal::Journal::disabled()),
+            dry_run: true,
+            workspace: std::path::PathBuf::new(),
+        };
+        State::new(
+            &[],
+            broker,
+            (&[], &[], Arc::new(SecretStore::default())),
+            Instant::now(),
+            Arc::new(AtomicBool::new(false)),
+        )
+    }
+}
+
+/// A copy of a broker for the futures of this module (which outlive a host call).
+pub fn broker_copy(b: &Broker) -> Broker {
+    Broker {
+        actor: b.actor.clone(),
+        audit: b.audit.clone(),
+        journal: b.journal.clone(),
+        dry_run: b.dry_run,
+        workspace: b.workspace.clone(),
+    }
+}
+
+/// Why an address may not be contacted unless a grant names it; `None` for a
+/// global unicast address. `std`'s `is_global` is unstable, hence this table.
+pub fn non_global(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => non_global_v4(v4),
+        IpAddr::V6(v6) => non_global_v6(v6),
+    }
+}
+
+fn non_global_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(match (a, b, c) {
+        _ if ip.is_unspecified() => "unspecified",
+        (0, _, _) => "\"this network\" (0.0.0.0/8)",
+        (127, _, _) => "loopback",
+        (10, _, _) => "private (RFC 1918)",
+        (172, 16..=31, _) => "private (RFC 1918)",
+        (192, 168, _) => "private (RFC 1918)",
+        (169, 254, _) => "link-local (169.254.0.0/16, includes the cloud metadata endpoint)",
+        (100, 64..=127, _) => "shared address space (CGNAT, 100.64.0.0/10)",
+        (192, 0, 0) => "IETF protocol assignments (192.0.0.0/24)",
+        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation (TEST-NET)",
+        (192, 88, 99) => "6to4 relay anycast (deprecated)",
+        (198, 18..=19, _) => "benchmarking (198.18.0.0/15)",
+        (224..=239, _, _) => "multicast",
+        (240..=255, _, _) => "reserved or broadcast",
+        _ => return None,
+    })
+}
+
+fn non_global_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    let s = ip.segments();
+    if ip.is_unspecified() {
+        return Some("unspecified");
+    }
+    if ip.is_loopback() {
+        return Some("loopback");
+    }
+    // Addresses that embed an IPv4 address are judged by it (and refused if it is
+    // not global): IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16.
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return non_global_v4(v4);
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
+        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+        return non_global_v4(v4);
+    }
+    if s[0] == 0x2002 {
+        let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
+        return non_global_v4(v4).map(|_| "6to4 address of a non-global IPv4 address");
+    }
+    Some(match s[0] {
+        // ::a.b.c.d (deprecated IPv4-compatible) and the rest of ::/96.
+        0 if s[1..6] == [0, 0, 0, 0, 0] => "IPv4-compatible (deprecated)",
+        0x0100 if s[1..4] == [0, 0, 0] => "discard-only (100::/64)",
+        0x2001 if s[1] < 0x0200 => "IETF protocol assignments (2001::/23, includes Teredo)",
+        0x2001 if s[1] == 0x0db8 => "documentation (2001:db8::/32)",
+        0xfc00..=0xfdff => "unique local (fc00::/7, private)",
+        0xfe80..=0xfebf => "link-local (fe80::/10)",
+        0xfec0..=0xfeff => "site-local (deprecated)",
+        0xff00..=0xffff => "multicast",
+        _ => return None,
+    })
+}
+
+/// Why `path` looks like an attempt to leave a prefix (for messages only: matching
+/// itself is [`HttpGrant::allows`], which normalizes the path).
+pub fn path_problem(path: &str) -> Option<String> {
+    let decoded = percent_decode(path);
+    if decoded.contains('\\') {
+        return Some(format!("path `{}` contains a backslash", shown(path)));
+    }
+    if decoded.split('/').any(|seg| seg == "." || seg == "..") {
+        return Some(format!(
+            "path `{}` contains `.` or `..` segments (after percent-decoding), which could leave the granted prefix",
+            shown(path)
+        ));
+    }
+    if decoded.contains('\0') {
+        return Some(format!("path `{}` contains a NUL byte", shown(path)));
+    }
+    None
+}
+
+/// Percent-decodes twice (a server or proxy may decode once more than expected).
+fn percent_decode(s: &str) -> String {
+    fn once(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                let hex = |c: u8| (c as char).to_digit(16);
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    once(&once(s))
+}
+
+/// At most 200 characters of plugin-controlled text, for messages.
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(200).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn is_read_only(method: &Method) -> bool {
+    *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS
+}
+
+/// The parts of a request that grants are about.
+#[derive(Clone, Debug)]
+struct Target {
+    method: String,
+    scheme: String,
+    /// Host as written, lowercased, IPv6 without brackets.
+    host: String,
+    port: u16,
+    path: String,
+    /// Index into `grants` of every grant that allows the request.
+    grants: Vec<usize>,
+}
+
+impl Target {
+    fn url(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{}://{host}:{}{}", self.scheme, self.port, self.path)
+    }
+
+    fn detail(&self) -> Value {
+        json!({ "scheme": self.scheme, "host": self.host, "port": self.port, "path": shown(&self.path) })
+    }
+}
+
+/// A refusal: audited by [`Shared::refuse`], turned into a `wasi:http` error code.
+struct Refusal {
+    what: String,
+    grant: String,
+    code: Error,
+}
+
+impl Shared {
+    fn refuse(&self, method: &str, detail: Value, r: Refusal) -> Error {
+        let _ = self.broker.deny(CAP, method, &r.what, &r.grant, Some(detail));
+        r.code
+    }
+
+    /// Steps 1 and 2 of the module doc: the URL and the grant.
+    fn check(&self, method: &Method, uri: &Uri) -> Result<Target, Refusal> {
+        let denied = |what: String, grant: String| Refusal {
+            what,
+            grant,
+            code: Error::HttpRequestDenied,
+        };
+        let m = method.as_str().to_string();
+        let scheme = uri.scheme_str().unwrap_or("").to_ascii_lowercase();
+        if scheme != "http" && scheme != "https" {
+            return Err(denied(
+                format!("scheme `{}` is not supported", shown(&scheme)),
+                "a URL starting with `http://` or `https://`".into(),
+            ));
+        }
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+        if authority.contains('@') {
+            return Err(denied(
+                "URLs with userinfo (`user@host`) are refused".into(),
+                "pass credentials in a header (e.g. `authorization: gantry-secret:NAME`)".into(),
+            ));
+        }
+        let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if host.is_empty() {
+            return Err(denied("the URL has no host".into(), "a URL with a host".into()));
+        }
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let path = match uri.path() {
+            "" => "/".to_string(),
+            p => p.to_string(),
+        };
+        let mut t = Target {
+            method: m.clone(),
+            scheme,
+            host,
+            port,
+            path,
+            grants: Vec::new(),
+        };
+        if *method == Method::CONNECT || *method == Method::TRACE {
+            return Err(denied(
+                format!("method `{m}` is never allowed (a tunnel, or an echo of the request's credentials)"),
+                "no grant allows it".into(),
+            ));
+        }
+        t.grants = self
+            .grants
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| g.allows(&m, &t.scheme, &t.host, t.port, &t.path))
+            .map(|(i, _)| i)
+            .collect();
+        if t.grants.is_empty() {
+            return Err(denied(self.explain(&t), self.suggest(&t)));
+        }
+        Ok(t)
+    }
+
+    /// Which part of the request no grant matches, for the refusal message. Probes
+    /// [`HttpGrant::allows`] part by part (so wildcards, brackets and path
+    /// normalization mean exactly what they mean when matching): host, then port,
+    /// scheme, path, method.
+    fn explain(&self, t: &Target) -> String {
+        if self.grants.is_empty() {
+            return format!("`{}` is not granted (the stage has no `grants.http`)", shown(&t.url()));
+        }
+        // A method each grant accepts, to probe the other parts.
+        let any = |g: &HttpGrant| g.methods.first().cloned().unwrap_or_else(|| t.method.clone());
+        let list = |gs: &[&HttpGrant], f: &dyn Fn(&HttpGrant) -> String| {
+            let mut v: Vec<String> = gs.iter().map(|g| format!("`{}`", f(g))).collect();
+            v.dedup();
+            v.join(", ")
+        };
+        let host: Vec<&HttpGrant> = self
+            .grants
+            .iter()
+            .filter(|g| g.allows(&any(g), &g.scheme, &t.host, g.port, &g.path_prefix))
+            .collect();
+        if host.is_empty() {
+            return format!("host `{}` is not granted", shown(&t.host));
+        }
+        let port: Vec<&HttpGrant> = host
+            .iter()
+            .copied()
+            .filter(|g| g.allows(&any(g), &g.scheme, &t.host, t.port, &g.path_prefix))
+            .collect();
+        if port.is_empty() {
+            return format!(
+                "port {} of host `{}` is not granted (granted: {})",
+                t.port,
+                shown(&t.host),
+                list(&host, &|g| g.port.to_string())
+            );
+        }
+        let scheme: Vec<&HttpGrant> = port
+            .iter()
+            .copied()
+            .filter(|g| g.allows(&any(g), &t.scheme, &t.host, t.port, &g.path_prefix))
+            .collect();
+        if scheme.is_empty() {
+            return format!(
+                "scheme `{}` is not granted for `{}:{}` (granted: {})",
+                t.scheme,
+                shown(&t.host),
+                t.port,
+                list(&port, &|g| g.scheme.clone())
+            );
+        }
+        let path: Vec<&HttpGrant> = scheme
+            .iter()
+            .copied()
+            .filter(|g| g.allows(&any(g), &t.scheme, &t.host, t.port, &t.path))
+            .collect();
+        if path.is_empty() {
+            let why = match path_problem(&t.path) {
+                Some(p) => format!("{p}; "),
+                None => String::new(),
+            };
+            return format!(
+                "{why}path `{}` is not under a granted prefix ({})",
+                shown(&t.path),
+                list(&scheme, &|g| g.path_prefix.clone())
+            );
+        }
+        format!(
+            "method `{}` is not granted for `{}` (granted: {})",
+            shown(&t.method),
+            shown(&t.url()),
+            path.iter()
+                .flat_map(|g| g.methods.iter().map(|m| format!("`{m}`")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+
+    fn suggest(&self, t: &Target) -> String {
+        let url = t.url();
+        if is_read_only(&Method::from_bytes(t.method.as_bytes()).unwrap_or(Method::GET)) {
+            format!("grants.http = [\"{}\"]", shown(&url))
+        } else {
+            format!(
+                "grants.http = [\"{}\"] (or `{{ url = \"{}\", methods = [\"{}\"] }}`)",
+                shown(&url),
+                shown(&url),
+                shown(&t.method)
+            )
+        }
+    }
+
+    /// Step 3: replaces `gantry-secret:NAME` header values; returns the names used.
+    fn substitute_secrets(&self, headers: &mut http::HeaderMap) -> Result<Vec<String>, (String, Refusal)> {
+        let mut used = Vec::new();
+        for (name, value) in headers.iter_mut() {
+            let Some(secret) = value.as_bytes().strip_prefix(SECRET_PREFIX.as_bytes()) else {
+                continue;
+            };
+            let secret = String::from_utf8_lossy(secret).trim().to_string();
+            let refusal = |what: String, grant: String| {
+                (
+                    secret.clone(),
+                    Refusal {
+                        what,
+                        grant,
+                        code: Error::HttpRequestDenied,
+                    },
+                )
+            };
+            if !self.secret_names.iter().any(|n| *n == secret) {
+                return Err(refusal(
+                    format!("header `{name}` refers to secret `{}`, which is not granted", shown(&secret)),
+                    format!("grants.secrets = [\"{}\"]", shown(&secret)),
+                ));
+            }
+            let v = match self.secrets.value(&secret) {
+                Some(Ok(v)) => v,
+                Some(Err(why)) => {
+                    return Err(refusal(
+                        format!("header `{name}` refers to secret `{secret}`, which is not available: {why}"),
+                        format!("make secret `{secret}` available (see `[secrets]`)"),
+                    ));
+                }
+                None => {
+                    return Err(refusal(
+                        format!("header `{name}` refers to secret `{secret}`, which is not declared"),
+                        format!("declare `{secret}` in `[secrets]`"),
+                    ));
+                }
+            };
+            let Ok(mut hv) = HeaderValue::from_str(v) else {
+                return Err(refusal(
+                    format!("the value of secret `{secret}` is not a valid header value"),
+                    "a secret without control characters".into(),
+                ));
+            };
+            hv.set_sensitive(true);
+            *value = hv;
+            used.push(secret);
+        }
+        Ok(used)
+    }
+
+    fn remaining(&self, started: Instant) -> Duration {
+        let end = (started + MAX_REQUEST_TIME).min(self.deadline);
+        end.saturating_duration_since(Instant::now())
+    }
+}
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(
+        &mut self,
+        mut request: Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> Box<dyn Future<Output = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>> + Send>
+    {
+        let shared = self.shared.clone();
+        let started = Instant::now();
+        let method = request.method().clone();
+        let target = match shared.check(&method, request.uri()) {
+            Ok(t) => t,
+            Err(r) => {
+                let uri = request.uri();
+                let detail = json!({
+                    "scheme": uri.scheme_str(),
+                    "host": uri.host().map(shown),
+                    "port": uri.port_u16(),
+                    "path": shown(uri.path()),
+                });
+                let e = shared.refuse(method.as_str(), detail, r);
+                return Box::new(async move { Err(e) });
+            }
+        };
+        let secrets = match shared.substitute_secrets(request.headers_mut()) {
+            Ok(used) => used,
+            Err((name, r)) => {
+                let mut detail = target.detail();
+                detail["secret"] = json!(shown(&name));
+                let e = shared.refuse(method.as_str(), detail, r);
+                return Box::new(async move { Err(e) });
+            }
+        };
+        Box::new(async move {
+            let work = perform(shared.clone(), target, request, options, secrets, started);
+            let limit = shared.remaining(started);
+            tokio::select! {
+                r = tokio::time::timeout(limit, work) => r.unwrap_or(Err(Error::HttpResponseTimeout)),
+                () = cancelled(shared.cancel.clone()) => Err(Error::HttpResponseTimeout),
+            }
+        })
+    }
+}
+
+/// Resolves when the stage is cancelled.
+async fn cancelled(flag: Arc<AtomicBool>) {
+    while !flag.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+/// Steps 4 to 7, after the grant check.
+async fn perform(
+    shared: Arc<Shared>,
+    t: Target,
+    request: Request<WasiBody>,
+    options: Option<RequestOptions>,
+    secrets: Vec<String>,
+    started: Instant,
+) -> Result<(Response<WasiBody>, IoFuture), Error> {
+    let method = request.method().clone();
+    let addrs = resolve(&t.host, t.port).await?;
+    for addr in &addrs {
+        if let Some(kind) = non_global(addr.ip()) {
+            let named = t.grants.iter().any(|&i| shared.grants[i].names_ip(addr.ip()));
+            if !named {
+                let mut detail = t.detail();
+                detail["address"] = json!(addr.ip().to_string());
+                let ip = match addr.ip() {
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    v4 => v4.to_string(),
+                };
+                let what = if t.host == addr.ip().to_string() {
+                    format!("address `{}` is {kind}", addr.ip())
+                } else {
+                    format!("host `{}` resolves to `{}`, which is {kind}", shown(&t.host), addr.ip())
+                };
+                return Err(shared.refuse(
+                    &t.method,
+                    detail,
+                    Refusal {
+                        what,
+                        grant: format!("grants.http = [\"{}://{ip}:{}{}\"] (naming the address itself)", t.scheme, t.port, shown(&t.path)),
+                        code: Error::DestinationIpProhibited,
+                    },
+                ));
+            }
+        }
+    }
+    let mut detail = t.detail();
+    detail["address"] = json!(addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>());
+    if !secrets.is_empty() {
+        detail["secrets"] = json!(secrets);
+    }
+    let grant_url = shared.grants[t.grants[0]].url.clone();
+    let mutating = !is_read_only(&method);
+
+    if mutating && shared.broker.dry_run {
+        let mut plan = detail.clone();
+        plan["url"] = json!(shown(&t.url()));
+        shared.broker.allow(CAP, &t.method, &format!("dry-run: planned, not sent (granted by `{grant_url}`)"), Some(detail));
+        // Read (and discard) what the plugin writes, so its body writes succeed.
+        let body = http_body_util::Limited::new(request.into_body(), MAX_DRY_RUN_BODY);
+        let bytes = match tokio::time::timeout(shared.remaining(started), body.collect()).await {
+            Ok(Ok(c)) => Some(c.to_bytes().len()),
+            _ => None,
+        };
+        plan["body_bytes"] = json!(bytes);
+        let planned = shared.broker.effect(
+            CAP,
+            &t.method,
+            plan,
+            false,
+            || true,
+            || Ok(false),
+            |_| Value::Null,
+        );
+        debug_assert!(matches!(planned, Ok(true)));
+        let response = Response::builder()
+            .status(200)
+            .header(DRY_RUN_HEADER, "1")
+            .header(http::header::CONTENT_LENGTH, "0")
+            .body(
+                http_body_util::Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .map_err(|e| Error::InternalError(Some(e.to_string())))?;
+        return Ok((response, Box::new(async { Ok(()) })));
+    }
+
+    shared.broker.allow(CAP, &t.method, &format!("granted by `{grant_url}`"), Some(detail.clone()));
+    let seq = if mutating {
+        let journal = shared.broker.journal.clone();
+        let (run, stage) = (shared.broker.actor.run.clone(), shared.broker.actor.stage.clone());
+        let (op, mut intent) = (t.method.clone(), detail);
+        intent["url"] = json!(shown(&t.url()));
+        let written = tokio::task::spawn_blocking(move || journal.intent(&run, &stage, CAP, &op, intent)).await;
+        match written {
+            Ok(Ok(seq)) => Some(seq),
+            Ok(Err(e)) => {
+                return Err(Error::InternalError(Some(format!(
+                    "cannot write the effect journal, so nothing was sent: {e}"
+                ))));
+            }
+            Err(e) => return Err(Error::InternalError(Some(format!("journal task failed: {e}")))),
+        }
+    } else {
+        None
+    };
+    let result = send(&shared, &t, addrs, request, options, started).await;
+    if let Some(seq) = seq {
+        let (ok, outcome) = match &result {
+            Ok((r, _)) => (true, json!({ "status": r.status().as_u16() })),
+            Err(e) => (false, json!({ "error": e.to_string() })),
+        };
+        let journal = shared.broker.journal.clone();
+        let (run, stage) = (shared.broker.actor.run.clone(), shared.broker.actor.stage.clone());
+        let _ = tokio::task::spawn_blocking(move || journal.outcome(&run, &stage, seq, ok, outcome)).await;
+    }
+    result
+}
+
+/// Resolves `host` once; an IP literal is its own answer.
+async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let found = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.to_string(), port)))
+        .await
+        .map_err(|_| Error::DnsTimeout)?
+        .map_err(|e| Error::DnsError {
+            rcode: Some(e.to_string()),
+            info_code: None,
+        })?;
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for a in found {
+        if !addrs.contains(&a) {
+            addrs.push(a);
+        }
+    }
+    if addrs.is_empty() {
+        return Err(Error::DestinationNotFound);
+    }
+    Ok(addrs)
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+impl<T> Stream for T where T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+
+/// rustls with the ring provider (the one wasmtime-wasi-http builds) and the webpki roots.
+static TLS: LazyLock<Result<Arc<rustls::ClientConfig>, String>> = LazyLock::new(|| {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| Arc::new(b.with_root_certificates(roots).with_no_client_auth()))
+        .map_err(|e| e.to_string())
+});
+
+fn shorter(option: Option<Duration>, cap: Duration) -> Duration {
+    option.map_or(cap, |o| o.min(cap))
+}
+
+/// Connects to one of the checked addresses (never resolving again), then TLS and
+/// HTTP/1.1; mirrors wasmtime-wasi-http's `default_send_request`.
+async fn send(
+    shared: &Arc<Shared>,
+    t: &Target,
+    addrs: Vec<SocketAddr>,
+    mut request: Request<WasiBody>,
+    options: Option<RequestOptions>,
+    started: Instant,
+) -> Result<(Response<WasiBody>, IoFuture), Error> {
+    let connect_timeout = shorter(options.and_then(|o| o.connect_timeout), CONNECT_TIMEOUT);
+    let first_byte = shorter(options.and_then(|o| o.first_byte_timeout), MAX_REQUEST_TIME);
+    let between = shorter(options.and_then(|o| o.between_bytes_timeout), MAX_REQUEST_TIME);
+
+    let mut last = Error::ConnectionRefused;
+    let mut tcp = None;
+    for addr in &addrs {
+        match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                tcp = Some(s);
+                break;
+            }
+            Ok(Err(e)) => last = Error::Connect(e),
+            Err(_) => last = Error::ConnectionTimeout,
+        }
+    }
+    let tcp = tcp.ok_or(last)?;
+    let stream: Box<dyn Stream> = if t.scheme == "https" {
+        let name = match t.host.parse::<IpAddr>() {
+            Ok(ip) => rustls::pki_types::ServerName::from(ip),
+            Err(_) => rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(Error::InvalidDnsNameError)?,
+        };
+        let config = TLS.clone().map_err(|e| Error::InternalError(Some(format!("TLS set-up failed: {e}"))))?;
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
+            .await
+            .map_err(|_| Error::ConnectionTimeout)?
+            .map_err(Error::Tls)?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::Builder::new().handshake::<_, WasiBody>(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| Error::ConnectionTimeout)??;
+
+    // Origin-form request line: the authority travels in the `host` header only.
+    let pq = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    *request.uri_mut() = Uri::builder()
+        .path_and_query(pq)
+        .build()
+        .map_err(|_| Error::HttpRequestUriInvalid)?;
+
+    let send = async move {
+        tokio::time::timeout(first_byte, sender.send_request(request))
+            .await
+            .map_err(|_| Error::ConnectionReadTimeout)?
+            .map_err(Error::from)
+    };
+    let mut send = std::pin::pin!(send);
+    let mut conn = Some(conn);
+    // Drive the connection while waiting for the response head.
+    let response = std::future::poll_fn(|cx| match send.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(r),
+        Poll::Pending => {
+            let Some(c) = conn.as_mut() else {
+                return Poll::Pending;
+            };
+            match Pin::new(c).poll(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => {
+                    conn = None;
+                    match r {
+                        Ok(()) => send.as_mut().poll(cx),
+                        Err(e) => Poll::Ready(Err(Error::from(e))),
+                    }
+                }
+            }
+        }
+    })
+    .await?;
+
+    let declared = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BODY) {
+        return Err(too_large(shared, t, Some(n)));
+    }
+    let end = tokio::time::Instant::now() + shared.remaining(started);
+    let overflow = {
+        let (shared, t) = (shared.clone(), t.clone());
+        Box::new(move || {
+            too_large(&shared, &t, None);
+        }) as Box<dyn FnOnce() + Send>
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let response = response.map(|incoming| {
+        LimitedBody {
+            incoming,
+            remaining: MAX_RESPONSE_BODY,
+            deadline: Box::pin(tokio::time::sleep_until(end)),
+            between,
+            idle: Box::pin(tokio::time::sleep(between)),
+            cancel: shared.cancel.clone(),
+            tick,
+            overflow: Some(overflow),
+            done: false,
+        }
+        .boxed_unsync()
+    });
+    let io: IoFuture = Box::new(async move {
+        match conn {
+            Some(c) => c.await.map_err(Error::from),
+            None => Ok(()),
+        }
+    });
+    Ok((response, io))
+}
+
+/// Audits a response over [`MAX_RESPONSE_BODY`] and returns its error code.
+fn too_large(shared: &Shared, t: &Target, declared: Option<u64>) -> Error {
+    let what = match declared {
+        Some(n) => format!("the response of `{}` declares {n} bytes, more than the {MAX_RESPONSE_BODY}-byte cap", shown(&t.url())),
+        None => format!("the response of `{}` is longer than the {MAX_RESPONSE_BODY}-byte cap", shown(&t.url())),
+    };
+    shared.refuse(
+        &t.method,
+        t.detail(),
+        Refusal {
+            what,
+            grant: "fetch less (the response size cap is not configurable yet)".into(),
+            code: Error::HttpResponseBodySize(declared),
+        },
+    )
+}
+
+/// The response body as the plugin reads it: capped in size, in total time (the
+/// request's deadline) and between bytes, and aborted when the stage is cancelled.
+struct LimitedBody {
+    incoming: hyper::body::Incoming,
+    remaining: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    between: Duration,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    cancel: Arc<AtomicBool>,
+    tick: tokio::time::Interval,
+    overflow: Option<Box<dyn FnOnce() + Send>>,
+    done: bool,
+}
+
+impl Body for LimitedBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let fail = |this: &mut LimitedBody, e: Error| {
+            this.done = true;
+            Poll::Ready(Some(Err(e)))
+        };
+        if this.cancel.load(Ordering::Relaxed) {
+            return fail(this, Error::HttpResponseTimeout);
+        }
+        match Pin::new(&mut this.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let n = data.len() as u64;
+                    if n > this.remaining {
+                        if let Some(f) = this.overflow.take() {
+                            f();
+                        }
+                        return fail(this, Error::HttpResponseBodySize(None));
+                    }
+                    this.remaining -= n;
+                }
+                this.idle.as_mut().reset(tokio::time::Instant::now() + this.between);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                let e = if e.is_timeout() { Error::HttpResponseTimeout } else { Error::from(e) };
+                fail(this, e)
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    return fail(this, Error::HttpResponseTimeout);
+                }
+                if this.idle.as_mut().poll(cx).is_ready() {
+                    return fail(this, Error::ConnectionReadTimeout);
+                }
+                while this.tick.poll_tick(cx).is_ready() {
+                    if this.cancel.load(Ordering::Relaxed) {
+                        return fail(this, Error::HttpResponseTimeout);
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.incoming.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("test address")
+    }
+
+    #[test]
+    fn global_addresses_pass() {
+        for a in ["1.1.1.1", "8.8.8.8", "93.184.216.34", "172.15.0.1", "172.32.0.1", "100.63.255.255", "2606:4700::1111", "2a00:1450::1"] {
+            assert_eq!(non_global(ip(a)), None, "{a}");
+        }
+    }
+
+    #[test]
+    fn non_global_addresses_are_refused() {
+        for a in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "0.0.0.0",
+            "0.1.2.3",
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "169.254.0.1",
+            "100.64.0.1",
+            "192.0.2.1",
+            "198.18.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "fe80::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "::127.0.0.1",
+        ] {
+            assert!(non_global(ip(a)).is_some(), "{a} should be refused");
+        }
+        assert!(non_global(ip("169.254.169.254")).is_some_and(|k| k.contains("metadata")));
+        assert_eq!(non_global(ip("::ffff:8.8.8.8")), None);
+        assert_eq!(non_global(ip("64:ff9b::808:808")), None);
+    }
+
+    #[test]
+    fn paths_that_could_escape_a_prefix() {
+        for p in ["/v1/../admin", "/v1/./x", "/v1/%2e%2e/admin", "/v1/%2E%2e/admin", "/v1/%252e%252e/admin", "/v1/..%2fadmin", "/v1\\..\\admin", "/.."] {
+            assert!(path_problem(p).is_some(), "{p}");
+        }
+        for p in ["/", "/v1/", "/v1/a..b/c", "/v1/...", "/v1/x%2fy", "/v1/.well-known"] {
+            assert_eq!(path_problem(p), None, "{p}");
+        }
+    }
+}

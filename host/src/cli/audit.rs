@@ -1,0 +1,689 @@
+//! `gantry audit`: what each stage can do, for a security reviewer who does not read WIT.
+//!
+//! For every stage (in file order) it shows the plugin reference and digest, then, per
+//! capability, the two halves of the question "what can this stage do?":
+//!
+//! - what the plugin's WIT **imports** make possible — the most it could ever do
+//!   (`wasi:filesystem/*` → fs, `wasi:cli/environment` → env, `gantry:plugin/secrets`
+//!   → secrets, `wasi:http/*` → http, `gantry:plugin/process` → process,
+//!   `wasi:sockets/*` → network, `gantry:plugin/log` → log);
+//! - what the stage **grants** in pipeline.toml;
+//!
+//! and the difference between them. An import without a grant is not a hole: the host
+//! links one world for every plugin, and a call outside the grant is refused with
+//! `denied` and written to `audit.jsonl` (for fs and env there is simply nothing to
+//! reach: no preopened directory, an empty environment). A grant without an import
+//! cannot be used by this plugin and should be removed — it would silently widen
+//! what a later version of the plugin may do.
+//!
+//! Grants that give a plugin power outside its sandbox are flagged, each with its
+//! reason: any `process` grant (critical: arbitrary code on the host, more so with
+//! `**` arguments or an interpreter), `fs.write` on `.` (the whole workspace,
+//! `.git/hooks` included), `http` without TLS or to private/loopback addresses, and
+//! every `reveal`.
+//!
+//! Grants are read through their `Serialize` form, so a capability this module does
+//! not know yet is still listed (as raw values) rather than silently left out.
+//! The exit code is 0 whatever is found: this is a report, not a gate (`gantry.lock`
+//! and `--locked` are the gate). Tests: `tests/e2e/audit_lock.rs`.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::inspect::explain_import;
+use super::{Cli, Failure, exit, load_and_prepare, style};
+use crate::run::prepare::Prepared;
+
+/// Capabilities in the order a reviewer reads them; grant keys not listed here follow.
+const ORDER: &[&str] = &["fs", "env", "secrets", "http", "process", "network", "log"];
+
+/// The capability an import gives, or `None` for imports with no authority
+/// (clocks, random, stdio, exit, types).
+pub fn capability_of(import: &str) -> Option<&'static str> {
+    let iface = import.split('@').next().unwrap_or(import);
+    match iface {
+        i if i.starts_with("wasi:filesystem/") => Some("fs"),
+        "wasi:cli/environment" => Some("env"),
+        "gantry:plugin/secrets" => Some("secrets"),
+        "gantry:plugin/process" => Some("process"),
+        i if i.starts_with("wasi:http/") => Some("http"),
+        i if i.starts_with("wasi:sockets/") => Some("network"),
+        "gantry:plugin/log" => Some("log"),
+        _ => None,
+    }
+}
+
+/// The capability a `grants.KEY` belongs to.
+fn capability_of_grant(key: &str) -> &str {
+    match key {
+        "reveal" => "secrets",
+        k => k,
+    }
+}
+
+#[derive(Serialize)]
+pub struct PipelineAudit {
+    pub pipeline: String,
+    pub file: String,
+    pub stages: Vec<StageAudit>,
+    pub summary: Summary,
+}
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub stages: usize,
+    pub critical: usize,
+    pub dangers: usize,
+    pub warnings: usize,
+}
+
+#[derive(Serialize)]
+pub struct StageAudit {
+    pub stage: String,
+    /// The reference as written in pipeline.toml.
+    pub plugin: String,
+    pub name: String,
+    pub version: String,
+    pub digest: String,
+    /// Every WIT import with the capability it gives (null: none) and its meaning.
+    pub imports: Vec<Value>,
+    /// `grants` of the stage as pipeline.toml resolved them.
+    pub grants: Value,
+    /// Per capability that is imported or granted: the comparison.
+    pub capabilities: Vec<CapabilityAudit>,
+    pub dangers: Vec<Danger>,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Serialize)]
+pub struct CapabilityAudit {
+    pub capability: String,
+    /// `granted`, `not-granted`, `unused-grant`, `always` (log), `never` (network).
+    pub status: &'static str,
+    pub imported: bool,
+    pub granted: bool,
+    /// The imports that give it.
+    pub imports: Vec<String>,
+    /// What the stage grants, one line each.
+    pub grants: Vec<String>,
+    /// What this means, in a sentence.
+    pub note: String,
+}
+
+#[derive(Serialize)]
+pub struct Danger {
+    /// `critical` (code on the host) or `high`.
+    pub severity: &'static str,
+    /// The grant, as a pipeline.toml key (`grants.process`, `grants.fs.write`, …).
+    pub grant: String,
+    /// The value it is about (command, path, URL, secret name).
+    pub subject: String,
+    pub reason: String,
+}
+
+#[derive(Serialize)]
+pub struct Warning {
+    pub capability: String,
+    pub message: String,
+}
+
+pub fn run(cli: &Cli) -> Result<i32, Failure> {
+    let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    let audit = audit(&prepared, &cli.file.display().to_string());
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&audit).unwrap_or_default());
+    } else {
+        print!("{}", render(&audit));
+    }
+    Ok(exit::SUCCESS)
+}
+
+pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
+    let mut stages = Vec::new();
+    for stage in &prepared.manifest.stages {
+        let Some(p) = prepared.stage(&stage.name) else { continue };
+        let grants = serde_json::to_value(&stage.grants).unwrap_or(Value::Null);
+        stages.push(audit_stage(
+            &stage.name,
+            &stage.plugin,
+            &p.info.name,
+            &p.info.version,
+            &p.plugin.digest.to_string(),
+            &p.plugin.imports,
+            grants,
+        ));
+    }
+    let count = |f: &dyn Fn(&StageAudit) -> usize| stages.iter().map(f).sum();
+    let summary = Summary {
+        stages: stages.len(),
+        critical: count(&|s| s.dangers.iter().filter(|d| d.severity == "critical").count()),
+        dangers: count(&|s| s.dangers.len()),
+        warnings: count(&|s| s.warnings.len()),
+    };
+    PipelineAudit {
+        pipeline: prepared.manifest.name.clone(),
+        file: file.to_string(),
+        stages,
+        summary,
+    }
+}
+
+fn audit_stage(
+    stage: &str,
+    plugin: &str,
+    name: &str,
+    version: &str,
+    digest: &str,
+    imports: &[String],
+    grants: Value,
+) -> StageAudit {
+    let import_rows = imports
+        .iter()
+        .map(|i| json!({"name": i, "capability": capability_of(i), "meaning": explain_import(i)}))
+        .collect();
+
+    // Capabilities to show: the known ones in order, then any other granted key.
+    let mut caps: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
+    if let Some(obj) = grants.as_object() {
+        let mut extra: Vec<String> = obj
+            .iter()
+            .filter(|(_, v)| !is_empty(v))
+            .map(|(k, _)| capability_of_grant(k).to_string())
+            .filter(|c| !caps.contains(c))
+            .collect();
+        extra.sort();
+        extra.dedup();
+        caps.extend(extra);
+    }
+
+    let mut capabilities = Vec::new();
+    let mut warnings = Vec::new();
+    for cap in caps {
+        let imported: Vec<String> = imports
+            .iter()
+            .filter(|i| capability_of(i) == Some(cap.as_str()))
+            .cloned()
+            .collect();
+        let granted = describe_grants(&cap, &grants);
+        let is_imported = !imported.is_empty();
+        let is_granted = !granted.is_empty();
+        let (status, note) = match (cap.as_str(), is_imported, is_granted) {
+            (_, false, false) => continue,
+            ("log", true, _) => ("always", "always allowed: writes to its stage log (redacted, capped)".to_string()),
+            ("network", true, _) => (
+                "never",
+                "never granted: every socket call fails (outgoing requests go through grants.http only)".to_string(),
+            ),
+            (_, true, true) => ("granted", "granted: the host allows the calls listed, and audits each".to_string()),
+            (c, true, false) => ("not-granted", not_granted_note(c)),
+            (c, false, true) => {
+                let message = "granted but unused by this plugin: remove it".to_string();
+                warnings.push(Warning {
+                    capability: c.to_string(),
+                    message: format!(
+                        "{c}: {message} (the plugin does not import {}; the grant would only widen what a future version may do)",
+                        import_hint(c)
+                    ),
+                });
+                ("unused-grant", message)
+            }
+        };
+        capabilities.push(CapabilityAudit {
+            capability: cap,
+            status,
+            imported: is_imported,
+            granted: is_granted,
+            imports: imported,
+            grants: granted,
+            note,
+        });
+    }
+
+    StageAudit {
+        stage: stage.to_string(),
+        plugin: plugin.to_string(),
+        name: name.to_string(),
+        version: version.to_string(),
+        digest: digest.to_string(),
+        imports: import_rows,
+        dangers: dangers(&grants),
+        grants,
+        capabilities,
+        warnings,
+    }
+}
+
+fn not_granted_note(cap: &str) -> String {
+    match cap {
+        "fs" => "not granted: no directory is preopened, so it cannot open any file".into(),
+        "env" => "not granted: its environment is empty".into(),
+        _ => "not granted: every call is denied — the host links the same interfaces for every plugin, \
+              refuses each call with `denied` and records it in audit.jsonl"
+            .into(),
+    }
+}
+
+fn import_hint(cap: &str) -> &'static str {
+    match cap {
+        "fs" => "`wasi:filesystem`",
+        "env" => "`wasi:cli/environment`",
+        "secrets" => "`gantry:plugin/secrets`",
+        "process" => "`gantry:plugin/process`",
+        "http" => "`wasi:http`",
+        _ => "an interface for it",
+    }
+}
+
+/// Empty grants grant nothing: `null`, `false`, `""`, `[]`, `{}` or a table of those.
+pub(crate) fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.values().all(is_empty),
+        _ => false,
+    }
+}
+
+fn strs(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().map(scalar).collect())
+        .unwrap_or_default()
+}
+
+/// A scalar (or small value) as text: strings bare, durations as `{secs, nanos}` read.
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.contains_key("secs") => {
+            let secs = o.get("secs").and_then(Value::as_u64).unwrap_or(0);
+            let nanos = o.get("nanos").and_then(Value::as_u64).unwrap_or(0);
+            crate::manifest::units::format_duration(std::time::Duration::new(secs, nanos as u32))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn ticks(items: &[String]) -> String {
+    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// One line per thing granted for capability `cap`.
+fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    match cap {
+        "fs" => {
+            for p in strs(grants.pointer("/fs/read")) {
+                out.push(format!("read `{p}`{}", if p == "." { " (the whole workspace)" } else { "" }));
+            }
+            for p in strs(grants.pointer("/fs/write")) {
+                out.push(format!("write `{p}`{}", if p == "." { " (the whole workspace)" } else { "" }));
+            }
+        }
+        "env" => {
+            let names = strs(grants.get("env"));
+            if !names.is_empty() {
+                out.push(format!("variables {}", ticks(&names)));
+            }
+        }
+        "secrets" => {
+            let handles = strs(grants.get("secrets"));
+            if !handles.is_empty() {
+                out.push(format!("handles to {} (value not readable by the plugin)", ticks(&handles)));
+            }
+            let reveal = strs(grants.get("reveal"));
+            if !reveal.is_empty() {
+                out.push(format!("reveal {} (the plugin reads the value)", ticks(&reveal)));
+            }
+        }
+        "http" => {
+            for h in grants.get("http").and_then(Value::as_array).into_iter().flatten() {
+                let methods = strs(h.get("methods"));
+                let methods = if methods.is_empty() { "any method".to_string() } else { methods.join(", ") };
+                out.push(format!("`{}` ({methods})", http_url(h)));
+            }
+        }
+        "process" => {
+            for p in grants.get("process").and_then(Value::as_array).into_iter().flatten() {
+                out.push(describe_process(p));
+            }
+        }
+        other => {
+            // A capability this gantry's audit does not know: show the raw grant.
+            if let Some(obj) = grants.as_object() {
+                for (k, v) in obj {
+                    if capability_of_grant(k) == other && !is_empty(v) {
+                        out.push(format!("grants.{k} = {v}"));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn describe_process(p: &Value) -> String {
+    let Some(obj) = p.as_object() else {
+        return scalar(p);
+    };
+    let mut s = format!("run `{}`", obj.get("cmd").map(scalar).unwrap_or_default());
+    let args = strs(obj.get("args"));
+    s.push_str(&format!(" args [{}]", ticks(&args)));
+    let env = strs(obj.get("env"));
+    if !env.is_empty() {
+        s.push_str(&format!(", env {}", ticks(&env)));
+    }
+    match obj.get("read_only").or_else(|| obj.get("read-only")) {
+        Some(Value::Bool(true)) => s.push_str(", read-only"),
+        Some(Value::Bool(false)) => s.push_str(", not read-only"),
+        _ => {}
+    }
+    if let Some(t) = obj.get("timeout").filter(|v| !v.is_null()) {
+        s.push_str(&format!(", timeout {}", scalar(t)));
+    }
+    if let Some(o) = obj.get("output").filter(|v| !v.is_null()) {
+        let shown = o
+            .as_u64()
+            .map(crate::manifest::units::format_size)
+            .unwrap_or_else(|| scalar(o));
+        s.push_str(&format!(", output cap {shown}"));
+    }
+    s
+}
+
+fn http_url(h: &Value) -> String {
+    if let Some(s) = h.as_str() {
+        return s.to_string();
+    }
+    if let Some(u) = h.get("url").and_then(Value::as_str) {
+        return u.to_string();
+    }
+    let part = |k: &str| h.get(k).map(scalar).unwrap_or_default();
+    format!("{}://{}:{}{}", part("scheme"), part("host"), part("port"), part("path_prefix"))
+}
+
+/// `(scheme, host)` of an http grant, from its fields or its URL.
+fn http_scheme_host(h: &Value) -> (String, String) {
+    let url = http_url(h);
+    let (url_scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
+    let url_host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("").to_string()
+    } else {
+        authority.split(':').next().unwrap_or("").to_string()
+    };
+    let field = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    (
+        field("scheme").unwrap_or_else(|| url_scheme.to_string()).to_ascii_lowercase(),
+        field("host").unwrap_or(url_host),
+    )
+}
+
+/// Why an address is not a public one, or `None`.
+fn private_address(host: &str) -> Option<&'static str> {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
+        return Some("loopback: services on the machine running gantry");
+    }
+    let ip: IpAddr = h.parse().ok()?;
+    let v4 = |ip: std::net::Ipv4Addr| -> Option<&'static str> {
+        let o = ip.octets();
+        if ip.is_loopback() {
+            Some("loopback: services on the machine running gantry")
+        } else if ip.is_private() {
+            Some("private: the internal network")
+        } else if ip.is_link_local() {
+            Some("link-local: includes cloud metadata endpoints (169.254.169.254) that hand out credentials")
+        } else if ip.is_unspecified() {
+            Some("unspecified (0.0.0.0): the machine running gantry")
+        } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
+            Some("shared (CGNAT): a provider's internal network")
+        } else {
+            None
+        }
+    };
+    match ip {
+        IpAddr::V4(a) => v4(a),
+        IpAddr::V6(a) => {
+            if let Some(m) = a.to_ipv4_mapped() {
+                return v4(m);
+            }
+            let s0 = a.segments()[0];
+            if a.is_loopback() {
+                Some("loopback: services on the machine running gantry")
+            } else if a.is_unspecified() {
+                Some("unspecified (::): the machine running gantry")
+            } else if (s0 & 0xfe00) == 0xfc00 {
+                Some("unique local: the internal network")
+            } else if (s0 & 0xffc0) == 0xfe80 {
+                Some("link-local: the local network segment")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Programs that run whatever they are given: granting one grants everything.
+const LAUNCHERS: &[&str] = &[
+    "sh", "bash", "zsh", "dash", "ksh", "fish", "pwsh", "powershell", "cmd", "python", "python3", "node",
+    "deno", "bun", "perl", "ruby", "php", "env", "xargs", "sudo", "doas", "su", "nohup", "timeout", "nice",
+    "docker", "podman", "kubectl", "ssh", "make", "npx",
+];
+
+fn dangers(grants: &Value) -> Vec<Danger> {
+    let mut out = Vec::new();
+    for p in grants.get("process").and_then(Value::as_array).into_iter().flatten() {
+        let cmd = p.get("cmd").map(scalar).unwrap_or_else(|| scalar(p));
+        let args = strs(p.get("args"));
+        let mut reason = format!(
+            "runs `{cmd}` on the host, outside the sandbox: arbitrary code with the rights of the user running gantry \
+             (build tools run build scripts, test runners run tests)"
+        );
+        let base = cmd.rsplit('/').next().unwrap_or(&cmd);
+        if LAUNCHERS.contains(&base) {
+            reason.push_str(&format!("; `{base}` runs whatever it is given, so this grants everything"));
+        }
+        if args.iter().any(|a| a.contains("**")) {
+            reason.push_str(
+                "; ** ARGUMENTS `**` MATCH ANYTHING: the plugin chooses every flag, file and subcommand \
+                 (e.g. `--config`, `-c`, `--exec`), so the grant is as wide as the program",
+            );
+        }
+        out.push(Danger {
+            severity: "critical",
+            grant: "grants.process".into(),
+            subject: if args.is_empty() { cmd } else { format!("{cmd} {}", args.join(" ")) },
+            reason,
+        });
+    }
+    if strs(grants.pointer("/fs/write")).iter().any(|p| p == ".") {
+        out.push(Danger {
+            severity: "high",
+            grant: "grants.fs.write".into(),
+            subject: ".".into(),
+            reason: "the whole workspace is writable: sources, pipeline.toml, gantry.lock and `.git` \
+                     (a hook written there runs on the next git command)"
+                .into(),
+        });
+    }
+    for h in grants.get("http").and_then(Value::as_array).into_iter().flatten() {
+        let url = http_url(h);
+        let (scheme, host) = http_scheme_host(h);
+        if scheme != "https" {
+            out.push(Danger {
+                severity: "high",
+                grant: "grants.http".into(),
+                subject: url.clone(),
+                reason: format!(
+                    "`{scheme}` is not HTTPS: what the plugin sends (tokens included) and receives can be read and changed on the network"
+                ),
+            });
+        }
+        if let Some(why) = private_address(&host) {
+            out.push(Danger {
+                severity: "high",
+                grant: "grants.http".into(),
+                subject: url,
+                reason: format!("`{host}` is {why}"),
+            });
+        }
+    }
+    for name in strs(grants.get("reveal")) {
+        out.push(Danger {
+            severity: "high",
+            grant: "grants.reveal".into(),
+            subject: name.clone(),
+            reason: format!(
+                "the plugin reads the value of secret `{name}`: logs and reports are redacted, but it can send \
+                 the value anywhere its other grants reach"
+            ),
+        });
+    }
+    out
+}
+
+/// Colour only when stdout is a terminal: the markers carry the meaning without it.
+fn paint(f: fn(&str) -> String, s: &str) -> String {
+    if std::io::stdout().is_terminal() { f(s) } else { s.to_string() }
+}
+
+/// Human output: plain text, markers `!!` (danger) and `!` (warning) readable without colour.
+pub fn render(a: &PipelineAudit) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "audit of pipeline `{}` (`{}`): {} stage{}",
+        a.pipeline,
+        a.file,
+        a.stages.len(),
+        if a.stages.len() == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        o,
+        "A plugin's WIT imports are the most it can ever do; its stage's grants narrow that. Imports without a grant are refused at every call."
+    );
+    for s in &a.stages {
+        let _ = writeln!(o);
+        let _ = writeln!(o, "{}", paint(style::bold, &format!("stage `{}`", s.stage)));
+        let _ = writeln!(o, "  plugin   {} ({} {})", s.plugin, s.name, s.version);
+        let _ = writeln!(o, "  digest   {}", s.digest);
+        for d in &s.dangers {
+            let label = if d.severity == "critical" { "!! CRITICAL" } else { "!! DANGER" };
+            let _ = writeln!(
+                o,
+                "  {} {} `{}`: {}",
+                paint(style::red, label),
+                d.grant,
+                d.subject,
+                d.reason
+            );
+        }
+        for w in &s.warnings {
+            let _ = writeln!(o, "  {} {}", paint(style::yellow, "! warning"), w.message);
+        }
+        let _ = writeln!(o, "  capabilities (imported → granted):");
+        for c in &s.capabilities {
+            let imported = if c.imported {
+                let short: Vec<String> =
+                    c.imports.iter().map(|i| i.split('@').next().unwrap_or(i).to_string()).collect();
+                format!("imported ({})", short.join(", "))
+            } else {
+                "not imported".to_string()
+            };
+            let _ = writeln!(o, "    {:<8} {imported}", c.capability);
+            if c.grants.is_empty() {
+                let _ = writeln!(o, "    {:<8}   {}", "", c.note);
+            } else {
+                for g in &c.grants {
+                    let _ = writeln!(o, "    {:<8}   granted: {g}", "");
+                }
+                if c.status == "unused-grant" {
+                    let _ = writeln!(o, "    {:<8}   {} {}", "", paint(style::yellow, "!"), c.note);
+                }
+            }
+        }
+        if s.capabilities.is_empty() {
+            let _ = writeln!(o, "    none: pure computation");
+        }
+        let mut other: Vec<&str> = s
+            .imports
+            .iter()
+            .filter(|i| i["capability"].is_null())
+            .filter_map(|i| i["name"].as_str())
+            .map(|n| n.split('@').next().unwrap_or(n))
+            .collect();
+        other.dedup();
+        if !other.is_empty() {
+            let _ = writeln!(o, "  also imports, with no authority: {}", other.join(", "));
+        }
+    }
+    let _ = writeln!(o);
+    let sum = &a.summary;
+    let _ = writeln!(
+        o,
+        "{} stage{}: {} dangerous grant{} ({} critical), {} warning{}",
+        sum.stages,
+        if sum.stages == 1 { "" } else { "s" },
+        sum.dangers,
+        if sum.dangers == 1 { "" } else { "s" },
+        sum.critical,
+        sum.warnings,
+        if sum.warnings == 1 { "" } else { "s" }
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_map_to_capabilities() {
+        assert_eq!(capability_of("wasi:filesystem/preopens@0.2.6"), Some("fs"));
+        assert_eq!(capability_of("wasi:cli/environment@0.2.6"), Some("env"));
+        assert_eq!(capability_of("gantry:plugin/secrets@0.1.0"), Some("secrets"));
+        assert_eq!(capability_of("gantry:plugin/process@0.1.0"), Some("process"));
+        assert_eq!(capability_of("wasi:http/outgoing-handler@0.2.6"), Some("http"));
+        assert_eq!(capability_of("wasi:sockets/tcp@0.2.6"), Some("network"));
+        assert_eq!(capability_of("gantry:plugin/log@0.1.0"), Some("log"));
+        assert_eq!(capability_of("wasi:clocks/wall-clock@0.2.6"), None);
+    }
+
+    #[test]
+    fn private_addresses() {
+        assert!(private_address("127.0.0.1").is_some());
+        assert!(private_address("[::1]").is_some());
+        assert!(private_address("10.1.2.3").is_some());
+        assert!(private_address("192.168.0.1").is_some());
+        assert!(private_address("169.254.169.254").is_some());
+        assert!(private_address("fd00::1").is_some());
+        assert!(private_address("::ffff:10.0.0.1").is_some());
+        assert!(private_address("localhost").is_some());
+        assert!(private_address("example.com").is_none());
+        assert!(private_address("8.8.8.8").is_none());
+    }
+
+    #[test]
+    fn dangerous_grants_are_flagged() {
+        let g = json!({
+            "fs": {"read": [], "write": ["."]},
+            "reveal": ["NPM"],
+            "http": [{"url": "http://10.0.0.1:80/", "scheme": "http", "host": "10.0.0.1", "port": 80, "path_prefix": "/", "methods": []}],
+            "process": [{"cmd": "cargo", "args": ["build", "**"], "env": [], "read_only": false, "timeout": null, "output": null}],
+        });
+        let d = dangers(&g);
+        assert_eq!(d.iter().filter(|d| d.severity == "critical").count(), 1);
+        assert!(d[0].reason.contains("`**`"), "{}", d[0].reason);
+        assert!(d.iter().any(|d| d.grant == "grants.fs.write"));
+        assert_eq!(d.iter().filter(|d| d.grant == "grants.http").count(), 2);
+        assert!(d.iter().any(|d| d.grant == "grants.reveal"));
+        let https = json!({"http": [{"url": "https://example.com/x/"}]});
+        assert!(dangers(&https).is_empty());
+    }
+}
