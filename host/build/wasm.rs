@@ -43,9 +43,19 @@ pub fn build_components(workspace: &Path, packages: &[&str], profile: &str) -> V
     for p in packages {
         cmd.arg("-p").arg(p);
     }
+    // Reproducible bytes, so a builtin's digest (recorded in gantry.lock) does not depend
+    // on where the checkout or the cargo home is.
+    let cargo_home = std::env::var("CARGO_HOME")
+        .ok()
+        .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo")))
+        .unwrap_or_default();
+    let mut flags = vec![format!("--remap-path-prefix={}=/gantry", workspace.display())];
+    if !cargo_home.is_empty() {
+        flags.push(format!("--remap-path-prefix={cargo_home}=/cargo"));
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\x1f"));
     // The outer build's flags are for the host target, not for wasm.
     for var in [
-        "CARGO_ENCODED_RUSTFLAGS",
         "RUSTFLAGS",
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",

@@ -4,6 +4,10 @@
 //! gantry prints for it. Paths are passed relative (`tests/ui/NAME.toml`), so the
 //! output is the same on every machine. After an intended change, rewrite them with
 //! `UPDATE_GOLDEN=1 cargo test -p gantry --test ui` and review the diff.
+//!
+//! A case may also say what must never be printed (a secret written into the file):
+//! each `# ui-absent: TEXT` line of the `.toml` fails the test if TEXT appears in the
+//! output, in update mode too, so such a golden file cannot be blessed.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,6 +67,7 @@ fn ui() {
         cases.len()
     );
     let mut failures = Vec::new();
+    let mut absent_checks = 0;
     for toml in &cases {
         let golden = toml.with_extension("err");
         let actual = match Manifest::load(toml) {
@@ -75,6 +80,26 @@ fn ui() {
             }
             Err(e) => format!("{e}\n"),
         };
+        let source = fs::read_to_string(toml).unwrap_or_default();
+        absent_checks += source.matches("# ui-absent:").count();
+        let leaked: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("# ui-absent:"))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && actual.contains(t))
+            .collect();
+        if !leaked.is_empty() {
+            failures.push(format!(
+                "{}: output shows {} (marked `# ui-absent`):\n{actual}",
+                toml.display(),
+                leaked
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            continue;
+        }
         if update {
             fs::write(&golden, &actual).expect("write golden file");
             continue;
@@ -93,6 +118,10 @@ fn ui() {
             )),
         }
     }
+    assert!(
+        absent_checks > 0,
+        "no `# ui-absent:` check left: the cases proving secrets are masked went missing"
+    );
     // A golden file without its case is a deleted test.
     for entry in fs::read_dir("tests/ui")
         .expect("tests/ui")

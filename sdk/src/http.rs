@@ -167,7 +167,8 @@ impl Request {
     /// Adds a header (`host`, `connection`, `transfer-encoding` and the like are
     /// set by the host and refused here).
     pub fn header(mut self, name: &str, value: impl AsRef<[u8]>) -> Request {
-        self.headers.push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
+        self.headers
+            .push((name.to_ascii_lowercase(), value.as_ref().to_vec()));
         self
     }
 
@@ -212,7 +213,9 @@ struct Url {
 impl Url {
     fn parse(url: &str) -> Result<Url, Error> {
         let bad = |why: &str| Error::InvalidUrl(format!("`{}`: {why}", shown(url)));
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("expected `http://` or `https://`"))?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected `http://` or `https://`"))?;
         let https = match scheme.to_ascii_lowercase().as_str() {
             "https" => true,
             "http" => false,
@@ -225,9 +228,15 @@ impl Url {
             return Err(bad("no host"));
         }
         if authority.contains('@') {
-            return Err(bad("credentials in the URL are not supported; use a header"));
+            return Err(bad(
+                "credentials in the URL are not supported; use a header",
+            ));
         }
-        if authority.chars().any(|c| c.is_whitespace() || c.is_control()) || tail.chars().any(|c| c.is_control() || c == ' ') {
+        if authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+            || tail.chars().any(|c| c.is_control() || c == ' ')
+        {
             return Err(bad("spaces or control characters (percent-encode them)"));
         }
         let path_with_query = if tail.starts_with('?') || tail.is_empty() {
@@ -260,7 +269,8 @@ mod imp {
     use super::{Error, Request, Response, Url};
     use wasip2::http::outgoing_handler;
     use wasip2::http::types::{
-        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme,
     };
     use wasip2::io::streams::StreamError;
 
@@ -304,18 +314,24 @@ mod imp {
         let what = format!("{} {}", req.method, url.shown());
         let failed = |m: String| Error::Failed(format!("`{what}`: {m}"));
         let mut headers = req.headers.clone();
-        if let Some(body) = &req.body {
-            if !headers.iter().any(|(k, _)| k == "content-length") {
-                headers.push(("content-length".into(), body.len().to_string().into_bytes()));
-            }
+        let has_length = headers.iter().any(|(k, _)| k == "content-length");
+        if let (Some(body), false) = (&req.body, has_length) {
+            headers.push(("content-length".into(), body.len().to_string().into_bytes()));
         }
-        let fields = Fields::from_list(&headers).map_err(|e| failed(format!("header refused: {e:?}")))?;
+        let fields =
+            Fields::from_list(&headers).map_err(|e| failed(format!("header refused: {e:?}")))?;
         let request = OutgoingRequest::new(fields);
         request
             .set_method(&method(&req.method))
             .map_err(|()| failed("invalid method".into()))?;
-        let scheme = if url.https { Scheme::Https } else { Scheme::Http };
-        request.set_scheme(Some(&scheme)).map_err(|()| failed("invalid scheme".into()))?;
+        let scheme = if url.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|()| failed("invalid scheme".into()))?;
         request
             .set_authority(Some(&url.authority))
             .map_err(|()| Error::InvalidUrl(format!("invalid host `{}`", url.authority)))?;
@@ -323,7 +339,11 @@ mod imp {
             .set_path_with_query(Some(&url.path_with_query))
             .map_err(|()| Error::InvalidUrl(format!("invalid path `{}`", url.shown())))?;
         let out_body = match &req.body {
-            Some(_) => Some(request.body().map_err(|()| failed("request body unavailable".into()))?),
+            Some(_) => Some(
+                request
+                    .body()
+                    .map_err(|()| failed("request body unavailable".into()))?,
+            ),
             None => None,
         };
         let options = RequestOptions::new();
@@ -333,7 +353,8 @@ mod imp {
             let _ = options.set_first_byte_timeout(Some(ns));
             let _ = options.set_between_bytes_timeout(Some(ns));
         }
-        let future = outgoing_handler::handle(request, Some(options)).map_err(|c| from_code(c, &what))?;
+        let future =
+            outgoing_handler::handle(request, Some(options)).map_err(|c| from_code(c, &what))?;
 
         // The body is written after `handle`: the host streams it as it comes.
         let mut write_error = None;
@@ -343,7 +364,9 @@ mod imp {
                     for chunk in bytes.chunks(4096) {
                         if let Err(e) = stream.blocking_write_and_flush(chunk) {
                             write_error = Some(match e {
-                                StreamError::Closed => "the host closed the request body".to_string(),
+                                StreamError::Closed => {
+                                    "the host closed the request body".to_string()
+                                }
                                 StreamError::LastOperationFailed(e) => e.to_debug_string(),
                             });
                             break;
@@ -354,9 +377,9 @@ mod imp {
                 Err(()) => write_error = Some("request body stream unavailable".into()),
             }
             if write_error.is_none() {
-                if let Err(code) = OutgoingBody::finish(out, None) {
-                    write_error = Some(format!("{code:?}"));
-                }
+                write_error = OutgoingBody::finish(out, None)
+                    .err()
+                    .map(|code| format!("{code:?}"));
             }
         }
 
@@ -378,10 +401,14 @@ mod imp {
         }
         let status = response.status();
         let headers = response.headers().entries();
-        let incoming = response.consume().map_err(|()| failed("response body unavailable".into()))?;
+        let incoming = response
+            .consume()
+            .map_err(|()| failed("response body unavailable".into()))?;
         let mut body = Vec::new();
         {
-            let stream = incoming.stream().map_err(|()| failed("response body unavailable".into()))?;
+            let stream = incoming
+                .stream()
+                .map_err(|()| failed("response body unavailable".into()))?;
             loop {
                 match stream.blocking_read(64 * 1024) {
                     Ok(chunk) => body.extend_from_slice(&chunk),
@@ -389,7 +416,19 @@ mod imp {
                     Err(StreamError::LastOperationFailed(e)) => {
                         return Err(match wasip2::http::types::http_error_code(&e) {
                             Some(code) => from_code(code, &what),
-                            None => failed(e.to_debug_string()),
+                            // wasmtime-wasi-http 48 passes body errors as text only.
+                            None => {
+                                let text = e.to_debug_string();
+                                if text.contains("body size exceeds limit") {
+                                    Error::TooLarge(format!(
+                                        "`{what}`: the body is over the host's cap"
+                                    ))
+                                } else if text.to_ascii_lowercase().contains("timeout") {
+                                    Error::Timeout(format!("`{what}`: {text}"))
+                                } else {
+                                    failed(text)
+                                }
+                            }
                         });
                     }
                 }
@@ -397,7 +436,11 @@ mod imp {
         }
         drop(IncomingBody::finish(incoming));
         drop(response);
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -421,14 +464,36 @@ mod tests {
     #[test]
     fn urls() {
         let u = Url::parse("https://api.example.com/v1/x?a=1#frag").expect("valid");
-        assert_eq!(u, Url { https: true, authority: "api.example.com".into(), path_with_query: "/v1/x?a=1".into() });
+        assert_eq!(
+            u,
+            Url {
+                https: true,
+                authority: "api.example.com".into(),
+                path_with_query: "/v1/x?a=1".into()
+            }
+        );
         assert_eq!(u.shown(), "https://api.example.com/v1/x");
         let u = Url::parse("http://127.0.0.1:8080").expect("valid");
-        assert_eq!((u.authority.as_str(), u.path_with_query.as_str()), ("127.0.0.1:8080", "/"));
+        assert_eq!(
+            (u.authority.as_str(), u.path_with_query.as_str()),
+            ("127.0.0.1:8080", "/")
+        );
         let u = Url::parse("HTTP://[::1]:80?q").expect("valid");
-        assert_eq!((u.https, u.authority.as_str(), u.path_with_query.as_str()), (false, "[::1]:80", "/?q"));
-        for bad in ["ftp://x/", "example.com", "https:///x", "https://user:pw@x/", "https://x/a b"] {
-            assert!(matches!(Url::parse(bad), Err(Error::InvalidUrl(_))), "{bad}");
+        assert_eq!(
+            (u.https, u.authority.as_str(), u.path_with_query.as_str()),
+            (false, "[::1]:80", "/?q")
+        );
+        for bad in [
+            "ftp://x/",
+            "example.com",
+            "https:///x",
+            "https://user:pw@x/",
+            "https://x/a b",
+        ] {
+            assert!(
+                matches!(Url::parse(bad), Err(Error::InvalidUrl(_))),
+                "{bad}"
+            );
         }
     }
 

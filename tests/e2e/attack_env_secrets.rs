@@ -151,7 +151,7 @@ with = { read-env = ["X"] }
     ];
     let dir = r.dir.clone().unwrap();
     let mut files = 0;
-    for entry in walk(&dir) {
+    for entry in gantry_test_plugins::files_under(&dir) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
         for f in &forms {
             assert!(!text.contains(f.as_str()), "{} contains {f}", entry.display());
@@ -189,15 +189,3 @@ grants.secrets = ["TOKEN"]
     assert!(audit_has(&r, "flood", &["\"decision\":\"deny\"", "handles"]));
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}

@@ -88,9 +88,11 @@ fn audit_names_imports_grants_differences_and_dangers() {
     // Process and secrets granted to a plugin that imports neither: flagged and unused.
     let build = section(out, "build");
     assert!(build.contains(&digest_of(plugins::PROBE)), "{build}");
-    assert!(build.contains("!! CRITICAL grants.process `cargo build **`"), "{build}");
-    assert!(build.contains("arbitrary code"), "{build}");
-    assert!(build.contains("`**` MATCH ANYTHING"), "{build}");
+    assert!(build.contains("!! CRITICAL grants.process `cargo build **`:\n"), "{build}");
+    // Reasons are wrapped; compare them with whitespace collapsed.
+    let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat(build).contains("runs `cargo` on the host, outside the sandbox: arbitrary code"), "{build}");
+    assert!(flat(build).contains("AND `**` MATCHES ANY ARGUMENTS"), "{build}");
     assert!(build.contains("granted: run `cargo` args [`build`, `**`], env `CARGO_HOME`, not read-only, timeout 5m"), "{build}");
     assert!(build.contains("process  not imported"), "{build}");
     assert!(build.contains("secrets  not imported"), "{build}");
@@ -101,9 +103,9 @@ fn audit_names_imports_grants_differences_and_dangers() {
 
     // Whole-workspace write, plain HTTP to loopback, reveal.
     let wide = section(out, "wide");
-    assert!(wide.contains("!! DANGER grants.fs.write `.`: the whole workspace is writable"), "{wide}");
-    assert!(wide.contains("!! DANGER grants.http `http://127.0.0.1:8081/health`: `http` is not HTTPS"), "{wide}");
-    assert!(wide.contains("`127.0.0.1` is loopback"), "{wide}");
+    assert!(wide.contains("!! DANGER grants.fs.write `.`:\n       the whole workspace is writable"), "{wide}");
+    assert!(wide.contains("!! DANGER grants.http `http://127.0.0.1:8081/health`:\n       `http` is not HTTPS"), "{wide}");
+    assert!(flat(wide).contains("`127.0.0.1` is loopback"), "{wide}");
     assert!(!wide.contains("`https://api.example.com/v1/`:"), "HTTPS to a public name is fine:\n{wide}");
     assert!(wide.contains("!! DANGER grants.reveal `NPM_TOKEN`"), "{wide}");
     assert!(wide.contains("granted: variables `CI`"), "{wide}");
@@ -114,7 +116,7 @@ fn audit_names_imports_grants_differences_and_dangers() {
     assert!(bare.contains(&digest_of(plugins::HOSTILE)), "{bare}");
     assert!(bare.contains("not granted: no directory is preopened, so it cannot open any file"), "{bare}");
     assert!(!bare.contains("gantry:plugin/log"), "hostile does not import log:\n{bare}");
-    assert!(bare.contains("also imports, with no authority: "), "{bare}");
+    assert!(bare.contains("also imports, with no authority: types, streams, clocks,"), "{bare}");
 
     // reveal and http on a plugin that imports neither: two more unused grants.
     assert!(wide.contains("! warning secrets: granted but unused"), "{wide}");
@@ -232,6 +234,7 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
 
+    ws.write("src/main.rs", "fn main() {}\n");
     let r = ws.gantry(&["run", "--locked"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
     assert!(r.dir.is_some(), "the run happened");
@@ -280,9 +283,29 @@ fn locked_refuses_an_added_grant() {
     ws.write("pipeline.toml", lock_pipeline(r#"grants.fs.write = ["dist"]"#));
     assert_refused(&ws, &[r#"stage lint: + grants.fs.write = ["dist"]"#]);
 
+    // Process grants are locked whole, durations as text; they round-trip.
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline(r#"grants.process = [{ cmd = "cargo", args = ["build", "**"], timeout = "5m" }]"#),
+    );
+    let r = ws.gantry(&["check", "--locked"]);
+    assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
+    assert!(r.stderr.contains(r#"stage lint: + grants.process = [{ args = ["build", "**"], cmd = "cargo", "#), "{}", r.stderr);
+    assert!(r.stderr.contains(r#"timeout = "5m" }]"#), "{}", r.stderr);
+    assert_eq!(ws.gantry(&["lock"]).code, 0);
+    let r = ws.gantry(&["check", "--locked"]);
+    assert_eq!(r.code, 0, "a locked process grant matches itself; stderr:\n{}\nlock:\n{}", r.stderr, ws.read("gantry.lock"));
+
     // A changed grant shows both sides.
     ws.write("pipeline.toml", lock_pipeline("").replace(r#"["src", "."]"#, r#"["src"]"#));
-    assert_refused(&ws, &[r#"stage lint: - grants.fs.read = [".", "src"]"#, r#"stage lint: + grants.fs.read = ["src"]"#]);
+    assert_refused(
+        &ws,
+        &[
+            r#"stage lint: - grants.fs.read = [".", "src"]"#,
+            r#"stage lint: + grants.fs.read = ["src"]"#,
+            r#"stage lint: - grants.process = [{ args = ["build", "**"]"#,
+        ],
+    );
 
     // `gantry lock` accepts the change after review, and prints what it accepted.
     let r = ws.gantry(&["lock"]);
@@ -377,4 +400,19 @@ fn a_corrupt_lock_is_refused() {
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
     assert!(r.stderr.contains("format version 7 is not supported"), "{}", r.stderr);
+}
+
+#[test]
+fn locked_refuses_a_changed_secret_source() {
+    let with_source = |var: &str| {
+        lock_pipeline(&format!("grants.secrets = [\"TOKEN\"]\n\n[secrets]\nTOKEN = {{ env = \"{var}\" }}\n"))
+    };
+    let ws = ws(&with_source("STAGING_TOKEN"));
+    assert_eq!(ws.gantry(&["lock"]).code, 0);
+    let lock = ws.read("gantry.lock");
+    assert!(lock.contains("[secrets]\nTOKEN = { env = \"STAGING_TOKEN\" }\n"), "{lock}");
+    assert!(lock.contains("grants.secrets = [\n    \"TOKEN\",\n]\n"), "{lock}");
+    // Same grant, but it now hands out another credential.
+    ws.write("pipeline.toml", with_source("PROD_TOKEN"));
+    assert_refused(&ws, &[r#"secret TOKEN: source { env = "STAGING_TOKEN" } → { env = "PROD_TOKEN" }"#]);
 }

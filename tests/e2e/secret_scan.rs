@@ -49,7 +49,7 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     // The value is in no record: SARIF, summary, logs, run.json, audit, junit, stdout/stderr.
     let dir = r.dir.clone().unwrap();
     let mut checked = 0;
-    for entry in walk(&dir) {
+    for entry in gantry_test_plugins::files_under(&dir) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
         assert!(!text.contains(&secret), "{} contains the secret", entry.display());
         assert!(!text.contains(&secret[4..]), "{} contains the secret's body", entry.display());
@@ -64,15 +64,3 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}

@@ -10,6 +10,20 @@ pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
 }
 
+/// Every file under `dir`, recursively (run records, for leak checks).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// `file:` reference with its sha256 pin, for a pipeline.toml.
 pub fn pinned(path: &str) -> String {
     let bytes = std::fs::read(path).expect("test plugin was built");

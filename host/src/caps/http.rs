@@ -14,13 +14,15 @@
 //! `wasi:http` error code named below, plus a `deny` line in `audit.jsonl` naming the
 //! stage, the plugin, the part that failed and the grant that would allow it):
 //!
-//! 1. **URL**: `http` or `https` only; no userinfo (`user@host`); the path may not
-//!    contain `.` or `..` segments, also percent-encoded (`/v1/%2e%2e/admin`), nor
-//!    backslashes — servers resolve them, so they would climb out of a granted prefix.
-//!    `CONNECT` is refused (a tunnel would bypass every later check).
+//! 1. **URL**: `http` or `https` only; no userinfo (`user@host`). `CONNECT` (a
+//!    tunnel would bypass every later check) and `TRACE` (echoes credentials) are
+//!    refused whatever the grant.
 //! 2. **Grant**: scheme, host, port (default 80/443), path prefix and, if the grant
 //!    lists methods, the method must match one [`HttpGrant`]
-//!    ([`HttpGrant::allows`]); otherwise `http-request-denied`.
+//!    ([`HttpGrant::allows`], which matches the *normalized* path: `/v1/../admin`
+//!    and `/v1/%2e%2e/admin` are not under `/v1/`, and paths servers disagree about
+//!    are refused); otherwise `http-request-denied`. The refusal says which part
+//!    failed: host, port, scheme, path or method.
 //! 3. **Secret handles in headers** (DESIGN: "brokers take handles"): a header whose
 //!    value is `gantry-secret:NAME` is sent with the value of secret `NAME` instead,
 //!    if the stage has `NAME` in `grants.secrets` (or `grants.reveal`); otherwise
@@ -53,6 +55,10 @@
 //!    line is audited). These limits are not configurable per grant yet. A cancelled
 //!    stage (fail-fast, Ctrl-C) aborts its request in flight.
 //!
+//! `wasi:http` error codes carry no text, so each refusal's full message (the same as
+//! the audit reason) is also written to the stage log, where the plugin's author
+//! looks first; `gantry_sdk::http` turns the codes into `Error::Denied` and friends.
+//!
 //! Redirects are never followed by the host (`wasi:http` has no such notion): a
 //! plugin that wants to follow one issues a new request, which is checked again.
 //!
@@ -78,11 +84,15 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi_http::io::TokioIo;
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks};
+use wasmtime_wasi_http::{
+    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+};
 
 use crate::caps::Broker;
 use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
+use crate::run::log::StageLog;
+use crate::runtime::bindings::types::CapError;
 
 const CAP: &str = "http";
 
@@ -116,6 +126,8 @@ struct Shared {
     secrets: Arc<SecretStore>,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
+    /// Refusals are also noted in the stage log: `wasi:http` error codes carry no text.
+    log: Arc<StageLog>,
 }
 
 /// [`WasiHttpHooks`] of a stage: every request goes through [`Shared::check`].
@@ -131,6 +143,7 @@ impl State {
         secrets: (&[String], &[String], Arc<SecretStore>),
         deadline: Instant,
         cancel: Arc<AtomicBool>,
+        log: Arc<StageLog>,
     ) -> State {
         let (granted, reveal, store) = secrets;
         State {
@@ -143,6 +156,7 @@ impl State {
                     secrets: store,
                     deadline,
                     cancel,
+                    log,
                 }),
             },
         }
@@ -178,6 +192,7 @@ impl Default for State {
             (&[], &[], Arc::new(SecretStore::default())),
             Instant::now(),
             Arc::new(AtomicBool::new(false)),
+            Arc::new(StageLog::sink()),
         )
     }
 }
@@ -333,7 +348,12 @@ impl Target {
         } else {
             self.host.clone()
         };
-        format!("{}://{host}:{}{}", self.scheme, self.port, self.path)
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            format!("{}://{host}{}", self.scheme, self.path)
+        } else {
+            format!("{}://{host}:{}{}", self.scheme, self.port, self.path)
+        }
     }
 
     fn detail(&self) -> Value {
@@ -350,7 +370,12 @@ struct Refusal {
 
 impl Shared {
     fn refuse(&self, method: &str, detail: Value, r: Refusal) -> Error {
-        let _ = self.broker.deny(CAP, method, &r.what, &r.grant, Some(detail));
+        if let CapError::Denied(message) =
+            self.broker
+                .deny(CAP, method, &r.what, &r.grant, Some(detail))
+        {
+            self.log.line("gantry", &message);
+        }
         r.code
     }
 
@@ -376,9 +401,17 @@ impl Shared {
                 "pass credentials in a header (e.g. `authorization: gantry-secret:NAME`)".into(),
             ));
         }
-        let host = uri.host().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host = uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
         if host.is_empty() {
-            return Err(denied("the URL has no host".into(), "a URL with a host".into()));
+            return Err(denied(
+                "the URL has no host".into(),
+                "a URL with a host".into(),
+            ));
         }
         let port = uri
             .port_u16()
@@ -397,7 +430,9 @@ impl Shared {
         };
         if *method == Method::CONNECT || *method == Method::TRACE {
             return Err(denied(
-                format!("method `{m}` is never allowed (a tunnel, or an echo of the request's credentials)"),
+                format!(
+                    "method `{m}` is never allowed (a tunnel, or an echo of the request's credentials)"
+                ),
                 "no grant allows it".into(),
             ));
         }
@@ -420,10 +455,18 @@ impl Shared {
     /// scheme, path, method.
     fn explain(&self, t: &Target) -> String {
         if self.grants.is_empty() {
-            return format!("`{}` is not granted (the stage has no `grants.http`)", shown(&t.url()));
+            return format!(
+                "`{}` is not granted (the stage has no `grants.http`)",
+                shown(&t.url())
+            );
         }
         // A method each grant accepts, to probe the other parts.
-        let any = |g: &HttpGrant| g.methods.first().cloned().unwrap_or_else(|| t.method.clone());
+        let any = |g: &HttpGrant| {
+            g.methods
+                .first()
+                .cloned()
+                .unwrap_or_else(|| t.method.clone())
+        };
         let list = |gs: &[&HttpGrant], f: &dyn Fn(&HttpGrant) -> String| {
             let mut v: Vec<String> = gs.iter().map(|g| format!("`{}`", f(g))).collect();
             v.dedup();
@@ -492,6 +535,9 @@ impl Shared {
     }
 
     fn suggest(&self, t: &Target) -> String {
+        if path_problem(&t.path).is_some() {
+            return "nothing: request the resolved path (without `.` or `..` segments) under a granted prefix".into();
+        }
         let url = t.url();
         if is_read_only(&Method::from_bytes(t.method.as_bytes()).unwrap_or(Method::GET)) {
             format!("grants.http = [\"{}\"]", shown(&url))
@@ -506,7 +552,10 @@ impl Shared {
     }
 
     /// Step 3: replaces `gantry-secret:NAME` header values; returns the names used.
-    fn substitute_secrets(&self, headers: &mut http::HeaderMap) -> Result<Vec<String>, (String, Refusal)> {
+    fn substitute_secrets(
+        &self,
+        headers: &mut http::HeaderMap,
+    ) -> Result<Vec<String>, (String, Refusal)> {
         let mut used = Vec::new();
         for (name, value) in headers.iter_mut() {
             let Some(secret) = value.as_bytes().strip_prefix(SECRET_PREFIX.as_bytes()) else {
@@ -523,9 +572,12 @@ impl Shared {
                     },
                 )
             };
-            if !self.secret_names.iter().any(|n| *n == secret) {
+            if !self.secret_names.contains(&secret) {
                 return Err(refusal(
-                    format!("header `{name}` refers to secret `{}`, which is not granted", shown(&secret)),
+                    format!(
+                        "header `{name}` refers to secret `{}`, which is not granted",
+                        shown(&secret)
+                    ),
                     format!("grants.secrets = [\"{}\"]", shown(&secret)),
                 ));
             }
@@ -533,13 +585,17 @@ impl Shared {
                 Some(Ok(v)) => v,
                 Some(Err(why)) => {
                     return Err(refusal(
-                        format!("header `{name}` refers to secret `{secret}`, which is not available: {why}"),
+                        format!(
+                            "header `{name}` refers to secret `{secret}`, which is not available: {why}"
+                        ),
                         format!("make secret `{secret}` available (see `[secrets]`)"),
                     ));
                 }
                 None => {
                     return Err(refusal(
-                        format!("header `{name}` refers to secret `{secret}`, which is not declared"),
+                        format!(
+                            "header `{name}` refers to secret `{secret}`, which is not declared"
+                        ),
                         format!("declare `{secret}` in `[secrets]`"),
                     ));
                 }
@@ -569,8 +625,17 @@ impl WasiHttpHooks for Hooks {
         mut request: Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) -> Box<dyn Future<Output = Result<(Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>> + Send>
-    {
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), Error>> + Send>,
+                    ),
+                    Error,
+                >,
+            > + Send,
+    > {
         let shared = self.shared.clone();
         let started = Instant::now();
         let method = request.method().clone();
@@ -578,10 +643,15 @@ impl WasiHttpHooks for Hooks {
             Ok(t) => t,
             Err(r) => {
                 let uri = request.uri();
+                let default = if uri.scheme_str() == Some("https") {
+                    443
+                } else {
+                    80
+                };
                 let detail = json!({
                     "scheme": uri.scheme_str(),
                     "host": uri.host().map(shown),
-                    "port": uri.port_u16(),
+                    "port": uri.port_u16().unwrap_or(default),
                     "path": shown(uri.path()),
                 });
                 let e = shared.refuse(method.as_str(), detail, r);
@@ -630,7 +700,10 @@ async fn perform(
     let addrs = resolve(&t.host, t.port).await?;
     for addr in &addrs {
         if let Some(kind) = non_global(addr.ip()) {
-            let named = t.grants.iter().any(|&i| shared.grants[i].names_ip(addr.ip()));
+            let named = t
+                .grants
+                .iter()
+                .any(|&i| shared.grants[i].names_ip(addr.ip()));
             if !named {
                 let mut detail = t.detail();
                 detail["address"] = json!(addr.ip().to_string());
@@ -641,14 +714,23 @@ async fn perform(
                 let what = if t.host == addr.ip().to_string() {
                     format!("address `{}` is {kind}", addr.ip())
                 } else {
-                    format!("host `{}` resolves to `{}`, which is {kind}", shown(&t.host), addr.ip())
+                    format!(
+                        "host `{}` resolves to `{}`, which is {kind}",
+                        shown(&t.host),
+                        addr.ip()
+                    )
                 };
                 return Err(shared.refuse(
                     &t.method,
                     detail,
                     Refusal {
                         what,
-                        grant: format!("grants.http = [\"{}://{ip}:{}{}\"] (naming the address itself)", t.scheme, t.port, shown(&t.path)),
+                        grant: format!(
+                            "grants.http = [\"{}://{ip}:{}{}\"] (naming the address itself)",
+                            t.scheme,
+                            t.port,
+                            shown(&t.path)
+                        ),
                         code: Error::DestinationIpProhibited,
                     },
                 ));
@@ -666,7 +748,12 @@ async fn perform(
     if mutating && shared.broker.dry_run {
         let mut plan = detail.clone();
         plan["url"] = json!(shown(&t.url()));
-        shared.broker.allow(CAP, &t.method, &format!("dry-run: planned, not sent (granted by `{grant_url}`)"), Some(detail));
+        shared.broker.allow(
+            CAP,
+            &t.method,
+            &format!("dry-run: planned, not sent (granted by `{grant_url}`)"),
+            Some(detail),
+        );
         // Read (and discard) what the plugin writes, so its body writes succeed.
         let body = http_body_util::Limited::new(request.into_body(), MAX_DRY_RUN_BODY);
         let bytes = match tokio::time::timeout(shared.remaining(started), body.collect()).await {
@@ -697,13 +784,23 @@ async fn perform(
         return Ok((response, Box::new(async { Ok(()) })));
     }
 
-    shared.broker.allow(CAP, &t.method, &format!("granted by `{grant_url}`"), Some(detail.clone()));
+    shared.broker.allow(
+        CAP,
+        &t.method,
+        &format!("granted by `{grant_url}`"),
+        Some(detail.clone()),
+    );
     let seq = if mutating {
         let journal = shared.broker.journal.clone();
-        let (run, stage) = (shared.broker.actor.run.clone(), shared.broker.actor.stage.clone());
+        let (run, stage) = (
+            shared.broker.actor.run.clone(),
+            shared.broker.actor.stage.clone(),
+        );
         let (op, mut intent) = (t.method.clone(), detail);
         intent["url"] = json!(shown(&t.url()));
-        let written = tokio::task::spawn_blocking(move || journal.intent(&run, &stage, CAP, &op, intent)).await;
+        let written =
+            tokio::task::spawn_blocking(move || journal.intent(&run, &stage, CAP, &op, intent))
+                .await;
         match written {
             Ok(Ok(seq)) => Some(seq),
             Ok(Err(e)) => {
@@ -711,7 +808,11 @@ async fn perform(
                     "cannot write the effect journal, so nothing was sent: {e}"
                 ))));
             }
-            Err(e) => return Err(Error::InternalError(Some(format!("journal task failed: {e}")))),
+            Err(e) => {
+                return Err(Error::InternalError(Some(format!(
+                    "journal task failed: {e}"
+                ))));
+            }
         }
     } else {
         None
@@ -723,8 +824,13 @@ async fn perform(
             Err(e) => (false, json!({ "error": e.to_string() })),
         };
         let journal = shared.broker.journal.clone();
-        let (run, stage) = (shared.broker.actor.run.clone(), shared.broker.actor.stage.clone());
-        let _ = tokio::task::spawn_blocking(move || journal.outcome(&run, &stage, seq, ok, outcome)).await;
+        let (run, stage) = (
+            shared.broker.actor.run.clone(),
+            shared.broker.actor.stage.clone(),
+        );
+        let _ =
+            tokio::task::spawn_blocking(move || journal.outcome(&run, &stage, seq, ok, outcome))
+                .await;
     }
     result
 }
@@ -734,13 +840,16 @@ async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let found = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.to_string(), port)))
-        .await
-        .map_err(|_| Error::DnsTimeout)?
-        .map_err(|e| Error::DnsError {
-            rcode: Some(e.to_string()),
-            info_code: None,
-        })?;
+    let found = tokio::time::timeout(
+        DNS_TIMEOUT,
+        tokio::net::lookup_host((host.to_string(), port)),
+    )
+    .await
+    .map_err(|_| Error::DnsTimeout)?
+    .map_err(|e| Error::DnsError {
+        rcode: Some(e.to_string()),
+        info_code: None,
+    })?;
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for a in found {
         if !addrs.contains(&a) {
@@ -783,7 +892,10 @@ async fn send(
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let connect_timeout = shorter(options.and_then(|o| o.connect_timeout), CONNECT_TIMEOUT);
     let first_byte = shorter(options.and_then(|o| o.first_byte_timeout), MAX_REQUEST_TIME);
-    let between = shorter(options.and_then(|o| o.between_bytes_timeout), MAX_REQUEST_TIME);
+    let between = shorter(
+        options.and_then(|o| o.between_bytes_timeout),
+        MAX_REQUEST_TIME,
+    );
 
     let mut last = Error::ConnectionRefused;
     let mut tcp = None;
@@ -801,9 +913,12 @@ async fn send(
     let stream: Box<dyn Stream> = if t.scheme == "https" {
         let name = match t.host.parse::<IpAddr>() {
             Ok(ip) => rustls::pki_types::ServerName::from(ip),
-            Err(_) => rustls::pki_types::ServerName::try_from(t.host.clone()).map_err(Error::InvalidDnsNameError)?,
+            Err(_) => rustls::pki_types::ServerName::try_from(t.host.clone())
+                .map_err(Error::InvalidDnsNameError)?,
         };
-        let config = TLS.clone().map_err(|e| Error::InternalError(Some(format!("TLS set-up failed: {e}"))))?;
+        let config = TLS
+            .clone()
+            .map_err(|e| Error::InternalError(Some(format!("TLS set-up failed: {e}"))))?;
         let connector = tokio_rustls::TlsConnector::from(config);
         let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
             .await
@@ -903,15 +1018,22 @@ async fn send(
 /// Audits a response over [`MAX_RESPONSE_BODY`] and returns its error code.
 fn too_large(shared: &Shared, t: &Target, declared: Option<u64>) -> Error {
     let what = match declared {
-        Some(n) => format!("the response of `{}` declares {n} bytes, more than the {MAX_RESPONSE_BODY}-byte cap", shown(&t.url())),
-        None => format!("the response of `{}` is longer than the {MAX_RESPONSE_BODY}-byte cap", shown(&t.url())),
+        Some(n) => format!(
+            "the response of `{}` declares {n} bytes, more than the {MAX_RESPONSE_BODY}-byte cap",
+            shown(&t.url())
+        ),
+        None => format!(
+            "the response of `{}` is longer than the {MAX_RESPONSE_BODY}-byte cap",
+            shown(&t.url())
+        ),
     };
     shared.refuse(
         &t.method,
         t.detail(),
         Refusal {
             what,
-            grant: "fetch less (the response size cap is not configurable yet)".into(),
+            grant: "nothing yet: the response cap is not configurable (fetch a smaller resource)"
+                .into(),
             code: Error::HttpResponseBodySize(declared),
         },
     )
@@ -935,7 +1057,10 @@ impl Body for LimitedBody {
     type Data = Bytes;
     type Error = Error;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Error>>> {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
@@ -959,11 +1084,17 @@ impl Body for LimitedBody {
                     }
                     this.remaining -= n;
                 }
-                this.idle.as_mut().reset(tokio::time::Instant::now() + this.between);
+                this.idle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + this.between);
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                let e = if e.is_timeout() { Error::HttpResponseTimeout } else { Error::from(e) };
+                let e = if e.is_timeout() {
+                    Error::HttpResponseTimeout
+                } else {
+                    Error::from(e)
+                };
                 fail(this, e)
             }
             Poll::Ready(None) => {
@@ -1002,7 +1133,16 @@ mod tests {
 
     #[test]
     fn global_addresses_pass() {
-        for a in ["1.1.1.1", "8.8.8.8", "93.184.216.34", "172.15.0.1", "172.32.0.1", "100.63.255.255", "2606:4700::1111", "2a00:1450::1"] {
+        for a in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "172.15.0.1",
+            "172.32.0.1",
+            "100.63.255.255",
+            "2606:4700::1111",
+            "2a00:1450::1",
+        ] {
             assert_eq!(non_global(ip(a)), None, "{a}");
         }
     }
@@ -1048,10 +1188,26 @@ mod tests {
 
     #[test]
     fn paths_that_could_escape_a_prefix() {
-        for p in ["/v1/../admin", "/v1/./x", "/v1/%2e%2e/admin", "/v1/%2E%2e/admin", "/v1/%252e%252e/admin", "/v1/..%2fadmin", "/v1\\..\\admin", "/.."] {
+        for p in [
+            "/v1/../admin",
+            "/v1/./x",
+            "/v1/%2e%2e/admin",
+            "/v1/%2E%2e/admin",
+            "/v1/%252e%252e/admin",
+            "/v1/..%2fadmin",
+            "/v1\\..\\admin",
+            "/..",
+        ] {
             assert!(path_problem(p).is_some(), "{p}");
         }
-        for p in ["/", "/v1/", "/v1/a..b/c", "/v1/...", "/v1/x%2fy", "/v1/.well-known"] {
+        for p in [
+            "/",
+            "/v1/",
+            "/v1/a..b/c",
+            "/v1/...",
+            "/v1/x%2fy",
+            "/v1/.well-known",
+        ] {
             assert_eq!(path_problem(p), None, "{p}");
         }
     }

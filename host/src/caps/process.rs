@@ -185,6 +185,12 @@ fn grant_line(program: &str, args: &[String], env: &[&str]) -> String {
     line
 }
 
+/// Variables the grant schema refuses in `env`: they choose what code runs.
+fn never_grantable(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper == "PATH" || upper.starts_with("LD_") || upper.starts_with("DYLD_")
+}
+
 /// Where the child starts: a directory inside the workspace, held open.
 struct Cwd {
     /// Workspace-relative, normalized (`.` is the root).
@@ -774,22 +780,33 @@ impl StageState {
                 .collect();
             let shown_missing: Vec<String> =
                 missing.iter().map(|n| format!("`{}`", shown(n))).collect();
-            let mut wanted: Vec<&str> = first.env.iter().map(String::as_str).collect();
-            wanted.extend(missing.iter().copied());
-            return Err(self.broker.deny(
-                CAP,
-                OP,
-                &format!(
+            let what = if missing.len() == 1 {
+                format!(
                     "environment variable {} is not in the `env` of the grant for `{program_shown}`",
                     shown_missing.join(", ")
+                )
+            } else {
+                format!(
+                    "environment variables {} are not in the `env` of the grant for `{program_shown}`",
+                    shown_missing.join(", ")
+                )
+            };
+            let grant = match missing.iter().find(|n| never_grantable(n)) {
+                Some(n) => format!(
+                    "nothing: `{}` cannot be granted, because a plugin that sets it chooses which code the command loads or runs",
+                    shown(n)
                 ),
-                &format!(
-                    "env = {} in that grant, e.g. {}",
-                    toml_list(missing.iter().copied(), 32),
-                    grant_line(&program, &args_red, &wanted)
-                ),
-                Some(detail),
-            ));
+                None => {
+                    let mut wanted: Vec<&str> = first.env.iter().map(String::as_str).collect();
+                    wanted.extend(missing.iter().copied());
+                    format!(
+                        "env = {} in that grant, e.g. {}",
+                        toml_list(missing.iter().copied(), 32),
+                        grant_line(&program, &args_red, &wanted)
+                    )
+                }
+            };
+            return Err(self.broker.deny(CAP, OP, &what, &grant, Some(detail)));
         };
 
         // 5. The working directory.

@@ -489,10 +489,10 @@ fn dangers(grants: &Value) -> Vec<Danger> {
             reason.push_str(&format!("; `{base}` runs whatever it is given, so this grants everything"));
         }
         if args.iter().any(|a| a.contains("**")) {
-            reason.push_str(
-                "; ** ARGUMENTS `**` MATCH ANYTHING: the plugin chooses every flag, file and subcommand \
-                 (e.g. `--config`, `-c`, `--exec`), so the grant is as wide as the program",
-            );
+            reason.push_str(&format!(
+                ". AND `**` MATCHES ANY ARGUMENTS: the plugin chooses every flag, file and subcommand \
+                 (`--config`, `-c`, `--exec`, …), so the grant is as wide as `{base}` itself"
+            ));
         }
         out.push(Danger {
             severity: "critical",
@@ -552,6 +552,42 @@ fn paint(f: fn(&str) -> String, s: &str) -> String {
     if std::io::stdout().is_terminal() { f(s) } else { s.to_string() }
 }
 
+/// A short name for an import that gives no authority (unknown ones in full).
+fn harmless_label(import: &str) -> String {
+    let iface = import.split('@').next().unwrap_or(import);
+    match iface {
+        i if i.starts_with("wasi:clocks/") => "clocks".into(),
+        i if i.starts_with("wasi:random/") => "random".into(),
+        i if i.starts_with("wasi:io/") => "streams".into(),
+        i if i.starts_with("wasi:cli/terminal-") => "terminal detection".into(),
+        "wasi:cli/stdout" | "wasi:cli/stderr" => "stdout/stderr (captured)".into(),
+        "wasi:cli/stdin" => "stdin (empty)".into(),
+        "wasi:cli/exit" => "exit".into(),
+        "gantry:plugin/types" => "types".into(),
+        other => format!("{other} ({})", explain_import(import)),
+    }
+}
+
+/// `text` wrapped at 100 columns, each line starting with `indent`.
+fn wrap(text: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split(' ') {
+        if line.len() > indent.len() && line.len() + 1 + word.len() > 100 {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
+    out
+}
+
 /// Human output: plain text, markers `!!` (danger) and `!` (warning) readable without colour.
 pub fn render(a: &PipelineAudit) -> String {
     use std::fmt::Write;
@@ -575,17 +611,15 @@ pub fn render(a: &PipelineAudit) -> String {
         let _ = writeln!(o, "  digest   {}", s.digest);
         for d in &s.dangers {
             let label = if d.severity == "critical" { "!! CRITICAL" } else { "!! DANGER" };
-            let _ = writeln!(
-                o,
-                "  {} {} `{}`: {}",
-                paint(style::red, label),
-                d.grant,
-                d.subject,
-                d.reason
-            );
+            let _ = writeln!(o, "  {} {} `{}`:", paint(style::red, label), d.grant, d.subject);
+            o.push_str(&wrap(&d.reason, "       "));
         }
         for w in &s.warnings {
-            let _ = writeln!(o, "  {} {}", paint(style::yellow, "! warning"), w.message);
+            let (head, rest) = w.message.split_once(" (").unwrap_or((&w.message, ""));
+            let _ = writeln!(o, "  {} {head}", paint(style::yellow, "! warning"));
+            if !rest.is_empty() {
+                o.push_str(&wrap(&format!("({rest}"), "       "));
+            }
         }
         let _ = writeln!(o, "  capabilities (imported → granted):");
         for c in &s.capabilities {
@@ -611,16 +645,22 @@ pub fn render(a: &PipelineAudit) -> String {
         if s.capabilities.is_empty() {
             let _ = writeln!(o, "    none: pure computation");
         }
-        let mut other: Vec<&str> = s
+        let mut other: Vec<String> = Vec::new();
+        for label in s
             .imports
             .iter()
             .filter(|i| i["capability"].is_null())
             .filter_map(|i| i["name"].as_str())
-            .map(|n| n.split('@').next().unwrap_or(n))
-            .collect();
-        other.dedup();
+            .map(harmless_label)
+        {
+            if !other.contains(&label) {
+                other.push(label);
+            }
+        }
         if !other.is_empty() {
-            let _ = writeln!(o, "  also imports, with no authority: {}", other.join(", "));
+            // Continuation lines hang under the list.
+            let w = wrap(&format!("also imports, with no authority: {}", other.join(", ")), "    ");
+            o.push_str(&w[2..]);
         }
     }
     let _ = writeln!(o);

@@ -35,6 +35,8 @@
 //! before any stage runs or any run record is written — and refuse (exit 2) when the
 //! lock is missing or unreadable, a stage was added or removed, or a stage's plugin,
 //! digest, imports or grants differ; every difference is printed, one line each.
+//! The pipeline's `[secrets]` declarations (where each value comes from, never the
+//! value) are locked too: they decide which credential a grant hands out.
 //! What is not locked: `with` (configuration is not authority), `needs`, `when`,
 //! limits and timeouts.
 //!
@@ -68,6 +70,9 @@ pub struct LockedStage {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Lock {
+    /// `[secrets]` of the pipeline: name → where its value comes from. Locked because
+    /// it decides which credential a stage's `secrets`/`reveal` grant hands out.
+    pub secrets: BTreeMap<String, Value>,
     pub stages: BTreeMap<String, LockedStage>,
 }
 
@@ -96,7 +101,13 @@ impl Lock {
                 },
             );
         }
-        Lock { stages }
+        let secrets = prepared
+            .manifest
+            .secrets
+            .iter()
+            .map(|d| (d.name.clone(), normalize(&serde_json::to_value(&d.source).unwrap_or(Value::Null))))
+            .collect();
+        Lock { secrets, stages }
     }
 
     /// The file's text; `pipeline_file` (a file name) is named in the header.
@@ -115,6 +126,12 @@ impl Lock {
              # `gantry lock` again and commit the result.\n\n",
         );
         o.push_str(&format!("version = {VERSION}\n"));
+        if !self.secrets.is_empty() {
+            o.push_str("\n# Where each secret's value comes from (never the value).\n[secrets]\n");
+            for (name, source) in &self.secrets {
+                o.push_str(&format!("{} = {}\n", key(name), inline(source)));
+            }
+        }
         for (name, s) in &self.stages {
             o.push_str(&format!("\n[stage.{}]\n", key(name)));
             o.push_str(&format!("plugin = {}\n", string(&s.plugin)));
@@ -179,13 +196,28 @@ impl Lock {
                 );
             }
         }
-        Ok(Lock { stages })
+        let secrets = match doc.get("secrets") {
+            None => BTreeMap::new(),
+            Some(Value::Object(o)) => o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect(),
+            Some(_) => return Err("`secrets` is not a table".into()),
+        };
+        Ok(Lock { secrets, stages })
     }
 }
 
 /// Every difference from `locked` to `now`, one line each, grouped by stage (sorted).
 pub fn diff(locked: &Lock, now: &Lock) -> Vec<String> {
     let mut out = Vec::new();
+    let secrets: BTreeSet<&String> = locked.secrets.keys().chain(now.secrets.keys()).collect();
+    for name in secrets {
+        match (locked.secrets.get(name), now.secrets.get(name)) {
+            (Some(a), Some(b)) if a == b => {}
+            (Some(a), Some(b)) => out.push(format!("secret {name}: source {} → {}", inline(a), inline(b))),
+            (None, Some(b)) => out.push(format!("secret {name}: added (not in {FILE_NAME}): source {}", inline(b))),
+            (Some(_), None) => out.push(format!("secret {name}: removed (in {FILE_NAME}, not in the pipeline)")),
+            (None, None) => {}
+        }
+    }
     let names: BTreeSet<&String> = locked.stages.keys().chain(now.stages.keys()).collect();
     for name in names {
         match (locked.stages.get(name), now.stages.get(name)) {
@@ -364,7 +396,7 @@ fn flatten_grants(grants: &Value) -> BTreeMap<String, Value> {
 
 fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     match v {
-        Value::Object(o) => {
+        Value::Object(o) if duration(v).is_none() => {
             for (k, v) in o {
                 let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 flatten(&p, v, out);
@@ -384,8 +416,23 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     }
 }
 
-/// Drops nulls (TOML has none) so a value compares equal after a round trip.
+/// A `Duration` as serde writes it (`{ secs, nanos }`), as `5m`.
+fn duration(v: &Value) -> Option<String> {
+    let o = v.as_object()?;
+    if o.len() != 2 {
+        return None;
+    }
+    let secs = o.get("secs")?.as_u64()?;
+    let nanos = u32::try_from(o.get("nanos")?.as_u64()?).ok()?;
+    Some(crate::manifest::units::format_duration(std::time::Duration::new(secs, nanos)))
+}
+
+/// Drops nulls (TOML has none) and writes durations as text (`5m`), so a value
+/// reads well and compares equal after a round trip.
 fn normalize(v: &Value) -> Value {
+    if let Some(d) = duration(v) {
+        return Value::String(d);
+    }
     match v {
         Value::Object(o) => Value::Object(
             o.iter()
@@ -473,7 +520,7 @@ mod tests {
             "secrets": [],
             "reveal": [],
             "http": [{"url": "https://x.example/a\"b/", "scheme": "https", "host": "x.example", "port": 443, "path_prefix": "/a\"b/", "methods": ["GET"]}],
-            "process": [{"cmd": "cargo", "args": ["clippy", "**"], "env": [], "read_only": true, "timeout": null, "output": 1048576}],
+            "process": [{"cmd": "cargo", "args": ["clippy", "**"], "env": [], "read_only": true, "timeout": {"secs": 300, "nanos": 0}, "output": 1048576}],
         });
         let mut stages = BTreeMap::new();
         stages.insert(
@@ -494,7 +541,9 @@ mod tests {
                 grants: BTreeMap::new(),
             },
         );
-        Lock { stages }
+        let mut secrets = BTreeMap::new();
+        secrets.insert("NPM_TOKEN".to_string(), json!({"env": "NPM"}));
+        Lock { secrets, stages }
     }
 
     #[test]
@@ -505,7 +554,7 @@ mod tests {
         assert!(text.find("[stage.bare]") < text.find("[stage.lint]"));
         assert!(text.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"), "{text}");
         assert!(!text.contains("grants.secrets"), "empty grants are left out:\n{text}");
-        assert!(!text.contains("timeout"), "nulls are left out:\n{text}");
+        assert!(text.contains("timeout = \"5m\""), "durations read as text:\n{text}");
     }
 
     #[test]
@@ -517,11 +566,13 @@ mod tests {
         lint.imports.push("wasi:http/outgoing-handler@0.2.6".into());
         lint.grants.insert("fs.write".into(), json!(["dist"]));
         new.stages.remove("bare");
+        new.secrets.insert("NPM_TOKEN".into(), json!({"file": "npm.key"}));
         let d = diff(&old, &new);
         assert!(d.contains(&"stage lint: digest sha256:00 → sha256:22".to_string()), "{d:?}");
         assert!(d.contains(&"stage lint: + import wasi:http/outgoing-handler@0.2.6".to_string()), "{d:?}");
         assert!(d.contains(&"stage lint: + grants.fs.write = [\"dist\"]".to_string()), "{d:?}");
         assert!(d.iter().any(|l| l.starts_with("stage bare: removed")), "{d:?}");
+        assert!(d.contains(&r#"secret NPM_TOKEN: source { env = "NPM" } → { file = "npm.key" }"#.to_string()), "{d:?}");
         assert!(diff(&old, &old).is_empty());
     }
 }

@@ -78,14 +78,10 @@ struct Snippet {
 }
 
 const TAB: &str = "    ";
-/// What [`Diagnostic::at_masked`] shows instead of a masked value.
-const MASK: &str = "\"***\"";
-
-fn display_width(s: &str) -> usize {
-    s.chars()
-        .map(|c| if c == '\t' { TAB.len() } else { 1 })
-        .sum()
-}
+/// What [`Diagnostic::at_masked`] shows instead of a masked quoted string, and
+/// instead of anything else (a bare value, or part of a string).
+const MASK_QUOTED: &str = "\"***\"";
+const MASK: &str = "***";
 
 /// Line (1-based), column (1-based, chars) of byte offset `pos` in `source`.
 pub fn line_col(source: &str, pos: usize) -> (usize, usize) {
@@ -125,8 +121,9 @@ impl Diagnostic {
     }
 
     /// Like [`Diagnostic::at`], but the parts of the snippet line covered by `masks`
-    /// (byte spans of `source`) are shown as `"***"`: for errors next to values that
-    /// may be secrets. A mask that runs past the end of the line hides the rest of
+    /// (byte spans of `source`) are hidden: for errors next to values that may be
+    /// secrets. A mask that starts with a quote is shown as `"***"`, any other
+    /// (a bare value, part of a string) as `***`. A mask that runs past the end of the line hides the rest of
     /// the line; carets that fall inside a mask underline the `"***"`. Line and
     /// column still refer to the real source.
     pub fn at_masked(
@@ -183,8 +180,13 @@ impl Diagnostic {
                 if caret_start.is_none() && start < me {
                     caret_start = Some(width);
                 }
-                text.push_str(MASK);
-                width += MASK.len();
+                let shown = if source[ms..].starts_with(['"', '\'']) {
+                    MASK_QUOTED
+                } else {
+                    MASK
+                };
+                text.push_str(shown);
+                width += shown.len();
                 if caret_end.is_none() && end.min(raw_end) <= me {
                     caret_end = Some(width);
                 }
@@ -202,7 +204,10 @@ impl Diagnostic {
             pos += c.len_utf8();
         }
         let caret_start = caret_start.unwrap_or(width);
-        let caret_len = caret_end.unwrap_or(width).saturating_sub(caret_start).max(1);
+        let caret_len = caret_end
+            .unwrap_or(width)
+            .saturating_sub(caret_start)
+            .max(1);
         Diagnostic {
             message: message.into(),
             file: file.to_path_buf(),
@@ -435,14 +440,14 @@ mod tests {
         );
         assert_eq!((d.line, d.column), (2, 11));
         assert!(
-            d.render().ends_with("2 | TOKEN = \"***\"\n  |         ^^^^^"),
+            d.render()
+                .ends_with("2 | TOKEN = \"***\"\n  |         ^^^^^"),
             "{}",
             d.render()
         );
         // Masks on other lines change nothing.
         let plain = Diagnostic::at(Path::new("p.toml"), src, Span::new(0, 9), "m");
-        let masked =
-            Diagnostic::at_masked(Path::new("p.toml"), src, Span::new(0, 9), "m", &[mask]);
+        let masked = Diagnostic::at_masked(Path::new("p.toml"), src, Span::new(0, 9), "m", &[mask]);
         assert_eq!(plain, masked);
     }
 

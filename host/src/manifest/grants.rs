@@ -26,7 +26,7 @@
 //! parser, registered in [`CAPABILITIES`]; an unknown capability name is an error
 //! listing the known ones. A new capability (git, containers, cluster) adds: a field
 //! on `Grants`, an entry in `CAPABILITIES`, and a parser — typically a
-//! `#[serde(deny_unknown_fields)]` struct read through [`Cx::deserialize`], then
+//! `#[serde(deny_unknown_fields)]` struct read through `Cx::deserialize`, then
 //! checked value by value. What the host does at run time lives with the capability
 //! under `src/caps/<name>.rs`; here is only what can be checked in the file.
 //!
@@ -133,7 +133,12 @@ const ALIASES: &[(&str, &str)] = &[
     ("processes", "process"),
 ];
 
-pub(crate) fn parse_grants(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str, declared: &Declared) -> Grants {
+pub(crate) fn parse_grants(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    stage: &str,
+    declared: &Declared,
+) -> Grants {
     let mut grants = Grants::default();
     let Some(table) = cx.ok(cx.table(v, &format!("`grants` in stage `{stage}`"))) else {
         return grants;

@@ -68,8 +68,8 @@ pub use grants::{
     CAPABILITIES, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant, ProcessGrant,
     normalize_workspace_path,
 };
-pub use secrets::{SecretDecl, SecretSource};
 pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
+pub use secrets::{SecretDecl, SecretSource};
 pub use suggest::did_you_mean;
 
 /// A parsed and statically validated `pipeline.toml`.

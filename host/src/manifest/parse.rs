@@ -15,8 +15,8 @@ use super::diag::{Diagnostic, Diagnostics, Span};
 use super::grants::{Grants, parse_grants};
 use super::graph::Graph;
 use super::interp::{Placeholder, Token, tokenize};
-use super::secrets::{Declared, parse_secrets, syntax_error_mask};
 use super::schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When};
+use super::secrets::{Declared, parse_secrets, syntax_error_mask};
 use super::suggest::{did_you_mean, list, ticked};
 use super::units::{format_duration, format_size, parse_duration, parse_size};
 use super::walk::{Cx, Key, Val, entries, span_of, type_name};
@@ -303,7 +303,9 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
 
 fn syntax_error(cx: &Cx<'_>, span: Span, message: &str) -> Diagnostic {
     // On a line of `[secrets]` the value may be a pasted secret: never show it.
-    let masks: Vec<Span> = syntax_error_mask(cx.source, span.start).into_iter().collect();
+    let masks: Vec<Span> = syntax_error_mask(cx.source, span.start)
+        .into_iter()
+        .collect();
     let diag = |span: Span, message: String| {
         Diagnostic::at_masked(cx.file, cx.source, span, message, &masks)
     };
@@ -785,11 +787,7 @@ fn parse_stage(
     Some(stage)
 }
 
-fn parse_plugin(
-    cx: &mut Cx<'_>,
-    v: &Val<'_>,
-    stage: &str,
-) -> Option<(String, Span, PluginRef)> {
+fn parse_plugin(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<(String, Span, PluginRef)> {
     let text = cx.ok(cx.string(v, &format!("`plugin` in stage `{stage}`")))?;
     match PluginRef::parse(text) {
         Ok(r) => Some((text.to_string(), span_of(v), r)),

@@ -139,9 +139,19 @@ pub(crate) fn parse_secrets(cx: &mut Cx<'_>, v: &Val<'_>) -> (Vec<SecretDecl>, D
             cx,
             span_of(v),
             &[span_of(v)],
-            format!("expected a table for `secrets`, found {}", type_name(v.get_ref())),
+            format!(
+                "expected a table for `secrets`, found {}",
+                type_name(v.get_ref())
+            ),
         )
-        .with_hint(format!("declare each secret in a table:\n[secrets]\n{}", source_hint("NAME").lines().skip(1).collect::<Vec<_>>().join("\n")));
+        .with_hint(format!(
+            "declare each secret in a table:\n[secrets]\n{}",
+            source_hint("NAME")
+                .lines()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
         cx.push(d);
         return (decls, declared);
     };
@@ -150,9 +160,11 @@ pub(crate) fn parse_secrets(cx: &mut Cx<'_>, v: &Val<'_>) -> (Vec<SecretDecl>, D
         declared.names.push(name.to_string());
         if let Err(why) = check_secret_name(name) {
             let fixed = sanitize_secret_name(name);
-            let hint = (check_secret_name(&fixed).is_ok() && fixed != name)
-                .then(|| format!("try `{fixed}`"))
-                .unwrap_or_else(|| "secret names are like `REGISTRY_TOKEN`".into());
+            let hint = if check_secret_name(&fixed).is_ok() && fixed != name {
+                format!("try `{fixed}`")
+            } else {
+                "secret names are like `REGISTRY_TOKEN`".to_string()
+            };
             let d = masked(
                 cx,
                 span_of(key),
@@ -249,7 +261,11 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
                     type_name(v.get_ref())
                 ),
             );
-            let example = if kname == "env" { "CI_TOKEN" } else { "secrets/token" };
+            let example = if kname == "env" {
+                "CI_TOKEN"
+            } else {
+                "secrets/token"
+            };
             cx.push(d.with_hint(format!("e.g. `{kname} = \"{example}\"`")));
             continue;
         };

@@ -421,3 +421,170 @@ fn interp_references_and_substitution_on_parsed_with() {
     assert_eq!(out["name"], "gantry-42");
     assert_eq!(out["literal"], "${not.a.placeholder}");
 }
+
+const GRANTS: &str = r#"
+[pipeline]
+name = "p"
+
+[stage.publish]
+plugin = "builtin:x"
+grants.env = ["CI", "GIT_SHA", "CI"]
+grants.secrets = ["REGISTRY_TOKEN", "REGISTRY_TOKEN"]
+grants.reveal = ["DEPLOY_KEY"]
+grants.http = [
+  "https://API.example.com/v1/",
+  { url = "http://127.0.0.1:8081", methods = ["get", "HEAD", "GET"] },
+  "https://*.s3.example.com",
+]
+grants.process = [
+  { cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read-only = true, timeout = "5m" },
+  { cmd = "git", output = "64KiB" },
+]
+
+[secrets]
+REGISTRY_TOKEN = { env = "CI_REGISTRY_TOKEN" }
+DEPLOY_KEY = { file = "secrets/deploy.key" }
+ABSOLUTE = { file = "/run/secrets/x" }
+
+[secrets.HEADER_FORM]
+env = "OTHER"
+"#;
+
+#[test]
+fn secrets_and_grants() {
+    let m = parse(GRANTS);
+    assert_eq!(
+        m.secrets,
+        [
+            SecretDecl {
+                name: "REGISTRY_TOKEN".into(),
+                source: SecretSource::Env("CI_REGISTRY_TOKEN".into()),
+                span: m.secrets[0].span,
+            },
+            SecretDecl {
+                name: "DEPLOY_KEY".into(),
+                source: SecretSource::File("secrets/deploy.key".into()),
+                span: m.secrets[1].span,
+            },
+            SecretDecl {
+                name: "ABSOLUTE".into(),
+                source: SecretSource::File("/run/secrets/x".into()),
+                span: m.secrets[2].span,
+            },
+            SecretDecl {
+                name: "HEADER_FORM".into(),
+                source: SecretSource::Env("OTHER".into()),
+                span: m.secrets[3].span,
+            },
+        ]
+    );
+    assert_eq!(&m.source[m.secrets[0].span.range()], "REGISTRY_TOKEN");
+    assert_eq!(
+        m.secret("DEPLOY_KEY").map(|s| &s.source),
+        Some(&SecretSource::File("secrets/deploy.key".into()))
+    );
+    assert_eq!(
+        serde_json::to_value(&m.secrets[0]).unwrap(),
+        json!({ "name": "REGISTRY_TOKEN", "source": { "env": "CI_REGISTRY_TOKEN" } })
+    );
+
+    let g = &m.stage("publish").unwrap().grants;
+    assert_eq!(g.env, ["CI", "GIT_SHA"]);
+    assert_eq!(g.secrets, ["REGISTRY_TOKEN"]);
+    assert_eq!(g.reveal, ["DEPLOY_KEY"]);
+    assert_eq!(g.http.len(), 3);
+    assert_eq!(
+        g.http[0],
+        HttpGrant {
+            url: "https://API.example.com/v1/".into(),
+            scheme: "https".into(),
+            host: "api.example.com".into(),
+            port: 443,
+            path_prefix: "/v1/".into(),
+            methods: vec![],
+        }
+    );
+    assert_eq!(g.http[1].methods, ["GET", "HEAD"]);
+    assert_eq!(
+        (g.http[1].host.as_str(), g.http[1].port),
+        ("127.0.0.1", 8081)
+    );
+    assert!(g.http[1].names_ip("127.0.0.1".parse().unwrap()));
+    assert!(g.http[2].allows("PUT", "https", "bucket.s3.example.com", 443, "/k"));
+    assert!(!g.http[2].allows("PUT", "https", "s3.example.com", 443, "/k"));
+    assert_eq!(
+        g.process,
+        [
+            ProcessGrant {
+                cmd: "cargo".into(),
+                args: vec!["clippy".into(), "**".into()],
+                env: vec!["CARGO_HOME".into()],
+                read_only: true,
+                timeout: Some(Duration::from_secs(300)),
+                output: DEFAULT_PROCESS_OUTPUT,
+            },
+            ProcessGrant {
+                cmd: "git".into(),
+                args: vec![],
+                env: vec![],
+                read_only: false,
+                timeout: None,
+                output: 64 << 10,
+            },
+        ]
+    );
+    assert_eq!(
+        g.process[0].matches("cargo", &["clippy".into(), "--all".into()]),
+        Ok(())
+    );
+    assert!(g.process[1].matches("git", &["push".into()]).is_err());
+}
+
+#[test]
+fn secret_values_never_appear_in_errors() {
+    let secret = "ghp_Zq8xW2vB7nM4";
+    for entry in [
+        format!("TOKEN = \"{secret}\""),
+        format!("TOKEN = '{secret}'"),
+        format!("TOKEN = \"\"\"{secret}\n\"\"\""),
+        format!("TOKEN = [\"{secret}\"]"),
+        format!("TOKEN = {{ value = \"{secret}\" }}"),
+        format!("TOKEN = {{ env = \"CI_TOKEN\", token = \"{secret}\" }}"),
+        format!("TOKEN = {{ env = \"CI_TOKEN\", file = \"x\", v = \"{secret}\" }}"),
+        format!("token = \"{secret}\""),
+        format!("TOKEN = {secret}"),
+        format!("TOKEN = \"{secret}"),
+        format!("TOKEN = {{ env = \"A\" }}\nTOKEN = \"{secret}\""),
+    ] {
+        let src = format!(
+            "[pipeline]\nname = \"p\"\n[secrets]\n{entry}\n[stage.a]\nplugin = \"builtin:x\"\n"
+        );
+        let out = errors(&src);
+        assert!(!out.contains(secret), "{entry}:\n{out}");
+        assert!(!out.contains("ghp_"), "{entry}:\n{out}");
+    }
+    let src = format!(
+        "secrets.TOKEN = \"{secret}\"\n[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\n"
+    );
+    assert!(!errors(&src).contains(secret));
+    let src = format!(
+        "secrets = \"{secret}\"\n[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\n"
+    );
+    assert!(!errors(&src).contains(secret));
+    let src = format!(
+        "[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\ngrants.http = [\"https://u:{secret}@example.com/\"]\n"
+    );
+    let out = errors(&src);
+    assert!(!out.contains(secret), "{out}");
+    assert!(out.contains("\"https://***@example.com/\""), "{out}");
+}
+
+#[test]
+fn grants_check_secrets_declared_anywhere_in_the_file() {
+    // `[secrets]` after the stages that use it.
+    let m = parse(
+        "[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\ngrants.reveal = [\"T\"]\n[secrets]\nT = { env = \"X\" }\n",
+    );
+    assert_eq!(m.stages[0].grants.reveal, ["T"]);
+    assert!(m.stages[0].grants.secrets.is_empty());
+}

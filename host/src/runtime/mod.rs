@@ -446,6 +446,7 @@ impl Runtime {
             (&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
             Instant::now() + setup.timeout,
             setup.cancel.clone(),
+            setup.log.clone(),
         );
         let state = StageState {
             wasi: wasi.build(),

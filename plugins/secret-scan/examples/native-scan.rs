@@ -3,8 +3,9 @@
 //!
 //! Usage: native-scan DIR [--json] [--baseline-out FILE] [--config JSON]
 //!
-//! Prints `files=N bytes=N findings=N secs=F` (plus `skipped=N suppressed=N MB/s=F`)
-//! on stderr-free stdout; with `--json` the findings follow as one JSON array line.
+//! Prints `files=N bytes=N findings=N secs=F skipped=N suppressed=N MB/s=F` on one
+//! line (secs covers scanner set-up and the whole walk); with `--json` the findings
+//! follow as one JSON array line. `--baseline-out` writes a baseline of all findings.
 //! `--config` takes the stage config as JSON text (kebab-case keys).
 
 use std::path::PathBuf;

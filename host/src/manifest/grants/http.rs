@@ -94,7 +94,8 @@ impl HttpGrant {
     /// Whether this grant names exactly this IP address (IPv4-mapped IPv6 addresses
     /// count as their IPv4 address). Wildcards and DNS names name no address.
     pub fn names_ip(&self, ip: IpAddr) -> bool {
-        self.ip().is_some_and(|own| own.to_canonical() == ip.to_canonical())
+        self.ip()
+            .is_some_and(|own| own.to_canonical() == ip.to_canonical())
     }
 
     fn ip(&self) -> Option<IpAddr> {
@@ -153,9 +154,15 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
             "write internationalized host names in their `xn--` form and percent-encode paths",
         ));
     }
-    if url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if url
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(err(
-            format!("`{}` contains whitespace or control characters", url.escape_debug()),
+            format!(
+                "`{}` contains whitespace or control characters",
+                url.escape_debug()
+            ),
             general,
         ));
     }
@@ -184,7 +191,7 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
         return Err(UrlError {
             reason: "the URL contains credentials (`user:password@`)".into(),
             hint: "credentials never go into URLs: declare a secret in `[secrets]`, grant it with `grants.secrets`, and remove `…@` from the URL".into(),
-            secret: Some((start, start + at + 1)),
+            secret: Some((start, start + at)),
         });
     }
     if let Some(q) = tail.find('?') {
@@ -213,7 +220,12 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
             return Err(err(format!("port `{p}` is not a number"), general));
         }
         Some(p) => match p.parse::<u32>() {
-            Ok(0) => return Err(err("port 0 is not allowed", "write the port the server listens on")),
+            Ok(0) => {
+                return Err(err(
+                    "port 0 is not allowed",
+                    "write the port the server listens on",
+                ));
+            }
             Ok(n) if n <= u32::from(u16::MAX) => n as u16,
             _ => {
                 return Err(err(
@@ -239,7 +251,10 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
 }
 
 /// Host (normalized) and port text, if any.
-fn split_host_port<'a>(url: &str, authority: &'a str) -> Result<(String, Option<&'a str>), UrlError> {
+fn split_host_port<'a>(
+    url: &str,
+    authority: &'a str,
+) -> Result<(String, Option<&'a str>), UrlError> {
     if authority.is_empty() {
         return Err(err(
             format!("`{url}` has no host"),
@@ -279,16 +294,16 @@ fn split_host_port<'a>(url: &str, authority: &'a str) -> Result<(String, Option<
         };
         return Ok((format!("[{ip}]"), port));
     }
+    if authority.matches(':').count() > 1 {
+        return Err(err(
+            format!("`{url}`: an IPv6 address must be in brackets"),
+            "write it in brackets, with the port after them: `http://[::1]:8080/`",
+        ));
+    }
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) => (h, Some(p)),
         None => (authority, None),
     };
-    if host.contains(':') {
-        return Err(err(
-            format!("`{url}`: an IPv6 address must be in brackets"),
-            format!("write `[{host}]`"),
-        ));
-    }
     Ok((check_host(url, host)?, port))
 }
 
@@ -472,7 +487,10 @@ fn under_prefix(prefix: &str, path: &str) -> bool {
 /// globs and anything a request could not match are refused.
 fn normalize_grant_path(path: &str) -> Result<String, UrlError> {
     if !path.starts_with('/') {
-        return Err(err(format!("path `{path}` must start with `/`"), "e.g. `https://api.example.com/v1/`"));
+        return Err(err(
+            format!("path `{path}` must start with `/`"),
+            "e.g. `https://api.example.com/v1/`",
+        ));
     }
     if path.contains('*') {
         return Err(err(
@@ -485,11 +503,22 @@ fn normalize_grant_path(path: &str) -> Result<String, UrlError> {
     }
     let Some(normal) = normalize_escapes(path) else {
         return Err(err(
-            format!("path `{path}` has a malformed `%` escape or a character that must be percent-encoded"),
+            format!(
+                "path `{path}` has a malformed `%` escape or a character that must be percent-encoded"
+            ),
             "percent-encode the path as it is sent, e.g. `%20` for a space",
         ));
     };
-    if normal[1..].split('/').any(|s| s == "." || s == ".." || ambiguous_segment(s)) {
+    if normal.contains("//") {
+        return Err(err(
+            format!("path `{path}` has an empty segment (`//`)"),
+            "servers disagree about what `//` means: write a single `/`",
+        ));
+    }
+    if normal[1..]
+        .split('/')
+        .any(|s| s == "." || s == ".." || ambiguous_segment(s))
+    {
         return Err(err(
             format!("path `{path}` has `.` or `..` segments"),
             "write the path they lead to",
@@ -527,7 +556,11 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<HttpGrant>
         let (url, methods) = match item.get_ref() {
             DeValue::String(s) => (Spanned::new(item.span(), s.to_string()), None),
             DeValue::Table(_) => {
-                let Some(raw) = cx.ok(cx.deserialize::<HttpToml>(item, "grants.http", &format!("stage `{stage}`"))) else {
+                let Some(raw) = cx.ok(cx.deserialize::<HttpToml>(
+                    item,
+                    "grants.http",
+                    &format!("stage `{stage}`"),
+                )) else {
                     continue;
                 };
                 (raw.url, raw.methods)
@@ -558,7 +591,13 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<HttpGrant>
                         masks.push(span);
                     }
                 }
-                let d = Diagnostic::at_masked(cx.file, cx.source, span, format!("{what}: {}", e.reason), &masks);
+                let d = Diagnostic::at_masked(
+                    cx.file,
+                    cx.source,
+                    span,
+                    format!("{what}: {}", e.reason),
+                    &masks,
+                );
                 cx.push(d.with_hint(e.hint));
                 continue;
             }
@@ -648,12 +687,25 @@ mod tests {
     fn parse_ok() {
         let a = g("https://API.Example.com/v1/");
         assert_eq!(
-            (a.scheme.as_str(), a.host.as_str(), a.port, a.path_prefix.as_str()),
+            (
+                a.scheme.as_str(),
+                a.host.as_str(),
+                a.port,
+                a.path_prefix.as_str()
+            ),
             ("https", "api.example.com", 443, "/v1/")
         );
         assert_eq!(a.url, "https://API.Example.com/v1/");
         let b = g("HTTP://127.0.0.1:8081");
-        assert_eq!((b.scheme.as_str(), b.host.as_str(), b.port, b.path_prefix.as_str()), ("http", "127.0.0.1", 8081, "/"));
+        assert_eq!(
+            (
+                b.scheme.as_str(),
+                b.host.as_str(),
+                b.port,
+                b.path_prefix.as_str()
+            ),
+            ("http", "127.0.0.1", 8081, "/")
+        );
         assert_eq!(g("http://[0:0::1]:99/x").host, "[::1]");
         assert_eq!(g("http://[::1]").port, 80);
         assert_eq!(g("https://example.com.").host, "example.com");
@@ -763,9 +815,18 @@ mod tests {
         assert!(allows("https://h/v1/", "/../v1/y"));
         assert!(allows("https://h/v1/", "/v1//x"));
         // Encoded slashes that hide no dot segment are ordinary characters.
-        assert!(allows("https://h/api/v4/", "/api/v4/projects/group%2Fproject"));
-        assert!(allows("https://h/api/v4/", "/api/v4/projects/group%2fproject"));
-        assert!(!allows("https://h/api/v4/projects/group/", "/api/v4/projects/group%2Fx"));
+        assert!(allows(
+            "https://h/api/v4/",
+            "/api/v4/projects/group%2Fproject"
+        ));
+        assert!(allows(
+            "https://h/api/v4/",
+            "/api/v4/projects/group%2fproject"
+        ));
+        assert!(!allows(
+            "https://h/api/v4/projects/group/",
+            "/api/v4/projects/group%2Fx"
+        ));
         assert!(allows("https://h/v1/", "/v1/a;b=1/c"));
         assert!(allows("https://h/v1/", "/v1/...x"));
         assert!(allows("https://h/a~b/", "/a%7Eb/c"));
@@ -828,7 +889,13 @@ mod tests {
         assert!(!w.allows("GET", "https", "a/.example.com", 443, "/"));
         assert!(!w.allows("GET", "https", "a\0.example.com", 443, "/"));
         assert!(!w.allows("GET", "https", "-a.example.com", 443, "/"));
-        assert!(!w.names_ip("93.184.216.34".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+        assert!(
+            !w.names_ip(
+                "93.184.216.34"
+                    .parse()
+                    .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+            )
+        );
     }
 
     #[test]
@@ -842,8 +909,35 @@ mod tests {
     }
 
     #[test]
+    fn a_grant_allows_its_own_prefix() {
+        for url in [
+            "https://h",
+            "https://h/",
+            "https://h/v1",
+            "https://h/v1/",
+            "https://h/a%7eb/%2a/%2F/",
+            "https://h/a;b/c=d/",
+            "http://[::1]:8080/x/",
+            "https://*.example.com/v1/",
+        ] {
+            let gr = g(url);
+            let host = gr.host.replace('*', "a");
+            for m in ["GET", "POST"] {
+                assert!(
+                    gr.allows(m, &gr.scheme, &host, gr.port, &gr.path_prefix),
+                    "{url}"
+                );
+            }
+        }
+        assert!(bad("https://h/a//b/").contains("empty segment"));
+    }
+
+    #[test]
     fn names_ip() {
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let ip = |s: &str| {
+            s.parse::<IpAddr>()
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        };
         let v4 = g("http://127.0.0.1:8081");
         assert!(v4.names_ip(ip("127.0.0.1")));
         assert!(v4.names_ip(ip("::ffff:127.0.0.1")));
@@ -860,8 +954,29 @@ mod tests {
 
     #[test]
     fn matching_never_panics_on_odd_input() {
-        let grants = [g("https://*.example.com/a/"), g("http://[::1]/"), g("http://10.0.0.1/x")];
-        let odd = ["", "%", "%%", "/%", "/%e", "/\u{0}", "/é/../", "/..", "//", "/;", "/%2e%2e%2f%2e%2e", "[", "[]", "[::1", "*.example.com", "é.example.com"];
+        let grants = [
+            g("https://*.example.com/a/"),
+            g("http://[::1]/"),
+            g("http://10.0.0.1/x"),
+        ];
+        let odd = [
+            "",
+            "%",
+            "%%",
+            "/%",
+            "/%e",
+            "/\u{0}",
+            "/é/../",
+            "/..",
+            "//",
+            "/;",
+            "/%2e%2e%2f%2e%2e",
+            "[",
+            "[]",
+            "[::1",
+            "*.example.com",
+            "é.example.com",
+        ];
         for gr in &grants {
             for a in odd {
                 for b in odd {

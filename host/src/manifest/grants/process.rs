@@ -49,7 +49,12 @@ const LAUNCHERS: &[&str] = &[
 const SHOWN: usize = 80;
 
 fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(SHOWN).collect::<String>().escape_debug().to_string();
+    let mut out: String = s
+        .chars()
+        .take(SHOWN)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
     if s.chars().count() > SHOWN {
         out.push('…');
     }
@@ -147,14 +152,21 @@ struct ProcessToml {
     output: Option<serde::de::IgnoredAny>,
 }
 
-const EXAMPLE: &str =
-    "e.g. `grants.process = [{ cmd = \"cargo\", args = [\"clippy\", \"**\"] }]`";
+const EXAMPLE: &str = "e.g. `grants.process = [{ cmd = \"cargo\", args = [\"clippy\", \"**\"] }]`";
 
 pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<ProcessGrant> {
     let what = format!("`grants.process` of stage `{stage}`");
     let DeValue::Array(items) = v.get_ref() else {
         let d = cx.type_error(v, "a list of commands", &what);
-        cx.push(d.with_hint(EXAMPLE));
+        // An inline table written alone: show it wrapped in a list.
+        let written = cx.source.get(v.span()).unwrap_or("");
+        let hint = if v.get_ref().is_table() && written.starts_with('{') && !written.contains('\n')
+        {
+            format!("write a list: `grants.process = [{written}]`")
+        } else {
+            EXAMPLE.to_string()
+        };
+        cx.push(d.with_hint(hint));
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -162,7 +174,10 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<ProcessGra
         let DeValue::Table(table) = item.get_ref() else {
             let d = cx.diag(
                 span_of(item),
-                format!("expected a table in {what}, found {}", type_name(item.get_ref())),
+                format!(
+                    "expected a table in {what}, found {}",
+                    type_name(item.get_ref())
+                ),
             );
             let hint = match item.get_ref().as_str() {
                 Some(s) if !s.contains(char::is_whitespace) => format!(
@@ -174,8 +189,11 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<ProcessGra
             cx.push(d.with_hint(hint));
             continue;
         };
-        let Some(raw) = cx.ok(cx.deserialize::<ProcessToml>(item, "grants.process", &format!("stage `{stage}`")))
-        else {
+        let Some(raw) = cx.ok(cx.deserialize::<ProcessToml>(
+            item,
+            "grants.process",
+            &format!("stage `{stage}`"),
+        )) else {
             continue;
         };
         let mut ok = check_cmd(cx, &raw.cmd, &what);
@@ -220,20 +238,40 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<ProcessGra
 fn check_cmd(cx: &mut Cx<'_>, cmd: &Spanned<String>, what: &str) -> bool {
     let c = cmd.get_ref();
     let problem = if c.is_empty() {
-        Some(("`cmd` is empty".to_string(), "name the command, e.g. `cmd = \"cargo\"`".to_string()))
+        Some((
+            "`cmd` is empty".to_string(),
+            "name the command, e.g. `cmd = \"cargo\"`".to_string(),
+        ))
+    } else if c.chars().all(|ch| ch == '*' || ch == '?') {
+        Some((
+            format!(
+                "`cmd = \"{}\"` matches every command, which grants everything",
+                c.escape_debug()
+            ),
+            "grant each command by its exact name, e.g. `cmd = \"cargo\"`".to_string(),
+        ))
     } else if c.contains(['*', '?']) {
         Some((
-            format!("`cmd = \"{}\"` is a glob, and a glob that matches every command grants everything", c.escape_debug()),
+            format!(
+                "`cmd = \"{}\"` is a glob; commands are granted by their exact name",
+                c.escape_debug()
+            ),
             "grant each command by its exact name, e.g. `cmd = \"cargo\"`".to_string(),
         ))
     } else if c.contains(['/', '\\']) {
         let base = c.rsplit(['/', '\\']).next().unwrap_or("");
         Some((
-            format!("`cmd = \"{}\"` is a path; a command is granted by its name", c.escape_debug()),
+            format!(
+                "`cmd = \"{}\"` is a path; a command is granted by its name",
+                c.escape_debug()
+            ),
             if base.is_empty() {
                 "the host finds the command on its own `PATH`".to_string()
             } else {
-                format!("the host finds the command on its own `PATH`: `cmd = \"{}\"`", base.escape_debug())
+                format!(
+                    "the host finds the command on its own `PATH`: `cmd = \"{}\"`",
+                    base.escape_debug()
+                )
             },
         ))
     } else if c.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
@@ -249,7 +287,10 @@ fn check_cmd(cx: &mut Cx<'_>, cmd: &Spanned<String>, what: &str) -> bool {
             ),
         ))
     } else if c == "." || c == ".." {
-        Some((format!("`cmd = \"{c}\"` is not a command"), "name the command, e.g. `cmd = \"cargo\"`".to_string()))
+        Some((
+            format!("`cmd = \"{c}\"` is not a command"),
+            "name the command, e.g. `cmd = \"cargo\"`".to_string(),
+        ))
     } else {
         None
     };
@@ -290,13 +331,16 @@ fn check_args(cx: &mut Cx<'_>, cmd: &str, args: &[Spanned<String>], what: &str) 
 /// Why a plugin may not set variable `name` for a command, with a hint.
 fn env_error(name: &str) -> Option<(String, String)> {
     if let Some(why) = env_name_error(name) {
-        return Some((why, "list each variable by its exact name, e.g. `env = [\"CARGO_HOME\"]`".into()));
+        return Some((
+            why,
+            "list each variable by its exact name, e.g. `env = [\"CARGO_HOME\"]`".into(),
+        ));
     }
     let upper = name.to_ascii_uppercase();
     if upper == "PATH" || upper.starts_with("LD_") || upper.starts_with("DYLD_") {
         return Some((
             format!("a plugin that sets `{name}` chooses which code the command loads or runs"),
-            "remove it; the command runs with the host's own `PATH` and loader settings".into(),
+            "remove it: a grant cannot let a plugin choose a command's `PATH` or dynamic loader settings".into(),
         ));
     }
     None
@@ -306,18 +350,29 @@ fn parse_output(cx: &mut Cx<'_>, v: &Val<'_>, what: &str) -> Option<u64> {
     let (lo, hi) = OUTPUT_RANGE;
     let Some(text) = v.get_ref().as_str() else {
         let d = cx.type_error(v, "a size string", &format!("`output` in {what}"));
-        cx.push(d.with_hint(format!("e.g. `output = \"{}\"`", format_size(DEFAULT_PROCESS_OUTPUT))));
+        cx.push(d.with_hint(format!(
+            "e.g. `output = \"{}\"`",
+            format_size(DEFAULT_PROCESS_OUTPUT)
+        )));
         return None;
     };
     match parse_size(text) {
         Err(e) => {
-            cx.error(span_of(v), format!("invalid size `{text}` for `output` in {what}: {}", e.reason), e.hint);
+            cx.error(
+                span_of(v),
+                format!("invalid size `{text}` for `output` in {what}: {}", e.reason),
+                e.hint,
+            );
             None
         }
         Ok(n) if n < lo || n > hi => {
             cx.error(
                 span_of(v),
-                format!("`output` in {what} must be between `{}` and `{}`, found `{text}`", format_size(lo), format_size(hi)),
+                format!(
+                    "`output` in {what} must be between `{}` and `{}`, found `{text}`",
+                    format_size(lo),
+                    format_size(hi)
+                ),
                 None,
             );
             None
@@ -375,7 +430,10 @@ mod tests {
     fn matches() {
         let g = grant("cargo", &["clippy", "**"]);
         assert_eq!(run(&g, "cargo", &["clippy"]), Ok(()));
-        assert_eq!(run(&g, "cargo", &["clippy", "--", "-D", "warnings"]), Ok(()));
+        assert_eq!(
+            run(&g, "cargo", &["clippy", "--", "-D", "warnings"]),
+            Ok(())
+        );
         assert_eq!(
             run(&g, "cargo", &["build"]),
             Err("argument 1 `build` does not match `clippy`".into())
@@ -392,7 +450,10 @@ mod tests {
         assert!(run(&g, "Cargo", &["clippy"]).is_err());
 
         let g = grant("git", &["log", "-n", "?", "--format=*"]);
-        assert_eq!(run(&g, "git", &["log", "-n", "5", "--format=%H %s"]), Ok(()));
+        assert_eq!(
+            run(&g, "git", &["log", "-n", "5", "--format=%H %s"]),
+            Ok(())
+        );
         assert_eq!(
             run(&g, "git", &["log", "-n", "50", "--format=%H"]),
             Err("argument 3 `50` does not match `?`".into())
@@ -430,12 +491,12 @@ mod tests {
     fn denials_quote_safely() {
         let g = grant("cargo", &["clippy"]);
         let long = "x".repeat(500);
-        let e = run(&g, "cargo", &[&long]).unwrap_err();
+        let e = run(&g, "cargo", &[&long]).expect_err("denied");
         assert!(e.len() < 200, "{e}");
         assert!(e.contains('…'));
-        let e = run(&g, "cargo", &["a\nerror: fake"]).unwrap_err();
+        let e = run(&g, "cargo", &["a\nerror: fake"]).expect_err("denied");
         assert!(!e.contains('\n'), "{e}");
-        let e = run(&g, "car\ngo", &[]).unwrap_err();
+        let e = run(&g, "car\ngo", &[]).expect_err("denied");
         assert!(!e.contains('\n'), "{e}");
     }
 

@@ -373,7 +373,7 @@ impl Engine {
 fn need_byte(id: &str) -> Option<u8> {
     match id {
         "password-in-url" => Some(b'@'),
-        "docker-config-auth" | "generic-secret-assignment" | "aws-secret-access-key" => None,
+        "docker-config-auth" => Some(b':'),
         _ => None,
     }
 }

@@ -24,9 +24,10 @@ pub(crate) struct KeywordSearcher {
     classes: [u8; 256],
     stride: usize,
     /// Premultiplied: `trans[state + class]` is the next state (a multiple of `stride`).
-    trans: Vec<u32>,
+    /// u16 keeps the table small enough for L1 (about 30 KB for the built-in rules).
+    trans: Vec<u16>,
     /// States `>= first_match` have outputs.
-    first_match: u32,
+    first_match: u16,
     /// Per state (index = state / stride): keywords ending there (own and by failure links).
     outputs: Vec<Vec<u32>>,
     lens: Vec<usize>,
@@ -113,12 +114,14 @@ impl KeywordSearcher {
         for (new, &old) in order.iter().enumerate() {
             new_id[old] = new;
         }
-        let mut trans = vec![0u32; n * stride];
+        // The built-in keyword set needs ~15k premultiplied ids; a test guards the limit.
+        assert!(n * stride <= usize::from(u16::MAX), "keyword automaton too large for u16 state ids");
+        let mut trans = vec![0u16; n * stride];
         let mut outs = vec![Vec::new(); n];
         for (old, row) in delta.iter().enumerate() {
             let base = new_id[old] * stride;
             for (c, &t) in row.iter().enumerate() {
-                trans[base + c] = (new_id[t as usize] * stride) as u32;
+                trans[base + c] = (new_id[t as usize] * stride) as u16;
             }
             outs[new_id[old]] = std::mem::take(&mut outputs[old]);
         }
@@ -126,7 +129,7 @@ impl KeywordSearcher {
             classes,
             stride,
             trans,
-            first_match: (first_match * stride) as u32,
+            first_match: (first_match * stride) as u16,
             outputs: outs,
             lens: keywords.iter().map(|k| k.len()).collect(),
             max_len: keywords.iter().map(|k| k.len()).max().unwrap_or(1),
@@ -149,7 +152,7 @@ impl KeywordSearcher {
         let ends: [usize; STREAMS] = std::array::from_fn(|i| if i + 1 == STREAMS { hay.len() } else { bounds[i + 1] });
         let common = (0..STREAMS).map(|i| ends[i] - starts[i]).min().unwrap_or(0);
         let mut hits: [Vec<Hit>; STREAMS] = Default::default();
-        let mut state = [0u32; STREAMS];
+        let mut state = [0u16; STREAMS];
         let (s0, s1, s2, s3) = (
             &hay[starts[0]..starts[0] + common],
             &hay[starts[1]..starts[1] + common],
@@ -188,7 +191,7 @@ impl KeywordSearcher {
     }
 
     fn scan(&self, hay: &[u8], offset: usize, min_end: usize, out: &mut Vec<Hit>) {
-        let mut s = 0u32;
+        let mut s = 0u16;
         for (k, &b) in hay.iter().enumerate() {
             s = self.trans[s as usize + usize::from(self.classes[b as usize])];
             if s >= self.first_match {
@@ -198,7 +201,7 @@ impl KeywordSearcher {
     }
 
     #[inline]
-    fn emit(&self, state: u32, end: usize, min_end: usize, out: &mut Vec<Hit>) {
+    fn emit(&self, state: u16, end: usize, min_end: usize, out: &mut Vec<Hit>) {
         if end <= min_end {
             return;
         }

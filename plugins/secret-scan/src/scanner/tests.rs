@@ -497,6 +497,7 @@ fn config_deserializes_kebab_case_and_rejects_unknown_keys() {
 #[test]
 fn rule_metadata_is_complete() {
     let mut seen = HashSet::new();
+    assert!(rules().len() < 64, "rule masks are u64");
     for r in rules() {
         assert!(seen.insert(r.id), "duplicate {}", r.id);
         assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", r.id);

@@ -70,7 +70,9 @@ impl Plugin for ProcProbe {
             Err(Error::Denied(m)) => return Ok(report.output("result", format!("denied:{m}"))),
             Err(e) => return Ok(report.output("result", format!("err:{e}"))),
         };
-        let status = out.status.map_or_else(|| "none".to_string(), |s| s.to_string());
+        let status = out
+            .status
+            .map_or_else(|| "none".to_string(), |s| s.to_string());
         let prefix: String = clip(&out.stdout, 64).trim_end().to_string();
         Ok(report
             .output("result", format!("ok:{status}:{prefix}"))
