@@ -542,7 +542,7 @@ fn secrets_and_grants() {
 
 #[test]
 fn secret_values_never_appear_in_errors() {
-    let secret = "ghp_Zq8xW2vB7nM4";
+    let secret = "ghp_Zq8xW2vB7nM4"; // gantry:allow (a fake value the test proves is masked)
     for entry in [
         format!("TOKEN = \"{secret}\""),
         format!("TOKEN = '{secret}'"),
