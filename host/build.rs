@@ -8,7 +8,10 @@ use std::path::PathBuf;
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let workspace = manifest_dir.parent().expect("host/ is inside the workspace").to_path_buf();
+    let workspace = manifest_dir
+        .parent()
+        .expect("host/ is inside the workspace")
+        .to_path_buf();
     let plugins_dir = workspace.join("plugins");
     let mut names: Vec<String> = std::fs::read_dir(&plugins_dir)
         .expect("plugins/ exists")
@@ -27,9 +30,14 @@ fn main() {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let built = wasm::build_components(&workspace, &refs, "plugin");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
-    let mut code = String::from("/// Official plugins compiled into this binary: (name, component bytes).\npub static BUILTINS: &[(&str, &[u8])] = &[\n");
+    let mut code = String::from(
+        "/// Official plugins compiled into this binary: (name, component bytes).\npub static BUILTINS: &[(&str, &[u8])] = &[\n",
+    );
     for (name, path) in built {
-        code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
     }
     code.push_str("];\n");
     std::fs::write(out.join("builtins.rs"), code).expect("write builtins.rs");

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 
 fn main() {
     let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
-    let workspace = here.parent().expect("tests/ is in the workspace").to_path_buf();
+    let workspace = here
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf();
     let plugins_dir = here.join("plugins");
     let mut names: Vec<String> = std::fs::read_dir(&plugins_dir)
         .expect("tests/plugins exists")
@@ -37,12 +40,18 @@ fn main() {
     let built = wasm::build_components(&workspace, &refs, "plugin");
     let mut code = String::new();
     for (name, path) in built {
-        let konst = name.trim_start_matches("test-plugin-").replace('-', "_").to_uppercase();
+        let konst = name
+            .trim_start_matches("test-plugin-")
+            .replace('-', "_")
+            .to_uppercase();
         assert!(
             tests.contains(&format!("plugins::{konst}")),
             "test plugin `{name}` is not used by any test in tests/e2e (expected a reference to `plugins::{konst}`)"
         );
-        code.push_str(&format!("pub const {konst}: &str = {:?};\n", path.display().to_string()));
+        code.push_str(&format!(
+            "pub const {konst}: &str = {:?};\n",
+            path.display().to_string()
+        ));
     }
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
     std::fs::write(out.join("plugins.rs"), code).expect("write plugins.rs");

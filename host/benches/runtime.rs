@@ -39,7 +39,10 @@ fn fmt(d: Duration) -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 fn ctx(config: &str) -> wit::StageContext {
@@ -72,7 +75,10 @@ fn setup(workspace: &Path, read: Vec<String>) -> StageSetup {
         workspace: workspace.to_path_buf(),
         dry_run: false,
         grants: Grants {
-            fs: FsGrants { read, write: vec![] },
+            fs: FsGrants {
+                read,
+                write: vec![],
+            },
             ..Grants::default()
         },
         secrets: Arc::default(),
@@ -167,16 +173,24 @@ fn main() {
         println!("| what | median |");
         println!("| --- | ---: |");
         println!("| instantiate + describe | {} |", fmt(describe));
-        println!("| instantiate + no-op run (fresh store, WASI ctx, log) | {} |", fmt(run));
+        println!(
+            "| instantiate + no-op run (fresh store, WASI ctx, log) | {} |",
+            fmt(run)
+        );
         println!();
     }
 
     if want("pipeline") {
-        let dir = std::env::temp_dir().join(format!("gantry-bench-pipeline-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("gantry-bench-pipeline-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let pin = {
             let bytes = std::fs::read(gantry_test_plugins::plugins::PROBE).expect("probe");
-            format!("file:{}#{}", gantry_test_plugins::plugins::PROBE, Digest::of(&bytes))
+            format!(
+                "file:{}#{}",
+                gantry_test_plugins::plugins::PROBE,
+                Digest::of(&bytes)
+            )
         };
         let mut toml = String::from("[pipeline]\nname = \"bench\"\n");
         for i in 0..10 {
@@ -195,7 +209,11 @@ fn main() {
                 .env("GANTRY_CACHE_DIR", &cache)
                 .output()
                 .expect("gantry");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             t.elapsed()
         };
         run();
@@ -218,7 +236,10 @@ fn main() {
         println!("| command | wall time |");
         println!("| --- | ---: |");
         println!("| `gantry check` | {} |", fmt(check));
-        println!("| `gantry run` (records, SARIF, JUnit, summary written) | {} |", fmt(wall));
+        println!(
+            "| `gantry run` (records, SARIF, JUnit, summary written) | {} |",
+            fmt(wall)
+        );
         println!();
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -259,7 +280,10 @@ fn main() {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let mbs = |b: u64, d: Duration| b as f64 / 1048576.0 / d.as_secs_f64();
-        println!("## secret-scan throughput, {:.0} MiB generated corpus, one core\n", native.bytes_scanned as f64 / 1048576.0);
+        println!(
+            "## secret-scan throughput, {:.0} MiB generated corpus, one core\n",
+            native.bytes_scanned as f64 / 1048576.0
+        );
         println!("| scanner | time | MiB/s | findings |");
         println!("| --- | ---: | ---: | ---: |");
         println!(

@@ -27,7 +27,11 @@ pub fn outer_target_dir() -> PathBuf {
 
 /// Builds `packages` (library targets) for wasm32-wasip2 with `profile` and returns
 /// `(package, path of the .wasm)` for each.
-pub fn build_components(workspace: &Path, packages: &[&str], profile: &str) -> Vec<(String, PathBuf)> {
+pub fn build_components(
+    workspace: &Path,
+    packages: &[&str],
+    profile: &str,
+) -> Vec<(String, PathBuf)> {
     let target_dir = outer_target_dir().join("wasm");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
@@ -49,7 +53,10 @@ pub fn build_components(workspace: &Path, packages: &[&str], profile: &str) -> V
         .ok()
         .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo")))
         .unwrap_or_default();
-    let mut flags = vec![format!("--remap-path-prefix={}=/gantry", workspace.display())];
+    let mut flags = vec![format!(
+        "--remap-path-prefix={}=/gantry",
+        workspace.display()
+    )];
     if !cargo_home.is_empty() {
         flags.push(format!("--remap-path-prefix={cargo_home}=/cargo"));
     }

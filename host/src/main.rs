@@ -19,7 +19,11 @@ fn main() {
     let cli = match gantry::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { gantry::cli::exit::USAGE } else { gantry::cli::exit::SUCCESS };
+            let code = if e.use_stderr() {
+                gantry::cli::exit::USAGE
+            } else {
+                gantry::cli::exit::SUCCESS
+            };
             let _ = e.print();
             std::process::exit(code);
         }

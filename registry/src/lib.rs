@@ -98,9 +98,18 @@ mod tests {
     fn digests_parse_with_or_without_prefix_in_either_case() {
         let d = Digest::parse(HEX).unwrap();
         assert_eq!(d.to_string(), format!("sha256:{HEX}"));
-        assert_eq!(Digest::parse(&format!("sha256:{}", HEX.to_uppercase())), Ok(d));
-        assert_eq!(Digest::parse("md5:abc"), Err(DigestProblem::Algorithm("md5".into())));
+        assert_eq!(
+            Digest::parse(&format!("sha256:{}", HEX.to_uppercase())),
+            Ok(d)
+        );
+        assert_eq!(
+            Digest::parse("md5:abc"),
+            Err(DigestProblem::Algorithm("md5".into()))
+        );
         assert_eq!(Digest::parse("sha256:abc"), Err(DigestProblem::Length(3)));
-        assert_eq!(Digest::parse(&"g".repeat(64)), Err(DigestProblem::NotHex('g')));
+        assert_eq!(
+            Digest::parse(&"g".repeat(64)),
+            Err(DigestProblem::NotHex('g'))
+        );
     }
 }

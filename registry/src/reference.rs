@@ -64,9 +64,9 @@ pub enum RefError {
 
 fn bad_digest_message(reference: &str, problem: &DigestProblem) -> String {
     match problem {
-        DigestProblem::Algorithm(algo) => format!(
-            "unsupported digest `{algo}` in `{reference}`: plugins are pinned by `sha256:`"
-        ),
+        DigestProblem::Algorithm(algo) => {
+            format!("unsupported digest `{algo}` in `{reference}`: plugins are pinned by `sha256:`")
+        }
         other => format!("malformed sha256 digest in plugin reference: {other}"),
     }
 }
@@ -269,7 +269,8 @@ impl RefError {
 fn close(a: &str, b: &str) -> bool {
     // Cheap similarity: same after removing separators, or one edit apart in length and prefix.
     let norm = |s: &str| s.replace(['-', '_'], "");
-    norm(a) == norm(b) || (a.len().abs_diff(b.len()) <= 2 && a.chars().take(3).eq(b.chars().take(3)))
+    norm(a) == norm(b)
+        || (a.len().abs_diff(b.len()) <= 2 && a.chars().take(3).eq(b.chars().take(3)))
 }
 
 #[cfg(test)]
@@ -352,7 +353,10 @@ mod tests {
     fn messages_and_hints() {
         let err = |s: &str| PluginRef::parse(s).unwrap_err();
         let e = err("file:p/x.wasm");
-        assert_eq!(e.to_string(), "plugin `file:p/x.wasm` is not pinned by a sha256 digest");
+        assert_eq!(
+            e.to_string(),
+            "plugin `file:p/x.wasm` is not pinned by a sha256 digest"
+        );
         assert_eq!(
             e.hint_relative_to(Path::new("ci")).unwrap(),
             "pin it: `file:p/x.wasm#sha256:<digest>`; get the digest with `sha256sum ci/p/x.wasm` or `gantry plugin inspect ci/p/x.wasm`"
@@ -375,7 +379,10 @@ mod tests {
         assert_eq!(e.to_string(), "unrecognized plugin reference `secret-scan`");
         assert_eq!(
             e.hint().unwrap(),
-            format!("did you mean `builtin:secret-scan`? a plugin is {}", PluginRef::FORMS)
+            format!(
+                "did you mean `builtin:secret-scan`? a plugin is {}",
+                PluginRef::FORMS
+            )
         );
         assert_eq!(
             err("https://x/y.wasm").hint().unwrap(),
@@ -401,7 +408,10 @@ mod tests {
         let err = r.read_file(&dir).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&d), "{text}");
-        assert!(text.contains(&Digest::of(b"not really wasm").to_string()), "{text}");
+        assert!(
+            text.contains(&Digest::of(b"not really wasm").to_string()),
+            "{text}"
+        );
         let good = format!("file:p.wasm#{}", Digest::of(b"not really wasm"));
         let (bytes, _) = PluginRef::parse(&good).unwrap().read_file(&dir).unwrap();
         assert_eq!(bytes, b"not really wasm");

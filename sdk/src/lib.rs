@@ -672,5 +672,3 @@ mod convert {
         }
     }
 }
-
-

@@ -32,31 +32,40 @@ plugin = "{probe}"
 
 fn run(stages: &str) -> (Workspace, Run) {
     let ws = Workspace::new(GANTRY);
-    ws.write("pipeline.toml", pipeline(&stages.replace("CAPS", &pinned(plugins::CAPS_PROBE))));
+    ws.write(
+        "pipeline.toml",
+        pipeline(&stages.replace("CAPS", &pinned(plugins::CAPS_PROBE))),
+    );
     ws.write("secret.txt", "file-s3cret-value-0042\n");
     let t = token();
     let r = ws.gantry_env(
         &["run", "--no-fail-fast"],
-        &[("GANTRY_TEST_TOKEN", t.as_str()), ("GANTRY_TEST_LEAK", "leaky-host-value"), ("CI_FLAG", "yes")],
+        &[
+            ("GANTRY_TEST_TOKEN", t.as_str()),
+            ("GANTRY_TEST_LEAK", "leaky-host-value"),
+            ("CI_FLAG", "yes"),
+        ],
     );
     assert_eq!(r.stage("bystander")["status"], "succeeded", "{}", r.stderr);
     (ws, r)
 }
 
 fn out(r: &Run, stage: &str, key: &str) -> String {
-    r.stage(stage)["outputs"][key].as_str().unwrap_or_else(|| panic!("{stage}.{key} missing: {}", r.stage(stage))).to_string()
+    r.stage(stage)["outputs"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{stage}.{key} missing: {}", r.stage(stage)))
+        .to_string()
 }
 
 fn audit_has(r: &Run, stage: &str, needles: &[&str]) -> bool {
-    r.audit()
-        .iter()
-        .any(|l| l.contains(&format!("\"stage\":\"{stage}\"")) && needles.iter().all(|n| l.contains(n)))
+    r.audit().iter().any(|l| {
+        l.contains(&format!("\"stage\":\"{stage}\"")) && needles.iter().all(|n| l.contains(n))
+    })
 }
 
 #[test]
 fn environment_holds_only_granted_variables() {
-    let (_ws, r) = run(
-        r#"
+    let (_ws, r) = run(r#"
 [stage.probe-all]
 plugin = "CAPS"
 with = { list-env = true, read-env = ["GANTRY_TEST_LEAK", "HOME", "PATH", "GANTRY_TEST_TOKEN"] }
@@ -65,8 +74,7 @@ with = { list-env = true, read-env = ["GANTRY_TEST_LEAK", "HOME", "PATH", "GANTR
 plugin = "CAPS"
 with = { list-env = true, read-env = ["CI_FLAG"] }
 grants.env = ["CI_FLAG", "NOT_SET_ANYWHERE"]
-"#,
-    );
+"#);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(out(&r, "probe-all", "env_names"), "");
     for v in ["GANTRY_TEST_LEAK", "HOME", "PATH", "GANTRY_TEST_TOKEN"] {
@@ -74,14 +82,25 @@ grants.env = ["CI_FLAG", "NOT_SET_ANYWHERE"]
     }
     assert_eq!(out(&r, "granted", "env_names"), "CI_FLAG");
     assert_eq!(out(&r, "granted", "env_CI_FLAG"), "yes");
-    assert!(audit_has(&r, "granted", &["\"capability\":\"env\"", "\"name\":\"CI_FLAG\"", "\"decision\":\"allow\""]));
-    assert!(audit_has(&r, "granted", &["\"name\":\"NOT_SET_ANYWHERE\"", "not set"]));
+    assert!(audit_has(
+        &r,
+        "granted",
+        &[
+            "\"capability\":\"env\"",
+            "\"name\":\"CI_FLAG\"",
+            "\"decision\":\"allow\""
+        ]
+    ));
+    assert!(audit_has(
+        &r,
+        "granted",
+        &["\"name\":\"NOT_SET_ANYWHERE\"", "not set"]
+    ));
 }
 
 #[test]
 fn secrets_without_grant_are_refused_naming_the_grant() {
-    let (_ws, r) = run(
-        r#"
+    let (_ws, r) = run(r#"
 [stage.no-grant]
 plugin = "CAPS"
 with = { get = ["TOKEN"] }
@@ -100,35 +119,70 @@ grants.reveal = ["TOKEN", "FROM_FILE"]
 plugin = "CAPS"
 with = { get = ["MISSING"] }
 grants.secrets = ["MISSING"]
-"#,
-    );
+"#);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let denied = out(&r, "no-grant", "get_TOKEN");
     assert!(denied.starts_with("denied:"), "{denied}");
     assert!(denied.contains("grants.secrets = [\"TOKEN\"]"), "{denied}");
     assert!(denied.contains("stage `no-grant`"), "{denied}");
-    assert!(audit_has(&r, "no-grant", &["\"capability\":\"secrets\"", "\"operation\":\"get\"", "\"decision\":\"deny\""]));
+    assert!(audit_has(
+        &r,
+        "no-grant",
+        &[
+            "\"capability\":\"secrets\"",
+            "\"operation\":\"get\"",
+            "\"decision\":\"deny\""
+        ]
+    ));
 
     assert_eq!(out(&r, "no-reveal", "get_TOKEN"), "ok:TOKEN");
     let denied = out(&r, "no-reveal", "reveal_TOKEN");
-    assert!(denied.starts_with("denied:") && denied.contains("grants.reveal = [\"TOKEN\"]"), "{denied}");
-    assert!(audit_has(&r, "no-reveal", &["\"operation\":\"reveal\"", "\"decision\":\"deny\""]));
-    assert!(audit_has(&r, "no-reveal", &["\"operation\":\"get\"", "\"decision\":\"allow\""]));
+    assert!(
+        denied.starts_with("denied:") && denied.contains("grants.reveal = [\"TOKEN\"]"),
+        "{denied}"
+    );
+    assert!(audit_has(
+        &r,
+        "no-reveal",
+        &["\"operation\":\"reveal\"", "\"decision\":\"deny\""]
+    ));
+    assert!(audit_has(
+        &r,
+        "no-reveal",
+        &["\"operation\":\"get\"", "\"decision\":\"allow\""]
+    ));
 
-    assert_eq!(out(&r, "revealed", "reveal_TOKEN"), format!("ok:{} bytes", token().len()));
-    assert_eq!(out(&r, "revealed", "reveal_FROM_FILE"), "ok:22 bytes", "file value without its newline");
-    assert!(audit_has(&r, "revealed", &["\"operation\":\"reveal\"", "\"decision\":\"allow\"", "\"name\":\"TOKEN\""]));
+    assert_eq!(
+        out(&r, "revealed", "reveal_TOKEN"),
+        format!("ok:{} bytes", token().len())
+    );
+    assert_eq!(
+        out(&r, "revealed", "reveal_FROM_FILE"),
+        "ok:22 bytes",
+        "file value without its newline"
+    );
+    assert!(audit_has(
+        &r,
+        "revealed",
+        &[
+            "\"operation\":\"reveal\"",
+            "\"decision\":\"allow\"",
+            "\"name\":\"TOKEN\""
+        ]
+    ));
 
     let missing = out(&r, "missing", "get_MISSING");
-    assert!(missing.contains("environment variable `GANTRY_TEST_NOT_SET` is not set"), "{missing}");
+    assert!(
+        missing.contains("environment variable `GANTRY_TEST_NOT_SET` is not set"),
+        "{missing}"
+    );
     // Names only: the audit log never holds a value.
     assert!(!r.file("audit.jsonl").contains(&token()));
 }
 
 #[test]
 fn leaked_secret_values_are_redacted_everywhere() {
-    let (_ws, r) = run(
-        r#"
+    let (_ws, r) = run(r#"
 [stage.leaker]
 plugin = "CAPS"
 with = { leak-secret = "TOKEN", leak = ["plain", "base64", "basic-auth", "hex", "split", "json", "output", "finding", "summary"] }
@@ -138,8 +192,7 @@ grants.reveal = ["TOKEN"]
 plugin = "CAPS"
 needs = ["leaker"]
 with = { read-env = ["X"] }
-"#,
-    );
+"#);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let t = token();
     let forms = [
@@ -154,7 +207,11 @@ with = { read-env = ["X"] }
     for entry in gantry_test_plugins::files_under(&dir) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
         for f in &forms {
-            assert!(!text.contains(f.as_str()), "{} contains {f}", entry.display());
+            assert!(
+                !text.contains(f.as_str()),
+                "{} contains {f}",
+                entry.display()
+            );
         }
         files += 1;
     }
@@ -174,18 +231,22 @@ with = { read-env = ["X"] }
 
 #[test]
 fn handle_floods_are_capped() {
-    let (_ws, r) = run(
-        r#"
+    let (_ws, r) = run(r#"
 [stage.flood]
 plugin = "CAPS"
 with = { flood-secret = "TOKEN", flood = 5000 }
 grants.secrets = ["TOKEN"]
-"#,
-    );
+"#);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(out(&r, "flood", "flood_held"), "1024");
     let refused = out(&r, "flood", "flood_refused");
-    assert!(refused.starts_with("1024:denied:") && refused.contains("more than 1024 secret handles"), "{refused}");
-    assert!(audit_has(&r, "flood", &["\"decision\":\"deny\"", "handles"]));
+    assert!(
+        refused.starts_with("1024:denied:") && refused.contains("more than 1024 secret handles"),
+        "{refused}"
+    );
+    assert!(audit_has(
+        &r,
+        "flood",
+        &["\"decision\":\"deny\"", "handles"]
+    ));
 }
-

@@ -472,7 +472,10 @@ fn requests_outside_the_grant_are_refused_audited_and_the_pipeline_goes_on() {
     assert!(audit(&r, "tls-to-plain", "deny").is_empty());
     let slow = result(&r, "slow");
     assert!(slow.starts_with("timeout:"), "{slow}");
-    assert!(audit(&r, "slow", "deny").is_empty(), "a timeout is not a refusal");
+    assert!(
+        audit(&r, "slow", "deny").is_empty(),
+        "a timeout is not a refusal"
+    );
     assert_refused(
         &r,
         "secret-not-granted",

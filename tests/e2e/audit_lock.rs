@@ -62,7 +62,10 @@ fn section<'a>(out: &'a str, stage: &str) -> &'a str {
         .find(&format!("stage `{stage}`"))
         .unwrap_or_else(|| panic!("no stage {stage} in:\n{out}"));
     let rest = &out[start..];
-    let end = rest[1..].find("\nstage `").map(|i| i + 1).unwrap_or(rest.len());
+    let end = rest[1..]
+        .find("\nstage `")
+        .map(|i| i + 1)
+        .unwrap_or(rest.len());
     &rest[..end]
 }
 
@@ -78,50 +81,123 @@ fn audit_names_imports_grants_differences_and_dangers() {
     let scan = section(out, "scan");
     assert!(scan.contains("builtin:secret-scan (secret-scan "), "{scan}");
     assert!(scan.contains("digest   sha256:"), "{scan}");
-    assert!(scan.contains("fs       imported (wasi:filesystem/"), "{scan}");
-    assert!(scan.contains("granted: read `.` (the whole workspace)"), "{scan}");
-    assert!(scan.contains("log      imported (gantry:plugin/log)"), "{scan}");
-    assert!(scan.contains("env      imported (wasi:cli/environment)"), "{scan}");
-    assert!(scan.contains("not granted: its environment is empty"), "{scan}");
-    assert!(!scan.contains("!!"), "a read-only scan is not dangerous:\n{scan}");
+    assert!(
+        scan.contains("fs       imported (wasi:filesystem/"),
+        "{scan}"
+    );
+    assert!(
+        scan.contains("granted: read `.` (the whole workspace)"),
+        "{scan}"
+    );
+    assert!(
+        scan.contains("log      imported (gantry:plugin/log)"),
+        "{scan}"
+    );
+    assert!(
+        scan.contains("env      imported (wasi:cli/environment)"),
+        "{scan}"
+    );
+    assert!(
+        scan.contains("not granted: its environment is empty"),
+        "{scan}"
+    );
+    assert!(
+        !scan.contains("!!"),
+        "a read-only scan is not dangerous:\n{scan}"
+    );
 
     // Process and secrets granted to a plugin that imports neither: flagged and unused.
     let build = section(out, "build");
     assert!(build.contains(&digest_of(plugins::PROBE)), "{build}");
-    assert!(build.contains("!! CRITICAL grants.process `cargo build **`:\n"), "{build}");
+    assert!(
+        build.contains("!! CRITICAL grants.process `cargo build **`:\n"),
+        "{build}"
+    );
     // Reasons are wrapped; compare them with whitespace collapsed.
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(flat(build).contains("runs `cargo` on the host, outside the sandbox: arbitrary code"), "{build}");
-    assert!(flat(build).contains("AND `**` MATCHES ANY ARGUMENTS"), "{build}");
-    assert!(build.contains("granted: run `cargo` args [`build`, `**`], env `CARGO_HOME`, not read-only, timeout 5m"), "{build}");
+    assert!(
+        flat(build).contains("runs `cargo` on the host, outside the sandbox: arbitrary code"),
+        "{build}"
+    );
+    assert!(
+        flat(build).contains("AND `**` MATCHES ANY ARGUMENTS"),
+        "{build}"
+    );
+    assert!(
+        build.contains(
+            "granted: run `cargo` args [`build`, `**`], env `CARGO_HOME`, not read-only, timeout 5m"
+        ),
+        "{build}"
+    );
     assert!(build.contains("process  not imported"), "{build}");
     assert!(build.contains("secrets  not imported"), "{build}");
     assert!(build.contains("granted: handles to `REGISTRY`"), "{build}");
-    assert!(build.contains("! warning process: granted but unused by this plugin: remove it"), "{build}");
-    assert!(build.contains("! warning secrets: granted but unused by this plugin: remove it"), "{build}");
+    assert!(
+        build.contains("! warning process: granted but unused by this plugin: remove it"),
+        "{build}"
+    );
+    assert!(
+        build.contains("! warning secrets: granted but unused by this plugin: remove it"),
+        "{build}"
+    );
     assert!(build.contains("granted: write `out`"), "{build}");
 
     // Whole-workspace write, plain HTTP to loopback, reveal.
     let wide = section(out, "wide");
-    assert!(wide.contains("!! DANGER grants.fs.write `.`:\n       the whole workspace is writable"), "{wide}");
-    assert!(wide.contains("!! DANGER grants.http `http://127.0.0.1:8081/health`:\n       `http` is not HTTPS"), "{wide}");
+    assert!(
+        wide.contains("!! DANGER grants.fs.write `.`:\n       the whole workspace is writable"),
+        "{wide}"
+    );
+    assert!(
+        wide.contains(
+            "!! DANGER grants.http `http://127.0.0.1:8081/health`:\n       `http` is not HTTPS"
+        ),
+        "{wide}"
+    );
     assert!(flat(wide).contains("`127.0.0.1` is loopback"), "{wide}");
-    assert!(!wide.contains("`https://api.example.com/v1/`:"), "HTTPS to a public name is fine:\n{wide}");
-    assert!(wide.contains("!! DANGER grants.reveal `NPM_TOKEN`"), "{wide}");
+    assert!(
+        !wide.contains("`https://api.example.com/v1/`:"),
+        "HTTPS to a public name is fine:\n{wide}"
+    );
+    assert!(
+        wide.contains("!! DANGER grants.reveal `NPM_TOKEN`"),
+        "{wide}"
+    );
     assert!(wide.contains("granted: variables `CI`"), "{wide}");
-    assert!(wide.contains("granted: `https://api.example.com/v1/` (any method)"), "{wide}");
+    assert!(
+        wide.contains("granted: `https://api.example.com/v1/` (any method)"),
+        "{wide}"
+    );
 
     // Imports without grants: what happens to their calls.
     let bare = section(out, "bare");
     assert!(bare.contains(&digest_of(plugins::HOSTILE)), "{bare}");
-    assert!(bare.contains("not granted: no directory is preopened, so it cannot open any file"), "{bare}");
-    assert!(!bare.contains("gantry:plugin/log"), "hostile does not import log:\n{bare}");
-    assert!(bare.contains("also imports, with no authority: types, streams, clocks,"), "{bare}");
+    assert!(
+        bare.contains("not granted: no directory is preopened, so it cannot open any file"),
+        "{bare}"
+    );
+    assert!(
+        !bare.contains("gantry:plugin/log"),
+        "hostile does not import log:\n{bare}"
+    );
+    assert!(
+        bare.contains("also imports, with no authority: types, streams, clocks,"),
+        "{bare}"
+    );
 
     // reveal and http on a plugin that imports neither: two more unused grants.
-    assert!(wide.contains("! warning secrets: granted but unused"), "{wide}");
-    assert!(wide.contains("! warning http: granted but unused"), "{wide}");
-    assert!(out.contains("4 stages: 5 dangerous grants (1 critical), 4 warnings"), "{out}");
+    assert!(
+        wide.contains("! warning secrets: granted but unused"),
+        "{wide}"
+    );
+    assert!(
+        wide.contains("! warning http: granted but unused"),
+        "{wide}"
+    );
+    assert!(
+        out.contains("4 stages: 5 dangerous grants (1 critical), 4 warnings"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -160,21 +236,50 @@ fn audit_json_has_the_same_data() {
     assert_eq!(build["grants"]["process"][0]["cmd"], "cargo");
     assert_eq!(build["warnings"].as_array().map(Vec::len), Some(2));
     let imports = build["imports"].as_array().expect("imports");
-    assert!(imports.iter().any(|i| i["name"].as_str().is_some_and(|n| n.starts_with("wasi:filesystem/"))
-        && i["capability"] == "fs"
-        && i["meaning"].as_str().is_some_and(|m| m.starts_with("fs:"))));
-    assert!(imports.iter().any(|i| i["capability"].is_null()), "imports with no authority are listed too");
+    assert!(imports.iter().any(|i| {
+        i["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("wasi:filesystem/"))
+            && i["capability"] == "fs"
+            && i["meaning"].as_str().is_some_and(|m| m.starts_with("fs:"))
+    }));
+    assert!(
+        imports.iter().any(|i| i["capability"].is_null()),
+        "imports with no authority are listed too"
+    );
 
     let bare = stage("bare");
     assert_eq!(cap(bare, "fs")["status"], "not-granted");
     assert_eq!(cap(bare, "env")["status"], "not-granted");
-    assert!(cap(bare, "log").is_null(), "not imported, not granted: not listed");
+    assert!(
+        cap(bare, "log").is_null(),
+        "not imported, not granted: not listed"
+    );
     assert_eq!(bare["dangers"].as_array().map(Vec::len), Some(0));
 
     let wide = stage("wide");
-    let reasons: Vec<&str> = wide["dangers"].as_array().expect("dangers").iter().filter_map(|d| d["grant"].as_str()).collect();
-    assert_eq!(reasons, ["grants.fs.write", "grants.http", "grants.http", "grants.reveal"]);
-    assert!(wide["dangers"].as_array().expect("dangers").iter().all(|d| d["severity"] == "high"));
+    let reasons: Vec<&str> = wide["dangers"]
+        .as_array()
+        .expect("dangers")
+        .iter()
+        .filter_map(|d| d["grant"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "grants.fs.write",
+            "grants.http",
+            "grants.http",
+            "grants.reveal"
+        ]
+    );
+    assert!(
+        wide["dangers"]
+            .as_array()
+            .expect("dangers")
+            .iter()
+            .all(|d| d["severity"] == "high")
+    );
 }
 
 fn lock_pipeline(extra_grant: &str) -> String {
@@ -205,7 +310,12 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
     assert!(r.stderr.contains("wrote `"), "{}", r.stderr);
     let first = ws.read("gantry.lock");
-    assert!(first.starts_with("# gantry.lock: generated by `gantry lock` from `pipeline.toml`. Commit it"), "{first}");
+    assert!(
+        first.starts_with(
+            "# gantry.lock: generated by `gantry lock` from `pipeline.toml`. Commit it"
+        ),
+        "{first}"
+    );
     let probe_digest = digest_of(plugins::PROBE);
     let expected_lint = format!(
         "[stage.lint]\nplugin = \"{}\"\ndigest = \"{probe_digest}\"\nimports = [\n    \"gantry:plugin/log@0.1.0\",\n",
@@ -213,10 +323,19 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     );
     assert!(first.contains(&expected_lint), "{first}");
     // Grant lists are sets: sorted.
-    assert!(first.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"), "{first}");
-    assert!(first.find("[stage.lint]") < first.find("[stage.secrets]"), "stages sorted by name:\n{first}");
+    assert!(
+        first.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"),
+        "{first}"
+    );
+    assert!(
+        first.find("[stage.lint]") < first.find("[stage.secrets]"),
+        "stages sorted by name:\n{first}"
+    );
     assert!(first.contains("version = 1\n"), "{first}");
-    assert!(!first.contains("grants.fs.write"), "empty grants are left out:\n{first}");
+    assert!(
+        !first.contains("grants.fs.write"),
+        "empty grants are left out:\n{first}"
+    );
 
     let r = ws.gantry(&["lock"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
@@ -230,7 +349,10 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     assert!(r.stderr.contains("matches `gantry.lock`"), "{}", r.stderr);
 
     // Reordering a grant list is not drift.
-    ws.write("pipeline.toml", lock_pipeline("").replace(r#"["src", "."]"#, r#"[".", "src"]"#));
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline("").replace(r#"["src", "."]"#, r#"[".", "src"]"#),
+    );
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
 
@@ -238,7 +360,11 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     let r = ws.gantry(&["run", "--locked"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
     assert!(r.dir.is_some(), "the run happened");
-    assert_eq!(ws.read("gantry.lock"), first, "running does not touch the lock");
+    assert_eq!(
+        ws.read("gantry.lock"),
+        first,
+        "running does not touch the lock"
+    );
 }
 
 /// `check --locked` and `run --locked` both refuse with exit 2, print `expected`
@@ -248,14 +374,25 @@ fn assert_refused(ws: &Workspace, expected: &[&str]) {
         let r = ws.gantry(args);
         assert_eq!(r.code, 2, "{args:?} must refuse; stderr:\n{}", r.stderr);
         for e in expected {
-            assert!(r.stderr.contains(e), "{args:?}: missing `{e}` in:\n{}", r.stderr);
+            assert!(
+                r.stderr.contains(e),
+                "{args:?}: missing `{e}` in:\n{}",
+                r.stderr
+            );
         }
         assert!(r.stderr.contains("nothing ran"), "{}", r.stderr);
         assert!(r.stderr.contains("then run `gantry lock`"), "{}", r.stderr);
-        assert!(!ws.path(".gantry/runs").exists(), "{args:?} created run records");
+        assert!(
+            !ws.path(".gantry/runs").exists(),
+            "{args:?} created run records"
+        );
     }
     let r = ws.gantry(&["lock", "--check"]);
-    assert_eq!(r.code, 1, "lock --check on a stale lock; stderr:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "lock --check on a stale lock; stderr:\n{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -265,7 +402,11 @@ fn locked_refuses_a_missing_lock() {
         let r = ws.gantry(args);
         assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
         assert!(r.stderr.contains("gantry.lock"), "{}", r.stderr);
-        assert!(r.stderr.contains("and there is none; nothing ran"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("and there is none; nothing ran"),
+            "{}",
+            r.stderr
+        );
         assert!(r.stderr.contains("hint: run `gantry lock`"), "{}", r.stderr);
         assert!(!ws.path(".gantry/runs").exists());
     }
@@ -280,24 +421,44 @@ fn locked_refuses_a_missing_lock() {
 fn locked_refuses_an_added_grant() {
     let ws = ws(&lock_pipeline(""));
     assert_eq!(ws.gantry(&["lock"]).code, 0);
-    ws.write("pipeline.toml", lock_pipeline(r#"grants.fs.write = ["dist"]"#));
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline(r#"grants.fs.write = ["dist"]"#),
+    );
     assert_refused(&ws, &[r#"stage lint: + grants.fs.write = ["dist"]"#]);
 
     // Process grants are locked whole, durations as text; they round-trip.
     ws.write(
         "pipeline.toml",
-        lock_pipeline(r#"grants.process = [{ cmd = "cargo", args = ["build", "**"], timeout = "5m" }]"#),
+        lock_pipeline(
+            r#"grants.process = [{ cmd = "cargo", args = ["build", "**"], timeout = "5m" }]"#,
+        ),
     );
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains(r#"stage lint: + grants.process = [{ args = ["build", "**"], cmd = "cargo", "#), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            r#"stage lint: + grants.process = [{ args = ["build", "**"], cmd = "cargo", "#
+        ),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains(r#"timeout = "5m" }]"#), "{}", r.stderr);
     assert_eq!(ws.gantry(&["lock"]).code, 0);
     let r = ws.gantry(&["check", "--locked"]);
-    assert_eq!(r.code, 0, "a locked process grant matches itself; stderr:\n{}\nlock:\n{}", r.stderr, ws.read("gantry.lock"));
+    assert_eq!(
+        r.code,
+        0,
+        "a locked process grant matches itself; stderr:\n{}\nlock:\n{}",
+        r.stderr,
+        ws.read("gantry.lock")
+    );
 
     // A changed grant shows both sides.
-    ws.write("pipeline.toml", lock_pipeline("").replace(r#"["src", "."]"#, r#"["src"]"#));
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline("").replace(r#"["src", "."]"#, r#"["src"]"#),
+    );
     assert_refused(
         &ws,
         &[
@@ -310,7 +471,12 @@ fn locked_refuses_an_added_grant() {
     // `gantry lock` accepts the change after review, and prints what it accepted.
     let r = ws.gantry(&["lock"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains(r#"stage lint: + grants.fs.read = ["src"]"#), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(r#"stage lint: + grants.fs.read = ["src"]"#),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("updated `"), "{}", r.stderr);
     assert_eq!(ws.gantry(&["check", "--locked"]).code, 0);
 }
@@ -333,21 +499,34 @@ grants.fs.read = ["src"]
         )
     };
     let ws = ws(&pipeline(&probe_digest, "{}"));
-    ws.write("plugins/tool.wasm", std::fs::read(plugins::PROBE).expect("probe"));
+    ws.write(
+        "plugins/tool.wasm",
+        std::fs::read(plugins::PROBE).expect("probe"),
+    );
     let r = ws.gantry(&["lock"]);
     assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
-    assert!(ws.read("gantry.lock").contains(&format!("plugin = \"file:plugins/tool.wasm#{probe_digest}\"")));
+    assert!(ws.read("gantry.lock").contains(&format!(
+        "plugin = \"file:plugins/tool.wasm#{probe_digest}\""
+    )));
     assert_eq!(ws.gantry(&["check", "--locked"]).code, 0);
 
     // Someone replaces the plugin and re-pins it: pipeline.toml is consistent, the lock is not.
-    ws.write("plugins/tool.wasm", std::fs::read(plugins::HOSTILE).expect("hostile"));
-    ws.write("pipeline.toml", pipeline(&hostile_digest, r#"{ action = "env" }"#));
+    ws.write(
+        "plugins/tool.wasm",
+        std::fs::read(plugins::HOSTILE).expect("hostile"),
+    );
+    ws.write(
+        "pipeline.toml",
+        pipeline(&hostile_digest, r#"{ action = "env" }"#),
+    );
     assert_eq!(ws.gantry(&["check"]).code, 0, "the new pin itself is valid");
     assert_refused(
         &ws,
         &[
             &format!("stage tool: digest {probe_digest} → {hostile_digest}"),
-            &format!("stage tool: plugin file:plugins/tool.wasm#{probe_digest} → file:plugins/tool.wasm#{hostile_digest}"),
+            &format!(
+                "stage tool: plugin file:plugins/tool.wasm#{probe_digest} → file:plugins/tool.wasm#{hostile_digest}"
+            ),
             // The hostile plugin does not log: its imports differ too.
             "stage tool: - import gantry:plugin/log@0.1.0",
         ],
@@ -378,7 +557,10 @@ grants.fs.write = ["out"]
     assert_refused(
         &ws,
         &[
-            &format!("stage deploy: added (not in gantry.lock): plugin {probe}, digest {}", digest_of(plugins::PROBE)),
+            &format!(
+                "stage deploy: added (not in gantry.lock): plugin {probe}, digest {}",
+                digest_of(plugins::PROBE)
+            ),
             r#"stage deploy: + grants.fs.write = ["out"]"#,
             "stage lint: removed (in gantry.lock, not in the pipeline)",
         ],
@@ -394,25 +576,48 @@ fn a_corrupt_lock_is_refused() {
     ws.write("gantry.lock", "version = 1\n[stage.lint\n");
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains("is not a valid lock file"), "{}", r.stderr);
-    assert!(r.stderr.contains("hint: regenerate it with `gantry lock`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is not a valid lock file"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("hint: regenerate it with `gantry lock`"),
+        "{}",
+        r.stderr
+    );
     ws.write("gantry.lock", "version = 7\n");
     let r = ws.gantry(&["check", "--locked"]);
     assert_eq!(r.code, 2, "stderr:\n{}", r.stderr);
-    assert!(r.stderr.contains("format version 7 is not supported"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("format version 7 is not supported"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
 fn locked_refuses_a_changed_secret_source() {
     let with_source = |var: &str| {
-        lock_pipeline(&format!("grants.secrets = [\"TOKEN\"]\n\n[secrets]\nTOKEN = {{ env = \"{var}\" }}\n"))
+        lock_pipeline(&format!(
+            "grants.secrets = [\"TOKEN\"]\n\n[secrets]\nTOKEN = {{ env = \"{var}\" }}\n"
+        ))
     };
     let ws = ws(&with_source("STAGING_TOKEN"));
     assert_eq!(ws.gantry(&["lock"]).code, 0);
     let lock = ws.read("gantry.lock");
-    assert!(lock.contains("[secrets]\nTOKEN = { env = \"STAGING_TOKEN\" }\n"), "{lock}");
-    assert!(lock.contains("grants.secrets = [\n    \"TOKEN\",\n]\n"), "{lock}");
+    assert!(
+        lock.contains("[secrets]\nTOKEN = { env = \"STAGING_TOKEN\" }\n"),
+        "{lock}"
+    );
+    assert!(
+        lock.contains("grants.secrets = [\n    \"TOKEN\",\n]\n"),
+        "{lock}"
+    );
     // Same grant, but it now hands out another credential.
     ws.write("pipeline.toml", with_source("PROD_TOKEN"));
-    assert_refused(&ws, &[r#"secret TOKEN: source { env = "STAGING_TOKEN" } → { env = "PROD_TOKEN" }"#]);
+    assert_refused(
+        &ws,
+        &[r#"secret TOKEN: source { env = "STAGING_TOKEN" } → { env = "PROD_TOKEN" }"#],
+    );
 }

@@ -44,7 +44,9 @@ fn check_errors_match_golden_files() {
         }
         let expected = std::fs::read_to_string(&golden).unwrap_or_default();
         if expected != actual {
-            failures.push(format!("{name}:\n--- expected\n{expected}\n--- actual\n{actual}"));
+            failures.push(format!(
+                "{name}:\n--- expected\n{expected}\n--- actual\n{actual}"
+            ));
         }
     }
     let _ = std::fs::remove_dir_all(&cache);
@@ -78,8 +80,15 @@ grants.fs.read = ["."]
     );
     let r = ws.gantry(&["check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("ok `pipeline.toml`: 3 stages"), "{}", r.stderr);
-    assert!(!ws.path(".gantry").exists(), "check must not create run records");
+    assert!(
+        r.stderr.contains("ok `pipeline.toml`: 3 stages"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !ws.path(".gantry").exists(),
+        "check must not create run records"
+    );
 
     let r = ws.gantry(&["plan"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -93,7 +102,12 @@ grants.fs.read = ["."]
 
     let r = ws.gantry(&["plan", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let order: Vec<&str> = v["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    let order: Vec<&str> = v["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
     assert_eq!(order, ["build", "deploy", "scan"]);
     assert_eq!(v["stages"][0]["grants"]["fs"]["write"][0], "dist");
 }
@@ -108,10 +122,26 @@ fn inspect_shows_digest_rules_and_imports() {
     assert_eq!(v["plugin"]["kind"], "scanner");
     assert!(v["digest"].as_str().unwrap().starts_with("sha256:"));
     assert!(v["plugin"]["rules"].as_array().unwrap().len() >= 20);
-    let imports: Vec<&str> = v["imports"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert!(imports.iter().any(|i| i.starts_with("gantry:plugin/log")), "{imports:?}");
-    assert!(imports.iter().any(|i| i.starts_with("wasi:filesystem/preopens")), "{imports:?}");
-    assert!(!imports.iter().any(|i| i.starts_with("wasi:sockets")), "{imports:?}");
+    let imports: Vec<&str> = v["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        imports.iter().any(|i| i.starts_with("gantry:plugin/log")),
+        "{imports:?}"
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem/preopens")),
+        "{imports:?}"
+    );
+    assert!(
+        !imports.iter().any(|i| i.starts_with("wasi:sockets")),
+        "{imports:?}"
+    );
 
     // A file: inspect prints the pin to paste into pipeline.toml.
     let r = ws.gantry(&["plugin", "inspect", plugins::HOSTILE]);
@@ -120,7 +150,11 @@ fn inspect_shows_digest_rules_and_imports() {
 
     let r = ws.gantry(&["plugin", "inspect", "builtin:secret-scam"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("did you mean `builtin:secret-scan`?"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean `builtin:secret-scan`?"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -135,7 +169,12 @@ fn a_digest_mismatch_is_refused_before_compiling() {
     );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains(&format!("has digest {real}, but the pipeline pins {wrong}")), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("has digest {real}, but the pipeline pins {wrong}")),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("pipeline.toml:4:10"), "{}", r.stderr);
     assert!(r.dir.is_none(), "nothing may run");
 }
@@ -186,7 +225,11 @@ fn usage_errors_exit_2_and_help_lists_exit_codes() {
     assert_eq!(r.code, 2);
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 2, "missing pipeline.toml");
-    assert!(r.stderr.contains("cannot read `pipeline.toml`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot read `pipeline.toml`"),
+        "{}",
+        r.stderr
+    );
     let r = ws.gantry(&["--help"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("130  interrupted"), "{}", r.stdout);

@@ -111,7 +111,10 @@ grants.fs.write = ["out"]
     } else {
         ("y", "x")
     };
-    assert!(time_of(&t, first, "end") <= time_of(&t, second, "start"), "--jobs 1 overlapped: {t:?}");
+    assert!(
+        time_of(&t, first, "end") <= time_of(&t, second, "start"),
+        "--jobs 1 overlapped: {t:?}"
+    );
 }
 
 #[test]
@@ -138,7 +141,10 @@ needs = ["bad"]
     let start = std::time::Instant::now();
     let r = ws.gantry(&["run", "--jobs", "2"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(start.elapsed().as_secs() < 20, "the slow stage was not cancelled");
+    assert!(
+        start.elapsed().as_secs() < 20,
+        "the slow stage was not cancelled"
+    );
     assert_eq!(r.stage("bad")["status"], "failed");
     assert_eq!(r.stage("bad")["reason"], "boom");
     assert_eq!(r.stage("slow")["status"], "cancelled");
@@ -193,7 +199,10 @@ with = {{ error = "always" }}
     assert_eq!(r.stage("flaky")["status"], "succeeded");
     assert_eq!(r.stage("flaky")["attempts"], 3);
     assert_eq!(ws.read("state/n"), "3");
-    assert!(r.log("flaky").contains("attempt 2 failed: flaky: attempt 2 < 3; retrying"));
+    assert!(
+        r.log("flaky")
+            .contains("attempt 2 failed: flaky: attempt 2 < 3; retrying")
+    );
     assert_eq!(r.stage("hopeless")["status"], "failed-allowed");
     assert_eq!(r.stage("hopeless")["attempts"], 2);
 }
@@ -243,17 +252,31 @@ plugin = "{p}"
 needs = ["tagged"]
 "#
     ));
-    let r = ws.gantry_env(&["run"], &[("GANTRY_GIT_BRANCH", "feature/x"), ("DEPLOY_TOKEN", "t")]);
+    let r = ws.gantry_env(
+        &["run"],
+        &[("GANTRY_GIT_BRANCH", "feature/x"), ("DEPLOY_TOKEN", "t")],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stage("main-only")["status"], "skipped");
     let reason = r.stage("main-only")["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("branch `feature/x` does not match `main`"), "{reason}");
+    assert!(
+        reason.contains("branch `feature/x` does not match `main`"),
+        "{reason}"
+    );
     assert_eq!(r.stage("tagged")["status"], "skipped");
     assert_eq!(r.stage("with-token")["status"], "succeeded");
     assert_eq!(r.stage("after-tagged")["status"], "skipped");
-    assert!(r.stage("after-tagged")["reason"].as_str().unwrap().contains("needs `tagged`"));
+    assert!(
+        r.stage("after-tagged")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("needs `tagged`")
+    );
 
-    let r = ws.gantry_env(&["run"], &[("GANTRY_GIT_BRANCH", "main"), ("GANTRY_GIT_TAG", "v1.0.0")]);
+    let r = ws.gantry_env(
+        &["run"],
+        &[("GANTRY_GIT_BRANCH", "main"), ("GANTRY_GIT_TAG", "v1.0.0")],
+    );
     assert_eq!(r.stage("main-only")["status"], "succeeded");
     assert_eq!(r.stage("tagged")["status"], "succeeded");
     assert_eq!(r.stage("after-tagged")["status"], "succeeded");
@@ -279,7 +302,12 @@ plugin = "{p}"
     let r = ws.gantry(&["run", "b"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let s = r.summary();
-    let names: Vec<&str> = s["stages"].as_array().unwrap().iter().map(|x| x["stage"].as_str().unwrap()).collect();
+    let names: Vec<&str> = s["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["stage"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["a", "b"]);
 
     let r = ws.gantry(&["run", "bb"]);
@@ -307,7 +335,14 @@ grants.fs.write = ["dist"]
     // --json prints the summary on stdout.
     let printed: serde_json::Value = serde_json::from_str(&r.stdout).expect("stdout is JSON");
     assert_eq!(printed["pipeline"], "records");
-    for f in ["run.json", "summary.json", "report.sarif", "junit.xml", "audit.jsonl", "logs/lint.log"] {
+    for f in [
+        "run.json",
+        "summary.json",
+        "report.sarif",
+        "junit.xml",
+        "audit.jsonl",
+        "logs/lint.log",
+    ] {
         assert!(r.dir.as_ref().unwrap().join(f).exists(), "{f} missing");
     }
     let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).unwrap();
@@ -317,8 +352,16 @@ grants.fs.write = ["dist"]
     assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "probe-note");
     let artifacts = &r.stage("lint")["artifacts"];
     assert_eq!(artifacts[0]["path"], "dist/a.txt");
-    assert!(artifacts[0]["digest"].as_str().unwrap().starts_with("sha256:"));
-    assert!(artifacts[1]["digest"].is_null(), "an artifact outside the workspace was collected");
+    assert!(
+        artifacts[0]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(
+        artifacts[1]["digest"].is_null(),
+        "an artifact outside the workspace was collected"
+    );
     assert!(r.log("lint").contains("probe running stage=lint"));
     assert!(r.file("junit.xml").contains("<testcase"));
 }

@@ -17,7 +17,10 @@ fn check(ws: &Workspace, cache: &Path) -> (i32, String) {
         .env("GANTRY_LOG", "warn")
         .output()
         .unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn entries(cache: &Path) -> Vec<PathBuf> {
@@ -36,15 +39,29 @@ fn corrupt_and_stale_cache_entries_are_rebuilt() {
     let cache = ws.path("cache");
     ws.write(
         "pipeline.toml",
-        format!("[pipeline]\nname = \"cache\"\n[stage.a]\nplugin = \"{}\"\n", pinned(plugins::PROBE)),
+        format!(
+            "[pipeline]\nname = \"cache\"\n[stage.a]\nplugin = \"{}\"\n",
+            pinned(plugins::PROBE)
+        ),
     );
     let (code, err) = check(&ws, &cache);
     assert_eq!(code, 0, "{err}");
     let files = entries(&cache);
     assert_eq!(files.len(), 1, "one entry per plugin digest: {files:?}");
     let entry = &files[0];
-    let digest = pinned(plugins::PROBE).rsplit(':').next().unwrap().to_string();
-    assert!(entry.file_name().unwrap().to_str().unwrap().starts_with(&digest));
+    let digest = pinned(plugins::PROBE)
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        entry
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&digest)
+    );
     let good = std::fs::read(entry).unwrap();
 
     // Second load: a hit, the entry is untouched.

@@ -87,13 +87,23 @@ with = {{ spin-ms = 50 }}
     assert_eq!(flood["status"], "succeeded", "{flood}");
     assert_eq!(flood["outputs"]["result"], format!("ok:{}", 1u64 << 30));
     let log = r.log("flood");
-    assert!(log.contains("stdout truncated: kept the first 65536 bytes, dropped 1073676288 bytes"), "{}", &log[log.len().saturating_sub(500)..]);
+    assert!(
+        log.contains("stdout truncated: kept the first 65536 bytes, dropped 1073676288 bytes"),
+        "{}",
+        &log[log.len().saturating_sub(500)..]
+    );
     assert!(log.len() < 200 * 1024, "log is {} bytes", log.len());
 
     let crash = r.stage("crash");
     assert_eq!(crash["status"], "failed");
-    assert!(crash["reason"].as_str().unwrap().starts_with("crashed"), "{crash}");
-    assert!(r.log("crash").contains("hostile plugin panics on purpose"), "panic message goes to the stage log");
+    assert!(
+        crash["reason"].as_str().unwrap().starts_with("crashed"),
+        "{crash}"
+    );
+    assert!(
+        r.log("crash").contains("hostile plugin panics on purpose"),
+        "panic message goes to the stage log"
+    );
 
     assert_eq!(r.stage("spin-free")["status"], "succeeded");
     assert_eq!(r.stage("bystander")["status"], "succeeded");
@@ -146,7 +156,12 @@ fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
         ("create-in-ro", "write", "ro/new.txt", ""),
         ("truncate-ro", "truncate", "ro/data.txt", ""),
         ("rename-ro-to-rw", "rename", "ro/data.txt", "rw/stolen.txt"),
-        ("hardlink-ro-to-rw", "hard-link", "ro/data.txt", "rw/linked.txt"),
+        (
+            "hardlink-ro-to-rw",
+            "hard-link",
+            "ro/data.txt",
+            "rw/linked.txt",
+        ),
         ("write-via-dotdot", "write", "rw/../ro/data.txt", ""),
         ("env", "env", "", ""),
         ("read-ro", "read", "ro/data.txt", ""),
@@ -173,10 +188,17 @@ fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
         "write-via-dotdot",
     ] {
         let res = result(&r, refused);
-        assert!(res.starts_with("err:"), "{refused}: the plugin succeeded: {res}");
+        assert!(
+            res.starts_with("err:"),
+            "{refused}: the plugin succeeded: {res}"
+        );
     }
     assert!(!result(&r, "etc-passwd").contains("root:"));
-    assert_eq!(result(&r, "env"), "ok:", "the plugin saw environment variables");
+    assert_eq!(
+        result(&r, "env"),
+        "ok:",
+        "the plugin saw environment variables"
+    );
     // Positive controls: the grants do work.
     assert_eq!(result(&r, "read-ro"), "ok:read-only content");
     assert_eq!(result(&r, "write-rw"), "ok:written");
@@ -187,7 +209,10 @@ fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
     assert!(!f.ws.path("ro/new.txt").exists());
     assert!(!f.ws.path("rw/stolen.txt").exists());
     assert!(!f.ws.path("rw/linked.txt").exists());
-    assert_eq!(std::fs::read_to_string(f.outside.join("secret.txt")).unwrap(), "outside the workspace");
+    assert_eq!(
+        std::fs::read_to_string(f.outside.join("secret.txt")).unwrap(),
+        "outside the workspace"
+    );
     assert_eq!(f.ws.read("private/secret.txt"), "not granted");
 
     // Each stage's preopens are on record.
@@ -197,8 +222,16 @@ fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
         .filter(|l| l.contains("\"stage\":\"write-ro\"") && l.contains("\"operation\":\"preopen\""))
         .collect();
     assert_eq!(preopens.len(), 2, "{audit:#?}");
-    assert!(preopens.iter().any(|l| l.contains("\"mode\":\"read-only\"") && l.contains("\"path\":\"ro\"")));
-    assert!(preopens.iter().any(|l| l.contains("\"mode\":\"read-write\"") && l.contains("\"path\":\"rw\"")));
+    assert!(
+        preopens
+            .iter()
+            .any(|l| l.contains("\"mode\":\"read-only\"") && l.contains("\"path\":\"ro\""))
+    );
+    assert!(
+        preopens
+            .iter()
+            .any(|l| l.contains("\"mode\":\"read-write\"") && l.contains("\"path\":\"rw\""))
+    );
 }
 
 #[test]
@@ -214,12 +247,18 @@ fn a_grant_that_resolves_outside_the_workspace_is_refused_and_audited() {
     let r = f.ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let reason = r.stage("sneaky")["reason"].as_str().unwrap().to_string();
-    assert!(reason.contains("`linkdir` in grants.fs.read resolves to"), "{reason}");
+    assert!(
+        reason.contains("`linkdir` in grants.fs.read resolves to"),
+        "{reason}"
+    );
     assert!(reason.contains("outside the workspace"), "{reason}");
     let denial = r
         .audit()
         .into_iter()
         .find(|l| l.contains("\"decision\":\"deny\""))
         .expect("denial in audit.jsonl");
-    assert!(denial.contains("\"capability\":\"fs\"") && denial.contains("\"stage\":\"sneaky\""), "{denial}");
+    assert!(
+        denial.contains("\"capability\":\"fs\"") && denial.contains("\"stage\":\"sneaky\""),
+        "{denial}"
+    );
 }

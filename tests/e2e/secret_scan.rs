@@ -24,20 +24,32 @@ fn planted() -> String {
 fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     let ws = Workspace::new(GANTRY);
     ws.write("pipeline.toml", PIPELINE);
-    ws.write("src/main.rs", "fn main() { let token = std::env::var(\"GITHUB_TOKEN\"); }\n");
-    ws.write("README.md", "Set `GITHUB_TOKEN=<your-token>` before running.\n");
+    ws.write(
+        "src/main.rs",
+        "fn main() { let token = std::env::var(\"GITHUB_TOKEN\"); }\n",
+    );
+    ws.write(
+        "README.md",
+        "Set `GITHUB_TOKEN=<your-token>` before running.\n",
+    );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stage("secrets")["outputs"]["findings"], "0");
 
     let secret = planted();
-    ws.write("src/config.rs", format!("\n\nconst TOKEN: &str = \"{secret}\";\n"));
+    ws.write(
+        "src/config.rs",
+        format!("\n\nconst TOKEN: &str = \"{secret}\";\n"),
+    );
     ws.write("vendor/lib.rs", format!("const T: &str = \"{secret}\";\n"));
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let stage = r.stage("secrets");
     assert_eq!(stage["status"], "failed");
-    assert_eq!(stage["findings"]["error"], 1, "vendor/ is allowlisted: {stage}");
+    assert_eq!(
+        stage["findings"]["error"], 1,
+        "vendor/ is allowlisted: {stage}"
+    );
 
     let sarif: serde_json::Value = serde_json::from_str(&r.file("report.sarif")).unwrap();
     let result = &sarif["runs"][0]["results"][0];
@@ -51,16 +63,26 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     let mut checked = 0;
     for entry in gantry_test_plugins::files_under(&dir) {
         let text = std::fs::read_to_string(&entry).unwrap_or_default();
-        assert!(!text.contains(&secret), "{} contains the secret", entry.display());
-        assert!(!text.contains(&secret[4..]), "{} contains the secret's body", entry.display());
+        assert!(
+            !text.contains(&secret),
+            "{} contains the secret",
+            entry.display()
+        );
+        assert!(
+            !text.contains(&secret[4..]),
+            "{} contains the secret's body",
+            entry.display()
+        );
         checked += 1;
     }
     assert!(checked >= 6);
     assert!(!r.stderr.contains(&secret) && !r.stdout.contains(&secret));
 
     // Inline marker accepts it.
-    ws.write("src/config.rs", format!("\n\nconst TOKEN: &str = \"{secret}\"; // gantry:allow\n"));
+    ws.write(
+        "src/config.rs",
+        format!("\n\nconst TOKEN: &str = \"{secret}\"; // gantry:allow\n"),
+    );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
-

@@ -152,8 +152,12 @@ impl Run {
     }
 
     pub fn file(&self, rel: &str) -> String {
-        let dir = self.dir.as_ref().unwrap_or_else(|| panic!("no run directory; stderr:\n{}", self.stderr));
-        std::fs::read_to_string(dir.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}\nstderr:\n{}", self.stderr))
+        let dir = self
+            .dir
+            .as_ref()
+            .unwrap_or_else(|| panic!("no run directory; stderr:\n{}", self.stderr));
+        std::fs::read_to_string(dir.join(rel))
+            .unwrap_or_else(|e| panic!("read {rel}: {e}\nstderr:\n{}", self.stderr))
     }
 
     /// Lines of `audit.jsonl`.
@@ -165,4 +169,3 @@ impl Run {
         self.file(&format!("logs/{stage}.log"))
     }
 }
-

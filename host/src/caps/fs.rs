@@ -59,7 +59,14 @@ pub fn preopen(wasi: &mut WasiCtxBuilder, setup: &StageSetup) -> Result<(), Stri
             Ok(()) => {}
             Err(why) => {
                 let reason = format!("`{rel}` in {grant} {why}");
-                setup.actor.record(&setup.audit, "fs", "preopen", Decision::Deny, &reason, Some(detail));
+                setup.actor.record(
+                    &setup.audit,
+                    "fs",
+                    "preopen",
+                    Decision::Deny,
+                    &reason,
+                    Some(detail),
+                );
                 return Err(reason);
             }
         }

@@ -47,8 +47,14 @@ pub struct Broker {
 
 impl Broker {
     pub fn allow(&self, capability: &str, operation: &str, reason: &str, detail: Option<Value>) {
-        self.actor
-            .record(&self.audit, capability, operation, Decision::Allow, reason, detail);
+        self.actor.record(
+            &self.audit,
+            capability,
+            operation,
+            Decision::Allow,
+            reason,
+            detail,
+        );
     }
 
     /// Audits a refusal and builds the error the plugin receives. `what` says which
@@ -65,8 +71,14 @@ impl Broker {
             "stage `{}` (plugin {}): {capability} {operation} refused: {what}; to allow it, add to the stage: {grant}",
             self.actor.stage, self.actor.plugin
         );
-        self.actor
-            .record(&self.audit, capability, operation, Decision::Deny, &message, detail);
+        self.actor.record(
+            &self.audit,
+            capability,
+            operation,
+            Decision::Deny,
+            &message,
+            detail,
+        );
         CapError::Denied(message)
     }
 
@@ -87,15 +99,21 @@ impl Broker {
             return perform();
         }
         if self.dry_run {
-            self.journal.planned(run, stage, capability, operation, detail);
+            self.journal
+                .planned(run, stage, capability, operation, detail);
             return Ok(plausible());
         }
         let seq = self
             .journal
             .intent(run, stage, capability, operation, detail)
-            .map_err(|e| CapError::Failed(format!("cannot write the effect journal, so nothing was done: {e}")))?;
+            .map_err(|e| {
+                CapError::Failed(format!(
+                    "cannot write the effect journal, so nothing was done: {e}"
+                ))
+            })?;
         let result = perform();
-        self.journal.outcome(run, stage, seq, result.is_ok(), describe(&result));
+        self.journal
+            .outcome(run, stage, seq, result.is_ok(), describe(&result));
         result
     }
 }

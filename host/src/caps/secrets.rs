@@ -117,7 +117,9 @@ impl Host for StageState {
         match self.secrets.store.value(&name) {
             Some(Ok(_)) => {}
             Some(Err(why)) => {
-                return Ok(Err(CapError::NotFound(format!("secret `{name}` is not available: {why}"))));
+                return Ok(Err(CapError::NotFound(format!(
+                    "secret `{name}` is not available: {why}"
+                ))));
             }
             None => {
                 return Ok(Err(CapError::NotFound(format!(
@@ -135,7 +137,8 @@ impl Host for StageState {
             )));
         }
         self.secrets.handles += 1;
-        self.broker.allow("secrets", "get", "granted by grants.secrets", detail);
+        self.broker
+            .allow("secrets", "get", "granted by grants.secrets", detail);
         Ok(Ok(self.table().push(SecretHandle { name })?))
     }
 }
@@ -145,7 +148,10 @@ impl HostSecret for StageState {
         Ok(self.table().get(&handle)?.name.clone())
     }
 
-    fn reveal(&mut self, handle: Resource<SecretHandle>) -> wasmtime::Result<Result<String, CapError>> {
+    fn reveal(
+        &mut self,
+        handle: Resource<SecretHandle>,
+    ) -> wasmtime::Result<Result<String, CapError>> {
         let name = self.table().get(&handle)?.name.clone();
         let detail = Some(serde_json::json!({ "name": name }));
         if !self.secrets.reveal.contains(&name) {
@@ -159,11 +165,16 @@ impl HostSecret for StageState {
         }
         match self.secrets.store.value(&name) {
             Some(Ok(v)) => {
-                self.broker.allow("secrets", "reveal", "granted by grants.reveal", detail);
+                self.broker
+                    .allow("secrets", "reveal", "granted by grants.reveal", detail);
                 Ok(Ok(v.clone()))
             }
-            Some(Err(why)) => Ok(Err(CapError::NotFound(format!("secret `{name}` is not available: {why}")))),
-            None => Ok(Err(CapError::NotFound(format!("secret `{name}` is not declared")))),
+            Some(Err(why)) => Ok(Err(CapError::NotFound(format!(
+                "secret `{name}` is not available: {why}"
+            )))),
+            None => Ok(Err(CapError::NotFound(format!(
+                "secret `{name}` is not declared"
+            )))),
         }
     }
 

@@ -134,7 +134,10 @@ pub fn run(cli: &Cli) -> Result<i32, Failure> {
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
     let audit = audit(&prepared, &cli.file.display().to_string());
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&audit).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&audit).unwrap_or_default()
+        );
     } else {
         print!("{}", render(&audit));
     }
@@ -144,7 +147,9 @@ pub fn run(cli: &Cli) -> Result<i32, Failure> {
 pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
     let mut stages = Vec::new();
     for stage in &prepared.manifest.stages {
-        let Some(p) = prepared.stage(&stage.name) else { continue };
+        let Some(p) = prepared.stage(&stage.name) else {
+            continue;
+        };
         let grants = serde_json::to_value(&stage.grants).unwrap_or(Value::Null);
         stages.push(audit_stage(
             &stage.name,
@@ -159,7 +164,12 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
     let count = |f: &dyn Fn(&StageAudit) -> usize| stages.iter().map(f).sum();
     let summary = Summary {
         stages: stages.len(),
-        critical: count(&|s| s.dangers.iter().filter(|d| d.severity == "critical").count()),
+        critical: count(&|s| {
+            s.dangers
+                .iter()
+                .filter(|d| d.severity == "critical")
+                .count()
+        }),
         dangers: count(&|s| s.dangers.len()),
         warnings: count(&|s| s.warnings.len()),
     };
@@ -308,7 +318,11 @@ fn scalar(v: &Value) -> String {
 }
 
 fn ticks(items: &[String]) -> String {
-    items.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One line per thing granted for capability `cap`.
@@ -317,10 +331,24 @@ fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
     match cap {
         "fs" => {
             for p in strs(grants.pointer("/fs/read")) {
-                out.push(format!("read `{p}`{}", if p == "." { " (the whole workspace)" } else { "" }));
+                out.push(format!(
+                    "read `{p}`{}",
+                    if p == "." {
+                        " (the whole workspace)"
+                    } else {
+                        ""
+                    }
+                ));
             }
             for p in strs(grants.pointer("/fs/write")) {
-                out.push(format!("write `{p}`{}", if p == "." { " (the whole workspace)" } else { "" }));
+                out.push(format!(
+                    "write `{p}`{}",
+                    if p == "." {
+                        " (the whole workspace)"
+                    } else {
+                        ""
+                    }
+                ));
             }
         }
         "env" => {
@@ -332,22 +360,42 @@ fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
         "secrets" => {
             let handles = strs(grants.get("secrets"));
             if !handles.is_empty() {
-                out.push(format!("handles to {} (value not readable by the plugin)", ticks(&handles)));
+                out.push(format!(
+                    "handles to {} (value not readable by the plugin)",
+                    ticks(&handles)
+                ));
             }
             let reveal = strs(grants.get("reveal"));
             if !reveal.is_empty() {
-                out.push(format!("reveal {} (the plugin reads the value)", ticks(&reveal)));
+                out.push(format!(
+                    "reveal {} (the plugin reads the value)",
+                    ticks(&reveal)
+                ));
             }
         }
         "http" => {
-            for h in grants.get("http").and_then(Value::as_array).into_iter().flatten() {
+            for h in grants
+                .get("http")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let methods = strs(h.get("methods"));
-                let methods = if methods.is_empty() { "any method".to_string() } else { methods.join(", ") };
+                let methods = if methods.is_empty() {
+                    "any method".to_string()
+                } else {
+                    methods.join(", ")
+                };
                 out.push(format!("`{}` ({methods})", http_url(h)));
             }
         }
         "process" => {
-            for p in grants.get("process").and_then(Value::as_array).into_iter().flatten() {
+            for p in grants
+                .get("process")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 out.push(describe_process(p));
             }
         }
@@ -402,7 +450,13 @@ fn http_url(h: &Value) -> String {
         return u.to_string();
     }
     let part = |k: &str| h.get(k).map(scalar).unwrap_or_default();
-    format!("{}://{}:{}{}", part("scheme"), part("host"), part("port"), part("path_prefix"))
+    format!(
+        "{}://{}:{}{}",
+        part("scheme"),
+        part("host"),
+        part("port"),
+        part("path_prefix")
+    )
 }
 
 /// `(scheme, host)` of an http grant, from its fields or its URL.
@@ -410,15 +464,25 @@ fn http_scheme_host(h: &Value) -> (String, String) {
     let url = http_url(h);
     let (url_scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority.rsplit_once('@').map(|(_, a)| a).unwrap_or(authority);
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, a)| a)
+        .unwrap_or(authority);
     let url_host = if let Some(v6) = authority.strip_prefix('[') {
         v6.split(']').next().unwrap_or("").to_string()
     } else {
         authority.split(':').next().unwrap_or("").to_string()
     };
-    let field = |k: &str| h.get(k).and_then(Value::as_str).map(str::to_string).filter(|s| !s.is_empty());
+    let field = |k: &str| {
+        h.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+    };
     (
-        field("scheme").unwrap_or_else(|| url_scheme.to_string()).to_ascii_lowercase(),
+        field("scheme")
+            .unwrap_or_else(|| url_scheme.to_string())
+            .to_ascii_lowercase(),
         field("host").unwrap_or(url_host),
     )
 }
@@ -437,7 +501,9 @@ fn private_address(host: &str) -> Option<&'static str> {
         } else if ip.is_private() {
             Some("private: the internal network")
         } else if ip.is_link_local() {
-            Some("link-local: includes cloud metadata endpoints (169.254.169.254) that hand out credentials")
+            Some(
+                "link-local: includes cloud metadata endpoints (169.254.169.254) that hand out credentials",
+            )
         } else if ip.is_unspecified() {
             Some("unspecified (0.0.0.0): the machine running gantry")
         } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
@@ -470,14 +536,47 @@ fn private_address(host: &str) -> Option<&'static str> {
 
 /// Programs that run whatever they are given: granting one grants everything.
 const LAUNCHERS: &[&str] = &[
-    "sh", "bash", "zsh", "dash", "ksh", "fish", "pwsh", "powershell", "cmd", "python", "python3", "node",
-    "deno", "bun", "perl", "ruby", "php", "env", "xargs", "sudo", "doas", "su", "nohup", "timeout", "nice",
-    "docker", "podman", "kubectl", "ssh", "make", "npx",
+    "sh",
+    "bash",
+    "zsh",
+    "dash",
+    "ksh",
+    "fish",
+    "pwsh",
+    "powershell",
+    "cmd",
+    "python",
+    "python3",
+    "node",
+    "deno",
+    "bun",
+    "perl",
+    "ruby",
+    "php",
+    "env",
+    "xargs",
+    "sudo",
+    "doas",
+    "su",
+    "nohup",
+    "timeout",
+    "nice",
+    "docker",
+    "podman",
+    "kubectl",
+    "ssh",
+    "make",
+    "npx",
 ];
 
 fn dangers(grants: &Value) -> Vec<Danger> {
     let mut out = Vec::new();
-    for p in grants.get("process").and_then(Value::as_array).into_iter().flatten() {
+    for p in grants
+        .get("process")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let cmd = p.get("cmd").map(scalar).unwrap_or_else(|| scalar(p));
         let args = strs(p.get("args"));
         let mut reason = format!(
@@ -486,7 +585,9 @@ fn dangers(grants: &Value) -> Vec<Danger> {
         );
         let base = cmd.rsplit('/').next().unwrap_or(&cmd);
         if LAUNCHERS.contains(&base) {
-            reason.push_str(&format!("; `{base}` runs whatever it is given, so this grants everything"));
+            reason.push_str(&format!(
+                "; `{base}` runs whatever it is given, so this grants everything"
+            ));
         }
         if args.iter().any(|a| a.contains("**")) {
             reason.push_str(&format!(
@@ -497,7 +598,11 @@ fn dangers(grants: &Value) -> Vec<Danger> {
         out.push(Danger {
             severity: "critical",
             grant: "grants.process".into(),
-            subject: if args.is_empty() { cmd } else { format!("{cmd} {}", args.join(" ")) },
+            subject: if args.is_empty() {
+                cmd
+            } else {
+                format!("{cmd} {}", args.join(" "))
+            },
             reason,
         });
     }
@@ -506,12 +611,18 @@ fn dangers(grants: &Value) -> Vec<Danger> {
             severity: "high",
             grant: "grants.fs.write".into(),
             subject: ".".into(),
-            reason: "the whole workspace is writable: sources, pipeline.toml, gantry.lock and `.git` \
+            reason:
+                "the whole workspace is writable: sources, pipeline.toml, gantry.lock and `.git` \
                      (a hook written there runs on the next git command)"
-                .into(),
+                    .into(),
         });
     }
-    for h in grants.get("http").and_then(Value::as_array).into_iter().flatten() {
+    for h in grants
+        .get("http")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let url = http_url(h);
         let (scheme, host) = http_scheme_host(h);
         if scheme != "https" {
@@ -549,7 +660,11 @@ fn dangers(grants: &Value) -> Vec<Danger> {
 
 /// Colour only when stdout is a terminal: the markers carry the meaning without it.
 fn paint(f: fn(&str) -> String, s: &str) -> String {
-    if std::io::stdout().is_terminal() { f(s) } else { s.to_string() }
+    if std::io::stdout().is_terminal() {
+        f(s)
+    } else {
+        s.to_string()
+    }
 }
 
 /// A short name for an import that gives no authority (unknown ones in full).
@@ -610,8 +725,18 @@ pub fn render(a: &PipelineAudit) -> String {
         let _ = writeln!(o, "  plugin   {} ({} {})", s.plugin, s.name, s.version);
         let _ = writeln!(o, "  digest   {}", s.digest);
         for d in &s.dangers {
-            let label = if d.severity == "critical" { "!! CRITICAL" } else { "!! DANGER" };
-            let _ = writeln!(o, "  {} {} `{}`:", paint(style::red, label), d.grant, d.subject);
+            let label = if d.severity == "critical" {
+                "!! CRITICAL"
+            } else {
+                "!! DANGER"
+            };
+            let _ = writeln!(
+                o,
+                "  {} {} `{}`:",
+                paint(style::red, label),
+                d.grant,
+                d.subject
+            );
             o.push_str(&wrap(&d.reason, "       "));
         }
         for w in &s.warnings {
@@ -624,8 +749,11 @@ pub fn render(a: &PipelineAudit) -> String {
         let _ = writeln!(o, "  capabilities (imported → granted):");
         for c in &s.capabilities {
             let imported = if c.imported {
-                let short: Vec<String> =
-                    c.imports.iter().map(|i| i.split('@').next().unwrap_or(i).to_string()).collect();
+                let short: Vec<String> = c
+                    .imports
+                    .iter()
+                    .map(|i| i.split('@').next().unwrap_or(i).to_string())
+                    .collect();
                 format!("imported ({})", short.join(", "))
             } else {
                 "not imported".to_string()
@@ -638,7 +766,13 @@ pub fn render(a: &PipelineAudit) -> String {
                     let _ = writeln!(o, "    {:<8}   granted: {g}", "");
                 }
                 if c.status == "unused-grant" {
-                    let _ = writeln!(o, "    {:<8}   {} {}", "", paint(style::yellow, "!"), c.note);
+                    let _ = writeln!(
+                        o,
+                        "    {:<8}   {} {}",
+                        "",
+                        paint(style::yellow, "!"),
+                        c.note
+                    );
                 }
             }
         }
@@ -659,7 +793,10 @@ pub fn render(a: &PipelineAudit) -> String {
         }
         if !other.is_empty() {
             // Continuation lines hang under the list.
-            let w = wrap(&format!("also imports, with no authority: {}", other.join(", ")), "    ");
+            let w = wrap(
+                &format!("also imports, with no authority: {}", other.join(", ")),
+                "    ",
+            );
             o.push_str(&w[2..]);
         }
     }
@@ -687,9 +824,18 @@ mod tests {
     fn imports_map_to_capabilities() {
         assert_eq!(capability_of("wasi:filesystem/preopens@0.2.6"), Some("fs"));
         assert_eq!(capability_of("wasi:cli/environment@0.2.6"), Some("env"));
-        assert_eq!(capability_of("gantry:plugin/secrets@0.1.0"), Some("secrets"));
-        assert_eq!(capability_of("gantry:plugin/process@0.1.0"), Some("process"));
-        assert_eq!(capability_of("wasi:http/outgoing-handler@0.2.6"), Some("http"));
+        assert_eq!(
+            capability_of("gantry:plugin/secrets@0.1.0"),
+            Some("secrets")
+        );
+        assert_eq!(
+            capability_of("gantry:plugin/process@0.1.0"),
+            Some("process")
+        );
+        assert_eq!(
+            capability_of("wasi:http/outgoing-handler@0.2.6"),
+            Some("http")
+        );
         assert_eq!(capability_of("wasi:sockets/tcp@0.2.6"), Some("network"));
         assert_eq!(capability_of("gantry:plugin/log@0.1.0"), Some("log"));
         assert_eq!(capability_of("wasi:clocks/wall-clock@0.2.6"), None);

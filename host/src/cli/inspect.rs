@@ -13,11 +13,19 @@ pub fn explain_import(name: &str) -> &'static str {
     match iface {
         "gantry:plugin/log" => "log: write to its stage log (always granted)",
         "gantry:plugin/types" => "types only (no capability)",
-        "gantry:plugin/secrets" => "secrets: handles to the secrets its stage grants (grants.secrets); values only with grants.reveal",
-        "gantry:plugin/process" => "process: run the host commands its stage allow-lists (grants.process)",
-        i if i.starts_with("wasi:filesystem/") => "fs: files under the directories its stage grants (grants.fs)",
+        "gantry:plugin/secrets" => {
+            "secrets: handles to the secrets its stage grants (grants.secrets); values only with grants.reveal"
+        }
+        "gantry:plugin/process" => {
+            "process: run the host commands its stage allow-lists (grants.process)"
+        }
+        i if i.starts_with("wasi:filesystem/") => {
+            "fs: files under the directories its stage grants (grants.fs)"
+        }
         "wasi:cli/environment" => "env: environment variables (none unless granted)",
-        "wasi:cli/stdout" | "wasi:cli/stderr" => "stdout/stderr: captured into its stage log, capped",
+        "wasi:cli/stdout" | "wasi:cli/stderr" => {
+            "stdout/stderr: captured into its stage log, capped"
+        }
         "wasi:cli/stdin" => "stdin: always empty",
         "wasi:cli/exit" => "exit: end itself early",
         i if i.starts_with("wasi:cli/terminal") => "terminal detection (never a terminal)",
@@ -80,7 +88,10 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
         println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return Ok(exit::SUCCESS);
     }
-    println!("{}", style::bold(&format!("{} {}", info.name, info.version)));
+    println!(
+        "{}",
+        style::bold(&format!("{} {}", info.name, info.version))
+    );
     println!("  kind:        {}", info.kind);
     if !info.description.is_empty() {
         println!("  description: {}", info.description);
@@ -96,7 +107,12 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
     println!();
     println!("rules ({}):", info.rules.len());
     for r in &info.rules {
-        println!("  {:<32} {:<8} {}", r.id, r.default_level.as_str(), r.short_description);
+        println!(
+            "  {:<32} {:<8} {}",
+            r.id,
+            r.default_level.as_str(),
+            r.short_description
+        );
     }
     println!();
     println!("config schema:");

@@ -86,7 +86,9 @@ impl Lock {
     pub fn of(prepared: &Prepared) -> Lock {
         let mut stages = BTreeMap::new();
         for stage in &prepared.manifest.stages {
-            let Some(p) = prepared.stage(&stage.name) else { continue };
+            let Some(p) = prepared.stage(&stage.name) else {
+                continue;
+            };
             let mut imports = p.plugin.imports.clone();
             imports.sort();
             imports.dedup();
@@ -105,7 +107,12 @@ impl Lock {
             .manifest
             .secrets
             .iter()
-            .map(|d| (d.name.clone(), normalize(&serde_json::to_value(&d.source).unwrap_or(Value::Null))))
+            .map(|d| {
+                (
+                    d.name.clone(),
+                    normalize(&serde_json::to_value(&d.source).unwrap_or(Value::Null)),
+                )
+            })
             .collect();
         Lock { secrets, stages }
     }
@@ -136,7 +143,14 @@ impl Lock {
             o.push_str(&format!("\n[stage.{}]\n", key(name)));
             o.push_str(&format!("plugin = {}\n", string(&s.plugin)));
             o.push_str(&format!("digest = {}\n", string(&s.digest)));
-            push_array(&mut o, "imports", &s.imports.iter().map(|i| Value::String(i.clone())).collect::<Vec<_>>());
+            push_array(
+                &mut o,
+                "imports",
+                &s.imports
+                    .iter()
+                    .map(|i| Value::String(i.clone()))
+                    .collect::<Vec<_>>(),
+            );
             for (k, v) in &s.grants {
                 let dotted = std::iter::once("grants")
                     .chain(k.split('.'))
@@ -154,7 +168,8 @@ impl Lock {
 
     /// Reads a lock file's text.
     pub fn parse(text: &str) -> Result<Lock, String> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         let doc = serde_json::to_value(table).map_err(|e| e.to_string())?;
         match doc.get("version").and_then(Value::as_i64) {
             Some(VERSION) => {}
@@ -176,7 +191,12 @@ impl Lock {
                         .ok_or_else(|| format!("stage `{name}`: `{k}` is missing or not a string"))
                 };
                 let mut imports = Vec::new();
-                for i in s.get("imports").and_then(Value::as_array).into_iter().flatten() {
+                for i in s
+                    .get("imports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     imports.push(
                         i.as_str()
                             .ok_or_else(|| format!("stage `{name}`: `imports` holds a non-string"))?
@@ -212,9 +232,18 @@ pub fn diff(locked: &Lock, now: &Lock) -> Vec<String> {
     for name in secrets {
         match (locked.secrets.get(name), now.secrets.get(name)) {
             (Some(a), Some(b)) if a == b => {}
-            (Some(a), Some(b)) => out.push(format!("secret {name}: source {} → {}", inline(a), inline(b))),
-            (None, Some(b)) => out.push(format!("secret {name}: added (not in {FILE_NAME}): source {}", inline(b))),
-            (Some(_), None) => out.push(format!("secret {name}: removed (in {FILE_NAME}, not in the pipeline)")),
+            (Some(a), Some(b)) => out.push(format!(
+                "secret {name}: source {} → {}",
+                inline(a),
+                inline(b)
+            )),
+            (None, Some(b)) => out.push(format!(
+                "secret {name}: added (not in {FILE_NAME}): source {}",
+                inline(b)
+            )),
+            (Some(_), None) => out.push(format!(
+                "secret {name}: removed (in {FILE_NAME}, not in the pipeline)"
+            )),
             (None, None) => {}
         }
     }
@@ -234,7 +263,9 @@ pub fn diff(locked: &Lock, now: &Lock) -> Vec<String> {
                     out.push(format!("stage {name}: + grants.{k} = {}", inline(v)));
                 }
             }
-            (Some(_), None) => out.push(format!("stage {name}: removed (in {FILE_NAME}, not in the pipeline)")),
+            (Some(_), None) => out.push(format!(
+                "stage {name}: removed (in {FILE_NAME}, not in the pipeline)"
+            )),
             (Some(l), Some(n)) => {
                 if l.plugin != n.plugin {
                     out.push(format!("stage {name}: plugin {} → {}", l.plugin, n.plugin));
@@ -283,7 +314,11 @@ pub fn verify(prepared: &Prepared) -> Result<(), Failure> {
                 "`--locked` needs `{shown}`, and there is none; nothing ran\n  hint: run `gantry lock`, review the file (`gantry audit` explains it) and commit it"
             )));
         }
-        Err(e) => return Err(Failure::Usage(format!("cannot read `{shown}`: {e}; nothing ran"))),
+        Err(e) => {
+            return Err(Failure::Usage(format!(
+                "cannot read `{shown}`: {e}; nothing ran"
+            )));
+        }
     };
     let locked = Lock::parse(&text).map_err(|e| {
         Failure::Usage(format!(
@@ -297,7 +332,11 @@ pub fn verify(prepared: &Prepared) -> Result<(), Failure> {
     Err(Failure::Usage(format!(
         "`{}` differs from `{shown}` (`--locked`); nothing ran\n{}\n{hint}",
         pipeline.display(),
-        differences.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n"),
+        differences
+            .iter()
+            .map(|d| format!("  {d}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
     )))
 }
 
@@ -344,18 +383,31 @@ pub fn run(cli: &Cli, check: bool) -> Result<i32, Failure> {
         report(false);
         if !cli.json {
             if old.is_none() {
-                eprintln!("{}: `{shown}` does not exist\n  hint: run `gantry lock` and commit it", style::red("stale"));
+                eprintln!(
+                    "{}: `{shown}` does not exist\n  hint: run `gantry lock` and commit it",
+                    style::red("stale")
+                );
             } else if stale {
-                eprintln!("{}: `{shown}` differs from `{}`", style::red("stale"), pipeline.display());
+                eprintln!(
+                    "{}: `{shown}` differs from `{}`",
+                    style::red("stale"),
+                    pipeline.display()
+                );
                 for d in &differences {
                     eprintln!("  {d}");
                 }
-                eprintln!("  hint: review the changes, then run `gantry lock` and commit `{FILE_NAME}`");
+                eprintln!(
+                    "  hint: review the changes, then run `gantry lock` and commit `{FILE_NAME}`"
+                );
             } else {
                 eprintln!("{} `{shown}` is up to date", style::green("ok"));
             }
         }
-        return Ok(if stale { exit::STAGE_FAILED } else { exit::SUCCESS });
+        return Ok(if stale {
+            exit::STAGE_FAILED
+        } else {
+            exit::SUCCESS
+        });
     }
     let written = old.as_deref() != Some(text.as_str());
     if written {
@@ -370,8 +422,14 @@ pub fn run(cli: &Cli, check: bool) -> Result<i32, Failure> {
         let n = lock.stages.len();
         let what = format!("{n} stage{}", if n == 1 { "" } else { "s" });
         match (old.is_some(), written) {
-            (false, _) => eprintln!("{} wrote `{shown}` ({what}); review and commit it", style::green("ok")),
-            (true, true) => eprintln!("{} updated `{shown}` ({what}); review the changes above and commit it", style::green("ok")),
+            (false, _) => eprintln!(
+                "{} wrote `{shown}` ({what}); review and commit it",
+                style::green("ok")
+            ),
+            (true, true) => eprintln!(
+                "{} updated `{shown}` ({what}); review the changes above and commit it",
+                style::green("ok")
+            ),
             (true, false) => eprintln!("{} `{shown}` is up to date ({what})", style::green("ok")),
         }
     }
@@ -398,14 +456,22 @@ fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
     match v {
         Value::Object(o) if duration(v).is_none() => {
             for (k, v) in o {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&p, v, out);
             }
         }
         _ if is_empty(v) || prefix.is_empty() => {}
         Value::Array(items) => {
             // A top-level grant list is a set.
-            let mut items: Vec<Value> = items.iter().filter(|i| !i.is_null()).map(normalize).collect();
+            let mut items: Vec<Value> = items
+                .iter()
+                .filter(|i| !i.is_null())
+                .map(normalize)
+                .collect();
             items.sort_by_key(inline);
             items.dedup();
             out.insert(prefix.to_string(), Value::Array(items));
@@ -424,7 +490,9 @@ fn duration(v: &Value) -> Option<String> {
     }
     let secs = o.get("secs")?.as_u64()?;
     let nanos = u32::try_from(o.get("nanos")?.as_u64()?).ok()?;
-    Some(crate::manifest::units::format_duration(std::time::Duration::new(secs, nanos)))
+    Some(crate::manifest::units::format_duration(
+        std::time::Duration::new(secs, nanos),
+    ))
 }
 
 /// Drops nulls (TOML has none) and writes durations as text (`5m`), so a value
@@ -464,9 +532,17 @@ fn inline(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::String(s) => string(s),
-        Value::Array(a) => format!("[{}]", a.iter().filter(|v| !v.is_null()).map(inline).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter()
+                .filter(|v| !v.is_null())
+                .map(inline)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::Object(o) => {
-            let mut fields: Vec<(&String, &Value)> = o.iter().filter(|(_, v)| !v.is_null()).collect();
+            let mut fields: Vec<(&String, &Value)> =
+                o.iter().filter(|(_, v)| !v.is_null()).collect();
             fields.sort_by(|a, b| a.0.cmp(b.0));
             if fields.is_empty() {
                 return "{}".into();
@@ -483,7 +559,10 @@ fn inline(v: &Value) -> String {
 
 /// A TOML key: bare when it can be, quoted otherwise.
 fn key(k: &str) -> String {
-    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !k.is_empty()
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         k.to_string()
     } else {
         string(k)
@@ -501,7 +580,9 @@ fn string(s: &str) -> String {
             '\n' => o.push_str("\\n"),
             '\t' => o.push_str("\\t"),
             '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => o.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                o.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => o.push(c),
         }
     }
@@ -552,9 +633,18 @@ mod tests {
         let text = lock.render("pipeline.toml");
         assert_eq!(Lock::parse(&text).expect("parses"), lock, "{text}");
         assert!(text.find("[stage.bare]") < text.find("[stage.lint]"));
-        assert!(text.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"), "{text}");
-        assert!(!text.contains("grants.secrets"), "empty grants are left out:\n{text}");
-        assert!(text.contains("timeout = \"5m\""), "durations read as text:\n{text}");
+        assert!(
+            text.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("grants.secrets"),
+            "empty grants are left out:\n{text}"
+        );
+        assert!(
+            text.contains("timeout = \"5m\""),
+            "durations read as text:\n{text}"
+        );
     }
 
     #[test]
@@ -566,13 +656,31 @@ mod tests {
         lint.imports.push("wasi:http/outgoing-handler@0.2.6".into());
         lint.grants.insert("fs.write".into(), json!(["dist"]));
         new.stages.remove("bare");
-        new.secrets.insert("NPM_TOKEN".into(), json!({"file": "npm.key"}));
+        new.secrets
+            .insert("NPM_TOKEN".into(), json!({"file": "npm.key"}));
         let d = diff(&old, &new);
-        assert!(d.contains(&"stage lint: digest sha256:00 → sha256:22".to_string()), "{d:?}");
-        assert!(d.contains(&"stage lint: + import wasi:http/outgoing-handler@0.2.6".to_string()), "{d:?}");
-        assert!(d.contains(&"stage lint: + grants.fs.write = [\"dist\"]".to_string()), "{d:?}");
-        assert!(d.iter().any(|l| l.starts_with("stage bare: removed")), "{d:?}");
-        assert!(d.contains(&r#"secret NPM_TOKEN: source { env = "NPM" } → { file = "npm.key" }"#.to_string()), "{d:?}");
+        assert!(
+            d.contains(&"stage lint: digest sha256:00 → sha256:22".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"stage lint: + import wasi:http/outgoing-handler@0.2.6".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(&"stage lint: + grants.fs.write = [\"dist\"]".to_string()),
+            "{d:?}"
+        );
+        assert!(
+            d.iter().any(|l| l.starts_with("stage bare: removed")),
+            "{d:?}"
+        );
+        assert!(
+            d.contains(
+                &r#"secret NPM_TOKEN: source { env = "NPM" } → { file = "npm.key" }"#.to_string()
+            ),
+            "{d:?}"
+        );
         assert!(diff(&old, &old).is_empty());
     }
 }

@@ -32,7 +32,12 @@ use style::ColorChoice;
 )]
 pub struct Cli {
     /// The pipeline file.
-    #[arg(short = 'f', long = "file", global = true, default_value = "pipeline.toml")]
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "pipeline.toml"
+    )]
     pub file: PathBuf,
     /// Machine-readable JSON on stdout.
     #[arg(long, global = true)]
@@ -131,9 +136,11 @@ pub fn main(cli: Cli) -> i32 {
         Command::Audit => audit::run(&cli),
         Command::Lock(args) => lock::run(&cli, args.check),
         Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
-        Command::Plugin(PluginCommand::New { name, path, sdk_path }) => {
-            scaffold::run(name, path.as_deref(), sdk_path.as_deref())
-        }
+        Command::Plugin(PluginCommand::New {
+            name,
+            path,
+            sdk_path,
+        }) => scaffold::run(name, path.as_deref(), sdk_path.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -171,7 +178,9 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn jobs_default() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }
 
 /// Engine settings sized for this pipeline.
@@ -201,8 +210,12 @@ fn workspace_of(cli: &Cli, explicit: Option<&Path>) -> Result<PathBuf, Failure> 
             _ => PathBuf::from("."),
         },
     };
-    dir.canonicalize()
-        .map_err(|e| Failure::Usage(format!("workspace `{}` cannot be opened: {e}", dir.display())))
+    dir.canonicalize().map_err(|e| {
+        Failure::Usage(format!(
+            "workspace `{}` cannot be opened: {e}",
+            dir.display()
+        ))
+    })
 }
 
 fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
@@ -216,14 +229,21 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
             .iter()
             .map(|s| json!({"stage": s.name, "plugin": s.info.name, "version": s.info.version, "digest": s.plugin.digest.to_string()}))
             .collect();
-        println!("{}", json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages}));
+        println!(
+            "{}",
+            json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages})
+        );
     } else {
         eprintln!(
             "{} `{}`: {} stages, plugins loaded, configs valid{}",
             style::green("ok"),
             cli.file.display(),
             prepared.stages.len(),
-            if args.locked { ", matches `gantry.lock`" } else { "" }
+            if args.locked {
+                ", matches `gantry.lock`"
+            } else {
+                ""
+            }
         );
     }
     Ok(exit::SUCCESS)
@@ -253,7 +273,11 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"pipeline": m.name, "stages": stages})).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"pipeline": m.name, "stages": stages}))
+                .unwrap_or_default()
+        );
         return Ok(exit::SUCCESS);
     }
     println!("pipeline `{}`: {} stages", m.name, order.len());
@@ -291,7 +315,11 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             "       limits: timeout {}, memory {}{}",
             crate::manifest::units::format_duration(s.timeout),
             crate::manifest::units::format_size(s.limits.memory),
-            if s.retries > 0 { format!(", retries {}", s.retries) } else { String::new() }
+            if s.retries > 0 {
+                format!(", retries {}", s.retries)
+            } else {
+                String::new()
+            }
         );
     }
     Ok(exit::SUCCESS)
@@ -310,8 +338,15 @@ impl Observer for Console {
             Event::Started { stage, plugin } => {
                 eprintln!("{} {stage} {}", style::dim("▶"), style::dim(plugin));
             }
-            Event::Retrying { stage, attempt, reason } => {
-                eprintln!("{} {stage}: {reason}; attempt {attempt}", style::yellow("↻"));
+            Event::Retrying {
+                stage,
+                attempt,
+                reason,
+            } => {
+                eprintln!(
+                    "{} {stage}: {reason}; attempt {attempt}",
+                    style::yellow("↻")
+                );
             }
             Event::Finished(rec) => eprintln!("{}", finished_line(rec)),
         }
@@ -428,7 +463,10 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         let records = outcome.dir.display();
         match outcome.exit_code {
             exit::SUCCESS => eprintln!("{} {line}; records in `{records}`", style::green("ok")),
-            exit::INTERRUPTED => eprintln!("{} {line}; records in `{records}`", style::yellow("interrupted")),
+            exit::INTERRUPTED => eprintln!(
+                "{} {line}; records in `{records}`",
+                style::yellow("interrupted")
+            ),
             _ => eprintln!("{} {line}; records in `{records}`", style::red("failed")),
         }
     }

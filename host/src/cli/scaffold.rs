@@ -8,14 +8,18 @@ use super::{Failure, exit};
 /// Where the SDK of this gantry's source tree is, if it is still there.
 fn default_sdk() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
-    p.canonicalize().ok().filter(|p| p.join("Cargo.toml").exists())
+    p.canonicalize()
+        .ok()
+        .filter(|p| p.join("Cargo.toml").exists())
 }
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 pub fn run(name: &str, path: Option<&Path>, sdk: Option<&Path>) -> Result<i32, Failure> {
@@ -24,8 +28,14 @@ pub fn run(name: &str, path: Option<&Path>, sdk: Option<&Path>) -> Result<i32, F
             "`{name}` is not a plugin name: use lowercase letters, digits and `-`, starting with a letter"
         )));
     }
-    let dir = path.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from(name));
-    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    let dir = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(name));
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         return Err(Failure::Usage(format!(
             "`{}` already exists and is not empty; choose another `--path`",
             dir.display()

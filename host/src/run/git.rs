@@ -36,8 +36,10 @@ fn env(name: &str) -> Option<String> {
 impl GitFacts {
     pub fn read(workspace: &Path) -> GitFacts {
         GitFacts {
-            sha: env("GANTRY_GIT_SHA").or_else(|| git(workspace, &["rev-parse", "--verify", "-q", "HEAD"])),
-            branch: env("GANTRY_GIT_BRANCH").or_else(|| git(workspace, &["symbolic-ref", "-q", "--short", "HEAD"])),
+            sha: env("GANTRY_GIT_SHA")
+                .or_else(|| git(workspace, &["rev-parse", "--verify", "-q", "HEAD"])),
+            branch: env("GANTRY_GIT_BRANCH")
+                .or_else(|| git(workspace, &["symbolic-ref", "-q", "--short", "HEAD"])),
             tag: env("GANTRY_GIT_TAG")
                 .or_else(|| git(workspace, &["describe", "--tags", "--exact-match", "HEAD"])),
         }

@@ -59,7 +59,14 @@ impl Journal {
 
     /// Records the intent to perform an effect; returns its sequence number. Fails
     /// (and the broker must not act) if the intent cannot be made durable.
-    pub fn intent(&self, run: &str, stage: &str, capability: &str, operation: &str, detail: Value) -> std::io::Result<u64> {
+    pub fn intent(
+        &self,
+        run: &str,
+        stage: &str,
+        capability: &str,
+        operation: &str,
+        detail: Value,
+    ) -> std::io::Result<u64> {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         self.append(
             &json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "intent",
@@ -81,18 +88,31 @@ impl Journal {
     }
 
     /// `--dry-run`: the effect is recorded as planned and not performed.
-    pub fn planned(&self, run: &str, stage: &str, capability: &str, operation: &str, detail: Value) {
+    pub fn planned(
+        &self,
+        run: &str,
+        stage: &str,
+        capability: &str,
+        operation: &str,
+        detail: Value,
+    ) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let entry = json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "planned",
                            "capability": capability, "operation": operation, "detail": detail});
         if let Err(e) = self.append(&entry, false) {
             tracing::error!("cannot write journal: {e}");
         }
-        self.planned.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+        self.planned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(entry);
     }
 
     /// Effects recorded as planned (for `plan.json`).
     pub fn planned_effects(&self) -> Vec<Value> {
-        self.planned.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.planned
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

@@ -106,7 +106,10 @@ impl StageLog {
             self.line(level, &text);
             self.line(
                 "gantry",
-                &format!("log records truncated: more than {} bytes; later records dropped", self.cap),
+                &format!(
+                    "log records truncated: more than {} bytes; later records dropped",
+                    self.cap
+                ),
             );
             return;
         }

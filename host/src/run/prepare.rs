@@ -37,7 +37,10 @@ impl Prepared {
 /// Reads the bytes behind a parsed plugin reference and their digest (checked against
 /// the pin for `file:` references, relative to `manifest_dir`, before anything
 /// compiles them).
-pub fn resolve_bytes(manifest_dir: &std::path::Path, reference: &PluginRef) -> Result<(Vec<u8>, Digest), RefError> {
+pub fn resolve_bytes(
+    manifest_dir: &std::path::Path,
+    reference: &PluginRef,
+) -> Result<(Vec<u8>, Digest), RefError> {
     match reference {
         PluginRef::Builtin { name } => match builtins::get(name) {
             Some(bytes) => Ok((bytes.to_vec(), Digest::of(bytes))),
@@ -54,17 +57,32 @@ pub fn resolve_bytes(manifest_dir: &std::path::Path, reference: &PluginRef) -> R
 /// Returns every problem found, each pointing into pipeline.toml.
 pub fn prepare(manifest: Manifest, runtime: &Runtime) -> Result<Prepared, Diagnostics> {
     let mut diags = Vec::new();
-    let mut by_ref: HashMap<String, Result<(Arc<LoadedPlugin>, Arc<PluginInfo>, Arc<jsonschema::Validator>), ()>> =
-        HashMap::new();
+    let mut by_ref: HashMap<
+        String,
+        Result<
+            (
+                Arc<LoadedPlugin>,
+                Arc<PluginInfo>,
+                Arc<jsonschema::Validator>,
+            ),
+            (),
+        >,
+    > = HashMap::new();
     let mut stages = Vec::new();
     for stage in &manifest.stages {
-        let entry = by_ref.entry(stage.plugin.clone()).or_insert_with(|| {
-            load_one(&manifest, stage, runtime).map_err(|d| diags.push(d))
-        });
+        let entry = by_ref
+            .entry(stage.plugin.clone())
+            .or_insert_with(|| load_one(&manifest, stage, runtime).map_err(|d| diags.push(d)));
         let Ok((plugin, info, validator)) = entry.clone() else {
             continue;
         };
-        diags.extend(validate_config(&manifest, stage, &info, &validator, &stage.with));
+        diags.extend(validate_config(
+            &manifest,
+            stage,
+            &info,
+            &validator,
+            &stage.with,
+        ));
         stages.push(PreparedStage {
             name: stage.name.clone(),
             plugin,
@@ -83,7 +101,14 @@ fn load_one(
     manifest: &Manifest,
     stage: &Stage,
     runtime: &Runtime,
-) -> Result<(Arc<LoadedPlugin>, Arc<PluginInfo>, Arc<jsonschema::Validator>), Diagnostic> {
+) -> Result<
+    (
+        Arc<LoadedPlugin>,
+        Arc<PluginInfo>,
+        Arc<jsonschema::Validator>,
+    ),
+    Diagnostic,
+> {
     let at = |message: String| manifest.diag(stage.plugin_span, message);
     let (bytes, digest) = resolve_bytes(manifest.dir(), &stage.plugin_ref).map_err(|e| {
         let d = at(format!("stage `{}`: {e}", stage.name));
@@ -143,17 +168,26 @@ pub fn validate_config(
                     .map(|o| o.keys().cloned().collect())
                     .unwrap_or_default();
                 for key in unexpected {
-                    let span = manifest.config_span(&stage.name, &format!("{pointer}/{}", escape_pointer(key)));
+                    let span = manifest
+                        .config_span(&stage.name, &format!("{pointer}/{}", escape_pointer(key)));
                     let mut d = manifest.diag(
                         span,
                         format!(
                             "unknown key `{key}` in `with{}` of stage `{}` (plugin `{}`)",
-                            if shown.is_empty() { String::new() } else { format!(".{shown}") },
+                            if shown.is_empty() {
+                                String::new()
+                            } else {
+                                format!(".{shown}")
+                            },
                             stage.name,
                             info.name
                         ),
                     );
-                    let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    let list = known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
                     d = match did_you_mean(key, known.iter().map(String::as_str)) {
                         Some(m) => d.with_hint(format!("did you mean `{m}`? valid keys: {list}")),
                         None if !known.is_empty() => d.with_hint(format!("valid keys: {list}")),

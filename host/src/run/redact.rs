@@ -203,7 +203,10 @@ mod tests {
         for prefix in ["", "u:", "us:", "use:"] {
             let blob = STANDARD.encode(format!("{prefix}s3cr3t-Value/with+chars"));
             let out = r.redact(&blob);
-            assert!(out.contains("[secret:TOKEN]"), "{prefix:?}: {blob} -> {out}");
+            assert!(
+                out.contains("[secret:TOKEN]"),
+                "{prefix:?}: {blob} -> {out}"
+            );
         }
     }
 

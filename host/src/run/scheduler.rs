@@ -29,9 +29,9 @@ use super::clock::now_rfc3339;
 use super::git::GitFacts;
 use super::journal::Journal;
 use super::log::StageLog;
+use super::prepare::{Prepared, validate_config};
 use super::redact::Redactor;
 use crate::caps::secrets::SecretStore;
-use super::prepare::{Prepared, validate_config};
 use crate::manifest::{Manifest, Stage, interp};
 use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
 use crate::runtime::bindings::types as wit;
@@ -65,8 +65,15 @@ pub struct RunOutcome {
 
 /// What the scheduler tells the console as the run goes.
 pub enum Event<'a> {
-    Started { stage: &'a str, plugin: &'a str },
-    Retrying { stage: &'a str, attempt: u32, reason: &'a str },
+    Started {
+        stage: &'a str,
+        plugin: &'a str,
+    },
+    Retrying {
+        stage: &'a str,
+        attempt: u32,
+        reason: &'a str,
+    },
     Finished(&'a StageRecord),
 }
 
@@ -82,7 +89,11 @@ impl Observer for Quiet {
 
 pub fn new_run_id() -> String {
     let now = now_rfc3339(); // 2026-11-26T01:51:07.123Z
-    let compact: String = now.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+    let compact: String = now
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
     let mut nonce = [0u8; 3];
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -90,7 +101,12 @@ pub fn new_run_id() -> String {
         .unwrap_or(0)
         ^ std::process::id().rotate_left(16);
     nonce.copy_from_slice(&seed.to_le_bytes()[..3]);
-    format!("{}T{}Z-{}", &compact[..8], &compact[8..], hex::encode(nonce))
+    format!(
+        "{}T{}Z-{}",
+        &compact[..8],
+        &compact[8..],
+        hex::encode(nonce)
+    )
 }
 
 struct Shared {
@@ -118,7 +134,11 @@ pub async fn execute(
 ) -> anyhow::Result<RunOutcome> {
     let manifest = &prepared.manifest;
     let order: Vec<String> = if opts.selected.is_empty() {
-        manifest.topo_order().into_iter().map(String::from).collect()
+        manifest
+            .topo_order()
+            .into_iter()
+            .map(String::from)
+            .collect()
     } else {
         manifest
             .closure(&opts.selected)
@@ -126,8 +146,9 @@ pub async fn execute(
     };
     let run_id = new_run_id();
     let run_dir = opts.records_root.join(&run_id);
-    std::fs::create_dir_all(run_dir.join("logs"))
-        .map_err(|e| anyhow::anyhow!("cannot create run records in `{}`: {e}", run_dir.display()))?;
+    std::fs::create_dir_all(run_dir.join("logs")).map_err(|e| {
+        anyhow::anyhow!("cannot create run records in `{}`: {e}", run_dir.display())
+    })?;
     let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
     let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
     let secrets = Arc::new(SecretStore::load(manifest));
@@ -181,7 +202,10 @@ pub async fn execute(
             "git": opts.git,
             "stages": list,
         });
-        if let Err(e) = write_atomic(&state_file, &serde_json::to_vec_pretty(&doc).unwrap_or_default()) {
+        if let Err(e) = write_atomic(
+            &state_file,
+            &serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+        ) {
             tracing::error!("cannot write {}: {e}", state_file.display());
         }
     };
@@ -236,7 +260,11 @@ pub async fn execute(
                             let _permit = semaphore.acquire_owned().await;
                             let sh = shared.clone();
                             let n = name.clone();
-                            match tokio::task::spawn_blocking(move || run_stage(&sh, &n, outputs, cancel)).await {
+                            match tokio::task::spawn_blocking(move || {
+                                run_stage(&sh, &n, outputs, cancel)
+                            })
+                            .await
+                            {
                                 Ok(rec) => rec,
                                 Err(e) => panic_record(&shared, &name, &e.to_string()),
                             }
@@ -288,7 +316,14 @@ pub async fn execute(
     for r in &list {
         map.insert(r.stage.clone(), r.clone());
     }
-    write_state(&map, if interrupted { "interrupted" } else { "finished" });
+    write_state(
+        &map,
+        if interrupted {
+            "interrupted"
+        } else {
+            "finished"
+        },
+    );
     if opts.dry_run {
         let plan = json!({
             "run": run_id,
@@ -296,9 +331,19 @@ pub async fn execute(
             "dry_run": true,
             "effects": journal.planned_effects(),
         });
-        write_atomic(&run_dir.join("plan.json"), &serde_json::to_vec_pretty(&plan)?)?;
+        write_atomic(
+            &run_dir.join("plan.json"),
+            &serde_json::to_vec_pretty(&plan)?,
+        )?;
     }
-    write_reports(&run_dir, &manifest.name, &run_id, &list, &opts.workspace, exit_code)?;
+    write_reports(
+        &run_dir,
+        &manifest.name,
+        &run_id,
+        &list,
+        &opts.workspace,
+        exit_code,
+    )?;
     Ok(RunOutcome {
         run_id,
         dir: run_dir,
@@ -317,21 +362,29 @@ fn decide(
 ) -> Option<(StageStatus, String)> {
     for need in &stage.needs {
         if let Some(r) = records.get(need)
-            && !matches!(r.status, StageStatus::Succeeded | StageStatus::FailedAllowed)
+            && !matches!(
+                r.status,
+                StageStatus::Succeeded | StageStatus::FailedAllowed
+            )
         {
             let what = match r.status {
                 StageStatus::Skipped => "was skipped",
                 StageStatus::Cancelled => "was cancelled",
                 _ => "failed",
             };
-            return Some((StageStatus::Skipped, format!("needs `{need}`, which {what}")));
+            return Some((
+                StageStatus::Skipped,
+                format!("needs `{need}`, which {what}"),
+            ));
         }
     }
     if let Some(why) = aborting {
         return Some((StageStatus::Cancelled, format!("not started: {why}")));
     }
     if let Some(when) = &stage.when
-        && let Err(why) = when.evaluate(git.branch.as_deref(), git.tag.as_deref(), &|v| std::env::var(v).ok())
+        && let Err(why) = when.evaluate(git.branch.as_deref(), git.tag.as_deref(), &|v| {
+            std::env::var(v).ok()
+        })
     {
         return Some((StageStatus::Skipped, format!("`when` does not hold: {why}")));
     }
@@ -360,7 +413,12 @@ fn panic_record(shared: &Shared, name: &str, why: &str) -> StageRecord {
     let stage = shared.prepared.stage(name).expect("known stage");
     StageRecord {
         stage: name.to_string(),
-        plugin_ref: shared.prepared.manifest.stage(name).map(|s| s.plugin.clone()).unwrap_or_default(),
+        plugin_ref: shared
+            .prepared
+            .manifest
+            .stage(name)
+            .map(|s| s.plugin.clone())
+            .unwrap_or_default(),
         plugin_digest: stage.plugin.digest.to_string(),
         plugin: Some((*stage.info).clone()),
         status: StageStatus::Failed,
@@ -415,7 +473,10 @@ fn run_stage(
     });
     log.line(
         "gantry",
-        &format!("stage `{name}` plugin `{}` {}", stage.plugin, prepared.plugin.digest),
+        &format!(
+            "stage `{name}` plugin `{}` {}",
+            stage.plugin, prepared.plugin.digest
+        ),
     );
     let result = prepare_context(sh, stage, prepared, &outputs).and_then(|ctx| {
         let attempts = 1 + stage.retries;
@@ -443,10 +504,18 @@ fn run_stage(
             last = sh.runtime.run(&prepared.plugin, setup, ctx.clone());
             match &last {
                 Ok(_) => break,
-                Err(RunError::Cancelled | RunError::InvalidConfig(_) | RunError::Denied(_) | RunError::Setup(_)) => break,
+                Err(
+                    RunError::Cancelled
+                    | RunError::InvalidConfig(_)
+                    | RunError::Denied(_)
+                    | RunError::Setup(_),
+                ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();
-                    log.line("gantry", &format!("attempt {attempt} failed: {why}; retrying"));
+                    log.line(
+                        "gantry",
+                        &format!("attempt {attempt} failed: {why}; retrying"),
+                    );
                     sh.observer.event(Event::Retrying {
                         stage: name,
                         attempt: attempt + 1,
@@ -499,7 +568,10 @@ fn run_stage(
         &format!(
             "stage `{name}` {:?}{} in {} ms",
             rec.status,
-            rec.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default(),
+            rec.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default(),
             rec.duration_ms
         ),
     );
@@ -574,10 +646,17 @@ fn prepare_context(
         pipeline: &manifest.name,
         run_id: &sh.run_id,
     };
-    let config = interp::interpolate(&stage.with, &cx).map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;
-    if let Some(d) = validate_config(manifest, stage, &prepared.info, &prepared.validator, &config)
-        .into_iter()
-        .next()
+    let config = interp::interpolate(&stage.with, &cx)
+        .map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;
+    if let Some(d) = validate_config(
+        manifest,
+        stage,
+        &prepared.info,
+        &prepared.validator,
+        &config,
+    )
+    .into_iter()
+    .next()
     {
         return Err(RunError::InvalidConfig(format!(
             "after substituting placeholders: {}",
@@ -614,20 +693,35 @@ fn check_report(
     workspace: &Path,
 ) -> Result<(StageReport, Vec<Artifact>), String> {
     if report.outputs.len() > MAX_OUTPUTS {
-        return Err(format!("{} outputs, more than {MAX_OUTPUTS}", report.outputs.len()));
+        return Err(format!(
+            "{} outputs, more than {MAX_OUTPUTS}",
+            report.outputs.len()
+        ));
     }
     for (k, v) in &report.outputs {
-        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(format!("output key {k:?} is not made of letters, digits, `-` and `_`"));
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(format!(
+                "output key {k:?} is not made of letters, digits, `-` and `_`"
+            ));
         }
         if v.len() > MAX_OUTPUT_VALUE {
-            return Err(format!("output `{k}` is {} bytes, more than {MAX_OUTPUT_VALUE}", v.len()));
+            return Err(format!(
+                "output `{k}` is {} bytes, more than {MAX_OUTPUT_VALUE}",
+                v.len()
+            ));
         }
     }
     if report.findings.len() > MAX_FINDINGS {
         let extra = report.findings.len() - MAX_FINDINGS;
         report.findings.truncate(MAX_FINDINGS);
-        report.summary = format!("{} ({extra} findings beyond {MAX_FINDINGS} dropped)", report.summary);
+        report.summary = format!(
+            "{} ({extra} findings beyond {MAX_FINDINGS} dropped)",
+            report.summary
+        );
     }
     let artifacts = report
         .artifacts
@@ -686,10 +780,19 @@ fn write_reports(
 ) -> anyhow::Result<()> {
     use crate::report::{junit, sarif, summary};
     let summary = summary::summary_json(pipeline, run_id, records, exit_code);
-    write_atomic(&dir.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
+    write_atomic(
+        &dir.join("summary.json"),
+        &serde_json::to_vec_pretty(&summary)?,
+    )?;
     let sarif = sarif::sarif_log(records, workspace, env!("CARGO_PKG_VERSION"));
-    write_atomic(&dir.join("report.sarif"), &serde_json::to_vec_pretty(&sarif)?)?;
-    write_atomic(&dir.join("junit.xml"), junit::junit_xml(pipeline, records).as_bytes())?;
+    write_atomic(
+        &dir.join("report.sarif"),
+        &serde_json::to_vec_pretty(&sarif)?,
+    )?;
+    write_atomic(
+        &dir.join("junit.xml"),
+        junit::junit_xml(pipeline, records).as_bytes(),
+    )?;
     Ok(())
 }
 

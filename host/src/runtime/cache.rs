@@ -96,11 +96,7 @@ impl CompileCache {
         let path = self.entry_path(digest);
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            digest.hex(),
-            std::process::id()
-        ));
+        let tmp = dir.join(format!(".{}.{}.tmp", digest.hex(), std::process::id()));
         let mut data = Vec::with_capacity(32 + artifact.len());
         data.extend_from_slice(&Sha256::digest(artifact));
         data.extend_from_slice(artifact);

@@ -318,13 +318,10 @@ impl Runtime {
         let component = match cached {
             Some(c) => c,
             None => {
-                let artifact = self
-                    .engine
-                    .precompile_component(bytes)
-                    .map_err(|e| {
-                        let first = e.to_string().lines().next().unwrap_or_default().to_string();
-                        anyhow::anyhow!("not a valid WebAssembly component ({first})")
-                    })?;
+                let artifact = self.engine.precompile_component(bytes).map_err(|e| {
+                    let first = e.to_string().lines().next().unwrap_or_default().to_string();
+                    anyhow::anyhow!("not a valid WebAssembly component ({first})")
+                })?;
                 if let Some(c) = &self.cache {
                     c.put(&digest, &artifact);
                 }
@@ -443,7 +440,11 @@ impl Runtime {
         let http = caps::http::State::new(
             &setup.grants.http,
             caps::http::broker_copy(&broker),
-            (&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
+            (
+                &setup.grants.secrets,
+                &setup.grants.reveal,
+                setup.secrets.clone(),
+            ),
             Instant::now() + setup.timeout,
             setup.cancel.clone(),
             setup.log.clone(),
@@ -457,8 +458,16 @@ impl Runtime {
             },
             log: setup.log.clone(),
             broker,
-            secrets: caps::secrets::State::new(&setup.grants.secrets, &setup.grants.reveal, setup.secrets.clone()),
-            process: caps::process::State::new(&setup.grants.process, Instant::now() + setup.timeout, setup.cancel.clone()),
+            secrets: caps::secrets::State::new(
+                &setup.grants.secrets,
+                &setup.grants.reveal,
+                setup.secrets.clone(),
+            ),
+            process: caps::process::State::new(
+                &setup.grants.process,
+                Instant::now() + setup.timeout,
+                setup.cancel.clone(),
+            ),
             http,
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
@@ -505,7 +514,10 @@ fn classify(
         Some(Trap::OutOfFuel) => RunError::Fuel(store.get_fuel().map(|_| 0).unwrap_or(0)),
         _ => {
             // The whole backtrace goes to the stage log; the reason stays one line.
-            store.data().log.line("gantry", &format!("plugin crashed: {e:?}"));
+            store
+                .data()
+                .log
+                .line("gantry", &format!("plugin crashed: {e:?}"));
             RunError::Trap(describe_trap(&e))
         }
     }
@@ -549,7 +561,9 @@ fn describe_trap(e: &wasmtime::Error) -> String {
 /// `crate::module::func::h0123456789abcdef` → `module::func`.
 fn short_name(name: &str) -> String {
     let name = match name.rsplit_once("::h") {
-        Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => head,
+        Some((head, hash)) if hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            head
+        }
         _ => name,
     };
     let parts: Vec<&str> = name.split("::").collect();

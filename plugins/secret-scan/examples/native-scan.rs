@@ -25,7 +25,8 @@ fn main() {
             "--baseline-out" => baseline_out = args.next().map(PathBuf::from),
             "--config" => {
                 let text = args.next().unwrap_or_default();
-                config = serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("--config: {e}")));
+                config =
+                    serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("--config: {e}")));
             }
             "-h" | "--help" => {
                 println!("usage: native-scan DIR [--json] [--baseline-out FILE] [--config JSON]");
@@ -51,10 +52,14 @@ fn main() {
         out.bytes_scanned as f64 / 1e6 / secs.max(1e-9),
     );
     if json {
-        println!("{}", serde_json::to_string(&out.findings).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string(&out.findings).unwrap_or_default()
+        );
     }
     if let Some(p) = baseline_out {
-        std::fs::write(&p, baseline_json(&out.findings)).unwrap_or_else(|e| fail(&format!("{}: {e}", p.display())));
+        std::fs::write(&p, baseline_json(&out.findings))
+            .unwrap_or_else(|e| fail(&format!("{}: {e}", p.display())));
     }
 }
 

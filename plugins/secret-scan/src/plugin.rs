@@ -4,7 +4,10 @@ use gantry_sdk::prelude::*;
 
 use crate::scanner::{self, Config, Scanner};
 
-const RULES_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/plugins/secret-scan/RULES.md");
+const RULES_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/plugins/secret-scan/RULES.md"
+);
 
 fn level(l: scanner::Level) -> Level {
     match l {
@@ -22,7 +25,9 @@ impl Plugin for SecretScan {
     fn info() -> Info {
         let mut info = Info::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .kind(Kind::Scanner)
-            .description("Finds committed credentials: cloud keys, tokens, private keys, passwords");
+            .description(
+                "Finds committed credentials: cloud keys, tokens, private keys, passwords",
+            );
         for r in scanner::rules() {
             info = info.rule(
                 Rule::new(r.id, level(r.level), r.short)
@@ -69,7 +74,11 @@ impl Plugin for SecretScan {
             out.files_scanned,
             n,
             if n == 1 { "" } else { "s" },
-            if out.suppressed > 0 { format!(", {} suppressed", out.suppressed) } else { String::new() }
+            if out.suppressed > 0 {
+                format!(", {} suppressed", out.suppressed)
+            } else {
+                String::new()
+            }
         );
         Ok(report
             .summary(summary)

@@ -29,13 +29,20 @@ struct Entry {
 pub(crate) fn parse(name: &str, text: &str) -> Result<HashSet<String>, String> {
     let file: BaselineFile = serde_json::from_str(text).map_err(|e| {
         if e.line() > 0 {
-            format!("baseline `{name}`: line {} column {}: {e}", e.line(), e.column())
+            format!(
+                "baseline `{name}`: line {} column {}: {e}",
+                e.line(),
+                e.column()
+            )
         } else {
             format!("baseline `{name}`: {e}")
         }
     })?;
     if file.version != 1 {
-        return Err(format!("baseline `{name}`: unsupported version {} (expected 1)", file.version));
+        return Err(format!(
+            "baseline `{name}`: unsupported version {} (expected 1)",
+            file.version
+        ));
     }
     Ok(file.findings.into_iter().map(|e| e.fingerprint).collect())
 }
@@ -44,12 +51,20 @@ pub(crate) fn parse(name: &str, text: &str) -> Result<HashSet<String>, String> {
 pub fn baseline_json(findings: &[Finding]) -> String {
     let mut entries: Vec<Entry> = findings
         .iter()
-        .map(|f| Entry { rule: f.rule_id.clone(), path: f.path.clone(), fingerprint: f.fingerprint.clone() })
+        .map(|f| Entry {
+            rule: f.rule_id.clone(),
+            path: f.path.clone(),
+            fingerprint: f.fingerprint.clone(),
+        })
         .collect();
     entries.sort();
     entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
-    let file = BaselineFile { version: 1, findings: entries };
-    let mut s = serde_json::to_string_pretty(&file).unwrap_or_else(|_| String::from("{\"version\":1,\"findings\":[]}"));
+    let file = BaselineFile {
+        version: 1,
+        findings: entries,
+    };
+    let mut s = serde_json::to_string_pretty(&file)
+        .unwrap_or_else(|_| String::from("{\"version\":1,\"findings\":[]}"));
     s.push('\n');
     s
 }

@@ -11,7 +11,9 @@ use super::entropy::{
     shannon_entropy,
 };
 use super::keywords::{Hit, KeywordSearcher};
-use super::rules::{Check, GENERIC_CODE_PATTERN, GENERIC_CONFIG_PATTERN, KNOWN_EXAMPLE_SHA256, SPECS, Spec};
+use super::rules::{
+    Check, GENERIC_CODE_PATTERN, GENERIC_CONFIG_PATTERN, KNOWN_EXAMPLE_SHA256, SPECS, Spec,
+};
 
 /// Lines longer than this (minified code, data blobs) are searched in windows
 /// around each keyword hit instead of whole.
@@ -56,15 +58,54 @@ impl FileKind {
         let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
         let lockfile = matches!(
             lower.as_str(),
-            "package-lock.json" | "npm-shrinkwrap.json" | "pnpm-lock.yaml" | "go.sum" | "pipfile.lock" | "flake.lock"
+            "package-lock.json"
+                | "npm-shrinkwrap.json"
+                | "pnpm-lock.yaml"
+                | "go.sum"
+                | "pipfile.lock"
+                | "flake.lock"
         ) || ext == "lock"
             || ext == "sum";
         let code = matches!(
             ext,
-            "rs" | "py" | "js" | "mjs" | "cjs" | "jsx" | "ts" | "tsx" | "go" | "java" | "kt" | "kts" | "scala"
-                | "c" | "h" | "cc" | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "m" | "mm" | "dart"
-                | "lua" | "pl" | "pm" | "r" | "jl" | "ex" | "exs" | "erl" | "hs" | "ml" | "fs" | "groovy"
-                | "vue" | "svelte"
+            "rs" | "py"
+                | "js"
+                | "mjs"
+                | "cjs"
+                | "jsx"
+                | "ts"
+                | "tsx"
+                | "go"
+                | "java"
+                | "kt"
+                | "kts"
+                | "scala"
+                | "c"
+                | "h"
+                | "cc"
+                | "cpp"
+                | "hpp"
+                | "cs"
+                | "rb"
+                | "php"
+                | "swift"
+                | "m"
+                | "mm"
+                | "dart"
+                | "lua"
+                | "pl"
+                | "pm"
+                | "r"
+                | "jl"
+                | "ex"
+                | "exs"
+                | "erl"
+                | "hs"
+                | "ml"
+                | "fs"
+                | "groovy"
+                | "vue"
+                | "svelte"
         );
         FileKind { lockfile, code }
     }
@@ -100,7 +141,9 @@ impl Engine {
                 for kw in spec.keywords {
                     let bytes = kw.text.as_bytes();
                     match kws.iter_mut().find(|k| {
-                        k.bytes == bytes && k.case_sensitive == kw.case_sensitive && k.boundary == kw.boundary
+                        k.bytes == bytes
+                            && k.case_sensitive == kw.case_sensitive
+                            && k.boundary == kw.boundary
                     }) {
                         Some(k) => k.mask |= 1 << i,
                         None => kws.push(KwEntry {
@@ -119,7 +162,8 @@ impl Engine {
             }
             regexes.push(compiled);
         }
-        let searcher = (!kws.is_empty()).then(|| KeywordSearcher::new(&kws.iter().map(|k| k.bytes).collect::<Vec<_>>()));
+        let searcher = (!kws.is_empty())
+            .then(|| KeywordSearcher::new(&kws.iter().map(|k| k.bytes).collect::<Vec<_>>()));
         let idx = |id: &str| SPECS.iter().position(|s| s.id == id).unwrap_or(usize::MAX);
         Ok(Engine {
             searcher,
@@ -133,14 +177,21 @@ impl Engine {
     }
 
     pub fn detect(&self, content: &[u8], kind: FileKind) -> Vec<Raw> {
-        let Some(searcher) = &self.searcher else { return Vec::new() };
+        let Some(searcher) = &self.searcher else {
+            return Vec::new();
+        };
         let mut file_mask = self.enabled;
         if kind.lockfile {
             file_mask &= !(1u64.checked_shl(self.generic_idx as u32).unwrap_or(0));
             file_mask &= !(1u64.checked_shl(self.aws_secret_idx as u32).unwrap_or(0));
         }
         let mut out = Vec::new();
-        let mut st = ScanState { line_pos: 0, line_no: 1, cur_line_start: usize::MAX, cur_line_first: 0 };
+        let mut st = ScanState {
+            line_pos: 0,
+            line_no: 1,
+            cur_line_start: usize::MAX,
+            cur_line_first: 0,
+        };
         let mut pending: Option<Region> = None;
         let mut hits: Vec<Hit> = Vec::new();
         searcher.find_all(content, &mut hits);
@@ -160,7 +211,9 @@ impl Engine {
             {
                 if s < p.end || p.end == p.line_end {
                     p.mask |= mask;
-                    p.start = p.start.min(s.saturating_sub(WINDOW_BEFORE).max(p.line_start));
+                    p.start = p
+                        .start
+                        .min(s.saturating_sub(WINDOW_BEFORE).max(p.line_start));
                     p.end = p.line_end.min(p.end.max(e + WINDOW_AFTER));
                     continue;
                 }
@@ -183,16 +236,26 @@ impl Engine {
                 self.run_region(content, &r, kind, &mut st, &mut out);
             }
             let line_start = memchr::memrchr(b'\n', &content[..s]).map_or(0, |i| i + 1);
-            let mut line_end = memchr::memchr(b'\n', &content[e..]).map_or(content.len(), |i| e + i);
+            let mut line_end =
+                memchr::memchr(b'\n', &content[e..]).map_or(content.len(), |i| e + i);
             if line_end > line_start && content[line_end - 1] == b'\r' {
                 line_end -= 1;
             }
             let (start, end) = if line_end - line_start > LONG_LINE {
-                (s.saturating_sub(WINDOW_BEFORE).max(line_start), line_end.min(e + WINDOW_AFTER))
+                (
+                    s.saturating_sub(WINDOW_BEFORE).max(line_start),
+                    line_end.min(e + WINDOW_AFTER),
+                )
             } else {
                 (line_start, line_end)
             };
-            pending = Some(Region { line_start, line_end: line_end.max(e), start, end: end.max(e), mask });
+            pending = Some(Region {
+                line_start,
+                line_end: line_end.max(e),
+                start,
+                end: end.max(e),
+                mask,
+            });
         }
         if let Some(r) = pending.take() {
             self.run_region(content, &r, kind, &mut st, &mut out);
@@ -200,10 +263,18 @@ impl Engine {
         out
     }
 
-    fn run_region(&self, content: &[u8], r: &Region, kind: FileKind, st: &mut ScanState, out: &mut Vec<Raw>) {
+    fn run_region(
+        &self,
+        content: &[u8],
+        r: &Region,
+        kind: FileKind,
+        st: &mut ScanState,
+        out: &mut Vec<Raw>,
+    ) {
         // Line number of r.line_start, counting newlines incrementally.
         if r.line_start != st.cur_line_start {
-            st.line_no += memchr::memchr_iter(b'\n', &content[st.line_pos..r.line_start]).count() as u32;
+            st.line_no +=
+                memchr::memchr_iter(b'\n', &content[st.line_pos..r.line_start]).count() as u32;
             st.line_pos = r.line_start;
             st.cur_line_start = r.line_start;
             st.cur_line_first = out.len();
@@ -221,38 +292,70 @@ impl Engine {
             }
             for (pi, re) in self.regexes[i].iter().enumerate() {
                 if i == self.generic_idx
-                    && (pi == GENERIC_CODE_PATTERN && !kind.code || pi == GENERIC_CONFIG_PATTERN && kind.code)
+                    && (pi == GENERIC_CODE_PATTERN && !kind.code
+                        || pi == GENERIC_CONFIG_PATTERN && kind.code)
                 {
                     continue;
                 }
                 for caps in re.captures_iter(hay) {
-                    let Some(g) = caps.name("s").or_else(|| caps.name("u")) else { continue };
-                    let (start, end) = (r.start + g.start(), r.start + g.end());
-                    if out[st.cur_line_first..].iter().any(|f| f.start < end && start < f.end) {
-                        continue;
-                    }
-                    let Some((secret, message)) = self.validate(spec, &caps, content, r.start, kind) else {
+                    let Some(g) = caps.name("s").or_else(|| caps.name("u")) else {
                         continue;
                     };
-                    out.push(Raw { rule: i, line: st.line_no, line_start: r.line_start, start, end, secret, message });
+                    let (start, end) = (r.start + g.start(), r.start + g.end());
+                    if out[st.cur_line_first..]
+                        .iter()
+                        .any(|f| f.start < end && start < f.end)
+                    {
+                        continue;
+                    }
+                    let Some((secret, message)) =
+                        self.validate(spec, &caps, content, r.start, kind)
+                    else {
+                        continue;
+                    };
+                    out.push(Raw {
+                        rule: i,
+                        line: st.line_no,
+                        line_start: r.line_start,
+                        start,
+                        end,
+                        secret,
+                        message,
+                    });
                 }
             }
         }
     }
 
-    fn validate(&self, spec: &Spec, caps: &Captures, content: &[u8], base: usize, kind: FileKind) -> Option<(Vec<u8>, String)> {
+    fn validate(
+        &self,
+        spec: &Spec,
+        caps: &Captures,
+        content: &[u8],
+        base: usize,
+        kind: FileKind,
+    ) -> Option<(Vec<u8>, String)> {
         let s = caps.name("s").or_else(|| caps.name("u"))?;
         let sv = s.as_bytes();
         if is_known_example(sv) {
             return None;
         }
         match spec.check {
-            Check::Token { min_entropy, need_digit } => {
+            Check::Token {
+                min_entropy,
+                need_digit,
+            } => {
                 let r = caps.name("r").map_or(sv, |m| m.as_bytes());
-                if looks_placeholder(r) || shannon_entropy(r) < min_entropy || (need_digit && !has_digit(r)) {
+                if looks_placeholder(r)
+                    || shannon_entropy(r) < min_entropy
+                    || (need_digit && !has_digit(r))
+                {
                     return None;
                 }
-                Some((sv.to_vec(), format!("{} `{}`", spec.short, preview(sv, spec.show))))
+                Some((
+                    sv.to_vec(),
+                    format!("{} `{}`", spec.short, preview(sv, spec.show)),
+                ))
             }
             Check::AwsSecret => {
                 let has = |f: fn(&u8) -> bool| sv.iter().any(f);
@@ -265,23 +368,42 @@ impl Engine {
                 {
                     return None;
                 }
-                let name = caps.name("name").map_or("", |m| std::str::from_utf8(m.as_bytes()).unwrap_or(""));
-                Some((sv.to_vec(), format!("{} assigned to `{}`: `{}`", spec.short, name, preview(sv, 0))))
+                let name = caps
+                    .name("name")
+                    .map_or("", |m| std::str::from_utf8(m.as_bytes()).unwrap_or(""));
+                Some((
+                    sv.to_vec(),
+                    format!(
+                        "{} assigned to `{}`: `{}`",
+                        spec.short,
+                        name,
+                        preview(sv, 0)
+                    ),
+                ))
             }
             Check::PrivateKey => {
                 let body = private_key_body(content, base + s.end())?;
                 let marker = String::from_utf8_lossy(sv);
-                Some((body, format!("{} block `{}` with a key body", spec.short, marker)))
+                Some((
+                    body,
+                    format!("{} block `{}` with a key body", spec.short, marker),
+                ))
             }
             Check::Jwt => {
                 let r = caps.name("r").map_or(sv, |m| m.as_bytes());
                 if !valid_jwt(sv) || looks_placeholder(r) || shannon_entropy(r) < 3.0 {
                     return None;
                 }
-                Some((sv.to_vec(), format!("{} `{}`", spec.short, preview(sv, spec.show))))
+                Some((
+                    sv.to_vec(),
+                    format!("{} `{}`", spec.short, preview(sv, spec.show)),
+                ))
             }
             Check::UrlPassword => {
-                let txt = |n: &str| caps.name(n).map_or("", |m| std::str::from_utf8(m.as_bytes()).unwrap_or(""));
+                let txt = |n: &str| {
+                    caps.name(n)
+                        .map_or("", |m| std::str::from_utf8(m.as_bytes()).unwrap_or(""))
+                };
                 let (scheme, user, host) = (txt("scheme"), txt("user"), txt("host"));
                 if !url_password_ok(user, sv, host) {
                     return None;
@@ -292,7 +414,10 @@ impl Engine {
                 secret.extend_from_slice(sv);
                 secret.push(b'@');
                 secret.extend_from_slice(host.as_bytes());
-                Some((secret, format!("{} `{scheme}://{user}:****@{host}`", spec.short)))
+                Some((
+                    secret,
+                    format!("{} `{scheme}://{user}:****@{host}`", spec.short),
+                ))
             }
             Check::DockerAuth => {
                 let dec = base64_decode(sv)?;
@@ -306,14 +431,23 @@ impl Engine {
                 {
                     return None;
                 }
-                Some((sv.to_vec(), format!("{} for user `{}`: `{}`", spec.short, user, preview(sv, 0))))
+                Some((
+                    sv.to_vec(),
+                    format!("{} for user `{}`: `{}`", spec.short, user, preview(sv, 0)),
+                ))
             }
             Check::Generic => {
                 let name = caps.name("name")?.as_bytes();
                 let quoted = caps.name("s").is_some();
                 let h = self.generic_value_ok(name, sv, quoted, kind)?;
                 let name = String::from_utf8_lossy(name);
-                Some((sv.to_vec(), format!("High-entropy value ({h:.1} bits/char) assigned to `{name}`: `{}`", preview(sv, 0))))
+                Some((
+                    sv.to_vec(),
+                    format!(
+                        "High-entropy value ({h:.1} bits/char) assigned to `{name}`: `{}`",
+                        preview(sv, 0)
+                    ),
+                ))
             }
         }
     }
@@ -329,23 +463,96 @@ impl Engine {
         let lname = name.to_ascii_lowercase();
         let lname = String::from_utf8_lossy(&lname);
         const NAME_SUFFIX_SKIP: &[&str] = &[
-            "url", "uri", "file", "path", "name", "_id", "id", "type", "_env", "var", "field", "len", "length",
-            "size", "count", "header", "prefix", "suffix", "endpoint", "dir", "hash", "digest", "sha", "sha1",
-            "sha256", "sha512", "md5", "checksum", "format", "kind", "mode", "policy", "ttl", "expiry", "expires",
-            "expires_at", "expiration", "label", "param", "method", "version", "class", "template", "regex",
-            "pattern", "index", "idx", "position", "pos", "ref", "store", "provider", "manager", "cache", "tokens",
+            "url",
+            "uri",
+            "file",
+            "path",
+            "name",
+            "_id",
+            "id",
+            "type",
+            "_env",
+            "var",
+            "field",
+            "len",
+            "length",
+            "size",
+            "count",
+            "header",
+            "prefix",
+            "suffix",
+            "endpoint",
+            "dir",
+            "hash",
+            "digest",
+            "sha",
+            "sha1",
+            "sha256",
+            "sha512",
+            "md5",
+            "checksum",
+            "format",
+            "kind",
+            "mode",
+            "policy",
+            "ttl",
+            "expiry",
+            "expires",
+            "expires_at",
+            "expiration",
+            "label",
+            "param",
+            "method",
+            "version",
+            "class",
+            "template",
+            "regex",
+            "pattern",
+            "index",
+            "idx",
+            "position",
+            "pos",
+            "ref",
+            "store",
+            "provider",
+            "manager",
+            "cache",
+            "tokens",
         ];
         const NAME_SKIP: &[&str] = &[
-            "bypass", "compass", "passthrough", "pass_through", "passenger", "passive", "passed", "passes", "passing",
-            "passage", "surpass", "tokeniz", "secretary", "tokens_", "_tokens",
+            "bypass",
+            "compass",
+            "passthrough",
+            "pass_through",
+            "passenger",
+            "passive",
+            "passed",
+            "passes",
+            "passing",
+            "passage",
+            "surpass",
+            "tokeniz",
+            "secretary",
+            "tokens_",
+            "_tokens",
         ];
-        if NAME_SUFFIX_SKIP.iter().any(|s| lname.ends_with(s)) || NAME_SKIP.iter().any(|s| lname.contains(s)) {
+        if NAME_SUFFIX_SKIP.iter().any(|s| lname.ends_with(s))
+            || NAME_SKIP.iter().any(|s| lname.contains(s))
+        {
             return None;
         }
-        if matches!(v[0], b'$' | b'{' | b'<' | b'[' | b'(' | b'@' | b'*' | b'&' | b'!' | b'/' | b'~' | b'#') || is_format_spec(v) {
+        if matches!(
+            v[0],
+            b'$' | b'{' | b'<' | b'[' | b'(' | b'@' | b'*' | b'&' | b'!' | b'/' | b'~' | b'#'
+        ) || is_format_spec(v)
+        {
             return None;
         }
-        if v.starts_with(b"./") || v.starts_with(b"../") || contains(v, b"://") || contains(v, b"::") {
+        if v.starts_with(b"./")
+            || v.starts_with(b"../")
+            || contains(v, b"://")
+            || contains(v, b"::")
+        {
             return None;
         }
         if !quoted && v.iter().any(|b| matches!(b, b'(' | b'[' | b'{')) {
@@ -387,8 +594,13 @@ struct ScanState {
 
 /// `%s`, `%(name)s`, `%-10d`, `%{var}`: a printf/template placeholder at the start.
 fn is_format_spec(v: &[u8]) -> bool {
-    let Some(rest) = v.strip_prefix(b"%") else { return false };
-    let rest = &rest[rest.iter().take_while(|b| b"-+ #0123456789.".contains(b)).count()..];
+    let Some(rest) = v.strip_prefix(b"%") else {
+        return false;
+    };
+    let rest = &rest[rest
+        .iter()
+        .take_while(|b| b"-+ #0123456789.".contains(b))
+        .count()..];
     rest.first().is_some_and(|b| b"sdifuxXocegq({v".contains(b))
 }
 
@@ -410,7 +622,9 @@ fn is_dotted_identifier(v: &[u8]) -> bool {
     for seg in v.split(|&b| b == b'.') {
         let ok = !seg.is_empty()
             && (seg[0].is_ascii_alphabetic() || seg[0] == b'_' || seg[0] == b'$')
-            && seg.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
+            && seg
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
         if !ok {
             return false;
         }
@@ -451,9 +665,18 @@ fn private_key_body(content: &[u8], from: usize) -> Option<Vec<u8>> {
     if !contains(after, b"PRIVATE KEY") {
         return None;
     }
-    if [&b"..."[..], b"xxxx", b"XXXX", b"<", b">", b"${", b"{{", "\u{2026}".as_bytes()]
-        .iter()
-        .any(|p| contains(raw, p))
+    if [
+        &b"..."[..],
+        b"xxxx",
+        b"XXXX",
+        b"<",
+        b">",
+        b"${",
+        b"{{",
+        "\u{2026}".as_bytes(),
+    ]
+    .iter()
+    .any(|p| contains(raw, p))
         || [&b"example"[..], b"placeholder", b"redacted"]
             .iter()
             .any(|w| raw.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w)))
@@ -485,7 +708,9 @@ fn private_key_body(content: &[u8], from: usize) -> Option<Vec<u8>> {
 
 fn valid_jwt(v: &[u8]) -> bool {
     let mut parts = v.split(|&b| b == b'.');
-    let (Some(h), Some(p)) = (parts.next(), parts.next()) else { return false };
+    let (Some(h), Some(p)) = (parts.next(), parts.next()) else {
+        return false;
+    };
     let json = |seg: &[u8]| -> Option<serde_json::Map<String, serde_json::Value>> {
         match serde_json::from_slice(&base64_decode(seg)?).ok()? {
             serde_json::Value::Object(m) => Some(m),
@@ -493,7 +718,9 @@ fn valid_jwt(v: &[u8]) -> bool {
         }
     };
     match (json(h), json(p)) {
-        (Some(header), Some(_)) => header.get("alg").is_some_and(|a| a.as_str().is_some_and(|a| !a.eq_ignore_ascii_case("none"))),
+        (Some(header), Some(_)) => header
+            .get("alg")
+            .is_some_and(|a| a.as_str().is_some_and(|a| !a.eq_ignore_ascii_case("none"))),
         _ => false,
     }
 }
@@ -504,22 +731,69 @@ fn url_password_ok(user: &str, pass: &[u8], host: &str) -> bool {
     if pass.is_empty() || p == user {
         return false;
     }
-    if matches!(pass[0], b'$' | b'%' | b'{' | b'<' | b'[' | b'(' | b'*' | b':') || user.starts_with(['$', '%', '<', '*']) {
+    if matches!(
+        pass[0],
+        b'$' | b'%' | b'{' | b'<' | b'[' | b'(' | b'*' | b':'
+    ) || user.starts_with(['$', '%', '<', '*'])
+    {
         return false;
     }
     // Too short to be anything but a test value (`a:b@c`, `foo:bar@`), or a port.
     if pass.len() < 4 || pass.iter().all(u8::is_ascii_digit) && pass.len() <= 5 {
         return false;
     }
-    const EXACT: &[&str] = &["pass", "user", "username", "passw", "pass123", "pswd", "root", "admin", "guest", "none", "null", "empty", "pa55", "p4ss", "qwerty", "hunter2", "s3cr3t"];
-    const WORDS: &[&str] = &["password", "passwd", "pass_word", "secret", "token", "changeme", "placeholder", "example", "dummy", "your", "redacted", "xxxx", "****", "mypass", "userpass", "user_pass", "pass_"];
-    if EXACT.contains(&pl.as_str()) || WORDS.iter().any(|w| pl.contains(w)) || looks_placeholder(pass) {
+    const EXACT: &[&str] = &[
+        "pass", "user", "username", "passw", "pass123", "pswd", "root", "admin", "guest", "none",
+        "null", "empty", "pa55", "p4ss", "qwerty", "hunter2", "s3cr3t",
+    ];
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "pass_word",
+        "secret",
+        "token",
+        "changeme",
+        "placeholder",
+        "example",
+        "dummy",
+        "your",
+        "redacted",
+        "xxxx",
+        "****",
+        "mypass",
+        "userpass",
+        "user_pass",
+        "pass_",
+    ];
+    if EXACT.contains(&pl.as_str())
+        || WORDS.iter().any(|w| pl.contains(w))
+        || looks_placeholder(pass)
+    {
         return false;
     }
     let h = host.to_ascii_lowercase();
-    let example_host = ["example.com", "example.org", "example.net", ".example", ".invalid", ".test", ".local.test"]
-        .iter()
-        .any(|d| h.ends_with(d))
-        || matches!(h.as_str(), "example" | "host" | "hostname" | "server" | "domain" | "your-host" | "yourhost" | "x" | "xxx");
+    let example_host = [
+        "example.com",
+        "example.org",
+        "example.net",
+        ".example",
+        ".invalid",
+        ".test",
+        ".local.test",
+    ]
+    .iter()
+    .any(|d| h.ends_with(d))
+        || matches!(
+            h.as_str(),
+            "example"
+                | "host"
+                | "hostname"
+                | "server"
+                | "domain"
+                | "your-host"
+                | "yourhost"
+                | "x"
+                | "xxx"
+        );
     !example_host
 }

@@ -25,9 +25,32 @@ pub fn shannon_entropy(s: &[u8]) -> f64 {
 /// Words that mark a value as a placeholder, documentation or test value, matched
 /// ASCII-case-insensitively anywhere in the value.
 const PLACEHOLDER_WORDS: &[&str] = &[
-    "example", "placeholder", "changeme", "change_me", "change-me", "dummy", "sample", "your_",
-    "your-", "yourkey", "yourtoken", "yourpass", "yoursecret", "redacted", "xxxx", "****", "...",
-    "\u{2026}", "<", ">", "${", "{{", "}}", "$(", "#{", "%(",
+    "example",
+    "placeholder",
+    "changeme",
+    "change_me",
+    "change-me",
+    "dummy",
+    "sample",
+    "your_",
+    "your-",
+    "yourkey",
+    "yourtoken",
+    "yourpass",
+    "yoursecret",
+    "redacted",
+    "xxxx",
+    "****",
+    "...",
+    "\u{2026}",
+    "<",
+    ">",
+    "${",
+    "{{",
+    "}}",
+    "$(",
+    "#{",
+    "%(",
 ];
 
 /// Extra words for values of the generic rule, where a human picked the text.
@@ -65,7 +88,11 @@ fn has_sequence_run(v: &[u8], n: usize) -> bool {
     let (mut same, mut up) = (1usize, 1usize);
     for w in v.windows(2) {
         same = if w[1] == w[0] { same + 1 } else { 1 };
-        up = if w[1] == w[0].wrapping_add(1) && w[0].is_ascii_alphanumeric() { up + 1 } else { 1 };
+        up = if w[1] == w[0].wrapping_add(1) && w[0].is_ascii_alphanumeric() {
+            up + 1
+        } else {
+            1
+        };
         if same >= n || up >= n {
             return true;
         }
@@ -92,7 +119,10 @@ pub fn has_digit(v: &[u8]) -> bool {
 /// Decode base64 (standard or URL-safe alphabet, padding optional). `None` when a
 /// byte is outside both alphabets.
 pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let s = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(s);
+    let s = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(s);
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let (mut acc, mut bits) = (0u32, 0u32);
     for &c in s {
@@ -131,7 +161,17 @@ mod tests {
 
     #[test]
     fn placeholders() {
-        for p in ["changeme", "YOUR_API_KEY", "xxxxxxxxxxxx", "${TOKEN}", "{{ token }}", "<token>", "abcdef123", "1234567890", "AKIAIOSFODNN7EXAMPLE"] {
+        for p in [
+            "changeme",
+            "YOUR_API_KEY",
+            "xxxxxxxxxxxx",
+            "${TOKEN}",
+            "{{ token }}",
+            "<token>",
+            "abcdef123",
+            "1234567890",
+            "AKIAIOSFODNN7EXAMPLE",
+        ] {
             assert!(looks_placeholder_generic(p.as_bytes()), "{p}");
         }
         for p in ["q8Zr2LmX7vK0pW4tN9sB", "Zk3-9fQw_aP0"] {
@@ -147,8 +187,14 @@ mod tests {
         assert!(!is_uuid(b"123e4567e89b12d3a456426614174000"));
         assert!(is_hex(b"deadBEEF09"));
         assert!(!is_hex(b"deadbeefg"));
-        assert_eq!(base64_decode(b"dXNlcjpwYXNz").as_deref(), Some(&b"user:pass"[..]));
-        assert_eq!(base64_decode(b"eyJhIjoxfQ").as_deref(), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(
+            base64_decode(b"dXNlcjpwYXNz").as_deref(),
+            Some(&b"user:pass"[..])
+        );
+        assert_eq!(
+            base64_decode(b"eyJhIjoxfQ").as_deref(),
+            Some(&b"{\"a\":1}"[..])
+        );
         assert_eq!(base64_decode(b"a.b"), None);
     }
 }

@@ -115,7 +115,10 @@ impl KeywordSearcher {
             new_id[old] = new;
         }
         // The built-in keyword set needs ~15k premultiplied ids; a test guards the limit.
-        assert!(n * stride <= usize::from(u16::MAX), "keyword automaton too large for u16 state ids");
+        assert!(
+            n * stride <= usize::from(u16::MAX),
+            "keyword automaton too large for u16 state ids"
+        );
         let mut trans = vec![0u16; n * stride];
         let mut outs = vec![Vec::new(); n];
         for (old, row) in delta.iter().enumerate() {
@@ -148,8 +151,15 @@ impl KeywordSearcher {
         // Stream i scans [starts[i], ends[i]); it reports only matches ending after
         // bounds[i] (earlier ones belong to stream i-1, which saw their whole prefix).
         let bounds: [usize; STREAMS] = std::array::from_fn(|i| i * chunk);
-        let starts: [usize; STREAMS] = std::array::from_fn(|i| bounds[i].saturating_sub(if i == 0 { 0 } else { overlap }));
-        let ends: [usize; STREAMS] = std::array::from_fn(|i| if i + 1 == STREAMS { hay.len() } else { bounds[i + 1] });
+        let starts: [usize; STREAMS] =
+            std::array::from_fn(|i| bounds[i].saturating_sub(if i == 0 { 0 } else { overlap }));
+        let ends: [usize; STREAMS] = std::array::from_fn(|i| {
+            if i + 1 == STREAMS {
+                hay.len()
+            } else {
+                bounds[i + 1]
+            }
+        });
         let common = (0..STREAMS).map(|i| ends[i] - starts[i]).min().unwrap_or(0);
         let mut hits: [Vec<Hit>; STREAMS] = Default::default();
         let mut state = [0u16; STREAMS];
@@ -206,7 +216,11 @@ impl KeywordSearcher {
             return;
         }
         for &kw in &self.outputs[state as usize / self.stride] {
-            out.push(Hit { start: end - self.lens[kw as usize], end, kw });
+            out.push(Hit {
+                start: end - self.lens[kw as usize],
+                end,
+                kw,
+            });
         }
     }
 }
@@ -220,7 +234,11 @@ mod tests {
         for end in 1..=hay.len() {
             for (i, k) in kws.iter().enumerate() {
                 if end >= k.len() && hay[end - k.len()..end].eq_ignore_ascii_case(k) {
-                    v.push(Hit { start: end - k.len(), end, kw: i as u32 });
+                    v.push(Hit {
+                        start: end - k.len(),
+                        end,
+                        kw: i as u32,
+                    });
                 }
             }
         }
@@ -229,14 +247,26 @@ mod tests {
 
     #[test]
     fn matches_naive_search_across_stream_boundaries() {
-        let kws: &[&[u8]] = &[b"token", b"pass", b"password", b"://", b"AKIA", b"sk_live_", b"-----BEGIN", b"a", b"aa"];
+        let kws: &[&[u8]] = &[
+            b"token",
+            b"pass",
+            b"password",
+            b"://",
+            b"AKIA",
+            b"sk_live_",
+            b"-----BEGIN",
+            b"a",
+            b"aa",
+        ];
         let ks = KeywordSearcher::new(kws);
         let mut seed = 12345u64;
         let alphabet = b"toknepasswrd:/AKIsk_liv-BEGN xyz\n";
         for len in [0usize, 1, 5, 100, 4095, 4096, 4097, 9000, 20011] {
             let hay: Vec<u8> = (0..len)
                 .map(|_| {
-                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     alphabet[(seed >> 33) as usize % alphabet.len()]
                 })
                 .collect();
@@ -248,9 +278,16 @@ mod tests {
             assert_eq!(got, want, "len {len}");
         }
         let mut got = Vec::new();
-        let hay = format!("{}PassWord = 1; see https://x{}", "x".repeat(5000), "y".repeat(5000));
+        let hay = format!(
+            "{}PassWord = 1; see https://x{}",
+            "x".repeat(5000),
+            "y".repeat(5000)
+        );
         ks.find_all(hay.as_bytes(), &mut got);
-        let words: Vec<&[u8]> = got.iter().map(|h| &hay.as_bytes()[h.start..h.end]).collect();
+        let words: Vec<&[u8]> = got
+            .iter()
+            .map(|h| &hay.as_bytes()[h.start..h.end])
+            .collect();
         assert_eq!(words, vec![&b"a"[..], b"Pass", b"PassWord", b"://"]);
     }
 }

@@ -182,7 +182,10 @@ pub(crate) fn binary_reason(content: &[u8]) -> Option<&'static str> {
     };
     if !utf8_ok {
         // Tolerate legacy 8-bit text (latin-1 comments); refuse data.
-        let ctrl = head.iter().filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b) || b == 0x7f).count();
+        let ctrl = head
+            .iter()
+            .filter(|&&b| b < 0x09 || (0x0e..0x20).contains(&b) || b == 0x7f)
+            .count();
         let high = head.iter().filter(|&&b| b >= 0x80).count();
         if ctrl * 20 > head.len() || high * 3 > head.len() {
             return Some("binary (not UTF-8 text)");
@@ -193,10 +196,18 @@ pub(crate) fn binary_reason(content: &[u8]) -> Option<&'static str> {
 
 fn check_relative(key: &str, p: &str) -> Result<String, String> {
     let norm = p.replace('\\', "/");
-    if norm.starts_with('/') || norm.split('/').any(|c| c == "..") || norm.contains(':') && norm.len() > 1 && norm.as_bytes()[1] == b':' {
-        return Err(format!("{key}: `{p}` must be a relative path inside the workspace (no leading '/', no '..')"));
+    if norm.starts_with('/')
+        || norm.split('/').any(|c| c == "..")
+        || norm.contains(':') && norm.len() > 1 && norm.as_bytes()[1] == b':'
+    {
+        return Err(format!(
+            "{key}: `{p}` must be a relative path inside the workspace (no leading '/', no '..')"
+        ));
     }
-    let parts: Vec<&str> = norm.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let parts: Vec<&str> = norm
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     Ok(parts.join("/"))
 }
 
@@ -208,13 +219,20 @@ impl Scanner {
                 Some(r) => enabled &= !(1 << r),
                 None => {
                     let ids: Vec<&str> = rules::SPECS.iter().map(|s| s.id).collect();
-                    return Err(format!("disable[{i}]: unknown rule id `{id}` (known: {})", ids.join(", ")));
+                    return Err(format!(
+                        "disable[{i}]: unknown rule id `{id}` (known: {})",
+                        ids.join(", ")
+                    ));
                 }
             }
         }
-        let threshold = config.entropy_threshold.unwrap_or(DEFAULT_ENTROPY_THRESHOLD);
+        let threshold = config
+            .entropy_threshold
+            .unwrap_or(DEFAULT_ENTROPY_THRESHOLD);
         if !(0.0..=8.0).contains(&threshold) {
-            return Err(format!("entropy-threshold: {threshold} is out of range (0 to 8 bits per character)"));
+            return Err(format!(
+                "entropy-threshold: {threshold} is out of range (0 to 8 bits per character)"
+            ));
         }
         if config.max_file_size == Some(0) {
             return Err("max-file-size: must be greater than 0".into());
@@ -232,13 +250,17 @@ impl Scanner {
             .allow_paths
             .iter()
             .enumerate()
-            .map(|(i, g)| glob::compile(g).map_err(|e| format!("allow-paths[{i}]: invalid glob `{g}`: {e}")))
+            .map(|(i, g)| {
+                glob::compile(g).map_err(|e| format!("allow-paths[{i}]: invalid glob `{g}`: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let allow_values = config
             .allow_values
             .iter()
             .enumerate()
-            .map(|(i, r)| Regex::new(r).map_err(|e| format!("allow-values[{i}]: invalid regex `{r}`: {e}")))
+            .map(|(i, r)| {
+                Regex::new(r).map_err(|e| format!("allow-values[{i}]: invalid regex `{r}`: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let baseline = match &config.baseline {
             Some(b) => Some(check_relative("baseline", b)?),
@@ -269,22 +291,36 @@ impl Scanner {
         let mut out = ScanOutput::default();
         let mut seen = HashSet::new();
         for (i, p) in self.paths.iter().enumerate() {
-            walk::walk(root, p, i, &self.allow_paths, self.max_file_size, &mut seen, &mut out, &mut |rel, content, out| {
-                out.files_scanned += 1;
-                out.bytes_scanned += content.len() as u64;
-                let mut suppressed = 0;
-                let findings = self.scan_content(rel, content, &mut suppressed);
-                out.suppressed += suppressed;
-                for f in findings {
-                    if baseline.as_ref().is_some_and(|b| b.contains(&f.fingerprint)) {
-                        out.suppressed += 1;
-                    } else {
-                        out.findings.push(f);
+            walk::walk(
+                root,
+                p,
+                i,
+                &self.allow_paths,
+                self.max_file_size,
+                &mut seen,
+                &mut out,
+                &mut |rel, content, out| {
+                    out.files_scanned += 1;
+                    out.bytes_scanned += content.len() as u64;
+                    let mut suppressed = 0;
+                    let findings = self.scan_content(rel, content, &mut suppressed);
+                    out.suppressed += suppressed;
+                    for f in findings {
+                        if baseline
+                            .as_ref()
+                            .is_some_and(|b| b.contains(&f.fingerprint))
+                        {
+                            out.suppressed += 1;
+                        } else {
+                            out.findings.push(f);
+                        }
                     }
-                }
-            })?;
+                },
+            )?;
         }
-        out.findings.sort_by(|a, b| (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id)));
+        out.findings.sort_by(|a, b| {
+            (&a.path, a.line, a.column, &a.rule_id).cmp(&(&b.path, b.line, b.column, &b.rule_id))
+        });
         Ok(out)
     }
 
@@ -362,7 +398,8 @@ const MARKER: &[u8] = b"gantry:allow";
 /// - `gantry:allow rule-a, rule-b` only those rules (ids are read while they are known ids);
 /// - `gantry:allow-next-line [rule-ids]` on the line before does the same for the next line.
 fn marker_allows(content: &[u8], raw: &Raw, rule_id: &str) -> bool {
-    let line_end = memchr::memchr(b'\n', &content[raw.line_start..]).map_or(content.len(), |i| raw.line_start + i);
+    let line_end = memchr::memchr(b'\n', &content[raw.line_start..])
+        .map_or(content.len(), |i| raw.line_start + i);
     if line_allows(&content[raw.line_start..line_end], false, rule_id) {
         return true;
     }
@@ -383,7 +420,11 @@ fn line_allows(line: &[u8], next_line_form: bool, rule_id: &str) -> bool {
         if is_next {
             rest = &rest[b"-next-line".len()..];
         }
-        if is_next != next_line_form || rest.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_') {
+        if is_next != next_line_form
+            || rest
+                .first()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
+        {
             continue;
         }
         let ids = marker_rule_ids(rest);
@@ -398,7 +439,10 @@ fn line_allows(line: &[u8], next_line_form: bool, rule_id: &str) -> bool {
 fn marker_rule_ids(rest: &[u8]) -> Vec<&'static str> {
     let text = String::from_utf8_lossy(rest);
     let mut ids = Vec::new();
-    for tok in text.split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '(' || c == ')').filter(|t| !t.is_empty()) {
+    for tok in text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ':' || c == '(' || c == ')')
+        .filter(|t| !t.is_empty())
+    {
         match rules::SPECS.iter().find(|s| s.id == tok) {
             Some(s) => ids.push(s.id),
             None => break,

@@ -24,16 +24,32 @@ pub(crate) struct Kw {
 }
 
 const fn cs(text: &'static str) -> Kw {
-    Kw { text, case_sensitive: true, boundary: true }
+    Kw {
+        text,
+        case_sensitive: true,
+        boundary: true,
+    }
 }
 const fn cs_in(text: &'static str) -> Kw {
-    Kw { text, case_sensitive: true, boundary: false }
+    Kw {
+        text,
+        case_sensitive: true,
+        boundary: false,
+    }
 }
 const fn ci(text: &'static str) -> Kw {
-    Kw { text, case_sensitive: false, boundary: false }
+    Kw {
+        text,
+        case_sensitive: false,
+        boundary: false,
+    }
 }
 const fn ci_b(text: &'static str) -> Kw {
-    Kw { text, case_sensitive: false, boundary: true }
+    Kw {
+        text,
+        case_sensitive: false,
+        boundary: true,
+    }
 }
 
 /// How a regex match is validated before it becomes a finding.
@@ -74,8 +90,14 @@ pub(crate) struct Spec {
 pub(crate) const GENERIC_CODE_PATTERN: usize = 0;
 pub(crate) const GENERIC_CONFIG_PATTERN: usize = 1;
 
-const TOK: Check = Check::Token { min_entropy: 3.0, need_digit: false };
-const TOK_HI: Check = Check::Token { min_entropy: 3.5, need_digit: false };
+const TOK: Check = Check::Token {
+    min_entropy: 3.0,
+    need_digit: false,
+};
+const TOK_HI: Check = Check::Token {
+    min_entropy: 3.5,
+    need_digit: false,
+};
 
 // Shared pattern pieces (kept as literals in each pattern for readability).
 // Boundaries: `(?:^|[^A-Za-z0-9_])` before and `(?:[^A-Za-z0-9_]|$)` after a token.
@@ -87,8 +109,13 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "An AWS access key ID (AKIA… long-term, ASIA… temporary). Together with its secret access key it grants API access to an AWS account.",
         level: Level::Error,
         keywords: &[cs("AKIA"), cs("ASIA"), cs("ABIA"), cs("ACCA")],
-        patterns: &[r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA|ABIA|ACCA)(?P<r>[A-Z2-7]{16}))(?:[^A-Za-z0-9]|$)"],
-        check: Check::Token { min_entropy: 2.8, need_digit: false },
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9])(?P<s>(?:AKIA|ASIA|ABIA|ACCA)(?P<r>[A-Z2-7]{16}))(?:[^A-Za-z0-9]|$)",
+        ],
+        check: Check::Token {
+            min_entropy: 2.8,
+            need_digit: false,
+        },
         show: 4,
     },
     Spec {
@@ -96,8 +123,16 @@ pub(crate) static SPECS: &[Spec] = &[
         short: "AWS secret access key",
         full: "A 40-character AWS secret access key assigned to an AWS/secret-access-key name.",
         level: Level::Error,
-        keywords: &[ci_b("aws"), ci_b("amazon"), ci("secret_access_key"), ci("secretaccesskey"), ci("secret-access-key")],
-        patterns: &[r#"(?i)(?P<name>[a-z0-9_.\-]*(?:aws|amazon)[a-z0-9_.\-]*(?:secret|key)[a-z0-9_.\-]*|[a-z0-9_.\-]*secret[_.\-]?access[_.\-]?key[a-z0-9_.\-]*)\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|=|:|,)\s*\\?["'`]?(?P<s>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#],
+        keywords: &[
+            ci_b("aws"),
+            ci_b("amazon"),
+            ci("secret_access_key"),
+            ci("secretaccesskey"),
+            ci("secret-access-key"),
+        ],
+        patterns: &[
+            r#"(?i)(?P<name>[a-z0-9_.\-]*(?:aws|amazon)[a-z0-9_.\-]*(?:secret|key)[a-z0-9_.\-]*|[a-z0-9_.\-]*secret[_.\-]?access[_.\-]?key[a-z0-9_.\-]*)\\?["'`]?(?:\s*:\s*&?(?:'static\s+)?[a-z_][a-z0-9_:<>]*\??)?\s*(?::=|=>|=|:|,)\s*\\?["'`]?(?P<s>[a-z0-9/+]{40})(?:[^a-z0-9/+=]|$)"#,
+        ],
         check: Check::AwsSecret,
         show: 0,
     },
@@ -106,7 +141,14 @@ pub(crate) static SPECS: &[Spec] = &[
         short: "GitHub token",
         full: "A GitHub personal access, OAuth, user-to-server, server-to-server or refresh token (ghp_, gho_, ghu_, ghs_, ghr_, github_pat_).",
         level: Level::Error,
-        keywords: &[cs("ghp_"), cs("gho_"), cs("ghu_"), cs("ghs_"), cs("ghr_"), cs("github_pat_")],
+        keywords: &[
+            cs("ghp_"),
+            cs("gho_"),
+            cs("ghu_"),
+            cs("ghs_"),
+            cs("ghr_"),
+            cs("github_pat_"),
+        ],
         patterns: &[
             r"(?:^|[^A-Za-z0-9_])(?P<s>gh[pousr]_(?P<r>[A-Za-z0-9]{36,251}))(?:[^A-Za-z0-9_]|$)",
             r"(?:^|[^A-Za-z0-9_])(?P<s>github_pat_(?P<r>[A-Za-z0-9]{22}_[A-Za-z0-9]{59}))(?:[^A-Za-z0-9_]|$)",
@@ -119,8 +161,16 @@ pub(crate) static SPECS: &[Spec] = &[
         short: "GitLab token",
         full: "A GitLab personal, deploy, runner, pipeline-trigger or service-account token (glpat-, gldt-, glrt-, glptt-, glsoat-).",
         level: Level::Error,
-        keywords: &[cs("glpat-"), cs("gldt-"), cs("glrt-"), cs("glptt-"), cs("glsoat-")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>gl(?:pat|dt|rt|ptt|soat)-(?P<r>[A-Za-z0-9_\-]{20,100}))(?:[^A-Za-z0-9_\-]|$)"],
+        keywords: &[
+            cs("glpat-"),
+            cs("gldt-"),
+            cs("glrt-"),
+            cs("glptt-"),
+            cs("glsoat-"),
+        ],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>gl(?:pat|dt|rt|ptt|soat)-(?P<r>[A-Za-z0-9_\-]{20,100}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK,
         show: 6,
     },
@@ -129,9 +179,21 @@ pub(crate) static SPECS: &[Spec] = &[
         short: "Slack token",
         full: "A Slack bot, user, app or refresh token (xoxb-, xoxp-, xoxa-, xoxr-, xoxo-, xoxs-).",
         level: Level::Error,
-        keywords: &[cs("xoxb-"), cs("xoxp-"), cs("xoxa-"), cs("xoxr-"), cs("xoxo-"), cs("xoxs-")],
-        patterns: &[r"(?:^|[^A-Za-z0-9])(?P<s>xox[abposr]-(?P<r>[0-9A-Za-z][0-9A-Za-z\-]{15,250}))(?:[^0-9A-Za-z\-]|$)"],
-        check: Check::Token { min_entropy: 3.0, need_digit: true },
+        keywords: &[
+            cs("xoxb-"),
+            cs("xoxp-"),
+            cs("xoxa-"),
+            cs("xoxr-"),
+            cs("xoxo-"),
+            cs("xoxs-"),
+        ],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9])(?P<s>xox[abposr]-(?P<r>[0-9A-Za-z][0-9A-Za-z\-]{15,250}))(?:[^0-9A-Za-z\-]|$)",
+        ],
+        check: Check::Token {
+            min_entropy: 3.0,
+            need_digit: true,
+        },
         show: 5,
     },
     Spec {
@@ -140,7 +202,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Slack incoming-webhook or workflow URL: anyone holding it can post to the channel.",
         level: Level::Error,
         keywords: &[ci("hooks.slack.com")],
-        patterns: &[r"(?P<s>https?://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<r>T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/[A-Za-z0-9]{20,40}))"],
+        patterns: &[
+            r"(?P<s>https?://hooks\.slack\.com/(?:services|workflows|triggers)/(?P<r>T[A-Z0-9]{6,12}/[A-Z0-9]{6,12}/[A-Za-z0-9]{20,40}))",
+        ],
         check: TOK,
         show: 0,
     },
@@ -163,7 +227,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Stripe test-mode secret or restricted key (sk_test_, rk_test_). It reaches only test data, but is still a credential of the account.",
         level: Level::Warning,
         keywords: &[cs("sk_test_"), cs("rk_test_")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_])(?P<s>[sr]k_test_(?P<r>[0-9A-Za-z]{20,247}))(?:[^A-Za-z0-9_]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_])(?P<s>[sr]k_test_(?P<r>[0-9A-Za-z]{20,247}))(?:[^A-Za-z0-9_]|$)",
+        ],
         check: TOK_HI,
         show: 8,
     },
@@ -173,7 +239,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Google Cloud / Firebase / Maps API key (AIza followed by 35 characters).",
         level: Level::Error,
         keywords: &[cs("AIza")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>AIza(?P<r>[0-9A-Za-z_\-]{35}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>AIza(?P<r>[0-9A-Za-z_\-]{35}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 4,
     },
@@ -184,7 +252,10 @@ pub(crate) static SPECS: &[Spec] = &[
         level: Level::Error,
         keywords: &[cs("npm_")],
         patterns: &[r"(?:^|[^A-Za-z0-9_])(?P<s>npm_(?P<r>[A-Za-z0-9]{36}))(?:[^A-Za-z0-9_]|$)"],
-        check: Check::Token { min_entropy: 3.5, need_digit: true },
+        check: Check::Token {
+            min_entropy: 3.5,
+            need_digit: true,
+        },
         show: 4,
     },
     Spec {
@@ -193,7 +264,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A PyPI or TestPyPI API token (a macaroon starting pypi-AgEIcHlwaS5vcmc / pypi-AgENdGVzdC5weXBpLm9yZw).",
         level: Level::Error,
         keywords: &[cs_in("pypi-AgE")],
-        patterns: &[r"(?P<s>pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)(?P<r>[A-Za-z0-9_\-]{50,}))"],
+        patterns: &[
+            r"(?P<s>pypi-(?:AgEIcHlwaS5vcmc|AgENdGVzdC5weXBpLm9yZw)(?P<r>[A-Za-z0-9_\-]{50,}))",
+        ],
         check: TOK_HI,
         show: 5,
     },
@@ -223,7 +296,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A signed JSON Web Token (three base64url parts, a JSON header naming `alg`, a JSON payload). Often a bearer credential.",
         level: Level::Warning,
         keywords: &[cs("eyJ")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.(?P<r>[A-Za-z0-9_\-]{16,}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.(?P<r>[A-Za-z0-9_\-]{16,}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: Check::Jwt,
         show: 3,
     },
@@ -233,7 +308,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A URL with embedded credentials (scheme://user:password@host) whose password is no placeholder.",
         level: Level::Error,
         keywords: &[cs_in("://")],
-        patterns: &[r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{1,30})://(?P<user>[^:/?#@\s"'`<>\[\]{}\\]{0,128}):(?P<s>[^@/?#\s"'`<>\\]{1,256})@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-]+)"#],
+        patterns: &[
+            r#"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{1,30})://(?P<user>[^:/?#@\s"'`<>\[\]{}\\]{0,128}):(?P<s>[^@/?#\s"'`<>\\]{1,256})@(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._\-]+)"#,
+        ],
         check: Check::UrlPassword,
         show: 0,
     },
@@ -256,7 +333,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A SendGrid API key (SG.<22>.<43>).",
         level: Level::Error,
         keywords: &[cs("SG.")],
-        patterns: &[r"(?:^|[^A-Za-z0-9])(?P<s>SG\.(?P<r>[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9])(?P<s>SG\.(?P<r>[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 3,
     },
@@ -283,7 +362,10 @@ pub(crate) static SPECS: &[Spec] = &[
             r"(?i:accountkey)\s*=\s*(?P<s>[A-Za-z0-9+/]{86}==)",
             r"(?i:sharedaccesskey)\s*=\s*(?P<s>[A-Za-z0-9+/]{43}=)",
         ],
-        check: Check::Token { min_entropy: 4.0, need_digit: false },
+        check: Check::Token {
+            min_entropy: 4.0,
+            need_digit: false,
+        },
         show: 0,
     },
     Spec {
@@ -305,7 +387,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Shopify admin/custom-app/private-app access token or shared secret (shpat_, shpca_, shppa_, shpss_).",
         level: Level::Error,
         keywords: &[cs("shpat_"), cs("shpca_"), cs("shppa_"), cs("shpss_")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_])(?P<s>shp(?:at|ca|pa|ss)_(?P<r>[a-fA-F0-9]{32}))(?:[^A-Za-z0-9_]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_])(?P<s>shp(?:at|ca|pa|ss)_(?P<r>[a-fA-F0-9]{32}))(?:[^A-Za-z0-9_]|$)",
+        ],
         check: TOK,
         show: 6,
     },
@@ -329,7 +413,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Discord bot token (<base64 id>.<6>.<27+>) on a line that mentions Discord.",
         level: Level::Error,
         keywords: &[ci("discord")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40})(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40})(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 0,
     },
@@ -339,7 +425,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Discord webhook URL: anyone holding it can post to the channel.",
         level: Level::Error,
         keywords: &[ci("discord")],
-        patterns: &[r"(?P<s>https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<r>[A-Za-z0-9_\-]{60,68}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?P<s>https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/(?P<r>[A-Za-z0-9_\-]{60,68}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 0,
     },
@@ -349,7 +437,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Telegram Bot API token (<bot id>:AA<33 chars>).",
         level: Level::Error,
         keywords: &[cs_in(":AA")],
-        patterns: &[r"(?:^|[^0-9A-Za-z])(?P<s>[0-9]{8,10}:AA(?P<r>[0-9A-Za-z_\-]{33}))(?:[^0-9A-Za-z_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^0-9A-Za-z])(?P<s>[0-9]{8,10}:AA(?P<r>[0-9A-Za-z_\-]{33}))(?:[^0-9A-Za-z_\-]|$)",
+        ],
         check: TOK_HI,
         show: 0,
     },
@@ -379,7 +469,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "An OpenAI API key (sk-…, sk-proj-…, sk-svcacct-… containing the T3BlbkFJ marker).",
         level: Level::Error,
         keywords: &[cs_in("T3BlbkFJ")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,})(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,})(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 3,
     },
@@ -389,7 +481,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "An Anthropic API or admin key (sk-ant-api03-…, sk-ant-admin01-…).",
         level: Level::Error,
         keywords: &[cs("sk-ant-")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>sk-ant-(?:api|admin|sid)[0-9]{2}-(?P<r>[A-Za-z0-9_\-]{80,120}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>sk-ant-(?:api|admin|sid)[0-9]{2}-(?P<r>[A-Za-z0-9_\-]{80,120}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 7,
     },
@@ -399,7 +493,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A HashiCorp Vault service or batch token (hvs., hvb.).",
         level: Level::Error,
         keywords: &[cs("hvs."), cs("hvb.")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-.])(?P<s>hv[sb]\.(?P<r>[A-Za-z0-9_\-]{90,300}))(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-.])(?P<s>hv[sb]\.(?P<r>[A-Za-z0-9_\-]{90,300}))(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK_HI,
         show: 4,
     },
@@ -409,7 +505,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Databricks personal access token (dapi + 32 hex).",
         level: Level::Error,
         keywords: &[cs("dapi")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_])(?P<s>dapi(?P<r>[a-f0-9]{32})(?:-[0-9])?)(?:[^A-Za-z0-9_\-]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_])(?P<s>dapi(?P<r>[a-f0-9]{32})(?:-[0-9])?)(?:[^A-Za-z0-9_\-]|$)",
+        ],
         check: TOK,
         show: 4,
     },
@@ -439,7 +537,9 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A Postman API key (PMAK-<24 hex>-<34 hex>).",
         level: Level::Error,
         keywords: &[cs("PMAK-")],
-        patterns: &[r"(?:^|[^A-Za-z0-9_\-])(?P<s>PMAK-(?P<r>[a-f0-9]{24}-[a-f0-9]{34}))(?:[^A-Za-z0-9]|$)"],
+        patterns: &[
+            r"(?:^|[^A-Za-z0-9_\-])(?P<s>PMAK-(?P<r>[a-f0-9]{24}-[a-f0-9]{34}))(?:[^A-Za-z0-9]|$)",
+        ],
         check: TOK,
         show: 5,
     },
@@ -449,9 +549,23 @@ pub(crate) static SPECS: &[Spec] = &[
         full: "A high-entropy value assigned to a secret-looking name (password, secret, token, api_key, access_key, private_key, credentials, …) in code, YAML, JSON, TOML, .env or XML. Placeholders, templates, environment lookups and code expressions are ignored.",
         level: Level::Warning,
         keywords: &[
-            ci("password"), ci("passwd"), ci("passphrase"), ci_b("pwd"), ci("pass"), ci("secret"), ci("token"),
-            ci("apikey"), ci("api_key"), ci("api-key"), ci("accesskey"), ci("access_key"), ci("access-key"),
-            ci("privatekey"), ci("private_key"), ci("private-key"), ci("credential"),
+            ci("password"),
+            ci("passwd"),
+            ci("passphrase"),
+            ci_b("pwd"),
+            ci("pass"),
+            ci("secret"),
+            ci("token"),
+            ci("apikey"),
+            ci("api_key"),
+            ci("api-key"),
+            ci("accesskey"),
+            ci("access_key"),
+            ci("access-key"),
+            ci("privatekey"),
+            ci("private_key"),
+            ci("private-key"),
+            ci("credential"),
         ],
         patterns: &[
             // name [: type] [quote] op [quote] value. Pattern 0 (source code): quoted

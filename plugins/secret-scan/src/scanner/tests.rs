@@ -18,7 +18,9 @@ impl Rng {
     }
     fn s(&mut self, alphabet: &str, n: usize) -> String {
         let a = alphabet.as_bytes();
-        (0..n).map(|_| a[(self.next() % a.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| a[(self.next() % a.len() as u64) as usize] as char)
+            .collect()
     }
 }
 
@@ -30,10 +32,17 @@ const UPPER_B32: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const DIGITS: &str = "0123456789";
 
 fn b64(data: &[u8], url: bool) -> String {
-    let a = if url { URLSAFE.as_bytes() } else { B64.as_bytes() };
+    let a = if url {
+        URLSAFE.as_bytes()
+    } else {
+        B64.as_bytes()
+    };
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..=chunk.len() {
             out.push(a[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -62,39 +71,143 @@ fn j(parts: &[&str]) -> String {
 fn samples() -> Vec<Sample> {
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     let mut v: Vec<Sample> = Vec::new();
-    fn add(v: &mut Vec<Sample>, rule: &'static str, path: &'static str, secret: String, line: String) {
-        v.push(Sample { rule, path, content: format!("# config\n{line}\n# end\n"), secret });
+    fn add(
+        v: &mut Vec<Sample>,
+        rule: &'static str,
+        path: &'static str,
+        secret: String,
+        line: String,
+    ) {
+        v.push(Sample {
+            rule,
+            path,
+            content: format!("# config\n{line}\n# end\n"),
+            secret,
+        });
     }
     let s = j(&["AK", "IA", &r.s(UPPER_B32, 16)]);
-    add(&mut v, "aws-access-key-id", "deploy/config.py", s.clone(), format!("aws_access_key_id = \"{s}\""));
+    add(
+        &mut v,
+        "aws-access-key-id",
+        "deploy/config.py",
+        s.clone(),
+        format!("aws_access_key_id = \"{s}\""),
+    );
     let s = format!("{}Q7{}", r.s(B64, 20), r.s(B64, 18));
-    add(&mut v, "aws-secret-access-key", "home/.aws/credentials", s.clone(), format!("aws_secret_access_key = {s}"));
+    add(
+        &mut v,
+        "aws-secret-access-key",
+        "home/.aws/credentials",
+        s.clone(),
+        format!("aws_secret_access_key = {s}"),
+    );
     let s = j(&["gh", "p_", &r.s(ALNUM, 36)]);
-    add(&mut v, "github-token", "ci/env.sh", s.clone(), format!("export GH_TOKEN={s}"));
+    add(
+        &mut v,
+        "github-token",
+        "ci/env.sh",
+        s.clone(),
+        format!("export GH_TOKEN={s}"),
+    );
     let s = j(&["github", "_pat_", &r.s(ALNUM, 22), "_", &r.s(ALNUM, 59)]);
-    add(&mut v, "github-token", "scripts/release.yml", s.clone(), format!("  token: {s}"));
+    add(
+        &mut v,
+        "github-token",
+        "scripts/release.yml",
+        s.clone(),
+        format!("  token: {s}"),
+    );
     let s = j(&["gl", "pat-", &r.s(URLSAFE, 20)]);
-    add(&mut v, "gitlab-token", ".env", s.clone(), format!("GITLAB_TOKEN={s}"));
-    let s = j(&["xo", "xb-", &r.s(DIGITS, 12), "-", &r.s(DIGITS, 13), "-", &r.s(ALNUM, 24)]);
-    add(&mut v, "slack-token", "bot/settings.toml", s.clone(), format!("slack = \"{s}\""));
-    let s = j(&["https://hooks", ".slack.com/services/T", &r.s("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8), "/B", &r.s("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 10), "/", &r.s(ALNUM, 24)]);
-    add(&mut v, "slack-webhook", "notify.py", s.clone(), format!("WEBHOOK = \"{s}\""));
+    add(
+        &mut v,
+        "gitlab-token",
+        ".env",
+        s.clone(),
+        format!("GITLAB_TOKEN={s}"),
+    );
+    let s = j(&[
+        "xo",
+        "xb-",
+        &r.s(DIGITS, 12),
+        "-",
+        &r.s(DIGITS, 13),
+        "-",
+        &r.s(ALNUM, 24),
+    ]);
+    add(
+        &mut v,
+        "slack-token",
+        "bot/settings.toml",
+        s.clone(),
+        format!("slack = \"{s}\""),
+    );
+    let s = j(&[
+        "https://hooks",
+        ".slack.com/services/T",
+        &r.s("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 8),
+        "/B",
+        &r.s("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 10),
+        "/",
+        &r.s(ALNUM, 24),
+    ]);
+    add(
+        &mut v,
+        "slack-webhook",
+        "notify.py",
+        s.clone(),
+        format!("WEBHOOK = \"{s}\""),
+    );
     let s = j(&["sk", "_live_", &r.s(ALNUM, 24)]);
-    add(&mut v, "stripe-key", "billing/keys.rb", s.clone(), format!("Stripe.api_key = '{s}'"));
+    add(
+        &mut v,
+        "stripe-key",
+        "billing/keys.rb",
+        s.clone(),
+        format!("Stripe.api_key = '{s}'"),
+    );
     let s = j(&["sk", "_test_", &r.s(ALNUM, 24)]);
-    add(&mut v, "stripe-test-key", "billing/test_keys.rb", s.clone(), format!("Stripe.api_key = '{s}'"));
+    add(
+        &mut v,
+        "stripe-test-key",
+        "billing/test_keys.rb",
+        s.clone(),
+        format!("Stripe.api_key = '{s}'"),
+    );
     let s = j(&["AI", "za", &r.s(URLSAFE, 35)]);
-    add(&mut v, "google-api-key", "web/firebase.js", s.clone(), format!("const firebaseConfig = {{ apiKey: \"{s}\" }};"));
+    add(
+        &mut v,
+        "google-api-key",
+        "web/firebase.js",
+        s.clone(),
+        format!("const firebaseConfig = {{ apiKey: \"{s}\" }};"),
+    );
     let s = j(&["np", "m_", &r.s(ALNUM, 34), "7Q"]);
-    add(&mut v, "npm-token", ".npmrc", s.clone(), format!("//registry.npmjs.org/:_authToken={s}"));
+    add(
+        &mut v,
+        "npm-token",
+        ".npmrc",
+        s.clone(),
+        format!("//registry.npmjs.org/:_authToken={s}"),
+    );
     let s = j(&["pypi-AgEI", "cHlwaS5vcmc", &r.s(URLSAFE, 60)]);
-    add(&mut v, "pypi-token", ".pypirc", s.clone(), format!("password = {s}"));
+    add(
+        &mut v,
+        "pypi-token",
+        ".pypirc",
+        s.clone(),
+        format!("password = {s}"),
+    );
     let body: Vec<String> = (0..4).map(|_| r.s(B64, 64)).collect();
     let s = body.concat();
     v.push(Sample {
         rule: "private-key",
         path: "deploy/id_rsa",
-        content: format!("-----BEGIN RSA {}-----\n{}\n-----END RSA {}-----\n", "PRIVATE KEY", body.join("\n"), "PRIVATE KEY"),
+        content: format!(
+            "-----BEGIN RSA {}-----\n{}\n-----END RSA {}-----\n",
+            "PRIVATE KEY",
+            body.join("\n"),
+            "PRIVATE KEY"
+        ),
         secret: s,
     });
     let body: Vec<String> = (0..3).map(|_| r.s(B64, 64)).collect();
@@ -113,66 +226,248 @@ fn samples() -> Vec<Sample> {
     v.push(Sample {
         rule: "private-key",
         path: "keys/ci_ed25519",
-        content: format!("-----BEGIN OPENSSH {}-----\n{}\n-----END OPENSSH {}-----\n", "PRIVATE KEY", body.join("\n"), "PRIVATE KEY"),
+        content: format!(
+            "-----BEGIN OPENSSH {}-----\n{}\n-----END OPENSSH {}-----\n",
+            "PRIVATE KEY",
+            body.join("\n"),
+            "PRIVATE KEY"
+        ),
         secret: body.concat(),
     });
     let header = b64(br#"{"alg":"HS256","typ":"JWT"}"#, true);
-    let payload = b64(format!(r#"{{"sub":"{}","iat":1700000000}}"#, r.s(ALNUM, 12)).as_bytes(), true);
+    let payload = b64(
+        format!(r#"{{"sub":"{}","iat":1700000000}}"#, r.s(ALNUM, 12)).as_bytes(),
+        true,
+    );
     let s = format!("{header}.{payload}.{}", r.s(URLSAFE, 43));
-    add(&mut v, "jwt", "api/client.ts", s.clone(), format!("const auth = \"Bearer {s}\";"));
+    add(
+        &mut v,
+        "jwt",
+        "api/client.ts",
+        s.clone(),
+        format!("const auth = \"Bearer {s}\";"),
+    );
     let pw = r.s(ALNUM, 18);
-    add(&mut v, "password-in-url", "docker-compose.yml", pw.clone(), format!("      DATABASE_URL: postgres://app_user:{pw}@db.internal:5432/app"));
+    add(
+        &mut v,
+        "password-in-url",
+        "docker-compose.yml",
+        pw.clone(),
+        format!("      DATABASE_URL: postgres://app_user:{pw}@db.internal:5432/app"),
+    );
     let s = j(&["S", "K", &r.s(HEX, 32)]);
-    add(&mut v, "twilio-api-key", ".env.production", s.clone(), format!("TWILIO_API_KEY={s}"));
+    add(
+        &mut v,
+        "twilio-api-key",
+        ".env.production",
+        s.clone(),
+        format!("TWILIO_API_KEY={s}"),
+    );
     let s = j(&["S", "G.", &r.s(URLSAFE, 22), ".", &r.s(URLSAFE, 43)]);
-    add(&mut v, "sendgrid-api-key", "mail.go", s.clone(), format!("\tclient := sendgrid.NewSendClient(\"{s}\")"));
+    add(
+        &mut v,
+        "sendgrid-api-key",
+        "mail.go",
+        s.clone(),
+        format!("\tclient := sendgrid.NewSendClient(\"{s}\")"),
+    );
     let s = j(&["ke", "y-", &r.s(HEX, 32)]);
-    add(&mut v, "mailgun-api-key", "mail/config.yaml", s.clone(), format!("api: {s}"));
+    add(
+        &mut v,
+        "mailgun-api-key",
+        "mail/config.yaml",
+        s.clone(),
+        format!("api: {s}"),
+    );
     let s = format!("{}==", r.s(B64, 86));
-    add(&mut v, "azure-storage-key", "appsettings.json", s.clone(), format!("  \"Storage\": \"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={s};EndpointSuffix=core.windows.net\","));
-    let s = format!("{}-{}-4{}-a{}-{}", r.s(HEX, 8), r.s(HEX, 4), r.s(HEX, 3), r.s(HEX, 3), r.s(HEX, 12));
-    add(&mut v, "heroku-api-key", ".env", s.clone(), format!("HEROKU_API_KEY={s}"));
+    add(
+        &mut v,
+        "azure-storage-key",
+        "appsettings.json",
+        s.clone(),
+        format!(
+            "  \"Storage\": \"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={s};EndpointSuffix=core.windows.net\","
+        ),
+    );
+    let s = format!(
+        "{}-{}-4{}-a{}-{}",
+        r.s(HEX, 8),
+        r.s(HEX, 4),
+        r.s(HEX, 3),
+        r.s(HEX, 3),
+        r.s(HEX, 12)
+    );
+    add(
+        &mut v,
+        "heroku-api-key",
+        ".env",
+        s.clone(),
+        format!("HEROKU_API_KEY={s}"),
+    );
     let s = j(&["shp", "at_", &r.s(HEX, 32)]);
-    add(&mut v, "shopify-token", "shop.py", s.clone(), format!("ACCESS = \"{s}\""));
+    add(
+        &mut v,
+        "shopify-token",
+        "shop.py",
+        s.clone(),
+        format!("ACCESS = \"{s}\""),
+    );
     let s = j(&["sq0", "atp-", &r.s(URLSAFE, 22)]);
-    add(&mut v, "square-token", "pay.js", s.clone(), format!("const sq = '{s}';"));
+    add(
+        &mut v,
+        "square-token",
+        "pay.js",
+        s.clone(),
+        format!("const sq = '{s}';"),
+    );
     let s = j(&["EA", "AA", &r.s(URLSAFE, 60)]);
-    add(&mut v, "square-token", "pay2.js", s.clone(), format!("const sq = '{s}';"));
-    let s = format!("M{}.{}.{}", r.s(URLSAFE, 23), r.s(URLSAFE, 6), r.s(URLSAFE, 27));
-    add(&mut v, "discord-bot-token", "bot/.env", s.clone(), format!("DISCORD_BOT_TOKEN={s}"));
-    let s = format!("https://discord.com/api/webhooks/{}/{}", r.s(DIGITS, 18), r.s(URLSAFE, 68));
-    add(&mut v, "discord-webhook", "alerts.py", s.clone(), format!("HOOK = \"{s}\""));
+    add(
+        &mut v,
+        "square-token",
+        "pay2.js",
+        s.clone(),
+        format!("const sq = '{s}';"),
+    );
+    let s = format!(
+        "M{}.{}.{}",
+        r.s(URLSAFE, 23),
+        r.s(URLSAFE, 6),
+        r.s(URLSAFE, 27)
+    );
+    add(
+        &mut v,
+        "discord-bot-token",
+        "bot/.env",
+        s.clone(),
+        format!("DISCORD_BOT_TOKEN={s}"),
+    );
+    let s = format!(
+        "https://discord.com/api/webhooks/{}/{}",
+        r.s(DIGITS, 18),
+        r.s(URLSAFE, 68)
+    );
+    add(
+        &mut v,
+        "discord-webhook",
+        "alerts.py",
+        s.clone(),
+        format!("HOOK = \"{s}\""),
+    );
     let s = format!("{}:A{}{}", r.s(DIGITS, 10), "A", r.s(URLSAFE, 33));
-    add(&mut v, "telegram-bot-token", "tg.py", s.clone(), format!("bot = Bot(\"{s}\")"));
+    add(
+        &mut v,
+        "telegram-bot-token",
+        "tg.py",
+        s.clone(),
+        format!("bot = Bot(\"{s}\")"),
+    );
     let s = b64(format!("deploy:{}", r.s(ALNUM, 20)).as_bytes(), false);
-    add(&mut v, "docker-config-auth", ".docker/config.json", s.clone(), format!("    \"ghcr.io\": {{ \"auth\": \"{s}\" }}"));
+    add(
+        &mut v,
+        "docker-config-auth",
+        ".docker/config.json",
+        s.clone(),
+        format!("    \"ghcr.io\": {{ \"auth\": \"{s}\" }}"),
+    );
     let s = j(&["do", "p_v1_", &r.s(HEX, 64)]);
-    add(&mut v, "digitalocean-token", "infra/do.tf", s.clone(), format!("  token = \"{s}\""));
-    let s = j(&["sk-", "proj-", &r.s(URLSAFE, 20), "T3Blbk", "FJ", &r.s(URLSAFE, 20)]);
-    add(&mut v, "openai-api-key", "ai.py", s.clone(), format!("openai.api_key = \"{s}\""));
+    add(
+        &mut v,
+        "digitalocean-token",
+        "infra/do.tf",
+        s.clone(),
+        format!("  token = \"{s}\""),
+    );
+    let s = j(&[
+        "sk-",
+        "proj-",
+        &r.s(URLSAFE, 20),
+        "T3Blbk",
+        "FJ",
+        &r.s(URLSAFE, 20),
+    ]);
+    add(
+        &mut v,
+        "openai-api-key",
+        "ai.py",
+        s.clone(),
+        format!("openai.api_key = \"{s}\""),
+    );
     let s = j(&["sk-", "ant-", "api03-", &r.s(URLSAFE, 93), "AA"]);
-    add(&mut v, "anthropic-api-key", "ai2.py", s.clone(), format!("client = Anthropic(api_key=\"{s}\")"));
+    add(
+        &mut v,
+        "anthropic-api-key",
+        "ai2.py",
+        s.clone(),
+        format!("client = Anthropic(api_key=\"{s}\")"),
+    );
     let s = j(&["hv", "s.", &r.s(URLSAFE, 95)]);
-    add(&mut v, "vault-token", "vault.sh", s.clone(), format!("export VAULT_TOKEN={s}"));
+    add(
+        &mut v,
+        "vault-token",
+        "vault.sh",
+        s.clone(),
+        format!("export VAULT_TOKEN={s}"),
+    );
     let s = j(&["da", "pi", &r.s(HEX, 32)]);
-    add(&mut v, "databricks-token", "db.cfg", s.clone(), format!("token = {s}"));
+    add(
+        &mut v,
+        "databricks-token",
+        "db.cfg",
+        s.clone(),
+        format!("token = {s}"),
+    );
     let s = j(&["h", "f_", &r.s(ALNUM, 34)]);
-    add(&mut v, "huggingface-token", "train.py", s.clone(), format!("login(\"{s}\")"));
-    let s = j(&["AGE-SECRET", "-KEY-1", &r.s("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58)]);
+    add(
+        &mut v,
+        "huggingface-token",
+        "train.py",
+        s.clone(),
+        format!("login(\"{s}\")"),
+    );
+    let s = j(&[
+        "AGE-SECRET",
+        "-KEY-1",
+        &r.s("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58),
+    ]);
     add(&mut v, "age-secret-key", "keys.txt", s.clone(), s.clone());
     let s = j(&["PM", "AK-", &r.s(HEX, 24), "-", &r.s(HEX, 34)]);
-    add(&mut v, "postman-api-key", "postman.json", s.clone(), format!("{{\"apikey\": \"{s}\"}}"));
+    add(
+        &mut v,
+        "postman-api-key",
+        "postman.json",
+        s.clone(),
+        format!("{{\"apikey\": \"{s}\"}}"),
+    );
     let s = format!("{}9{}", r.s(ALNUM, 10), r.s(ALNUM, 9));
-    add(&mut v, "generic-secret-assignment", "app/settings.py", s.clone(), format!("DB_PASSWORD = \"{s}\""));
+    add(
+        &mut v,
+        "generic-secret-assignment",
+        "app/settings.py",
+        s.clone(),
+        format!("DB_PASSWORD = \"{s}\""),
+    );
     let s = format!("{}4{}", r.s(ALNUM, 14), r.s(ALNUM, 9));
-    add(&mut v, "generic-secret-assignment", "config/app.yaml", s.clone(), format!("  client_secret: {s}"));
+    add(
+        &mut v,
+        "generic-secret-assignment",
+        "config/app.yaml",
+        s.clone(),
+        format!("  client_secret: {s}"),
+    );
     let s = format!("{}3{}", r.s(ALNUM, 12), r.s(ALNUM, 12));
-    add(&mut v, "generic-secret-assignment", "web.config", s.clone(), format!("<add><password>{s}</password></add>"));
+    add(
+        &mut v,
+        "generic-secret-assignment",
+        "web.config",
+        s.clone(),
+        format!("<add><password>{s}</password></add>"),
+    );
     v
 }
 
 fn scanner() -> &'static Scanner {
-    static S: std::sync::LazyLock<Scanner> = std::sync::LazyLock::new(|| Scanner::new(&Config::default()).expect("default config"));
+    static S: std::sync::LazyLock<Scanner> =
+        std::sync::LazyLock::new(|| Scanner::new(&Config::default()).expect("default config"));
     &S
 }
 
@@ -204,7 +499,9 @@ fn positions_are_exact() {
         let line = s.content.lines().nth(f.line as usize - 1).expect("line");
         let span = &line[f.column as usize - 1..f.end_column as usize - 1];
         match s.rule {
-            "private-key" | "gcp-service-account-key" => assert!(span.starts_with("-----BEGIN"), "{span}"),
+            "private-key" | "gcp-service-account-key" => {
+                assert!(span.starts_with("-----BEGIN"), "{span}")
+            }
             _ => assert_eq!(span, s.secret, "{}", s.rule),
         }
     }
@@ -218,9 +515,24 @@ fn redaction_no_secret_in_any_field() {
         assert!(!findings.is_empty(), "{}", s.rule);
         let mid = &s.secret[s.secret.len() / 3..s.secret.len() / 3 + 12];
         for f in &findings {
-            let all = format!("{} {} {} {} {}", f.rule_id, f.path, f.message, f.fingerprint, f.level.as_str());
-            assert!(!all.contains(&s.secret), "{}: secret leaked in {all}", s.rule);
-            assert!(!all.contains(mid), "{}: secret part leaked in {all}", s.rule);
+            let all = format!(
+                "{} {} {} {} {}",
+                f.rule_id,
+                f.path,
+                f.message,
+                f.fingerprint,
+                f.level.as_str()
+            );
+            assert!(
+                !all.contains(&s.secret),
+                "{}: secret leaked in {all}",
+                s.rule
+            );
+            assert!(
+                !all.contains(mid),
+                "{}: secret part leaked in {all}",
+                s.rule
+            );
             assert_eq!(f.fingerprint.len(), 32);
             assert!(f.fingerprint.chars().all(|c| c.is_ascii_hexdigit()));
         }
@@ -247,7 +559,13 @@ fn fingerprint_stable_across_line_moves_and_distinct_per_path() {
 
 fn assert_clean(path: &str, content: &str) {
     let f = scanner().scan_bytes(path, content.as_bytes());
-    assert!(f.is_empty(), "{path}: unexpected {:?}\n{content}", f.iter().map(|f| (&f.rule_id, &f.message)).collect::<Vec<_>>());
+    assert!(
+        f.is_empty(),
+        "{path}: unexpected {:?}\n{content}",
+        f.iter()
+            .map(|f| (&f.rule_id, &f.message))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -255,50 +573,166 @@ fn true_negatives_per_rule() {
     let x = |n: usize| "x".repeat(n);
     let cases: Vec<(&str, String)> = vec![
         // aws-access-key-id: documented example, placeholder, embedded in a longer word.
-        ("a.py", format!("key = \"{}\"", j(&["AKIA", "IOSFODNN7", "EXAMPLE"]))),
-        ("a.py", format!("key = \"{}\"", j(&["AKIA", "XXXXXXXXXXXXXXXX"]))),
-        ("a.py", format!("x = \"Z{}\"", j(&["AKIA", "Z7QW2KDHAPQ3MNTR"]))),
+        (
+            "a.py",
+            format!("key = \"{}\"", j(&["AKIA", "IOSFODNN7", "EXAMPLE"])),
+        ),
+        (
+            "a.py",
+            format!("key = \"{}\"", j(&["AKIA", "XXXXXXXXXXXXXXXX"])),
+        ),
+        (
+            "a.py",
+            format!("x = \"Z{}\"", j(&["AKIA", "Z7QW2KDHAPQ3MNTR"])),
+        ),
         // aws-secret-access-key: documented example, a sha1 under an aws name.
-        ("a.env", format!("AWS_SECRET_ACCESS_KEY={}", j(&["wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "EXAMPLEKEY"]))),
-        ("a.env", "AWS_SECRET_KEY_SHA=da39a3ee5e6b4b0d3255bfef95601890afd80709".to_string()),
+        (
+            "a.env",
+            format!(
+                "AWS_SECRET_ACCESS_KEY={}",
+                j(&["wJalrXUtnFEMI/K7MDENG/bPxRfiCY", "EXAMPLEKEY"])
+            ),
+        ),
+        (
+            "a.env",
+            "AWS_SECRET_KEY_SHA=da39a3ee5e6b4b0d3255bfef95601890afd80709".to_string(),
+        ),
         // github / gitlab / slack placeholders
         ("a.sh", format!("GH_TOKEN={}{}", "ghp_", x(36))),
-        ("a.sh", format!("GH_TOKEN={}1234567890abcdefghij1234567890abcdef", "ghp_")),
+        (
+            "a.sh",
+            format!("GH_TOKEN={}1234567890abcdefghij1234567890abcdef", "ghp_"),
+        ),
         ("a.sh", format!("T={}{}", "glpat-", x(20))),
         ("a.sh", format!("T={}your-bot-token-here-please", "xoxb-")),
-        ("a.py", format!("H = \"https://hooks.slack{}/services/TXXXXXXXX/BXXXXXXXX/{}\"", ".com", "X".repeat(24))),
+        (
+            "a.py",
+            format!(
+                "H = \"https://hooks.slack{}/services/TXXXXXXXX/BXXXXXXXX/{}\"",
+                ".com",
+                "X".repeat(24)
+            ),
+        ),
         // stripe docs key, too short
-        ("a.rb", format!("k = '{}'", j(&["sk_test_", "4eC39HqLyjWDarjtT1zdp7dc"]))),
+        (
+            "a.rb",
+            format!("k = '{}'", j(&["sk_test_", "4eC39HqLyjWDarjtT1zdp7dc"])),
+        ),
         ("a.rb", format!("k = '{}'", j(&["sk_live_", "abc"]))),
         // google / npm / pypi
         ("a.js", format!("k = \"{}{}\"", "AIza", x(35))),
-        ("a.sh", "echo $npm_config_cache $npm_package_version_major_minor_patch_level".to_string()),
-        ("a.sh", format!("T={}{}", "npm_", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ".to_lowercase().replace('a', "q"))),
+        (
+            "a.sh",
+            "echo $npm_config_cache $npm_package_version_major_minor_patch_level".to_string(),
+        ),
+        (
+            "a.sh",
+            format!(
+                "T={}{}",
+                "npm_",
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+                    .to_lowercase()
+                    .replace('a', "q")
+            ),
+        ),
         ("a.cfg", format!("password = {}...", "pypi-AgEIcHlwaS5vcmc")),
         // private keys without a body / placeholder body / code constants
-        ("a.pem", format!("-----BEGIN RSA {pk}-----\n...\n-----END RSA {pk}-----\n", pk = "PRIVATE KEY")),
-        ("a.rs", format!("const BEGIN: &str = \"-----BEGIN {pk}-----\";\nconst END: &str = \"-----END {pk}-----\";\n", pk = "PRIVATE KEY")),
-        ("a.md", format!("-----BEGIN {pk}-----\n<your key here>\n-----END {pk}-----\n", pk = "PRIVATE KEY")),
+        (
+            "a.pem",
+            format!(
+                "-----BEGIN RSA {pk}-----\n...\n-----END RSA {pk}-----\n",
+                pk = "PRIVATE KEY"
+            ),
+        ),
+        (
+            "a.rs",
+            format!(
+                "const BEGIN: &str = \"-----BEGIN {pk}-----\";\nconst END: &str = \"-----END {pk}-----\";\n",
+                pk = "PRIVATE KEY"
+            ),
+        ),
+        (
+            "a.md",
+            format!(
+                "-----BEGIN {pk}-----\n<your key here>\n-----END {pk}-----\n",
+                pk = "PRIVATE KEY"
+            ),
+        ),
         // jwt: jwt.io example, bad header
-        ("a.ts", format!("t = \"{}\"", j(&["eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9", ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ", ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"]))),
-        ("a.ts", format!("t = \"{}.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl\"", "eyJub3RfanNvbiI6")),
+        (
+            "a.ts",
+            format!(
+                "t = \"{}\"",
+                j(&[
+                    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9",
+                    ".eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ",
+                    ".SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+                ])
+            ),
+        ),
+        (
+            "a.ts",
+            format!(
+                "t = \"{}.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlc2lnbmF0dXJl\"",
+                "eyJub3RfanNvbiI6"
+            ),
+        ),
         // password-in-url placeholders
-        ("a.yml", "url: postgres://user:password@localhost:5432/db".to_string()),
-        ("a.yml", "url: amqp://guest:guest@localhost:5672/".to_string()),
-        ("a.yml", "url: redis://:${REDIS_PASSWORD}@redis:6379/0".to_string()),
-        ("a.rs", "let u = format!(\"{}://{}:{}@{}\", s, u, p, h);".to_string()),
-        ("a.md", "see https://alice:Zq81kPLmx02@example.com/x".to_string()),
-        ("a.yml", "url: https://user:<password>@git.internal/repo.git".to_string()),
+        (
+            "a.yml",
+            "url: postgres://user:password@localhost:5432/db".to_string(),
+        ),
+        (
+            "a.yml",
+            "url: amqp://guest:guest@localhost:5672/".to_string(),
+        ),
+        (
+            "a.yml",
+            "url: redis://:${REDIS_PASSWORD}@redis:6379/0".to_string(),
+        ),
+        (
+            "a.rs",
+            "let u = format!(\"{}://{}:{}@{}\", s, u, p, h);".to_string(),
+        ),
+        (
+            "a.md",
+            "see https://alice:Zq81kPLmx02@example.com/x".to_string(),
+        ),
+        (
+            "a.yml",
+            "url: https://user:<password>@git.internal/repo.git".to_string(),
+        ),
         // twilio SK without twilio context, mailgun non-hex
-        ("a.txt", format!("id = SK{}", "0123456789abcdef0123456789abcdef")),
-        ("a.txt", "key-value store key-abcdefghijklmnopqrstuvwxyzabcdef".to_string()),
+        (
+            "a.txt",
+            format!("id = SK{}", "0123456789abcdef0123456789abcdef"),
+        ),
+        (
+            "a.txt",
+            "key-value store key-abcdefghijklmnopqrstuvwxyzabcdef".to_string(),
+        ),
         // azure emulator key
-        ("a.json", format!("\"AccountKey={}\"", j(&["Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/", "K1SZFPTOtr/KBHBeksoGMGw=="]))),
+        (
+            "a.json",
+            format!(
+                "\"AccountKey={}\"",
+                j(&[
+                    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/",
+                    "K1SZFPTOtr/KBHBeksoGMGw=="
+                ])
+            ),
+        ),
         // heroku: uuid without heroku context
-        ("a.env", "REQUEST_ID=123e4567-e89b-12d3-a456-426614174000".to_string()),
+        (
+            "a.env",
+            "REQUEST_ID=123e4567-e89b-12d3-a456-426614174000".to_string(),
+        ),
         // docker auth that is not user:password
         ("config.json", "{\"auth\": \"bearer\"}".to_string()),
-        ("config.json", format!("{{\"auth\": \"{}\"}}", b64(b"user:changeme", false))),
+        (
+            "config.json",
+            format!("{{\"auth\": \"{}\"}}", b64(b"user:changeme", false)),
+        ),
         // telegram / databricks / hf placeholders
         ("a.py", format!("bot = \"1234567890:{}{}\"", "AA", x(33))),
         ("a.py", format!("t = \"{}{}\"", "dapi", x(32))),
@@ -323,14 +757,20 @@ fn generic_decoys_are_ignored() {
         ("app.js", "const apiKey = process.env.API_KEY;"),
         ("app.js", "const token = 'dummy-token-for-tests-1';"),
         ("app.rs", "let token = self.next_token();"),
-        ("app.rs", "let secret_key = SecretKey::from_slice(&bytes2)?;"),
+        (
+            "app.rs",
+            "let secret_key = SecretKey::from_slice(&bytes2)?;",
+        ),
         ("app.rs", "    token_stream: proc_macro2::TokenStream,"),
         ("app.rs", "fn check_password(password: &str) -> bool {"),
         ("app.py", "password = get_password(user2)"),
         ("app.env", "API_KEY=xxxxxxxxxxxxxxxxxxxxxxxx"),
         ("app.env", "SECRET_KEY=example-secret-key-123"),
         ("app.env", "DB_PASSWORD=test1234"),
-        ("app.env", "SESSION_TOKEN=123e4567-e89b-12d3-a456-426614174000"),
+        (
+            "app.env",
+            "SESSION_TOKEN=123e4567-e89b-12d3-a456-426614174000",
+        ),
         ("app.env", "TOKEN_URL=https://auth.internal/oauth2/token2"),
         ("app.env", "TOKEN_FILE=/var/run/secrets/kube2/token"),
         ("app.env", "PASSWORD_MIN_LENGTH=12345678"),
@@ -339,13 +779,34 @@ fn generic_decoys_are_ignored() {
         ("app.yaml", "secret_name: my-app-secret-v2"),
         ("app.yaml", "token_endpoint: oauth2.googleapis.com/token3"),
         ("app.yaml", "password: !vault |"),
-        ("Cargo.lock", "checksum = \"0f6e8b4c3d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c\""),
-        ("package-lock.json", "      \"integrity\": \"sha512-Zx1kPq9vLmN2oR3sT4uV5wX6yZ7aB8cD9eF0gH1iJ2kL3mN4oP5qR6sT7uV8wX9yZ0aB1cD2eF3gH4iJ5kL6mN7oP8==\","),
-        ("yarn.lock", "  resolved \"https://registry.yarnpkg.com/js-tokens/-/js-tokens-4.0.0.tgz#19203fb6991d\""),
-        ("go.sum", "golang.org/x/crypto v0.1.0 h1:MDRAIl0xIo9Io2xV565hzXHw3zVseKrJKodhohM5CjU="),
-        ("notes.md", "The token type is bearer and the password policy requires 12 characters."),
-        ("hashes.txt", "sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\""),
-        ("ids.json", "{\"id\": \"550e8400-e29b-41d4-a716-446655440000\", \"request_token_count\": 42}"),
+        (
+            "Cargo.lock",
+            "checksum = \"0f6e8b4c3d2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c\"",
+        ),
+        (
+            "package-lock.json",
+            "      \"integrity\": \"sha512-Zx1kPq9vLmN2oR3sT4uV5wX6yZ7aB8cD9eF0gH1iJ2kL3mN4oP5qR6sT7uV8wX9yZ0aB1cD2eF3gH4iJ5kL6mN7oP8==\",",
+        ),
+        (
+            "yarn.lock",
+            "  resolved \"https://registry.yarnpkg.com/js-tokens/-/js-tokens-4.0.0.tgz#19203fb6991d\"",
+        ),
+        (
+            "go.sum",
+            "golang.org/x/crypto v0.1.0 h1:MDRAIl0xIo9Io2xV565hzXHw3zVseKrJKodhohM5CjU=",
+        ),
+        (
+            "notes.md",
+            "The token type is bearer and the password policy requires 12 characters.",
+        ),
+        (
+            "hashes.txt",
+            "sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+        ),
+        (
+            "ids.json",
+            "{\"id\": \"550e8400-e29b-41d4-a716-446655440000\", \"request_token_count\": 42}",
+        ),
     ];
     for (p, c) in cases {
         assert_clean(p, c);
@@ -370,18 +831,32 @@ fn generic_accepts_config_formats() {
     ] {
         let v = format!("{}7{}", r.s(ALNUM, 11), r.s(ALNUM, 8));
         let content = fmt.replace("{}", &v);
-        assert_eq!(ids(&sc.scan_bytes(path, content.as_bytes())), vec!["generic-secret-assignment"], "{content}");
+        assert_eq!(
+            ids(&sc.scan_bytes(path, content.as_bytes())),
+            vec!["generic-secret-assignment"],
+            "{content}"
+        );
     }
     // Unquoted values in code are expressions.
     let v = format!("{}7{}", r.s(ALNUM, 11), r.s(ALNUM, 8));
-    assert!(sc.scan_bytes("lib.rs", format!("let token = {v};").as_bytes()).is_empty());
+    assert!(
+        sc.scan_bytes("lib.rs", format!("let token = {v};").as_bytes())
+            .is_empty()
+    );
 }
 
 #[test]
 fn entropy_threshold_is_configurable() {
     let content = "API_TOKEN=abab1212abab1212cdcd";
-    let low = Scanner::new(&Config { entropy_threshold: Some(2.0), ..Config::default() }).expect("cfg");
-    assert_eq!(ids(&low.scan_bytes(".env", content.as_bytes())), vec!["generic-secret-assignment"]);
+    let low = Scanner::new(&Config {
+        entropy_threshold: Some(2.0),
+        ..Config::default()
+    })
+    .expect("cfg");
+    assert_eq!(
+        ids(&low.scan_bytes(".env", content.as_bytes())),
+        vec!["generic-secret-assignment"]
+    );
     assert!(scanner().scan_bytes(".env", content.as_bytes()).is_empty());
     assert!(shannon_entropy(b"abab1212abab1212cdcd") < 3.0);
 }
@@ -405,11 +880,25 @@ fn keyword_inside_a_longer_keyword_still_selects_its_rules() {
 fn lockfiles_skip_the_generic_rule_only() {
     let v = "Zx81kPLmq02Wr9Tn";
     let line = format!("token = \"{v}\"\n");
-    assert_eq!(ids(&scanner().scan_bytes("Cargo.toml", line.as_bytes())), vec!["generic-secret-assignment"]);
-    assert!(scanner().scan_bytes("Cargo.lock", line.as_bytes()).is_empty());
-    assert!(scanner().scan_bytes("web/package-lock.json", line.as_bytes()).is_empty());
+    assert_eq!(
+        ids(&scanner().scan_bytes("Cargo.toml", line.as_bytes())),
+        vec!["generic-secret-assignment"]
+    );
+    assert!(
+        scanner()
+            .scan_bytes("Cargo.lock", line.as_bytes())
+            .is_empty()
+    );
+    assert!(
+        scanner()
+            .scan_bytes("web/package-lock.json", line.as_bytes())
+            .is_empty()
+    );
     let gh = &samples()[2].secret;
-    assert_eq!(ids(&scanner().scan_bytes("Cargo.lock", format!("x = \"{gh}\"").as_bytes())), vec!["github-token"]);
+    assert_eq!(
+        ids(&scanner().scan_bytes("Cargo.lock", format!("x = \"{gh}\"").as_bytes())),
+        vec!["github-token"]
+    );
 }
 
 #[test]
@@ -440,15 +929,25 @@ fn crlf_and_line_numbers() {
     let s = &samples()[2].secret;
     let content = format!("a\r\nb\r\nT={s}\r\nc\r\n");
     let f = scanner().scan_bytes("x.env", content.as_bytes());
-    assert_eq!((f[0].line, f[0].column, f[0].end_column), (3, 3, 3 + s.len() as u32));
+    assert_eq!(
+        (f[0].line, f[0].column, f[0].end_column),
+        (3, 3, 3 + s.len() as u32)
+    );
 }
 
 #[test]
 fn disable_rules() {
     let s = &samples()[2];
-    let sc = Scanner::new(&Config { disable: vec!["github-token".into()], ..Config::default() }).expect("cfg");
+    let sc = Scanner::new(&Config {
+        disable: vec!["github-token".into()],
+        ..Config::default()
+    })
+    .expect("cfg");
     // The generic rule still sees an assignment of a high-entropy value.
-    assert_eq!(ids(&sc.scan_bytes(s.path, s.content.as_bytes())), vec!["generic-secret-assignment"]);
+    assert_eq!(
+        ids(&sc.scan_bytes(s.path, s.content.as_bytes())),
+        vec!["generic-secret-assignment"]
+    );
     let sc = Scanner::new(&Config {
         disable: vec!["github-token".into(), "generic-secret-assignment".into()],
         ..Config::default()
@@ -462,19 +961,43 @@ fn disable_rules() {
 #[test]
 fn config_errors_name_the_key() {
     let err = |c: Config| Scanner::new(&c).err().expect("error");
-    let e = err(Config { allow_values: vec!["ok".into(), "(".into()], ..Config::default() });
+    let e = err(Config {
+        allow_values: vec!["ok".into(), "(".into()],
+        ..Config::default()
+    });
     assert!(e.starts_with("allow-values[1]: invalid regex"), "{e}");
-    let e = err(Config { allow_paths: vec!["a[b".into()], ..Config::default() });
+    let e = err(Config {
+        allow_paths: vec!["a[b".into()],
+        ..Config::default()
+    });
     assert!(e.starts_with("allow-paths[0]: invalid glob"), "{e}");
-    let e = err(Config { disable: vec!["github-tokens".into()], ..Config::default() });
-    assert!(e.starts_with("disable[0]: unknown rule id `github-tokens`"), "{e}");
-    let e = err(Config { entropy_threshold: Some(9.0), ..Config::default() });
+    let e = err(Config {
+        disable: vec!["github-tokens".into()],
+        ..Config::default()
+    });
+    assert!(
+        e.starts_with("disable[0]: unknown rule id `github-tokens`"),
+        "{e}"
+    );
+    let e = err(Config {
+        entropy_threshold: Some(9.0),
+        ..Config::default()
+    });
     assert!(e.starts_with("entropy-threshold:"), "{e}");
-    let e = err(Config { paths: vec![".".into(), "../etc".into()], ..Config::default() });
+    let e = err(Config {
+        paths: vec![".".into(), "../etc".into()],
+        ..Config::default()
+    });
     assert!(e.starts_with("paths[1]:"), "{e}");
-    let e = err(Config { paths: vec!["/etc".into()], ..Config::default() });
+    let e = err(Config {
+        paths: vec!["/etc".into()],
+        ..Config::default()
+    });
     assert!(e.starts_with("paths[0]:"), "{e}");
-    let e = err(Config { baseline: Some("../b.json".into()), ..Config::default() });
+    let e = err(Config {
+        baseline: Some("../b.json".into()),
+        ..Config::default()
+    });
     assert!(e.starts_with("baseline:"), "{e}");
 }
 
@@ -491,7 +1014,10 @@ fn config_deserializes_kebab_case_and_rejects_unknown_keys() {
     let e = serde_json::from_str::<Config>(r#"{"allow_paths":[]}"#).expect_err("unknown key");
     assert!(e.to_string().contains("allow_paths"), "{e}");
     let schema = serde_json::to_string(&schemars::schema_for!(Config)).expect("schema");
-    assert!(schema.contains("allow-paths") && schema.contains("entropy-threshold"), "{schema}");
+    assert!(
+        schema.contains("allow-paths") && schema.contains("entropy-threshold"),
+        "{schema}"
+    );
 }
 
 #[test]
@@ -500,13 +1026,22 @@ fn rule_metadata_is_complete() {
     assert!(rules().len() < 64, "rule masks are u64");
     for r in rules() {
         assert!(seen.insert(r.id), "duplicate {}", r.id);
-        assert!(r.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", r.id);
+        assert!(
+            r.id.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+            "{}",
+            r.id
+        );
         assert!(!r.short.is_empty() && !r.full.is_empty());
         assert_eq!(r.help, r.id);
     }
     let doc = include_str!("../../RULES.md");
     for r in rules() {
-        assert!(doc.contains(&format!("## {}\n", r.id)), "RULES.md lacks a section for {}", r.id);
+        assert!(
+            doc.contains(&format!("## {}\n", r.id)),
+            "RULES.md lacks a section for {}",
+            r.id
+        );
     }
 }
 
@@ -515,7 +1050,11 @@ fn rule_metadata_is_complete() {
 #[test]
 fn allow_values_suppress() {
     let s = &samples()[2];
-    let sc = Scanner::new(&Config { allow_values: vec![format!("^{}", &s.secret[..10])], ..Config::default() }).expect("cfg");
+    let sc = Scanner::new(&Config {
+        allow_values: vec![format!("^{}", &s.secret[..10])],
+        ..Config::default()
+    })
+    .expect("cfg");
     assert!(sc.scan_bytes(s.path, s.content.as_bytes()).is_empty());
 }
 
@@ -527,16 +1066,39 @@ fn inline_markers() {
     let run = |c: String| ids(&sc.scan_bytes("m.txt", c.as_bytes())).join(",");
     assert_eq!(run(format!("T={gh} # gantry:allow")), "");
     assert_eq!(run(format!("T={gh} # gantry:allow github-token")), "");
-    assert_eq!(run(format!("T={gh} S={st} # gantry:allow github-token")), "stripe-key");
-    assert_eq!(run(format!("T={gh} S={st} // gantry:allow github-token, stripe-key")), "");
+    assert_eq!(
+        run(format!("T={gh} S={st} # gantry:allow github-token")),
+        "stripe-key"
+    );
+    assert_eq!(
+        run(format!(
+            "T={gh} S={st} // gantry:allow github-token, stripe-key"
+        )),
+        ""
+    );
     assert_eq!(run(format!("T={gh} # gantry:allow jwt")), "github-token");
     // Free text after the marker is not a rule id: everything on the line is allowed.
-    assert_eq!(run(format!("T={gh} # gantry:allow documented test fixture")), "");
-    assert_eq!(run(format!("# gantry:allow-next-line\nT={gh}\nU={gh}")), "github-token");
-    assert_eq!(run(format!("# gantry:allow-next-line stripe-key\nT={gh}")), "github-token");
-    assert_eq!(run(format!("# gantry:allow-next-line github-token\nT={gh}")), "");
+    assert_eq!(
+        run(format!("T={gh} # gantry:allow documented test fixture")),
+        ""
+    );
+    assert_eq!(
+        run(format!("# gantry:allow-next-line\nT={gh}\nU={gh}")),
+        "github-token"
+    );
+    assert_eq!(
+        run(format!("# gantry:allow-next-line stripe-key\nT={gh}")),
+        "github-token"
+    );
+    assert_eq!(
+        run(format!("# gantry:allow-next-line github-token\nT={gh}")),
+        ""
+    );
     // The next-line form does not allow its own line; unrelated words do not count.
-    assert_eq!(run(format!("T={gh} # gantry:allow-next-line")), "github-token");
+    assert_eq!(
+        run(format!("T={gh} # gantry:allow-next-line")),
+        "github-token"
+    );
     assert_eq!(run(format!("T={gh} # gantry:allowed")), "github-token");
 }
 
@@ -572,7 +1134,10 @@ impl Drop for TempTree {
 }
 
 fn skipped_reason<'a>(out: &'a ScanOutput, path: &str) -> Option<&'a str> {
-    out.skipped.iter().find(|(p, _)| p == path).map(|(_, r)| r.as_str())
+    out.skipped
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, r)| r.as_str())
 }
 
 #[test]
@@ -595,20 +1160,39 @@ fn tree_walk_skips_git_binary_large_and_allow_paths() {
         max_file_size: Some(4096),
         ..Config::default()
     };
-    let out = Scanner::new(&cfg).expect("cfg").scan_tree(t.path()).expect("scan");
-    let paths: Vec<(&str, u32)> = out.findings.iter().map(|f| (f.path.as_str(), f.line)).collect();
-    assert_eq!(paths, vec![("src/app.env", 1), ("src/nested/deeper/b.sh", 1)]);
+    let out = Scanner::new(&cfg)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect("scan");
+    let paths: Vec<(&str, u32)> = out
+        .findings
+        .iter()
+        .map(|f| (f.path.as_str(), f.line))
+        .collect();
+    assert_eq!(
+        paths,
+        vec![("src/app.env", 1), ("src/nested/deeper/b.sh", 1)]
+    );
     assert_eq!(out.files_scanned, 2);
     assert_eq!(out.bytes_scanned, 2 * line.len() as u64);
     assert_eq!(skipped_reason(&out, ".git"), Some(".git directory"));
     assert_eq!(skipped_reason(&out, "sub/.git"), Some(".git directory"));
-    assert_eq!(skipped_reason(&out, "img/blob.bin"), Some("binary (NUL byte)"));
-    assert!(skipped_reason(&out, "big/large.txt").is_some_and(|r| r.starts_with("larger than max-file-size")));
+    assert_eq!(
+        skipped_reason(&out, "img/blob.bin"),
+        Some("binary (NUL byte)")
+    );
+    assert!(
+        skipped_reason(&out, "big/large.txt")
+            .is_some_and(|r| r.starts_with("larger than max-file-size"))
+    );
     assert_eq!(skipped_reason(&out, "tests/fixtures"), Some("allow-paths"));
     assert_eq!(skipped_reason(&out, "keys/x.pem"), Some("allow-paths"));
     // scan_bytes honours allow-paths too.
     let sc = Scanner::new(&cfg).expect("cfg");
-    assert!(sc.scan_bytes("tests/fixtures/a.env", line.as_bytes()).is_empty());
+    assert!(
+        sc.scan_bytes("tests/fixtures/a.env", line.as_bytes())
+            .is_empty()
+    );
 }
 
 #[test]
@@ -617,12 +1201,20 @@ fn tree_paths_subset_and_missing_path() {
     let line = format!("T={}\n", samples()[2].secret);
     t.write("a/x.env", &line);
     t.write("b/y.env", &line);
-    let sc = Scanner::new(&Config { paths: vec!["b".into(), "./b/".into(), "a/x.env".into()], ..Config::default() }).expect("cfg");
+    let sc = Scanner::new(&Config {
+        paths: vec!["b".into(), "./b/".into(), "a/x.env".into()],
+        ..Config::default()
+    })
+    .expect("cfg");
     let out = sc.scan_tree(t.path()).expect("scan");
     let paths: Vec<&str> = out.findings.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, vec!["a/x.env", "b/y.env"]);
     assert_eq!(out.files_scanned, 2);
-    let sc = Scanner::new(&Config { paths: vec!["nope".into()], ..Config::default() }).expect("cfg");
+    let sc = Scanner::new(&Config {
+        paths: vec!["nope".into()],
+        ..Config::default()
+    })
+    .expect("cfg");
     let e = sc.scan_tree(t.path()).expect_err("missing path");
     assert!(e.starts_with("paths[0]: cannot read `nope`"), "{e}");
 }
@@ -640,7 +1232,10 @@ fn non_utf8_text_is_scanned_binary_data_is_not() {
     let out = scanner().scan_tree(t.path()).expect("scan");
     assert_eq!(ids(&out.findings), vec!["github-token"]);
     assert_eq!(out.findings[0].path, "latin1.sh");
-    assert_eq!(skipped_reason(&out, "data.dat"), Some("binary (not UTF-8 text)"));
+    assert_eq!(
+        skipped_reason(&out, "data.dat"),
+        Some("binary (not UTF-8 text)")
+    );
 }
 
 #[cfg(unix)]
@@ -652,15 +1247,27 @@ fn symlinks_are_not_followed() {
     outside.write("dir/secret2.env", &line);
     let t = TempTree::new("links");
     t.write("ok.txt", "nothing here\n");
-    std::os::unix::fs::symlink(outside.path().join("secret.env"), t.path().join("link.env")).expect("symlink");
-    std::os::unix::fs::symlink(outside.path().join("dir"), t.path().join("linkdir")).expect("symlink");
+    std::os::unix::fs::symlink(outside.path().join("secret.env"), t.path().join("link.env"))
+        .expect("symlink");
+    std::os::unix::fs::symlink(outside.path().join("dir"), t.path().join("linkdir"))
+        .expect("symlink");
     let out = scanner().scan_tree(t.path()).expect("scan");
     assert!(out.findings.is_empty(), "{:?}", out.findings);
     assert_eq!(out.files_scanned, 1);
-    assert_eq!(skipped_reason(&out, "link.env"), Some("symlink (not followed)"));
-    assert_eq!(skipped_reason(&out, "linkdir"), Some("symlink (not followed)"));
+    assert_eq!(
+        skipped_reason(&out, "link.env"),
+        Some("symlink (not followed)")
+    );
+    assert_eq!(
+        skipped_reason(&out, "linkdir"),
+        Some("symlink (not followed)")
+    );
     // A configured path that is itself a symlink is skipped too.
-    let sc = Scanner::new(&Config { paths: vec!["linkdir".into()], ..Config::default() }).expect("cfg");
+    let sc = Scanner::new(&Config {
+        paths: vec!["linkdir".into()],
+        ..Config::default()
+    })
+    .expect("cfg");
     let out = sc.scan_tree(t.path()).expect("scan");
     assert_eq!((out.files_scanned, out.findings.len()), (0, 0));
 }
@@ -675,13 +1282,22 @@ fn baseline_roundtrip_and_errors() {
     assert_eq!(first.findings.len(), 2);
     // Accept only a.env's finding.
     t.write(".gantry-baseline.json", baseline_json(&first.findings[..1]));
-    let cfg = Config { baseline: Some(".gantry-baseline.json".into()), ..Config::default() };
-    let out = Scanner::new(&cfg).expect("cfg").scan_tree(t.path()).expect("scan");
+    let cfg = Config {
+        baseline: Some(".gantry-baseline.json".into()),
+        ..Config::default()
+    };
+    let out = Scanner::new(&cfg)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect("scan");
     assert_eq!(ids(&out.findings), vec!["stripe-key"]);
     assert_eq!(out.suppressed, 1);
     // The baseline survives the secret moving down the file.
     t.write("a.env", format!("\n\n# moved\nT={}\n", ss[2].secret));
-    let out = Scanner::new(&cfg).expect("cfg").scan_tree(t.path()).expect("scan");
+    let out = Scanner::new(&cfg)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect("scan");
     assert_eq!(ids(&out.findings), vec!["stripe-key"]);
     // Format.
     let v: serde_json::Value = serde_json::from_str(&baseline_json(&first.findings)).expect("json");
@@ -689,16 +1305,37 @@ fn baseline_roundtrip_and_errors() {
     assert_eq!(v["findings"][0]["rule"], "github-token");
     assert_eq!(v["findings"][0]["path"], "a.env");
     // Missing and malformed baselines are errors naming the file / position.
-    let missing = Config { baseline: Some("nope.json".into()), ..Config::default() };
-    let e = Scanner::new(&missing).expect("cfg").scan_tree(t.path()).expect_err("err");
+    let missing = Config {
+        baseline: Some("nope.json".into()),
+        ..Config::default()
+    };
+    let e = Scanner::new(&missing)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect_err("err");
     assert!(e.contains("`nope.json`"), "{e}");
-    t.write("bad.json", "{\"version\": 1,\n \"findings\": [ {\"rule\": 3} ]}");
-    let bad = Config { baseline: Some("bad.json".into()), ..Config::default() };
-    let e = Scanner::new(&bad).expect("cfg").scan_tree(t.path()).expect_err("err");
+    t.write(
+        "bad.json",
+        "{\"version\": 1,\n \"findings\": [ {\"rule\": 3} ]}",
+    );
+    let bad = Config {
+        baseline: Some("bad.json".into()),
+        ..Config::default()
+    };
+    let e = Scanner::new(&bad)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect_err("err");
     assert!(e.contains("`bad.json`") && e.contains("line 2"), "{e}");
     t.write("v2.json", "{\"version\": 2, \"findings\": []}");
-    let v2 = Config { baseline: Some("v2.json".into()), ..Config::default() };
-    let e = Scanner::new(&v2).expect("cfg").scan_tree(t.path()).expect_err("err");
+    let v2 = Config {
+        baseline: Some("v2.json".into()),
+        ..Config::default()
+    };
+    let e = Scanner::new(&v2)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect_err("err");
     assert!(e.contains("version 2"), "{e}");
 }
 
@@ -706,9 +1343,18 @@ fn baseline_roundtrip_and_errors() {
 fn suppressed_counts_markers_and_allow_values() {
     let t = TempTree::new("suppressed");
     let ss = samples();
-    t.write("a.env", format!("T={} # gantry:allow\nS={}\n", ss[2].secret, ss[7].secret));
-    let cfg = Config { allow_values: vec!["^sk_live_".into()], ..Config::default() };
-    let out = Scanner::new(&cfg).expect("cfg").scan_tree(t.path()).expect("scan");
+    t.write(
+        "a.env",
+        format!("T={} # gantry:allow\nS={}\n", ss[2].secret, ss[7].secret),
+    );
+    let cfg = Config {
+        allow_values: vec!["^sk_live_".into()],
+        ..Config::default()
+    };
+    let out = Scanner::new(&cfg)
+        .expect("cfg")
+        .scan_tree(t.path())
+        .expect("scan");
     assert!(out.findings.is_empty());
     assert_eq!(out.suppressed, 2);
 }

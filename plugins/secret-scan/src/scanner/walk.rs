@@ -30,13 +30,18 @@ pub(crate) fn walk(
     out: &mut ScanOutput,
     visit: &mut Visit<'_>,
 ) -> Result<(), String> {
-    let start = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+    let start = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
     let meta = fs::symlink_metadata(&start).map_err(|e| {
         let shown = if rel.is_empty() { "." } else { rel };
         format!("paths[{index}]: cannot read `{shown}` in the workspace: {e}")
     })?;
     if meta.file_type().is_symlink() {
-        out.skipped.push((rel.to_string(), "symlink (not followed)".into()));
+        out.skipped
+            .push((rel.to_string(), "symlink (not followed)".into()));
         return Ok(());
     }
     if !rel.is_empty() && glob::matches_any(allow, rel) {
@@ -60,17 +65,29 @@ fn walk_dir(
     out: &mut ScanOutput,
     visit: &mut Visit<'_>,
 ) {
-    let dir = if rel.is_empty() { root.to_path_buf() } else { root.join(rel) };
+    let dir = if rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(rel)
+    };
     let mut entries: Vec<(String, fs::DirEntry)> = match fs::read_dir(&dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| (e.file_name().to_string_lossy().into_owned(), e)).collect(),
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e))
+            .collect(),
         Err(e) => {
-            out.skipped.push((display(rel), format!("unreadable directory: {e}")));
+            out.skipped
+                .push((display(rel), format!("unreadable directory: {e}")));
             return;
         }
     };
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, entry) in entries {
-        let child = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        let child = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
         let ft = match entry.file_type() {
             Ok(ft) => ft,
             Err(e) => {
@@ -114,18 +131,28 @@ fn visit_file(
         return;
     }
     if len > max_size {
-        out.skipped.push((rel.to_string(), format!("larger than max-file-size ({len} > {max_size} bytes)")));
+        out.skipped.push((
+            rel.to_string(),
+            format!("larger than max-file-size ({len} > {max_size} bytes)"),
+        ));
         return;
     }
     let content = match fs::read(abs) {
         Ok(c) => c,
         Err(e) => {
-            out.skipped.push((rel.to_string(), format!("unreadable: {e}")));
+            out.skipped
+                .push((rel.to_string(), format!("unreadable: {e}")));
             return;
         }
     };
     if content.len() as u64 > max_size {
-        out.skipped.push((rel.to_string(), format!("larger than max-file-size ({} > {max_size} bytes)", content.len())));
+        out.skipped.push((
+            rel.to_string(),
+            format!(
+                "larger than max-file-size ({} > {max_size} bytes)",
+                content.len()
+            ),
+        ));
         return;
     }
     if let Some(reason) = binary_reason(&content) {
@@ -136,5 +163,9 @@ fn visit_file(
 }
 
 fn display(rel: &str) -> String {
-    if rel.is_empty() { ".".into() } else { rel.to_string() }
+    if rel.is_empty() {
+        ".".into()
+    } else {
+        rel.to_string()
+    }
 }

@@ -66,8 +66,11 @@ impl Plugin for CapsProbe {
     type Config = Config;
 
     fn info() -> Info {
-        Info::new("caps-probe", env!("CARGO_PKG_VERSION"))
-            .rule(Rule::new("leak", Level::Note, "A finding carrying a leaked value"))
+        Info::new("caps-probe", env!("CARGO_PKG_VERSION")).rule(Rule::new(
+            "leak",
+            Level::Note,
+            "A finding carrying a leaked value",
+        ))
     }
 
     fn run(_cx: &Context, config: Config) -> Result<Report, Error> {
@@ -101,7 +104,13 @@ impl Plugin for CapsProbe {
                 match form.as_str() {
                     "plain" => log::info(&format!("the token is {value}"), &[]),
                     "base64" => println!("b64 {}", b64(value.as_bytes())),
-                    "basic-auth" => log::warn(&format!("Authorization: Basic {}", b64(format!("ci:{value}").as_bytes())), &[]),
+                    "basic-auth" => log::warn(
+                        &format!(
+                            "Authorization: Basic {}",
+                            b64(format!("ci:{value}").as_bytes())
+                        ),
+                        &[],
+                    ),
                     "hex" => {
                         let h: String = value.bytes().map(|b| format!("{b:02x}")).collect();
                         eprintln!("hex {h}");
@@ -115,7 +124,9 @@ impl Plugin for CapsProbe {
                     }
                     "json" => log::info("fields", &[("secret", &format!("{{\"v\":{value:?}}}"))]),
                     "output" => report = report.output("leaked", value.clone()),
-                    "finding" => report.push(Finding::new("leak", Level::Note, format!("found {value}")).at("x.txt", 1)),
+                    "finding" => report.push(
+                        Finding::new("leak", Level::Note, format!("found {value}")).at("x.txt", 1),
+                    ),
                     "summary" => report = report.summary(format!("leaking {value}")),
                     _ => {}
                 }
@@ -133,7 +144,9 @@ impl Plugin for CapsProbe {
                     }
                 }
             }
-            report = report.output("flood_held", held.len().to_string()).output("flood_refused", refused);
+            report = report
+                .output("flood_held", held.len().to_string())
+                .output("flood_refused", refused);
         }
         Ok(report)
     }

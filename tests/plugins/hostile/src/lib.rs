@@ -114,16 +114,26 @@ impl Plugin for Hostile {
                 }
                 format!("ok:{written}")
             }
-            Action::Read => outcome(std::fs::read_to_string(&path), |s| s.chars().take(200).collect()),
-            Action::Write => outcome(std::fs::write(&path, b"pwned by hostile plugin"), |_| "written".into()),
+            Action::Read => outcome(std::fs::read_to_string(&path), |s| {
+                s.chars().take(200).collect()
+            }),
+            Action::Write => outcome(std::fs::write(&path, b"pwned by hostile plugin"), |_| {
+                "written".into()
+            }),
             Action::Truncate => outcome(
-                std::fs::OpenOptions::new().write(true).truncate(true).open(&path),
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(&path),
                 |_| "truncated".into(),
             ),
             Action::Rename => outcome(std::fs::rename(&path, &to), |_| "renamed".into()),
             Action::HardLink => outcome(std::fs::hard_link(&path, &to), |_| "linked".into()),
             Action::List => outcome(std::fs::read_dir(&path), |d| {
-                let mut names: Vec<String> = d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                let mut names: Vec<String> = d
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect();
                 names.sort();
                 names.join(",")
             }),
@@ -133,7 +143,9 @@ impl Plugin for Hostile {
             }
             Action::Panic => panic!("hostile plugin panics on purpose"),
         };
-        Ok(Report::new().summary(result.clone()).output("result", result))
+        Ok(Report::new()
+            .summary(result.clone())
+            .output("result", result))
     }
 }
 

@@ -69,7 +69,11 @@ impl Plugin for Probe {
         Info::new("probe", env!("CARGO_PKG_VERSION"))
             .kind(Kind::Other)
             .description("test plugin")
-            .rule(Rule::new("probe-error", Level::Error, "An error the probe was told to report"))
+            .rule(Rule::new(
+                "probe-error",
+                Level::Error,
+                "An error the probe was told to report",
+            ))
             .rule(Rule::new("probe-note", Level::Note, "A note"))
     }
 
@@ -79,7 +83,8 @@ impl Plugin for Probe {
         }
         log::info("probe running", &[("stage", &cx.stage)]);
         if config.spin_ms > 0 {
-            let until = std::time::Instant::now() + std::time::Duration::from_millis(config.spin_ms);
+            let until =
+                std::time::Instant::now() + std::time::Duration::from_millis(config.spin_ms);
             let mut x = 0u64;
             while std::time::Instant::now() < until {
                 x = std::hint::black_box(x.wrapping_add(1));
@@ -118,7 +123,9 @@ impl Plugin for Probe {
                 "warning" => Level::Warning,
                 _ => Level::Note,
             };
-            report.push(Finding::new(rule, level, format!("{rule} at {path}:{line}")).at(path, *line));
+            report.push(
+                Finding::new(rule, level, format!("{rule} at {path}:{line}")).at(path, *line),
+            );
         }
         for a in &config.artifacts {
             report = report.artifact(a);
