@@ -425,6 +425,10 @@ impl Runtime {
         ctx: bindings::types::StageContext,
     ) -> Result<StageReport, RunError> {
         let mut wasi = WasiCtxBuilder::new();
+        // Stages run on blocking threads of their own: do file I/O on this thread
+        // instead of hopping to tokio's blocking pool for every call (set before the
+        // preopens, which capture it).
+        wasi.allow_blocking_current_thread(true);
         let stdout = CappedOutput::new("stdout", setup.limits.stdout, setup.log.clone());
         let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
