@@ -50,13 +50,6 @@ fn run(stages: &str) -> (Workspace, Run) {
     (ws, r)
 }
 
-fn out(r: &Run, stage: &str, key: &str) -> String {
-    r.stage(stage)["outputs"][key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{stage}.{key} missing: {}", r.stage(stage)))
-        .to_string()
-}
-
 fn audit_has(r: &Run, stage: &str, needles: &[&str]) -> bool {
     r.audit().iter().any(|l| {
         l.contains(&format!("\"stage\":\"{stage}\"")) && needles.iter().all(|n| l.contains(n))
@@ -76,12 +69,12 @@ with = { list-env = true, read-env = ["CI_FLAG"] }
 grants.env = ["CI_FLAG", "NOT_SET_ANYWHERE"]
 "#);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(out(&r, "probe-all", "env_names"), "");
+    assert_eq!(r.output("probe-all", "env_names"), "");
     for v in ["GANTRY_TEST_LEAK", "HOME", "PATH", "GANTRY_TEST_TOKEN"] {
-        assert_eq!(out(&r, "probe-all", &format!("env_{v}")), "<unset>");
+        assert_eq!(r.output("probe-all", &format!("env_{v}")), "<unset>");
     }
-    assert_eq!(out(&r, "granted", "env_names"), "CI_FLAG");
-    assert_eq!(out(&r, "granted", "env_CI_FLAG"), "yes");
+    assert_eq!(r.output("granted", "env_names"), "CI_FLAG");
+    assert_eq!(r.output("granted", "env_CI_FLAG"), "yes");
     assert!(audit_has(
         &r,
         "granted",
@@ -121,7 +114,7 @@ with = { get = ["MISSING"] }
 grants.secrets = ["MISSING"]
 "#);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let denied = out(&r, "no-grant", "get_TOKEN");
+    let denied = r.output("no-grant", "get_TOKEN");
     assert!(denied.starts_with("denied:"), "{denied}");
     assert!(denied.contains("grants.secrets = [\"TOKEN\"]"), "{denied}");
     assert!(denied.contains("stage `no-grant`"), "{denied}");
@@ -135,8 +128,8 @@ grants.secrets = ["MISSING"]
         ]
     ));
 
-    assert_eq!(out(&r, "no-reveal", "get_TOKEN"), "ok:TOKEN");
-    let denied = out(&r, "no-reveal", "reveal_TOKEN");
+    assert_eq!(r.output("no-reveal", "get_TOKEN"), "ok:TOKEN");
+    let denied = r.output("no-reveal", "reveal_TOKEN");
     assert!(
         denied.starts_with("denied:") && denied.contains("grants.reveal = [\"TOKEN\"]"),
         "{denied}"
@@ -153,11 +146,11 @@ grants.secrets = ["MISSING"]
     ));
 
     assert_eq!(
-        out(&r, "revealed", "reveal_TOKEN"),
+        r.output("revealed", "reveal_TOKEN"),
         format!("ok:{} bytes", token().len())
     );
     assert_eq!(
-        out(&r, "revealed", "reveal_FROM_FILE"),
+        r.output("revealed", "reveal_FROM_FILE"),
         "ok:22 bytes",
         "file value without its newline"
     );
@@ -171,7 +164,7 @@ grants.secrets = ["MISSING"]
         ]
     ));
 
-    let missing = out(&r, "missing", "get_MISSING");
+    let missing = r.output("missing", "get_MISSING");
     assert!(
         missing.contains("environment variable `GANTRY_TEST_NOT_SET` is not set"),
         "{missing}"
@@ -223,7 +216,7 @@ with = { read-env = ["X"] }
     assert!(log.contains("hex [secret:TOKEN]"), "{log}");
     // Split across two records: both halves masked.
     assert!(log.contains("first half [secret:TOKEN]"), "{log}");
-    assert_eq!(out(&r, "leaker", "leaked"), "[secret:TOKEN]");
+    assert_eq!(r.output("leaker", "leaked"), "[secret:TOKEN]");
     assert_eq!(r.stage("leaker")["summary"], "leaking [secret:TOKEN]");
     let sarif = r.file("report.sarif");
     assert!(sarif.contains("found [secret:TOKEN]"));
@@ -238,8 +231,8 @@ with = { flood-secret = "TOKEN", flood = 5000 }
 grants.secrets = ["TOKEN"]
 "#);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(out(&r, "flood", "flood_held"), "1024");
-    let refused = out(&r, "flood", "flood_refused");
+    assert_eq!(r.output("flood", "flood_held"), "1024");
+    let refused = r.output("flood", "flood_refused");
     assert!(
         refused.starts_with("1024:denied:") && refused.contains("more than 1024 secret handles"),
         "{refused}"

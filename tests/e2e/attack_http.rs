@@ -148,21 +148,8 @@ fn stream_zeros(out: &mut TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-fn out(r: &Run, stage: &str, key: &str) -> String {
-    r.stage(stage)["outputs"][key]
-        .as_str()
-        .unwrap_or_else(|| {
-            panic!(
-                "stage {stage} reported no `{key}`: {}\nstderr:\n{}",
-                r.stage(stage),
-                r.stderr
-            )
-        })
-        .to_string()
-}
-
 fn result(r: &Run, stage: &str) -> String {
-    out(r, stage, "result")
+    r.output(stage, "result")
 }
 
 fn audit(r: &Run, stage: &str, decision: &str) -> Vec<serde_json::Value> {
@@ -441,7 +428,7 @@ fn requests_outside_the_grant_are_refused_audited_and_the_pipeline_goes_on() {
         &["host `169.254.169.254` is not granted"],
     );
     // The redirect itself is answered; following it is a new request, refused.
-    assert_eq!(out(&r, "redirect", "first"), "ok:302:moved");
+    assert_eq!(r.output("redirect", "first"), "ok:302:moved");
     let deny = assert_refused(
         &r,
         "redirect",
@@ -509,7 +496,7 @@ fn requests_outside_the_grant_are_refused_audited_and_the_pipeline_goes_on() {
         }
     }
 
-    assert_eq!(out(&r, "bystander", "ran"), "yes");
+    assert_eq!(r.output("bystander", "ran"), "yes");
     for (name, _, _) in &cases {
         assert_eq!(
             r.stage(name)["status"],
@@ -544,13 +531,13 @@ fn dry_run_plans_mutating_requests_and_sends_reads_and_a_real_run_journals_them(
     let r = ws.gantry(&["run", "--dry-run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(result(&r, "upload"), "ok:200:", "a synthetic, empty 200");
-    assert_eq!(out(&r, "upload", "dry_run"), "1");
+    assert_eq!(r.output("upload", "dry_run"), "1");
     assert_eq!(
         result(&r, "read"),
         "ok:200:hello from the test server",
         "reads are sent in dry-run"
     );
-    assert_eq!(out(&r, "read", "dry_run"), "0");
+    assert_eq!(r.output("read", "dry_run"), "0");
     let seen = server.seen();
     assert!(
         !seen.iter().any(|s| s.starts_with("POST")),
@@ -587,7 +574,7 @@ fn dry_run_plans_mutating_requests_and_sends_reads_and_a_real_run_journals_them(
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(result(&r, "upload"), "ok:201:created 7 bytes");
-    assert_eq!(out(&r, "upload", "dry_run"), "0");
+    assert_eq!(r.output("upload", "dry_run"), "0");
     assert!(
         server
             .seen()

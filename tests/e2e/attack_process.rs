@@ -14,21 +14,8 @@ use gantry_test_plugins::{Run, Workspace, pinned, plugins};
 
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 
-fn out(r: &Run, stage: &str, key: &str) -> String {
-    r.stage(stage)["outputs"][key]
-        .as_str()
-        .unwrap_or_else(|| {
-            panic!(
-                "stage {stage} reported no `{key}`: {}\nstderr:\n{}",
-                r.stage(stage),
-                r.stderr
-            )
-        })
-        .to_string()
-}
-
 fn result(r: &Run, stage: &str) -> String {
-    out(r, stage, "result")
+    r.output(stage, "result")
 }
 
 /// `[stage.NAME]` running proc-probe with `with` (inline TOML table body) and `grants`
@@ -319,7 +306,7 @@ fn refusals_are_denied_with_the_grant_audited_and_the_pipeline_goes_on() {
 
     // The positive control and the bystander ran.
     assert_eq!(result(&r, "works"), "ok:0:hello world");
-    assert_eq!(out(&r, "bystander", "ran"), "yes");
+    assert_eq!(r.output("bystander", "ran"), "yes");
     for s in ["not-listed", "sh-c", "cwd-symlink", "works", "bystander"] {
         assert_eq!(r.stage(s)["status"], "succeeded", "{s}: {}", r.stage(s));
     }
@@ -387,7 +374,7 @@ fn granted_commands_run_with_a_scrubbed_environment_inside_the_workspace() {
     assert_eq!(result(&r, "echo"), "ok:0:hello");
 
     // Only PATH, HOME and the variable the plugin passed (not gantry's own value of it).
-    let env = out(&r, "env", "stdout");
+    let env = r.output("env", "stdout");
     let vars: BTreeSet<&str> = env
         .lines()
         .filter_map(|l| l.split_once('=').map(|(k, _)| k))
@@ -416,7 +403,7 @@ fn granted_commands_run_with_a_scrubbed_environment_inside_the_workspace() {
         "the private HOME is removed afterwards: {home}"
     );
 
-    let pwd = out(&r, "pwd", "stdout");
+    let pwd = r.output("pwd", "stdout");
     assert_eq!(pwd.trim_end(), ws.path("sub/dir").display().to_string());
     assert_eq!(result(&r, "stdin"), "ok:0:piped in");
     let code = result(&r, "exit-code");
@@ -424,7 +411,7 @@ fn granted_commands_run_with_a_scrubbed_environment_inside_the_workspace() {
         code.starts_with("ok:") && !code.starts_with("ok:0:"),
         "a failing command is an answer, not an error: {code}"
     );
-    assert!(out(&r, "exit-code", "stderr").contains("no-such-file"));
+    assert!(r.output("exit-code", "stderr").contains("no-such-file"));
     let nf = result(&r, "not-on-path");
     assert!(
         nf.starts_with("err:not found:") && nf.contains("not found on gantry's PATH"),
@@ -529,10 +516,14 @@ fn a_command_that_runs_too_long_is_killed_with_its_children() {
 
     for s in ["sleep", "shorter", "family"] {
         assert_eq!(result(&r, s), "ok:none:", "{s}");
-        assert_eq!(out(&r, s, "timed-out"), "true", "{s}");
-        assert_eq!(out(&r, s, "status"), "none", "{s}");
+        assert_eq!(r.output(s, "timed-out"), "true", "{s}");
+        assert_eq!(r.output(s, "status"), "none", "{s}");
     }
-    let ms = |s: &str| out(&r, s, "elapsed-ms").parse::<u64>().expect("elapsed-ms");
+    let ms = |s: &str| {
+        r.output(s, "elapsed-ms")
+            .parse::<u64>()
+            .expect("elapsed-ms")
+    };
     assert!(
         (900..5000).contains(&ms("sleep")),
         "sleep took {} ms",
@@ -609,10 +600,10 @@ fn output_is_capped_per_stream_and_the_command_still_finishes() {
     ws.write("pipeline.toml", &p);
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(out(&r, "flood", "status"), "0", "seq ran to its end");
-    assert_eq!(out(&r, "flood", "stdout-bytes"), "1024");
-    assert_eq!(out(&r, "flood", "truncated"), "true");
-    assert_eq!(out(&r, "flood", "timed-out"), "false");
+    assert_eq!(r.output("flood", "status"), "0", "seq ran to its end");
+    assert_eq!(r.output("flood", "stdout-bytes"), "1024");
+    assert_eq!(r.output("flood", "truncated"), "true");
+    assert_eq!(r.output("flood", "timed-out"), "false");
     assert!(
         result(&r, "flood").starts_with("ok:0:1\n2\n3"),
         "{}",
@@ -648,13 +639,13 @@ fn dry_run_plans_mutating_commands_and_runs_read_only_ones() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!ws.path("x").exists(), "dry-run created x");
     assert_eq!(result(&r, "touch"), "ok:0:");
-    assert_eq!(out(&r, "touch", "dry-run"), "true");
+    assert_eq!(r.output("touch", "dry-run"), "true");
     assert_eq!(
         result(&r, "look"),
         "ok:0:read only",
         "a read-only grant runs in dry-run"
     );
-    assert_eq!(out(&r, "look", "dry-run"), "false");
+    assert_eq!(r.output("look", "dry-run"), "false");
     let plan: serde_json::Value = serde_json::from_str(&r.file("plan.json")).expect("plan.json");
     let effects = plan["effects"].as_array().expect("effects");
     let touch: Vec<&serde_json::Value> = effects
@@ -676,7 +667,7 @@ fn dry_run_plans_mutating_commands_and_runs_read_only_ones() {
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(ws.path("x").exists());
-    assert_eq!(out(&r, "touch", "dry-run"), "false");
+    assert_eq!(r.output("touch", "dry-run"), "false");
     let journal = r.file("journal.jsonl");
     let phases: Vec<String> = journal
         .lines()

@@ -151,6 +151,21 @@ impl Run {
             .unwrap_or_else(|| panic!("no stage {name} in summary: {s}"))
     }
 
+    /// Output `key` of `stage` (from `summary.json`); panics with the stage record and
+    /// gantry's stderr when it is missing.
+    pub fn output(&self, stage: &str, key: &str) -> String {
+        let rec = self.stage(stage);
+        rec["outputs"][key]
+            .as_str()
+            .unwrap_or_else(|| {
+                panic!(
+                    "stage {stage} reported no `{key}`: {rec}\nstderr:\n{}",
+                    self.stderr
+                )
+            })
+            .to_string()
+    }
+
     pub fn file(&self, rel: &str) -> String {
         let dir = self
             .dir
