@@ -69,6 +69,7 @@ fn setup(workspace: &Path, read: Vec<String>) -> StageSetup {
             stage: "bench".into(),
             plugin: "bench".into(),
         },
+        pipeline: "bench".into(),
         audit: Arc::new(AuditLog::disabled()),
         journal: Arc::new(Journal::disabled()),
         log: Arc::new(StageLog::sink()),

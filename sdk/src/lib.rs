@@ -133,6 +133,8 @@ pub mod __private {
 }
 
 pub mod http;
+pub mod containers;
+pub mod units;
 pub mod process;
 pub mod secrets;
 

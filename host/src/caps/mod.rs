@@ -9,6 +9,7 @@
 //! | secrets | [`secrets`] | `grants.secrets`, `grants.reveal` |
 //! | http | [`http`] | `grants.http` (`wasi:http/outgoing-handler`) |
 //! | process | [`process`] | `grants.process` |
+//! | containers | [`containers`] | `grants.containers` (Docker Engine through bollard) |
 //!
 //! Every broker goes through a [`Broker`]: it audits each use and refusal, and runs
 //! every mutating effect through the journal (fsynced intent before acting) or, in
@@ -19,6 +20,7 @@
 //! Adding a capability = one `.wit` interface in `wit/` + one module here + its grant
 //! in [`crate::manifest::Grants`].
 
+pub mod containers;
 pub mod env;
 pub mod fs;
 pub mod http;
@@ -69,6 +71,30 @@ impl Broker {
     ) -> CapError {
         let message = format!(
             "stage `{}` (plugin {}): {capability} {operation} refused: {what}; to allow it, add to the stage: {grant}",
+            self.actor.stage, self.actor.plugin
+        );
+        self.actor.record(
+            &self.audit,
+            capability,
+            operation,
+            Decision::Deny,
+            &message,
+            detail,
+        );
+        CapError::Denied(message)
+    }
+
+    /// Audits a request that no grant can allow (a privileged container, the host
+    /// network, someone else's container) and builds the error the plugin receives.
+    pub fn refuse(
+        &self,
+        capability: &str,
+        operation: &str,
+        what: &str,
+        detail: Option<Value>,
+    ) -> CapError {
+        let message = format!(
+            "stage `{}` (plugin {}): {capability} {operation} refused: {what}; gantry never allows this, whatever the stage's grants say",
             self.actor.stage, self.actor.plugin
         );
         self.actor.record(

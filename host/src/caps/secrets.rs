@@ -77,6 +77,13 @@ pub struct SecretHandle {
     name: String,
 }
 
+impl SecretHandle {
+    /// The granted secret's name; brokers look the value up in the store themselves.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 /// Per-stage state.
 #[derive(Default)]
 pub struct State {

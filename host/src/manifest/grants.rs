@@ -21,6 +21,7 @@
 //! | `reveal` | the values of these secrets (which must be declared in `[secrets]`); implies `secrets` for them |
 //! | `http` | HTTP requests to these origins and path prefixes (see [`HttpGrant`]) |
 //! | `process` | running these host commands with arguments matching these globs (see [`ProcessGrant`]) — the most powerful grant |
+//! | `containers` | images it may run, build and push, ports, networks, resource ceilings on the Docker Engine (see [`ContainersGrant`]) |
 //!
 //! Each capability is its own field of [`Grants`] with its own type and its own
 //! parser, registered in [`CAPABILITIES`]; an unknown capability name is an error
@@ -66,8 +67,9 @@
 //! `bash`, `env`, `xargs`, `sudo`, …) with a free argument (`*`) is refused: it would
 //! grant every command.
 
+pub(crate) mod containers;
 mod http;
-mod process;
+pub(crate) mod process;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -76,6 +78,7 @@ use super::secrets::{Declared, env_name_error};
 use super::suggest::{did_you_mean, list};
 use super::walk::{Cx, Val, entries, span_of};
 
+pub use containers::{ContainersGrant, ImagePattern, ImageRef};
 pub use http::HttpGrant;
 pub use process::{DEFAULT_PROCESS_OUTPUT, ProcessGrant};
 
@@ -96,6 +99,9 @@ pub struct Grants {
     pub http: Vec<HttpGrant>,
     /// `grants.process = [{ cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read-only = true, timeout = "5m" }]`
     pub process: Vec<ProcessGrant>,
+    /// `grants.containers = { run = ["127.0.0.1:5000/app:*"], build = true, … }`;
+    /// `None`: no access to the Docker Engine at all.
+    pub containers: Option<ContainersGrant>,
 }
 
 /// `grants.fs`: preopened directories (or files), by workspace-relative path.
@@ -108,11 +114,19 @@ pub struct FsGrants {
 }
 
 /// Known capability names, in the order shown to users.
-pub const CAPABILITIES: &[&str] = &["fs", "env", "secrets", "reveal", "http", "process"];
+pub const CAPABILITIES: &[&str] = &[
+    "fs",
+    "env",
+    "secrets",
+    "reveal",
+    "http",
+    "process",
+    "containers",
+];
 
 /// Capabilities in the design that this version does not implement yet: named so
 /// the error says "not available yet" rather than "unknown".
-const PLANNED: &[&str] = &["git", "containers", "cluster"];
+const PLANNED: &[&str] = &["git", "cluster"];
 
 const ALIASES: &[(&str, &str)] = &[
     ("filesystem", "fs"),
@@ -131,6 +145,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("command", "process"),
     ("commands", "process"),
     ("processes", "process"),
+    ("docker", "containers"),
+    ("container", "containers"),
+    ("images", "containers"),
 ];
 
 pub(crate) fn parse_grants(
@@ -157,6 +174,7 @@ pub(crate) fn parse_grants(
             }
             "http" => grants.http = http::parse(cx, value, stage),
             "process" => grants.process = process::parse(cx, value, stage),
+            "containers" => grants.containers = Some(containers::parse(cx, value, stage)),
             name => {
                 let known = format!("known capabilities: {}", list(CAPABILITIES));
                 let suggestion = ALIASES

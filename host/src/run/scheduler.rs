@@ -490,6 +490,7 @@ fn run_stage(
                     stage: name.to_string(),
                     plugin: prepared.plugin.digest.to_string(),
                 },
+                pipeline: sh.prepared.manifest.name.clone(),
                 audit: sh.audit.clone(),
                 journal: sh.journal.clone(),
                 log: log.clone(),

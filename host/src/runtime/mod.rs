@@ -87,6 +87,8 @@ pub struct LoadedPlugin {
 /// Everything a stage's store needs from the scheduler.
 pub struct StageSetup {
     pub actor: Actor,
+    /// The pipeline's name (labels of the Docker objects the stage creates).
+    pub pipeline: String,
     pub audit: Arc<AuditLog>,
     pub journal: Arc<Journal>,
     pub log: Arc<StageLog>,
@@ -138,6 +140,7 @@ pub struct StageState {
     pub(crate) secrets: caps::secrets::State,
     pub(crate) process: caps::process::State,
     pub(crate) http: caps::http::State,
+    pub(crate) containers: caps::containers::State,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -403,6 +406,7 @@ impl Runtime {
             secrets: caps::secrets::State::default(),
             process: caps::process::State::default(),
             http: caps::http::State::default(),
+            containers: caps::containers::State::default(),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -473,6 +477,19 @@ impl Runtime {
                 setup.cancel.clone(),
             ),
             http,
+            containers: caps::containers::State::new(
+                setup.grants.containers.as_ref(),
+                &setup.grants.fs.read,
+                &setup.grants.fs.write,
+                caps::containers::Owner {
+                    pipeline: setup.pipeline.clone(),
+                    stage: setup.actor.stage.clone(),
+                    run: setup.actor.run.clone(),
+                },
+                Instant::now() + setup.timeout,
+                setup.cancel.clone(),
+                setup.log.clone(),
+            ),
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };
@@ -481,6 +498,8 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .and_then(|p: Plugin| p.call_run(&mut store, &ctx));
+        // One-off containers never outlive their stage, however it ended.
+        store.data_mut().containers.cleanup();
         stdout.finish();
         stderr.finish();
         match result {

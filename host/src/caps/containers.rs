@@ -1,0 +1,1852 @@
+//! Capability `containers` (`gantry:plugin/containers`): the Docker Engine, through
+//! bollard, under argument-level grants.
+//!
+//! Grant: `grants.containers` (see [`crate::manifest::ContainersGrant`]). The plugin
+//! never sends Docker API JSON: it fills typed records and this module writes every
+//! request itself, so what it does not write cannot happen. In order, for each call:
+//!
+//! 1. **Always refused**, whatever the grant says (an audited `denied` whose text says
+//!    no grant allows it): `host-access` with privileged, added capabilities, devices,
+//!    `seccomp=unconfined`/`apparmor=unconfined` or any security option, host or
+//!    container namespace modes; network modes other than `none`/`bridge`; mounts whose
+//!    source is not a workspace directory after resolving symlinks (so never the
+//!    Docker socket) or whose target is `/` or relative; and any container, image or
+//!    service that does not carry this pipeline's `dev.gantry.pipeline` label — the
+//!    plugin cannot stop, inspect, read the logs of, tag or push someone else's.
+//! 2. **Granted or refused**: images by `run` globs, building by `build`, pushes by
+//!    `push` repositories, host ports by `publish`, networks by `network`, container
+//!    and service names by the `manage` prefix, Swarm by `services`, CPU, memory and
+//!    PIDs by the ceilings (a request above one is refused; none asked → the ceiling).
+//!    Mounts need `grants.fs.read` (read-only) or `grants.fs.write` (writable) over
+//!    their source. Refusals name the grant that would allow them.
+//! 3. **What the host adds**: labels `dev.gantry.{pipeline,stage,run}` on every object;
+//!    `no-new-privileges`; ports bound to 127.0.0.1 only; memory swap equal to memory;
+//!    no restart policy. One-off containers get `dev.gantry.oneoff=true` and are
+//!    removed when the call returns, and again by [`State::cleanup`] when the stage
+//!    ends for any reason (timeout, trap, cancel).
+//! 4. **Effects**: everything that changes the engine goes through the journal
+//!    (intent before, outcome after); under `--dry-run` it is recorded as planned. A
+//!    dry-run build still checks the context and the Dockerfile's first instruction.
+//! 5. **Time**: every engine call is bounded by the stage's remaining time and the
+//!    call's own timeout, and gives up when the stage is cancelled; a one-off container
+//!    still running then is killed and removed.
+//!
+//! Tests: unit tests below for the pure checks; `tests/e2e/attack_containers.rs` for
+//! each refusal against the real engine (nothing new in `docker ps -a`/`images`), and
+//! `tests/e2e/containers.rs` for build → push → pull by digest, runs, timeouts and
+//! deploys.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointPortConfig,
+    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, HostConfig, ImageInspect,
+    Limit, PortBinding, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecResources,
+};
+use bollard::query_parameters as q;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use wasmtime::component::Resource;
+
+use super::secrets::SecretHandle;
+use crate::manifest::grants::normalize_workspace_path;
+use crate::manifest::{ContainersGrant, ImageRef};
+use crate::run::log::StageLog;
+use crate::runtime::StageState;
+use crate::runtime::bindings::containers as wit;
+use crate::runtime::bindings::types::CapError;
+
+pub const LABEL_PIPELINE: &str = "dev.gantry.pipeline";
+pub const LABEL_STAGE: &str = "dev.gantry.stage";
+pub const LABEL_RUN: &str = "dev.gantry.run";
+pub const LABEL_ONEOFF: &str = "dev.gantry.oneoff";
+pub const LABEL_MANAGED: &str = "dev.gantry.managed";
+/// On services: the image of the spec before the last update (what a rollback restores).
+pub const LABEL_PREVIOUS_IMAGE: &str = "dev.gantry.previous-image";
+
+/// Cap on a one-off container's stdout and on its stderr, each.
+pub const OUTPUT_CAP: usize = 4 << 20;
+/// Largest build context sent to the engine.
+pub const MAX_CONTEXT: u64 = 1 << 30;
+const MAX_ENV: usize = 256;
+const MAX_ARGS: usize = 1024;
+const MAX_SPEC_BYTES: usize = 256 << 10;
+
+/// Where the labels come from.
+#[derive(Clone, Debug, Default)]
+pub struct Owner {
+    pub pipeline: String,
+    pub stage: String,
+    pub run: String,
+}
+
+/// Per-stage state of the broker.
+#[derive(Default)]
+pub struct State {
+    grant: Option<ContainersGrant>,
+    fs_read: Vec<String>,
+    fs_write: Vec<String>,
+    owner: Owner,
+    deadline: Option<Instant>,
+    cancel: Arc<AtomicBool>,
+    log: Option<Arc<StageLog>>,
+    docker: Option<Docker>,
+    runtime: Option<tokio::runtime::Runtime>,
+    handle: Option<tokio::runtime::Handle>,
+    /// One-off containers this stage started that may still exist.
+    oneoffs: Vec<String>,
+}
+
+impl State {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        grant: Option<&ContainersGrant>,
+        fs_read: &[String],
+        fs_write: &[String],
+        owner: Owner,
+        deadline: Instant,
+        cancel: Arc<AtomicBool>,
+        log: Arc<StageLog>,
+    ) -> State {
+        State {
+            grant: grant.cloned(),
+            fs_read: fs_read.to_vec(),
+            fs_write: fs_write.to_vec(),
+            owner,
+            deadline: Some(deadline),
+            cancel,
+            log: Some(log),
+            docker: None,
+            runtime: None,
+            handle: tokio::runtime::Handle::try_current().ok(),
+            oneoffs: Vec::new(),
+        }
+    }
+
+    fn labels(&self, oneoff: bool) -> HashMap<String, String> {
+        let mut l = HashMap::new();
+        l.insert(LABEL_PIPELINE.into(), self.owner.pipeline.clone());
+        l.insert(LABEL_STAGE.into(), self.owner.stage.clone());
+        l.insert(LABEL_RUN.into(), self.owner.run.clone());
+        if oneoff {
+            l.insert(LABEL_ONEOFF.into(), "true".into());
+        } else {
+            l.insert(LABEL_MANAGED.into(), "true".into());
+        }
+        l
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// Runs an engine call on tokio, bounded by `limit` and the stage's remaining time,
+    /// and abandoned when the stage is cancelled. `Err(None)` = timed out/cancelled.
+    fn block<T>(
+        &mut self,
+        limit: Option<Duration>,
+        fut: impl Future<Output = Result<T, CapError>>,
+    ) -> Result<T, Option<CapError>> {
+        let budget = limit.map_or(self.remaining(), |l| l.min(self.remaining()));
+        let cancel = self.cancel.clone();
+        let guarded = async move {
+            let watch = async {
+                loop {
+                    if cancel.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            tokio::select! {
+                r = fut => r.map_err(Some),
+                _ = tokio::time::sleep(budget) => Err(None),
+                _ = watch => Err(None),
+            }
+        };
+        if let Some(h) = &self.handle {
+            return h.block_on(guarded);
+        }
+        if self.runtime.is_none() {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => self.runtime = Some(rt),
+                Err(e) => {
+                    return Err(Some(CapError::Failed(format!(
+                        "cannot start an async runtime for the Docker client: {e}"
+                    ))));
+                }
+            }
+        }
+        self.runtime.as_ref().map(|rt| rt.block_on(guarded)).unwrap_or(Err(None))
+    }
+
+    /// `block` with a timeout turned into a `failed` error naming the operation.
+    fn call<T>(
+        &mut self,
+        what: &str,
+        limit: Option<Duration>,
+        fut: impl Future<Output = Result<T, CapError>>,
+    ) -> Result<T, CapError> {
+        self.block(limit, fut).map_err(|e| {
+            e.unwrap_or_else(|| {
+                CapError::Failed(format!(
+                    "{what}: gave up: the stage's time ran out or it was cancelled"
+                ))
+            })
+        })
+    }
+
+    /// The engine client, connected and version-negotiated on first use.
+    fn docker(&mut self) -> Result<Docker, CapError> {
+        if let Some(d) = &self.docker {
+            return Ok(d.clone());
+        }
+        let d = connect(self)?;
+        self.docker = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Removes every one-off container this stage started; called when the stage ends
+    /// whatever the outcome. Also sweeps by label, in case a create answered after
+    /// the call had given up.
+    pub fn cleanup(&mut self) {
+        if self.grant.is_none() || self.docker.is_none() {
+            return;
+        }
+        let Ok(docker) = self.docker() else { return };
+        let mut ids = std::mem::take(&mut self.oneoffs);
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_RUN}={}", self.owner.run),
+                format!("{LABEL_STAGE}={}", self.owner.stage),
+                format!("{LABEL_ONEOFF}=true"),
+            ],
+        )]);
+        // The stage's own deadline may be past: cleanup gets its own budget.
+        self.deadline = Some(Instant::now() + Duration::from_secs(30));
+        self.cancel = Arc::new(AtomicBool::new(false));
+        let d = docker.clone();
+        if let Ok(found) = self.call("cleanup", None, async move {
+            d.list_containers(Some(q::ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await
+            .map_err(engine_error)
+        }) {
+            ids.extend(found.into_iter().filter_map(|c| c.id));
+        }
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let d = docker.clone();
+            let _ = self.call("cleanup", None, async move {
+                remove_forced(&d, &id).await
+            });
+            if let Some(log) = &self.log {
+                log.line("gantry", "removed a one-off container left by the stage");
+            }
+        }
+    }
+}
+
+fn connect(state: &mut State) -> Result<Docker, CapError> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        CapError::Failed(format!(
+            "no Docker Engine answers ({}): {e}; start one (`sudo .ci/docker-up` in the gantry repository) or point DOCKER_HOST at it",
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+        ))
+    };
+    let docker = Docker::connect_with_local_defaults().map_err(|e| unreachable(&e))?;
+    // Debian's engine speaks an older API than bollard's default: negotiate first.
+    state.call("connect", Some(Duration::from_secs(10)), async move {
+        docker.negotiate_version().await.map_err(|e| unreachable(&e))
+    })
+}
+
+fn engine_error(e: bollard::errors::Error) -> CapError {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => CapError::NotFound(message),
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        } => CapError::Failed(format!("the engine answered {status_code}: {message}")),
+        other => CapError::Failed(format!("Docker Engine: {other}")),
+    }
+}
+
+async fn remove_forced(d: &Docker, id: &str) -> Result<(), CapError> {
+    match d
+        .remove_container(
+            id,
+            Some(q::RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        // "removal already in progress"
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(e) => Err(engine_error(e)),
+    }
+}
+
+/// Why a `host-access` request is refused, or `None` when it asks for nothing.
+pub fn host_access_refusal(h: &wit::HostAccess) -> Option<String> {
+    let mut asked = Vec::new();
+    if h.privileged {
+        asked.push("privileged mode".to_string());
+    }
+    if !h.cap_add.is_empty() {
+        asked.push(format!("added capabilities {}", shown_list(&h.cap_add)));
+    }
+    if !h.devices.is_empty() {
+        asked.push(format!("devices {}", shown_list(&h.devices)));
+    }
+    if !h.security_opt.is_empty() {
+        asked.push(format!("security options {}", shown_list(&h.security_opt)));
+    }
+    for (ns, v) in [("PID", &h.pid), ("IPC", &h.ipc), ("UTS", &h.uts), ("user", &h.userns)] {
+        if let Some(v) = v {
+            asked.push(format!("{ns} namespace mode `{}`", shown(v)));
+        }
+    }
+    (!asked.is_empty()).then(|| asked.join(", "))
+}
+
+fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect::<String>().escape_debug().to_string();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+fn shown_list(v: &[String]) -> String {
+    v.iter()
+        .take(8)
+        .map(|s| format!("`{}`", shown(s)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What a refused request looks like in the error: `(what, grant)`; `grant = None`
+/// means no grant allows it.
+type Refusal = (String, Option<String>);
+
+fn check_network(grant: &ContainersGrant, network: &str) -> Result<String, Refusal> {
+    let mode = if network.is_empty() { "none" } else { network };
+    match mode {
+        "none" | "bridge" => {
+            if grant.network.iter().any(|n| n == mode) {
+                Ok(mode.to_string())
+            } else {
+                Err((
+                    format!("network mode `{mode}` is not granted"),
+                    Some(format!("grants.containers.network = [\"{mode}\"]")),
+                ))
+            }
+        }
+        "host" => Err((
+            "the host network (a container on it reaches every service of the host)".into(),
+            None,
+        )),
+        m if m.starts_with("container:") => Err((
+            format!("joining another container's network namespace (`{}`)", shown(m)),
+            None,
+        )),
+        m => Err((
+            format!("network `{}`: only `none` and `bridge` exist for plugins", shown(m)),
+            None,
+        )),
+    }
+}
+
+/// Checks a mount and returns the canonical host directory to bind.
+fn check_mount(
+    workspace: &Path,
+    fs_read: &[String],
+    fs_write: &[String],
+    m: &wit::Mount,
+) -> Result<PathBuf, Refusal> {
+    let source = normalize_workspace_path(&m.source).map_err(|(why, _)| {
+        (
+            format!("mount source `{}`: {why}", shown(&m.source)),
+            None,
+        )
+    })?;
+    let target_ok = m.target.starts_with('/')
+        && m.target != "/"
+        && !m.target.split('/').any(|c| c == ".." || c == ".")
+        && !m.target.contains(['\0', ':', ',']);
+    if !target_ok {
+        return Err((
+            format!(
+                "mount target `{}` must be an absolute path other than `/`, without `.`/`..`, `:` or `,`",
+                shown(&m.target)
+            ),
+            None,
+        ));
+    }
+    let covers = |g: &String| g == "." || *g == source || source.starts_with(&format!("{g}/"));
+    let granted = if m.writable {
+        fs_write.iter().any(covers)
+    } else {
+        fs_read.iter().chain(fs_write).any(covers)
+    };
+    if !granted {
+        let key = if m.writable { "write" } else { "read" };
+        return Err((
+            format!(
+                "mounting workspace path `{source}` {} is not granted",
+                if m.writable { "writable" } else { "read-only" }
+            ),
+            Some(format!("grants.fs.{key} = [\"{source}\"]")),
+        ));
+    }
+    let full = workspace.join(&source);
+    let canonical = full.canonicalize().map_err(|e| {
+        (
+            format!("mount source `{source}` cannot be resolved: {e}"),
+            None,
+        )
+    })?;
+    if !canonical.starts_with(workspace) {
+        return Err((
+            format!(
+                "mount source `{source}` resolves to `{}`, outside the workspace",
+                canonical.display()
+            ),
+            None,
+        ));
+    }
+    if !canonical.is_dir() {
+        return Err((
+            format!("mount source `{source}` is not a directory"),
+            None,
+        ));
+    }
+    Ok(canonical)
+}
+
+fn check_resources(grant: &ContainersGrant, r: &wit::Resources) -> Result<(i64, i64, i64), Refusal> {
+    let cpus = r.cpus.unwrap_or(grant.cpus);
+    if !(cpus > 0.0 && cpus.is_finite()) {
+        return Err((format!("`cpus = {cpus}` is not a positive number"), None));
+    }
+    if cpus > grant.cpus {
+        return Err((
+            format!("{cpus} CPUs is above the ceiling of {}", grant.cpus),
+            Some(format!("grants.containers.cpus = {cpus}")),
+        ));
+    }
+    let memory = r.memory_bytes.unwrap_or(grant.memory);
+    if memory > grant.memory {
+        return Err((
+            format!(
+                "memory {} is above the ceiling of {}",
+                crate::manifest::units::format_size(memory),
+                crate::manifest::units::format_size(grant.memory)
+            ),
+            Some(format!(
+                "grants.containers.memory = \"{}\"",
+                crate::manifest::units::format_size(memory)
+            )),
+        ));
+    }
+    if memory < 4 << 20 {
+        return Err(("memory below the engine's minimum of 4MiB".into(), None));
+    }
+    let pids = r.pids.unwrap_or(grant.pids);
+    if pids > grant.pids || pids == 0 {
+        return Err((
+            format!("{pids} PIDs is outside 1..={}", grant.pids),
+            Some(format!("grants.containers.pids = {pids}")),
+        ));
+    }
+    Ok(((cpus * 1e9) as i64, memory as i64, pids as i64))
+}
+
+fn check_env(env: &[(String, String)]) -> Result<Vec<String>, Refusal> {
+    if env.len() > MAX_ENV {
+        return Err((format!("more than {MAX_ENV} environment variables"), None));
+    }
+    env.iter()
+        .map(|(k, v)| {
+            let ok = !k.is_empty()
+                && !k.contains(['=', '\0'])
+                && !v.contains('\0');
+            if ok {
+                Ok(format!("{k}={v}"))
+            } else {
+                Err((format!("environment variable name `{}` is invalid", shown(k)), None))
+            }
+        })
+        .collect()
+}
+
+fn check_name(grant: &ContainersGrant, name: &str, what: &str) -> Result<(), Refusal> {
+    let Some(prefix) = &grant.manage else {
+        return Err((
+            format!("managing long-running {what}s is not granted"),
+            Some(format!(
+                "grants.containers.manage = \"{}\"",
+                name.split(['-', '_', '.']).next().map(|p| format!("{p}-")).unwrap_or_default()
+            )),
+        ));
+    };
+    let valid = name.len() <= 128
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if !valid {
+        return Err((
+            format!("`{}` is not a valid {what} name", shown(name)),
+            None,
+        ));
+    }
+    if !name.starts_with(prefix.as_str()) {
+        return Err((
+            format!("{what} name `{name}` does not start with the granted prefix `{prefix}`"),
+            Some(format!("a name starting with `{prefix}`, or grants.containers.manage = \"{name}\"")),
+        ));
+    }
+    Ok(())
+}
+
+fn to_host_config(
+    network: String,
+    (nano_cpus, memory, pids): (i64, i64, i64),
+    binds: Vec<String>,
+    ports: &[wit::Port],
+) -> HostConfig {
+    let mut port_bindings = HashMap::new();
+    for p in ports {
+        port_bindings.insert(
+            format!("{}/tcp", p.container_port),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(p.host_port.to_string()),
+            }]),
+        );
+    }
+    HostConfig {
+        network_mode: Some(network),
+        nano_cpus: Some(nano_cpus),
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        pids_limit: Some(pids),
+        binds: (!binds.is_empty()).then_some(binds),
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        privileged: Some(false),
+        security_opt: Some(vec!["no-new-privileges:true".into()]),
+        readonly_rootfs: Some(false),
+        ..Default::default()
+    }
+}
+
+fn health_config(h: &wit::HealthCheck) -> HealthConfig {
+    let ms = |v: u64| (v.min(24 * 3600 * 1000) * 1_000_000) as i64;
+    let mut test = vec!["CMD".to_string()];
+    test.extend(h.test.iter().cloned());
+    HealthConfig {
+        test: Some(test),
+        interval: Some(ms(h.interval_ms.max(100))),
+        timeout: Some(ms(h.timeout_ms.max(100))),
+        retries: Some(i64::from(h.retries)),
+        start_period: Some(ms(h.start_period_ms)),
+        start_interval: None,
+    }
+}
+
+fn enum_str<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref()
+        .and_then(|v| serde_json::to_value(v).ok())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .filter(|s| !s.is_empty())
+}
+
+fn to_container(c: &ContainerInspectResponse) -> wit::Container {
+    let state = c.state.as_ref();
+    let mut ports = Vec::new();
+    if let Some(map) = c.network_settings.as_ref().and_then(|n| n.ports.as_ref()) {
+        for (k, v) in map {
+            let cport = k.split('/').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            for b in v.iter().flatten() {
+                if let Some(hp) = b.host_port.as_ref().and_then(|p| p.parse().ok()) {
+                    ports.push(wit::Port {
+                        container_port: cport,
+                        host_port: hp,
+                    });
+                }
+            }
+        }
+    }
+    ports.sort_by_key(|p| (p.container_port, p.host_port));
+    ports.dedup_by_key(|p| (p.container_port, p.host_port));
+    let mut labels: Vec<(String, String)> = c
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.sort();
+    wit::Container {
+        id: c.id.clone().unwrap_or_default(),
+        name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
+        image: c.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_default(),
+        state: enum_str(&state.and_then(|s| s.status)).unwrap_or_default(),
+        health: enum_str(&state.and_then(|s| s.health.as_ref()).and_then(|h| h.status)),
+        exit_code: state.and_then(|s| s.exit_code).filter(|_| {
+            state.and_then(|s| s.running) == Some(false)
+        }),
+        ports,
+        labels,
+    }
+}
+
+fn to_image(i: &ImageInspect) -> wit::Image {
+    let mut labels: Vec<(String, String)> = i
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    labels.sort();
+    wit::Image {
+        id: i.id.clone().unwrap_or_default(),
+        tags: i.repo_tags.clone().unwrap_or_default(),
+        repo_digests: i.repo_digests.clone().unwrap_or_default(),
+        size: i.size.unwrap_or(0).max(0) as u64,
+        labels,
+    }
+}
+
+/// Reads the build context into a tar archive, honouring `.dockerignore`. Symlinks
+/// are archived as links (never followed), so a link to `/etc` sends nothing from it.
+fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
+    let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
+        .map(|t| DockerIgnore::parse(&t))
+        .unwrap_or_default();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let mut total: u64 = 0;
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let full = dir.join(&rel);
+        let mut entries: Vec<_> = std::fs::read_dir(&full)
+            .map_err(|e| format!("cannot read `{}`: {e}", full.display()))?
+            .filter_map(Result::ok)
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let child = rel.join(e.file_name());
+            let Some(name) = child.to_str().map(|s| s.replace('\\', "/")) else {
+                continue;
+            };
+            let meta = e
+                .path()
+                .symlink_metadata()
+                .map_err(|err| format!("cannot stat `{name}`: {err}"))?;
+            if ignore.ignored(&name) && !(meta.is_dir() && ignore.may_reinclude_under(&name)) {
+                continue;
+            }
+            if meta.is_dir() {
+                builder
+                    .append_dir(&child, e.path())
+                    .map_err(|err| format!("cannot archive `{name}`: {err}"))?;
+                stack.push(child);
+            } else if meta.is_file() || meta.file_type().is_symlink() {
+                if ignore.ignored(&name) {
+                    continue;
+                }
+                total += meta.len();
+                if total > MAX_CONTEXT {
+                    return Err(format!(
+                        "the build context is larger than {}; exclude what the build does not need in `.dockerignore`",
+                        crate::manifest::units::format_size(MAX_CONTEXT)
+                    ));
+                }
+                builder
+                    .append_path_with_name(e.path(), &child)
+                    .map_err(|err| format!("cannot archive `{name}`: {err}"))?;
+            }
+        }
+    }
+    builder
+        .into_inner()
+        .map_err(|e| format!("cannot finish the build context archive: {e}"))
+}
+
+/// The subset of `.dockerignore` the classic builder honours: one pattern per line,
+/// `#` comments, `!` re-includes, `*`/`?` within a component, `**` across components,
+/// a leading `/` ignored; the last matching pattern wins.
+#[derive(Default)]
+struct DockerIgnore {
+    rules: Vec<(bool, String)>,
+}
+
+impl DockerIgnore {
+    fn parse(text: &str) -> DockerIgnore {
+        let rules = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|l| match l.strip_prefix('!') {
+                Some(p) => (false, clean_pattern(p)),
+                None => (true, clean_pattern(l)),
+            })
+            .filter(|(_, p)| !p.is_empty())
+            .collect();
+        DockerIgnore { rules }
+    }
+
+    fn ignored(&self, path: &str) -> bool {
+        let mut out = false;
+        for (exclude, p) in &self.rules {
+            // A pattern matching a parent directory covers everything under it.
+            let hit = ignore_glob(p, path)
+                || path
+                    .match_indices('/')
+                    .any(|(i, _)| ignore_glob(p, &path[..i]));
+            if hit {
+                out = *exclude;
+            }
+        }
+        out
+    }
+
+    /// Whether a `!` pattern could re-include something below `dir`.
+    fn may_reinclude_under(&self, dir: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|(exclude, p)| !exclude && p.starts_with(&format!("{dir}/")))
+    }
+}
+
+fn clean_pattern(p: &str) -> String {
+    let p = p.trim().trim_start_matches('/').trim_end_matches('/');
+    let p = p.strip_prefix("./").unwrap_or(p);
+    p.to_string()
+}
+
+fn ignore_glob(pattern: &str, path: &str) -> bool {
+    crate::manifest::grants::containers::path_glob(pattern, path)
+}
+
+/// The Dockerfile's first instruction must be `FROM` (after comments, parser
+/// directives and `ARG`s); anything else fails every builder.
+fn check_dockerfile(text: &str) -> Result<(), String> {
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let word = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        match word.as_str() {
+            "ARG" => continue,
+            "FROM" => return Ok(()),
+            other => {
+                return Err(format!(
+                    "line {}: the first instruction must be `FROM`, found `{}`",
+                    n + 1,
+                    shown(other)
+                ));
+            }
+        }
+    }
+    Err("the Dockerfile has no instructions".into())
+}
+
+/// The stage's labelled image behind `reference`, or a refusal when it is not ours.
+async fn owned_image(d: &Docker, reference: &str, pipeline: &str) -> Result<ImageInspect, CapError> {
+    let img = d.inspect_image(reference).await.map_err(engine_error)?;
+    let ours = img
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(LABEL_PIPELINE))
+        .is_some_and(|p| p == pipeline);
+    if ours {
+        Ok(img)
+    } else {
+        Err(CapError::Denied(String::new()))
+    }
+}
+
+impl StageState {
+    fn containers_grant(&self, operation: &str) -> Result<ContainersGrant, CapError> {
+        match &self.containers.grant {
+            Some(g) => Ok(g.clone()),
+            None => Err(self.broker.deny(
+                "containers",
+                operation,
+                "the stage has no access to the Docker Engine",
+                "grants.containers = { … } (see `gantry plugin inspect` for what the plugin needs)",
+                None,
+            )),
+        }
+    }
+
+    fn refuse(&self, operation: &str, (what, grant): Refusal, detail: Value) -> CapError {
+        match grant {
+            Some(g) => self.broker.deny("containers", operation, &what, &g, Some(detail)),
+            None => self.broker.refuse("containers", operation, &what, Some(detail)),
+        }
+    }
+
+    /// Inspects a container by name and checks it is one of this pipeline's managed
+    /// containers under the granted prefix.
+    fn owned_container(
+        &mut self,
+        operation: &str,
+        name: &str,
+    ) -> Result<(ContainersGrant, ContainerInspectResponse), CapError> {
+        let grant = self.containers_grant(operation)?;
+        let detail = json!({ "name": shown(name) });
+        if let Err(r) = check_name(&grant, name, "container") {
+            return Err(self.refuse(operation, r, detail));
+        }
+        let docker = self.containers.docker()?;
+        let n = name.to_string();
+        let c = self.containers.call(operation, Some(Duration::from_secs(30)), async move {
+            docker
+                .inspect_container(&n, None::<q::InspectContainerOptions>)
+                .await
+                .map_err(engine_error)
+        })?;
+        let labels = c.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        let ours = labels.get(LABEL_PIPELINE) == Some(&self.containers.owner.pipeline)
+            && labels.get(LABEL_MANAGED).is_some_and(|v| v == "true");
+        if !ours {
+            return Err(self.refuse(
+                operation,
+                (
+                    format!(
+                        "container `{}` was not created by gantry for pipeline `{}`",
+                        shown(name),
+                        self.containers.owner.pipeline
+                    ),
+                    None,
+                ),
+                detail,
+            ));
+        }
+        Ok((grant, c))
+    }
+
+    fn check_image_run(&self, operation: &str, grant: &ContainersGrant, image: &str) -> Result<ImageRef, CapError> {
+        let detail = json!({ "image": shown(image) });
+        let r = ImageRef::parse(image)
+            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(image))))?;
+        if !grant.may_run(&r) {
+            return Err(self.refuse(
+                operation,
+                (
+                    format!("image `{r}` is not granted"),
+                    Some(format!("grants.containers.run = [\"{}:*\"]", r.repository)),
+                ),
+                detail,
+            ));
+        }
+        Ok(r)
+    }
+
+    fn check_common(
+        &self,
+        operation: &str,
+        grant: &ContainersGrant,
+        network: &str,
+        resources: &wit::Resources,
+        env: &[(String, String)],
+        access: &Option<wit::HostAccess>,
+        ports: &[wit::Port],
+    ) -> Result<(String, (i64, i64, i64), Vec<String>), CapError> {
+        if let Some(why) = access.as_ref().and_then(host_access_refusal) {
+            return Err(self.refuse(operation, (why, None), json!({ "host-access": true })));
+        }
+        let net = check_network(grant, network)
+            .map_err(|r| self.refuse(operation, r, json!({ "network": shown(network) })))?;
+        let res = check_resources(grant, resources)
+            .map_err(|r| self.refuse(operation, r, json!({ "resources": true })))?;
+        let env = check_env(env).map_err(|(what, _)| CapError::Invalid(what))?;
+        for p in ports {
+            if p.container_port == 0 || p.host_port == 0 {
+                return Err(CapError::Invalid("port 0 cannot be published".into()));
+            }
+            if !grant.may_publish(p.host_port) {
+                return Err(self.refuse(
+                    operation,
+                    (
+                        format!("publishing host port {} is not granted", p.host_port),
+                        Some(format!("grants.containers.publish = [{}]", p.host_port)),
+                    ),
+                    json!({ "port": p.host_port }),
+                ));
+            }
+            if net == "none" {
+                return Err(CapError::Invalid(format!(
+                    "port {} cannot be published on network `none`: use `bridge`",
+                    p.host_port
+                )));
+            }
+        }
+        Ok((net, res, env))
+    }
+
+    fn run_oneoff(&mut self, spec: wit::RunSpec) -> Result<wit::RunOutput, CapError> {
+        let op = "run";
+        let grant = self.containers_grant(op)?;
+        let size: usize = spec.command.iter().chain(spec.entrypoint.iter().flatten()).map(String::len).sum::<usize>()
+            + spec.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        if size > MAX_SPEC_BYTES || spec.command.len() > MAX_ARGS {
+            return Err(CapError::Invalid(format!(
+                "the run spec is too large (at most {MAX_ARGS} arguments and {MAX_SPEC_BYTES} bytes)"
+            )));
+        }
+        let image = self.check_image_run(op, &grant, &spec.image)?;
+        let (net, res, env) = self.check_common(op, &grant, &spec.network, &spec.resources, &spec.env, &spec.host_access, &[])?;
+        let mut binds = Vec::new();
+        for m in &spec.mounts {
+            let host = check_mount(&self.broker.workspace, &self.containers.fs_read, &self.containers.fs_write, m)
+                .map_err(|r| self.refuse(op, r, json!({ "mount": shown(&m.source) })))?;
+            binds.push(format!(
+                "{}:{}:{}",
+                host.display(),
+                m.target,
+                if m.writable { "rw" } else { "ro" }
+            ));
+        }
+        if let Some(w) = &spec.workdir {
+            if !w.starts_with('/') || w.contains('\0') {
+                return Err(CapError::Invalid(format!("workdir `{}` must be an absolute path", shown(w))));
+            }
+        }
+        let limit = spec.timeout_ms.map(Duration::from_millis);
+        let detail = json!({
+            "image": image.to_string(),
+            "command": spec.command.iter().take(16).map(|a| shown(a)).collect::<Vec<_>>(),
+            "network": net,
+            "mounts": binds.iter().map(|b| b.rsplit_once(':').map(|x| x.0).unwrap_or(b).to_string()).collect::<Vec<_>>(),
+        });
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            env: Some(env),
+            working_dir: spec.workdir.clone(),
+            user: spec.user.clone(),
+            labels: Some(self.containers.labels(true)),
+            network_disabled: Some(net == "none"),
+            host_config: Some(to_host_config(net, res, binds, &[])),
+            ..Default::default()
+        };
+        self.broker.allow("containers", op, "image granted", Some(detail.clone()));
+        let log = self.log.clone();
+        let StageState { broker, containers, .. } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || wit::RunOutput {
+                exit_code: Some(0),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                truncated: false,
+                timed_out: false,
+                dry_run: true,
+            },
+            || run_container(containers, body, limit, log),
+            |r| match r {
+                Ok(o) => json!({ "exit-code": o.exit_code, "timed-out": o.timed_out, "stdout-bytes": o.stdout.len(), "stderr-bytes": o.stderr.len() }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
+        )
+    }
+}
+
+fn run_container(
+    st: &mut State,
+    body: ContainerCreateBody,
+    limit: Option<Duration>,
+    log: Arc<StageLog>,
+) -> Result<wit::RunOutput, CapError> {
+    let docker = st.docker()?;
+    let d = docker.clone();
+    let created = st.call("create container", Some(Duration::from_secs(60)), async move {
+        d.create_container(None::<q::CreateContainerOptions>, body)
+            .await
+            .map_err(engine_error)
+    })?;
+    let id = created.id;
+    st.oneoffs.push(id.clone());
+    let d = docker.clone();
+    let cid = id.clone();
+    let log2 = log.clone();
+    let outcome = st.block(limit, async move {
+        let log = log2;
+        d.start_container(&cid, None::<q::StartContainerOptions>)
+            .await
+            .map_err(engine_error)?;
+        let mut logs = d.logs(
+            &cid,
+            Some(q::LogsOptions {
+                follow: true,
+                stdout: true,
+                stderr: true,
+                ..Default::default()
+            }),
+        );
+        let (mut out, mut err, mut truncated) = (Vec::new(), Vec::new(), false);
+        while let Some(item) = logs.next().await {
+            let (buf, src, msg) = match item {
+                Ok(bollard::container::LogOutput::StdOut { message }) => (&mut out, "stdout", message),
+                Ok(bollard::container::LogOutput::StdErr { message }) => (&mut err, "stderr", message),
+                Ok(_) => continue,
+                Err(_) => break,
+            };
+            for line in String::from_utf8_lossy(&msg).lines() {
+                log.line(src, line);
+            }
+            let room = OUTPUT_CAP.saturating_sub(buf.len());
+            if msg.len() > room {
+                truncated = true;
+            }
+            buf.extend_from_slice(&msg[..msg.len().min(room)]);
+        }
+        let mut wait = d.wait_container(&cid, None::<q::WaitContainerOptions>);
+        let code = match wait.next().await {
+            Some(Ok(r)) => r.status_code,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+            Some(Err(e)) => return Err(engine_error(e)),
+            None => -1,
+        };
+        Ok((code, out, err, truncated))
+    });
+    let d = docker.clone();
+    let cid = id.clone();
+    let removed = st.call("remove container", Some(Duration::from_secs(30)), async move {
+        remove_forced(&d, &cid).await
+    });
+    if removed.is_ok() {
+        st.oneoffs.retain(|x| x != &id);
+    }
+    match outcome {
+        Ok((code, stdout, stderr, truncated)) => Ok(wit::RunOutput {
+            exit_code: Some(code),
+            stdout,
+            stderr,
+            truncated,
+            timed_out: false,
+            dry_run: false,
+        }),
+        Err(None) => {
+            log.line("gantry", "container killed at its timeout");
+            Ok(wit::RunOutput {
+                exit_code: None,
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                truncated: false,
+                timed_out: true,
+                dry_run: false,
+            })
+        }
+        Err(Some(e)) => Err(e),
+    }
+}
+
+impl wit::Host for StageState {
+    fn run(&mut self, spec: wit::RunSpec) -> wasmtime::Result<Result<wit::RunOutput, CapError>> {
+        Ok(self.run_oneoff(spec))
+    }
+
+    fn build(&mut self, spec: wit::BuildSpec) -> wasmtime::Result<Result<wit::Image, CapError>> {
+        Ok(self.build_image(spec))
+    }
+
+    fn tag(&mut self, source: String, target: String) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.tag_image(&source, &target))
+    }
+
+    fn push(
+        &mut self,
+        reference: String,
+        username: Option<String>,
+        password: Option<Resource<SecretHandle>>,
+    ) -> wasmtime::Result<Result<wit::Pushed, CapError>> {
+        let secret = match password {
+            Some(h) => Some(self.table().get(&h)?.name().to_string()),
+            None => None,
+        };
+        Ok(self.push_image(&reference, username, secret))
+    }
+
+    fn inspect_image(&mut self, reference: String) -> wasmtime::Result<Result<wit::Image, CapError>> {
+        Ok(self.inspect_image_checked(&reference))
+    }
+
+    fn create(&mut self, spec: wit::ContainerSpec) -> wasmtime::Result<Result<wit::Container, CapError>> {
+        Ok(self.create_managed(spec))
+    }
+
+    fn start(&mut self, name: String) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.lifecycle("start", &name, None))
+    }
+
+    fn stop(&mut self, name: String, timeout_s: Option<u32>) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.lifecycle("stop", &name, timeout_s.or(Some(10))))
+    }
+
+    fn remove(&mut self, name: String) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.lifecycle("remove", &name, None))
+    }
+
+    fn rename(&mut self, name: String, new_name: String) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.rename_managed(&name, &new_name))
+    }
+
+    fn inspect(&mut self, name: String) -> wasmtime::Result<Result<wit::Container, CapError>> {
+        Ok(self
+            .owned_container("inspect", &name)
+            .map(|(_, c)| to_container(&c)))
+    }
+
+    fn list_containers(&mut self) -> wasmtime::Result<Result<Vec<wit::Container>, CapError>> {
+        Ok(self.list_managed())
+    }
+
+    fn logs(&mut self, name: String, tail: u32) -> wasmtime::Result<Result<String, CapError>> {
+        Ok(self.logs_managed(&name, tail))
+    }
+
+    fn service_deploy(&mut self, spec: wit::ServiceSpec) -> wasmtime::Result<Result<wit::Service, CapError>> {
+        Ok(self.deploy_service(spec))
+    }
+
+    fn service_rollback(&mut self, name: String) -> wasmtime::Result<Result<wit::Service, CapError>> {
+        Ok(self.rollback_service(&name))
+    }
+
+    fn service_inspect(&mut self, name: String) -> wasmtime::Result<Result<wit::Service, CapError>> {
+        Ok(self.owned_service("service-inspect", &name).map(|(_, s)| s))
+    }
+
+    fn service_remove(&mut self, name: String) -> wasmtime::Result<Result<(), CapError>> {
+        Ok(self.remove_service(&name))
+    }
+}
+
+impl StageState {
+    fn build_image(&mut self, spec: wit::BuildSpec) -> Result<wit::Image, CapError> {
+        let op = "build";
+        let grant = self.containers_grant(op)?;
+        let detail = json!({ "context": shown(&spec.context), "tags": spec.tags.iter().map(|t| shown(t)).collect::<Vec<_>>() });
+        if !grant.build {
+            return Err(self.refuse(
+                op,
+                ("building images is not granted".into(), Some("grants.containers.build = true".into())),
+                detail,
+            ));
+        }
+        let m = wit::Mount {
+            source: spec.context.clone(),
+            target: "/context".into(),
+            writable: false,
+        };
+        let dir = check_mount(&self.broker.workspace, &self.containers.fs_read, &self.containers.fs_write, &m)
+            .map_err(|(what, grant)| self.refuse(op, (what.replace("mounting", "building from"), grant), detail.clone()))?;
+        let dockerfile = spec.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
+        let df_rel = normalize_workspace_path(&dockerfile)
+            .map_err(|(why, _)| CapError::Invalid(format!("dockerfile `{}`: {why}", shown(&dockerfile))))?;
+        let df_path = dir.join(&df_rel);
+        match df_path.canonicalize() {
+            Ok(p) if p.starts_with(&dir) => {}
+            Ok(_) => return Err(self.refuse(op, (format!("dockerfile `{df_rel}` resolves outside the build context"), None), detail)),
+            Err(e) => return Err(CapError::NotFound(format!("dockerfile `{df_rel}` in context `{}`: {e}", spec.context))),
+        }
+        let text = std::fs::read_to_string(&df_path)
+            .map_err(|e| CapError::Failed(format!("cannot read `{df_rel}`: {e}")))?;
+        check_dockerfile(&text).map_err(|e| CapError::Invalid(format!("`{}/{df_rel}`: {e}", spec.context)))?;
+        let mut tags = Vec::new();
+        for t in &spec.tags {
+            let r = ImageRef::parse(t).map_err(|why| CapError::Invalid(format!("tag `{}`: {why}", shown(t))))?;
+            if !grant.may_run(&r) && !grant.may_push(&r) {
+                return Err(self.refuse(
+                    op,
+                    (format!("tag `{r}` matches neither `run` nor `push`"), Some(format!("grants.containers.push = [\"{}\"]", r.repository))),
+                    detail,
+                ));
+            }
+            tags.push(r);
+        }
+        let mut labels: HashMap<String, String> = spec
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .cloned()
+            .collect();
+        labels.extend(self.containers.labels(false).into_iter().filter(|(k, _)| k != LABEL_MANAGED));
+        let build_args: HashMap<String, String> = spec.build_args.iter().cloned().collect();
+        self.broker.allow("containers", op, "build granted", Some(detail.clone()));
+        let log = self.log.clone();
+        let target = spec.target.clone().unwrap_or_default();
+        let StageState { broker, containers, .. } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || wit::Image { id: String::new(), tags: tags.iter().map(ToString::to_string).collect(), repo_digests: vec![], size: 0, labels: vec![] },
+            || {
+                let tar = context_tar(&dir).map_err(CapError::Failed)?;
+                let docker = containers.docker()?;
+                let first = tags.first().map(ToString::to_string);
+                let d = docker.clone();
+                let options = q::BuildImageOptions {
+                    dockerfile: df_rel.clone(),
+                    t: first.clone(),
+                    rm: true,
+                    forcerm: true,
+                    buildargs: Some(build_args),
+                    labels: Some(labels),
+                    target,
+                    networkmode: Some("none".into()),
+                    ..Default::default()
+                };
+                let log2 = log.clone();
+                let id = containers.call("build", None, async move {
+                    let mut stream = d.build_image(options, None, Some(bollard::body_full(tar.into())));
+                    let mut id = None;
+                    while let Some(item) = stream.next().await {
+                        let info = item.map_err(|e| match e {
+                            bollard::errors::Error::DockerStreamError { error } => CapError::Failed(format!("build failed: {error}")),
+                            e => engine_error(e),
+                        })?;
+                        if let Some(s) = &info.stream {
+                            for l in s.lines().filter(|l| !l.trim().is_empty()) {
+                                log2.line("build", l);
+                            }
+                        }
+                        if let Some(e) = info.error_detail.and_then(|e| e.message) {
+                            return Err(CapError::Failed(format!("build failed: {e}")));
+                        }
+                        if let Some(i) = info.aux {
+                            id = i.id.or(id);
+                        }
+                    }
+                    Ok(id)
+                })?;
+                let reference = id.or(first).ok_or_else(|| CapError::Failed("the engine reported no image id".into()))?;
+                for t in tags.iter().skip(1) {
+                    let d = docker.clone();
+                    let (src, repo, tag) = (reference.clone(), t.repository.clone(), t.tag.clone());
+                    containers.call("tag", Some(Duration::from_secs(30)), async move {
+                        d.tag_image(&src, Some(q::TagImageOptions { repo: Some(repo), tag })).await.map_err(engine_error)
+                    })?;
+                }
+                let d = docker.clone();
+                let img = containers.call("inspect image", Some(Duration::from_secs(30)), async move {
+                    d.inspect_image(&reference).await.map_err(engine_error)
+                })?;
+                Ok(to_image(&img))
+            },
+            |r| match r {
+                Ok(i) => json!({ "id": i.id, "tags": i.tags }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
+        )
+    }
+
+    /// This pipeline's image behind `reference`; a refusal for anyone else's.
+    fn our_image(&mut self, op: &str, reference: &str) -> Result<ImageInspect, CapError> {
+        let docker = self.containers.docker()?;
+        let pipeline = self.containers.owner.pipeline.clone();
+        let r = reference.to_string();
+        match self.containers.call(op, Some(Duration::from_secs(30)), async move {
+            owned_image(&docker, &r, &pipeline).await
+        }) {
+            Err(CapError::Denied(_)) => Err(self.refuse(
+                op,
+                (format!("image `{}` was not built by gantry for pipeline `{}`", shown(reference), self.containers.owner.pipeline), None),
+                json!({ "image": shown(reference) }),
+            )),
+            other => other,
+        }
+    }
+
+    fn tag_image(&mut self, source: &str, target: &str) -> Result<(), CapError> {
+        let op = "tag";
+        let grant = self.containers_grant(op)?;
+        let t = ImageRef::parse(target).map_err(|why| CapError::Invalid(format!("target `{}`: {why}", shown(target))))?;
+        if t.digest.is_some() {
+            return Err(CapError::Invalid("a tag target cannot carry a digest".into()));
+        }
+        if !grant.may_run(&t) && !grant.may_push(&t) {
+            return Err(self.refuse(
+                op,
+                (format!("tag `{t}` matches neither `run` nor `push`"), Some(format!("grants.containers.push = [\"{}\"]", t.repository))),
+                json!({ "target": t.to_string() }),
+            ));
+        }
+        let img = self.our_image(op, source)?;
+        let id = img.id.clone().unwrap_or_default();
+        let detail = json!({ "source": shown(source), "target": t.to_string() });
+        self.broker.allow("containers", op, "tag granted", Some(detail.clone()));
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false, || (), || {
+            let d = containers.docker()?;
+            containers.call("tag", Some(Duration::from_secs(30)), async move {
+                d.tag_image(&id, Some(q::TagImageOptions { repo: Some(t.repository.clone()), tag: t.tag.clone() })).await.map_err(engine_error)
+            })
+        }, |r| json!({ "ok": r.is_ok() }))
+    }
+
+    fn push_image(&mut self, reference: &str, username: Option<String>, secret: Option<String>) -> Result<wit::Pushed, CapError> {
+        let op = "push";
+        let grant = self.containers_grant(op)?;
+        let r = ImageRef::parse(reference).map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        let detail = json!({ "image": r.to_string(), "username": username, "password-secret": secret });
+        if r.digest.is_some() {
+            return Err(CapError::Invalid("push a tag, not a digest".into()));
+        }
+        if !grant.may_push(&r) {
+            return Err(self.refuse(op, (format!("pushing to `{}` is not granted", r.repository), Some(format!("grants.containers.push = [\"{}\"]", r.repository))), detail));
+        }
+        let Some(registry) = r.registry().map(str::to_string) else {
+            return Err(self.refuse(op, (format!("`{}` names no registry host; gantry does not push to Docker Hub implicitly", r.repository), Some("a repository with a registry host, e.g. `127.0.0.1:5000/app`".into())), detail));
+        };
+        self.our_image(op, &r.to_string())?;
+        let password = match &secret {
+            Some(name) => match self.secrets.store.value(name) {
+                Some(Ok(v)) => Some(v.clone()),
+                _ => return Err(CapError::NotFound(format!("secret `{name}` has no value"))),
+            },
+            None => None,
+        };
+        let credentials = (username.is_some() || password.is_some()).then(|| DockerCredentials {
+            username: username.clone(),
+            password,
+            serveraddress: Some(registry.clone()),
+            ..Default::default()
+        });
+        self.broker.allow("containers", op, "push granted", Some(detail.clone()));
+        let log = self.log.clone();
+        let shown_ref = r.to_string();
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false,
+            || wit::Pushed { reference: shown_ref.clone(), digest: String::new() },
+            || {
+                let d = containers.docker()?;
+                let (repo, tag) = (r.repository.clone(), r.tag.clone());
+                let log2 = log.clone();
+                let digest = containers.call("push", None, async move {
+                    let mut s = d.push_image(&repo, Some(q::PushImageOptions { tag, ..Default::default() }), credentials);
+                    let mut digest = None;
+                    while let Some(item) = s.next().await {
+                        let info = item.map_err(|e| match e {
+                            bollard::errors::Error::DockerStreamError { error } => CapError::Failed(format!("push failed: {error}")),
+                            e => engine_error(e),
+                        })?;
+                        if let Some(e) = info.error_detail.and_then(|e| e.message) {
+                            return Err(CapError::Failed(format!("push to `{repo}` failed: {e}")));
+                        }
+                        if let Some(st) = &info.status {
+                            if let Some(i) = st.find("digest: ") {
+                                digest = st[i + 8..].split_whitespace().next().map(str::to_string);
+                            }
+                            log2.line("push", st);
+                        }
+                    }
+                    Ok(digest)
+                })?;
+                let digest = digest.ok_or_else(|| CapError::Failed("the registry reported no digest".into()))?;
+                Ok(wit::Pushed { reference: shown_ref.clone(), digest })
+            },
+            |res| match res { Ok(p) => json!({ "digest": p.digest }), Err(e) => json!({ "error": e.to_string() }) },
+        )
+    }
+
+    fn inspect_image_checked(&mut self, reference: &str) -> Result<wit::Image, CapError> {
+        let op = "inspect-image";
+        let grant = self.containers_grant(op)?;
+        let r = ImageRef::parse(reference).map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        if grant.may_run(&r) {
+            let d = self.containers.docker()?;
+            let s = r.to_string();
+            let img = self.containers.call(op, Some(Duration::from_secs(30)), async move {
+                d.inspect_image(&s).await.map_err(engine_error)
+            })?;
+            return Ok(to_image(&img));
+        }
+        self.our_image(op, &r.to_string()).map(|i| to_image(&i))
+    }
+
+    fn create_managed(&mut self, spec: wit::ContainerSpec) -> Result<wit::Container, CapError> {
+        let op = "create";
+        let grant = self.containers_grant(op)?;
+        if let Err(r) = check_name(&grant, &spec.name, "container") {
+            return Err(self.refuse(op, r, json!({ "name": shown(&spec.name) })));
+        }
+        let image = self.check_image_run(op, &grant, &spec.image)?;
+        let (net, res, env) = self.check_common(op, &grant, &spec.network, &spec.resources, &spec.env, &spec.host_access, &spec.ports)?;
+        let mut labels: HashMap<String, String> = spec.labels.iter().filter(|(k, _)| !k.starts_with("dev.gantry.")).cloned().collect();
+        labels.extend(self.containers.labels(false));
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+            entrypoint: spec.entrypoint.clone(),
+            env: Some(env),
+            labels: Some(labels),
+            healthcheck: spec.health_check.as_ref().map(health_config),
+            exposed_ports: (!spec.ports.is_empty()).then(|| spec.ports.iter().map(|p| format!("{}/tcp", p.container_port)).collect()),
+            network_disabled: Some(net == "none"),
+            host_config: Some(to_host_config(net, res, Vec::new(), &spec.ports)),
+            ..Default::default()
+        };
+        let detail = json!({ "name": spec.name, "image": image.to_string(), "ports": spec.ports.iter().map(|p| p.host_port).collect::<Vec<_>>() });
+        self.broker.allow("containers", op, "name and image granted", Some(detail.clone()));
+        let name = spec.name.clone();
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false,
+            || wit::Container { id: String::new(), name: name.clone(), image: image.to_string(), state: "created".into(), health: None, exit_code: None, ports: spec.ports.clone(), labels: vec![] },
+            || {
+                let d = containers.docker()?;
+                let n = name.clone();
+                containers.call(op, Some(Duration::from_secs(60)), async move {
+                    d.create_container(Some(q::CreateContainerOptions { name: Some(n.clone()), ..Default::default() }), body).await.map_err(engine_error)?;
+                    let c = d.inspect_container(&n, None::<q::InspectContainerOptions>).await.map_err(engine_error)?;
+                    Ok(to_container(&c))
+                })
+            },
+            |r| match r { Ok(c) => json!({ "id": c.id }), Err(e) => json!({ "error": e.to_string() }) },
+        )
+    }
+
+    fn lifecycle(&mut self, op: &str, name: &str, timeout_s: Option<u32>) -> Result<(), CapError> {
+        let (_, c) = self.owned_container(op, name)?;
+        let id = c.id.clone().unwrap_or_default();
+        let detail = json!({ "name": name, "id": id });
+        self.broker.allow("containers", op, "managed container", Some(detail.clone()));
+        let op_owned = op.to_string();
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false, || (), || {
+            let d = containers.docker()?;
+            let wait = Duration::from_secs(u64::from(timeout_s.unwrap_or(10)) + 30);
+            containers.call(&op_owned.clone(), Some(wait), async move {
+                match op_owned.as_str() {
+                    "start" => d.start_container(&id, None::<q::StartContainerOptions>).await.map_err(engine_error),
+                    "stop" => match d.stop_container(&id, Some(q::StopContainerOptions { t: timeout_s.map(|t| t.min(3600) as i32), signal: None })).await {
+                        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+                        r => r.map_err(engine_error),
+                    },
+                    _ => remove_forced(&d, &id).await,
+                }
+            })
+        }, |r| json!({ "ok": r.is_ok() }))
+    }
+
+    fn rename_managed(&mut self, name: &str, new_name: &str) -> Result<(), CapError> {
+        let op = "rename";
+        let (grant, c) = self.owned_container(op, name)?;
+        if let Err(r) = check_name(&grant, new_name, "container") {
+            return Err(self.refuse(op, r, json!({ "name": shown(new_name) })));
+        }
+        let id = c.id.clone().unwrap_or_default();
+        let detail = json!({ "name": name, "new-name": new_name });
+        self.broker.allow("containers", op, "managed container", Some(detail.clone()));
+        let nn = new_name.to_string();
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false, || (), || {
+            let d = containers.docker()?;
+            containers.call("rename", Some(Duration::from_secs(30)), async move {
+                d.rename_container(&id, q::RenameContainerOptions { name: nn }).await.map_err(engine_error)
+            })
+        }, |r| json!({ "ok": r.is_ok() }))
+    }
+
+    fn list_managed(&mut self) -> Result<Vec<wit::Container>, CapError> {
+        let op = "list";
+        let grant = self.containers_grant(op)?;
+        let Some(prefix) = grant.manage.clone() else {
+            return Err(self.refuse(op, ("listing managed containers needs a name prefix".into(), Some("grants.containers.manage = \"app-\"".into())), json!({})));
+        };
+        let d = self.containers.docker()?;
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_PIPELINE}={}", self.containers.owner.pipeline), format!("{LABEL_MANAGED}=true")],
+        )]);
+        let found = self.containers.call(op, Some(Duration::from_secs(30)), async move {
+            let list = d.list_containers(Some(q::ListContainersOptions { all: true, filters: Some(filters), ..Default::default() })).await.map_err(engine_error)?;
+            let mut out = Vec::new();
+            for c in list {
+                if let Some(id) = c.id {
+                    if let Ok(i) = d.inspect_container(&id, None::<q::InspectContainerOptions>).await {
+                        out.push(to_container(&i));
+                    }
+                }
+            }
+            Ok(out)
+        })?;
+        Ok(found.into_iter().filter(|c| c.name.starts_with(&prefix)).collect())
+    }
+
+    fn logs_managed(&mut self, name: &str, tail: u32) -> Result<String, CapError> {
+        let (_, c) = self.owned_container("logs", name)?;
+        let id = c.id.unwrap_or_default();
+        let d = self.containers.docker()?;
+        self.containers.call("logs", Some(Duration::from_secs(30)), async move {
+            let mut s = d.logs(&id, Some(q::LogsOptions { stdout: true, stderr: true, tail: tail.min(10_000).to_string(), ..Default::default() }));
+            let mut out = String::new();
+            while let Some(item) = s.next().await {
+                if let Ok(o) = item {
+                    out.push_str(&o.to_string());
+                }
+                if out.len() > OUTPUT_CAP {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn check_service_name(&self, op: &str, grant: &ContainersGrant, name: &str) -> Result<(), CapError> {
+        if !grant.services {
+            return Err(self.refuse(op, ("managing Swarm services is not granted".into(), Some("grants.containers.services = true".into())), json!({ "name": shown(name) })));
+        }
+        check_name(grant, name, "service").map_err(|r| self.refuse(op, r, json!({ "name": shown(name) })))
+    }
+
+    /// Inspects a service and checks it is this pipeline's.
+    fn owned_service(&mut self, op: &str, name: &str) -> Result<(bollard::models::Service, wit::Service), CapError> {
+        let grant = self.containers_grant(op)?;
+        self.check_service_name(op, &grant, name)?;
+        let d = self.containers.docker()?;
+        let n = name.to_string();
+        let (svc, tasks) = self.containers.call(op, Some(Duration::from_secs(30)), async move {
+            let s = d.inspect_service(&n, None::<q::InspectServiceOptions>).await.map_err(engine_error)?;
+            let id = s.id.clone().unwrap_or_default();
+            let tasks = d.list_tasks(Some(q::ListTasksOptions { filters: Some(HashMap::from([("service".to_string(), vec![id])])) })).await.map_err(engine_error)?;
+            Ok((s, tasks))
+        })?;
+        let ours = svc.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PIPELINE)) == Some(&self.containers.owner.pipeline);
+        if !ours {
+            return Err(self.refuse(op, (format!("service `{}` was not created by gantry for pipeline `{}`", shown(name), self.containers.owner.pipeline), None), json!({ "name": shown(name) })));
+        }
+        let view = to_service(&svc, &tasks);
+        Ok((svc, view))
+    }
+
+    fn deploy_service(&mut self, spec: wit::ServiceSpec) -> Result<wit::Service, CapError> {
+        let op = "service-deploy";
+        let grant = self.containers_grant(op)?;
+        self.check_service_name(op, &grant, &spec.name)?;
+        let image = self.check_image_run(op, &grant, &spec.image)?;
+        let (_, (nano, mem, pids), env) = self.check_common(op, &grant, "bridge", &spec.resources, &spec.env, &None, &spec.ports).or_else(|e| match e {
+            // Services always run on Swarm's own networks; only ports and limits matter.
+            CapError::Denied(m) if m.contains("network mode") => Err(CapError::Denied(m)),
+            e => Err(e),
+        })?;
+        let mut labels: HashMap<String, String> = spec.labels.iter().filter(|(k, _)| !k.starts_with("dev.gantry.")).cloned().collect();
+        labels.extend(self.containers.labels(false));
+        let ms = |v: u64| (v.min(24 * 3600 * 1000) * 1_000_000) as i64;
+        let failure_action = match spec.update.failure_action.as_str() {
+            "" | "rollback" => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
+            "pause" => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
+            "continue" => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
+            other => return Err(CapError::Invalid(format!("failure-action `{}`: use `rollback`, `pause` or `continue`", shown(other)))),
+        };
+        let order = match spec.update.order.as_str() {
+            "" | "stop-first" => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
+            "start-first" => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
+            other => return Err(CapError::Invalid(format!("order `{}`: use `start-first` or `stop-first`", shown(other)))),
+        };
+        let mut svc_spec = ServiceSpec {
+            name: Some(spec.name.clone()),
+            labels: Some(labels.clone()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(image.to_string()),
+                    labels: Some(labels),
+                    args: (!spec.command.is_empty()).then(|| spec.command.clone()),
+                    env: Some(env),
+                    health_check: spec.health_check.as_ref().map(health_config),
+                    stop_grace_period: Some(ms(2000)),
+                    ..Default::default()
+                }),
+                resources: Some(TaskSpecResources {
+                    limits: Some(Limit { nano_cpus: Some(nano), memory_bytes: Some(mem), pids: Some(pids) }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(i64::from(spec.replicas.clamp(1, 64))) }), ..Default::default() }),
+            update_config: Some(ServiceSpecUpdateConfig {
+                parallelism: Some(i64::from(spec.update.parallelism.max(1))),
+                delay: Some(ms(spec.update.delay_ms)),
+                monitor: Some(ms(spec.update.monitor_ms.max(1000))),
+                failure_action: Some(failure_action),
+                max_failure_ratio: Some(0.0),
+                order: Some(order),
+            }),
+            endpoint_spec: Some(EndpointSpec {
+                ports: Some(spec.ports.iter().map(|p| EndpointPortConfig {
+                    target_port: Some(i64::from(p.container_port)),
+                    published_port: Some(i64::from(p.host_port)),
+                    // Host mode: the routing mesh needs IPVS, which many kernels
+                    // (CI sandboxes among them) lack; a host-mode port answers anywhere.
+                    publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                    ..Default::default()
+                }).collect()),
+                mode: Some(EndpointSpecModeEnum::DNSRR),
+            }),
+            ..Default::default()
+        };
+        let d = self.containers.docker()?;
+        let n = spec.name.clone();
+        let existing = self.containers.call(op, Some(Duration::from_secs(30)), async move {
+            match d.inspect_service(&n, None::<q::InspectServiceOptions>).await {
+                Ok(s) => Ok(Some(s)),
+                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+                Err(e) => Err(engine_error(e)),
+            }
+        })?;
+        if let Some(old) = &existing {
+            self.owned_service(op, &spec.name)?;
+            let old_image = old.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.container_spec.as_ref()).and_then(|c| c.image.clone());
+            if let (Some(img), Some(l)) = (old_image, svc_spec.labels.as_mut()) {
+                l.insert(LABEL_PREVIOUS_IMAGE.into(), img);
+            }
+        }
+        let version = existing.as_ref().and_then(|s| s.version.as_ref()).and_then(|v| v.index).unwrap_or(0);
+        let detail = json!({ "name": spec.name, "image": image.to_string(), "update": existing.is_some() });
+        self.broker.allow("containers", op, "service granted", Some(detail.clone()));
+        let name = spec.name.clone();
+        let updating = existing.is_some();
+        {
+            let StageState { broker, containers, .. } = self;
+            broker.effect("containers", op, detail, false, || (), || {
+                let d = containers.docker()?;
+                let n = name.clone();
+                containers.call(op, Some(Duration::from_secs(60)), async move {
+                    if updating {
+                        d.update_service(&n, svc_spec, q::UpdateServiceOptions { version: version as i32, ..Default::default() }, None).await.map(|_| ()).map_err(engine_error)
+                    } else {
+                        d.create_service(svc_spec, None).await.map(|_| ()).map_err(engine_error)
+                    }
+                })
+            }, |r| json!({ "ok": r.is_ok() }))?;
+        }
+        if self.broker.dry_run {
+            return Ok(wit::Service { id: String::new(), name, image: image.to_string(), version: 0, update_state: String::new(), update_message: "dry run: nothing deployed".into(), previous_image: None, tasks: vec![] });
+        }
+        self.owned_service("service-inspect", &name).map(|(_, s)| s)
+    }
+
+    fn rollback_service(&mut self, name: &str) -> Result<wit::Service, CapError> {
+        let op = "service-rollback";
+        let (svc, _) = self.owned_service(op, name)?;
+        if svc.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PREVIOUS_IMAGE)).is_none() {
+            return Err(CapError::Failed(format!("service `{name}` has no previous spec to roll back to")));
+        }
+        // The engine keeps the previous spec itself; `rollback=previous` makes it use it.
+        let previous = svc.spec.clone().unwrap_or_default();
+        let version = svc.version.as_ref().and_then(|v| v.index).unwrap_or(0);
+        let detail = json!({ "name": name });
+        self.broker.allow("containers", op, "managed service", Some(detail.clone()));
+        let n = name.to_string();
+        {
+            let StageState { broker, containers, .. } = self;
+            broker.effect("containers", op, detail, false, || (), || {
+                let d = containers.docker()?;
+                containers.call(op, Some(Duration::from_secs(60)), async move {
+                    d.update_service(&n, previous, q::UpdateServiceOptions { version: version as i32, rollback: Some("previous".into()), ..Default::default() }, None)
+                        .await.map(|_| ()).map_err(engine_error)
+                })
+            }, |r| json!({ "ok": r.is_ok() }))?;
+        }
+        self.owned_service("service-inspect", name).map(|(_, s)| s)
+    }
+
+    fn remove_service(&mut self, name: &str) -> Result<(), CapError> {
+        let op = "service-remove";
+        self.owned_service(op, name)?;
+        let detail = json!({ "name": name });
+        self.broker.allow("containers", op, "managed service", Some(detail.clone()));
+        let n = name.to_string();
+        let StageState { broker, containers, .. } = self;
+        broker.effect("containers", op, detail, false, || (), || {
+            let d = containers.docker()?;
+            containers.call(op, Some(Duration::from_secs(60)), async move {
+                d.delete_service(&n).await.map_err(engine_error)
+            })
+        }, |r| json!({ "ok": r.is_ok() }))
+    }
+}
+
+fn to_service(s: &bollard::models::Service, tasks: &[bollard::models::Task]) -> wit::Service {
+    let image_of = |spec: &Option<ServiceSpec>| {
+        spec.as_ref()
+            .and_then(|s| s.task_template.as_ref())
+            .and_then(|t| t.container_spec.as_ref())
+            .and_then(|c| c.image.clone())
+    };
+    let status = s.update_status.as_ref();
+    let mut tasks: Vec<wit::Task> = tasks
+        .iter()
+        .map(|t| wit::Task {
+            id: t.id.clone().unwrap_or_default(),
+            state: enum_str(&t.status.as_ref().and_then(|s| s.state)).unwrap_or_default(),
+            desired_state: enum_str(&t.desired_state).unwrap_or_default(),
+            image: t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.clone()).unwrap_or_default(),
+            message: t.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default(),
+            error: t.status.as_ref().and_then(|s| s.err.clone()),
+        })
+        .collect();
+    tasks.sort_by(|a, b| a.id.cmp(&b.id));
+    wit::Service {
+        id: s.id.clone().unwrap_or_default(),
+        name: s.spec.as_ref().and_then(|s| s.name.clone()).unwrap_or_default(),
+        image: image_of(&s.spec).unwrap_or_default(),
+        version: s.version.as_ref().and_then(|v| v.index).unwrap_or(0),
+        update_state: enum_str(&status.and_then(|u| u.state)).unwrap_or_default(),
+        update_message: status.and_then(|u| u.message.clone()).unwrap_or_default(),
+        previous_image: s.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PREVIOUS_IMAGE)).cloned(),
+        tasks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> ContainersGrant {
+        ContainersGrant {
+            network: vec!["none".into(), "bridge".into()],
+            publish: vec![(8080, 8080)],
+            manage: Some("app-".into()),
+            ..ContainersGrant::default()
+        }
+    }
+
+    #[test]
+    fn host_access_is_always_refused() {
+        let none = wit::HostAccess {
+            privileged: false,
+            cap_add: vec![],
+            devices: vec![],
+            security_opt: vec![],
+            pid: None,
+            ipc: None,
+            uts: None,
+            userns: None,
+        };
+        assert_eq!(host_access_refusal(&none), None);
+        let bad = wit::HostAccess {
+            privileged: true,
+            cap_add: vec!["SYS_ADMIN".into()],
+            pid: Some("host".into()),
+            ..none
+        };
+        let why = host_access_refusal(&bad).unwrap();
+        assert!(why.contains("privileged") && why.contains("SYS_ADMIN") && why.contains("PID"), "{why}");
+    }
+
+    #[test]
+    fn networks() {
+        let g = grant();
+        assert_eq!(check_network(&g, "").unwrap(), "none");
+        assert_eq!(check_network(&g, "bridge").unwrap(), "bridge");
+        assert!(check_network(&g, "host").unwrap_err().1.is_none());
+        assert!(check_network(&g, "container:db").unwrap_err().1.is_none());
+        let only_none = ContainersGrant::default();
+        assert!(check_network(&only_none, "bridge").unwrap_err().1.is_some());
+    }
+
+    #[test]
+    fn resources_ceilings() {
+        let g = grant();
+        let r = |cpus, memory_bytes, pids| wit::Resources { cpus, memory_bytes, pids };
+        assert!(check_resources(&g, &r(None, None, None)).is_ok());
+        assert!(check_resources(&g, &r(Some(64.0), None, None)).unwrap_err().1.is_some());
+        assert!(check_resources(&g, &r(None, Some(1 << 40), None)).is_err());
+        assert!(check_resources(&g, &r(Some(f64::NAN), None, None)).is_err());
+        assert!(check_resources(&g, &r(None, None, Some(1 << 20))).is_err());
+    }
+
+    #[test]
+    fn names() {
+        let g = grant();
+        assert!(check_name(&g, "app-web", "container").is_ok());
+        assert!(check_name(&g, "db", "container").is_err());
+        assert!(check_name(&g, "app-/x", "container").is_err());
+        assert!(check_name(&ContainersGrant::default(), "app-web", "container").is_err());
+    }
+
+    #[test]
+    fn mounts_stay_in_the_workspace() {
+        let ws = std::env::temp_dir().join(format!("gantry-mount-{}", std::process::id()));
+        std::fs::create_dir_all(ws.join("src")).unwrap();
+        std::os::unix::fs::symlink("/var/run", ws.join("sock")).unwrap();
+        let ws = ws.canonicalize().unwrap();
+        let m = |source: &str, target: &str, writable| wit::Mount { source: source.into(), target: target.into(), writable };
+        let read = vec![".".to_string()];
+        assert!(check_mount(&ws, &read, &[], &m("src", "/src", false)).is_ok());
+        assert!(check_mount(&ws, &read, &[], &m("src", "/src", true)).unwrap_err().1.is_some());
+        assert!(check_mount(&ws, &read, &[], &m("sock", "/s", false)).unwrap_err().0.contains("outside"));
+        assert!(check_mount(&ws, &read, &[], &m("../", "/s", false)).is_err());
+        assert!(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)).is_err());
+        assert!(check_mount(&ws, &read, &[], &m("src", "/", false)).is_err());
+        assert!(check_mount(&ws, &read, &[], &m("src", "rel", false)).is_err());
+        assert!(check_mount(&ws, &[], &[], &m("src", "/src", false)).is_err());
+        let _ = std::fs::remove_dir_all(&ws);
+    }
+
+    #[test]
+    fn dockerignore() {
+        let i = DockerIgnore::parse("# c\ntarget\n**/*.log\n!keep.log\n/.git\n");
+        assert!(i.ignored("target"));
+        assert!(i.ignored("target/debug/x"));
+        assert!(i.ignored("a/b/c.log"));
+        assert!(!i.ignored("keep.log"));
+        assert!(i.ignored(".git/config"));
+        assert!(!i.ignored("src/main.rs"));
+    }
+
+    #[test]
+    fn dockerfile_first_instruction() {
+        assert!(check_dockerfile("# syntax=x\nARG A=1\nFROM scratch\n").is_ok());
+        assert!(check_dockerfile("RUN true\n").unwrap_err().contains("line 1"));
+        assert!(check_dockerfile("\n# only comments\n").is_err());
+    }
+}

@@ -1,0 +1,540 @@
+//! `grants.containers`: what a stage may do on the Docker Engine.
+//!
+//! ```toml
+//! grants.containers = { run = ["127.0.0.1:5000/app:*"], build = true,
+//!                       push = ["127.0.0.1:5000/app"], publish = [8081, "9000-9009"],
+//!                       network = ["bridge"], manage = "app-", services = true,
+//!                       cpus = 2.0, memory = "1GiB", pids = 256 }
+//! ```
+//!
+//! | key | default | meaning |
+//! | --- | --- | --- |
+//! | `run` | none | image reference globs the stage may run (one-off and long-running) |
+//! | `build` | `false` | may build images from workspace directories it can read |
+//! | `push` | none | repository globs (no tag) it may push to |
+//! | `publish` | none | host ports (on 127.0.0.1) it may publish; integers or `"A-B"` ranges |
+//! | `network` | `["none"]` | network modes: `none`, `bridge` (never `host`) |
+//! | `manage` | none | name prefix of the long-running containers and services it may manage |
+//! | `services` | `false` | may manage Swarm services (under `manage`) |
+//! | `cpus`, `memory`, `pids` | 2 CPUs, 1 GiB, 512 | ceilings of every container it starts |
+//!
+//! Image globs: `REPOSITORY[:TAG][@DIGEST]`, where `*` matches within one path
+//! component and `**` across components; a pattern without tag or digest matches every
+//! tag and digest of the repository. `docker.io/library/x` and `x` are the same image.
+//! What the engine refuses whatever the grant says is in [`crate::caps::containers`].
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+use toml::de::DeValue;
+
+use crate::manifest::units::parse_size;
+use crate::manifest::walk::{Cx, Val, span_of, type_name};
+
+/// Default ceilings.
+pub const DEFAULT_CPUS: f64 = 2.0;
+pub const DEFAULT_MEMORY: u64 = 1 << 30;
+pub const DEFAULT_PIDS: u32 = 512;
+
+/// The parsed `grants.containers` table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ContainersGrant {
+    pub run: Vec<ImagePattern>,
+    pub build: bool,
+    pub push: Vec<String>,
+    /// Inclusive host port ranges.
+    pub publish: Vec<(u16, u16)>,
+    pub network: Vec<String>,
+    pub manage: Option<String>,
+    pub services: bool,
+    pub cpus: f64,
+    pub memory: u64,
+    pub pids: u32,
+}
+
+impl Eq for ContainersGrant {}
+
+impl Default for ContainersGrant {
+    fn default() -> Self {
+        ContainersGrant {
+            run: Vec::new(),
+            build: false,
+            push: Vec::new(),
+            publish: Vec::new(),
+            network: vec!["none".into()],
+            manage: None,
+            services: false,
+            cpus: DEFAULT_CPUS,
+            memory: DEFAULT_MEMORY,
+            pids: DEFAULT_PIDS,
+        }
+    }
+}
+
+impl ContainersGrant {
+    pub fn may_publish(&self, port: u16) -> bool {
+        self.publish.iter().any(|(a, b)| (*a..=*b).contains(&port))
+    }
+    pub fn may_run(&self, image: &ImageRef) -> bool {
+        self.run.iter().any(|p| p.matches(image))
+    }
+    pub fn may_push(&self, image: &ImageRef) -> bool {
+        self.push.iter().any(|p| path_glob(p, &image.repository))
+    }
+}
+
+/// A parsed image reference: `repository[:tag][@digest]`, normalized.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImageRef {
+    /// Without `docker.io/library/` or `docker.io/`.
+    pub repository: String,
+    /// `latest` when neither tag nor digest is given.
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ImageRef {
+    /// Parses what `docker run` accepts (lowercase repository components, optional
+    /// registry host with port, tag, `sha256:` digest). Errors say what is wrong.
+    pub fn parse(text: &str) -> Result<ImageRef, String> {
+        let (repository, tag, digest) = split_reference(text)?;
+        check_repository(&repository, false)?;
+        if let Some(t) = &tag {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && t
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+            if !ok {
+                return Err(format!("tag `{}` is not a valid tag", t.escape_debug()));
+            }
+        }
+        if let Some(d) = &digest {
+            let hex = d.strip_prefix("sha256:").unwrap_or("");
+            if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                return Err(format!(
+                    "digest `{}` is not `sha256:` followed by 64 lowercase hex digits",
+                    d.escape_debug()
+                ));
+            }
+        }
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// The registry host (`127.0.0.1:5000`) when the first component names one.
+    pub fn registry(&self) -> Option<&str> {
+        let (first, rest) = self.repository.split_once('/')?;
+        let _ = rest;
+        (first.contains(['.', ':']) || first == "localhost").then_some(first)
+    }
+}
+
+/// `repo[:tag][@digest]` → parts, with Docker Hub prefixes removed.
+fn split_reference(text: &str) -> Result<(String, Option<String>, Option<String>), String> {
+    if text.is_empty() {
+        return Err("the image reference is empty".into());
+    }
+    if text.len() > 512 {
+        return Err("the image reference is longer than 512 bytes".into());
+    }
+    let (rest, digest) = match text.split_once('@') {
+        Some((r, d)) => (r, Some(d.to_string())),
+        None => (text, None),
+    };
+    let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+    let (repo, tag) = match rest[last_slash..].rfind(':') {
+        Some(i) => (
+            &rest[..last_slash + i],
+            Some(rest[last_slash + i + 1..].to_string()),
+        ),
+        None => (rest, None),
+    };
+    let repo = repo
+        .strip_prefix("docker.io/library/")
+        .or_else(|| repo.strip_prefix("docker.io/"))
+        .or_else(|| repo.strip_prefix("index.docker.io/library/"))
+        .unwrap_or(repo);
+    Ok((repo.to_string(), tag, digest))
+}
+
+/// Repository syntax; `glob` also allows `*`.
+fn check_repository(repo: &str, glob: bool) -> Result<(), String> {
+    if repo.is_empty() {
+        return Err("the repository name is empty".into());
+    }
+    for (i, comp) in repo.split('/').enumerate() {
+        if comp.is_empty() {
+            return Err(format!("`{}` has an empty path component", repo.escape_debug()));
+        }
+        let host_like = i == 0 && repo.contains('/') && (comp.contains(['.', ':']) || comp == "localhost");
+        let ok = comp.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, '.' | '_' | '-')
+                || (host_like && (c == ':' || c.is_ascii_uppercase()))
+                || (glob && c == '*')
+        });
+        if !ok || comp == "." || comp == ".." {
+            return Err(format!(
+                "`{}` is not a valid repository name (lowercase letters, digits, `.`, `_`, `-`, separated by `/`; a registry host may come first)",
+                repo.escape_debug()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One glob of `grants.containers.run`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ImagePattern {
+    pub repository: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImagePattern {
+    pub fn parse(text: &str) -> Result<ImagePattern, String> {
+        let (repository, tag, digest) = split_reference(text)?;
+        check_repository(&repository, true)?;
+        if repository.split('/').all(|c| c.chars().all(|ch| ch == '*')) {
+            return Err(format!(
+                "`{}` matches every image",
+                text.escape_debug()
+            ));
+        }
+        Ok(ImagePattern {
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    pub fn matches(&self, image: &ImageRef) -> bool {
+        if !path_glob(&self.repository, &image.repository) {
+            return false;
+        }
+        match (&self.tag, &image.tag) {
+            (Some(p), Some(t)) if !crate::manifest::grants::process::glob_match(p, t) => {
+                return false;
+            }
+            (Some(_), None) if self.digest.is_none() => return false,
+            _ => {}
+        }
+        match (&self.digest, &image.digest) {
+            (Some(p), Some(d)) => crate::manifest::grants::process::glob_match(p, d),
+            (Some(_), None) => false,
+            (None, _) => true,
+        }
+    }
+}
+
+impl std::fmt::Display for ImagePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.repository)?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `*` within one `/`-separated component, `**` across components.
+pub(crate) fn path_glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        // Iterative over `*` positions would be faster; references are short (≤ 512)
+        // and patterns have few stars, and recursion depth is bounded by the pattern.
+        match p.first() {
+            None => t.is_empty(),
+            Some(b'*') if p.get(1) == Some(&b'*') => {
+                let rest = &p[2..];
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            Some(b'*') => {
+                let rest = &p[1..];
+                let limit = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
+                (0..=limit).any(|i| go(rest, &t[i..]))
+            }
+            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
+        }
+    }
+    pattern.len() <= 256 && pattern.matches('*').count() <= 8 && go(pattern.as_bytes(), text.as_bytes())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContainersToml {
+    #[serde(default)]
+    run: Vec<Spanned<String>>,
+    #[serde(default)]
+    build: bool,
+    #[serde(default)]
+    push: Vec<Spanned<String>>,
+    #[allow(dead_code)]
+    publish: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    network: Option<Vec<Spanned<String>>>,
+    manage: Option<Spanned<String>>,
+    #[serde(default)]
+    services: bool,
+    cpus: Option<Spanned<f64>>,
+    #[allow(dead_code)]
+    memory: Option<serde::de::IgnoredAny>,
+    pids: Option<Spanned<u32>>,
+}
+
+pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGrant {
+    let what = format!("`grants.containers` of stage `{stage}`");
+    let mut g = ContainersGrant::default();
+    let DeValue::Table(table) = v.get_ref() else {
+        let d = cx.type_error(v, "a table", &what);
+        cx.push(d.with_hint(
+            "e.g. `grants.containers = { run = [\"127.0.0.1:5000/app:*\"], network = [\"bridge\"] }`",
+        ));
+        return g;
+    };
+    let Some(raw) = cx.ok(cx.deserialize::<ContainersToml>(
+        v,
+        "grants.containers",
+        &format!("stage `{stage}`"),
+    )) else {
+        return g;
+    };
+    for p in &raw.run {
+        match ImagePattern::parse(p.get_ref()) {
+            Ok(pat) => g.run.push(pat),
+            Err(why) => cx.error(
+                span_of(p),
+                format!("`run` in {what}: {why}"),
+                Some("grant images by repository and tag glob, e.g. `\"127.0.0.1:5000/app:*\"`".into()),
+            ),
+        }
+    }
+    g.build = raw.build;
+    for p in &raw.push {
+        let text = p.get_ref();
+        let err = if text.contains('@') || split_reference(text).is_ok_and(|(_, t, _)| t.is_some()) {
+            Some("push targets are repositories, without tag or digest".to_string())
+        } else {
+            check_repository(text, true).err()
+        };
+        match err {
+            Some(why) => cx.error(
+                span_of(p),
+                format!("`push` in {what}: {why}"),
+                Some("e.g. `push = [\"127.0.0.1:5000/app\"]`".into()),
+            ),
+            None => g.push.push(text.clone()),
+        }
+    }
+    if let Some(list) = table.get("publish") {
+        g.publish = parse_publish(cx, list, &what);
+    }
+    if let Some(nets) = &raw.network {
+        g.network.clear();
+        for n in nets {
+            match n.get_ref().as_str() {
+                m @ ("none" | "bridge") => {
+                    if !g.network.iter().any(|x| x == m) {
+                        g.network.push(m.to_string());
+                    }
+                }
+                "host" => cx.error(
+                    span_of(n),
+                    format!("`network` in {what}: the host network is never granted: a container on it reaches every service of the host, the Docker socket's TCP port and the cloud metadata endpoint"),
+                    Some("use `bridge` and publish the ports you need with `publish`".into()),
+                ),
+                other => cx.error(
+                    span_of(n),
+                    format!("`network` in {what}: unknown network mode `{}`", other.escape_debug()),
+                    Some("network modes are `none` and `bridge`".into()),
+                ),
+            }
+        }
+    }
+    if let Some(m) = &raw.manage {
+        let p = m.get_ref();
+        let ok = p.len() >= 2
+            && p.len() <= 40
+            && p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && p
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if ok {
+            g.manage = Some(p.clone());
+        } else {
+            cx.error(
+                span_of(m),
+                format!("`manage` in {what}: `{}` is not a usable name prefix", p.escape_debug()),
+                Some("a prefix of at least 2 characters from `[A-Za-z0-9_.-]`, starting with a letter or digit, e.g. `manage = \"app-staging-\"`".into()),
+            );
+        }
+    }
+    g.services = raw.services;
+    if g.services && g.manage.is_none() {
+        cx.error(
+            span_of(v),
+            format!("{what}: `services = true` needs `manage`, the name prefix of the services the stage may manage"),
+            Some("add e.g. `manage = \"app-\"`".into()),
+        );
+    }
+    if let Some(c) = &raw.cpus {
+        let n = *c.get_ref();
+        if !(n > 0.0 && n <= 256.0) {
+            cx.error(
+                span_of(c),
+                format!("`cpus` in {what} must be more than 0 and at most 256, got {n}"),
+                Some("e.g. `cpus = 1.5`".into()),
+            );
+        } else {
+            g.cpus = n;
+        }
+    }
+    if let Some(m) = table.get("memory") {
+        match m.get_ref().as_str().map(parse_size) {
+            Some(Ok(n)) if n >= 4 << 20 => g.memory = n,
+            Some(Ok(_)) => cx.error(
+                span_of(m),
+                format!("`memory` in {what} is below the engine's minimum of 4MiB"),
+                Some("e.g. `memory = \"512MiB\"`".into()),
+            ),
+            Some(Err(e)) => cx.error(
+                span_of(m),
+                format!("`memory` in {what}: {}", e.reason),
+                e.hint.or_else(|| Some("e.g. `memory = \"512MiB\"`".into())),
+            ),
+            None => {
+                let d = cx.type_error(m, "a size string", &format!("`memory` in {what}"));
+                cx.push(d.with_hint("e.g. `memory = \"512MiB\"`"));
+            }
+        }
+    }
+    if let Some(p) = &raw.pids {
+        if *p.get_ref() == 0 {
+            cx.error(span_of(p), format!("`pids` in {what} must be at least 1"), Some("e.g. `pids = 256`".into()));
+        } else {
+            g.pids = *p.get_ref();
+        }
+    }
+    g
+}
+
+fn parse_publish(cx: &mut Cx<'_>, v: &Val<'_>, what: &str) -> Vec<(u16, u16)> {
+    let hint = "list host ports or ranges, e.g. `publish = [8080, \"9000-9009\"]`";
+    let DeValue::Array(items) = v.get_ref() else {
+        let d = cx.type_error(v, "a list of ports", &format!("`publish` in {what}"));
+        cx.push(d.with_hint(hint));
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let range = match item.get_ref() {
+            DeValue::Integer(i) => i
+                .as_str()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .map(|p| (p, p)),
+            DeValue::String(s) => s.split_once('-').and_then(|(a, b)| {
+                let a = a.trim().parse::<u16>().ok().filter(|p| *p > 0)?;
+                let b = b.trim().parse::<u16>().ok()?;
+                (a <= b).then_some((a, b))
+            }),
+            other => {
+                cx.error(
+                    span_of(item),
+                    format!("`publish` in {what}: expected a port or a range, found {}", type_name(other)),
+                    Some(hint.into()),
+                );
+                continue;
+            }
+        };
+        match range {
+            Some(r) => out.push(r),
+            None => cx.error(
+                span_of(item),
+                format!("`publish` in {what}: not a port (1-65535) or a range `A-B` with A ≤ B"),
+                Some(hint.into()),
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(s: &str) -> ImageRef {
+        ImageRef::parse(s).unwrap()
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(r("busybox").to_string(), "busybox:latest");
+        assert_eq!(r("docker.io/library/busybox:1").to_string(), "busybox:1");
+        assert_eq!(r("127.0.0.1:5000/app").to_string(), "127.0.0.1:5000/app:latest");
+        assert_eq!(r("127.0.0.1:5000/app:v1").registry(), Some("127.0.0.1:5000"));
+        assert_eq!(r("app:v1").registry(), None);
+        let d = format!("app@sha256:{}", "a".repeat(64));
+        assert_eq!(r(&d).tag, None);
+        assert!(ImageRef::parse("App:v1").is_err());
+        assert!(ImageRef::parse("app:-x").is_err());
+        assert!(ImageRef::parse("app@sha256:xyz").is_err());
+        assert!(ImageRef::parse("a/../b").is_err());
+        assert!(ImageRef::parse("").is_err());
+    }
+
+    #[test]
+    fn patterns() {
+        let p = ImagePattern::parse("127.0.0.1:5000/app:*").unwrap();
+        assert!(p.matches(&r("127.0.0.1:5000/app:v1")));
+        assert!(!p.matches(&r("127.0.0.1:5000/app-evil:v1")));
+        assert!(!p.matches(&r("127.0.0.1:5000/app/sub:v1")));
+        assert!(!p.matches(&r("127.0.0.2:5000/app:v1")));
+        let p = ImagePattern::parse("gantry-test/*").unwrap();
+        assert!(p.matches(&r("gantry-test/busybox:1")));
+        assert!(!p.matches(&r("gantry-test/a/b:1")));
+        let p = ImagePattern::parse("gantry-test/**").unwrap();
+        assert!(p.matches(&r("gantry-test/a/b:1")));
+        let p = ImagePattern::parse("busybox:1.*").unwrap();
+        assert!(p.matches(&r("docker.io/library/busybox:1.36")));
+        assert!(!p.matches(&r("busybox")));
+        assert!(ImagePattern::parse("*").is_err());
+        assert!(ImagePattern::parse("**").is_err());
+        assert!(ImagePattern::parse("*/*").is_err());
+    }
+
+    #[test]
+    fn globs_are_bounded() {
+        assert!(!path_glob(&"*".repeat(300), "a"));
+        assert!(path_glob("a*b*c", "aXXbYYc"));
+        assert!(!path_glob("a*c", "ab/c"));
+    }
+}

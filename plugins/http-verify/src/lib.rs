@@ -1,0 +1,199 @@
+//! `http-verify`: post-deploy verification over HTTP. Each check names a URL, the
+//! statuses it accepts, text the body must contain, and a latency limit; a failing
+//! check is retried with exponential back-off before it counts. The stage reports one
+//! finding per failed check and outputs per check (`CHECK.status`, `CHECK.latency-ms`,
+//! `CHECK.attempts`) plus `passed` and `failed` counts.
+//!
+//! Requests go through the `http` capability: every URL needs `grants.http`.
+//!
+//! ```toml
+//! [stage.verify]
+//! plugin = "builtin:http-verify"
+//! needs = ["deploy"]
+//! with = { checks = [{ name = "health", url = "http://127.0.0.1:8081/healthz" },
+//!                    { name = "home", url = "http://127.0.0.1:8081/", body-contains = "v2", max-latency = "200ms" }],
+//!          retries = 5, backoff = "200ms" }
+//! grants.http = [{ url = "http://127.0.0.1:8081/", methods = ["GET"] }]
+//! ```
+//!
+//! Tests: unit tests below (the evaluation of answers); `tests/e2e/deploy.rs`.
+
+use std::time::{Duration, Instant};
+
+use gantry_sdk::http::Request;
+use gantry_sdk::prelude::*;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Check {
+    /// Short name used in outputs and findings (default: the URL).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub url: String,
+    #[serde(default = "get")]
+    pub method: String,
+    /// Accepted statuses (default 200).
+    #[serde(default = "ok")]
+    pub expect_status: Vec<u16>,
+    /// Text the body must contain.
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    /// Text the body must not contain.
+    #[serde(default)]
+    pub body_excludes: Option<String>,
+    /// e.g. `"500ms"`: an answer slower than this fails the attempt.
+    #[serde(default)]
+    pub max_latency: Option<String>,
+}
+
+fn get() -> String {
+    "GET".into()
+}
+fn ok() -> Vec<u16> {
+    vec![200]
+}
+fn three() -> u32 {
+    3
+}
+fn backoff() -> String {
+    "250ms".into()
+}
+
+/// Configuration (`with`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    pub checks: Vec<Check>,
+    /// Extra attempts per check after the first.
+    #[serde(default = "three")]
+    pub retries: u32,
+    /// First back-off; doubled after every failed attempt (capped at 10 s).
+    #[serde(default = "backoff")]
+    pub backoff: String,
+}
+
+/// Why one answer fails the check, or `None` when it passes (pure, unit-tested).
+pub fn judge(c: &Check, status: u16, body: &str, latency: Duration, max: Option<Duration>) -> Option<String> {
+    if !c.expect_status.contains(&status) {
+        return Some(format!("status {status}, expected {}", list(&c.expect_status)));
+    }
+    if let Some(t) = &c.body_contains {
+        if !body.contains(t.as_str()) {
+            return Some(format!("body does not contain `{t}`"));
+        }
+    }
+    if let Some(t) = &c.body_excludes {
+        if body.contains(t.as_str()) {
+            return Some(format!("body contains `{t}`"));
+        }
+    }
+    if let Some(m) = max {
+        if latency > m {
+            return Some(format!("answered in {} ms, limit {} ms", latency.as_millis(), m.as_millis()));
+        }
+    }
+    None
+}
+
+fn list(v: &[u16]) -> String {
+    v.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+}
+
+struct Verify;
+
+impl Plugin for Verify {
+    type Config = Config;
+
+    fn info() -> Info {
+        Info::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .kind(Kind::Verifier)
+            .description("Post-deploy HTTP verification: status, body and latency checks with retries")
+            .rule(Rule::new("verify-failed", Level::Error, "An HTTP check failed after all retries")
+                .full("The URL did not answer with an accepted status, the body did not match, or it was slower than `max-latency`, on every attempt."))
+    }
+
+    fn run(cx: &Context, c: Config) -> Result<Report, Error> {
+        if c.checks.is_empty() {
+            return Err(Error::config("`checks` is empty"));
+        }
+        let first_backoff = gantry_sdk::units::duration(&c.backoff).map_err(|e| Error::config(format!("`backoff`: {e}")))?;
+        let mut report = Report::new();
+        let (mut passed, mut failed) = (0, 0);
+        for (i, check) in c.checks.iter().enumerate() {
+            let name = check.name.clone().unwrap_or_else(|| check.url.clone());
+            let max = match &check.max_latency {
+                Some(m) => Some(gantry_sdk::units::duration(m).map_err(|e| Error::config(format!("`checks[{i}].max-latency`: {e}")))?),
+                None => None,
+            };
+            let mut wait = first_backoff;
+            let mut attempts = 0;
+            let mut verdict: Option<String> = None;
+            let mut last: Option<(u16, Duration)> = None;
+            for attempt in 0..=c.retries {
+                attempts = attempt + 1;
+                let start = Instant::now();
+                let answer = Request::new(&check.method, &check.url).send();
+                let latency = start.elapsed();
+                verdict = match answer {
+                    Ok(r) => {
+                        last = Some((r.status, latency));
+                        judge(check, r.status, &r.text(), latency, max)
+                    }
+                    Err(gantry_sdk::http::Error::Denied(m)) => return Err(Error::Denied(m)),
+                    Err(e) => Some(e.to_string()),
+                };
+                if verdict.is_none() {
+                    break;
+                }
+                if attempt < c.retries {
+                    gantry_sdk::log::info("check failed, retrying", &[("check", &name), ("why", verdict.as_deref().unwrap_or(""))]);
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+            }
+            if let Some((status, latency)) = last {
+                report = report
+                    .output(format!("{name}.status"), status.to_string())
+                    .output(format!("{name}.latency-ms"), latency.as_millis().to_string());
+            }
+            report = report.output(format!("{name}.attempts"), attempts.to_string());
+            match verdict {
+                None => passed += 1,
+                Some(why) => {
+                    failed += 1;
+                    report.push(
+                        Finding::new("verify-failed", Level::Error, format!("{name}: {why} ({attempts} attempts)"))
+                            .fingerprint(format!("verify-failed:{}", check.url)),
+                    );
+                }
+            }
+        }
+        let dry = if cx.dry_run { " (dry run: GET requests are still sent)" } else { "" };
+        Ok(report
+            .output("passed", passed.to_string())
+            .output("failed", failed.to_string())
+            .summary(format!("{passed} of {} checks passed{dry}", c.checks.len())))
+    }
+}
+
+gantry_sdk::export_plugin!(Verify);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(v: serde_json::Value) -> Check {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn judging_answers() {
+        let c = check(serde_json::json!({ "url": "http://x/", "body-contains": "v2", "expect-status": [200, 204] }));
+        assert_eq!(judge(&c, 200, "version v2", Duration::ZERO, None), None);
+        assert_eq!(judge(&c, 204, "v2", Duration::ZERO, None), None);
+        assert!(judge(&c, 500, "v2", Duration::ZERO, None).unwrap().contains("status 500, expected 200 or 204"));
+        assert!(judge(&c, 200, "v1", Duration::ZERO, None).unwrap().contains("does not contain"));
+        let slow = judge(&c, 200, "v2", Duration::from_millis(900), Some(Duration::from_millis(100)));
+        assert!(slow.unwrap().contains("limit 100 ms"));
+    }
+}
