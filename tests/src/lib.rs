@@ -1,9 +1,14 @@
 //! Test support for gantry's end-to-end tests: paths of the test plugins (built to
-//! wasm by `build.rs`) and throwaway workspaces with a pipeline.toml.
+//! wasm by `build.rs`), throwaway workspaces with a pipeline.toml, and (module
+//! [`docker`]) the Docker Engine, test registry and scratch images of the container
+//! tests.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub mod docker;
+pub use docker::{DockerFacts, Registry, Snapshot, docker_or_skip, registry_or_skip};
 
 /// Paths of the compiled test plugins.
 pub mod plugins {
