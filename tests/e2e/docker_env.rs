@@ -9,7 +9,7 @@
 use gantry_test_plugins::docker::{
     Cleanup, DockerConfig, Snapshot, busybox_image, containers_with_label, docker, docker_ok,
     exclusive, healthz_binary, healthz_image, images_with_label, is_static_elf, published_addr,
-    unique, wait_for_http,
+    shared, unique, wait_for_http,
 };
 use gantry_test_plugins::{docker_or_skip, registry_or_skip};
 use std::time::{Duration, Instant};
@@ -40,6 +40,7 @@ fn busybox_scratch_image_runs_its_applets() {
     if docker_or_skip("busybox_scratch_image_runs_its_applets").is_none() {
         return;
     }
+    let _engine = shared();
     let mut cleanup = Cleanup::new();
     let tag = busybox_image(&format!("{}:latest", unique("gantry-test-busybox")));
     cleanup.image(&tag);
@@ -85,6 +86,7 @@ fn healthz_image_answers_as_configured_and_stops_on_sigterm() {
     if docker_or_skip("healthz_image_answers_as_configured_and_stops_on_sigterm").is_none() {
         return;
     }
+    let _engine = shared();
     assert_eq!(
         is_static_elf(&healthz_binary()),
         Ok(true),
@@ -140,6 +142,7 @@ fn registry_accepts_only_authenticated_pushes_and_serves_by_digest() {
     let Some(registry) = registry_or_skip(test) else {
         return;
     };
+    let _engine = shared();
     let mut cleanup = Cleanup::new();
     let repo = format!("{}/{}", registry.address, unique("gantry-test/push"));
     let tag = busybox_image(&format!("{repo}:v1"));
@@ -217,4 +220,39 @@ fn snapshot_reports_a_new_container_and_labels_find_it() {
 
     docker_ok(&["rm", &id]);
     before.assert_nothing_new("removing the container again");
+}
+
+#[test]
+fn swarm_service_serves_on_a_host_mode_port() {
+    let Some(facts) = docker_or_skip("swarm_service_serves_on_a_host_mode_port") else {
+        return;
+    };
+    assert!(facts.swarm_active(), "swarm is {:?}", facts.swarm_state);
+    let _engine = shared();
+    let mut cleanup = Cleanup::new();
+    let tag = healthz_image(&format!("{}:s1", unique("gantry-test-swarm")), "s1");
+    cleanup.image(&tag);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("an ephemeral port")
+        .port();
+    let name = unique("gantry-test-svc");
+    // mode=host and dnsrr: the ingress mesh and VIPs need IPVS, which some kernels
+    // (this project's CI VM among them) lack; host-mode ports work everywhere.
+    let id = docker_ok(&[
+        "service",
+        "create",
+        "--quiet",
+        "--detach=false",
+        "--name",
+        &name,
+        "--endpoint-mode",
+        "dnsrr",
+        "--publish",
+        &format!("mode=host,target=8080,published={port}"),
+        &tag,
+    ]);
+    cleanup.service(&id);
+    let (status, body) = wait_for_http(&format!("127.0.0.1:{port}"), "/", Duration::from_secs(30));
+    assert_eq!((status, body.as_str()), (200, "s1\n"));
 }

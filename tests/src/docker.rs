@@ -12,8 +12,10 @@
 //! nested `cargo build` into `target/healthz`.
 //!
 //! Engine-wide listings see every client of the engine. Tests in one process that
-//! compare [`Snapshot`]s hold [`exclusive`] so their own neighbours do not create
-//! objects meanwhile; other processes using the same engine are not covered.
+//! compare [`Snapshot`]s hold [`exclusive`], and tests that create objects hold
+//! [`shared`], so a snapshot never sees a neighbour's objects; other processes using
+//! the same engine are not covered. [`Cleanup`] waits until a removed service's task
+//! containers are gone, so a test leaves nothing behind for the next snapshot.
 //!
 //! Tested by `tests/e2e/e2e_docker_env.rs`.
 
@@ -23,7 +25,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 /// Where `.ci/docker-up` writes the registry settings unless `GANTRY_CI_DIR` says.
@@ -592,11 +594,20 @@ pub fn wait_for_http(addr: &str, path: &str, timeout: Duration) -> (u16, String)
     }
 }
 
-/// Serialises, within one test process, tests that compare [`Snapshot`]s.
-pub fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
+static ENGINE: RwLock<()> = RwLock::new(());
+
+/// Held by a test that compares [`Snapshot`]s: no other test of this process that
+/// holds [`shared`] runs meanwhile. Take it first, so it is dropped last, after the
+/// test's [`Cleanup`].
+pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
     // A test that panicked while holding it leaves nothing to repair.
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+    ENGINE.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Held by a test that creates engine objects without comparing snapshots: such tests
+/// run in parallel with each other, never during an [`exclusive`] one. Take it first.
+pub fn shared() -> RwLockReadGuard<'static, ()> {
+    ENGINE.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Kinds of engine objects a snapshot records, with the command listing their ids.
@@ -698,12 +709,31 @@ impl Drop for Cleanup {
     fn drop(&mut self) {
         // Newest first: containers go before the images they run.
         for (kind, id) in self.objects.iter().rev() {
-            let args: &[&str] = match *kind {
-                "container" => &["rm", "-f", "-v", id],
-                "service" => &["service", "rm", id],
-                _ => &["rmi", "-f", id],
-            };
-            let _ = docker(args);
+            match *kind {
+                "container" => drop(docker(&["rm", "-f", "-v", id])),
+                "service" => remove_service(id),
+                _ => drop(docker(&["rmi", "-f", id])),
+            }
         }
+    }
+}
+
+/// `docker service rm` returns before Swarm has stopped the tasks; wait (bounded)
+/// for their containers, then remove whatever is left.
+fn remove_service(id: &str) {
+    // Labels carry the full id; `id` may be a name or a short id.
+    let full = docker(&["service", "inspect", "--format", "{{.ID}}", id]);
+    let _ = docker(&["service", "rm", id]);
+    let Ok(full) = full else { return };
+    let label = format!("com.docker.swarm.service.id={full}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if containers_with_label(&label).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for c in containers_with_label(&label) {
+        let _ = docker(&["rm", "-f", "-v", &c]);
     }
 }
