@@ -172,6 +172,7 @@ fn granted_runs_work_with_read_only_mounts_and_no_network() {
     let Some(_facts) = docker_or_skip("granted_runs_work_with_read_only_mounts_and_no_network") else {
         return;
     };
+    let _guard = exclusive();
     let mut cleanup = Cleanup::new();
     let image = busybox_image(&format!("{}:1", unique("gantry-test/busybox")));
     cleanup.image(&image);
@@ -215,12 +216,13 @@ fn a_stage_killed_by_its_timeout_leaves_no_container() {
     let Some(_facts) = docker_or_skip("a_stage_killed_by_its_timeout_leaves_no_container") else {
         return;
     };
+    let _guard = exclusive();
     let mut cleanup = Cleanup::new();
     let image = busybox_image(&format!("{}:1", unique("gantry-test/busybox")));
     cleanup.image(&image);
     let repo = image.split(':').next().unwrap_or_default().to_string();
     let ws = Workspace::new(GANTRY);
-    let name = unique("ctr-timeout").replace('-', "_");
+    let name = unique("ctr-timeout");
     let mut p = format!("[pipeline]\nname = \"{name}\"\n\n");
     p.push_str(&stage(
         "slow",
