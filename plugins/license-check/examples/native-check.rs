@@ -26,7 +26,8 @@ fn main() {
             "--json" => json = true,
             "--findings" => show = true,
             "--registry" => registries.push(PathBuf::from(
-                args.next().unwrap_or_else(|| fail("--registry needs a directory")),
+                args.next()
+                    .unwrap_or_else(|| fail("--registry needs a directory")),
             )),
             "--config" => {
                 let text = args.next().unwrap_or_default();
@@ -34,7 +35,9 @@ fn main() {
                     serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("--config: {e}")));
             }
             "-h" | "--help" => {
-                println!("usage: native-check ROOT [--config JSON] [--registry DIR]... [--json] [--findings]");
+                println!(
+                    "usage: native-check ROOT [--config JSON] [--registry DIR]... [--json] [--findings]"
+                );
                 return;
             }
             _ if root.is_none() => root = Some(PathBuf::from(a)),
@@ -72,7 +75,10 @@ fn main() {
         }
     }
     if json {
-        println!("{}", serde_json::to_string(&out.packages).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string(&out.packages).unwrap_or_default()
+        );
     }
 }
 

@@ -239,7 +239,10 @@ pub struct Checker {
 
 fn check_relative(key: &str, p: &str) -> Result<(), String> {
     let norm = p.replace('\\', "/");
-    if norm.starts_with('/') || norm.split('/').any(|c| c == "..") || norm.contains(':') && norm.len() > 1 && norm.as_bytes()[1] == b':' {
+    if norm.starts_with('/')
+        || norm.split('/').any(|c| c == "..")
+        || norm.contains(':') && norm.len() > 1 && norm.as_bytes()[1] == b':'
+    {
         return Err(format!(
             "`{key}` = `{p}`: paths are relative to the workspace, without `..`; the stage only sees what `grants.fs.read` grants"
         ));
@@ -407,11 +410,7 @@ impl Checker {
 
     fn count(out: &mut CheckOutput, expr: &Expr) {
         *out.by_expression.entry(expr.to_string()).or_default() += 1;
-        let mut ids: Vec<String> = expr
-            .requirements()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
+        let mut ids: Vec<String> = expr.requirements().iter().map(|r| r.to_string()).collect();
         ids.sort();
         ids.dedup();
         for id in ids {
@@ -435,16 +434,19 @@ impl Checker {
             license: None,
             verdict: "unknown",
         };
-        let mk = |rule: &'static str, level: Level, column: Option<u32>, message: String, lic: &str| Finding {
-            rule_id: rule,
-            level,
-            path: p.location.path.clone(),
-            line: p.location.line,
-            column,
-            message,
-            fingerprint: fingerprint(&[rule, eco, &p.name, &p.version, lic]),
-            package: Some(label.clone()),
-        };
+        let mk =
+            |rule: &'static str, level: Level, column: Option<u32>, message: String, lic: &str| {
+                Finding {
+                    rule_id: rule,
+                    level,
+                    path: p.location.path.clone(),
+                    line: p.location.line,
+                    column,
+                    message,
+                    fingerprint: fingerprint(&[rule, eco, &p.name, &p.version, lic]),
+                    package: Some(label.clone()),
+                }
+            };
         let (expr, shown) = match &p.declared {
             Declared::Unknown { why } => {
                 out.findings.push(mk(
@@ -479,7 +481,9 @@ impl Checker {
                         out.findings.push(mk(
                             "license-expression-deprecated",
                             Level::Note,
-                            p.location.column.map(|c| c + parsed.quirks[0].column as u32 - 1),
+                            p.location
+                                .column
+                                .map(|c| c + parsed.quirks[0].column as u32 - 1),
                             format!(
                                 "{who}: licence `{text}` is read as `{}`: {}",
                                 parsed.expr,
@@ -561,7 +565,12 @@ impl Checker {
     }
 
     fn check_file(&self, f: &FileLicense, out: &mut CheckOutput) {
-        let file_finding = |rule: &'static str, level: Level, loc: &Location, column: Option<u32>, message: String, lic: &str| Finding {
+        let file_finding = |rule: &'static str,
+                            level: Level,
+                            loc: &Location,
+                            column: Option<u32>,
+                            message: String,
+                            lic: &str| Finding {
             rule_id: rule,
             level,
             path: loc.path.clone(),

@@ -51,9 +51,11 @@ impl Plugin for LicenseCheck {
                 .help(format!("{RULES_URL}#{}", f.rule_id));
             if !f.path.is_empty() {
                 finding = match (f.line, f.column) {
-                    (Some(l), Some(c)) => finding
-                        .in_file(&f.path)
-                        .region(Region::columns(l, c, c + 1)),
+                    (Some(l), Some(c)) => {
+                        finding
+                            .in_file(&f.path)
+                            .region(Region::columns(l, c, c + 1))
+                    }
                     (Some(l), None) => finding.at(&f.path, l),
                     _ => finding.in_file(&f.path),
                 };

@@ -154,10 +154,12 @@ impl Policy {
 
     /// `package@version` of exception `i`, for messages.
     pub fn exception_label(&self, i: usize) -> String {
-        self.exceptions.get(i).map_or_else(String::new, |e| match &e.version {
-            Some(v) => format!("{}@{v}", e.package),
-            None => e.package.clone(),
-        })
+        self.exceptions
+            .get(i)
+            .map_or_else(String::new, |e| match &e.version {
+                Some(v) => format!("{}@{v}", e.package),
+                None => e.package.clone(),
+            })
     }
 
     /// Whether `req` is on the global allow list (used for file headers).
@@ -280,7 +282,10 @@ fn eval(expr: &Expr, status: &dyn Fn(&Requirement) -> Status) -> Verdict {
                 match eval(e, status) {
                     v @ Verdict::Allowed { .. } => return v,
                     Verdict::NotAllowed { missing } => {
-                        if best_missing.as_ref().is_none_or(|b| missing.len() < b.len()) {
+                        if best_missing
+                            .as_ref()
+                            .is_none_or(|b| missing.len() < b.len())
+                        {
                             best_missing = Some(missing);
                         }
                     }

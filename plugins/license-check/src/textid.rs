@@ -73,41 +73,57 @@ const ZLIB: &str = "This software is provided 'as-is', without any express or im
 
 const BSL_1: &str = "Permission is hereby granted, free of charge, to any person or organization obtaining a copy of the software and accompanying documentation covered by this license (the \"Software\") to use, reproduce, display, distribute, execute, and transmit the Software, and to prepare derivative works of the Software, and to permit third-parties to whom the Software is furnished to do so, all subject to the following:";
 
+const UNICODE_3: &str = "UNICODE LICENSE V3 Permission is hereby granted, free of charge, to any person obtaining a copy of data files and any associated documentation (the \"Data Files\") or software and any associated documentation (the \"Software\") to deal in the Data Files or Software without restriction, including without limitation the rights to use, copy, modify, merge, publish, distribute, and/or sell copies of the Data Files or Software, and to permit persons to whom the Data Files or Software are furnished to do so, provided that either (a) this copyright and permission notice appear with all copies of the Data Files or Software, or (b) this copyright and permission notice appear in associated Documentation. THE DATA FILES AND SOFTWARE ARE PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT OF THIRD PARTY RIGHTS. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR HOLDERS INCLUDED IN THIS NOTICE BE LIABLE FOR ANY CLAIM, OR ANY SPECIAL INDIRECT OR CONSEQUENTIAL DAMAGES, OR ANY DAMAGES WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THE DATA FILES OR SOFTWARE. Except as contained in this notice, the name of a copyright holder shall not be used in advertising or otherwise to promote the sale, use or other dealings in these Data Files or Software without prior written authorization of the copyright holder.";
+
 const TEMPLATES: &[Template] = &[
     Template {
         id: "MIT",
         text: MIT,
-        must: &["shall be included in all copies"],
+        must: &[
+            "use copy modify merge publish distribute sublicense and or sell copies",
+            "shall be included in all copies",
+        ],
         supersedes: &[],
     },
     Template {
         id: "MIT-0",
         text: MIT_0,
-        must: &[],
+        must: &[
+            "use copy modify merge publish distribute sublicense and or sell copies",
+            "furnished to do so the software is provided",
+        ],
         supersedes: &[],
     },
     Template {
         id: "BSD-2-Clause",
         text: BSD_2,
-        must: &[],
+        must: &[
+            "redistribution and use in source and binary forms with or without modification are permitted",
+        ],
         supersedes: &[],
     },
     Template {
         id: "BSD-3-Clause",
         text: BSD_3,
-        must: &["endorse or promote products"],
+        must: &[
+            "redistribution and use in source and binary forms with or without modification are permitted",
+            "endorse or promote products",
+        ],
         supersedes: &[],
     },
     Template {
         id: "ISC",
         text: ISC,
-        must: &["appear in all copies"],
+        must: &[
+            "permission to use copy modify and or distribute this software for any purpose",
+            "appear in all copies",
+        ],
         supersedes: &[],
     },
     Template {
         id: "0BSD",
         text: ZERO_BSD,
-        must: &[],
+        must: &["with or without fee is hereby granted the software is provided"],
         supersedes: &[],
     },
     Template {
@@ -190,6 +206,12 @@ const TEMPLATES: &[Template] = &[
         supersedes: &["LGPL-3.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later"],
     },
     Template {
+        id: "Unicode-3.0",
+        text: UNICODE_3,
+        must: &["unicode license v3"],
+        supersedes: &[],
+    },
+    Template {
         id: "Unlicense",
         text: UNLICENSE,
         must: &["released into the public domain"],
@@ -233,11 +255,10 @@ fn is_copyright_line(line: &str) -> bool {
     let t = line
         .trim_start_matches(|c: char| !c.is_alphanumeric() && c != '(' && c != '©')
         .to_lowercase();
-    let rest = if let Some(r) = t.strip_prefix("copyright") {
-        r.trim_start()
-    } else if t.starts_with('©') || t.starts_with("(c)") {
+    if t.starts_with('©') || t.starts_with("(c)") {
         return true;
-    } else {
+    }
+    let Some(rest) = t.strip_prefix("copyright").map(str::trim_start) else {
         return false;
     };
     rest.starts_with("(c)")
@@ -298,10 +319,8 @@ fn contains_phrase(haystack: &[String], phrase: &str) -> bool {
 /// Licences whose text appears in `text`, best first. Empty = unknown.
 pub fn identify(text: &str) -> Vec<Identified> {
     let w = words(text);
-    let text_pairs: HashSet<(String, String)> = w
-        .windows(2)
-        .map(|p| (p[0].clone(), p[1].clone()))
-        .collect();
+    let text_pairs: HashSet<(String, String)> =
+        w.windows(2).map(|p| (p[0].clone(), p[1].clone())).collect();
     struct Hit {
         id: &'static str,
         score: f64,

@@ -95,7 +95,8 @@ struct MetaPackage {
 }
 
 /// Licence facts from a `cargo metadata` export, by (name, version).
-pub type MetadataIndex = HashMap<(String, String), (Option<String>, Option<String>, Option<String>)>;
+pub type MetadataIndex =
+    HashMap<(String, String), (Option<String>, Option<String>, Option<String>)>;
 
 /// Parses `cargo metadata --format-version 1` output.
 pub fn parse_metadata(text: &str, path: &str) -> Result<MetadataIndex, String> {
@@ -192,8 +193,7 @@ pub fn packages(inputs: &CargoInputs) -> Result<Vec<Package>, String> {
 
 fn resolve(l: &Locked, meta: Option<&MetadataIndex>, finder: &CrateFinder) -> (Declared, String) {
     if let Some(m) = meta
-        && let Some((license, license_file, manifest)) =
-            m.get(&(l.name.clone(), l.version.clone()))
+        && let Some((license, license_file, manifest)) = m.get(&(l.name.clone(), l.version.clone()))
     {
         let origin = manifest.clone().unwrap_or_else(|| "cargo metadata".into());
         if let Some(text) = license.as_deref().filter(|t| !t.trim().is_empty()) {
@@ -254,7 +254,9 @@ fn from_license_file(path: &Path, shown: &str) -> Declared {
                 .collect();
             if ids.is_empty() {
                 Declared::Unknown {
-                    why: format!("`license-file = \"{shown}\"` is not a licence text gantry recognises"),
+                    why: format!(
+                        "`license-file = \"{shown}\"` is not a licence text gantry recognises"
+                    ),
                 }
             } else {
                 Declared::Identified {
@@ -369,7 +371,8 @@ impl CrateFinder {
             }
             // `cargo vendor` without `--versioned-dirs`.
             let plain = d.join(name);
-            if plain.join("Cargo.toml").is_file() && manifest_version(&plain).as_deref() == Some(version)
+            if plain.join("Cargo.toml").is_file()
+                && manifest_version(&plain).as_deref() == Some(version)
             {
                 return Some(plain);
             }
@@ -444,12 +447,15 @@ fn workspace_members(root: &Path, rel_root: &str) -> HashMap<(String, String), (
         let version = inherit("version")
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_else(|| "0.0.0".into());
-        let declared = if let Some(l) = inherit("license").and_then(|v| v.as_str().map(str::to_string)) {
+        let declared = if let Some(l) =
+            inherit("license").and_then(|v| v.as_str().map(str::to_string))
+        {
             Declared::Expression {
                 text: l,
                 original: None,
             }
-        } else if let Some(f) = inherit("license-file").and_then(|v| v.as_str().map(str::to_string)) {
+        } else if let Some(f) = inherit("license-file").and_then(|v| v.as_str().map(str::to_string))
+        {
             from_license_file(&dir.join(&f), &f)
         } else {
             Declared::Unknown {

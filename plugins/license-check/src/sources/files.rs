@@ -69,8 +69,12 @@ fn is_comment_prefix(p: &str) -> bool {
     if p.eq_ignore_ascii_case("rem") || p == "::" || p == ".." {
         return true;
     }
-    p.chars()
-        .all(|c| matches!(c, '/' | '*' | '#' | '-' | ';' | '%' | '<' | '!' | '{' | '\''))
+    p.chars().all(|c| {
+        matches!(
+            c,
+            '/' | '*' | '#' | '-' | ';' | '%' | '<' | '!' | '{' | '\''
+        )
+    })
 }
 
 fn head_of(path: &Path) -> Option<String> {

@@ -6,11 +6,11 @@
 //! exist). Nothing is fetched from the network, and nothing is guessed: a package
 //! whose licence cannot be read is [`Declared::Unknown`] with the reason.
 //!
-//! - [`cargo`]: `Cargo.lock` + a Cargo registry source cache, `cargo vendor`
+//! - [`cargo`] reads `Cargo.lock` + a Cargo registry source cache, `cargo vendor`
 //!   directory or `cargo metadata` JSON export;
-//! - [`python`]: `site-packages/*.dist-info/METADATA`;
-//! - [`npm`]: `node_modules/**/package.json`;
-//! - [`files`]: `SPDX-License-Identifier:` headers and LICENSE / COPYING files.
+//! - [`python`] reads `site-packages/*.dist-info/METADATA`;
+//! - [`npm`] reads `node_modules/**/package.json`;
+//! - [`files`] reads `SPDX-License-Identifier:` headers and LICENSE / COPYING files.
 //!
 //! Tests: `tests/sources.rs` (fixtures under `tests/fixtures/`).
 
@@ -18,7 +18,7 @@ pub mod cargo;
 pub mod files;
 pub mod npm;
 pub mod python;
-pub(crate) mod walk;
+pub mod walk;
 
 use std::fmt;
 use std::path::Path;
@@ -115,9 +115,9 @@ pub fn is_license_file_name(name: &str) -> bool {
     ["license", "licence", "copying", "unlicense"]
         .iter()
         .any(|p| {
-            lower.strip_prefix(p).is_some_and(|rest| {
-                rest.is_empty() || rest.starts_with(['.', '-', '_'])
-            })
+            lower
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '-', '_']))
         })
 }
 
@@ -169,5 +169,9 @@ pub(crate) fn identify_dir(dir: &Path) -> Option<(Vec<&'static str>, Vec<String>
 /// 1-based line of byte offset `at` in `text`.
 pub(crate) fn line_of(text: &str, at: usize) -> u32 {
     let at = at.min(text.len());
-    text.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() as u32 + 1
+    text.as_bytes()[..at]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u32
+        + 1
 }

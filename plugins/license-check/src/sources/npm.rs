@@ -30,7 +30,13 @@ pub fn packages(node_modules: &Path, rel: &str) -> Result<Vec<Package>, String> 
     }
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    walk(node_modules, rel.trim_end_matches('/'), &mut out, &mut seen, 0);
+    walk(
+        node_modules,
+        rel.trim_end_matches('/'),
+        &mut out,
+        &mut seen,
+        0,
+    );
     Ok(out)
 }
 
@@ -82,7 +88,13 @@ fn walk(
         }
         let nested = dir.join("node_modules");
         if nested.is_dir() {
-            walk(&nested, &format!("{pkg_rel}/node_modules"), out, seen, depth + 1);
+            walk(
+                &nested,
+                &format!("{pkg_rel}/node_modules"),
+                out,
+                seen,
+                depth + 1,
+            );
         }
     }
 }
@@ -164,7 +176,13 @@ fn package(text: &str, dir: &Path, json_rel: &str, dir_name: &str) -> Option<Pac
         } else {
             let text = types
                 .iter()
-                .map(|t| if t.contains(' ') { format!("({t})") } else { t.clone() })
+                .map(|t| {
+                    if t.contains(' ') {
+                        format!("({t})")
+                    } else {
+                        t.clone()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(" OR ");
             Declared::Expression {

@@ -109,30 +109,90 @@ const NAMES: &[(&str, &str)] = &[
 /// Trove classifiers (after `License :: `) that name exactly one SPDX licence.
 const CLASSIFIERS: &[(&str, &str)] = &[
     ("OSI Approved :: MIT License", "MIT"),
-    ("OSI Approved :: MIT No Attribution License (MIT-0)", "MIT-0"),
+    (
+        "OSI Approved :: MIT No Attribution License (MIT-0)",
+        "MIT-0",
+    ),
     ("OSI Approved :: ISC License (ISCL)", "ISC"),
-    ("OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)", "MPL-2.0"),
-    ("OSI Approved :: Mozilla Public License 1.1 (MPL 1.1)", "MPL-1.1"),
-    ("OSI Approved :: GNU General Public License v2 (GPLv2)", "GPL-2.0-only"),
-    ("OSI Approved :: GNU General Public License v2 or later (GPLv2+)", "GPL-2.0-or-later"),
-    ("OSI Approved :: GNU General Public License v3 (GPLv3)", "GPL-3.0-only"),
-    ("OSI Approved :: GNU General Public License v3 or later (GPLv3+)", "GPL-3.0-or-later"),
-    ("OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)", "LGPL-2.0-only"),
-    ("OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)", "LGPL-2.0-or-later"),
-    ("OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)", "LGPL-3.0-only"),
-    ("OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)", "LGPL-3.0-or-later"),
-    ("OSI Approved :: GNU Affero General Public License v3", "AGPL-3.0-only"),
-    ("OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)", "AGPL-3.0-or-later"),
-    ("OSI Approved :: Python Software Foundation License", "PSF-2.0"),
+    (
+        "OSI Approved :: Mozilla Public License 2.0 (MPL 2.0)",
+        "MPL-2.0",
+    ),
+    (
+        "OSI Approved :: Mozilla Public License 1.1 (MPL 1.1)",
+        "MPL-1.1",
+    ),
+    (
+        "OSI Approved :: GNU General Public License v2 (GPLv2)",
+        "GPL-2.0-only",
+    ),
+    (
+        "OSI Approved :: GNU General Public License v2 or later (GPLv2+)",
+        "GPL-2.0-or-later",
+    ),
+    (
+        "OSI Approved :: GNU General Public License v3 (GPLv3)",
+        "GPL-3.0-only",
+    ),
+    (
+        "OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+        "GPL-3.0-or-later",
+    ),
+    (
+        "OSI Approved :: GNU Lesser General Public License v2 (LGPLv2)",
+        "LGPL-2.0-only",
+    ),
+    (
+        "OSI Approved :: GNU Lesser General Public License v2 or later (LGPLv2+)",
+        "LGPL-2.0-or-later",
+    ),
+    (
+        "OSI Approved :: GNU Lesser General Public License v3 (LGPLv3)",
+        "LGPL-3.0-only",
+    ),
+    (
+        "OSI Approved :: GNU Lesser General Public License v3 or later (LGPLv3+)",
+        "LGPL-3.0-or-later",
+    ),
+    (
+        "OSI Approved :: GNU Affero General Public License v3",
+        "AGPL-3.0-only",
+    ),
+    (
+        "OSI Approved :: GNU Affero General Public License v3 or later (AGPLv3+)",
+        "AGPL-3.0-or-later",
+    ),
+    (
+        "OSI Approved :: Python Software Foundation License",
+        "PSF-2.0",
+    ),
     ("OSI Approved :: The Unlicense (Unlicense)", "Unlicense"),
     ("OSI Approved :: zlib/libpng License", "Zlib"),
-    ("OSI Approved :: Boost Software License 1.0 (BSL-1.0)", "BSL-1.0"),
-    ("OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)", "EPL-2.0"),
-    ("OSI Approved :: Universal Permissive License (UPL)", "UPL-1.0"),
-    ("OSI Approved :: Historical Permission Notice and Disclaimer (HPND)", "HPND"),
-    ("OSI Approved :: European Union Public Licence 1.2 (EUPL 1.2)", "EUPL-1.2"),
+    (
+        "OSI Approved :: Boost Software License 1.0 (BSL-1.0)",
+        "BSL-1.0",
+    ),
+    (
+        "OSI Approved :: Eclipse Public License 2.0 (EPL-2.0)",
+        "EPL-2.0",
+    ),
+    (
+        "OSI Approved :: Universal Permissive License (UPL)",
+        "UPL-1.0",
+    ),
+    (
+        "OSI Approved :: Historical Permission Notice and Disclaimer (HPND)",
+        "HPND",
+    ),
+    (
+        "OSI Approved :: European Union Public Licence 1.2 (EUPL 1.2)",
+        "EUPL-1.2",
+    ),
     ("OSI Approved :: Artistic License", "Artistic-2.0"),
-    ("CC0 1.0 Universal (CC0 1.0) Public Domain Dedication", "CC0-1.0"),
+    (
+        "CC0 1.0 Universal (CC0 1.0) Public Domain Dedication",
+        "CC0-1.0",
+    ),
 ];
 
 /// Maps a one-line free-text `License:` value to SPDX, if it is unambiguous.
@@ -245,7 +305,14 @@ fn package(text: &str, dir: &Path, meta_rel: &str, dir_name: &str) -> Package {
         if !mapped.is_empty() && vague.is_empty() {
             let text = mapped.join(" AND ");
             break 'found Declared::Expression {
-                original: Some(format!("classifiers: {}", classifiers.iter().map(|c| c.value.as_str()).collect::<Vec<_>>().join("; "))),
+                original: Some(format!(
+                    "classifiers: {}",
+                    classifiers
+                        .iter()
+                        .map(|c| c.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )),
                 text,
             };
         }
@@ -261,10 +328,16 @@ fn package(text: &str, dir: &Path, meta_rel: &str, dir_name: &str) -> Package {
         let mut why = Vec::new();
         if let Some(f) = get("license") {
             location.line.get_or_insert(f.line);
-            why.push(format!("`License: {}` does not name one licence", first_line(&f.value)));
+            why.push(format!(
+                "`License: {}` does not name one licence",
+                first_line(&f.value)
+            ));
         }
         if !vague.is_empty() {
-            why.push(format!("classifier `{}` names no single SPDX licence", vague.join("`, `")));
+            why.push(format!(
+                "classifier `{}` names no single SPDX licence",
+                vague.join("`, `")
+            ));
         }
         if why.is_empty() {
             why.push("no License-Expression, License or licence classifier".into());
@@ -272,7 +345,9 @@ fn package(text: &str, dir: &Path, meta_rel: &str, dir_name: &str) -> Package {
         if let Declared::Unknown { why: w } = from_files {
             why.push(format!("licence files: {w}"));
         }
-        Declared::Unknown { why: why.join("; ") }
+        Declared::Unknown {
+            why: why.join("; "),
+        }
     };
     Package {
         ecosystem: Ecosystem::PyPI,

@@ -321,7 +321,9 @@ impl<'a> Parser<'a> {
                     return Err(ParseError {
                         column: w.column,
                         len: w.len,
-                        message: "WITH must follow a single licence, not a parenthesised expression".into(),
+                        message:
+                            "WITH must follow a single licence, not a parenthesised expression"
+                                .into(),
                     });
                 }
                 return Ok(inner);
@@ -374,7 +376,9 @@ impl<'a> Parser<'a> {
                     .map(|n| format!("; did you mean `{n}`?"))
                     .unwrap_or_default();
                 let message = if ids::license(name).is_some() {
-                    format!("`{name}` is a licence, not an exception; combine licences with AND or OR")
+                    format!(
+                        "`{name}` is a licence, not an exception; combine licences with AND or OR"
+                    )
                 } else {
                     format!("unknown licence exception `{name}`{hint}")
                 };
@@ -421,7 +425,9 @@ impl<'a> Parser<'a> {
             return Err(ParseError {
                 column: t.column,
                 len: t.len,
-                message: format!("`:` only appears in `DocumentRef-…:LicenseRef-…`, found `{word}`"),
+                message: format!(
+                    "`:` only appears in `DocumentRef-…:LicenseRef-…`, found `{word}`"
+                ),
             });
         }
         if let Some(id) = ids::license(word) {
@@ -430,7 +436,11 @@ impl<'a> Parser<'a> {
                 exception: None,
             });
         }
-        let spelled = if plus { format!("{word}+") } else { word.to_string() };
+        let spelled = if plus {
+            format!("{word}+")
+        } else {
+            word.to_string()
+        };
         if let Some((old, new)) = ids::deprecated(&spelled) {
             self.quirks.push(Quirk {
                 column: t.column,
@@ -452,7 +462,9 @@ impl<'a> Parser<'a> {
             });
         }
         let message = if ids::exception(word).is_some() {
-            format!("`{word}` is a licence exception; write it after WITH (`Apache-2.0 WITH {word}`)")
+            format!(
+                "`{word}` is a licence exception; write it after WITH (`Apache-2.0 WITH {word}`)"
+            )
         } else {
             let hint = ids::nearest(word, ids::LICENSES)
                 .map(|n| format!("; did you mean `{n}`?"))
@@ -531,7 +543,8 @@ fn license_ref(word: &str, t: &Token<'_>) -> Result<Option<License>, ParseError>
 
 fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 /// Joins operands, merging nested nodes of the same operator (`A OR (B OR C)`).
