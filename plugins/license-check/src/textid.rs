@@ -19,6 +19,7 @@
 //! misses; unrelated prose).
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 /// Minimum share of a template's bigrams that must occur in the text.
 pub const THRESHOLD: f64 = 0.9;
@@ -316,6 +317,10 @@ fn contains_phrase(haystack: &[String], phrase: &str) -> bool {
         .any(|w| w.iter().zip(&needle).all(|(a, b)| a == b))
 }
 
+/// Bigrams of every template, computed once.
+static TEMPLATE_PAIRS: LazyLock<Vec<HashSet<(String, String)>>> =
+    LazyLock::new(|| TEMPLATES.iter().map(|t| template_bigrams(t.text)).collect());
+
 /// Licences whose text appears in `text`, best first. Empty = unknown.
 pub fn identify(text: &str) -> Vec<Identified> {
     let w = words(text);
@@ -328,8 +333,7 @@ pub fn identify(text: &str) -> Vec<Identified> {
         supersedes: &'static [&'static str],
     }
     let mut hits: Vec<Hit> = Vec::new();
-    for t in TEMPLATES {
-        let pairs = template_bigrams(t.text);
+    for (t, pairs) in TEMPLATES.iter().zip(TEMPLATE_PAIRS.iter()) {
         if pairs.is_empty() {
             continue;
         }
