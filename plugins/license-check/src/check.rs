@@ -449,6 +449,11 @@ impl Checker {
             };
         let (expr, shown) = match &p.declared {
             Declared::Unknown { why } => {
+                let origin = if why.contains(&p.origin) {
+                    ""
+                } else {
+                    origin.as_str()
+                };
                 out.findings.push(mk(
                     "license-unknown",
                     self.unknown,
