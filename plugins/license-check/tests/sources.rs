@@ -122,7 +122,8 @@ fn cargo_license_file_and_licence_files_are_identified() {
 fn cargo_missing_licence_and_missing_sources_are_unknown() {
     let pkgs = cargo_packages(&cargo_inputs(true, false)).expect("reads");
     assert!(unknown_why(by_name(&pkgs, "delta")).contains("no LICENSE or COPYING"));
-    assert!(unknown_why(by_name(&pkgs, "zeta")).contains("git dependency sources not found"));
+    let why = unknown_why(by_name(&pkgs, "zeta"));
+    assert!(why.contains("git dependency sources not found"), "{why}");
 }
 
 #[test]
@@ -383,4 +384,15 @@ fn header_parsing_strips_comment_closers() {
     );
     assert_eq!(find_header(&format!("let s = \"{tag} MIT\";")), None);
     assert_eq!(find_header("no header here"), None);
+}
+
+#[test]
+fn cargo_stale_metadata_export_is_named_as_the_cause() {
+    let pkgs = cargo_packages(&cargo_inputs(false, true)).expect("reads");
+    assert_eq!(expr(by_name(&pkgs, "gamma")), "GPL-3.0-only");
+    let why = unknown_why(by_name(&pkgs, "beta"));
+    assert!(
+        why.contains("missing from the `cargo.metadata` export; regenerate it"),
+        "{why}"
+    );
 }

@@ -228,19 +228,21 @@ fn resolve(l: &Locked, meta: Option<&MetadataIndex>, finder: &CrateFinder) -> (D
                 Some(s) if s.starts_with("git+") => "git dependency",
                 _ => "crate",
             };
-            let searched = if finder.has_roots() {
-                "the configured `cargo.registry` directories"
-            } else {
-                "nothing: set `cargo.registry` or `cargo.metadata`"
+            let why = match (meta.is_some(), finder.has_roots()) {
+                (true, false) => format!(
+                    "{kind} missing from the `cargo.metadata` export; regenerate it after changing Cargo.lock"
+                ),
+                (true, true) => format!(
+                    "{kind} missing from the `cargo.metadata` export and from the `cargo.registry` directories"
+                ),
+                (false, true) => format!(
+                    "{kind} sources not found in the `cargo.registry` directories; run `cargo fetch`, or export `cargo metadata`"
+                ),
+                (false, false) => format!(
+                    "{kind} licence not available: set `cargo.registry` or `cargo.metadata`"
+                ),
             };
-            (
-                Declared::Unknown {
-                    why: format!(
-                        "{kind} sources not found (searched {searched}); run `cargo fetch` or export `cargo metadata`"
-                    ),
-                },
-                String::new(),
-            )
+            (Declared::Unknown { why }, String::new())
         }
     }
 }
