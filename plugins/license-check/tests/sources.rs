@@ -142,6 +142,10 @@ fn cargo_workspace_members_inherit_the_workspace_licence() {
     let app = by_name(&pkgs, "app");
     assert_eq!(expr(app), "Apache-2.0");
     assert_eq!(app.origin, "crates/app/Cargo.toml");
+    assert_eq!(
+        app.location.path, "crates/app/Cargo.toml",
+        "findings point at the member's manifest"
+    );
     assert!(unknown_why(by_name(&pkgs, "tool")).contains("crates/tool/Cargo.toml"));
     let mut no_members = cargo_inputs(true, false);
     no_members.workspace_members = false;

@@ -158,7 +158,7 @@ pub fn packages(inputs: &CargoInputs) -> Result<Vec<Package>, String> {
     let finder = CrateFinder::new(&inputs.registries);
     let mut out = Vec::new();
     for l in locked {
-        let location = Location {
+        let mut location = Location {
             path: inputs.lockfile_rel.clone(),
             line: Some(l.line),
             column: None,
@@ -168,7 +168,15 @@ pub fn packages(inputs: &CargoInputs) -> Result<Vec<Package>, String> {
                 continue;
             }
             match members.get(&(l.name.clone(), l.version.clone())) {
-                Some((declared, manifest)) => (declared.clone(), manifest.clone()),
+                Some((declared, manifest)) => {
+                    // A member's licence is fixed in its own manifest: point there.
+                    location = Location {
+                        path: manifest.clone(),
+                        line: None,
+                        column: None,
+                    };
+                    (declared.clone(), manifest.clone())
+                }
                 None => (
                     Declared::Unknown {
                         why: "path dependency outside the workspace members; its manifest was not found".into(),
