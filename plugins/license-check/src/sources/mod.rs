@@ -108,17 +108,29 @@ pub enum FileLicense {
     MissingHeader { location: Location },
 }
 
+/// Extensions of code and data files that are never licence texts, even when named
+/// `license_check.rs` or `license.json`.
+const CODE_EXTENSIONS: &[&str] = &[
+    "rs", "py", "js", "mjs", "cjs", "ts", "go", "c", "h", "cc", "cpp", "hpp", "java", "kt", "rb",
+    "php", "cs", "swift", "sh", "json", "toml", "yaml", "yml", "xml", "html", "css", "lock",
+    "wasm", "o", "so", "pyc",
+];
+
 /// Whether a file name is a licence file (`LICENSE`, `LICENCE-MIT`, `COPYING.txt`,
-/// `UNLICENSE`, `license.md`…).
+/// `UNLICENSE`, `license.md`…), not code that happens to start with the word.
 pub fn is_license_file_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["license", "licence", "copying", "unlicense"]
+    let named = ["license", "licence", "copying", "unlicense"]
         .iter()
         .any(|p| {
             lower
                 .strip_prefix(p)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '-', '_']))
-        })
+        });
+    let code = lower
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| CODE_EXTENSIONS.contains(&ext));
+    named && !code
 }
 
 /// Reads a text file of at most `max` bytes, as lossy UTF-8. `None` if unreadable,
@@ -174,4 +186,35 @@ pub(crate) fn line_of(text: &str, at: usize) -> u32 {
         .filter(|&&b| b == b'\n')
         .count() as u32
         + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_license_file_name;
+
+    #[test]
+    fn licence_file_names() {
+        for n in [
+            "LICENSE",
+            "LICENCE-MIT",
+            "license.md",
+            "COPYING.LESSER",
+            "LICENSE_APACHE",
+            "UNLICENSE",
+            "LICENSE-THIRD-PARTY.txt",
+        ] {
+            assert!(is_license_file_name(n), "{n}");
+        }
+        for n in [
+            "license_check.rs",
+            "license.json",
+            "licenses",
+            "LICENSES.toml",
+            "unlicensed.py",
+            "README.md",
+            "copyright",
+        ] {
+            assert!(!is_license_file_name(n), "{n}");
+        }
+    }
 }
