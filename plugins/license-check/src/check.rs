@@ -109,7 +109,7 @@ pub struct Config {
     /// mode: only `deny` and unknown licences are reported.
     #[serde(default)]
     pub allow: Vec<String>,
-    /// Licences never accepted, even as one side of an OR that has no other choice.
+    /// Licences never accepted: an expression is denied when every choice needs one.
     #[serde(default)]
     pub deny: Vec<String>,
     /// Per-package additions to `allow`.
