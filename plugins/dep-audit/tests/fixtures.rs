@@ -84,7 +84,7 @@ fn cargo_lock_against_rustsec_osv() {
     );
     assert_eq!(
         out.packages, 8,
-        "9 [[package]] with a source, minus none; app/tokio skipped"
+        "10 [[package]] entries; `app` and `tokio` have no source (path crates)"
     );
 
     let t = find(&out, "RUSTSEC-2020-0071");
@@ -92,7 +92,7 @@ fn cargo_lock_against_rustsec_osv() {
     assert_eq!(
         t.line,
         Some(45),
-        "the `name = \"time\"` line of the 0.1.45 entry"
+        "the `[[package]]` line of the time 0.1.45 entry"
     );
     assert!(
         t.message.contains("Severity: medium (CVSS 6.2)"),
