@@ -680,3 +680,204 @@ fn quote_list(items: &[String], sep: &str) -> String {
         .collect::<Vec<_>>()
         .join(sep)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisory::{Affected, Ecosystem};
+
+    fn adv(
+        id: &str,
+        aliases: &[&str],
+        cvss: Option<&str>,
+        info: Option<Informational>,
+    ) -> Advisory {
+        Advisory {
+            id: id.into(),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            summary: format!("summary of {id}."),
+            cvss: cvss.map(str::to_string),
+            informational: info,
+            withdrawn: false,
+            affected: vec![Affected {
+                ecosystem: Ecosystem::Npm,
+                package: "p".into(),
+                ranges: Vec::new(),
+                versions: vec!["1.0.0".into()],
+                rustsec: None,
+            }],
+            source: PathBuf::new(),
+        }
+    }
+
+    fn pkg() -> lockfile::Package {
+        lockfile::Package {
+            ecosystem: Ecosystem::Npm,
+            name: "p".into(),
+            version: "1.0.0".into(),
+            line: Some(3),
+        }
+    }
+
+    fn cfg() -> Config {
+        Config {
+            paths: Vec::new(),
+            databases: vec!["db".into()],
+            ignore: Vec::new(),
+            informational: true,
+        }
+    }
+
+    fn one(advs: &[Advisory], config: &Config) -> Vec<Result<AuditFinding, Skip>> {
+        let hits: Vec<(&Advisory, Vec<String>)> = advs
+            .iter()
+            .map(|a| (a, vec!["1.0.1".to_string()]))
+            .collect();
+        let mut used = BTreeSet::new();
+        group(&hits)
+            .iter()
+            .map(|m| {
+                finding(
+                    "package-lock.json",
+                    &pkg(),
+                    "p",
+                    &hits,
+                    m,
+                    config,
+                    &mut used,
+                )
+            })
+            .collect()
+    }
+
+    const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H";
+    const LOW: &str = "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N";
+
+    #[test]
+    fn transitive_aliases_form_one_group_with_preferred_primary() {
+        // GHSA-a ~ CVE-1 (alias) ~ PYSEC-1 (alias of the third): one chain.
+        let advs = [
+            adv("GHSA-aaaa", &["CVE-2000-1"], None, None),
+            adv("OTHER-1", &[], None, None),
+            adv("PYSEC-2000-1", &["CVE-2000-1"], Some(LOW), None),
+        ];
+        let out = one(&advs, &cfg());
+        assert_eq!(out.len(), 2);
+        let merged = out
+            .iter()
+            .flatten()
+            .find(|f| f.ids.len() > 1)
+            .expect("merged group");
+        assert_eq!(merged.rule_id, "PYSEC-2000-1");
+        assert_eq!(merged.ids, vec!["PYSEC-2000-1", "GHSA-aaaa", "CVE-2000-1"]);
+        assert_eq!(
+            merged.help_uri.as_deref(),
+            Some("https://osv.dev/vulnerability/PYSEC-2000-1")
+        );
+    }
+
+    #[test]
+    fn group_level_is_the_highest_known_score() {
+        let advs = [
+            adv("GHSA-x", &["CVE-1"], Some(LOW), None),
+            adv("RUSTSEC-1", &["CVE-1"], Some(HIGH), None),
+        ];
+        let out = one(&advs, &cfg());
+        let f = out[0].as_ref().ok().expect("finding");
+        assert_eq!(f.rule_id, "RUSTSEC-1");
+        assert_eq!(f.level, Level::Error);
+        assert!(f.message.contains("high (CVSS 7.5)"), "{}", f.message);
+        assert!(f.message.contains("Fixed in `1.0.1`"), "{}", f.message);
+        assert_eq!(f.kind, "vulnerability");
+    }
+
+    #[test]
+    fn levels_for_low_unknown_and_informational() {
+        let low = one(&[adv("X-1", &[], Some(LOW), None)], &cfg());
+        assert_eq!(low[0].as_ref().ok().map(|f| f.level), Some(Level::Note));
+        let unknown = one(&[adv("X-2", &[], None, None)], &cfg());
+        let f = unknown[0].as_ref().ok().expect("finding");
+        assert_eq!(f.level, Level::Warning);
+        assert!(f.message.contains("Severity: unknown"));
+        let unsound = one(
+            &[adv("RUSTSEC-3", &[], None, Some(Informational::Unsound))],
+            &cfg(),
+        );
+        let f = unsound[0].as_ref().ok().expect("finding");
+        assert_eq!((f.kind.as_str(), f.level), ("unsound", Level::Warning));
+        let notice = one(
+            &[adv("RUSTSEC-4", &[], None, Some(Informational::Notice))],
+            &cfg(),
+        );
+        let f = notice[0].as_ref().ok().expect("finding");
+        assert_eq!((f.kind.as_str(), f.level), ("notice", Level::Note));
+        // A vulnerability merged with an informational advisory stays a vulnerability.
+        let mixed = one(
+            &[
+                adv(
+                    "RUSTSEC-5",
+                    &["CVE-5"],
+                    None,
+                    Some(Informational::Unmaintained),
+                ),
+                adv("GHSA-5", &["CVE-5"], Some(HIGH), None),
+            ],
+            &cfg(),
+        );
+        assert_eq!(
+            mixed[0].as_ref().ok().map(|f| f.kind.as_str()),
+            Some("vulnerability")
+        );
+    }
+
+    #[test]
+    fn ignore_and_informational_switch() {
+        let mut c = cfg();
+        c.ignore = vec![Ignore {
+            id: "CVE-9".into(),
+            reason: "not reachable".into(),
+        }];
+        let out = one(&[adv("GHSA-9", &["CVE-9"], None, None)], &c);
+        assert!(matches!(out[0], Err(Skip::Ignored)));
+        let mut c = cfg();
+        c.informational = false;
+        let out = one(
+            &[adv(
+                "RUSTSEC-6",
+                &[],
+                None,
+                Some(Informational::Unmaintained),
+            )],
+            &c,
+        );
+        assert!(matches!(out[0], Err(Skip::InformationalOff)));
+    }
+
+    #[test]
+    fn summaries_are_cut_to_the_first_sentence() {
+        assert_eq!(
+            short_summary("One thing.  Then\nanother. More."),
+            "One thing"
+        );
+        assert_eq!(short_summary("No period"), "No period");
+        let long = "word ".repeat(100);
+        let s = short_summary(&long);
+        assert!(s.ends_with('…') && s.chars().count() <= 198, "{s}");
+    }
+
+    #[test]
+    fn config_validation() {
+        let mut c = cfg();
+        assert!(c.validate().is_ok());
+        c.paths = vec!["a/../../etc".into()];
+        assert!(c.validate().is_err());
+        c.paths = vec!["C:\\x".into()];
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.ignore = vec![Ignore {
+            id: String::new(),
+            reason: "r".into(),
+        }];
+        assert!(c.validate().is_err());
+    }
+}
