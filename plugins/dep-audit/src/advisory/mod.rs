@@ -332,13 +332,6 @@ impl Database {
             })
             .unwrap_or_default()
     }
-
-    /// Whether any advisory has `id` as id or alias (checks `ignore` entries).
-    pub fn knows(&self, id: &str) -> bool {
-        self.advisories
-            .iter()
-            .any(|a| a.id == id || a.aliases.iter().any(|x| x == id))
-    }
 }
 
 /// Advisory files under directory `path`; symlinks below it are not followed.
