@@ -1,0 +1,883 @@
+//! The audit: configuration, lockfile selection, matching packages to advisories,
+//! merging aliases, severity, ignores, and the findings that come out.
+//!
+//! One finding per (lockfile, package, version, advisory group). Advisories that
+//! share any id (their own or an alias — GHSA, CVE, PYSEC, RUSTSEC) form one group,
+//! so the same vulnerability from two databases is reported once, listing every id.
+//! The group's primary id (the finding's rule id) is the first by preference
+//! RUSTSEC > PYSEC > GHSA > other > CVE, ties broken alphabetically: the id of the
+//! database closest to the ecosystem, which is where its help page lives.
+//!
+//! Levels: a vulnerability's level comes from its CVSS v3 base score, computed from
+//! the vector (critical/high → error, medium → warning, low/none → note); without a
+//! v3 vector the severity is unknown, the level is warning and the message says so.
+//! RustSec informational advisories: `unsound` → warning, `unmaintained`/`notice` →
+//! note. The fingerprint hashes the primary id, ecosystem, normalised package name,
+//! version and lockfile path (never the line), so it survives edits elsewhere in the
+//! lockfile and distinguishes the same pin in two lockfiles.
+//!
+//! What it refuses (configuration errors, before anything is read): no database,
+//! absolute or `..` paths, a path or glob that matches no lockfile, an `ignore`
+//! entry without a reason. A database file that does not parse fails the audit. A
+//! lockfile that does not parse is an `invalid-lockfile` finding (the other
+//! lockfiles are still audited).
+//!
+//! Tests: the `tests` module at the bottom of this file; `tests/fixtures.rs` runs
+//! whole audits on the fixture workspace with real advisories.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::advisory::{Advisory, Database, Informational};
+use crate::cvss;
+use crate::lockfile::{self, Kind};
+
+/// The stage's `with` table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Lockfiles, directories or globs (`services/*/requirements*.txt`), relative to
+    /// the workspace. Default: every lockfile in the workspace, skipping `.git`,
+    /// `target`, `node_modules`, `.venv`.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Advisory database directories or files, relative to the workspace (OSV JSON or
+    /// YAML, RustSec `RUSTSEC-*.md`). The stage needs `grants.fs.read` on them.
+    pub databases: Vec<String>,
+    /// Advisories not to report, by any of their ids, each with the reason.
+    #[serde(default)]
+    pub ignore: Vec<Ignore>,
+    /// Report RustSec informational advisories (unmaintained, unsound, notice).
+    #[serde(default = "yes")]
+    pub informational: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One `ignore` entry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Ignore {
+    /// Any id of the advisory (RUSTSEC-…, GHSA-…, CVE-…, PYSEC-…).
+    pub id: String,
+    /// Why it does not apply, for the reviewer.
+    pub reason: String,
+}
+
+/// Finding level (mapped to the SDK's by the plugin glue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Note,
+    Warning,
+    Error,
+}
+
+/// A rule kind, as listed by `describe`.
+pub struct RuleKind {
+    pub id: &'static str,
+    pub level: Level,
+    pub short: &'static str,
+    pub full: &'static str,
+}
+
+/// The kinds of findings. Advisory findings use the advisory id as rule id; these
+/// are the kinds they belong to (see RULES.md).
+pub fn rule_kinds() -> &'static [RuleKind] {
+    &[
+        RuleKind {
+            id: "vulnerability",
+            level: Level::Error,
+            short: "A locked dependency version has a known vulnerability",
+            full: "A package version pinned in a lockfile is in the affected range of a security advisory. The finding's rule id is the advisory's id; its level follows the CVSS v3 base score (critical/high: error, medium: warning, low/none: note, unknown: warning).",
+        },
+        RuleKind {
+            id: "unsound",
+            level: Level::Warning,
+            short: "A locked crate version is unsound (RustSec informational)",
+            full: "RustSec reports that safe code can cause undefined behaviour with this crate version.",
+        },
+        RuleKind {
+            id: "unmaintained",
+            level: Level::Note,
+            short: "A locked dependency is unmaintained (RustSec informational)",
+            full: "RustSec reports that the crate is no longer maintained; security fixes may never come.",
+        },
+        RuleKind {
+            id: "notice",
+            level: Level::Note,
+            short: "An informational notice applies to a locked dependency",
+            full: "A RustSec informational advisory of kind `notice` (or another non-vulnerability kind) applies.",
+        },
+        RuleKind {
+            id: "unpinned",
+            level: Level::Note,
+            short: "A requirement is not pinned to one version: cannot audit",
+            full: "A requirements line without `==VERSION` (ranges, bare names, URLs, paths, editable installs) or a lockfile entry without a registry version cannot be checked against advisories.",
+        },
+        RuleKind {
+            id: "invalid-lockfile",
+            level: Level::Error,
+            short: "A lockfile could not be parsed",
+            full: "The lockfile is not valid for its format, so none of its packages were audited.",
+        },
+    ]
+}
+
+/// One result.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditFinding {
+    /// Primary advisory id, or the rule kind for non-advisory findings.
+    pub rule_id: String,
+    /// Rule kind (`vulnerability`, `unsound`, …) — the anchor in RULES.md.
+    pub kind: String,
+    pub level: Level,
+    pub message: String,
+    pub path: String,
+    pub line: Option<u32>,
+    pub fingerprint: String,
+    pub help_uri: Option<String>,
+    /// All ids of the advisory group, primary first (empty for non-advisory findings).
+    pub ids: Vec<String>,
+    pub package: Option<String>,
+    pub version: Option<String>,
+}
+
+/// Everything an audit produced.
+#[derive(Debug, Default, Serialize)]
+pub struct Audit {
+    pub findings: Vec<AuditFinding>,
+    pub lockfiles: Vec<String>,
+    pub packages: usize,
+    pub advisories: usize,
+    pub database_files: usize,
+    pub withdrawn: usize,
+    pub ignored: usize,
+    /// `ignore` ids that matched nothing in this run.
+    pub unused_ignores: Vec<String>,
+    /// Advisory ranges that could not be evaluated (bad versions in the advisory).
+    pub problems: Vec<String>,
+}
+
+/// Why an audit could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("advisory database: {0}")]
+    Database(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+fn check_rel(what: &str, p: &str) -> Result<(), AuditError> {
+    let bad = p.starts_with('/')
+        || p.contains('\\')
+        || p.split('/').any(|s| s == "..")
+        || p.trim().is_empty();
+    if bad {
+        return Err(AuditError::Config(format!(
+            "`{what}` entry `{p}` must be a workspace-relative path without `..`"
+        )));
+    }
+    Ok(())
+}
+
+fn rel_clean(p: &str) -> String {
+    let t = p.trim().trim_start_matches("./").trim_end_matches('/');
+    if t == "." {
+        String::new()
+    } else {
+        t.to_string()
+    }
+}
+
+impl Config {
+    /// Checks what the JSON Schema cannot express.
+    pub fn validate(&self) -> Result<(), AuditError> {
+        if self.databases.is_empty() {
+            return Err(AuditError::Config(
+                "`databases` is empty: name at least one advisory database directory, e.g. `databases = [\"vendor/advisory-db\"]`".into(),
+            ));
+        }
+        for d in &self.databases {
+            check_rel("databases", d)?;
+        }
+        for p in &self.paths {
+            check_rel("paths", p)?;
+        }
+        for (i, ig) in self.ignore.iter().enumerate() {
+            if ig.id.trim().is_empty() {
+                return Err(AuditError::Config(format!("`ignore[{i}].id` is empty")));
+            }
+            if ig.reason.trim().is_empty() {
+                return Err(AuditError::Config(format!(
+                    "`ignore[{i}]` ({}) has no `reason`: say why the advisory does not apply",
+                    ig.id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loads the configured databases (paths relative to `root`).
+pub fn load_databases(root: &Path, config: &Config) -> Result<Database, AuditError> {
+    let roots: Vec<PathBuf> = config
+        .databases
+        .iter()
+        .map(|d| root.join(rel_clean(d)))
+        .collect();
+    Database::load(&roots).map_err(|errors| {
+        let n = errors.len();
+        let mut msg: Vec<String> = errors
+            .iter()
+            .take(10)
+            .map(|e| {
+                let p = e.path.strip_prefix(root).unwrap_or(&e.path);
+                format!("{}: {}", p.display(), e.message)
+            })
+            .collect();
+        if n > 10 {
+            msg.push(format!("… and {} more", n - 10));
+        }
+        AuditError::Database(msg.join("\n"))
+    })
+}
+
+/// Workspace-relative lockfile paths selected by `config.paths`.
+pub fn select_lockfiles(root: &Path, config: &Config) -> Result<Vec<String>, AuditError> {
+    let mut out = BTreeSet::new();
+    let mut all: Option<Vec<String>> = None;
+    let discover_all = |all: &mut Option<Vec<String>>| -> Result<Vec<String>, AuditError> {
+        if all.is_none() {
+            let mut v = Vec::new();
+            lockfile::discover(root, "", &mut v).map_err(AuditError::Io)?;
+            *all = Some(v);
+        }
+        Ok(all.clone().unwrap_or_default())
+    };
+    if config.paths.is_empty() {
+        return discover_all(&mut all);
+    }
+    for p in &config.paths {
+        let rel = rel_clean(p);
+        if lockfile::is_glob(&rel) {
+            let matched: Vec<String> = discover_all(&mut all)?
+                .into_iter()
+                .filter(|f| lockfile::glob_match(&rel, f))
+                .collect();
+            if matched.is_empty() {
+                return Err(AuditError::Config(format!(
+                    "`paths` glob `{p}` matches no lockfile (looked for Cargo.lock, requirements*.txt, poetry.lock, uv.lock, Pipfile.lock, package-lock.json)"
+                )));
+            }
+            out.extend(matched);
+            continue;
+        }
+        let full = root.join(&rel);
+        let meta = std::fs::metadata(&full).map_err(|e| {
+            AuditError::Config(format!(
+                "`paths` entry `{p}`: {e} (is it granted in `grants.fs.read`?)"
+            ))
+        })?;
+        if meta.is_dir() {
+            let mut v = Vec::new();
+            lockfile::discover(&full, &rel, &mut v).map_err(AuditError::Io)?;
+            out.extend(v);
+        } else if Kind::detect(&rel).is_some() || rel.ends_with(".txt") {
+            out.insert(rel);
+        } else {
+            return Err(AuditError::Config(format!(
+                "`paths` entry `{p}` is not a lockfile dep-audit reads: Cargo.lock, requirements*.txt (or any .txt named explicitly), poetry.lock, uv.lock, Pipfile.lock, package-lock.json, npm-shrinkwrap.json"
+            )));
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+fn id_rank(id: &str) -> u8 {
+    if id.starts_with("RUSTSEC-") {
+        0
+    } else if id.starts_with("PYSEC-") {
+        1
+    } else if id.starts_with("GHSA-") {
+        2
+    } else if id.starts_with("CVE-") {
+        4
+    } else {
+        3
+    }
+}
+
+/// The advisory's help page by the primary id's database.
+pub fn help_uri(id: &str) -> String {
+    if id.starts_with("RUSTSEC-") {
+        format!("https://rustsec.org/advisories/{id}.html")
+    } else if id.starts_with("GHSA-") {
+        format!("https://github.com/advisories/{id}")
+    } else {
+        format!("https://osv.dev/vulnerability/{id}")
+    }
+}
+
+fn fingerprint(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"dep-audit/v1");
+    for p in parts {
+        h.update([0u8]);
+        h.update(p.as_bytes());
+    }
+    hex::encode(h.finalize())[..32].to_string()
+}
+
+/// Groups advisories that share any id (union-find over the hits of one package).
+fn group(hits: &[(&Advisory, Vec<String>)]) -> Vec<Vec<usize>> {
+    let n = hits.len();
+    let mut parent: Vec<usize> = (0..n).collect();
+    fn find(p: &mut [usize], i: usize) -> usize {
+        let mut r = i;
+        while p[r] != r {
+            r = p[r];
+        }
+        p[i] = r;
+        r
+    }
+    let mut owner: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, (a, _)) in hits.iter().enumerate() {
+        for id in std::iter::once(&a.id).chain(&a.aliases) {
+            match owner.get(id.as_str()) {
+                Some(&j) => {
+                    let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+                    parent[ri] = rj;
+                }
+                None => {
+                    owner.insert(id, i);
+                }
+            }
+        }
+    }
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..n {
+        let r = find(&mut parent, i);
+        groups.entry(r).or_default().push(i);
+    }
+    groups.into_values().collect()
+}
+
+/// Runs the audit over the workspace at `root`.
+pub fn run(root: &Path, config: &Config) -> Result<Audit, AuditError> {
+    config.validate()?;
+    let db = load_databases(root, config)?;
+    let lockfiles = select_lockfiles(root, config)?;
+    Ok(audit_files(root, config, &db, lockfiles))
+}
+
+/// The audit proper, once the database is loaded and lockfiles chosen.
+pub fn audit_files(root: &Path, config: &Config, db: &Database, lockfiles: Vec<String>) -> Audit {
+    let mut out = Audit {
+        advisories: db.advisories.len(),
+        database_files: db.files,
+        withdrawn: db.withdrawn,
+        ..Audit::default()
+    };
+    let mut used_ignores = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    for rel in &lockfiles {
+        let kind = Kind::detect(rel).unwrap_or(Kind::Requirements);
+        let parsed = std::fs::read_to_string(root.join(rel))
+            .map_err(|e| format!("cannot read: {e}"))
+            .and_then(|text| kind.parse(&text));
+        let parsed = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                let line = e
+                    .strip_prefix("line ")
+                    .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|n| n.parse().ok());
+                out.findings.push(AuditFinding {
+                    rule_id: "invalid-lockfile".into(),
+                    kind: "invalid-lockfile".into(),
+                    level: Level::Error,
+                    message: format!("`{rel}` could not be audited: {e}"),
+                    path: rel.clone(),
+                    line,
+                    fingerprint: fingerprint(&["invalid-lockfile", rel]),
+                    help_uri: None,
+                    ids: Vec::new(),
+                    package: None,
+                    version: None,
+                });
+                continue;
+            }
+        };
+        for note in &parsed.notes {
+            out.findings.push(AuditFinding {
+                rule_id: "unpinned".into(),
+                kind: "unpinned".into(),
+                level: Level::Note,
+                message: format!("`{}`: {}", note.requirement, note.reason),
+                path: rel.clone(),
+                line: Some(note.line),
+                fingerprint: fingerprint(&["unpinned", rel, note.requirement.trim()]),
+                help_uri: None,
+                ids: Vec::new(),
+                package: None,
+                version: None,
+            });
+        }
+        out.packages += parsed.packages.len();
+        for pkg in &parsed.packages {
+            let name = pkg.ecosystem.normalize(&pkg.name);
+            let mut hits: Vec<(&Advisory, Vec<String>)> = Vec::new();
+            let candidates = db.for_package(pkg.ecosystem, &name);
+            let bad_version = match pkg.ecosystem.validate_version(&pkg.version) {
+                Err(e) if !candidates.is_empty() => Some(e),
+                _ => None,
+            };
+            for (adv, aff) in candidates {
+                if bad_version.is_some() {
+                    break;
+                }
+                match aff.check(&pkg.version) {
+                    Ok(Some(hit)) => hits.push((adv, hit.fixed)),
+                    Ok(None) => {}
+                    Err(e) => out.problems.push(format!(
+                        "{} ({}): cannot evaluate for {} {}: {e}",
+                        adv.id,
+                        adv.source.display(),
+                        pkg.name,
+                        pkg.version
+                    )),
+                }
+            }
+            if let Some(e) = bad_version {
+                out.findings.push(AuditFinding {
+                    rule_id: "unpinned".into(),
+                    kind: "unpinned".into(),
+                    level: Level::Note,
+                    message: format!(
+                        "`{}` {}: {e}; advisories for this package cannot be checked",
+                        pkg.name, pkg.version
+                    ),
+                    path: rel.clone(),
+                    line: pkg.line,
+                    fingerprint: fingerprint(&["unpinned", rel, &name, &pkg.version]),
+                    help_uri: None,
+                    ids: Vec::new(),
+                    package: Some(pkg.name.clone()),
+                    version: Some(pkg.version.clone()),
+                });
+            }
+            for members in group(&hits) {
+                let f = finding(rel, pkg, &name, &hits, &members, config, &mut used_ignores);
+                match f {
+                    Ok(f) if seen.insert(f.fingerprint.clone()) => out.findings.push(f),
+                    Ok(_) => {} // same package and version again (npm nesting)
+                    Err(Skip::Ignored) => out.ignored += 1,
+                    Err(Skip::InformationalOff) => {}
+                }
+            }
+        }
+    }
+    out.unused_ignores = config
+        .ignore
+        .iter()
+        .filter(|i| !used_ignores.contains(&i.id))
+        .map(|i| i.id.clone())
+        .collect();
+    out.lockfiles = lockfiles;
+    out
+}
+
+/// Why an advisory group produced no finding.
+enum Skip {
+    Ignored,
+    InformationalOff,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finding(
+    rel: &str,
+    pkg: &lockfile::Package,
+    name: &str,
+    hits: &[(&Advisory, Vec<String>)],
+    members: &[usize],
+    config: &Config,
+    used_ignores: &mut BTreeSet<String>,
+) -> Result<AuditFinding, Skip> {
+    let advs: Vec<&Advisory> = members.iter().map(|&i| hits[i].0).collect();
+    let mut primary: Vec<&str> = advs.iter().map(|a| a.id.as_str()).collect();
+    primary.sort_by(|a, b| id_rank(a).cmp(&id_rank(b)).then(a.cmp(b)));
+    let primary = primary[0].to_string();
+    let mut ids = vec![primary.clone()];
+    let mut others: BTreeSet<&str> = BTreeSet::new();
+    for a in &advs {
+        others.insert(&a.id);
+        others.extend(a.aliases.iter().map(String::as_str));
+    }
+    others.remove(primary.as_str());
+    let mut others: Vec<&str> = others.into_iter().collect();
+    others.sort_by(|a, b| id_rank(a).cmp(&id_rank(b)).then(a.cmp(b)));
+    ids.extend(others.iter().map(|s| s.to_string()));
+
+    if let Some(ig) = config.ignore.iter().find(|i| ids.contains(&i.id)) {
+        used_ignores.insert(ig.id.clone());
+        return Err(Skip::Ignored);
+    }
+    // A group is a vulnerability if any member is; otherwise informational.
+    let informational = if advs.iter().any(|a| a.informational.is_none()) {
+        None
+    } else {
+        advs.iter().find_map(|a| a.informational.clone())
+    };
+    if informational.is_some() && !config.informational {
+        return Err(Skip::InformationalOff);
+    }
+    let score = advs
+        .iter()
+        .filter_map(|a| a.cvss.as_deref())
+        .filter_map(|v| cvss::base_score(v).ok())
+        .max_by(|a, b| a.base.total_cmp(&b.base));
+    let (kind, level, what, severity) = match &informational {
+        Some(Informational::Unsound) => ("unsound", Level::Warning, "is unsound".to_string(), None),
+        Some(Informational::Unmaintained) => (
+            "unmaintained",
+            Level::Note,
+            "is unmaintained".to_string(),
+            None,
+        ),
+        Some(other) => (
+            "notice",
+            Level::Note,
+            format!("has a `{}` notice", other.as_str()),
+            None,
+        ),
+        None => {
+            let (level, sev) = match score {
+                Some(s) => (
+                    match s.rating {
+                        cvss::Rating::Critical | cvss::Rating::High => Level::Error,
+                        cvss::Rating::Medium => Level::Warning,
+                        cvss::Rating::Low | cvss::Rating::None => Level::Note,
+                    },
+                    format!("Severity: {} (CVSS {:.1}).", s.rating, s.base),
+                ),
+                None => (
+                    Level::Warning,
+                    "Severity: unknown (the advisory has no CVSS v3 vector), reported as a warning."
+                        .to_string(),
+                ),
+            };
+            (
+                "vulnerability",
+                level,
+                "is affected by".to_string(),
+                Some(sev),
+            )
+        }
+    };
+    let summary = advs
+        .iter()
+        .map(|a| short_summary(&a.summary))
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "no summary".into());
+    let mut fixed: Vec<String> = Vec::new();
+    for &i in members {
+        for f in &hits[i].1 {
+            if !fixed.contains(f) {
+                fixed.push(f.clone());
+            }
+        }
+    }
+    let fix = if fixed.is_empty() {
+        "No fixed version is known.".to_string()
+    } else if fixed
+        .iter()
+        .any(|f| f.starts_with(['<', '>', '=', '^', '~']))
+    {
+        format!(
+            "Upgrade to a version matching {}.",
+            quote_list(&fixed, " or ")
+        )
+    } else if fixed.len() > 3 {
+        // RustSec's OSV export turns each unaffected release into a `fixed` event;
+        // the lowest and the highest say enough.
+        format!(
+            "Fixed in `{}` … `{}` ({} fixed versions listed): upgrade to one of them.",
+            fixed[0],
+            fixed[fixed.len() - 1],
+            fixed.len()
+        )
+    } else {
+        format!(
+            "Fixed in {}: upgrade to one of them.",
+            quote_list(&fixed, ", ")
+        )
+    };
+    let also = if ids.len() > 1 {
+        format!(" (also {})", ids[1..].join(", "))
+    } else {
+        String::new()
+    };
+    let head = if kind == "vulnerability" {
+        format!(
+            "`{}` {} ({}) {what} {primary}{also}",
+            pkg.name, pkg.version, pkg.ecosystem
+        )
+    } else {
+        format!(
+            "`{}` {} ({}) {what}: {primary}{also}",
+            pkg.name, pkg.version, pkg.ecosystem
+        )
+    };
+    let message = match severity {
+        Some(sev) => format!("{head}: {summary}. {sev} {fix}"),
+        None => format!("{head}: {summary}. {fix}"),
+    };
+    Ok(AuditFinding {
+        fingerprint: fingerprint(&[&primary, pkg.ecosystem.as_str(), name, &pkg.version, rel]),
+        help_uri: Some(help_uri(&primary)),
+        rule_id: primary,
+        kind: kind.into(),
+        level,
+        message,
+        path: rel.to_string(),
+        line: pkg.line,
+        ids,
+        package: Some(pkg.name.clone()),
+        version: Some(pkg.version.clone()),
+    })
+}
+
+/// The first sentence of a summary (OSV `details` can be pages long), at most
+/// about 200 characters, without its final period.
+fn short_summary(text: &str) -> String {
+    let t = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let first = match t.find(". ") {
+        Some(i) => &t[..i],
+        None => t.as_str(),
+    };
+    let first = first.trim().trim_end_matches('.');
+    if first.chars().count() > 200 {
+        let cut: String = first.chars().take(197).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        first.to_string()
+    }
+}
+
+fn quote_list(items: &[String], sep: &str) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::advisory::{Affected, Ecosystem};
+
+    fn adv(
+        id: &str,
+        aliases: &[&str],
+        cvss: Option<&str>,
+        info: Option<Informational>,
+    ) -> Advisory {
+        Advisory {
+            id: id.into(),
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            summary: format!("summary of {id}."),
+            cvss: cvss.map(str::to_string),
+            informational: info,
+            withdrawn: false,
+            affected: vec![Affected {
+                ecosystem: Ecosystem::Npm,
+                package: "p".into(),
+                ranges: Vec::new(),
+                versions: vec!["1.0.0".into()],
+                rustsec: None,
+            }],
+            source: PathBuf::new(),
+        }
+    }
+
+    fn pkg() -> lockfile::Package {
+        lockfile::Package {
+            ecosystem: Ecosystem::Npm,
+            name: "p".into(),
+            version: "1.0.0".into(),
+            line: Some(3),
+        }
+    }
+
+    fn cfg() -> Config {
+        Config {
+            paths: Vec::new(),
+            databases: vec!["db".into()],
+            ignore: Vec::new(),
+            informational: true,
+        }
+    }
+
+    fn one(advs: &[Advisory], config: &Config) -> Vec<Result<AuditFinding, Skip>> {
+        let hits: Vec<(&Advisory, Vec<String>)> = advs
+            .iter()
+            .map(|a| (a, vec!["1.0.1".to_string()]))
+            .collect();
+        let mut used = BTreeSet::new();
+        group(&hits)
+            .iter()
+            .map(|m| {
+                finding(
+                    "package-lock.json",
+                    &pkg(),
+                    "p",
+                    &hits,
+                    m,
+                    config,
+                    &mut used,
+                )
+            })
+            .collect()
+    }
+
+    const HIGH: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H";
+    const LOW: &str = "CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N";
+
+    #[test]
+    fn transitive_aliases_form_one_group_with_preferred_primary() {
+        // GHSA-a ~ CVE-1 (alias) ~ PYSEC-1 (alias of the third): one chain.
+        let advs = [
+            adv("GHSA-aaaa", &["CVE-2000-1"], None, None),
+            adv("OTHER-1", &[], None, None),
+            adv("PYSEC-2000-1", &["CVE-2000-1"], Some(LOW), None),
+        ];
+        let out = one(&advs, &cfg());
+        assert_eq!(out.len(), 2);
+        let merged = out
+            .iter()
+            .flatten()
+            .find(|f| f.ids.len() > 1)
+            .expect("merged group");
+        assert_eq!(merged.rule_id, "PYSEC-2000-1");
+        assert_eq!(merged.ids, vec!["PYSEC-2000-1", "GHSA-aaaa", "CVE-2000-1"]);
+        assert_eq!(
+            merged.help_uri.as_deref(),
+            Some("https://osv.dev/vulnerability/PYSEC-2000-1")
+        );
+    }
+
+    #[test]
+    fn group_level_is_the_highest_known_score() {
+        let advs = [
+            adv("GHSA-x", &["CVE-1"], Some(LOW), None),
+            adv("RUSTSEC-1", &["CVE-1"], Some(HIGH), None),
+        ];
+        let out = one(&advs, &cfg());
+        let f = out[0].as_ref().ok().expect("finding");
+        assert_eq!(f.rule_id, "RUSTSEC-1");
+        assert_eq!(f.level, Level::Error);
+        assert!(f.message.contains("high (CVSS 7.5)"), "{}", f.message);
+        assert!(f.message.contains("Fixed in `1.0.1`"), "{}", f.message);
+        assert_eq!(f.kind, "vulnerability");
+    }
+
+    #[test]
+    fn levels_for_low_unknown_and_informational() {
+        let low = one(&[adv("X-1", &[], Some(LOW), None)], &cfg());
+        assert_eq!(low[0].as_ref().ok().map(|f| f.level), Some(Level::Note));
+        let unknown = one(&[adv("X-2", &[], None, None)], &cfg());
+        let f = unknown[0].as_ref().ok().expect("finding");
+        assert_eq!(f.level, Level::Warning);
+        assert!(f.message.contains("Severity: unknown"));
+        let unsound = one(
+            &[adv("RUSTSEC-3", &[], None, Some(Informational::Unsound))],
+            &cfg(),
+        );
+        let f = unsound[0].as_ref().ok().expect("finding");
+        assert_eq!((f.kind.as_str(), f.level), ("unsound", Level::Warning));
+        let notice = one(
+            &[adv("RUSTSEC-4", &[], None, Some(Informational::Notice))],
+            &cfg(),
+        );
+        let f = notice[0].as_ref().ok().expect("finding");
+        assert_eq!((f.kind.as_str(), f.level), ("notice", Level::Note));
+        // A vulnerability merged with an informational advisory stays a vulnerability.
+        let mixed = one(
+            &[
+                adv(
+                    "RUSTSEC-5",
+                    &["CVE-5"],
+                    None,
+                    Some(Informational::Unmaintained),
+                ),
+                adv("GHSA-5", &["CVE-5"], Some(HIGH), None),
+            ],
+            &cfg(),
+        );
+        assert_eq!(
+            mixed[0].as_ref().ok().map(|f| f.kind.as_str()),
+            Some("vulnerability")
+        );
+    }
+
+    #[test]
+    fn ignore_and_informational_switch() {
+        let mut c = cfg();
+        c.ignore = vec![Ignore {
+            id: "CVE-9".into(),
+            reason: "not reachable".into(),
+        }];
+        let out = one(&[adv("GHSA-9", &["CVE-9"], None, None)], &c);
+        assert!(matches!(out[0], Err(Skip::Ignored)));
+        let mut c = cfg();
+        c.informational = false;
+        let out = one(
+            &[adv(
+                "RUSTSEC-6",
+                &[],
+                None,
+                Some(Informational::Unmaintained),
+            )],
+            &c,
+        );
+        assert!(matches!(out[0], Err(Skip::InformationalOff)));
+    }
+
+    #[test]
+    fn summaries_are_cut_to_the_first_sentence() {
+        assert_eq!(
+            short_summary("One thing.  Then\nanother. More."),
+            "One thing"
+        );
+        assert_eq!(short_summary("No period"), "No period");
+        let long = "word ".repeat(100);
+        let s = short_summary(&long);
+        assert!(s.ends_with('…') && s.chars().count() <= 198, "{s}");
+    }
+
+    #[test]
+    fn config_validation() {
+        let mut c = cfg();
+        assert!(c.validate().is_ok());
+        c.paths = vec!["a/../../etc".into()];
+        assert!(c.validate().is_err());
+        c.paths = vec!["C:\\x".into()];
+        assert!(c.validate().is_err());
+        let mut c = cfg();
+        c.ignore = vec![Ignore {
+            id: String::new(),
+            reason: "r".into(),
+        }];
+        assert!(c.validate().is_err());
+    }
+}
