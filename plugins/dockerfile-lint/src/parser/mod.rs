@@ -394,34 +394,33 @@ pub struct Pair {
 /// `ENV`/`LABEL` pairs. `legacy` allows `ENV key value with spaces`.
 pub fn parse_pairs(ins: &Instruction, escape: char) -> Result<Vec<Pair>, ParseError> {
     let text = ins.rest.trim();
+    let first_raw = text.split_whitespace().next().unwrap_or("");
+    if !first_raw.contains('=') && matches!(ins.keyword, Keyword::Env | Keyword::Label) {
+        // Legacy `ENV key value`: everything after the first word is the value.
+        let value = text[first_raw.len()..].trim();
+        if value.is_empty() && ins.keyword == Keyword::Env {
+            return err(
+                ins.line,
+                ins.column,
+                format!("ENV `{first_raw}` has no value; write `ENV {first_raw}=value`"),
+            );
+        }
+        return Ok(vec![Pair {
+            key: unquote(first_raw, escape),
+            value: Some(unquote(value, escape)),
+        }]);
+    }
     let words = split_words(text, escape).map_err(|m| ParseError {
         line: ins.line,
         column: ins.column,
         message: format!("{}: {m}", ins.keyword),
     })?;
-    let Some(first) = words.first() else {
+    if words.is_empty() {
         return err(
             ins.line,
             ins.column,
             format!("{} needs at least one `key=value`", ins.keyword),
         );
-    };
-    if !first.raw.contains('=') {
-        if ins.keyword == Keyword::Env || ins.keyword == Keyword::Label {
-            // Legacy `ENV key value`: everything after the first word is the value.
-            let value = text[first.raw.len()..].trim();
-            if value.is_empty() && ins.keyword == Keyword::Env {
-                return err(
-                    ins.line,
-                    ins.column,
-                    format!("ENV `{}` has no value; write `ENV {0}=value`", first.raw),
-                );
-            }
-            return Ok(vec![Pair {
-                key: first.unquoted.clone(),
-                value: Some(unquote(value, escape)),
-            }]);
-        }
     }
     let mut out = Vec::new();
     for w in &words {
@@ -641,7 +640,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
         }
         let mut end_line = i.min(n - 1);
         i += 1;
-        let mut ins = parse_instruction(&joined, start as u32 + 1, indent + 1, esc)?;
+        let mut ins = parse_instruction(&joined, start as u32 + 1, indent + 1)?;
         // Heredoc bodies follow the (joined) instruction line.
         if matches!(ins.keyword, Keyword::Run | Keyword::Copy | Keyword::Add) {
             for (name, strip_tabs, quoted) in heredoc_markers(&ins.rest, esc) {
@@ -768,12 +767,7 @@ fn heredoc_markers(rest: &str, escape: char) -> Vec<(String, bool, bool)> {
 }
 
 /// Parses one logical (continuation-joined) instruction line.
-fn parse_instruction(
-    text: &str,
-    line: u32,
-    column: u32,
-    escape: char,
-) -> Result<Instruction, ParseError> {
+fn parse_instruction(text: &str, line: u32, column: u32) -> Result<Instruction, ParseError> {
     let word_end = text.find(char::is_whitespace).unwrap_or(text.len());
     let word = &text[..word_end];
     let Some(keyword) = Keyword::parse(word) else {
@@ -837,7 +831,7 @@ fn parse_instruction(
     if keyword == Keyword::Onbuild {
         let inner_col = column + (text.len() - text[word_end..].trim_start().len()) as u32;
         // `ONBUILD FROM`/`MAINTAINER`/`ONBUILD` are parsed and left to rule DL3043.
-        let inner = parse_instruction(ins.rest.trim(), line, inner_col, escape)?;
+        let inner = parse_instruction(ins.rest.trim(), line, inner_col)?;
         ins.onbuild = Some(Box::new(inner));
     }
     Ok(ins)

@@ -1260,10 +1260,8 @@ fn dl4006(a: &Analysis<'_>, out: &mut Out<'_>) {
         match it.ins.keyword {
             Keyword::From => safe = false,
             Keyword::Shell => safe = shell_is_safe(&it.ins.args()),
-            Keyword::Run => {
-                if !safe && it.script.as_ref().is_some_and(|s| s.has_pipe) {
-                    out.at(i);
-                }
+            Keyword::Run if !safe && it.script.as_ref().is_some_and(|s| s.has_pipe) => {
+                out.at(i);
             }
             _ => {}
         }
