@@ -279,6 +279,7 @@ impl Linter {
                 fingerprint: fp,
             });
         }
+        out.sort_by(|a, b| (a.line, a.column, &a.rule_id).cmp(&(b.line, b.column, &b.rule_id)));
         (out, suppressed)
     }
 }

@@ -61,7 +61,11 @@ pub(super) const ALL: &[(&str, Check)] = &[
     ("DL3060", dl3060),
     ("DL3061", dl3061),
     ("DL3062", dl3062),
+    ("DL3063", dl3063),
+    ("DL3064", dl3064),
+    ("DL3065", dl3065),
     ("DL3066", dl3066),
+    ("DL3067", dl3067),
     ("DL4000", dl4000),
     ("DL4001", dl4001),
     ("DL4003", dl4003),
@@ -233,14 +237,20 @@ fn dl3008(a: &Analysis<'_>, out: &mut Out<'_>) {
     });
 }
 
+/// A `--mount=type=cache` whose target is `dir` or below it: the cache then never
+/// lands in the layer.
 fn mounts_cache(it: &super::Item<'_>, dir: &str) -> bool {
+    cache_mount(it, |t| t.starts_with(dir))
+}
+
+fn cache_mount(it: &super::Item<'_>, target_ok: impl Fn(&str) -> bool) -> bool {
     it.ins.flag_values("mount").any(|m| {
         let mut cache = false;
         let mut target = false;
         for kv in m.split(',') {
             match kv.split_once('=') {
                 Some(("type", "cache")) => cache = true,
-                Some(("target" | "dst" | "destination", t)) => target |= t.starts_with(dir),
+                Some(("target" | "dst" | "destination", t)) => target |= target_ok(t),
                 _ => {}
             }
         }
@@ -557,7 +567,13 @@ fn dl3018(a: &Analysis<'_>, out: &mut Out<'_>) {
 }
 
 fn dl3019(a: &Analysis<'_>, out: &mut Out<'_>) {
-    any_command(a, out, |c| c.is("apk", &["add"]) && !c.has_flag("no-cache"));
+    for (i, s) in a.scripts() {
+        if s.any(|c| c.is("apk", &["add"]) && !c.has_flag("no-cache"))
+            && !mounts_cache(&a.items[i], "/var/cache/apk")
+        {
+            out.at(i);
+        }
+    }
 }
 
 fn is_url(p: &str) -> bool {
@@ -729,10 +745,12 @@ fn dl3030(a: &Analysis<'_>, out: &mut Out<'_>) {
     });
 }
 
-/// A package-manager install in a RUN with no later clean-up command in it.
+/// A package-manager install in a RUN with no later clean-up command in it and no
+/// cache mount on `cache_dir`.
 fn install_without_clean(
     a: &Analysis<'_>,
     out: &mut Out<'_>,
+    cache_dir: &str,
     install: impl Fn(&Command) -> bool,
     clean: impl Fn(&Command) -> bool,
 ) {
@@ -740,6 +758,9 @@ fn install_without_clean(
         let Some(first) = s.commands.iter().position(&install) else {
             continue;
         };
+        if mounts_cache(&a.items[i], cache_dir) {
+            continue;
+        }
         if !s.commands[first..].iter().any(&clean) {
             out.at(i);
         }
@@ -754,6 +775,7 @@ fn dl3032(a: &Analysis<'_>, out: &mut Out<'_>) {
     install_without_clean(
         a,
         out,
+        "/var/cache/yum",
         |c| c.is("yum", &["install"]),
         |c| {
             (c.name == "yum" && c.has_arg("clean") && c.has_arg("all"))
@@ -811,6 +833,7 @@ fn dl3036(a: &Analysis<'_>, out: &mut Out<'_>) {
     install_without_clean(
         a,
         out,
+        "/var/cache/zypp",
         |c| c.is("zypper", &["install", "in"]),
         |c| c.is("zypper", &["clean", "cc"]),
     );
@@ -845,6 +868,7 @@ fn dl3040(a: &Analysis<'_>, out: &mut Out<'_>) {
         install_without_clean(
             a,
             out,
+            "/var/cache/dnf",
             |c| c.is(tool, &["install"]),
             |c| {
                 (c.name == tool && c.has_arg("clean") && c.has_arg("all"))
@@ -876,6 +900,9 @@ fn dl3042(a: &Analysis<'_>, out: &mut Out<'_>) {
             .vars
             .get("PIP_NO_CACHE_DIR")
             .is_some_and(|v| TRUTHY.contains(&v.as_str()))
+            || cache_mount(it, |t| {
+                t == "/root/.cache" || t.starts_with("/root/.cache/pip")
+            })
         {
             continue;
         }
@@ -1099,6 +1126,7 @@ fn dl3060(a: &Analysis<'_>, out: &mut Out<'_>) {
     for (i, s) in a.scripts() {
         if s.any(|c| c.is("yarn", &["install"]))
             && !s.any(|c| c.is("yarn", &["cache"]) && c.has_arg("clean"))
+            && !cache_mount(&a.items[i], |t| t.contains("yarn"))
             && in_image(a, a.items[i].stage)
         {
             out.at(i);
@@ -1170,6 +1198,105 @@ fn dl3062(a: &Analysis<'_>, out: &mut Out<'_>) {
         }
         pkgs
     });
+}
+
+fn dl3063(a: &Analysis<'_>, out: &mut Out<'_>) {
+    for s in &a.stages {
+        if let Some(al) = &s.alias
+            && ["scratch", "context"].contains(&al.to_ascii_lowercase().as_str())
+        {
+            out.detail(s.item, format!("`{al}`"));
+        }
+    }
+}
+
+/// Names that are credentials in well-known tools, and name parts that suggest one.
+const SENSITIVE_NAMES: &[&str] = &[
+    "ACCESS_TOKEN",
+    "APPLICATION_KEY",
+    "APP_SECRET",
+    "AUTH_TOKEN",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "CF_PASSWORD",
+    "CF_USERNAME",
+    "CI_DEPLOY_PASSWORD",
+    "CI_DEPLOY_USER",
+    "DOCKER_EMAIL",
+    "DOCKER_PASSWORD",
+    "DOCKER_USERNAME",
+    "FACEBOOK_APP_ID",
+    "HEROKU_API_USER",
+    "OKTA_AUTHN_GROUPID",
+    "OKTA_CLIENT_ORGURL",
+    "OKTA_OAUTH2_CLIENTID",
+    "STRIPE_DEVICE_NAME",
+    "TRAVIS_OS_NAME",
+    "TRAVIS_SECURE_ENV_VARS",
+    "TRAVIS_SUDO",
+];
+const SENSITIVE_PARTS: &[&str] = &[
+    "api_key",
+    "client_key",
+    "password",
+    "private",
+    "secret",
+    "token",
+    "username",
+];
+
+fn sensitive(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_NAMES.contains(&name.to_ascii_uppercase().as_str())
+        || SENSITIVE_PARTS.iter().any(|p| lower.contains(p))
+}
+
+/// ARG/ENV names that look like credentials (by name only; values are not read).
+fn dl3064(a: &Analysis<'_>, out: &mut Out<'_>) {
+    for (i, it) in a.items.iter().enumerate() {
+        let ins = match it.ins.keyword {
+            Keyword::Arg | Keyword::Env => it.ins,
+            Keyword::Onbuild => match it.ins.onbuild.as_deref() {
+                Some(inner) if matches!(inner.keyword, Keyword::Arg | Keyword::Env) => inner,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let Ok(pairs) = parser::parse_pairs(ins, a.file.escape) else {
+            continue;
+        };
+        let bad: Vec<&str> = pairs
+            .iter()
+            .map(|p| p.key.as_str())
+            .filter(|k| sensitive(k))
+            .collect();
+        if !bad.is_empty() {
+            out.detail(i, list(&bad));
+        }
+    }
+}
+
+fn dl3065(a: &Analysis<'_>, out: &mut Out<'_>) {
+    for s in &a.stages {
+        if matches!(
+            s.platform.as_deref(),
+            Some("$TARGETPLATFORM" | "${TARGETPLATFORM}")
+        ) {
+            out.at(s.item);
+        }
+    }
+}
+
+fn dl3067(a: &Analysis<'_>, out: &mut Out<'_>) {
+    for (i, it) in a.with(Keyword::Copy) {
+        if it.ins.flag("from").is_some()
+            && let Some((srcs, dest)) = it.ins.copy_paths()
+            && drop_quotes(&dest) == "/"
+            && srcs.iter().any(|s| drop_quotes(s) == "/")
+        {
+            out.at(i);
+        }
+    }
 }
 
 fn dl3066(a: &Analysis<'_>, out: &mut Out<'_>) {

@@ -104,7 +104,11 @@ rules! {
     "DL3060" Info "`yarn cache clean` missing after `yarn install` was run." "yarn's cache stays in the layer.";
     "DL3061" Error "Invalid instruction order. Dockerfile must begin with `FROM`, `ARG` or comment." "Docker refuses other instructions before the first FROM.";
     "DL3062" Warning "Pin versions in go. Instead of `go install <package>` use `go install <package>@<version>`." "Unpinned Go tools make builds unreproducible.";
+    "DL3063" Warning "Stage name should not be a reserved word." "`scratch` and `context` have special meanings as build sources; a stage with that name is ambiguous.";
+    "DL3064" Warning "Potentially sensitive data should not be used in the `ARG` or `ENV` commands." "ARG and ENV values are stored in the image history and metadata, readable by anyone with the image; use secret mounts.";
+    "DL3065" Warning "Setting `FROM --platform` to predefined `$TARGETPLATFORM` is redundant as this is the default behavior." "It adds noise without changing the build.";
     "DL3066" Info "Non-numeric user-id may not be resolvable by host system." "Kubernetes `runAsNonRoot` and host tools can only check numeric ids.";
+    "DL3067" Warning "Do not copy an entire filesystem from another stage." "`COPY --from=stage / /` drags the whole stage, package caches and build tools included, into the image.";
     "DL4000" Error "MAINTAINER is deprecated." "Use `LABEL org.opencontainers.image.authors=…` instead.";
     "DL4001" Warning "Either use Wget or Curl but not both." "Installing both tools doubles what the image carries for the same job.";
     "DL4003" Warning "Multiple `CMD` instructions found. If you list more than one `CMD` then only the last `CMD` will take effect." "Earlier CMDs in a stage are dead code.";
