@@ -725,8 +725,7 @@ fn dl3028(a: &Analysis<'_>, out: &mut Out<'_>) {
 }
 
 /// `FROM --platform=` with a fixed value. `$BUILDPLATFORM`-style variables are the
-/// documented way to write multi-platform builds and are not reported (hadolint
-/// reports any value).
+/// documented way to write multi-platform builds and are not reported.
 fn dl3029(a: &Analysis<'_>, out: &mut Out<'_>) {
     for s in &a.stages {
         if let Some(p) = &s.platform
