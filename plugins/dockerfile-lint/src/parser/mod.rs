@@ -743,6 +743,11 @@ fn heredoc_markers(rest: &str, escape: char) -> Vec<(String, bool, bool)> {
                 _ => None,
             };
             let s = j;
+            // A delimiter starts with a letter or `_`: `$((1<<2))` is no heredoc.
+            if !b.get(j).is_some_and(|c| c.is_alphabetic() || *c == '_') {
+                k = j;
+                continue;
+            }
             while j < b.len()
                 && (b[j].is_alphanumeric() || b[j] == '_' || b[j] == '-' || b[j] == '.')
             {

@@ -101,10 +101,10 @@ fn heredocs() {
 #[test]
 fn here_strings_quoted_markers_and_exec_form_are_not_heredocs() {
     let df = ok(
-        "FROM x:1\nRUN cat <<< hello\nRUN echo '<<EOF'\nRUN [\"sh\", \"-c\", \"cat <<EOF\"]\nUSER app\n",
+        "FROM x:1\nRUN cat <<< hello\nRUN echo '<<EOF'\nRUN [\"sh\", \"-c\", \"cat <<EOF\"]\nRUN echo $((1<<2))\nUSER app\n",
     );
     assert!(df.instructions.iter().all(|i| i.heredocs.is_empty()));
-    assert_eq!(df.instructions.len(), 5);
+    assert_eq!(df.instructions.len(), 6);
 }
 
 #[test]

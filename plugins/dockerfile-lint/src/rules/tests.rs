@@ -160,33 +160,38 @@ fn rules_md_has_a_section_per_rule() {
     }
 }
 
+/// (rule, line) of every finding of `text` with the default config.
+fn hits(text: &str) -> Vec<(String, u32)> {
+    let (f, _) = Linter::new(&Config::default())
+        .expect("config")
+        .lint_text("Dockerfile", text);
+    f.into_iter().map(|f| (f.rule_id, f.line)).collect()
+}
+
+fn has(hits: &[(String, u32)], rule: &str, line: u32) -> bool {
+    hits.iter().any(|(r, l)| r == rule && *l == line)
+}
+
 #[test]
 fn onbuild_run_is_checked_like_run() {
-    let (f, _) = Linter::new(&Config::default()).expect("config").lint_text(
-        "Dockerfile",
-        "FROM debian:12\nONBUILD RUN apt-get install -y --no-install-recommends curl\n",
-    );
-    assert!(f.iter().any(|f| f.rule_id == "DL3008" && f.line == 2));
+    let h = hits("FROM debian:12\nONBUILD RUN apt-get install -y --no-install-recommends curl\n");
+    assert!(has(&h, "DL3008", 2), "{h:?}");
 }
 
 #[test]
 fn heredoc_scripts_are_checked() {
-    let text = "FROM debian:12\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\nEOF\nRUN python3 <<EOF\nprint('sudo')\nEOF\n";
-    let (f, _) = Linter::new(&Config::default())
-        .expect("config")
-        .lint_text("Dockerfile", text);
-    let ids: Vec<(&str, u32)> = f.iter().map(|f| (f.rule_id.as_str(), f.line)).collect();
-    assert!(ids.contains(&("DL3008", 2)), "{ids:?}");
-    assert!(ids.contains(&("DL3009", 2)), "{ids:?}");
-    assert!(!ids.iter().any(|(id, _)| *id == "DL3004"), "{ids:?}");
+    let h = hits(
+        "FROM debian:12\nRUN <<EOF\napt-get update\napt-get install -y --no-install-recommends curl\nEOF\nRUN python3 <<EOF\nprint('sudo')\nEOF\n",
+    );
+    assert!(has(&h, "DL3008", 2) && has(&h, "DL3009", 2), "{h:?}");
+    assert!(!h.iter().any(|(r, _)| r == "DL3004"), "{h:?}");
 }
 
 #[test]
 fn stage_variables_come_from_global_args_and_parent_stages() {
-    let text = "ARG BASE=debian\nARG TAG=latest\nFROM ${BASE}:${TAG} AS base\nFROM base\nARG TAG\nRUN true\n";
-    let (f, _) = Linter::new(&Config::default())
-        .expect("config")
-        .lint_text("Dockerfile", text);
-    assert!(f.iter().any(|f| f.rule_id == "DL3007" && f.line == 3));
-    assert!(!f.iter().any(|f| f.rule_id == "DL3006"));
+    let h = hits(
+        "ARG BASE=debian\nARG TAG=latest\nFROM ${BASE}:${TAG} AS base\nFROM base\nARG TAG\nRUN true\n",
+    );
+    assert!(has(&h, "DL3007", 3), "{h:?}");
+    assert!(!h.iter().any(|(r, _)| r == "DL3006"), "{h:?}");
 }
