@@ -3,7 +3,8 @@
 //!
 //! `*` any run of characters within a segment, `?` one character, `[abc]`/`[a-z]`/
 //! `[!x]` a class, `**` as a whole segment any number of directories (also none).
-//! A pattern without `/` matches a file name at any depth (`*.Dockerfile`).
+//! A pattern without `/` matches a file name at any depth (`*.Dockerfile`) unless it
+//! starts with `./`, which anchors it at the workspace root (`./Dockerfile`).
 //! Refused: empty patterns, absolute paths, `..`, an unclosed `[`.
 //! Tests: at the bottom of this file.
 
@@ -14,6 +15,7 @@ pub struct Glob {
 
 impl Glob {
     pub fn new(pattern: &str) -> Result<Glob, String> {
+        let anchored = pattern.starts_with("./");
         let p = pattern.strip_prefix("./").unwrap_or(pattern);
         if p.is_empty() {
             return Err("empty pattern".into());
@@ -29,7 +31,7 @@ impl Glob {
         for s in &segments {
             check_classes(s)?;
         }
-        if segments.len() == 1 && segments[0] != "**" {
+        if segments.len() == 1 && segments[0] != "**" && !anchored {
             segments.insert(0, "**".into());
         }
         Ok(Glob { segments })
@@ -127,6 +129,9 @@ mod tests {
         assert!(m("svc/[ab]*/Dockerfile", "svc/api/Dockerfile"));
         assert!(!m("svc/[!ab]*/Dockerfile", "svc/api/Dockerfile"));
         assert!(m("./Dockerfile?", "Dockerfile2"));
+        assert!(m("Dockerfile", "a/b/Dockerfile"));
+        assert!(m("./Dockerfile", "Dockerfile"));
+        assert!(!m("./Dockerfile", "a/Dockerfile"));
         assert!(Glob::new("").is_err());
         assert!(Glob::new("/etc/x").is_err());
         assert!(Glob::new("../x").is_err());

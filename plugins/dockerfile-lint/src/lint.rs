@@ -2,7 +2,8 @@
 //! with stable fingerprints.
 //!
 //! Files: by default every `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` (not
-//! `*.dockerignore`) under the root; `paths` replaces that with globs. Directories
+//! `*.dockerignore`) under the root; `paths` replaces that with globs and `exclude`
+//! leaves files and whole directories out. Directories
 //! named `target`, `.git` and `node_modules` are never entered and symlinks are never
 //! followed (nothing outside the granted tree is read). Files over 1 MiB are skipped
 //! and listed.
@@ -41,6 +42,10 @@ pub struct Config {
     /// `Dockerfile.*` at any depth.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// Globs of files and directories never linted or entered (same syntax as
+    /// `paths`), e.g. `tests/fixtures/**`.
+    #[serde(default)]
+    pub exclude: Vec<String>,
     /// Rule ids never reported (`DL3008`). hadolint's `SC…` ids are accepted and have
     /// no effect (ShellCheck rules are not run).
     #[serde(default)]
@@ -80,6 +85,7 @@ pub struct LintOutput {
 /// A configured linter.
 pub struct Linter {
     globs: Vec<Glob>,
+    exclude: Vec<Glob>,
     ignore: HashSet<String>,
     options: Options,
 }
@@ -99,6 +105,14 @@ impl Linter {
             .iter()
             .enumerate()
             .map(|(i, p)| Glob::new(p).map_err(|e| format!("paths[{i}]: invalid glob `{p}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let exclude = config
+            .exclude
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Glob::new(p).map_err(|e| format!("exclude[{i}]: invalid glob `{p}`: {e}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut ignore = HashSet::new();
         for (i, id) in config.ignore.iter().enumerate() {
@@ -120,6 +134,7 @@ impl Linter {
         }
         Ok(Linter {
             globs,
+            exclude,
             ignore,
             options: Options {
                 trusted_registries: config.trusted_registries.clone(),
@@ -171,7 +186,7 @@ impl Linter {
             } else {
                 format!("{rel}/{name}")
             };
-            if ft.is_symlink() {
+            if ft.is_symlink() || self.excluded(&child) {
                 continue;
             }
             if ft.is_dir() {
@@ -210,6 +225,13 @@ impl Linter {
                 Err(e) => out.skipped.push((child, format!("unreadable: {e}"))),
             }
         }
+    }
+
+    /// `path` matches an `exclude` glob (a directory also matches `dir/**`).
+    fn excluded(&self, path: &str) -> bool {
+        self.exclude
+            .iter()
+            .any(|g| g.matches(path) || g.matches(&format!("{path}/x")))
     }
 
     /// Lints one file's text; returns the findings and how many were suppressed.
@@ -501,6 +523,15 @@ mod tests {
         .lint_tree(&dir)
         .expect("lint");
         assert_eq!(only.files, ["svc/api.Dockerfile"]);
+        let root_only = Linter::new(&Config {
+            paths: vec!["./Dockerfile".into(), "*.Dockerfile".into()],
+            exclude: vec!["svc".into()],
+            ..Config::default()
+        })
+        .expect("config")
+        .lint_tree(&dir)
+        .expect("lint");
+        assert_eq!(root_only.files, ["Dockerfile"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
