@@ -25,6 +25,8 @@
 
 use std::path::Path;
 
+pub use gantry_sdk::Level;
+use gantry_sdk::Rule;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -99,76 +101,73 @@ pub struct Override {
     pub ignore: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
+const RULES_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/plugins/bench-gate/RULES.md"
+);
+
+/// Where rule `id` is documented (its section in RULES.md).
+pub fn help_uri(id: &str) -> String {
+    format!("{RULES_URL}#{id}")
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct RuleMeta {
-    pub id: &'static str,
-    pub level: Level,
-    pub short: &'static str,
-    pub full: &'static str,
-}
-
-pub const RULES: &[RuleMeta] = &[
-    RuleMeta {
-        id: "benchmark-regression",
-        level: Level::Error,
-        short: "A benchmark got slower than the baseline allows",
-        full: "The benchmark is worse than the baseline by more than `max-regression` percent; \
+/// Every rule this plugin reports: id, default level, short and full description.
+pub fn rules() -> Vec<Rule> {
+    [
+        (
+            "benchmark-regression",
+            Level::Error,
+            "A benchmark got slower than the baseline allows",
+            "The benchmark is worse than the baseline by more than `max-regression` percent; \
                with confidence intervals on both sides, only when the intervals are that far apart.",
-    },
-    RuleMeta {
-        id: "benchmark-improvement",
-        level: Level::Note,
-        short: "A benchmark got faster",
-        full: "The benchmark is better than the baseline by at least `min-improvement` percent \
+        ),
+        (
+            "benchmark-improvement",
+            Level::Note,
+            "A benchmark got faster",
+            "The benchmark is better than the baseline by at least `min-improvement` percent \
                (same noise rule as regressions). Consider saving a new baseline.",
-    },
-    RuleMeta {
-        id: "benchmark-missing",
-        level: Level::Warning,
-        short: "A baseline benchmark has no current result",
-        full: "The baseline has this benchmark but the current results do not: it was renamed, \
+        ),
+        (
+            "benchmark-missing",
+            Level::Warning,
+            "A baseline benchmark has no current result",
+            "The baseline has this benchmark but the current results do not: it was renamed, \
                removed or did not run (a filter, a panic).",
-    },
-    RuleMeta {
-        id: "benchmark-new",
-        level: Level::Note,
-        short: "A benchmark has no baseline yet",
-        full: "The current results have a benchmark the baseline lacks; it is compared from the \
+        ),
+        (
+            "benchmark-new",
+            Level::Note,
+            "A benchmark has no baseline yet",
+            "The current results have a benchmark the baseline lacks; it is compared from the \
                next baseline on.",
-    },
-    RuleMeta {
-        id: "benchmark-incomparable",
-        level: Level::Warning,
-        short: "A benchmark cannot be compared",
-        full: "The two sides use different units or directions (`lower-is-better`), or the \
+        ),
+        (
+            "benchmark-incomparable",
+            Level::Warning,
+            "A benchmark cannot be compared",
+            "The two sides use different units or directions (`lower-is-better`), or the \
                baseline value is 0.",
-    },
-    RuleMeta {
-        id: "baseline-missing",
-        level: Level::Warning,
-        short: "No baseline to compare with",
-        full: "The baseline path does not exist or holds no results for `baseline-name` \
+        ),
+        (
+            "baseline-missing",
+            Level::Warning,
+            "No baseline to compare with",
+            "The baseline path does not exist or holds no results for `baseline-name` \
                (error with `require-baseline = true`).",
-    },
-    RuleMeta {
-        id: "baseline-identical",
-        level: Level::Warning,
-        short: "The baseline is the current run",
-        full: "Every benchmark's baseline equals its current result exactly: criterion \
+        ),
+        (
+            "baseline-identical",
+            Level::Warning,
+            "The baseline is the current run",
+            "Every benchmark's baseline equals its current result exactly: criterion \
                overwrites `base/` with each run, so compare against a saved baseline \
                (`--save-baseline main` on the main branch, `baseline-name = \"main\"`).",
-    },
-];
-
-pub fn rule(id: &str) -> Option<&'static RuleMeta> {
-    RULES.iter().find(|r| r.id == id)
+        ),
+    ]
+    .into_iter()
+    .map(|(id, level, short, full)| Rule::new(id, level, short).full(full).help(help_uri(id)))
+    .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -3,20 +3,7 @@
 use gantry_sdk::prelude::*;
 
 use crate::BenchError;
-use crate::compare::{self, Config, RULES};
-
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/bench-gate/RULES.md"
-);
-
-fn level(l: compare::Level) -> Level {
-    match l {
-        compare::Level::Note => Level::Note,
-        compare::Level::Warning => Level::Warning,
-        compare::Level::Error => Level::Error,
-    }
-}
+use crate::compare::{self, Config};
 
 struct BenchGate;
 
@@ -30,12 +17,8 @@ impl Plugin for BenchGate {
                 "Compares benchmark results (criterion, cargo bench, JSON) with a baseline; \
                  fails on regressions beyond the noise",
             );
-        for r in RULES {
-            info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
-                    .full(r.full)
-                    .help(format!("{RULES_URL}#{}", r.id)),
-            );
+        for r in compare::rules() {
+            info = info.rule(r);
         }
         info
     }
@@ -61,9 +44,9 @@ impl Plugin for BenchGate {
         }
         let mut report = Report::new();
         for f in &out.findings {
-            let mut finding = Finding::new(f.rule_id, level(f.level), &f.message)
+            let mut finding = Finding::new(f.rule_id, f.level, &f.message)
                 .fingerprint(&f.fingerprint)
-                .help(format!("{RULES_URL}#{}", f.rule_id));
+                .help(compare::help_uri(f.rule_id));
             match (&f.path, f.line) {
                 (Some(p), Some(l)) => finding = finding.at(p, l),
                 (Some(p), None) => finding = finding.in_file(p),

@@ -268,3 +268,23 @@ fn bad_input_and_config_are_refused_clearly() {
         serde_json::from_str::<Config>(r#"{"current":"x","max-regresion":5}"#).expect_err("typo");
     assert!(e.to_string().contains("max-regresion"), "{e}");
 }
+
+#[test]
+fn every_rule_has_a_section_in_rules_md_and_a_help_uri() {
+    let md = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("RULES.md"))
+        .expect("RULES.md");
+    let rules = crate::compare::rules();
+    assert_eq!(rules.len(), 7);
+    for r in rules {
+        assert!(
+            md.lines().any(|l| l == format!("## {}", r.id)),
+            "RULES.md lacks `## {}`",
+            r.id
+        );
+        assert!(
+            r.help_uri
+                .as_deref()
+                .is_some_and(|u| u.ends_with(&format!("bench-gate/RULES.md#{}", r.id)))
+        );
+    }
+}

@@ -19,7 +19,7 @@
 //! Tests: `mod tests` below and the real-tool fixtures via `src/tests.rs`.
 
 use crate::ParseError;
-use crate::model::Coverage;
+use crate::model::{Coverage, FileCoverage};
 use crate::xml::{Event, Reader, XmlError};
 
 /// A parsed report: coverage keyed by the `filename` attributes, and the source roots.
@@ -40,7 +40,8 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
     let mut out = Parsed::default();
     // Names of the open elements, to know where a <line> or <source> sits.
     let mut path: Vec<&str> = Vec::new();
-    let mut current_file: Option<String> = None;
+    // The open <class>, added to the coverage at </class>.
+    let mut current_file: Option<(String, FileCoverage)> = None;
     let mut source_text: Option<String> = None;
     loop {
         let ev = r.next_event().map_err(xml_err)?;
@@ -65,15 +66,25 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                         let f = attr("filename").ok_or_else(|| {
                             xml_err(r.error_at(offset, "<class> has no `filename` attribute"))
                         })?;
-                        out.coverage.file(f);
-                        current_file = Some(f.to_string());
+                        if let Some((p, fc)) = current_file.take() {
+                            out.coverage.add_file(p, fc);
+                        }
+                        let fc = FileCoverage::default();
+                        if empty {
+                            out.coverage.add_file(f.to_string(), fc);
+                        } else {
+                            current_file = Some((f.to_string(), fc));
+                        }
                     }
                     "line"
                         if parent == Some("lines")
                             && path.len() >= 2
                             && path[path.len() - 2] == "class" =>
                     {
-                        let Some(file) = current_file.as_deref() else {
+                        let Some((_, fc)) = current_file.as_mut() else {
+                            if !empty {
+                                path.push(el);
+                            }
                             continue;
                         };
                         let number = attr("number")
@@ -86,7 +97,6 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                         let hits = attr("hits").and_then(parse_hits).ok_or_else(|| {
                             xml_err(r.error_at(offset, "<line> needs a numeric `hits` attribute"))
                         })?;
-                        let fc = out.coverage.file(file);
                         if number > 0 {
                             fc.add_line(number, hits);
                         }
@@ -129,7 +139,11 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                             }
                         }
                     }
-                    "class" => current_file = None,
+                    "class" => {
+                        if let Some((p, fc)) = current_file.take() {
+                            out.coverage.add_file(p, fc);
+                        }
+                    }
                     _ => {}
                 }
             }

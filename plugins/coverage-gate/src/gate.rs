@@ -23,9 +23,12 @@
 //!
 //! Tests: `src/tests.rs`.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+pub use gantry_sdk::Level;
+use gantry_sdk::Rule;
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -96,58 +99,53 @@ pub struct Override {
     pub min_branches: Option<f64>,
 }
 
-/// SARIF level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
+const RULES_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/plugins/coverage-gate/RULES.md"
+);
+
+/// Where rule `id` is documented (its section in RULES.md).
+pub fn help_uri(id: &str) -> String {
+    format!("{RULES_URL}#{id}")
 }
 
-/// A rule this plugin reports.
-#[derive(Debug, Clone, Copy)]
-pub struct RuleMeta {
-    pub id: &'static str,
-    pub level: Level,
-    pub short: &'static str,
-    pub full: &'static str,
-}
-
-pub const RULES: &[RuleMeta] = &[
-    RuleMeta {
-        id: "coverage-below-threshold",
-        level: Level::Error,
-        short: "Total coverage is below the minimum",
-        full: "Total line (or branch) coverage over all reports, after `exclude`, is below \
+/// Every rule this plugin reports: id, default level, short and full description.
+pub fn rules() -> Vec<Rule> {
+    [
+        (
+            "coverage-below-threshold",
+            Level::Error,
+            "Total coverage is below the minimum",
+            "Total line (or branch) coverage over all reports, after `exclude`, is below \
                `min-lines` (or `min-branches`).",
-    },
-    RuleMeta {
-        id: "file-coverage-below-threshold",
-        level: Level::Error,
-        short: "A file's coverage is below the per-file minimum",
-        full: "A file's line or branch coverage is below `per-file` or the last matching \
+        ),
+        (
+            "file-coverage-below-threshold",
+            Level::Error,
+            "A file's coverage is below the per-file minimum",
+            "A file's line or branch coverage is below `per-file` or the last matching \
                `overrides` entry.",
-    },
-    RuleMeta {
-        id: "uncovered-lines",
-        level: Level::Note,
-        short: "Lines no test executes",
-        full: "A run of consecutive instrumented lines that no test executed (no covered line \
+        ),
+        (
+            "uncovered-lines",
+            Level::Note,
+            "Lines no test executes",
+            "A run of consecutive instrumented lines that no test executed (no covered line \
                between them). Reported for files found in the workspace, largest runs first, \
                up to `max-uncovered-findings`.",
-    },
-    RuleMeta {
-        id: "no-coverage-data",
-        level: Level::Error,
-        short: "No coverage data to judge",
-        full: "A `reports` entry matched no file, the reports instrument no line after \
+        ),
+        (
+            "no-coverage-data",
+            Level::Error,
+            "No coverage data to judge",
+            "A `reports` entry matched no file, the reports instrument no line after \
                `exclude`, or `min-branches` is set but the reports carry no branch data \
                (warning). A gate that cannot see coverage does not pass silently.",
-    },
-];
-
-pub fn rule(id: &str) -> Option<&'static RuleMeta> {
-    RULES.iter().find(|r| r.id == id)
+        ),
+    ]
+    .into_iter()
+    .map(|(id, level, short, full)| Rule::new(id, level, short).full(full).help(help_uri(id)))
+    .collect()
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -334,10 +332,12 @@ pub fn evaluate(root: &Path, config: &Config) -> Result<Outcome, GateError> {
             let (cov, sources): (Coverage, Vec<String>) = load_report(&root.join(&rel), &rel)?;
             for (raw, fc) in cov.files {
                 let r = resolver.resolve(&raw, &sources);
-                let slot = merged
-                    .entry(r.path)
-                    .or_insert_with(|| (FileCoverage::default(), r.in_workspace));
-                slot.0.merge(fc);
+                match merged.entry(r.path) {
+                    Entry::Vacant(v) => {
+                        v.insert((fc, r.in_workspace));
+                    }
+                    Entry::Occupied(mut o) => o.get_mut().0.merge(fc),
+                }
             }
             out.reports.push(rel);
         }

@@ -17,12 +17,14 @@
 //! Tests: `mod tests` below and the fixtures in `tests/fixtures/` (via `src/tests.rs`).
 
 use crate::ParseError;
-use crate::model::Coverage;
+use crate::model::{Coverage, FileCoverage};
 
 /// Parses LCOV text. `name` is used in error messages only.
 pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
     let mut cov = Coverage::default();
-    let mut current: Option<String> = None;
+    // The open `SF:` section, added to `cov` at `end_of_record` (one map insert per
+    // section instead of one per record).
+    let mut current: Option<(String, FileCoverage)> = None;
     // lcov 2: FNL:<index>,<line> then FNA:<index>,<hits>,<name>.
     let mut fn_lines: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
     for (i, raw) in text.split('\n').enumerate() {
@@ -39,7 +41,9 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
             message: msg,
         };
         if line == "end_of_record" {
-            current = None;
+            if let Some((p, fc)) = current.take() {
+                cov.add_file(p, fc);
+            }
             fn_lines.clear();
             continue;
         }
@@ -58,8 +62,10 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
             if path.is_empty() {
                 return Err(err(vcol, "`SF:` without a file path".into()));
             }
-            current = Some(path.to_string());
-            cov.file(path);
+            if let Some((p, fc)) = current.take() {
+                cov.add_file(p, fc);
+            }
+            current = Some((path.to_string(), FileCoverage::default()));
             continue;
         }
         let detail = matches!(key, "DA" | "BRDA" | "FN" | "FNDA" | "FNL" | "FNA");
@@ -67,7 +73,7 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
             // TN, VER, LF, LH, BRF, BRH, FNF, FNH and records of newer lcov versions.
             continue;
         }
-        let Some(path) = current.as_deref() else {
+        let Some((_, fc)) = current.as_mut() else {
             return Err(err(
                 0,
                 format!("`{key}:` record outside a file section (no `SF:` line before it)"),
@@ -84,7 +90,7 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
                 let l = parse_line(l).map_err(|m| err(lc, m))?;
                 let h = parse_count(h).map_err(|m| err(hc, m))?;
                 if l > 0 {
-                    cov.file(path).add_line(l, h);
+                    fc.add_line(l, h);
                 }
             }
             "BRDA" => {
@@ -100,7 +106,7 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
                     parse_count(taken).map_err(|m| err(tc, m))?
                 };
                 let key: Vec<&str> = parts[1..parts.len() - 1].iter().map(|p| p.0).collect();
-                cov.file(path).add_branch(l, key.join(","), taken);
+                fc.add_branch(l, key.join(","), taken);
             }
             "FN" => {
                 // FN:<line>,<name> or FN:<line>,<end line>,<name>; names may contain commas.
@@ -112,14 +118,14 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
                     Some((end, n)) if end.trim().parse::<u32>().is_ok() => n,
                     _ => rest,
                 };
-                cov.file(path).add_function(name.trim(), l, 0);
+                fc.add_function(name.trim(), l, 0);
             }
             "FNDA" => {
                 let (h, n) = value
                     .split_once(',')
                     .ok_or_else(|| err(vcol, "`FNDA:` needs `hits,name`".into()))?;
                 let h = parse_count(h).map_err(|m| err(vcol, m))?;
-                cov.file(path).add_function(n.trim(), 0, h);
+                fc.add_function(n.trim(), 0, h);
             }
             "FNL" => {
                 let mut it = fields.split(3);
@@ -142,9 +148,12 @@ pub fn parse(text: &str, name: &str) -> Result<Coverage, ParseError> {
                     .ok_or_else(|| err(vcol, "`FNA:` needs `index,hits,name`".into()))?;
                 let h = parse_count(h).map_err(|m| err(hc, m))?;
                 let l = fn_lines.get(idx.trim()).copied().unwrap_or(0);
-                cov.file(path).add_function(n.trim(), l, h);
+                fc.add_function(n.trim(), l, h);
             }
         }
+    }
+    if let Some((p, fc)) = current.take() {
+        cov.add_file(p, fc);
     }
     Ok(cov)
 }

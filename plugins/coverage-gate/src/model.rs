@@ -106,14 +106,19 @@ impl Coverage {
         self.files.entry(path.to_string()).or_default()
     }
 
+    /// Adds one file's coverage, merging with what is already there.
+    pub fn add_file(&mut self, path: String, fc: FileCoverage) {
+        match self.files.get_mut(&path) {
+            Some(existing) => existing.merge(fc),
+            None => {
+                self.files.insert(path, fc);
+            }
+        }
+    }
+
     pub fn merge(&mut self, other: Coverage) {
         for (path, fc) in other.files {
-            match self.files.get_mut(&path) {
-                Some(existing) => existing.merge(fc),
-                None => {
-                    self.files.insert(path, fc);
-                }
-            }
+            self.add_file(path, fc);
         }
     }
 }

@@ -2,21 +2,8 @@
 
 use gantry_sdk::prelude::*;
 
-use crate::gate::{self, Config, RULES};
+use crate::gate::{self, Config};
 use crate::model::fmt_percent;
-
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/coverage-gate/RULES.md"
-);
-
-fn level(l: gate::Level) -> Level {
-    match l {
-        gate::Level::Note => Level::Note,
-        gate::Level::Warning => Level::Warning,
-        gate::Level::Error => Level::Error,
-    }
-}
 
 struct CoverageGate;
 
@@ -30,12 +17,8 @@ impl Plugin for CoverageGate {
                 "Fails when line or branch coverage (LCOV, Cobertura) is below a threshold; \
                  points at uncovered code",
             );
-        for r in RULES {
-            info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
-                    .full(r.full)
-                    .help(format!("{RULES_URL}#{}", r.id)),
-            );
+        for r in gate::rules() {
+            info = info.rule(r);
         }
         info
     }
@@ -58,9 +41,9 @@ impl Plugin for CoverageGate {
         }
         let mut report = Report::new();
         for f in &out.findings {
-            let mut finding = Finding::new(f.rule_id, level(f.level), &f.message)
+            let mut finding = Finding::new(f.rule_id, f.level, &f.message)
                 .fingerprint(&f.fingerprint)
-                .help(format!("{RULES_URL}#{}", f.rule_id));
+                .help(gate::help_uri(f.rule_id));
             if let Some(p) = &f.path {
                 finding = finding.in_file(p);
             }

@@ -385,3 +385,23 @@ fn bad_config_is_refused_with_the_key() {
     let e = serde_json::from_str::<Config>(r#"{"reports":["a"],"min-line":80}"#).expect_err("typo");
     assert!(e.to_string().contains("min-line"), "{e}");
 }
+
+#[test]
+fn every_rule_has_a_section_in_rules_md_and_a_help_uri() {
+    let md = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("RULES.md"))
+        .expect("RULES.md");
+    let rules = crate::gate::rules();
+    assert_eq!(rules.len(), 4);
+    for r in rules {
+        assert!(
+            md.lines().any(|l| l == format!("## {}", r.id)),
+            "RULES.md lacks `## {}`",
+            r.id
+        );
+        assert!(
+            r.help_uri
+                .as_deref()
+                .is_some_and(|u| u.ends_with(&format!("coverage-gate/RULES.md#{}", r.id)))
+        );
+    }
+}
