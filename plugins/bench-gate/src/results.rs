@@ -308,20 +308,29 @@ fn load_criterion(
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
-        for e in entries.flatten() {
-            let Ok(ft) = e.file_type() else { continue };
-            if !ft.is_dir() {
+        let dirs: Vec<(std::ffi::OsString, PathBuf)> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| (e.file_name(), e.path()))
+            .collect();
+        // In a benchmark's directory the other children are criterion's runs
+        // (`new`, `base`, saved baselines, `change`): not worth walking, which matters
+        // in the sandbox, where every directory read is a host call.
+        let mut is_bench_dir = false;
+        for (name, path) in &dirs {
+            if name == run && path.join("estimates.json").is_file() {
+                found.push(path.clone());
+                is_bench_dir = true;
+            }
+        }
+        for (name, path) in dirs {
+            if name == "report" || name == run {
                 continue;
             }
-            let name = e.file_name();
-            if name == "report" {
+            if is_bench_dir && (name == "change" || path.join("estimates.json").is_file()) {
                 continue;
             }
-            if name == run && e.path().join("estimates.json").is_file() {
-                found.push(e.path());
-            } else {
-                stack.push(e.path());
-            }
+            stack.push(path);
         }
     }
     found.sort();

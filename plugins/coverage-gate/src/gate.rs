@@ -195,7 +195,11 @@ fn glob_set(key: &str, patterns: &[String]) -> Result<GlobSet, GateError> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
         b.add(glob(key, p)?);
-        // A directory name excludes what is below it, as in .gitignore.
+        // As in .gitignore: a pattern without `/` matches at any depth…
+        if !p.trim_end_matches('/').contains('/') {
+            b.add(glob(key, &format!("**/{}", p.trim_end_matches('/')))?);
+        }
+        // …and a directory name excludes what is below it.
         if !p.contains('*') && !p.ends_with('/') {
             b.add(glob(key, &format!("{}/**", p.trim_end_matches('/')))?);
         }

@@ -223,6 +223,12 @@ fn excluded_files_leave_every_count() {
         1,
         "a directory excludes its files"
     );
+    c.exclude = vec!["mathx.*".into()];
+    assert_eq!(
+        run("c", &c).files,
+        1,
+        "a pattern without `/` matches at any depth"
+    );
 }
 
 #[test]
