@@ -7,7 +7,8 @@
 //! - [`subst`]: `ARG`/`ENV` substitution;
 //! - [`shell`]: the commands a `RUN` executes;
 //! - [`rules`]: the DL rules over a parsed file;
-//! - [`lint`]: configuration, file discovery, suppressions, findings, fingerprints.
+//! - [`lint`]: configuration, file discovery ([`glob`]), suppressions, findings,
+//!   fingerprints.
 //!
 //! `plugin` is the thin gantry glue exported as `builtin:dockerfile-lint`. What each
 //! rule checks, why and how to fix it: `RULES.md`.

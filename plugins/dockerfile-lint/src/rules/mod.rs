@@ -5,7 +5,7 @@
 //! tracks `ARG`/`ENV` values per stage (global `ARG`s before the first `FROM` are
 //! visible to `FROM` lines only, as in Docker), resolves each `FROM` image through
 //! them, and parses every `RUN` (shell form, exec form, heredoc scripts, and the
-//! `RUN` of `ONBUILD RUN`) into commands. Each rule in [`checks`] is then a function
+//! `RUN` of `ONBUILD RUN`) into commands. Each rule in `checks.rs` is then a function
 //! over that analysis that returns [`Hit`]s.
 //!
 //! Where hadolint reads text as written and we can do better (a `FROM debian:$TAG`
