@@ -132,11 +132,11 @@ pub mod __private {
     }
 }
 
-pub mod http;
 pub mod containers;
-pub mod units;
+pub mod http;
 pub mod process;
 pub mod secrets;
+pub mod units;
 
 /// Plugin authors: `use gantry_sdk::prelude::*;`
 pub mod prelude {

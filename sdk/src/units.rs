@@ -14,7 +14,9 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(format!("`{t}` is not a duration; write e.g. `500ms`, `30s`, `5m`"));
+            return Err(format!(
+                "`{t}` is not a duration; write e.g. `500ms`, `30s`, `5m`"
+            ));
         }
         let n: u64 = rest[..digits]
             .parse()
@@ -28,8 +30,16 @@ pub fn duration(text: &str) -> Result<Duration, String> {
             "s" => Duration::from_secs(n),
             "m" => Duration::from_secs(n.saturating_mul(60)),
             "h" => Duration::from_secs(n.saturating_mul(3600)),
-            "" => return Err(format!("`{t}`: a number needs a unit (`ms`, `s`, `m`, `h`)")),
-            u => return Err(format!("`{t}`: unknown unit `{u}`; use `ms`, `s`, `m` or `h`")),
+            "" => {
+                return Err(format!(
+                    "`{t}`: a number needs a unit (`ms`, `s`, `m`, `h`)"
+                ));
+            }
+            u => {
+                return Err(format!(
+                    "`{t}`: unknown unit `{u}`; use `ms`, `s`, `m` or `h`"
+                ));
+            }
         };
         total = total.saturating_add(d);
     }

@@ -42,13 +42,26 @@ fn denials(r: &Run, stage: &str) -> Vec<serde_json::Value> {
 /// has exactly that refusal.
 fn assert_denied(r: &Run, stage: &str, must: &[&str]) {
     let res = r.output(stage, "result");
-    assert!(res.starts_with("denied:"), "{stage}: expected a denial, got {res}");
-    assert!(res.contains(&format!("stage `{stage}`")), "{stage}: names the stage: {res}");
+    assert!(
+        res.starts_with("denied:"),
+        "{stage}: expected a denial, got {res}"
+    );
+    assert!(
+        res.contains(&format!("stage `{stage}`")),
+        "{stage}: names the stage: {res}"
+    );
     for m in must {
-        assert!(res.contains(m), "{stage}: the message should contain {m:?}: {res}");
+        assert!(
+            res.contains(m),
+            "{stage}: the message should contain {m:?}: {res}"
+        );
     }
     let audit = denials(r, stage);
-    assert_eq!(audit.len(), 1, "{stage}: one deny line in audit.jsonl: {audit:#?}");
+    assert_eq!(
+        audit.len(),
+        1,
+        "{stage}: one deny line in audit.jsonl: {audit:#?}"
+    );
     assert_eq!(
         format!("denied:{}", audit[0]["reason"].as_str().unwrap_or_default()),
         res,
@@ -60,7 +73,9 @@ const NEVER: &str = "gantry never allows this";
 
 #[test]
 fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
-    let Some(_facts) = docker_or_skip("deny_listed_requests_are_refused_and_the_engine_is_untouched") else {
+    let Some(_facts) =
+        docker_or_skip("deny_listed_requests_are_refused_and_the_engine_is_untouched")
+    else {
         return;
     };
     let _guard = exclusive();
@@ -76,8 +91,15 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     let id = docker_ok(&["run", "-d", "--name", &foreign, &image, "sleep", "600"]);
     cleanup.container(&id);
     let id2 = docker_ok(&[
-        "create", "--name", &other, "--label", "dev.gantry.pipeline=someone-else",
-        "--label", "dev.gantry.managed=true", &image, "true",
+        "create",
+        "--name",
+        &other,
+        "--label",
+        "dev.gantry.pipeline=someone-else",
+        "--label",
+        "dev.gantry.managed=true",
+        &image,
+        "true",
     ]);
     cleanup.container(&id2);
 
@@ -88,40 +110,127 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     let g = format!(
         "{{ run = [\"{repo}:*\"], network = [\"none\", \"bridge\"], manage = \"{prefix}\", publish = [18081], memory = \"64MiB\" }}"
     );
-    let run = |extra: &str| format!("op = \"run\", image = \"{image}\", command = [\"true\"]{extra}");
+    let run =
+        |extra: &str| format!("op = \"run\", image = \"{image}\", command = [\"true\"]{extra}");
     let mut p = String::from("[pipeline]\nname = \"ctr-attacks\"\n\n");
     let cases: Vec<(&str, String, String)> = vec![
         ("privileged", run(", privileged = true"), g.clone()),
         ("cap-add", run(", cap-add = [\"SYS_ADMIN\"]"), g.clone()),
         ("devices", run(", devices = [\"/dev/sda\"]"), g.clone()),
-        ("seccomp", run(", security-opt = [\"seccomp=unconfined\"]"), g.clone()),
-        ("apparmor", run(", security-opt = [\"apparmor=unconfined\"]"), g.clone()),
+        (
+            "seccomp",
+            run(", security-opt = [\"seccomp=unconfined\"]"),
+            g.clone(),
+        ),
+        (
+            "apparmor",
+            run(", security-opt = [\"apparmor=unconfined\"]"),
+            g.clone(),
+        ),
         ("pid-host", run(", pid = \"host\""), g.clone()),
         ("ipc-host", run(", ipc = \"host\""), g.clone()),
         ("uts-host", run(", uts = \"host\""), g.clone()),
         ("userns-host", run(", userns = \"host\""), g.clone()),
         ("net-host", run(", network = \"host\""), g.clone()),
-        ("net-join", run(&format!(", network = \"container:{foreign}\"")), g.clone()),
-        ("sock-abs", run(", mounts = [{ source = \"/var/run/docker.sock\", target = \"/s\" }]"), g.clone()),
-        ("escape", run(", mounts = [{ source = \"../..\", target = \"/s\" }]"), g.clone()),
-        ("symlink", run(", mounts = [{ source = \"sock\", target = \"/s\" }]"), g.clone()),
-        ("root-target", run(", mounts = [{ source = \"src\", target = \"/\" }]"), g.clone()),
-        ("rw-src", run(", mounts = [{ source = \"src\", target = \"/src\", writable = true }]"), g.clone()),
-        ("image", "op = \"run\", image = \"alpine:3\", command = [\"true\"]".into(), g.clone()),
+        (
+            "net-join",
+            run(&format!(", network = \"container:{foreign}\"")),
+            g.clone(),
+        ),
+        (
+            "sock-abs",
+            run(", mounts = [{ source = \"/var/run/docker.sock\", target = \"/s\" }]"),
+            g.clone(),
+        ),
+        (
+            "escape",
+            run(", mounts = [{ source = \"../..\", target = \"/s\" }]"),
+            g.clone(),
+        ),
+        (
+            "symlink",
+            run(", mounts = [{ source = \"sock\", target = \"/s\" }]"),
+            g.clone(),
+        ),
+        (
+            "root-target",
+            run(", mounts = [{ source = \"src\", target = \"/\" }]"),
+            g.clone(),
+        ),
+        (
+            "rw-src",
+            run(", mounts = [{ source = \"src\", target = \"/src\", writable = true }]"),
+            g.clone(),
+        ),
+        (
+            "image",
+            "op = \"run\", image = \"alpine:3\", command = [\"true\"]".into(),
+            g.clone(),
+        ),
         ("memory", run(", memory = 1073741824"), g.clone()),
-        ("bridge-ungranted", run(", network = \"bridge\""), format!("{{ run = [\"{repo}:*\"] }}")),
+        (
+            "bridge-ungranted",
+            run(", network = \"bridge\""),
+            format!("{{ run = [\"{repo}:*\"] }}"),
+        ),
         ("empty-grant", run(""), "{ }".into()),
-        ("port", format!("op = \"create\", name = \"{prefix}web\", image = \"{image}\", ports = [[80, 18082]]"), g.clone()),
-        ("name", format!("op = \"create\", name = \"db\", image = \"{image}\""), g.clone()),
-        ("stop-foreign", format!("op = \"stop\", name = \"{foreign}\""), g.clone()),
-        ("logs-foreign", format!("op = \"logs\", name = \"{foreign}\""), g.clone()),
-        ("inspect-other", format!("op = \"inspect\", name = \"{other}\""), g.clone()),
-        ("remove-other", format!("op = \"remove\", name = \"{other}\""), g.clone()),
-        ("rename-foreign", format!("op = \"rename\", name = \"{foreign}\", new-name = \"{prefix}mine\""), g.clone()),
-        ("tag-foreign", format!("op = \"tag\", image = \"{image}\", target = \"{repo}:stolen\""), g.clone()),
-        ("push-ungranted", format!("op = \"push\", image = \"{image}\""), g.clone()),
-        ("build-ungranted", "op = \"build\", context = \".\"".into(), g.clone()),
-        ("service-ungranted", format!("op = \"service-deploy\", name = \"{prefix}svc\", image = \"{image}\""), g.clone()),
+        (
+            "port",
+            format!(
+                "op = \"create\", name = \"{prefix}web\", image = \"{image}\", ports = [[80, 18082]]"
+            ),
+            g.clone(),
+        ),
+        (
+            "name",
+            format!("op = \"create\", name = \"db\", image = \"{image}\""),
+            g.clone(),
+        ),
+        (
+            "stop-foreign",
+            format!("op = \"stop\", name = \"{foreign}\""),
+            g.clone(),
+        ),
+        (
+            "logs-foreign",
+            format!("op = \"logs\", name = \"{foreign}\""),
+            g.clone(),
+        ),
+        (
+            "inspect-other",
+            format!("op = \"inspect\", name = \"{other}\""),
+            g.clone(),
+        ),
+        (
+            "remove-other",
+            format!("op = \"remove\", name = \"{other}\""),
+            g.clone(),
+        ),
+        (
+            "rename-foreign",
+            format!("op = \"rename\", name = \"{foreign}\", new-name = \"{prefix}mine\""),
+            g.clone(),
+        ),
+        (
+            "tag-foreign",
+            format!("op = \"tag\", image = \"{image}\", target = \"{repo}:stolen\""),
+            g.clone(),
+        ),
+        (
+            "push-ungranted",
+            format!("op = \"push\", image = \"{image}\""),
+            g.clone(),
+        ),
+        (
+            "build-ungranted",
+            "op = \"build\", context = \".\"".into(),
+            g.clone(),
+        ),
+        (
+            "service-ungranted",
+            format!("op = \"service-deploy\", name = \"{prefix}svc\", image = \"{image}\""),
+            g.clone(),
+        ),
     ];
     for (name, with, grants) in &cases {
         p.push_str(&stage(name, with, grants));
@@ -131,12 +240,30 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     let before = Snapshot::take();
     let r = ws.gantry(&["run", "--jobs", "2"]);
     before.assert_nothing_new("every refused request");
-    assert_eq!(r.code, 0, "every probe stage reports and succeeds:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "every probe stage reports and succeeds:\n{}",
+        r.stderr
+    );
 
     for s in [
-        "privileged", "cap-add", "devices", "seccomp", "apparmor", "pid-host", "ipc-host",
-        "uts-host", "userns-host", "net-host", "net-join", "escape", "symlink", "root-target",
-        "inspect-other", "remove-other", "tag-foreign",
+        "privileged",
+        "cap-add",
+        "devices",
+        "seccomp",
+        "apparmor",
+        "pid-host",
+        "ipc-host",
+        "uts-host",
+        "userns-host",
+        "net-host",
+        "net-join",
+        "escape",
+        "symlink",
+        "root-target",
+        "inspect-other",
+        "remove-other",
+        "tag-foreign",
     ] {
         assert_denied(&r, s, &[NEVER]);
     }
@@ -145,18 +272,41 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     assert_denied(&r, "symlink", &["outside the workspace"]);
     assert_denied(&r, "sock-abs", &["absolute path"]);
     assert_denied(&r, "rw-src", &["grants.fs.write = [\"src\"]"]);
-    assert_denied(&r, "image", &["alpine:3", "grants.containers.run = [\"alpine:*\"]"]);
+    assert_denied(
+        &r,
+        "image",
+        &["alpine:3", "grants.containers.run = [\"alpine:*\"]"],
+    );
     assert_denied(&r, "memory", &["ceiling", "grants.containers.memory"]);
-    assert_denied(&r, "bridge-ungranted", &["grants.containers.network = [\"bridge\"]"]);
-    assert_denied(&r, "empty-grant", &["is not granted", &format!("grants.containers.run = [\"{repo}:*\"]")]);
-    assert_denied(&r, "port", &["18082", "grants.containers.publish = [18082]"]);
+    assert_denied(
+        &r,
+        "bridge-ungranted",
+        &["grants.containers.network = [\"bridge\"]"],
+    );
+    assert_denied(
+        &r,
+        "empty-grant",
+        &[
+            "is not granted",
+            &format!("grants.containers.run = [\"{repo}:*\"]"),
+        ],
+    );
+    assert_denied(
+        &r,
+        "port",
+        &["18082", "grants.containers.publish = [18082]"],
+    );
     assert_denied(&r, "name", &["does not start with the granted prefix"]);
     assert_denied(&r, "stop-foreign", &["was not created by gantry", NEVER]);
     assert_denied(&r, "logs-foreign", &["was not created by gantry"]);
     assert_denied(&r, "rename-foreign", &["was not created by gantry"]);
     assert_denied(&r, "push-ungranted", &["grants.containers.push"]);
     assert_denied(&r, "build-ungranted", &["grants.containers.build = true"]);
-    assert_denied(&r, "service-ungranted", &["grants.containers.services = true"]);
+    assert_denied(
+        &r,
+        "service-ungranted",
+        &["grants.containers.services = true"],
+    );
 
     // The other people's containers are as they were.
     assert_eq!(
@@ -164,12 +314,16 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         "true",
         "the foreign container still runs"
     );
-    assert!(docker(&["inspect", &other]).is_ok(), "the other pipeline's container still exists");
+    assert!(
+        docker(&["inspect", &other]).is_ok(),
+        "the other pipeline's container still exists"
+    );
 }
 
 #[test]
 fn granted_runs_work_with_read_only_mounts_and_no_network() {
-    let Some(_facts) = docker_or_skip("granted_runs_work_with_read_only_mounts_and_no_network") else {
+    let Some(_facts) = docker_or_skip("granted_runs_work_with_read_only_mounts_and_no_network")
+    else {
         return;
     };
     let _guard = exclusive();
@@ -183,30 +337,76 @@ fn granted_runs_work_with_read_only_mounts_and_no_network() {
     let g = format!("{{ run = [\"{repo}:*\"] }}");
     let mut p = String::from("[pipeline]\nname = \"ctr-runs\"\n\n");
     let sh = |script: &str, mounts: &str| {
-        format!("op = \"run\", image = \"{image}\", command = [\"sh\", \"-c\", \"{script}\"], mounts = [{mounts}]")
+        format!(
+            "op = \"run\", image = \"{image}\", command = [\"sh\", \"-c\", \"{script}\"], mounts = [{mounts}]"
+        )
     };
-    p.push_str(&stage("cat", &sh("cat /w/src/hello.txt", "{ source = \".\", target = \"/w\" }"), &g));
-    p.push_str(&stage("ro", &sh("echo x > /w/src/evil.txt", "{ source = \".\", target = \"/w\" }"), &g));
-    p.push_str(&stage("rw", &sh("echo built > /o/result.txt", "{ source = \"out\", target = \"/o\", writable = true }"), &g));
+    p.push_str(&stage(
+        "cat",
+        &sh(
+            "cat /w/src/hello.txt",
+            "{ source = \".\", target = \"/w\" }",
+        ),
+        &g,
+    ));
+    p.push_str(&stage(
+        "ro",
+        &sh(
+            "echo x > /w/src/evil.txt",
+            "{ source = \".\", target = \"/w\" }",
+        ),
+        &g,
+    ));
+    p.push_str(&stage(
+        "rw",
+        &sh(
+            "echo built > /o/result.txt",
+            "{ source = \"out\", target = \"/o\", writable = true }",
+        ),
+        &g,
+    ));
     p.push_str(&stage("exit", &sh("exit 7", ""), &g));
-    p.push_str(&stage("nonet", &sh("wget -T 2 -q -O- http://1.1.1.1/ && echo reached || echo unreachable", ""), &g));
+    p.push_str(&stage(
+        "nonet",
+        &sh(
+            "wget -T 2 -q -O- http://1.1.1.1/ && echo reached || echo unreachable",
+            "",
+        ),
+        &g,
+    ));
     ws.write("pipeline.toml", &p);
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.output("cat", "result"), "ok");
     assert_eq!(r.output("cat", "stdout"), "hello from the workspace\n");
-    assert!(r.log("cat").contains("hello from the workspace"), "the container's output is in the stage log");
-    assert_ne!(r.output("ro", "exit-code"), "0", "a read-only mount cannot be written");
+    assert!(
+        r.log("cat").contains("hello from the workspace"),
+        "the container's output is in the stage log"
+    );
+    assert_ne!(
+        r.output("ro", "exit-code"),
+        "0",
+        "a read-only mount cannot be written"
+    );
     assert!(!ws.path("src/evil.txt").exists());
     assert_eq!(r.output("rw", "exit-code"), "0");
-    assert_eq!(ws.read("out/result.txt"), "built\n", "a writable mount writes the workspace");
+    assert_eq!(
+        ws.read("out/result.txt"),
+        "built\n",
+        "a writable mount writes the workspace"
+    );
     assert_eq!(r.output("exit", "exit-code"), "7");
-    assert_eq!(r.output("nonet", "stdout"), "unreachable\n", "network `none` has no network");
+    assert_eq!(
+        r.output("nonet", "stdout"),
+        "unreachable\n",
+        "network `none` has no network"
+    );
     // Each run was journaled and its container removed.
     let journal = r.file("journal.jsonl");
     assert!(journal.matches("\"containers\"").count() >= 5, "{journal}");
     assert!(
-        gantry_test_plugins::docker::containers_with_label("dev.gantry.pipeline=ctr-runs").is_empty(),
+        gantry_test_plugins::docker::containers_with_label("dev.gantry.pipeline=ctr-runs")
+            .is_empty(),
         "no one-off container is left"
     );
 }
@@ -233,12 +433,22 @@ fn a_stage_killed_by_its_timeout_leaves_no_container() {
     ws.write("pipeline.toml", &p);
     let start = std::time::Instant::now();
     let r = ws.gantry(&["run"]);
-    assert!(start.elapsed().as_secs() < 60, "the stage stopped near its timeout");
+    assert!(
+        start.elapsed().as_secs() < 60,
+        "the stage stopped near its timeout"
+    );
     // The broker gives up at the stage's deadline and the sandbox stops the stage.
     let rec = r.stage("slow");
     assert_eq!(rec["status"], "failed", "{rec}");
-    assert!(rec["reason"].as_str().unwrap_or_default().contains("timed out"), "{rec}");
-    let left = gantry_test_plugins::docker::containers_with_label(&format!("dev.gantry.pipeline={name}"));
+    assert!(
+        rec["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{rec}"
+    );
+    let left =
+        gantry_test_plugins::docker::containers_with_label(&format!("dev.gantry.pipeline={name}"));
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }
 
@@ -268,5 +478,8 @@ fn dry_run_runs_no_container_and_plans_it() {
     assert_eq!(r.output("touch", "dry-run"), "true");
     assert!(!ws.path("out/x").exists(), "nothing ran");
     let plan = r.file("plan.json");
-    assert!(plan.contains("\"containers\"") && plan.contains(&repo), "{plan}");
+    assert!(
+        plan.contains("\"containers\"") && plan.contains(&repo),
+        "{plan}"
+    );
 }

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use gantry_test_plugins::Workspace;
 use gantry_test_plugins::docker::{
-    Cleanup, busybox_image, docker, docker_or_skip, healthz_image_with, http_get,
-    registry_or_skip, shared, unique,
+    Cleanup, busybox_image, docker, docker_or_skip, healthz_image_with, http_get, registry_or_skip,
+    shared, unique,
 };
 
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
@@ -54,7 +54,12 @@ impl ProbeLoop {
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        ProbeLoop { stop, sent, failed, thread: Some(thread) }
+        ProbeLoop {
+            stop,
+            sent,
+            failed,
+            thread: Some(thread),
+        }
     }
 
     fn finish(mut self) -> (usize, usize) {
@@ -62,11 +67,22 @@ impl ProbeLoop {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        (self.sent.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 }
 
-fn deploy_pipeline(name: &str, prefix: &str, repo: &str, image: &str, port: u16, staging: u16, env: &str) -> String {
+fn deploy_pipeline(
+    name: &str,
+    prefix: &str,
+    repo: &str,
+    image: &str,
+    port: u16,
+    staging: u16,
+    env: &str,
+) -> String {
     format!(
         r#"[pipeline]
 name = "deploy-test"
@@ -80,7 +96,7 @@ grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}, {{ url
 [stage.verify]
 plugin = "builtin:http-verify"
 needs = ["deploy"]
-with = {{ checks = [{{ name = "home", url = "http://127.0.0.1:{port}/", body-contains = "${{stages.deploy.outputs.image}}" }}], retries = 2, backoff = "100ms" }}
+with = {{ checks = [{{ name = "home", url = "http://127.0.0.1:{port}/", max-latency = "5s" }}], retries = 2, backoff = "100ms" }}
 grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}]
 "#
     )
@@ -88,7 +104,8 @@ grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}]
 
 #[test]
 fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
-    let Some(_f) = docker_or_skip("docker_deploy_upgrades_rolls_back_and_refuses_missing_images") else {
+    let Some(_f) = docker_or_skip("docker_deploy_upgrades_rolls_back_and_refuses_missing_images")
+    else {
         return;
     };
     let _g = shared();
@@ -99,57 +116,106 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     cleanup.image(&v1).image(&v2);
     let prefix = format!("{}-", unique("dep"));
     let name = format!("{prefix}web");
-    for n in [&name, &format!("{name}-candidate"), &format!("{name}-previous")] {
+    for n in [
+        &name,
+        &format!("{name}-candidate"),
+        &format!("{name}-previous"),
+    ] {
         cleanup.container(n);
     }
     let (port, staging) = (free_port(), free_port());
     let ws = Workspace::new(GANTRY);
 
     // First deploy: nothing running yet.
-    ws.write("pipeline.toml", deploy_pipeline(&name, &prefix, &repo, &v1, port, staging, ""));
+    ws.write(
+        "pipeline.toml",
+        deploy_pipeline(&name, &prefix, &repo, &v1, port, staging, ""),
+    );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "first deploy:\n{}", r.stderr);
-    assert_eq!(http_get(&format!("127.0.0.1:{port}"), "/").expect("serving").0, 200);
+    assert_eq!(
+        http_get(&format!("127.0.0.1:{port}"), "/")
+            .expect("serving")
+            .0,
+        200
+    );
     assert_eq!(r.output("verify", "passed"), "1");
+    assert_eq!(r.output("verify", "home-status"), "200");
 
     // Healthy upgrade: v2 serves, v1 is gone; requests failing during the switch counted.
     let probe = ProbeLoop::start(port);
-    ws.write("pipeline.toml", deploy_pipeline(&name, &prefix, &repo, &v2, port, staging, ""));
+    ws.write(
+        "pipeline.toml",
+        deploy_pipeline(&name, &prefix, &repo, &v2, port, staging, ""),
+    );
     let r = ws.gantry(&["run"]);
     let (sent, failed) = probe.finish();
-    eprintln!("healthy upgrade: {failed} of {sent} probe requests failed (cut-over {} ms)", r.output("deploy", "cutover-ms"));
+    eprintln!(
+        "healthy upgrade: {failed} of {sent} probe requests failed (cut-over {} ms)",
+        r.output("deploy", "cutover-ms")
+    );
     assert_eq!(r.code, 0, "healthy upgrade:\n{}", r.stderr);
     assert_eq!(r.output("deploy", "previous-image"), v1);
     let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
     assert!(body.contains("v2"), "v2 serves: {body}");
-    assert!(docker(&["inspect", &format!("{name}-previous")]).is_err(), "the old container is removed");
+    assert!(
+        docker(&["inspect", &format!("{name}-previous")]).is_err(),
+        "the old container is removed"
+    );
     assert!(docker(&["inspect", &format!("{name}-candidate")]).is_err());
 
     // Unhealthy upgrade: the candidate answers 500; v2 keeps serving the whole time.
     let probe = ProbeLoop::start(port);
     ws.write(
         "pipeline.toml",
-        deploy_pipeline(&name, &prefix, &repo, &v1, port, staging, "HEALTHZ_STATUS = \"500\""),
+        deploy_pipeline(
+            &name,
+            &prefix,
+            &repo,
+            &v1,
+            port,
+            staging,
+            "HEALTHZ_STATUS = \"500\"",
+        ),
     );
     let r = ws.gantry(&["run"]);
     let (sent, failed) = probe.finish();
     eprintln!("unhealthy upgrade: {failed} of {sent} probe requests failed");
-    assert_eq!(r.code, 1, "an unhealthy deploy fails the pipeline:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 1,
+        "an unhealthy deploy fails the pipeline:\n{}",
+        r.stderr
+    );
     assert_eq!(r.output("deploy", "rolled-back"), "true");
-    assert!(r.stage("deploy").to_string().contains("deploy-unhealthy") || r.file("report.sarif").contains("deploy-unhealthy"));
-    assert_eq!(failed, 0, "the old version served every request during the failed deploy ({sent} sent)");
+    assert!(
+        r.stage("deploy").to_string().contains("deploy-unhealthy")
+            || r.file("report.sarif").contains("deploy-unhealthy")
+    );
+    assert_eq!(
+        failed, 0,
+        "the old version served every request during the failed deploy ({sent} sent)"
+    );
     assert!(sent > 10, "the probe loop ran during the deploy");
     let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
     assert!(body.contains("v2"), "v2 still serves: {body}");
-    assert!(docker(&["inspect", &format!("{name}-candidate")]).is_err(), "the candidate is removed");
+    assert!(
+        docker(&["inspect", &format!("{name}-candidate")]).is_err(),
+        "the candidate is removed"
+    );
 
     // A missing image: a clear error, the running version untouched.
     let missing = format!("{repo}:nope");
-    ws.write("pipeline.toml", deploy_pipeline(&name, &prefix, &repo, &missing, port, staging, ""));
+    ws.write(
+        "pipeline.toml",
+        deploy_pipeline(&name, &prefix, &repo, &missing, port, staging, ""),
+    );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1);
     let summary = r.stage("deploy").to_string();
-    assert!(summary.contains("could not be started") && summary.contains("nope"), "{summary}");
+    assert!(
+        summary.contains("could not be started") && summary.contains("nope"),
+        "{summary}"
+    );
     let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
     assert!(body.contains("v2"), "v2 still serves: {body}");
 
@@ -165,10 +231,13 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
 
 #[test]
 fn image_build_pushes_with_credentials_and_the_digest_pulls_back() {
-    let Some(_f) = docker_or_skip("image_build_pushes_with_credentials_and_the_digest_pulls_back") else {
+    let Some(_f) = docker_or_skip("image_build_pushes_with_credentials_and_the_digest_pulls_back")
+    else {
         return;
     };
-    let Some(reg) = registry_or_skip("image_build_pushes_with_credentials_and_the_digest_pulls_back") else {
+    let Some(reg) =
+        registry_or_skip("image_build_pushes_with_credentials_and_the_digest_pulls_back")
+    else {
         return;
     };
     let _g = shared();
@@ -177,7 +246,10 @@ fn image_build_pushes_with_credentials_and_the_digest_pulls_back() {
     let tag = format!("{repo}:v1");
     cleanup.image(&tag);
     let ws = Workspace::new(GANTRY);
-    ws.write("app/Dockerfile", "FROM scratch\nCOPY hello.txt /hello.txt\n");
+    ws.write(
+        "app/Dockerfile",
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    );
     ws.write("app/hello.txt", "hello\n");
     ws.write("app/.dockerignore", "secret.txt\n");
     ws.write("app/secret.txt", "not in the image\n");
@@ -203,7 +275,10 @@ grants.containers = {{ build = true, push = ["{repo}"] }}
     let r = ws.gantry_env(&["run"], &[("GANTRY_TEST_PW", &reg.password)]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let digest = r.output("image", "digest");
-    assert!(digest.starts_with("sha256:") && digest.len() == 71, "{digest}");
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{digest}"
+    );
     assert_eq!(r.output("image", "pinned"), format!("{repo}@{digest}"));
     // The password never reached a record.
     for f in gantry_test_plugins::files_under(&ws.path(".gantry")) {
@@ -219,16 +294,29 @@ grants.containers = {{ build = true, push = ["{repo}"] }}
     let cfg = reg.logged_in_config();
     let pinned = format!("{repo}@{digest}");
     cfg.docker(&["pull", &pinned]).expect("pull by digest");
-    let digests = docker(&["image", "inspect", "--format", "{{json .RepoDigests}}", &pinned]).expect("inspect");
+    let digests = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .RepoDigests}}",
+        &pinned,
+    ])
+    .expect("inspect");
     assert!(digests.contains(&digest), "{digests}");
     cleanup.image(&pinned);
     // Anonymous pulls are refused: the push really needed the credentials.
     let anon = gantry_test_plugins::docker::DockerConfig::empty();
     docker(&["rmi", "-f", &pinned]).expect("remove again");
-    assert!(anon.docker(&["pull", &pinned]).is_err(), "the registry demands credentials");
+    assert!(
+        anon.docker(&["pull", &pinned]).is_err(),
+        "the registry demands credentials"
+    );
     // The .dockerignore kept secret.txt out of the context.
     let journal = r.file("journal.jsonl");
-    assert!(journal.contains("\"build\"") && journal.contains("\"push\""), "{journal}");
+    assert!(
+        journal.contains("\"build\"") && journal.contains("\"push\""),
+        "{journal}"
+    );
 }
 
 #[test]
@@ -236,7 +324,10 @@ fn swarm_deploy_updates_and_rolls_back_a_failing_update() {
     let Some(facts) = docker_or_skip("swarm_deploy_updates_and_rolls_back_a_failing_update") else {
         return;
     };
-    assert!(facts.swarm_active(), "Swarm is not active: run .ci/docker-up");
+    assert!(
+        facts.swarm_active(),
+        "Swarm is not active: run .ci/docker-up"
+    );
     let _g = shared();
     let mut cleanup = Cleanup::new();
     let repo = unique("gantry-test/svc");
@@ -262,32 +353,57 @@ grants.containers = {{ run = ["{repo}:*"], manage = "{prefix}", services = true,
     };
     ws.write("pipeline.toml", pipeline(&v1, ""));
     let r = ws.gantry(&["run"]);
-    assert_eq!(r.code, 0, "create:
-{}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "create:
+{}",
+        r.stderr
+    );
     ws.write("pipeline.toml", pipeline(&v2, ""));
     let r = ws.gantry(&["run"]);
-    assert_eq!(r.code, 0, "update:
-{}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "update:
+{}",
+        r.stderr
+    );
     assert_eq!(r.output("swarm", "update-state"), "completed");
     assert_eq!(r.output("swarm", "image"), v2);
     assert_eq!(r.output("swarm", "previous-image"), v1);
-    let (_, body) = gantry_test_plugins::docker::wait_for_http(&format!("127.0.0.1:{port}"), "/", Duration::from_secs(20));
+    let (_, body) = gantry_test_plugins::docker::wait_for_http(
+        &format!("127.0.0.1:{port}"),
+        "/",
+        Duration::from_secs(20),
+    );
     assert!(body.contains("v2"), "{body}");
     // v1 again, but unhealthy: Swarm rolls back to v2.
     ws.write("pipeline.toml", pipeline(&v1, "HEALTHZ_STATUS = \"500\""));
     let r = ws.gantry(&["run"]);
-    assert_eq!(r.code, 1, "a failed update fails the stage:
-{}", r.stderr);
-    assert!(r.output("swarm", "update-state").starts_with("rollback"), "{}", r.output("swarm", "update-state"));
+    assert_eq!(
+        r.code, 1,
+        "a failed update fails the stage:
+{}",
+        r.stderr
+    );
+    assert!(
+        r.output("swarm", "update-state").starts_with("rollback"),
+        "{}",
+        r.output("swarm", "update-state")
+    );
     assert_eq!(r.output("swarm", "image"), v2, "Swarm is back on v2");
     assert!(r.file("report.sarif").contains("swarm-rolled-back"));
-    let (_, body) = gantry_test_plugins::docker::wait_for_http(&format!("127.0.0.1:{port}"), "/", Duration::from_secs(30));
+    let (_, body) = gantry_test_plugins::docker::wait_for_http(
+        &format!("127.0.0.1:{port}"),
+        "/",
+        Duration::from_secs(30),
+    );
     assert!(body.contains("v2"), "{body}");
 }
 
 #[test]
 fn container_run_runs_a_ci_step_and_fails_on_a_non_zero_exit() {
-    let Some(_f) = docker_or_skip("container_run_runs_a_ci_step_and_fails_on_a_non_zero_exit") else {
+    let Some(_f) = docker_or_skip("container_run_runs_a_ci_step_and_fails_on_a_non_zero_exit")
+    else {
         return;
     };
     let _g = shared();
@@ -322,7 +438,14 @@ grants.containers = {{ run = ["{repo}:*"] }}
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(ws.read("dist/out.txt"), "a\n");
-    assert!(r.log("pack").contains("packed"), "output streamed to the stage log");
+    assert!(
+        r.log("pack").contains("packed"),
+        "output streamed to the stage log"
+    );
     assert_eq!(r.output("fail", "exit-code"), "3");
-    assert!(r.stage("fail").to_string().contains("broken"), "{}", r.stage("fail"));
+    assert!(
+        r.stage("fail").to_string().contains("broken"),
+        "{}",
+        r.stage("fail")
+    );
 }

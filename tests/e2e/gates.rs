@@ -40,8 +40,14 @@ fn coverage_gate_fails_below_the_minimum_and_points_at_uncovered_lines() {
     let sarif: serde_json::Value =
         serde_json::from_str(&r.file("report.sarif")).expect("SARIF is JSON");
     let results = sarif["runs"][0]["results"].as_array().expect("results");
-    let rule_ids: Vec<&str> = results.iter().filter_map(|x| x["ruleId"].as_str()).collect();
-    assert!(rule_ids.contains(&"coverage-below-threshold"), "{rule_ids:?}");
+    let rule_ids: Vec<&str> = results
+        .iter()
+        .filter_map(|x| x["ruleId"].as_str())
+        .collect();
+    assert!(
+        rule_ids.contains(&"coverage-below-threshold"),
+        "{rule_ids:?}"
+    );
     let uncovered = results
         .iter()
         .find(|x| x["ruleId"] == "uncovered-lines")

@@ -47,9 +47,9 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, EndpointPortConfig,
-    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, HostConfig, ImageInspect,
-    Limit, PortBinding, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig,
+    HostConfig, ImageInspect, Limit, PortBinding, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, TaskSpec, TaskSpecContainerSpec, TaskSpecResources,
 };
 use bollard::query_parameters as q;
@@ -179,7 +179,10 @@ impl State {
             return h.block_on(guarded);
         }
         if self.runtime.is_none() {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => self.runtime = Some(rt),
                 Err(e) => {
                     return Err(Some(CapError::Failed(format!(
@@ -188,7 +191,10 @@ impl State {
                 }
             }
         }
-        self.runtime.as_ref().map(|rt| rt.block_on(guarded)).unwrap_or(Err(None))
+        self.runtime
+            .as_ref()
+            .map(|rt| rt.block_on(guarded))
+            .unwrap_or(Err(None))
     }
 
     /// `block` with a timeout turned into a `failed` error naming the operation.
@@ -253,9 +259,7 @@ impl State {
         ids.dedup();
         for id in ids {
             let d = docker.clone();
-            let _ = self.call("cleanup", None, async move {
-                remove_forced(&d, &id).await
-            });
+            let _ = self.call("cleanup", None, async move { remove_forced(&d, &id).await });
             if let Some(log) = &self.log {
                 log.line("gantry", "removed a one-off container left by the stage");
             }
@@ -273,7 +277,10 @@ fn connect(state: &mut State) -> Result<Docker, CapError> {
     let docker = Docker::connect_with_local_defaults().map_err(|e| unreachable(&e))?;
     // Debian's engine speaks an older API than bollard's default: negotiate first.
     state.call("connect", Some(Duration::from_secs(10)), async move {
-        docker.negotiate_version().await.map_err(|e| unreachable(&e))
+        docker
+            .negotiate_version()
+            .await
+            .map_err(|e| unreachable(&e))
     })
 }
 
@@ -330,7 +337,12 @@ pub fn host_access_refusal(h: &wit::HostAccess) -> Option<String> {
     if !h.security_opt.is_empty() {
         asked.push(format!("security options {}", shown_list(&h.security_opt)));
     }
-    for (ns, v) in [("PID", &h.pid), ("IPC", &h.ipc), ("UTS", &h.uts), ("user", &h.userns)] {
+    for (ns, v) in [
+        ("PID", &h.pid),
+        ("IPC", &h.ipc),
+        ("UTS", &h.uts),
+        ("user", &h.userns),
+    ] {
         if let Some(v) = v {
             asked.push(format!("{ns} namespace mode `{}`", shown(v)));
         }
@@ -339,7 +351,12 @@ pub fn host_access_refusal(h: &wit::HostAccess) -> Option<String> {
 }
 
 fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(80).collect::<String>().escape_debug().to_string();
+    let mut out: String = s
+        .chars()
+        .take(80)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
     if s.chars().count() > 80 {
         out.push('…');
     }
@@ -376,11 +393,17 @@ fn check_network(grant: &ContainersGrant, network: &str) -> Result<String, Refus
             None,
         )),
         m if m.starts_with("container:") => Err((
-            format!("joining another container's network namespace (`{}`)", shown(m)),
+            format!(
+                "joining another container's network namespace (`{}`)",
+                shown(m)
+            ),
             None,
         )),
         m => Err((
-            format!("network `{}`: only `none` and `bridge` exist for plugins", shown(m)),
+            format!(
+                "network `{}`: only `none` and `bridge` exist for plugins",
+                shown(m)
+            ),
             None,
         )),
     }
@@ -393,12 +416,8 @@ fn check_mount(
     fs_write: &[String],
     m: &wit::Mount,
 ) -> Result<PathBuf, Refusal> {
-    let source = normalize_workspace_path(&m.source).map_err(|(why, _)| {
-        (
-            format!("mount source `{}`: {why}", shown(&m.source)),
-            None,
-        )
-    })?;
+    let source = normalize_workspace_path(&m.source)
+        .map_err(|(why, _)| (format!("mount source `{}`: {why}", shown(&m.source)), None))?;
     let target_ok = m.target.starts_with('/')
         && m.target != "/"
         && !m.target.split('/').any(|c| c == ".." || c == ".")
@@ -445,15 +464,15 @@ fn check_mount(
         ));
     }
     if !canonical.is_dir() {
-        return Err((
-            format!("mount source `{source}` is not a directory"),
-            None,
-        ));
+        return Err((format!("mount source `{source}` is not a directory"), None));
     }
     Ok(canonical)
 }
 
-fn check_resources(grant: &ContainersGrant, r: &wit::Resources) -> Result<(i64, i64, i64), Refusal> {
+fn check_resources(
+    grant: &ContainersGrant,
+    r: &wit::Resources,
+) -> Result<(i64, i64, i64), Refusal> {
     let cpus = r.cpus.unwrap_or(grant.cpus);
     if !(cpus > 0.0 && cpus.is_finite()) {
         return Err((format!("`cpus = {cpus}` is not a positive number"), None));
@@ -497,13 +516,14 @@ fn check_env(env: &[(String, String)]) -> Result<Vec<String>, Refusal> {
     }
     env.iter()
         .map(|(k, v)| {
-            let ok = !k.is_empty()
-                && !k.contains(['=', '\0'])
-                && !v.contains('\0');
+            let ok = !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0');
             if ok {
                 Ok(format!("{k}={v}"))
             } else {
-                Err((format!("environment variable name `{}` is invalid", shown(k)), None))
+                Err((
+                    format!("environment variable name `{}` is invalid", shown(k)),
+                    None,
+                ))
             }
         })
         .collect()
@@ -515,13 +535,21 @@ fn check_name(grant: &ContainersGrant, name: &str, what: &str) -> Result<(), Ref
             format!("managing long-running {what}s is not granted"),
             Some(format!(
                 "grants.containers.manage = \"{}\"",
-                name.split(['-', '_', '.']).next().map(|p| format!("{p}-")).unwrap_or_default()
+                name.split(['-', '_', '.'])
+                    .next()
+                    .map(|p| format!("{p}-"))
+                    .unwrap_or_default()
             )),
         ));
     };
     let valid = name.len() <= 128
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if !valid {
         return Err((
             format!("`{}` is not a valid {what} name", shown(name)),
@@ -531,7 +559,9 @@ fn check_name(grant: &ContainersGrant, name: &str, what: &str) -> Result<(), Ref
     if !name.starts_with(prefix.as_str()) {
         return Err((
             format!("{what} name `{name}` does not start with the granted prefix `{prefix}`"),
-            Some(format!("a name starting with `{prefix}`, or grants.containers.manage = \"{name}\"")),
+            Some(format!(
+                "a name starting with `{prefix}`, or grants.containers.manage = \"{name}\""
+            )),
         ));
     }
     Ok(())
@@ -594,7 +624,11 @@ fn to_container(c: &ContainerInspectResponse) -> wit::Container {
     let mut ports = Vec::new();
     if let Some(map) = c.network_settings.as_ref().and_then(|n| n.ports.as_ref()) {
         for (k, v) in map {
-            let cport = k.split('/').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+            let cport = k
+                .split('/')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
             for b in v.iter().flatten() {
                 if let Some(hp) = b.host_port.as_ref().and_then(|p| p.parse().ok()) {
                     ports.push(wit::Port {
@@ -617,13 +651,22 @@ fn to_container(c: &ContainerInspectResponse) -> wit::Container {
     labels.sort();
     wit::Container {
         id: c.id.clone().unwrap_or_default(),
-        name: c.name.clone().unwrap_or_default().trim_start_matches('/').to_string(),
-        image: c.config.as_ref().and_then(|c| c.image.clone()).unwrap_or_default(),
+        name: c
+            .name
+            .clone()
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        image: c
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
         state: enum_str(&state.and_then(|s| s.status)).unwrap_or_default(),
         health: enum_str(&state.and_then(|s| s.health.as_ref()).and_then(|h| h.status)),
-        exit_code: state.and_then(|s| s.exit_code).filter(|_| {
-            state.and_then(|s| s.running) == Some(false)
-        }),
+        exit_code: state
+            .and_then(|s| s.exit_code)
+            .filter(|_| state.and_then(|s| s.running) == Some(false)),
         ports,
         labels,
     }
@@ -788,7 +831,11 @@ fn check_dockerfile(text: &str) -> Result<(), String> {
 }
 
 /// The stage's labelled image behind `reference`, or a refusal when it is not ours.
-async fn owned_image(d: &Docker, reference: &str, pipeline: &str) -> Result<ImageInspect, CapError> {
+async fn owned_image(
+    d: &Docker,
+    reference: &str,
+    pipeline: &str,
+) -> Result<ImageInspect, CapError> {
     let img = d.inspect_image(reference).await.map_err(engine_error)?;
     let ours = img
         .config
@@ -819,8 +866,12 @@ impl StageState {
 
     fn refuse(&self, operation: &str, (what, grant): Refusal, detail: Value) -> CapError {
         match grant {
-            Some(g) => self.broker.deny("containers", operation, &what, &g, Some(detail)),
-            None => self.broker.refuse("containers", operation, &what, Some(detail)),
+            Some(g) => self
+                .broker
+                .deny("containers", operation, &what, &g, Some(detail)),
+            None => self
+                .broker
+                .refuse("containers", operation, &what, Some(detail)),
         }
     }
 
@@ -838,13 +889,19 @@ impl StageState {
         }
         let docker = self.containers.docker()?;
         let n = name.to_string();
-        let c = self.containers.call(operation, Some(Duration::from_secs(30)), async move {
-            docker
-                .inspect_container(&n, None::<q::InspectContainerOptions>)
-                .await
-                .map_err(engine_error)
-        })?;
-        let labels = c.config.as_ref().and_then(|c| c.labels.clone()).unwrap_or_default();
+        let c = self
+            .containers
+            .call(operation, Some(Duration::from_secs(30)), async move {
+                docker
+                    .inspect_container(&n, None::<q::InspectContainerOptions>)
+                    .await
+                    .map_err(engine_error)
+            })?;
+        let labels = c
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default();
         let ours = labels.get(LABEL_PIPELINE) == Some(&self.containers.owner.pipeline)
             && labels.get(LABEL_MANAGED).is_some_and(|v| v == "true");
         if !ours {
@@ -864,7 +921,12 @@ impl StageState {
         Ok((grant, c))
     }
 
-    fn check_image_run(&self, operation: &str, grant: &ContainersGrant, image: &str) -> Result<ImageRef, CapError> {
+    fn check_image_run(
+        &self,
+        operation: &str,
+        grant: &ContainersGrant,
+        image: &str,
+    ) -> Result<ImageRef, CapError> {
         let detail = json!({ "image": shown(image) });
         let r = ImageRef::parse(image)
             .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(image))))?;
@@ -885,7 +947,7 @@ impl StageState {
         &self,
         operation: &str,
         grant: &ContainersGrant,
-        network: &str,
+        network: Option<&str>,
         resources: &wit::Resources,
         env: &[(String, String)],
         access: &Option<wit::HostAccess>,
@@ -894,8 +956,12 @@ impl StageState {
         if let Some(why) = access.as_ref().and_then(host_access_refusal) {
             return Err(self.refuse(operation, (why, None), json!({ "host-access": true })));
         }
-        let net = check_network(grant, network)
-            .map_err(|r| self.refuse(operation, r, json!({ "network": shown(network) })))?;
+        // Services run on Swarm's own networks: only their ports and limits are checked.
+        let net = match network {
+            Some(n) => check_network(grant, n)
+                .map_err(|r| self.refuse(operation, r, json!({ "network": shown(n) })))?,
+            None => "swarm".to_string(),
+        };
         let res = check_resources(grant, resources)
             .map_err(|r| self.refuse(operation, r, json!({ "resources": true })))?;
         let env = check_env(env).map_err(|(what, _)| CapError::Invalid(what))?;
@@ -926,19 +992,41 @@ impl StageState {
     fn run_oneoff(&mut self, spec: wit::RunSpec) -> Result<wit::RunOutput, CapError> {
         let op = "run";
         let grant = self.containers_grant(op)?;
-        let size: usize = spec.command.iter().chain(spec.entrypoint.iter().flatten()).map(String::len).sum::<usize>()
-            + spec.env.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        let size: usize = spec
+            .command
+            .iter()
+            .chain(spec.entrypoint.iter().flatten())
+            .map(String::len)
+            .sum::<usize>()
+            + spec
+                .env
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
         if size > MAX_SPEC_BYTES || spec.command.len() > MAX_ARGS {
             return Err(CapError::Invalid(format!(
                 "the run spec is too large (at most {MAX_ARGS} arguments and {MAX_SPEC_BYTES} bytes)"
             )));
         }
         let image = self.check_image_run(op, &grant, &spec.image)?;
-        let (net, res, env) = self.check_common(op, &grant, &spec.network, &spec.resources, &spec.env, &spec.host_access, &[])?;
+        let (net, res, env) = self.check_common(
+            op,
+            &grant,
+            Some(&spec.network),
+            &spec.resources,
+            &spec.env,
+            &spec.host_access,
+            &[],
+        )?;
         let mut binds = Vec::new();
         for m in &spec.mounts {
-            let host = check_mount(&self.broker.workspace, &self.containers.fs_read, &self.containers.fs_write, m)
-                .map_err(|r| self.refuse(op, r, json!({ "mount": shown(&m.source) })))?;
+            let host = check_mount(
+                &self.broker.workspace,
+                &self.containers.fs_read,
+                &self.containers.fs_write,
+                m,
+            )
+            .map_err(|r| self.refuse(op, r, json!({ "mount": shown(&m.source) })))?;
             binds.push(format!(
                 "{}:{}:{}",
                 host.display(),
@@ -948,7 +1036,10 @@ impl StageState {
         }
         if let Some(w) = &spec.workdir {
             if !w.starts_with('/') || w.contains('\0') {
-                return Err(CapError::Invalid(format!("workdir `{}` must be an absolute path", shown(w))));
+                return Err(CapError::Invalid(format!(
+                    "workdir `{}` must be an absolute path",
+                    shown(w)
+                )));
             }
         }
         let limit = spec.timeout_ms.map(Duration::from_millis);
@@ -970,9 +1061,12 @@ impl StageState {
             host_config: Some(to_host_config(net, res, binds, &[])),
             ..Default::default()
         };
-        self.broker.allow("containers", op, "image granted", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "image granted", Some(detail.clone()));
         let log = self.log.clone();
-        let StageState { broker, containers, .. } = self;
+        let StageState {
+            broker, containers, ..
+        } = self;
         broker.effect(
             "containers",
             op,
@@ -1003,11 +1097,15 @@ fn run_container(
 ) -> Result<wit::RunOutput, CapError> {
     let docker = st.docker()?;
     let d = docker.clone();
-    let created = st.call("create container", Some(Duration::from_secs(60)), async move {
-        d.create_container(None::<q::CreateContainerOptions>, body)
-            .await
-            .map_err(engine_error)
-    })?;
+    let created = st.call(
+        "create container",
+        Some(Duration::from_secs(60)),
+        async move {
+            d.create_container(None::<q::CreateContainerOptions>, body)
+                .await
+                .map_err(engine_error)
+        },
+    )?;
     let id = created.id;
     st.oneoffs.push(id.clone());
     let d = docker.clone();
@@ -1030,8 +1128,12 @@ fn run_container(
         let (mut out, mut err, mut truncated) = (Vec::new(), Vec::new(), false);
         while let Some(item) = logs.next().await {
             let (buf, src, msg) = match item {
-                Ok(bollard::container::LogOutput::StdOut { message }) => (&mut out, "stdout", message),
-                Ok(bollard::container::LogOutput::StdErr { message }) => (&mut err, "stderr", message),
+                Ok(bollard::container::LogOutput::StdOut { message }) => {
+                    (&mut out, "stdout", message)
+                }
+                Ok(bollard::container::LogOutput::StdErr { message }) => {
+                    (&mut err, "stderr", message)
+                }
                 Ok(_) => continue,
                 Err(_) => break,
             };
@@ -1056,9 +1158,11 @@ fn run_container(
     });
     let d = docker.clone();
     let cid = id.clone();
-    let removed = st.call("remove container", Some(Duration::from_secs(30)), async move {
-        remove_forced(&d, &cid).await
-    });
+    let removed = st.call(
+        "remove container",
+        Some(Duration::from_secs(30)),
+        async move { remove_forced(&d, &cid).await },
+    );
     if removed.is_ok() {
         st.oneoffs.retain(|x| x != &id);
     }
@@ -1112,11 +1216,17 @@ impl wit::Host for StageState {
         Ok(self.push_image(&reference, username, secret))
     }
 
-    fn inspect_image(&mut self, reference: String) -> wasmtime::Result<Result<wit::Image, CapError>> {
+    fn inspect_image(
+        &mut self,
+        reference: String,
+    ) -> wasmtime::Result<Result<wit::Image, CapError>> {
         Ok(self.inspect_image_checked(&reference))
     }
 
-    fn create(&mut self, spec: wit::ContainerSpec) -> wasmtime::Result<Result<wit::Container, CapError>> {
+    fn create(
+        &mut self,
+        spec: wit::ContainerSpec,
+    ) -> wasmtime::Result<Result<wit::Container, CapError>> {
         Ok(self.create_managed(spec))
     }
 
@@ -1124,7 +1234,11 @@ impl wit::Host for StageState {
         Ok(self.lifecycle("start", &name, None))
     }
 
-    fn stop(&mut self, name: String, timeout_s: Option<u32>) -> wasmtime::Result<Result<(), CapError>> {
+    fn stop(
+        &mut self,
+        name: String,
+        timeout_s: Option<u32>,
+    ) -> wasmtime::Result<Result<(), CapError>> {
         Ok(self.lifecycle("stop", &name, timeout_s.or(Some(10))))
     }
 
@@ -1150,15 +1264,24 @@ impl wit::Host for StageState {
         Ok(self.logs_managed(&name, tail))
     }
 
-    fn service_deploy(&mut self, spec: wit::ServiceSpec) -> wasmtime::Result<Result<wit::Service, CapError>> {
+    fn service_deploy(
+        &mut self,
+        spec: wit::ServiceSpec,
+    ) -> wasmtime::Result<Result<wit::Service, CapError>> {
         Ok(self.deploy_service(spec))
     }
 
-    fn service_rollback(&mut self, name: String) -> wasmtime::Result<Result<wit::Service, CapError>> {
+    fn service_rollback(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<wit::Service, CapError>> {
         Ok(self.rollback_service(&name))
     }
 
-    fn service_inspect(&mut self, name: String) -> wasmtime::Result<Result<wit::Service, CapError>> {
+    fn service_inspect(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<wit::Service, CapError>> {
         Ok(self.owned_service("service-inspect", &name).map(|(_, s)| s))
     }
 
@@ -1175,7 +1298,10 @@ impl StageState {
         if !grant.build {
             return Err(self.refuse(
                 op,
-                ("building images is not granted".into(), Some("grants.containers.build = true".into())),
+                (
+                    "building images is not granted".into(),
+                    Some("grants.containers.build = true".into()),
+                ),
                 detail,
             ));
         }
@@ -1184,27 +1310,61 @@ impl StageState {
             target: "/context".into(),
             writable: false,
         };
-        let dir = check_mount(&self.broker.workspace, &self.containers.fs_read, &self.containers.fs_write, &m)
-            .map_err(|(what, grant)| self.refuse(op, (what.replace("mounting", "building from"), grant), detail.clone()))?;
-        let dockerfile = spec.dockerfile.clone().unwrap_or_else(|| "Dockerfile".into());
-        let df_rel = normalize_workspace_path(&dockerfile)
-            .map_err(|(why, _)| CapError::Invalid(format!("dockerfile `{}`: {why}", shown(&dockerfile))))?;
+        let dir = check_mount(
+            &self.broker.workspace,
+            &self.containers.fs_read,
+            &self.containers.fs_write,
+            &m,
+        )
+        .map_err(|(what, grant)| {
+            self.refuse(
+                op,
+                (what.replace("mounting", "building from"), grant),
+                detail.clone(),
+            )
+        })?;
+        let dockerfile = spec
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| "Dockerfile".into());
+        let df_rel = normalize_workspace_path(&dockerfile).map_err(|(why, _)| {
+            CapError::Invalid(format!("dockerfile `{}`: {why}", shown(&dockerfile)))
+        })?;
         let df_path = dir.join(&df_rel);
         match df_path.canonicalize() {
             Ok(p) if p.starts_with(&dir) => {}
-            Ok(_) => return Err(self.refuse(op, (format!("dockerfile `{df_rel}` resolves outside the build context"), None), detail)),
-            Err(e) => return Err(CapError::NotFound(format!("dockerfile `{df_rel}` in context `{}`: {e}", spec.context))),
+            Ok(_) => {
+                return Err(self.refuse(
+                    op,
+                    (
+                        format!("dockerfile `{df_rel}` resolves outside the build context"),
+                        None,
+                    ),
+                    detail,
+                ));
+            }
+            Err(e) => {
+                return Err(CapError::NotFound(format!(
+                    "dockerfile `{df_rel}` in context `{}`: {e}",
+                    spec.context
+                )));
+            }
         }
         let text = std::fs::read_to_string(&df_path)
             .map_err(|e| CapError::Failed(format!("cannot read `{df_rel}`: {e}")))?;
-        check_dockerfile(&text).map_err(|e| CapError::Invalid(format!("`{}/{df_rel}`: {e}", spec.context)))?;
+        check_dockerfile(&text)
+            .map_err(|e| CapError::Invalid(format!("`{}/{df_rel}`: {e}", spec.context)))?;
         let mut tags = Vec::new();
         for t in &spec.tags {
-            let r = ImageRef::parse(t).map_err(|why| CapError::Invalid(format!("tag `{}`: {why}", shown(t))))?;
+            let r = ImageRef::parse(t)
+                .map_err(|why| CapError::Invalid(format!("tag `{}`: {why}", shown(t))))?;
             if !grant.may_run(&r) && !grant.may_push(&r) {
                 return Err(self.refuse(
                     op,
-                    (format!("tag `{r}` matches neither `run` nor `push`"), Some(format!("grants.containers.push = [\"{}\"]", r.repository))),
+                    (
+                        format!("tag `{r}` matches neither `run` nor `push`"),
+                        Some(format!("grants.containers.push = [\"{}\"]", r.repository)),
+                    ),
                     detail,
                 ));
             }
@@ -1216,18 +1376,32 @@ impl StageState {
             .filter(|(k, _)| !k.starts_with("dev.gantry."))
             .cloned()
             .collect();
-        labels.extend(self.containers.labels(false).into_iter().filter(|(k, _)| k != LABEL_MANAGED));
+        labels.extend(
+            self.containers
+                .labels(false)
+                .into_iter()
+                .filter(|(k, _)| k != LABEL_MANAGED),
+        );
         let build_args: HashMap<String, String> = spec.build_args.iter().cloned().collect();
-        self.broker.allow("containers", op, "build granted", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "build granted", Some(detail.clone()));
         let log = self.log.clone();
         let target = spec.target.clone().unwrap_or_default();
-        let StageState { broker, containers, .. } = self;
+        let StageState {
+            broker, containers, ..
+        } = self;
         broker.effect(
             "containers",
             op,
             detail,
             false,
-            || wit::Image { id: String::new(), tags: tags.iter().map(ToString::to_string).collect(), repo_digests: vec![], size: 0, labels: vec![] },
+            || wit::Image {
+                id: String::new(),
+                tags: tags.iter().map(ToString::to_string).collect(),
+                repo_digests: vec![],
+                size: 0,
+                labels: vec![],
+            },
             || {
                 let tar = context_tar(&dir).map_err(CapError::Failed)?;
                 let docker = containers.docker()?;
@@ -1246,11 +1420,14 @@ impl StageState {
                 };
                 let log2 = log.clone();
                 let id = containers.call("build", None, async move {
-                    let mut stream = d.build_image(options, None, Some(bollard::body_full(tar.into())));
+                    let mut stream =
+                        d.build_image(options, None, Some(bollard::body_full(tar.into())));
                     let mut id = None;
                     while let Some(item) = stream.next().await {
                         let info = item.map_err(|e| match e {
-                            bollard::errors::Error::DockerStreamError { error } => CapError::Failed(format!("build failed: {error}")),
+                            bollard::errors::Error::DockerStreamError { error } => {
+                                CapError::Failed(format!("build failed: {error}"))
+                            }
                             e => engine_error(e),
                         })?;
                         if let Some(s) = &info.stream {
@@ -1267,18 +1444,30 @@ impl StageState {
                     }
                     Ok(id)
                 })?;
-                let reference = id.or(first).ok_or_else(|| CapError::Failed("the engine reported no image id".into()))?;
+                let reference = id
+                    .or(first)
+                    .ok_or_else(|| CapError::Failed("the engine reported no image id".into()))?;
                 for t in tags.iter().skip(1) {
                     let d = docker.clone();
                     let (src, repo, tag) = (reference.clone(), t.repository.clone(), t.tag.clone());
                     containers.call("tag", Some(Duration::from_secs(30)), async move {
-                        d.tag_image(&src, Some(q::TagImageOptions { repo: Some(repo), tag })).await.map_err(engine_error)
+                        d.tag_image(
+                            &src,
+                            Some(q::TagImageOptions {
+                                repo: Some(repo),
+                                tag,
+                            }),
+                        )
+                        .await
+                        .map_err(engine_error)
                     })?;
                 }
                 let d = docker.clone();
-                let img = containers.call("inspect image", Some(Duration::from_secs(30)), async move {
-                    d.inspect_image(&reference).await.map_err(engine_error)
-                })?;
+                let img = containers.call(
+                    "inspect image",
+                    Some(Duration::from_secs(30)),
+                    async move { d.inspect_image(&reference).await.map_err(engine_error) },
+                )?;
                 Ok(to_image(&img))
             },
             |r| match r {
@@ -1293,12 +1482,21 @@ impl StageState {
         let docker = self.containers.docker()?;
         let pipeline = self.containers.owner.pipeline.clone();
         let r = reference.to_string();
-        match self.containers.call(op, Some(Duration::from_secs(30)), async move {
-            owned_image(&docker, &r, &pipeline).await
-        }) {
+        match self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                owned_image(&docker, &r, &pipeline).await
+            }) {
             Err(CapError::Denied(_)) => Err(self.refuse(
                 op,
-                (format!("image `{}` was not built by gantry for pipeline `{}`", shown(reference), self.containers.owner.pipeline), None),
+                (
+                    format!(
+                        "image `{}` was not built by gantry for pipeline `{}`",
+                        shown(reference),
+                        self.containers.owner.pipeline
+                    ),
+                    None,
+                ),
                 json!({ "image": shown(reference) }),
             )),
             other => other,
@@ -1308,40 +1506,79 @@ impl StageState {
     fn tag_image(&mut self, source: &str, target: &str) -> Result<(), CapError> {
         let op = "tag";
         let grant = self.containers_grant(op)?;
-        let t = ImageRef::parse(target).map_err(|why| CapError::Invalid(format!("target `{}`: {why}", shown(target))))?;
+        let t = ImageRef::parse(target)
+            .map_err(|why| CapError::Invalid(format!("target `{}`: {why}", shown(target))))?;
         if t.digest.is_some() {
-            return Err(CapError::Invalid("a tag target cannot carry a digest".into()));
+            return Err(CapError::Invalid(
+                "a tag target cannot carry a digest".into(),
+            ));
         }
         if !grant.may_run(&t) && !grant.may_push(&t) {
             return Err(self.refuse(
                 op,
-                (format!("tag `{t}` matches neither `run` nor `push`"), Some(format!("grants.containers.push = [\"{}\"]", t.repository))),
+                (
+                    format!("tag `{t}` matches neither `run` nor `push`"),
+                    Some(format!("grants.containers.push = [\"{}\"]", t.repository)),
+                ),
                 json!({ "target": t.to_string() }),
             ));
         }
         let img = self.our_image(op, source)?;
         let id = img.id.clone().unwrap_or_default();
         let detail = json!({ "source": shown(source), "target": t.to_string() });
-        self.broker.allow("containers", op, "tag granted", Some(detail.clone()));
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false, || (), || {
-            let d = containers.docker()?;
-            containers.call("tag", Some(Duration::from_secs(30)), async move {
-                d.tag_image(&id, Some(q::TagImageOptions { repo: Some(t.repository.clone()), tag: t.tag.clone() })).await.map_err(engine_error)
-            })
-        }, |r| json!({ "ok": r.is_ok() }))
+        self.broker
+            .allow("containers", op, "tag granted", Some(detail.clone()));
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || (),
+            || {
+                let d = containers.docker()?;
+                containers.call("tag", Some(Duration::from_secs(30)), async move {
+                    d.tag_image(
+                        &id,
+                        Some(q::TagImageOptions {
+                            repo: Some(t.repository.clone()),
+                            tag: t.tag.clone(),
+                        }),
+                    )
+                    .await
+                    .map_err(engine_error)
+                })
+            },
+            |r| json!({ "ok": r.is_ok() }),
+        )
     }
 
-    fn push_image(&mut self, reference: &str, username: Option<String>, secret: Option<String>) -> Result<wit::Pushed, CapError> {
+    fn push_image(
+        &mut self,
+        reference: &str,
+        username: Option<String>,
+        secret: Option<String>,
+    ) -> Result<wit::Pushed, CapError> {
         let op = "push";
         let grant = self.containers_grant(op)?;
-        let r = ImageRef::parse(reference).map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
-        let detail = json!({ "image": r.to_string(), "username": username, "password-secret": secret });
+        let r = ImageRef::parse(reference)
+            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        let detail =
+            json!({ "image": r.to_string(), "username": username, "password-secret": secret });
         if r.digest.is_some() {
             return Err(CapError::Invalid("push a tag, not a digest".into()));
         }
         if !grant.may_push(&r) {
-            return Err(self.refuse(op, (format!("pushing to `{}` is not granted", r.repository), Some(format!("grants.containers.push = [\"{}\"]", r.repository))), detail));
+            return Err(self.refuse(
+                op,
+                (
+                    format!("pushing to `{}` is not granted", r.repository),
+                    Some(format!("grants.containers.push = [\"{}\"]", r.repository)),
+                ),
+                detail,
+            ));
         }
         let Some(registry) = r.registry().map(str::to_string) else {
             return Err(self.refuse(op, (format!("`{}` names no registry host; gantry does not push to Docker Hub implicitly", r.repository), Some("a repository with a registry host, e.g. `127.0.0.1:5000/app`".into())), detail));
@@ -1360,22 +1597,41 @@ impl StageState {
             serveraddress: Some(registry.clone()),
             ..Default::default()
         });
-        self.broker.allow("containers", op, "push granted", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "push granted", Some(detail.clone()));
         let log = self.log.clone();
         let shown_ref = r.to_string();
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false,
-            || wit::Pushed { reference: shown_ref.clone(), digest: String::new() },
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || wit::Pushed {
+                reference: shown_ref.clone(),
+                digest: String::new(),
+            },
             || {
                 let d = containers.docker()?;
                 let (repo, tag) = (r.repository.clone(), r.tag.clone());
                 let log2 = log.clone();
                 let digest = containers.call("push", None, async move {
-                    let mut s = d.push_image(&repo, Some(q::PushImageOptions { tag, ..Default::default() }), credentials);
+                    let mut s = d.push_image(
+                        &repo,
+                        Some(q::PushImageOptions {
+                            tag,
+                            ..Default::default()
+                        }),
+                        credentials,
+                    );
                     let mut digest = None;
                     while let Some(item) = s.next().await {
                         let info = item.map_err(|e| match e {
-                            bollard::errors::Error::DockerStreamError { error } => CapError::Failed(format!("push failed: {error}")),
+                            bollard::errors::Error::DockerStreamError { error } => {
+                                CapError::Failed(format!("push failed: {error}"))
+                            }
                             e => engine_error(e),
                         })?;
                         if let Some(e) = info.error_detail.and_then(|e| e.message) {
@@ -1390,23 +1646,33 @@ impl StageState {
                     }
                     Ok(digest)
                 })?;
-                let digest = digest.ok_or_else(|| CapError::Failed("the registry reported no digest".into()))?;
-                Ok(wit::Pushed { reference: shown_ref.clone(), digest })
+                let digest = digest
+                    .ok_or_else(|| CapError::Failed("the registry reported no digest".into()))?;
+                Ok(wit::Pushed {
+                    reference: shown_ref.clone(),
+                    digest,
+                })
             },
-            |res| match res { Ok(p) => json!({ "digest": p.digest }), Err(e) => json!({ "error": e.to_string() }) },
+            |res| match res {
+                Ok(p) => json!({ "digest": p.digest }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
         )
     }
 
     fn inspect_image_checked(&mut self, reference: &str) -> Result<wit::Image, CapError> {
         let op = "inspect-image";
         let grant = self.containers_grant(op)?;
-        let r = ImageRef::parse(reference).map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        let r = ImageRef::parse(reference)
+            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
         if grant.may_run(&r) {
             let d = self.containers.docker()?;
             let s = r.to_string();
-            let img = self.containers.call(op, Some(Duration::from_secs(30)), async move {
-                d.inspect_image(&s).await.map_err(engine_error)
-            })?;
+            let img = self
+                .containers
+                .call(op, Some(Duration::from_secs(30)), async move {
+                    d.inspect_image(&s).await.map_err(engine_error)
+                })?;
             return Ok(to_image(&img));
         }
         self.our_image(op, &r.to_string()).map(|i| to_image(&i))
@@ -1419,8 +1685,21 @@ impl StageState {
             return Err(self.refuse(op, r, json!({ "name": shown(&spec.name) })));
         }
         let image = self.check_image_run(op, &grant, &spec.image)?;
-        let (net, res, env) = self.check_common(op, &grant, &spec.network, &spec.resources, &spec.env, &spec.host_access, &spec.ports)?;
-        let mut labels: HashMap<String, String> = spec.labels.iter().filter(|(k, _)| !k.starts_with("dev.gantry.")).cloned().collect();
+        let (net, res, env) = self.check_common(
+            op,
+            &grant,
+            Some(&spec.network),
+            &spec.resources,
+            &spec.env,
+            &spec.host_access,
+            &spec.ports,
+        )?;
+        let mut labels: HashMap<String, String> = spec
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .cloned()
+            .collect();
         labels.extend(self.containers.labels(false));
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
@@ -1429,27 +1708,66 @@ impl StageState {
             env: Some(env),
             labels: Some(labels),
             healthcheck: spec.health_check.as_ref().map(health_config),
-            exposed_ports: (!spec.ports.is_empty()).then(|| spec.ports.iter().map(|p| format!("{}/tcp", p.container_port)).collect()),
+            exposed_ports: (!spec.ports.is_empty()).then(|| {
+                spec.ports
+                    .iter()
+                    .map(|p| format!("{}/tcp", p.container_port))
+                    .collect()
+            }),
             network_disabled: Some(net == "none"),
             host_config: Some(to_host_config(net, res, Vec::new(), &spec.ports)),
             ..Default::default()
         };
         let detail = json!({ "name": spec.name, "image": image.to_string(), "ports": spec.ports.iter().map(|p| p.host_port).collect::<Vec<_>>() });
-        self.broker.allow("containers", op, "name and image granted", Some(detail.clone()));
+        self.broker.allow(
+            "containers",
+            op,
+            "name and image granted",
+            Some(detail.clone()),
+        );
         let name = spec.name.clone();
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false,
-            || wit::Container { id: String::new(), name: name.clone(), image: image.to_string(), state: "created".into(), health: None, exit_code: None, ports: spec.ports.clone(), labels: vec![] },
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || wit::Container {
+                id: String::new(),
+                name: name.clone(),
+                image: image.to_string(),
+                state: "created".into(),
+                health: None,
+                exit_code: None,
+                ports: spec.ports.clone(),
+                labels: vec![],
+            },
             || {
                 let d = containers.docker()?;
                 let n = name.clone();
                 containers.call(op, Some(Duration::from_secs(60)), async move {
-                    d.create_container(Some(q::CreateContainerOptions { name: Some(n.clone()), ..Default::default() }), body).await.map_err(engine_error)?;
-                    let c = d.inspect_container(&n, None::<q::InspectContainerOptions>).await.map_err(engine_error)?;
+                    d.create_container(
+                        Some(q::CreateContainerOptions {
+                            name: Some(n.clone()),
+                            ..Default::default()
+                        }),
+                        body,
+                    )
+                    .await
+                    .map_err(engine_error)?;
+                    let c = d
+                        .inspect_container(&n, None::<q::InspectContainerOptions>)
+                        .await
+                        .map_err(engine_error)?;
                     Ok(to_container(&c))
                 })
             },
-            |r| match r { Ok(c) => json!({ "id": c.id }), Err(e) => json!({ "error": e.to_string() }) },
+            |r| match r {
+                Ok(c) => json!({ "id": c.id }),
+                Err(e) => json!({ "error": e.to_string() }),
+            },
         )
     }
 
@@ -1457,23 +1775,49 @@ impl StageState {
         let (_, c) = self.owned_container(op, name)?;
         let id = c.id.clone().unwrap_or_default();
         let detail = json!({ "name": name, "id": id });
-        self.broker.allow("containers", op, "managed container", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "managed container", Some(detail.clone()));
         let op_owned = op.to_string();
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false, || (), || {
-            let d = containers.docker()?;
-            let wait = Duration::from_secs(u64::from(timeout_s.unwrap_or(10)) + 30);
-            containers.call(&op_owned.clone(), Some(wait), async move {
-                match op_owned.as_str() {
-                    "start" => d.start_container(&id, None::<q::StartContainerOptions>).await.map_err(engine_error),
-                    "stop" => match d.stop_container(&id, Some(q::StopContainerOptions { t: timeout_s.map(|t| t.min(3600) as i32), signal: None })).await {
-                        Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
-                        r => r.map_err(engine_error),
-                    },
-                    _ => remove_forced(&d, &id).await,
-                }
-            })
-        }, |r| json!({ "ok": r.is_ok() }))
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || (),
+            || {
+                let d = containers.docker()?;
+                let wait = Duration::from_secs(u64::from(timeout_s.unwrap_or(10)) + 30);
+                containers.call(&op_owned.clone(), Some(wait), async move {
+                    match op_owned.as_str() {
+                        "start" => d
+                            .start_container(&id, None::<q::StartContainerOptions>)
+                            .await
+                            .map_err(engine_error),
+                        "stop" => match d
+                            .stop_container(
+                                &id,
+                                Some(q::StopContainerOptions {
+                                    t: timeout_s.map(|t| t.min(3600) as i32),
+                                    signal: None,
+                                }),
+                            )
+                            .await
+                        {
+                            Err(bollard::errors::Error::DockerResponseServerError {
+                                status_code: 304,
+                                ..
+                            }) => Ok(()),
+                            r => r.map_err(engine_error),
+                        },
+                        _ => remove_forced(&d, &id).await,
+                    }
+                })
+            },
+            |r| json!({ "ok": r.is_ok() }),
+        )
     }
 
     fn rename_managed(&mut self, name: &str, new_name: &str) -> Result<(), CapError> {
@@ -1484,84 +1828,174 @@ impl StageState {
         }
         let id = c.id.clone().unwrap_or_default();
         let detail = json!({ "name": name, "new-name": new_name });
-        self.broker.allow("containers", op, "managed container", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "managed container", Some(detail.clone()));
         let nn = new_name.to_string();
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false, || (), || {
-            let d = containers.docker()?;
-            containers.call("rename", Some(Duration::from_secs(30)), async move {
-                d.rename_container(&id, q::RenameContainerOptions { name: nn }).await.map_err(engine_error)
-            })
-        }, |r| json!({ "ok": r.is_ok() }))
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || (),
+            || {
+                let d = containers.docker()?;
+                containers.call("rename", Some(Duration::from_secs(30)), async move {
+                    d.rename_container(&id, q::RenameContainerOptions { name: nn })
+                        .await
+                        .map_err(engine_error)
+                })
+            },
+            |r| json!({ "ok": r.is_ok() }),
+        )
     }
 
     fn list_managed(&mut self) -> Result<Vec<wit::Container>, CapError> {
         let op = "list";
         let grant = self.containers_grant(op)?;
         let Some(prefix) = grant.manage.clone() else {
-            return Err(self.refuse(op, ("listing managed containers needs a name prefix".into(), Some("grants.containers.manage = \"app-\"".into())), json!({})));
+            return Err(self.refuse(
+                op,
+                (
+                    "listing managed containers needs a name prefix".into(),
+                    Some("grants.containers.manage = \"app-\"".into()),
+                ),
+                json!({}),
+            ));
         };
         let d = self.containers.docker()?;
         let filters = HashMap::from([(
             "label".to_string(),
-            vec![format!("{LABEL_PIPELINE}={}", self.containers.owner.pipeline), format!("{LABEL_MANAGED}=true")],
+            vec![
+                format!("{LABEL_PIPELINE}={}", self.containers.owner.pipeline),
+                format!("{LABEL_MANAGED}=true"),
+            ],
         )]);
-        let found = self.containers.call(op, Some(Duration::from_secs(30)), async move {
-            let list = d.list_containers(Some(q::ListContainersOptions { all: true, filters: Some(filters), ..Default::default() })).await.map_err(engine_error)?;
-            let mut out = Vec::new();
-            for c in list {
-                if let Some(id) = c.id {
-                    if let Ok(i) = d.inspect_container(&id, None::<q::InspectContainerOptions>).await {
-                        out.push(to_container(&i));
+        let found = self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                let list = d
+                    .list_containers(Some(q::ListContainersOptions {
+                        all: true,
+                        filters: Some(filters),
+                        ..Default::default()
+                    }))
+                    .await
+                    .map_err(engine_error)?;
+                let mut out = Vec::new();
+                for c in list {
+                    if let Some(id) = c.id {
+                        if let Ok(i) = d
+                            .inspect_container(&id, None::<q::InspectContainerOptions>)
+                            .await
+                        {
+                            out.push(to_container(&i));
+                        }
                     }
                 }
-            }
-            Ok(out)
-        })?;
-        Ok(found.into_iter().filter(|c| c.name.starts_with(&prefix)).collect())
+                Ok(out)
+            })?;
+        Ok(found
+            .into_iter()
+            .filter(|c| c.name.starts_with(&prefix))
+            .collect())
     }
 
     fn logs_managed(&mut self, name: &str, tail: u32) -> Result<String, CapError> {
         let (_, c) = self.owned_container("logs", name)?;
         let id = c.id.unwrap_or_default();
         let d = self.containers.docker()?;
-        self.containers.call("logs", Some(Duration::from_secs(30)), async move {
-            let mut s = d.logs(&id, Some(q::LogsOptions { stdout: true, stderr: true, tail: tail.min(10_000).to_string(), ..Default::default() }));
-            let mut out = String::new();
-            while let Some(item) = s.next().await {
-                if let Ok(o) = item {
-                    out.push_str(&o.to_string());
+        self.containers
+            .call("logs", Some(Duration::from_secs(30)), async move {
+                let mut s = d.logs(
+                    &id,
+                    Some(q::LogsOptions {
+                        stdout: true,
+                        stderr: true,
+                        tail: tail.min(10_000).to_string(),
+                        ..Default::default()
+                    }),
+                );
+                let mut out = String::new();
+                while let Some(item) = s.next().await {
+                    if let Ok(o) = item {
+                        out.push_str(&o.to_string());
+                    }
+                    if out.len() > OUTPUT_CAP {
+                        break;
+                    }
                 }
-                if out.len() > OUTPUT_CAP {
-                    break;
-                }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            })
     }
 
-    fn check_service_name(&self, op: &str, grant: &ContainersGrant, name: &str) -> Result<(), CapError> {
+    fn check_service_name(
+        &self,
+        op: &str,
+        grant: &ContainersGrant,
+        name: &str,
+    ) -> Result<(), CapError> {
         if !grant.services {
-            return Err(self.refuse(op, ("managing Swarm services is not granted".into(), Some("grants.containers.services = true".into())), json!({ "name": shown(name) })));
+            return Err(self.refuse(
+                op,
+                (
+                    "managing Swarm services is not granted".into(),
+                    Some("grants.containers.services = true".into()),
+                ),
+                json!({ "name": shown(name) }),
+            ));
         }
-        check_name(grant, name, "service").map_err(|r| self.refuse(op, r, json!({ "name": shown(name) })))
+        check_name(grant, name, "service")
+            .map_err(|r| self.refuse(op, r, json!({ "name": shown(name) })))
     }
 
     /// Inspects a service and checks it is this pipeline's.
-    fn owned_service(&mut self, op: &str, name: &str) -> Result<(bollard::models::Service, wit::Service), CapError> {
+    fn owned_service(
+        &mut self,
+        op: &str,
+        name: &str,
+    ) -> Result<(bollard::models::Service, wit::Service), CapError> {
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, name)?;
         let d = self.containers.docker()?;
         let n = name.to_string();
-        let (svc, tasks) = self.containers.call(op, Some(Duration::from_secs(30)), async move {
-            let s = d.inspect_service(&n, None::<q::InspectServiceOptions>).await.map_err(engine_error)?;
-            let id = s.id.clone().unwrap_or_default();
-            let tasks = d.list_tasks(Some(q::ListTasksOptions { filters: Some(HashMap::from([("service".to_string(), vec![id])])) })).await.map_err(engine_error)?;
-            Ok((s, tasks))
-        })?;
-        let ours = svc.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PIPELINE)) == Some(&self.containers.owner.pipeline);
+        let (svc, tasks) = self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                let s = d
+                    .inspect_service(&n, None::<q::InspectServiceOptions>)
+                    .await
+                    .map_err(engine_error)?;
+                let id = s.id.clone().unwrap_or_default();
+                let tasks = d
+                    .list_tasks(Some(q::ListTasksOptions {
+                        filters: Some(HashMap::from([("service".to_string(), vec![id])])),
+                    }))
+                    .await
+                    .map_err(engine_error)?;
+                Ok((s, tasks))
+            })?;
+        let ours = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.as_ref())
+            .and_then(|l| l.get(LABEL_PIPELINE))
+            == Some(&self.containers.owner.pipeline);
         if !ours {
-            return Err(self.refuse(op, (format!("service `{}` was not created by gantry for pipeline `{}`", shown(name), self.containers.owner.pipeline), None), json!({ "name": shown(name) })));
+            return Err(self.refuse(
+                op,
+                (
+                    format!(
+                        "service `{}` was not created by gantry for pipeline `{}`",
+                        shown(name),
+                        self.containers.owner.pipeline
+                    ),
+                    None,
+                ),
+                json!({ "name": shown(name) }),
+            ));
         }
         let view = to_service(&svc, &tasks);
         Ok((svc, view))
@@ -1572,24 +2006,43 @@ impl StageState {
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, &spec.name)?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
-        let (_, (nano, mem, pids), env) = self.check_common(op, &grant, "bridge", &spec.resources, &spec.env, &None, &spec.ports).or_else(|e| match e {
-            // Services always run on Swarm's own networks; only ports and limits matter.
-            CapError::Denied(m) if m.contains("network mode") => Err(CapError::Denied(m)),
-            e => Err(e),
-        })?;
-        let mut labels: HashMap<String, String> = spec.labels.iter().filter(|(k, _)| !k.starts_with("dev.gantry.")).cloned().collect();
+        let (_, (nano, mem, pids), env) = self.check_common(
+            op,
+            &grant,
+            None,
+            &spec.resources,
+            &spec.env,
+            &None,
+            &spec.ports,
+        )?;
+        let mut labels: HashMap<String, String> = spec
+            .labels
+            .iter()
+            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .cloned()
+            .collect();
         labels.extend(self.containers.labels(false));
         let ms = |v: u64| (v.min(24 * 3600 * 1000) * 1_000_000) as i64;
         let failure_action = match spec.update.failure_action.as_str() {
             "" | "rollback" => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
             "pause" => ServiceSpecUpdateConfigFailureActionEnum::PAUSE,
             "continue" => ServiceSpecUpdateConfigFailureActionEnum::CONTINUE,
-            other => return Err(CapError::Invalid(format!("failure-action `{}`: use `rollback`, `pause` or `continue`", shown(other)))),
+            other => {
+                return Err(CapError::Invalid(format!(
+                    "failure-action `{}`: use `rollback`, `pause` or `continue`",
+                    shown(other)
+                )));
+            }
         };
         let order = match spec.update.order.as_str() {
             "" | "stop-first" => ServiceSpecUpdateConfigOrderEnum::STOP_FIRST,
             "start-first" => ServiceSpecUpdateConfigOrderEnum::START_FIRST,
-            other => return Err(CapError::Invalid(format!("order `{}`: use `start-first` or `stop-first`", shown(other)))),
+            other => {
+                return Err(CapError::Invalid(format!(
+                    "order `{}`: use `start-first` or `stop-first`",
+                    shown(other)
+                )));
+            }
         };
         let mut svc_spec = ServiceSpec {
             name: Some(spec.name.clone()),
@@ -1605,12 +2058,21 @@ impl StageState {
                     ..Default::default()
                 }),
                 resources: Some(TaskSpecResources {
-                    limits: Some(Limit { nano_cpus: Some(nano), memory_bytes: Some(mem), pids: Some(pids) }),
+                    limits: Some(Limit {
+                        nano_cpus: Some(nano),
+                        memory_bytes: Some(mem),
+                        pids: Some(pids),
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
             }),
-            mode: Some(ServiceSpecMode { replicated: Some(ServiceSpecModeReplicated { replicas: Some(i64::from(spec.replicas.clamp(1, 64))) }), ..Default::default() }),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(i64::from(spec.replicas.clamp(1, 64))),
+                }),
+                ..Default::default()
+            }),
             update_config: Some(ServiceSpecUpdateConfig {
                 parallelism: Some(i64::from(spec.update.parallelism.max(1))),
                 delay: Some(ms(spec.update.delay_ms)),
@@ -1620,55 +2082,112 @@ impl StageState {
                 order: Some(order),
             }),
             endpoint_spec: Some(EndpointSpec {
-                ports: Some(spec.ports.iter().map(|p| EndpointPortConfig {
-                    target_port: Some(i64::from(p.container_port)),
-                    published_port: Some(i64::from(p.host_port)),
-                    // Host mode: the routing mesh needs IPVS, which many kernels
-                    // (CI sandboxes among them) lack; a host-mode port answers anywhere.
-                    publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
-                    ..Default::default()
-                }).collect()),
+                ports: Some(
+                    spec.ports
+                        .iter()
+                        .map(|p| EndpointPortConfig {
+                            target_port: Some(i64::from(p.container_port)),
+                            published_port: Some(i64::from(p.host_port)),
+                            // Host mode: the routing mesh needs IPVS, which many kernels
+                            // (CI sandboxes among them) lack; a host-mode port answers anywhere.
+                            publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
                 mode: Some(EndpointSpecModeEnum::DNSRR),
             }),
             ..Default::default()
         };
         let d = self.containers.docker()?;
         let n = spec.name.clone();
-        let existing = self.containers.call(op, Some(Duration::from_secs(30)), async move {
-            match d.inspect_service(&n, None::<q::InspectServiceOptions>).await {
-                Ok(s) => Ok(Some(s)),
-                Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-                Err(e) => Err(engine_error(e)),
-            }
-        })?;
+        let existing = self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                match d
+                    .inspect_service(&n, None::<q::InspectServiceOptions>)
+                    .await
+                {
+                    Ok(s) => Ok(Some(s)),
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(None),
+                    Err(e) => Err(engine_error(e)),
+                }
+            })?;
         if let Some(old) = &existing {
             self.owned_service(op, &spec.name)?;
-            let old_image = old.spec.as_ref().and_then(|s| s.task_template.as_ref()).and_then(|t| t.container_spec.as_ref()).and_then(|c| c.image.clone());
+            let old_image = old
+                .spec
+                .as_ref()
+                .and_then(|s| s.task_template.as_ref())
+                .and_then(|t| t.container_spec.as_ref())
+                .and_then(|c| c.image.clone());
             if let (Some(img), Some(l)) = (old_image, svc_spec.labels.as_mut()) {
                 l.insert(LABEL_PREVIOUS_IMAGE.into(), img);
             }
         }
-        let version = existing.as_ref().and_then(|s| s.version.as_ref()).and_then(|v| v.index).unwrap_or(0);
-        let detail = json!({ "name": spec.name, "image": image.to_string(), "update": existing.is_some() });
-        self.broker.allow("containers", op, "service granted", Some(detail.clone()));
+        let version = existing
+            .as_ref()
+            .and_then(|s| s.version.as_ref())
+            .and_then(|v| v.index)
+            .unwrap_or(0);
+        let detail =
+            json!({ "name": spec.name, "image": image.to_string(), "update": existing.is_some() });
+        self.broker
+            .allow("containers", op, "service granted", Some(detail.clone()));
         let name = spec.name.clone();
         let updating = existing.is_some();
         {
-            let StageState { broker, containers, .. } = self;
-            broker.effect("containers", op, detail, false, || (), || {
-                let d = containers.docker()?;
-                let n = name.clone();
-                containers.call(op, Some(Duration::from_secs(60)), async move {
-                    if updating {
-                        d.update_service(&n, svc_spec, q::UpdateServiceOptions { version: version as i32, ..Default::default() }, None).await.map(|_| ()).map_err(engine_error)
-                    } else {
-                        d.create_service(svc_spec, None).await.map(|_| ()).map_err(engine_error)
-                    }
-                })
-            }, |r| json!({ "ok": r.is_ok() }))?;
+            let StageState {
+                broker, containers, ..
+            } = self;
+            broker.effect(
+                "containers",
+                op,
+                detail,
+                false,
+                || (),
+                || {
+                    let d = containers.docker()?;
+                    let n = name.clone();
+                    containers.call(op, Some(Duration::from_secs(60)), async move {
+                        if updating {
+                            d.update_service(
+                                &n,
+                                svc_spec,
+                                q::UpdateServiceOptions {
+                                    version: version as i32,
+                                    ..Default::default()
+                                },
+                                None,
+                            )
+                            .await
+                            .map(|_| ())
+                            .map_err(engine_error)
+                        } else {
+                            d.create_service(svc_spec, None)
+                                .await
+                                .map(|_| ())
+                                .map_err(engine_error)
+                        }
+                    })
+                },
+                |r| json!({ "ok": r.is_ok() }),
+            )?;
         }
         if self.broker.dry_run {
-            return Ok(wit::Service { id: String::new(), name, image: image.to_string(), version: 0, update_state: String::new(), update_message: "dry run: nothing deployed".into(), previous_image: None, tasks: vec![] });
+            return Ok(wit::Service {
+                id: String::new(),
+                name,
+                image: image.to_string(),
+                version: 0,
+                update_state: String::new(),
+                update_message: "dry run: nothing deployed".into(),
+                previous_image: None,
+                tasks: vec![],
+            });
         }
         self.owned_service("service-inspect", &name).map(|(_, s)| s)
     }
@@ -1676,24 +2195,54 @@ impl StageState {
     fn rollback_service(&mut self, name: &str) -> Result<wit::Service, CapError> {
         let op = "service-rollback";
         let (svc, _) = self.owned_service(op, name)?;
-        if svc.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PREVIOUS_IMAGE)).is_none() {
-            return Err(CapError::Failed(format!("service `{name}` has no previous spec to roll back to")));
+        if svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.as_ref())
+            .and_then(|l| l.get(LABEL_PREVIOUS_IMAGE))
+            .is_none()
+        {
+            return Err(CapError::Failed(format!(
+                "service `{name}` has no previous spec to roll back to"
+            )));
         }
         // The engine keeps the previous spec itself; `rollback=previous` makes it use it.
         let previous = svc.spec.clone().unwrap_or_default();
         let version = svc.version.as_ref().and_then(|v| v.index).unwrap_or(0);
         let detail = json!({ "name": name });
-        self.broker.allow("containers", op, "managed service", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "managed service", Some(detail.clone()));
         let n = name.to_string();
         {
-            let StageState { broker, containers, .. } = self;
-            broker.effect("containers", op, detail, false, || (), || {
-                let d = containers.docker()?;
-                containers.call(op, Some(Duration::from_secs(60)), async move {
-                    d.update_service(&n, previous, q::UpdateServiceOptions { version: version as i32, rollback: Some("previous".into()), ..Default::default() }, None)
-                        .await.map(|_| ()).map_err(engine_error)
-                })
-            }, |r| json!({ "ok": r.is_ok() }))?;
+            let StageState {
+                broker, containers, ..
+            } = self;
+            broker.effect(
+                "containers",
+                op,
+                detail,
+                false,
+                || (),
+                || {
+                    let d = containers.docker()?;
+                    containers.call(op, Some(Duration::from_secs(60)), async move {
+                        d.update_service(
+                            &n,
+                            previous,
+                            q::UpdateServiceOptions {
+                                version: version as i32,
+                                rollback: Some("previous".into()),
+                                ..Default::default()
+                            },
+                            None,
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(engine_error)
+                    })
+                },
+                |r| json!({ "ok": r.is_ok() }),
+            )?;
         }
         self.owned_service("service-inspect", name).map(|(_, s)| s)
     }
@@ -1702,15 +2251,26 @@ impl StageState {
         let op = "service-remove";
         self.owned_service(op, name)?;
         let detail = json!({ "name": name });
-        self.broker.allow("containers", op, "managed service", Some(detail.clone()));
+        self.broker
+            .allow("containers", op, "managed service", Some(detail.clone()));
         let n = name.to_string();
-        let StageState { broker, containers, .. } = self;
-        broker.effect("containers", op, detail, false, || (), || {
-            let d = containers.docker()?;
-            containers.call(op, Some(Duration::from_secs(60)), async move {
-                d.delete_service(&n).await.map_err(engine_error)
-            })
-        }, |r| json!({ "ok": r.is_ok() }))
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || (),
+            || {
+                let d = containers.docker()?;
+                containers.call(op, Some(Duration::from_secs(60)), async move {
+                    d.delete_service(&n).await.map_err(engine_error)
+                })
+            },
+            |r| json!({ "ok": r.is_ok() }),
+        )
     }
 }
 
@@ -1728,20 +2288,38 @@ fn to_service(s: &bollard::models::Service, tasks: &[bollard::models::Task]) -> 
             id: t.id.clone().unwrap_or_default(),
             state: enum_str(&t.status.as_ref().and_then(|s| s.state)).unwrap_or_default(),
             desired_state: enum_str(&t.desired_state).unwrap_or_default(),
-            image: t.spec.as_ref().and_then(|s| s.container_spec.as_ref()).and_then(|c| c.image.clone()).unwrap_or_default(),
-            message: t.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default(),
+            image: t
+                .spec
+                .as_ref()
+                .and_then(|s| s.container_spec.as_ref())
+                .and_then(|c| c.image.clone())
+                .unwrap_or_default(),
+            message: t
+                .status
+                .as_ref()
+                .and_then(|s| s.message.clone())
+                .unwrap_or_default(),
             error: t.status.as_ref().and_then(|s| s.err.clone()),
         })
         .collect();
     tasks.sort_by(|a, b| a.id.cmp(&b.id));
     wit::Service {
         id: s.id.clone().unwrap_or_default(),
-        name: s.spec.as_ref().and_then(|s| s.name.clone()).unwrap_or_default(),
+        name: s
+            .spec
+            .as_ref()
+            .and_then(|s| s.name.clone())
+            .unwrap_or_default(),
         image: image_of(&s.spec).unwrap_or_default(),
         version: s.version.as_ref().and_then(|v| v.index).unwrap_or(0),
         update_state: enum_str(&status.and_then(|u| u.state)).unwrap_or_default(),
         update_message: status.and_then(|u| u.message.clone()).unwrap_or_default(),
-        previous_image: s.spec.as_ref().and_then(|s| s.labels.as_ref()).and_then(|l| l.get(LABEL_PREVIOUS_IMAGE)).cloned(),
+        previous_image: s
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.as_ref())
+            .and_then(|l| l.get(LABEL_PREVIOUS_IMAGE))
+            .cloned(),
         tasks,
     }
 }
@@ -1779,7 +2357,10 @@ mod tests {
             ..none
         };
         let why = host_access_refusal(&bad).unwrap();
-        assert!(why.contains("privileged") && why.contains("SYS_ADMIN") && why.contains("PID"), "{why}");
+        assert!(
+            why.contains("privileged") && why.contains("SYS_ADMIN") && why.contains("PID"),
+            "{why}"
+        );
     }
 
     #[test]
@@ -1796,9 +2377,18 @@ mod tests {
     #[test]
     fn resources_ceilings() {
         let g = grant();
-        let r = |cpus, memory_bytes, pids| wit::Resources { cpus, memory_bytes, pids };
+        let r = |cpus, memory_bytes, pids| wit::Resources {
+            cpus,
+            memory_bytes,
+            pids,
+        };
         assert!(check_resources(&g, &r(None, None, None)).is_ok());
-        assert!(check_resources(&g, &r(Some(64.0), None, None)).unwrap_err().1.is_some());
+        assert!(
+            check_resources(&g, &r(Some(64.0), None, None))
+                .unwrap_err()
+                .1
+                .is_some()
+        );
         assert!(check_resources(&g, &r(None, Some(1 << 40), None)).is_err());
         assert!(check_resources(&g, &r(Some(f64::NAN), None, None)).is_err());
         assert!(check_resources(&g, &r(None, None, Some(1 << 20))).is_err());
@@ -1819,11 +2409,25 @@ mod tests {
         std::fs::create_dir_all(ws.join("src")).unwrap();
         std::os::unix::fs::symlink("/var/run", ws.join("sock")).unwrap();
         let ws = ws.canonicalize().unwrap();
-        let m = |source: &str, target: &str, writable| wit::Mount { source: source.into(), target: target.into(), writable };
+        let m = |source: &str, target: &str, writable| wit::Mount {
+            source: source.into(),
+            target: target.into(),
+            writable,
+        };
         let read = vec![".".to_string()];
         assert!(check_mount(&ws, &read, &[], &m("src", "/src", false)).is_ok());
-        assert!(check_mount(&ws, &read, &[], &m("src", "/src", true)).unwrap_err().1.is_some());
-        assert!(check_mount(&ws, &read, &[], &m("sock", "/s", false)).unwrap_err().0.contains("outside"));
+        assert!(
+            check_mount(&ws, &read, &[], &m("src", "/src", true))
+                .unwrap_err()
+                .1
+                .is_some()
+        );
+        assert!(
+            check_mount(&ws, &read, &[], &m("sock", "/s", false))
+                .unwrap_err()
+                .0
+                .contains("outside")
+        );
         assert!(check_mount(&ws, &read, &[], &m("../", "/s", false)).is_err());
         assert!(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)).is_err());
         assert!(check_mount(&ws, &read, &[], &m("src", "/", false)).is_err());
@@ -1846,7 +2450,11 @@ mod tests {
     #[test]
     fn dockerfile_first_instruction() {
         assert!(check_dockerfile("# syntax=x\nARG A=1\nFROM scratch\n").is_ok());
-        assert!(check_dockerfile("RUN true\n").unwrap_err().contains("line 1"));
+        assert!(
+            check_dockerfile("RUN true\n")
+                .unwrap_err()
+                .contains("line 1")
+        );
         assert!(check_dockerfile("\n# only comments\n").is_err());
     }
 }

@@ -65,9 +65,8 @@ use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics, Span, line_col};
 pub use grants::{
-    CAPABILITIES, ContainersGrant, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant, ImagePattern,
-    ImageRef, ProcessGrant,
-    normalize_workspace_path,
+    CAPABILITIES, ContainersGrant, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant,
+    ImagePattern, ImageRef, ProcessGrant, normalize_workspace_path,
 };
 pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
 pub use secrets::{SecretDecl, SecretSource};

@@ -68,18 +68,27 @@ fn default_mount() -> String {
 /// The run spec the config describes (pure, unit-tested).
 pub fn spec(c: &Config) -> Result<RunSpec, Error> {
     if c.run.is_some() && !c.command.is_empty() {
-        return Err(Error::config("set `run` (a shell line) or `command` (arguments), not both"));
+        return Err(Error::config(
+            "set `run` (a shell line) or `command` (arguments), not both",
+        ));
     }
     if !c.workspace.starts_with('/') || c.workspace == "/" {
-        return Err(Error::config("`workspace` must be an absolute path other than `/`"));
+        return Err(Error::config(
+            "`workspace` must be an absolute path other than `/`",
+        ));
     }
     let mut s = RunSpec::new(&c.image).mount(Mount::read_only(".", &c.workspace));
     for w in &c.writable {
         let rel = w.trim_matches('/');
         if rel.is_empty() || rel.split('/').any(|p| p == ".." || p == ".") {
-            return Err(Error::config(format!("`writable` entry `{w}` must be a workspace subdirectory")));
+            return Err(Error::config(format!(
+                "`writable` entry `{w}` must be a workspace subdirectory"
+            )));
         }
-        s = s.mount(Mount::writable(rel, format!("{}/{rel}", c.workspace.trim_end_matches('/'))));
+        s = s.mount(Mount::writable(
+            rel,
+            format!("{}/{rel}", c.workspace.trim_end_matches('/')),
+        ));
     }
     s = match (&c.run, c.command.is_empty()) {
         (Some(line), _) => s.command(["sh", "-c", line.as_str()]),
@@ -94,7 +103,8 @@ pub fn spec(c: &Config) -> Result<RunSpec, Error> {
         s = s.network(n);
     }
     if let Some(t) = &c.timeout {
-        let d = gantry_sdk::units::duration(t).map_err(|e| Error::config(format!("`timeout`: {e}")))?;
+        let d =
+            gantry_sdk::units::duration(t).map_err(|e| Error::config(format!("`timeout`: {e}")))?;
         s = s.timeout(d);
     }
     s.resources = Resources {
@@ -120,20 +130,41 @@ impl Plugin for ContainerRun {
     fn run(cx: &Context, config: Config) -> Result<Report, Error> {
         let out = containers::run(spec(&config)?)?;
         let report = Report::new()
-            .output("exit-code", out.exit_code.map_or("none".into(), |c| c.to_string()))
+            .output(
+                "exit-code",
+                out.exit_code.map_or("none".into(), |c| c.to_string()),
+            )
             .output("timed-out", out.timed_out.to_string());
         if out.dry_run || cx.dry_run {
-            return Ok(report.summary(format!("dry run: would run {} in `{}`", describe(&config), config.image)));
+            return Ok(report.summary(format!(
+                "dry run: would run {} in `{}`",
+                describe(&config),
+                config.image
+            )));
         }
         if out.timed_out {
             return Ok(report
-                .summary(format!("{} timed out in `{}`", describe(&config), config.image))
+                .summary(format!(
+                    "{} timed out in `{}`",
+                    describe(&config),
+                    config.image
+                ))
                 .outcome(Outcome::Failure));
         }
         match out.exit_code {
-            Some(0) => Ok(report.summary(format!("{} succeeded in `{}`", describe(&config), config.image))),
+            Some(0) => Ok(report.summary(format!(
+                "{} succeeded in `{}`",
+                describe(&config),
+                config.image
+            ))),
             code => {
-                let tail: Vec<String> = out.stderr_text().lines().rev().take(5).map(String::from).collect();
+                let tail: Vec<String> = out
+                    .stderr_text()
+                    .lines()
+                    .rev()
+                    .take(5)
+                    .map(String::from)
+                    .collect();
                 let tail: Vec<String> = tail.into_iter().rev().collect();
                 Ok(report
                     .summary(format!(
@@ -141,7 +172,11 @@ impl Plugin for ContainerRun {
                         describe(&config),
                         code.map_or("no status".into(), |c| c.to_string()),
                         config.image,
-                        if tail.is_empty() { String::new() } else { format!(": {}", tail.join(" | ")) }
+                        if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", tail.join(" | "))
+                        }
                     ))
                     .outcome(Outcome::Failure))
             }
@@ -152,7 +187,10 @@ impl Plugin for ContainerRun {
 fn describe(c: &Config) -> String {
     match (&c.run, c.command.is_empty()) {
         (Some(r), _) => format!("`{}`", r.chars().take(60).collect::<String>()),
-        (None, false) => format!("`{}`", c.command.join(" ").chars().take(60).collect::<String>()),
+        (None, false) => format!(
+            "`{}`",
+            c.command.join(" ").chars().take(60).collect::<String>()
+        ),
         (None, true) => "the default command".into(),
     }
 }
@@ -169,7 +207,10 @@ mod tests {
 
     #[test]
     fn shell_line_workspace_and_writable_dirs() {
-        let s = spec(&cfg(serde_json::json!({ "image": "x:1", "run": "make test", "writable": ["target/"] }))).unwrap();
+        let s = spec(&cfg(
+            serde_json::json!({ "image": "x:1", "run": "make test", "writable": ["target/"] }),
+        ))
+        .unwrap();
         assert_eq!(s.command, ["sh", "-c", "make test"]);
         assert_eq!(s.workdir.as_deref(), Some("/workspace"));
         assert_eq!(s.mounts.len(), 2);

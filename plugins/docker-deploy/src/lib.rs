@@ -136,11 +136,22 @@ fn wait_healthy(c: &Config, name: &str, host_port: u16, t: &Timing) -> Result<Du
     while start.elapsed() < t.timeout {
         match c.health.mode.as_str() {
             "container" => match containers::inspect(name) {
-                Ok(Some(ctr)) if ctr.health.as_deref() == Some("healthy") => return Ok(start.elapsed()),
-                Ok(Some(ctr)) if ctr.state == "exited" || ctr.state == "dead" => {
-                    return Err(format!("the container exited (code {})", ctr.exit_code.unwrap_or(-1)));
+                Ok(Some(ctr)) if ctr.health.as_deref() == Some("healthy") => {
+                    return Ok(start.elapsed());
                 }
-                Ok(Some(ctr)) => last = format!("health `{}`", ctr.health.unwrap_or_else(|| "none: the image has no HEALTHCHECK".into())),
+                Ok(Some(ctr)) if ctr.state == "exited" || ctr.state == "dead" => {
+                    return Err(format!(
+                        "the container exited (code {})",
+                        ctr.exit_code.unwrap_or(-1)
+                    ));
+                }
+                Ok(Some(ctr)) => {
+                    last = format!(
+                        "health `{}`",
+                        ctr.health
+                            .unwrap_or_else(|| "none: the image has no HEALTHCHECK".into())
+                    )
+                }
                 Ok(None) => return Err("the container disappeared".into()),
                 Err(e) => return Err(e.to_string()),
             },
@@ -154,7 +165,10 @@ fn wait_healthy(c: &Config, name: &str, host_port: u16, t: &Timing) -> Result<Du
                 }
                 if let Ok(Some(ctr)) = containers::inspect(name) {
                     if ctr.state == "exited" || ctr.state == "dead" {
-                        return Err(format!("the container exited (code {})", ctr.exit_code.unwrap_or(-1)));
+                        return Err(format!(
+                            "the container exited (code {})",
+                            ctr.exit_code.unwrap_or(-1)
+                        ));
                     }
                 }
             }
@@ -164,7 +178,13 @@ fn wait_healthy(c: &Config, name: &str, host_port: u16, t: &Timing) -> Result<Du
     Err(format!("not healthy within {:?}: {last}", t.timeout))
 }
 
-fn spec(c: &Config, name: &str, image: &str, host_port: u16, previous: Option<&str>) -> ContainerSpec {
+fn spec(
+    c: &Config,
+    name: &str,
+    image: &str,
+    host_port: u16,
+    previous: Option<&str>,
+) -> ContainerSpec {
     let mut s = ContainerSpec::new(name, image)
         .command(c.command.iter().cloned())
         .publish(c.port, host_port)
@@ -179,7 +199,10 @@ fn spec(c: &Config, name: &str, image: &str, host_port: u16, previous: Option<&s
 }
 
 fn label<'a>(c: &'a Container, key: &str) -> Option<&'a str> {
-    c.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    c.labels
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 /// Why a container could not be brought up: `(rule, reason)`.
@@ -197,8 +220,18 @@ fn start_checked(c: &Config, s: ContainerSpec, port: u16, t: &Timing) -> Result<
         Ok(d) => Ok(d),
         Err(why) => {
             let logs = containers::logs(&name, 20).unwrap_or_default();
-            for line in logs.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev() {
-                gantry_sdk::log::warn("unhealthy container output", &[("name", &name), ("line", line)]);
+            for line in logs
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                gantry_sdk::log::warn(
+                    "unhealthy container output",
+                    &[("name", &name), ("line", line)],
+                );
             }
             let _ = containers::remove(&name);
             Err(("deploy-unhealthy", why))
@@ -209,7 +242,9 @@ fn start_checked(c: &Config, s: ContainerSpec, port: u16, t: &Timing) -> Result<
 fn failure(c: &Config, rule: &str, message: String) -> Report {
     Report::new()
         .summary(message.clone())
-        .finding(Finding::new(rule, Level::Error, message).fingerprint(format!("{rule}:{}", c.name)))
+        .finding(
+            Finding::new(rule, Level::Error, message).fingerprint(format!("{rule}:{}", c.name)),
+        )
         .outcome(Outcome::Failure)
 }
 
@@ -241,10 +276,21 @@ impl Plugin for Deploy {
         let image = if c.rollback {
             match current.as_ref().and_then(|x| label(x, PREVIOUS_LABEL)) {
                 Some(p) => p.to_string(),
-                None => return Ok(failure(&c, "deploy-failed", format!("nothing to roll back to: `{}` records no previous image", c.name))),
+                None => {
+                    return Ok(failure(
+                        &c,
+                        "deploy-failed",
+                        format!(
+                            "nothing to roll back to: `{}` records no previous image",
+                            c.name
+                        ),
+                    ));
+                }
             }
         } else {
-            c.image.clone().ok_or_else(|| Error::config("`image` is required unless `rollback = true`"))?
+            c.image
+                .clone()
+                .ok_or_else(|| Error::config("`image` is required unless `rollback = true`"))?
         };
         let base = Report::new()
             .output("image", image.clone())
@@ -261,15 +307,36 @@ impl Plugin for Deploy {
         if containers::inspect(&candidate)?.is_some() {
             containers::remove(&candidate)?;
         }
-        let cand_spec = spec(&c, &candidate, &image, c.staging_port, current_image.as_deref());
+        let cand_spec = spec(
+            &c,
+            &candidate,
+            &image,
+            c.staging_port,
+            current_image.as_deref(),
+        );
         match start_checked(&c, cand_spec, c.staging_port, &t) {
-            Ok(d) => gantry_sdk::log::info("candidate healthy", &[("after-ms", &d.as_millis().to_string())]),
+            Ok(d) => gantry_sdk::log::info(
+                "candidate healthy",
+                &[("after-ms", &d.as_millis().to_string())],
+            ),
             Err((rule, why)) => {
-                let verb = if current.is_some() { "kept serving" } else { "nothing was running" };
-                let what = if rule == "deploy-failed" { "could not be started" } else { "never became healthy" };
-                return Ok(failure(&c, rule, format!("`{image}` {what} ({why}); `{}` {verb}, untouched", c.name))
-                    .output("rolled-back", "true")
-                    .output("image", current_image.unwrap_or_default()));
+                let verb = if current.is_some() {
+                    "kept serving"
+                } else {
+                    "nothing was running"
+                };
+                let what = if rule == "deploy-failed" {
+                    "could not be started"
+                } else {
+                    "never became healthy"
+                };
+                return Ok(failure(
+                    &c,
+                    rule,
+                    format!("`{image}` {what} ({why}); `{}` {verb}, untouched", c.name),
+                )
+                .output("rolled-back", "true")
+                .output("image", current_image.unwrap_or_default()));
             }
         }
         containers::remove(&candidate)?;
@@ -298,7 +365,10 @@ impl Plugin for Deploy {
                         c.name,
                         c.host_port,
                         cutover.as_millis(),
-                        current_image.as_deref().map(|p| format!(", replaced `{p}`")).unwrap_or_default()
+                        current_image
+                            .as_deref()
+                            .map(|p| format!(", replaced `{p}`"))
+                            .unwrap_or_default()
                     )))
             }
             Err((_, why)) => {
@@ -327,7 +397,12 @@ mod tests {
         assert_eq!(c.health.path, "/healthz");
         let t = timing(&c.health).unwrap();
         assert_eq!(t.timeout, Duration::from_secs(30));
-        let bad = Health { timeout: "soon".into(), ..Health::default() };
-        assert!(matches!(timing(&bad), Err(Error::InvalidConfig(m)) if m.contains("health.timeout")));
+        let bad = Health {
+            timeout: "soon".into(),
+            ..Health::default()
+        };
+        assert!(
+            matches!(timing(&bad), Err(Error::InvalidConfig(m)) if m.contains("health.timeout"))
+        );
     }
 }

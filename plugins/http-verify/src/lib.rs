@@ -1,8 +1,8 @@
 //! `http-verify`: post-deploy verification over HTTP. Each check names a URL, the
 //! statuses it accepts, text the body must contain, and a latency limit; a failing
 //! check is retried with exponential back-off before it counts. The stage reports one
-//! finding per failed check and outputs per check (`CHECK.status`, `CHECK.latency-ms`,
-//! `CHECK.attempts`) plus `passed` and `failed` counts.
+//! finding per failed check and outputs per check (`CHECK-status`, `CHECK-latency-ms`,
+//! `CHECK-attempts`; other characters of the name become `-`) plus `passed` and `failed` counts.
 //!
 //! Requests go through the `http` capability: every URL needs `grants.http`.
 //!
@@ -73,9 +73,18 @@ pub struct Config {
 }
 
 /// Why one answer fails the check, or `None` when it passes (pure, unit-tested).
-pub fn judge(c: &Check, status: u16, body: &str, latency: Duration, max: Option<Duration>) -> Option<String> {
+pub fn judge(
+    c: &Check,
+    status: u16,
+    body: &str,
+    latency: Duration,
+    max: Option<Duration>,
+) -> Option<String> {
     if !c.expect_status.contains(&status) {
-        return Some(format!("status {status}, expected {}", list(&c.expect_status)));
+        return Some(format!(
+            "status {status}, expected {}",
+            list(&c.expect_status)
+        ));
     }
     if let Some(t) = &c.body_contains {
         if !body.contains(t.as_str()) {
@@ -89,14 +98,34 @@ pub fn judge(c: &Check, status: u16, body: &str, latency: Duration, max: Option<
     }
     if let Some(m) = max {
         if latency > m {
-            return Some(format!("answered in {} ms, limit {} ms", latency.as_millis(), m.as_millis()));
+            return Some(format!(
+                "answered in {} ms, limit {} ms",
+                latency.as_millis(),
+                m.as_millis()
+            ));
         }
     }
     None
 }
 
+/// An output key prefix: letters, digits, `-` and `_`; anything else becomes `-`.
+pub fn output_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 fn list(v: &[u16]) -> String {
-    v.iter().map(u16::to_string).collect::<Vec<_>>().join(" or ")
+    v.iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 struct Verify;
@@ -116,13 +145,17 @@ impl Plugin for Verify {
         if c.checks.is_empty() {
             return Err(Error::config("`checks` is empty"));
         }
-        let first_backoff = gantry_sdk::units::duration(&c.backoff).map_err(|e| Error::config(format!("`backoff`: {e}")))?;
+        let first_backoff = gantry_sdk::units::duration(&c.backoff)
+            .map_err(|e| Error::config(format!("`backoff`: {e}")))?;
         let mut report = Report::new();
         let (mut passed, mut failed) = (0, 0);
         for (i, check) in c.checks.iter().enumerate() {
-            let name = check.name.clone().unwrap_or_else(|| check.url.clone());
+            let name = output_name(check.name.as_deref().unwrap_or(&check.url));
             let max = match &check.max_latency {
-                Some(m) => Some(gantry_sdk::units::duration(m).map_err(|e| Error::config(format!("`checks[{i}].max-latency`: {e}")))?),
+                Some(m) => Some(
+                    gantry_sdk::units::duration(m)
+                        .map_err(|e| Error::config(format!("`checks[{i}].max-latency`: {e}")))?,
+                ),
                 None => None,
             };
             let mut wait = first_backoff;
@@ -146,29 +179,43 @@ impl Plugin for Verify {
                     break;
                 }
                 if attempt < c.retries {
-                    gantry_sdk::log::info("check failed, retrying", &[("check", &name), ("why", verdict.as_deref().unwrap_or(""))]);
+                    gantry_sdk::log::info(
+                        "check failed, retrying",
+                        &[("check", &name), ("why", verdict.as_deref().unwrap_or(""))],
+                    );
                     std::thread::sleep(wait);
                     wait = (wait * 2).min(Duration::from_secs(10));
                 }
             }
             if let Some((status, latency)) = last {
                 report = report
-                    .output(format!("{name}.status"), status.to_string())
-                    .output(format!("{name}.latency-ms"), latency.as_millis().to_string());
+                    .output(format!("{name}-status"), status.to_string())
+                    .output(
+                        format!("{name}-latency-ms"),
+                        latency.as_millis().to_string(),
+                    );
             }
-            report = report.output(format!("{name}.attempts"), attempts.to_string());
+            report = report.output(format!("{name}-attempts"), attempts.to_string());
             match verdict {
                 None => passed += 1,
                 Some(why) => {
                     failed += 1;
                     report.push(
-                        Finding::new("verify-failed", Level::Error, format!("{name}: {why} ({attempts} attempts)"))
-                            .fingerprint(format!("verify-failed:{}", check.url)),
+                        Finding::new(
+                            "verify-failed",
+                            Level::Error,
+                            format!("{name}: {why} ({attempts} attempts)"),
+                        )
+                        .fingerprint(format!("verify-failed:{}", check.url)),
                     );
                 }
             }
         }
-        let dry = if cx.dry_run { " (dry run: GET requests are still sent)" } else { "" };
+        let dry = if cx.dry_run {
+            " (dry run: GET requests are still sent)"
+        } else {
+            ""
+        };
         Ok(report
             .output("passed", passed.to_string())
             .output("failed", failed.to_string())
@@ -188,12 +235,32 @@ mod tests {
 
     #[test]
     fn judging_answers() {
-        let c = check(serde_json::json!({ "url": "http://x/", "body-contains": "v2", "expect-status": [200, 204] }));
+        let c = check(
+            serde_json::json!({ "url": "http://x/", "body-contains": "v2", "expect-status": [200, 204] }),
+        );
         assert_eq!(judge(&c, 200, "version v2", Duration::ZERO, None), None);
         assert_eq!(judge(&c, 204, "v2", Duration::ZERO, None), None);
-        assert!(judge(&c, 500, "v2", Duration::ZERO, None).unwrap().contains("status 500, expected 200 or 204"));
-        assert!(judge(&c, 200, "v1", Duration::ZERO, None).unwrap().contains("does not contain"));
-        let slow = judge(&c, 200, "v2", Duration::from_millis(900), Some(Duration::from_millis(100)));
+        assert!(
+            judge(&c, 500, "v2", Duration::ZERO, None)
+                .unwrap()
+                .contains("status 500, expected 200 or 204")
+        );
+        assert!(
+            judge(&c, 200, "v1", Duration::ZERO, None)
+                .unwrap()
+                .contains("does not contain")
+        );
+        let slow = judge(
+            &c,
+            200,
+            "v2",
+            Duration::from_millis(900),
+            Some(Duration::from_millis(100)),
+        );
         assert!(slow.unwrap().contains("limit 100 ms"));
+        assert_eq!(
+            output_name("http://127.0.0.1:8081/healthz"),
+            "http---127-0-0-1-8081-healthz"
+        );
     }
 }

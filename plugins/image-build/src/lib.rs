@@ -69,10 +69,14 @@ impl Plugin for ImageBuild {
 
     fn run(cx: &Context, c: Config) -> Result<Report, Error> {
         if c.tags.is_empty() {
-            return Err(Error::config("`tags` must name at least one image reference"));
+            return Err(Error::config(
+                "`tags` must name at least one image reference",
+            ));
         }
         if c.username.is_some() != c.password_secret.is_some() {
-            return Err(Error::config("set both `username` and `password-secret`, or neither"));
+            return Err(Error::config(
+                "set both `username` and `password-secret`, or neither",
+            ));
         }
         let mut spec = BuildSpec::new(&c.context);
         spec.dockerfile = c.dockerfile.clone();

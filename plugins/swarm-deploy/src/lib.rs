@@ -22,7 +22,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use gantry_sdk::containers::{self, HealthCheck, Port, Resources, Service, ServiceSpec, UpdatePolicy};
+use gantry_sdk::containers::{
+    self, HealthCheck, Port, Resources, Service, ServiceSpec, UpdatePolicy,
+};
 use gantry_sdk::prelude::*;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -118,7 +120,11 @@ fn settled(s: &Service, replicas: u32, creating: bool) -> bool {
     match s.update_state.as_str() {
         "completed" | "rollback_completed" | "paused" | "rollback_paused" => true,
         "" if creating => {
-            s.tasks.iter().filter(|t| t.state == "running" && t.desired_state == "running").count() as u32 >= replicas
+            s.tasks
+                .iter()
+                .filter(|t| t.state == "running" && t.desired_state == "running")
+                .count() as u32
+                >= replicas
         }
         _ => false,
     }
@@ -151,16 +157,28 @@ impl Plugin for SwarmDeploy {
                 return Ok(Report::new().summary(format!("dry run: would roll `{}` back", c.name)));
             }
             let s = containers::service_rollback(&c.name)?;
-            return Ok(Report::new().output("image", s.image.clone()).summary(format!("rolled `{}` back (now `{}`)", c.name, s.image)));
+            return Ok(Report::new()
+                .output("image", s.image.clone())
+                .summary(format!("rolled `{}` back (now `{}`)", c.name, s.image)));
         }
-        let image = c.image.clone().ok_or_else(|| Error::config("`image` is required unless `rollback = true`"))?;
+        let image = c
+            .image
+            .clone()
+            .ok_or_else(|| Error::config("`image` is required unless `rollback = true`"))?;
         let spec = ServiceSpec {
             name: c.name.clone(),
             image: image.clone(),
             command: c.command.clone(),
             env: c.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             replicas: c.replicas,
-            ports: c.ports.iter().map(|(ctr, host)| Port { container_port: *ctr, host_port: *host }).collect(),
+            ports: c
+                .ports
+                .iter()
+                .map(|(ctr, host)| Port {
+                    container_port: *ctr,
+                    host_port: *host,
+                })
+                .collect(),
             resources: Resources::ceilings(),
             health_check: (!c.health_cmd.is_empty()).then(|| HealthCheck {
                 test: c.health_cmd.clone(),
@@ -217,18 +235,46 @@ impl Plugin for SwarmDeploy {
                 let msg = format!(
                     "updating `{}` to `{image}` failed ({}); Swarm rolled it back to `{}`",
                     c.name,
-                    if failed_tasks.is_empty() { last.update_message.clone() } else { failed_tasks.join("; ") },
+                    if failed_tasks.is_empty() {
+                        last.update_message.clone()
+                    } else {
+                        failed_tasks.join("; ")
+                    },
                     last.image
                 );
-                Ok(report.summary(msg.clone()).finding(Finding::new("swarm-rolled-back", Level::Error, msg).fingerprint(fp("swarm-rolled-back"))).outcome(Outcome::Failure))
+                Ok(report
+                    .summary(msg.clone())
+                    .finding(
+                        Finding::new("swarm-rolled-back", Level::Error, msg)
+                            .fingerprint(fp("swarm-rolled-back")),
+                    )
+                    .outcome(Outcome::Failure))
             }
             "paused" => {
-                let msg = format!("updating `{}` to `{image}` failed and is paused: {}", c.name, last.update_message);
-                Ok(report.summary(msg.clone()).finding(Finding::new("swarm-paused", Level::Error, msg).fingerprint(fp("swarm-paused"))).outcome(Outcome::Failure))
+                let msg = format!(
+                    "updating `{}` to `{image}` failed and is paused: {}",
+                    c.name, last.update_message
+                );
+                Ok(report
+                    .summary(msg.clone())
+                    .finding(
+                        Finding::new("swarm-paused", Level::Error, msg)
+                            .fingerprint(fp("swarm-paused")),
+                    )
+                    .outcome(Outcome::Failure))
             }
             _ if !settled(&last, c.replicas, creating) => {
-                let msg = format!("`{}` did not settle within {}: {}", c.name, c.wait, last.update_message);
-                Ok(report.summary(msg.clone()).finding(Finding::new("swarm-timeout", Level::Error, msg).fingerprint(fp("swarm-timeout"))).outcome(Outcome::Failure))
+                let msg = format!(
+                    "`{}` did not settle within {}: {}",
+                    c.name, c.wait, last.update_message
+                );
+                Ok(report
+                    .summary(msg.clone())
+                    .finding(
+                        Finding::new("swarm-timeout", Level::Error, msg)
+                            .fingerprint(fp("swarm-timeout")),
+                    )
+                    .outcome(Outcome::Failure))
             }
             _ => Ok(report.summary(format!(
                 "{} `{}` with `{image}` ({} replica{})",
@@ -259,7 +305,14 @@ mod tests {
             previous_image: None,
             tasks: tasks
                 .iter()
-                .map(|(s, d)| Task { id: "t".into(), state: (*s).into(), desired_state: (*d).into(), image: "i".into(), message: String::new(), error: None })
+                .map(|(s, d)| Task {
+                    id: "t".into(),
+                    state: (*s).into(),
+                    desired_state: (*d).into(),
+                    image: "i".into(),
+                    message: String::new(),
+                    error: None,
+                })
                 .collect(),
         }
     }
@@ -270,7 +323,11 @@ mod tests {
         assert!(settled(&svc("rollback_completed", &[]), 1, false));
         assert!(!settled(&svc("updating", &[]), 1, false));
         assert!(!settled(&svc("", &[("starting", "running")]), 1, true));
-        assert!(settled(&svc("", &[("running", "running"), ("shutdown", "shutdown")]), 1, true));
+        assert!(settled(
+            &svc("", &[("running", "running"), ("shutdown", "shutdown")]),
+            1,
+            true
+        ));
         assert!(!settled(&svc("", &[("running", "running")]), 2, true));
     }
 }

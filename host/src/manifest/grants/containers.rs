@@ -117,8 +117,7 @@ impl ImageRef {
                 && t.chars()
                     .next()
                     .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                && t
-                    .chars()
+                && t.chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
             if !ok {
                 return Err(format!("tag `{}` is not a valid tag", t.escape_debug()));
@@ -188,9 +187,13 @@ fn check_repository(repo: &str, glob: bool) -> Result<(), String> {
     }
     for (i, comp) in repo.split('/').enumerate() {
         if comp.is_empty() {
-            return Err(format!("`{}` has an empty path component", repo.escape_debug()));
+            return Err(format!(
+                "`{}` has an empty path component",
+                repo.escape_debug()
+            ));
         }
-        let host_like = i == 0 && repo.contains('/') && (comp.contains(['.', ':']) || comp == "localhost");
+        let host_like =
+            i == 0 && repo.contains('/') && (comp.contains(['.', ':']) || comp == "localhost");
         let ok = comp.chars().all(|c| {
             c.is_ascii_lowercase()
                 || c.is_ascii_digit()
@@ -221,10 +224,7 @@ impl ImagePattern {
         let (repository, tag, digest) = split_reference(text)?;
         check_repository(&repository, true)?;
         if repository.split('/').all(|c| c.chars().all(|ch| ch == '*')) {
-            return Err(format!(
-                "`{}` matches every image",
-                text.escape_debug()
-            ));
+            return Err(format!("`{}` matches every image", text.escape_debug()));
         }
         Ok(ImagePattern {
             repository,
@@ -284,7 +284,9 @@ pub(crate) fn path_glob(pattern: &str, text: &str) -> bool {
             Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
         }
     }
-    pattern.len() <= 256 && pattern.matches('*').count() <= 8 && go(pattern.as_bytes(), text.as_bytes())
+    pattern.len() <= 256
+        && pattern.matches('*').count() <= 8
+        && go(pattern.as_bytes(), text.as_bytes())
 }
 
 #[derive(Deserialize)]
@@ -332,14 +334,18 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
             Err(why) => cx.error(
                 span_of(p),
                 format!("`run` in {what}: {why}"),
-                Some("grant images by repository and tag glob, e.g. `\"127.0.0.1:5000/app:*\"`".into()),
+                Some(
+                    "grant images by repository and tag glob, e.g. `\"127.0.0.1:5000/app:*\"`"
+                        .into(),
+                ),
             ),
         }
     }
     g.build = raw.build;
     for p in &raw.push {
         let text = p.get_ref();
-        let err = if text.contains('@') || split_reference(text).is_ok_and(|(_, t, _)| t.is_some()) {
+        let err = if text.contains('@') || split_reference(text).is_ok_and(|(_, t, _)| t.is_some())
+        {
             Some("push targets are repositories, without tag or digest".to_string())
         } else {
             check_repository(text, true).err()
@@ -383,8 +389,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
         let ok = p.len() >= 2
             && p.len() <= 40
             && p.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && p
-                .chars()
+            && p.chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if ok {
             g.manage = Some(p.clone());
@@ -437,7 +442,11 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
     }
     if let Some(p) = &raw.pids {
         if *p.get_ref() == 0 {
-            cx.error(span_of(p), format!("`pids` in {what} must be at least 1"), Some("e.g. `pids = 256`".into()));
+            cx.error(
+                span_of(p),
+                format!("`pids` in {what} must be at least 1"),
+                Some("e.g. `pids = 256`".into()),
+            );
         } else {
             g.pids = *p.get_ref();
         }
@@ -469,7 +478,10 @@ fn parse_publish(cx: &mut Cx<'_>, v: &Val<'_>, what: &str) -> Vec<(u16, u16)> {
             other => {
                 cx.error(
                     span_of(item),
-                    format!("`publish` in {what}: expected a port or a range, found {}", type_name(other)),
+                    format!(
+                        "`publish` in {what}: expected a port or a range, found {}",
+                        type_name(other)
+                    ),
                     Some(hint.into()),
                 );
                 continue;
@@ -499,8 +511,14 @@ mod tests {
     fn references() {
         assert_eq!(r("busybox").to_string(), "busybox:latest");
         assert_eq!(r("docker.io/library/busybox:1").to_string(), "busybox:1");
-        assert_eq!(r("127.0.0.1:5000/app").to_string(), "127.0.0.1:5000/app:latest");
-        assert_eq!(r("127.0.0.1:5000/app:v1").registry(), Some("127.0.0.1:5000"));
+        assert_eq!(
+            r("127.0.0.1:5000/app").to_string(),
+            "127.0.0.1:5000/app:latest"
+        );
+        assert_eq!(
+            r("127.0.0.1:5000/app:v1").registry(),
+            Some("127.0.0.1:5000")
+        );
         assert_eq!(r("app:v1").registry(), None);
         let d = format!("app@sha256:{}", "a".repeat(64));
         assert_eq!(r(&d).tag, None);

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use gantry_sdk::containers::{
-    self as c, BuildSpec, ContainerSpec, HostAccess, Mount, Port, Resources, RunSpec,
-    ServiceSpec, UpdatePolicy,
+    self as c, BuildSpec, ContainerSpec, HostAccess, Mount, Port, Resources, RunSpec, ServiceSpec,
+    UpdatePolicy,
 };
 use gantry_sdk::prelude::*;
 
@@ -205,7 +205,8 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
                 .output("repo-digests", img.repo_digests.join(","));
         }
         "create" => {
-            let mut spec = ContainerSpec::new(&cfg.name, &cfg.image).command(cfg.command.iter().cloned());
+            let mut spec =
+                ContainerSpec::new(&cfg.name, &cfg.image).command(cfg.command.iter().cloned());
             for (ctr, host) in &cfg.ports {
                 spec = spec.publish(*ctr, *host);
             }
@@ -256,7 +257,11 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
                 name: cfg.name.clone(),
                 image: cfg.image.clone(),
                 command: cfg.command.clone(),
-                env: cfg.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                env: cfg
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 replicas: cfg.replicas.unwrap_or(1),
                 ports: cfg
                     .ports
