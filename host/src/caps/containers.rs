@@ -1291,6 +1291,38 @@ impl wit::Host for StageState {
 }
 
 impl StageState {
+    /// Audits, journals and performs one engine operation whose only result is success
+    /// (under `--dry-run`: planned, not performed).
+    fn engine_op<Fut>(
+        &mut self,
+        op: &str,
+        reason: &str,
+        detail: Value,
+        limit: Duration,
+        call: impl FnOnce(Docker) -> Fut,
+    ) -> Result<(), CapError>
+    where
+        Fut: Future<Output = Result<(), CapError>>,
+    {
+        self.broker
+            .allow("containers", op, reason, Some(detail.clone()));
+        let StageState {
+            broker, containers, ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            || (),
+            || {
+                let d = containers.docker()?;
+                containers.call(op, Some(limit), call(d))
+            },
+            |r| json!({ "ok": r.is_ok() }),
+        )
+    }
+
     fn build_image(&mut self, spec: wit::BuildSpec) -> Result<wit::Image, CapError> {
         let op = "build";
         let grant = self.containers_grant(op)?;
@@ -1526,32 +1558,22 @@ impl StageState {
         let img = self.our_image(op, source)?;
         let id = img.id.clone().unwrap_or_default();
         let detail = json!({ "source": shown(source), "target": t.to_string() });
-        self.broker
-            .allow("containers", op, "tag granted", Some(detail.clone()));
-        let StageState {
-            broker, containers, ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.engine_op(
             op,
+            "tag granted",
             detail,
-            false,
-            || (),
-            || {
-                let d = containers.docker()?;
-                containers.call("tag", Some(Duration::from_secs(30)), async move {
-                    d.tag_image(
-                        &id,
-                        Some(q::TagImageOptions {
-                            repo: Some(t.repository.clone()),
-                            tag: t.tag.clone(),
-                        }),
-                    )
-                    .await
-                    .map_err(engine_error)
-                })
+            Duration::from_secs(30),
+            move |d| async move {
+                d.tag_image(
+                    &id,
+                    Some(q::TagImageOptions {
+                        repo: Some(t.repository.clone()),
+                        tag: t.tag.clone(),
+                    }),
+                )
+                .await
+                .map_err(engine_error)
             },
-            |r| json!({ "ok": r.is_ok() }),
         )
     }
 
@@ -1828,27 +1850,17 @@ impl StageState {
         }
         let id = c.id.clone().unwrap_or_default();
         let detail = json!({ "name": name, "new-name": new_name });
-        self.broker
-            .allow("containers", op, "managed container", Some(detail.clone()));
         let nn = new_name.to_string();
-        let StageState {
-            broker, containers, ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.engine_op(
             op,
+            "managed container",
             detail,
-            false,
-            || (),
-            || {
-                let d = containers.docker()?;
-                containers.call("rename", Some(Duration::from_secs(30)), async move {
-                    d.rename_container(&id, q::RenameContainerOptions { name: nn })
-                        .await
-                        .map_err(engine_error)
-                })
+            Duration::from_secs(30),
+            move |d| async move {
+                d.rename_container(&id, q::RenameContainerOptions { name: nn })
+                    .await
+                    .map_err(engine_error)
             },
-            |r| json!({ "ok": r.is_ok() }),
         )
     }
 
@@ -2210,40 +2222,28 @@ impl StageState {
         let previous = svc.spec.clone().unwrap_or_default();
         let version = svc.version.as_ref().and_then(|v| v.index).unwrap_or(0);
         let detail = json!({ "name": name });
-        self.broker
-            .allow("containers", op, "managed service", Some(detail.clone()));
         let n = name.to_string();
-        {
-            let StageState {
-                broker, containers, ..
-            } = self;
-            broker.effect(
-                "containers",
-                op,
-                detail,
-                false,
-                || (),
-                || {
-                    let d = containers.docker()?;
-                    containers.call(op, Some(Duration::from_secs(60)), async move {
-                        d.update_service(
-                            &n,
-                            previous,
-                            q::UpdateServiceOptions {
-                                version: version as i32,
-                                rollback: Some("previous".into()),
-                                ..Default::default()
-                            },
-                            None,
-                        )
-                        .await
-                        .map(|_| ())
-                        .map_err(engine_error)
-                    })
-                },
-                |r| json!({ "ok": r.is_ok() }),
-            )?;
-        }
+        self.engine_op(
+            op,
+            "managed service",
+            detail,
+            Duration::from_secs(60),
+            move |d| async move {
+                d.update_service(
+                    &n,
+                    previous,
+                    q::UpdateServiceOptions {
+                        version: version as i32,
+                        rollback: Some("previous".into()),
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await
+                .map(|_| ())
+                .map_err(engine_error)
+            },
+        )?;
         self.owned_service("service-inspect", name).map(|(_, s)| s)
     }
 
@@ -2251,25 +2251,13 @@ impl StageState {
         let op = "service-remove";
         self.owned_service(op, name)?;
         let detail = json!({ "name": name });
-        self.broker
-            .allow("containers", op, "managed service", Some(detail.clone()));
         let n = name.to_string();
-        let StageState {
-            broker, containers, ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.engine_op(
             op,
+            "managed service",
             detail,
-            false,
-            || (),
-            || {
-                let d = containers.docker()?;
-                containers.call(op, Some(Duration::from_secs(60)), async move {
-                    d.delete_service(&n).await.map_err(engine_error)
-                })
-            },
-            |r| json!({ "ok": r.is_ok() }),
+            Duration::from_secs(60),
+            move |d| async move { d.delete_service(&n).await.map_err(engine_error) },
         )
     }
 }

@@ -69,19 +69,8 @@ impl Broker {
         grant: &str,
         detail: Option<Value>,
     ) -> CapError {
-        let message = format!(
-            "stage `{}` (plugin {}): {capability} {operation} refused: {what}; to allow it, add to the stage: {grant}",
-            self.actor.stage, self.actor.plugin
-        );
-        self.actor.record(
-            &self.audit,
-            capability,
-            operation,
-            Decision::Deny,
-            &message,
-            detail,
-        );
-        CapError::Denied(message)
+        let why = format!("to allow it, add to the stage: {grant}");
+        self.denied(capability, operation, what, &why, detail)
     }
 
     /// Audits a request that no grant can allow (a privileged container, the host
@@ -93,8 +82,20 @@ impl Broker {
         what: &str,
         detail: Option<Value>,
     ) -> CapError {
+        let why = "gantry never allows this, whatever the stage's grants say";
+        self.denied(capability, operation, what, why, detail)
+    }
+
+    fn denied(
+        &self,
+        capability: &str,
+        operation: &str,
+        what: &str,
+        why: &str,
+        detail: Option<Value>,
+    ) -> CapError {
         let message = format!(
-            "stage `{}` (plugin {}): {capability} {operation} refused: {what}; gantry never allows this, whatever the stage's grants say",
+            "stage `{}` (plugin {}): {capability} {operation} refused: {what}; {why}",
             self.actor.stage, self.actor.plugin
         );
         self.actor.record(
