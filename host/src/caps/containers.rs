@@ -375,6 +375,9 @@ fn shown_list(v: &[String]) -> String {
 /// means no grant allows it.
 type Refusal = (String, Option<String>);
 
+/// What the common checks let through: network mode, (nano-CPUs, memory, PIDs), `K=V` env.
+type Checked = (String, (i64, i64, i64), Vec<String>);
+
 fn check_network(grant: &ContainersGrant, network: &str) -> Result<String, Refusal> {
     let mode = if network.is_empty() { "none" } else { network };
     match mode {
@@ -943,6 +946,7 @@ impl StageState {
         Ok(r)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_common(
         &self,
         operation: &str,
@@ -952,7 +956,7 @@ impl StageState {
         env: &[(String, String)],
         access: &Option<wit::HostAccess>,
         ports: &[wit::Port],
-    ) -> Result<(String, (i64, i64, i64), Vec<String>), CapError> {
+    ) -> Result<Checked, CapError> {
         if let Some(why) = access.as_ref().and_then(host_access_refusal) {
             return Err(self.refuse(operation, (why, None), json!({ "host-access": true })));
         }
@@ -1034,13 +1038,13 @@ impl StageState {
                 if m.writable { "rw" } else { "ro" }
             ));
         }
-        if let Some(w) = &spec.workdir {
-            if !w.starts_with('/') || w.contains('\0') {
-                return Err(CapError::Invalid(format!(
-                    "workdir `{}` must be an absolute path",
-                    shown(w)
-                )));
-            }
+        if let Some(w) = &spec.workdir
+            && (!w.starts_with('/') || w.contains('\0'))
+        {
+            return Err(CapError::Invalid(format!(
+                "workdir `{}` must be an absolute path",
+                shown(w)
+            )));
         }
         let limit = spec.timeout_ms.map(Duration::from_millis);
         let detail = json!({
@@ -1898,13 +1902,12 @@ impl StageState {
                     .map_err(engine_error)?;
                 let mut out = Vec::new();
                 for c in list {
-                    if let Some(id) = c.id {
-                        if let Ok(i) = d
+                    if let Some(id) = c.id
+                        && let Ok(i) = d
                             .inspect_container(&id, None::<q::InspectContainerOptions>)
                             .await
-                        {
-                            out.push(to_container(&i));
-                        }
+                    {
+                        out.push(to_container(&i));
                     }
                 }
                 Ok(out)
@@ -2313,6 +2316,7 @@ fn to_service(s: &bollard::models::Service, tasks: &[bollard::models::Task]) -> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -198,6 +198,7 @@ fn describe(c: &Config) -> String {
 gantry_sdk::export_plugin!(ContainerRun);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -163,13 +163,13 @@ fn wait_healthy(c: &Config, name: &str, host_port: u16, t: &Timing) -> Result<Du
                     Err(gantry_sdk::http::Error::Denied(m)) => return Err(m),
                     Err(e) => last = format!("{url}: {e}"),
                 }
-                if let Ok(Some(ctr)) = containers::inspect(name) {
-                    if ctr.state == "exited" || ctr.state == "dead" {
-                        return Err(format!(
-                            "the container exited (code {})",
-                            ctr.exit_code.unwrap_or(-1)
-                        ));
-                    }
+                if let Ok(Some(ctr)) = containers::inspect(name)
+                    && (ctr.state == "exited" || ctr.state == "dead")
+                {
+                    return Err(format!(
+                        "the container exited (code {})",
+                        ctr.exit_code.unwrap_or(-1)
+                    ));
                 }
             }
         }
@@ -385,6 +385,7 @@ impl Plugin for Deploy {
 gantry_sdk::export_plugin!(Deploy);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

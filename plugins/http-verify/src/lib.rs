@@ -86,24 +86,24 @@ pub fn judge(
             list(&c.expect_status)
         ));
     }
-    if let Some(t) = &c.body_contains {
-        if !body.contains(t.as_str()) {
-            return Some(format!("body does not contain `{t}`"));
-        }
+    if let Some(t) = &c.body_contains
+        && !body.contains(t.as_str())
+    {
+        return Some(format!("body does not contain `{t}`"));
     }
-    if let Some(t) = &c.body_excludes {
-        if body.contains(t.as_str()) {
-            return Some(format!("body contains `{t}`"));
-        }
+    if let Some(t) = &c.body_excludes
+        && body.contains(t.as_str())
+    {
+        return Some(format!("body contains `{t}`"));
     }
-    if let Some(m) = max {
-        if latency > m {
-            return Some(format!(
-                "answered in {} ms, limit {} ms",
-                latency.as_millis(),
-                m.as_millis()
-            ));
-        }
+    if let Some(m) = max
+        && latency > m
+    {
+        return Some(format!(
+            "answered in {} ms, limit {} ms",
+            latency.as_millis(),
+            m.as_millis()
+        ));
     }
     None
 }
@@ -226,6 +226,7 @@ impl Plugin for Verify {
 gantry_sdk::export_plugin!(Verify);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

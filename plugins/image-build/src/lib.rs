@@ -145,6 +145,7 @@ fn short(id: &str) -> &str {
 gantry_sdk::export_plugin!(ImageBuild);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

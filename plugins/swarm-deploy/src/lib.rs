@@ -290,6 +290,7 @@ impl Plugin for SwarmDeploy {
 gantry_sdk::export_plugin!(SwarmDeploy);
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use gantry_sdk::containers::Task;

@@ -500,6 +500,7 @@ fn parse_publish(cx: &mut Cx<'_>, v: &Val<'_>, what: &str) -> Vec<(u16, u16)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
