@@ -621,3 +621,73 @@ fn locked_refuses_a_changed_secret_source() {
         &[r#"secret TOKEN: source { env = "STAGING_TOKEN" } → { env = "PROD_TOKEN" }"#],
     );
 }
+
+/// A deploy stage's containers grant, as a reviewer reads it: what it may run, push,
+/// publish and manage, and why managing containers with a network is flagged.
+#[test]
+fn audit_shows_container_grants_and_flags_deploys() {
+    let ws = ws(&format!(
+        r#"[pipeline]
+name = "deploys"
+
+[stage.deploy]
+plugin = "{}"
+with = {{ op = "list" }}
+grants.containers = {{ run = ["127.0.0.1:5000/app:*"], push = ["127.0.0.1:5000/app"], publish = [8081, "9000-9001"], network = ["bridge"], manage = "app-", memory = "512MiB" }}
+"#,
+        pinned(plugins::CTR_PROBE)
+    ));
+    let r = ws.gantry(&["audit", "--json"]);
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    let stage = &v["stages"][0];
+    let cap = stage["capabilities"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["capability"] == "containers"))
+        .unwrap_or_else(|| panic!("no containers capability: {stage}"));
+    assert_eq!(cap["status"], "granted", "{cap}");
+    assert_eq!(
+        cap["imports"][0]
+            .as_str()
+            .map(|s| s.starts_with("gantry:plugin/containers")),
+        Some(true),
+        "{cap}"
+    );
+    let lines: Vec<&str> = cap["grants"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        lines.contains(&"run images `127.0.0.1:5000/app:*`"),
+        "{lines:?}"
+    );
+    assert!(lines.contains(&"push to `127.0.0.1:5000/app`"), "{lines:?}");
+    assert!(
+        lines.contains(&"publish 127.0.0.1 ports 8081, 9000-9001"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"manage long-running containers named `app-*`"),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ceilings: 2") && l.contains("512MiB")),
+        "{lines:?}"
+    );
+    let dangers: Vec<&str> = stage["dangers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["grant"].as_str())
+        .collect();
+    assert_eq!(
+        dangers,
+        ["grants.containers.manage", "grants.containers.network"]
+    );
+    let text = ws.gantry(&["audit"]);
+    assert!(text.stdout.contains("containers"), "{}", text.stdout);
+}

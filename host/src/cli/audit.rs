@@ -6,6 +6,7 @@
 //! - what the plugin's WIT **imports** make possible — the most it could ever do
 //!   (`wasi:filesystem/*` → fs, `wasi:cli/environment` → env, `gantry:plugin/secrets`
 //!   → secrets, `wasi:http/*` → http, `gantry:plugin/process` → process,
+//!   `gantry:plugin/containers` → containers,
 //!   `wasi:sockets/*` → network, `gantry:plugin/log` → log);
 //! - what the stage **grants** in pipeline.toml;
 //!
@@ -17,7 +18,8 @@
 //! what a later version of the plugin may do.
 //!
 //! Grants that give a plugin power outside its sandbox are flagged, each with its
-//! reason: any `process` grant (critical: arbitrary code on the host, more so with
+//! reason: `containers` grants that manage long-running containers or give them a
+//! network (high), any `process` grant (critical: arbitrary code on the host, more so with
 //! `**` arguments or an interpreter), `fs.write` on `.` (the whole workspace,
 //! `.git/hooks` included), `http` without TLS or to private/loopback addresses, and
 //! every `reveal`.
@@ -38,7 +40,16 @@ use super::{Cli, Failure, exit, load_and_prepare, style};
 use crate::run::prepare::Prepared;
 
 /// Capabilities in the order a reviewer reads them; grant keys not listed here follow.
-const ORDER: &[&str] = &["fs", "env", "secrets", "http", "process", "network", "log"];
+const ORDER: &[&str] = &[
+    "fs",
+    "env",
+    "secrets",
+    "http",
+    "process",
+    "containers",
+    "network",
+    "log",
+];
 
 /// The capability an import gives, or `None` for imports with no authority
 /// (clocks, random, stdio, exit, types).
@@ -49,6 +60,7 @@ pub fn capability_of(import: &str) -> Option<&'static str> {
         "wasi:cli/environment" => Some("env"),
         "gantry:plugin/secrets" => Some("secrets"),
         "gantry:plugin/process" => Some("process"),
+        "gantry:plugin/containers" => Some("containers"),
         i if i.starts_with("wasi:http/") => Some("http"),
         i if i.starts_with("wasi:sockets/") => Some("network"),
         "gantry:plugin/log" => Some("log"),
@@ -282,6 +294,7 @@ fn import_hint(cap: &str) -> &'static str {
         "env" => "`wasi:cli/environment`",
         "secrets" => "`gantry:plugin/secrets`",
         "process" => "`gantry:plugin/process`",
+        "containers" => "`gantry:plugin/containers`",
         "http" => "`wasi:http`",
         _ => "an interface for it",
     }
@@ -399,6 +412,11 @@ fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
                 out.push(describe_process(p));
             }
         }
+        "containers" => {
+            if let Some(c) = grants.get("containers").filter(|c| !c.is_null()) {
+                out.extend(describe_containers(c));
+            }
+        }
         other => {
             // A capability this gantry's audit does not know: show the raw grant.
             if let Some(obj) = grants.as_object() {
@@ -410,6 +428,71 @@ fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
             }
         }
     }
+    out
+}
+
+/// One line per power a `grants.containers` table gives.
+fn describe_containers(c: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let images: Vec<String> = c
+        .get("run")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let mut s = p.get("repository").map(scalar).unwrap_or_default();
+            if let Some(t) = p.get("tag").filter(|v| !v.is_null()) {
+                s.push_str(&format!(":{}", scalar(t)));
+            }
+            if let Some(d) = p.get("digest").filter(|v| !v.is_null()) {
+                s.push_str(&format!("@{}", scalar(d)));
+            }
+            s
+        })
+        .collect();
+    if !images.is_empty() {
+        out.push(format!("run images {}", ticks(&images)));
+    }
+    if c.get("build") == Some(&Value::Bool(true)) {
+        out.push("build images from readable workspace directories".into());
+    }
+    let push = strs(c.get("push"));
+    if !push.is_empty() {
+        out.push(format!("push to {}", ticks(&push)));
+    }
+    let ports: Vec<String> = c
+        .get("publish")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .map(|r| match (r.first().map(scalar), r.get(1).map(scalar)) {
+            (Some(a), Some(b)) if a == b => a,
+            (Some(a), Some(b)) => format!("{a}-{b}"),
+            _ => String::new(),
+        })
+        .collect();
+    if !ports.is_empty() {
+        out.push(format!("publish 127.0.0.1 ports {}", ports.join(", ")));
+    }
+    out.push(format!("networks {}", ticks(&strs(c.get("network")))));
+    if let Some(m) = c.get("manage").filter(|v| !v.is_null()) {
+        let what = if c.get("services") == Some(&Value::Bool(true)) {
+            "containers and Swarm services"
+        } else {
+            "long-running containers"
+        };
+        out.push(format!("manage {what} named `{}*`", scalar(m)));
+    }
+    out.push(format!(
+        "ceilings: {} CPUs, {}, {} PIDs",
+        c.get("cpus").map(scalar).unwrap_or_default(),
+        c.get("memory")
+            .and_then(Value::as_u64)
+            .map(crate::manifest::units::format_size)
+            .unwrap_or_default(),
+        c.get("pids").map(scalar).unwrap_or_default()
+    ));
     out
 }
 
@@ -605,6 +688,26 @@ fn dangers(grants: &Value) -> Vec<Danger> {
             },
             reason,
         });
+    }
+    if let Some(c) = grants.get("containers").filter(|c| !c.is_null()) {
+        if c.get("manage").is_some_and(|m| !m.is_null()) {
+            out.push(Danger {
+                severity: "high",
+                grant: "grants.containers.manage".into(),
+                subject: c.get("manage").map(scalar).unwrap_or_default(),
+                reason: "starts and stops long-running containers (and, with `services`, Swarm services) that outlive the run: a deploy"
+                    .into(),
+            });
+        }
+        if strs(c.get("network")).iter().any(|n| n == "bridge") {
+            out.push(Danger {
+                severity: "high",
+                grant: "grants.containers.network".into(),
+                subject: "bridge".into(),
+                reason: "its containers have network access, which the wasm sandbox's own http grant does not govern"
+                    .into(),
+            });
+        }
     }
     if strs(grants.pointer("/fs/write")).iter().any(|p| p == ".") {
         out.push(Danger {
