@@ -267,26 +267,42 @@ impl std::fmt::Display for ImagePattern {
 
 /// `*` within one `/`-separated component, `**` across components.
 pub(crate) fn path_glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[u8], t: &[u8]) -> bool {
-        // Iterative over `*` positions would be faster; references are short (≤ 512)
-        // and patterns have few stars, and recursion depth is bounded by the pattern.
-        match p.first() {
-            None => t.is_empty(),
-            Some(b'*') if p.get(1) == Some(&b'*') => {
-                let rest = &p[2..];
-                (0..=t.len()).any(|i| go(rest, &t[i..]))
-            }
-            Some(b'*') => {
-                let rest = &p[1..];
-                let limit = t.iter().position(|&c| c == b'/').unwrap_or(t.len());
-                (0..=limit).any(|i| go(rest, &t[i..]))
-            }
-            Some(&c) => t.first() == Some(&c) && go(&p[1..], &t[1..]),
-        }
+    // Dynamic programming over (pattern position, text position): O(pattern × text)
+    // whatever the stars, so a hostile reference cannot make matching backtrack
+    // exponentially. `reach[j]`: the pattern so far can consume exactly `text[..j]`.
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    if p.len() > 256 || t.len() > 4096 {
+        return false;
     }
-    pattern.len() <= 256
-        && pattern.matches('*').count() <= 8
-        && go(pattern.as_bytes(), text.as_bytes())
+    let mut reach = vec![false; t.len() + 1];
+    reach[0] = true;
+    let mut i = 0;
+    while i < p.len() {
+        let mut next = vec![false; t.len() + 1];
+        if p[i] == b'*' {
+            let cross = p.get(i + 1) == Some(&b'*');
+            // From each reachable j, a star extends over any run (not crossing `/`
+            // for a single star).
+            let mut open = false;
+            for j in 0..=t.len() {
+                if reach[j] {
+                    open = true;
+                }
+                next[j] = open;
+                if !cross && j < t.len() && t[j] == b'/' {
+                    open = false;
+                }
+            }
+            i += if cross { 2 } else { 1 };
+        } else {
+            for j in 0..t.len() {
+                next[j + 1] = reach[j] && t[j] == p[i];
+            }
+            i += 1;
+        }
+        reach = next;
+    }
+    reach[t.len()]
 }
 
 #[derive(Deserialize)]
@@ -555,5 +571,12 @@ mod tests {
         assert!(!path_glob(&"*".repeat(300), "a"));
         assert!(path_glob("a*b*c", "aXXbYYc"));
         assert!(!path_glob("a*c", "ab/c"));
+        assert!(path_glob("a**c", "ab/c"));
+        assert!(path_glob("**", ""));
+        assert!(path_glob("a/**/b", "a/x/y/b"));
+        assert!(!path_glob("a/*", "a/x/y"));
+        // Many stars against a long near-miss: linear in each, not exponential.
+        let pattern = "a**a**a**a**a**a**a**a**a**a**b";
+        assert!(!path_glob(pattern, &"a".repeat(512)));
     }
 }
