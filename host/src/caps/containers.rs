@@ -145,6 +145,18 @@ impl State {
         l
     }
 
+    /// The plugin's labels (minus any `dev.gantry.*`, which only the host sets) plus
+    /// the ownership labels of a managed object.
+    fn with_labels(&self, theirs: &[(String, String)]) -> HashMap<String, String> {
+        let mut l: HashMap<String, String> = theirs
+            .iter()
+            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .cloned()
+            .collect();
+        l.extend(self.labels(false));
+        l
+    }
+
     fn remaining(&self) -> Duration {
         self.deadline
             .map(|d| d.saturating_duration_since(Instant::now()))
@@ -320,6 +332,12 @@ async fn remove_forced(d: &Docker, id: &str) -> Result<(), CapError> {
         }) => Ok(()),
         Err(e) => Err(engine_error(e)),
     }
+}
+
+/// A reference the plugin passed as `what` (`image`, `tag`, `target`), parsed.
+fn parse_ref(what: &str, text: &str) -> Result<ImageRef, CapError> {
+    ImageRef::parse(text)
+        .map_err(|why| CapError::Invalid(format!("{what} `{}`: {why}", shown(text))))
 }
 
 /// Why a `host-access` request is refused, or `None` when it asks for nothing.
@@ -931,8 +949,7 @@ impl StageState {
         image: &str,
     ) -> Result<ImageRef, CapError> {
         let detail = json!({ "image": shown(image) });
-        let r = ImageRef::parse(image)
-            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(image))))?;
+        let r = parse_ref("image", image)?;
         if !grant.may_run(&r) {
             return Err(self.refuse(
                 operation,
@@ -1392,8 +1409,7 @@ impl StageState {
             .map_err(|e| CapError::Invalid(format!("`{}/{df_rel}`: {e}", spec.context)))?;
         let mut tags = Vec::new();
         for t in &spec.tags {
-            let r = ImageRef::parse(t)
-                .map_err(|why| CapError::Invalid(format!("tag `{}`: {why}", shown(t))))?;
+            let r = parse_ref("tag", t)?;
             if !grant.may_run(&r) && !grant.may_push(&r) {
                 return Err(self.refuse(
                     op,
@@ -1542,8 +1558,7 @@ impl StageState {
     fn tag_image(&mut self, source: &str, target: &str) -> Result<(), CapError> {
         let op = "tag";
         let grant = self.containers_grant(op)?;
-        let t = ImageRef::parse(target)
-            .map_err(|why| CapError::Invalid(format!("target `{}`: {why}", shown(target))))?;
+        let t = parse_ref("target", target)?;
         if t.digest.is_some() {
             return Err(CapError::Invalid(
                 "a tag target cannot carry a digest".into(),
@@ -1589,8 +1604,7 @@ impl StageState {
     ) -> Result<wit::Pushed, CapError> {
         let op = "push";
         let grant = self.containers_grant(op)?;
-        let r = ImageRef::parse(reference)
-            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        let r = parse_ref("image", reference)?;
         let detail =
             json!({ "image": r.to_string(), "username": username, "password-secret": secret });
         if r.digest.is_some() {
@@ -1689,8 +1703,7 @@ impl StageState {
     fn inspect_image_checked(&mut self, reference: &str) -> Result<wit::Image, CapError> {
         let op = "inspect-image";
         let grant = self.containers_grant(op)?;
-        let r = ImageRef::parse(reference)
-            .map_err(|why| CapError::Invalid(format!("image `{}`: {why}", shown(reference))))?;
+        let r = parse_ref("image", reference)?;
         if grant.may_run(&r) {
             let d = self.containers.docker()?;
             let s = r.to_string();
@@ -1720,13 +1733,7 @@ impl StageState {
             &spec.host_access,
             &spec.ports,
         )?;
-        let mut labels: HashMap<String, String> = spec
-            .labels
-            .iter()
-            .filter(|(k, _)| !k.starts_with("dev.gantry."))
-            .cloned()
-            .collect();
-        labels.extend(self.containers.labels(false));
+        let labels = self.containers.with_labels(&spec.labels);
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
@@ -2030,13 +2037,7 @@ impl StageState {
             &None,
             &spec.ports,
         )?;
-        let mut labels: HashMap<String, String> = spec
-            .labels
-            .iter()
-            .filter(|(k, _)| !k.starts_with("dev.gantry."))
-            .cloned()
-            .collect();
-        labels.extend(self.containers.labels(false));
+        let labels = self.containers.with_labels(&spec.labels);
         let ms = |v: u64| (v.min(24 * 3600 * 1000) * 1_000_000) as i64;
         let failure_action = match spec.update.failure_action.as_str() {
             "" | "rollback" => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
