@@ -271,9 +271,14 @@ impl State {
         ids.dedup();
         for id in ids {
             let d = docker.clone();
-            let _ = self.call("cleanup", None, async move { remove_forced(&d, &id).await });
+            let short: String = id.chars().take(12).collect();
+            let result = self.call("cleanup", None, async move { remove_forced(&d, &id).await });
             if let Some(log) = &self.log {
-                log.line("gantry", "removed a one-off container left by the stage");
+                let text = match result {
+                    Ok(()) => format!("removed one-off container {short} left by the stage"),
+                    Err(e) => format!("could not remove one-off container {short}: {e}"),
+                };
+                log.line("gantry", &text);
             }
         }
     }
