@@ -225,6 +225,23 @@ impl State {
         })
     }
 
+    /// A clean-up call that must run even when the stage's time is up or it was
+    /// cancelled: its own 30 s budget, then the stage's deadline again.
+    fn call_grace<T>(
+        &mut self,
+        what: &str,
+        fut: impl Future<Output = Result<T, CapError>>,
+    ) -> Result<T, CapError> {
+        let deadline = self
+            .deadline
+            .replace(Instant::now() + Duration::from_secs(30));
+        let cancel = std::mem::replace(&mut self.cancel, Arc::new(AtomicBool::new(false)));
+        let r = self.call(what, None, fut);
+        self.deadline = deadline;
+        self.cancel = cancel;
+        r
+    }
+
     /// The engine client, connected and version-negotiated on first use.
     fn docker(&mut self) -> Result<Docker, CapError> {
         if let Some(d) = &self.docker {
@@ -253,10 +270,8 @@ impl State {
             ],
         )]);
         // The stage's own deadline may be past: cleanup gets its own budget.
-        self.deadline = Some(Instant::now() + Duration::from_secs(30));
-        self.cancel = Arc::new(AtomicBool::new(false));
         let d = docker.clone();
-        if let Ok(found) = self.call("cleanup", None, async move {
+        if let Ok(found) = self.call_grace("cleanup", async move {
             d.list_containers(Some(q::ListContainersOptions {
                 all: true,
                 filters: Some(filters),
@@ -272,7 +287,7 @@ impl State {
         for id in ids {
             let d = docker.clone();
             let short: String = id.chars().take(12).collect();
-            let result = self.call("cleanup", None, async move { remove_forced(&d, &id).await });
+            let result = self.call_grace("cleanup", async move { remove_forced(&d, &id).await });
             if let Some(log) = &self.log {
                 let text = match result {
                     Ok(()) => format!("removed one-off container {short} left by the stage"),
@@ -331,10 +346,27 @@ async fn remove_forced(d: &Docker, id: &str) -> Result<(), CapError> {
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(()),
-        // "removal already in progress"
+        // "removal already in progress" (an earlier request was abandoned): wait until
+        // it is gone, so nobody sees the container after gantry said it was removed.
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
-        }) => Ok(()),
+        }) => {
+            for _ in 0..200 {
+                match d
+                    .inspect_container(id, None::<q::InspectContainerOptions>)
+                    .await
+                {
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => return Ok(()),
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+            Err(CapError::Failed(format!(
+                "container {id} is still being removed"
+            )))
+        }
         Err(e) => Err(engine_error(e)),
     }
 }
@@ -1184,9 +1216,9 @@ fn run_container(
     });
     let d = docker.clone();
     let cid = id.clone();
-    let removed = st.call(
+    // Also (above all) when the run was cut at the stage's deadline.
+    let removed = st.call_grace(
         "remove container",
-        Some(Duration::from_secs(30)),
         async move { remove_forced(&d, &cid).await },
     );
     if removed.is_ok() {
