@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::manifest::diag::{Diagnostic, Span};
-use crate::manifest::suggest::{did_you_mean, list};
-use crate::manifest::walk::{Cx, Val, span_of};
+use crate::diag::{Diagnostic, Span};
+use crate::suggest::{did_you_mean, list};
+use crate::walk::{Cx, Val, span_of};
 
 /// One entry of `grants.http`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -570,7 +570,7 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Vec<HttpGrant>
                     span_of(item),
                     format!(
                         "expected a URL or a table in {what}, found {}",
-                        crate::manifest::walk::type_name(item.get_ref())
+                        crate::walk::type_name(item.get_ref())
                     ),
                 );
                 cx.push(d.with_hint(EXAMPLE));

@@ -12,7 +12,7 @@
 //! braces is ignored. Only string values are rewritten (keys never are), and a
 //! substituted value is never re-scanned, so an output cannot inject placeholders.
 //!
-//! [`crate::manifest::Manifest::parse`] checks every placeholder statically
+//! [`crate::Manifest::parse`] checks every placeholder statically
 //! (syntax, namespaces, reachable stages); [`interpolate`] substitutes at run time.
 
 use serde_json::Value;

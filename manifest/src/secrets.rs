@@ -41,7 +41,7 @@ pub enum SecretSource {
     /// An environment variable of the gantry process (the name, as written).
     Env(String),
     /// A file, as written: relative to the pipeline file's directory
-    /// ([`crate::manifest::Manifest::dir`]), or absolute. `~` is not expanded.
+    /// ([`crate::Manifest::dir`]), or absolute. `~` is not expanded.
     File(String),
 }
 

@@ -67,7 +67,7 @@
 //! `bash`, `env`, `xargs`, `sudo`, …) with a free argument (`*`) is refused: it would
 //! grant every command.
 
-pub(crate) mod containers;
+pub mod containers;
 mod http;
 pub(crate) mod process;
 

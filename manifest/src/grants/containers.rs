@@ -21,14 +21,14 @@
 //! Image globs: `REPOSITORY[:TAG][@DIGEST]`, where `*` matches within one path
 //! component and `**` across components; a pattern without tag or digest matches every
 //! tag and digest of the repository. `docker.io/library/x` and `x` are the same image.
-//! What the engine refuses whatever the grant says is in [`crate::caps::containers`].
+//! What the engine refuses whatever the grant says is in `gantry::caps::containers`.
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::manifest::units::parse_size;
-use crate::manifest::walk::{Cx, Val, span_of, type_name};
+use crate::units::parse_size;
+use crate::walk::{Cx, Val, span_of, type_name};
 
 /// Default ceilings.
 pub const DEFAULT_CPUS: f64 = 2.0;
@@ -238,14 +238,14 @@ impl ImagePattern {
             return false;
         }
         match (&self.tag, &image.tag) {
-            (Some(p), Some(t)) if !crate::manifest::grants::process::glob_match(p, t) => {
+            (Some(p), Some(t)) if !crate::grants::process::glob_match(p, t) => {
                 return false;
             }
             (Some(_), None) if self.digest.is_none() => return false,
             _ => {}
         }
         match (&self.digest, &image.digest) {
-            (Some(p), Some(d)) => crate::manifest::grants::process::glob_match(p, d),
+            (Some(p), Some(d)) => crate::grants::process::glob_match(p, d),
             (Some(_), None) => false,
             (None, _) => true,
         }
@@ -266,7 +266,7 @@ impl std::fmt::Display for ImagePattern {
 }
 
 /// `*` within one `/`-separated component, `**` across components.
-pub(crate) fn path_glob(pattern: &str, text: &str) -> bool {
+pub fn path_glob(pattern: &str, text: &str) -> bool {
     // Dynamic programming over (pattern position, text position): O(pattern × text)
     // whatever the stars, so a hostile reference cannot make matching backtrack
     // exponentially. `reach[j]`: the pattern so far can consume exactly `text[..j]`.

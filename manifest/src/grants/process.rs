@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 use toml::de::DeValue;
 
-use crate::manifest::parse::parse_timeout;
-use crate::manifest::secrets::env_name_error;
-use crate::manifest::units::{format_size, parse_size};
-use crate::manifest::walk::{Cx, Val, span_of, type_name};
+use crate::parse::parse_timeout;
+use crate::secrets::env_name_error;
+use crate::units::{format_size, parse_size};
+use crate::walk::{Cx, Val, span_of, type_name};
 
 /// Default cap on a command's stdout and on its stderr, each: 4 MiB.
 pub const DEFAULT_PROCESS_OUTPUT: u64 = 4 << 20;

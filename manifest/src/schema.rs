@@ -1,6 +1,6 @@
 //! The validated, typed form of `pipeline.toml` that the rest of gantry consumes.
 //!
-//! Everything here has already been checked by [`crate::manifest::Manifest::parse`]:
+//! Everything here has already been checked by [`crate::Manifest::parse`]:
 //! names are valid, `needs` form a DAG, paths are normalized and inside the
 //! workspace, limits are within bounds, placeholders refer to reachable stages.
 
@@ -36,7 +36,7 @@ pub struct Stage {
     /// The reference parsed (syntax only; resolved by `run::prepare`).
     pub plugin_ref: PluginRef,
     /// Plugin configuration: the `with` table as a JSON object (`{}` when absent).
-    /// May contain `${…}` placeholders, see [`crate::manifest::interp`].
+    /// May contain `${…}` placeholders, see [`crate::interp`].
     pub with: serde_json::Value,
     /// Direct dependencies, in the order written.
     pub needs: Vec<String>,
