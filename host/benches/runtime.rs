@@ -150,7 +150,11 @@ fn main() {
             rt.describe(&plugin).expect("describe");
             rt.run(&plugin, setup(&ws, vec![]), ctx("{}")).expect("run");
         }
-        let n = 2000;
+        // GANTRY_BENCH_N raises the count, e.g. to profile this loop alone.
+        let n: usize = std::env::var("GANTRY_BENCH_N")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
         let describe = median(
             (0..n)
                 .map(|_| {

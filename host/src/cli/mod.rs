@@ -411,6 +411,11 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         return Err(Failure::Usage("`--jobs` must be at least 1".into()));
     }
     let workspace = workspace_of(cli, args.workspace.as_deref())?;
+    // git answers while the engine starts and the plugins load.
+    let git = {
+        let ws = workspace.clone();
+        std::thread::spawn(move || GitFacts::read(&ws))
+    };
     let (runtime, prepared) = load_and_prepare(cli, jobs)?;
     if args.locked {
         lock::verify(&prepared)?;
@@ -423,7 +428,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     }
     let opts = RunOptions {
         records_root: workspace.join(".gantry").join("runs"),
-        git: GitFacts::read(&workspace),
+        git: git.join().unwrap_or_default(),
         workspace,
         selected: args.stages.clone(),
         jobs,

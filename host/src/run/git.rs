@@ -5,7 +5,7 @@
 //! and `GANTRY_GIT_TAG` override what git says.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct GitFacts {
@@ -14,14 +14,28 @@ pub struct GitFacts {
     pub tag: Option<String>,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
+/// Starts `git -C dir ARGS…` (or does nothing when `preset` already answers).
+fn spawn(dir: &Path, args: &[&str], preset: &Option<String>) -> Option<Child> {
+    if preset.is_some() {
+        return None;
+    }
+    Command::new("git")
         .arg("-C")
         .arg(dir)
         .args(args)
         .env_remove("GIT_DIR")
-        .output()
-        .ok()?;
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+}
+
+fn answer(preset: Option<String>, child: Option<Child>) -> Option<String> {
+    if preset.is_some() {
+        return preset;
+    }
+    let out = child?.wait_with_output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -34,14 +48,29 @@ fn env(name: &str) -> Option<String> {
 }
 
 impl GitFacts {
+    /// Asks git the three questions at once (three processes in parallel: the run
+    /// waits for the slowest, not for their sum).
     pub fn read(workspace: &Path) -> GitFacts {
+        let (sha, branch, tag) = (
+            env("GANTRY_GIT_SHA"),
+            env("GANTRY_GIT_BRANCH"),
+            env("GANTRY_GIT_TAG"),
+        );
+        let sha_child = spawn(workspace, &["rev-parse", "--verify", "-q", "HEAD"], &sha);
+        let branch_child = spawn(
+            workspace,
+            &["symbolic-ref", "-q", "--short", "HEAD"],
+            &branch,
+        );
+        let tag_child = spawn(
+            workspace,
+            &["describe", "--tags", "--exact-match", "HEAD"],
+            &tag,
+        );
         GitFacts {
-            sha: env("GANTRY_GIT_SHA")
-                .or_else(|| git(workspace, &["rev-parse", "--verify", "-q", "HEAD"])),
-            branch: env("GANTRY_GIT_BRANCH")
-                .or_else(|| git(workspace, &["symbolic-ref", "-q", "--short", "HEAD"])),
-            tag: env("GANTRY_GIT_TAG")
-                .or_else(|| git(workspace, &["describe", "--tags", "--exact-match", "HEAD"])),
+            sha: answer(sha, sha_child),
+            branch: answer(branch, branch_child),
+            tag: answer(tag, tag_child),
         }
     }
 }

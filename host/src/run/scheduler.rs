@@ -191,7 +191,8 @@ pub async fn execute(
     }
     let started_at = now_rfc3339();
     let state_file = run_dir.join("run.json");
-    let write_state = |records: &BTreeMap<String, StageRecord>, state: &str| {
+    let state_writer = StateWriter::start(state_file.clone());
+    let state_doc = |records: &BTreeMap<String, StageRecord>, state: &str| {
         let list: Vec<&StageRecord> = order.iter().filter_map(|n| records.get(n)).collect();
         let doc = json!({
             "run": run_id,
@@ -202,14 +203,9 @@ pub async fn execute(
             "git": opts.git,
             "stages": list,
         });
-        if let Err(e) = write_atomic(
-            &state_file,
-            &serde_json::to_vec_pretty(&doc).unwrap_or_default(),
-        ) {
-            tracing::error!("cannot write {}: {e}", state_file.display());
-        }
+        serde_json::to_vec_pretty(&doc).unwrap_or_default()
     };
-    write_state(&records, "running");
+    state_writer.submit(state_doc(&records, "running"));
 
     let cancels: HashMap<String, Arc<AtomicBool>> = order
         .iter()
@@ -273,7 +269,7 @@ pub async fn execute(
                 }
             }
         }
-        write_state(&records, "running");
+        state_writer.submit(state_doc(&records, "running"));
         if running.is_empty() {
             break;
         }
@@ -316,7 +312,7 @@ pub async fn execute(
     for r in &list {
         map.insert(r.stage.clone(), r.clone());
     }
-    write_state(
+    let final_state = state_doc(
         &map,
         if interrupted {
             "interrupted"
@@ -324,6 +320,8 @@ pub async fn execute(
             "finished"
         },
     );
+    // The final state and the reports are written (and fsynced) at the same time.
+    let state_written = state_writer.finish(final_state);
     if opts.dry_run {
         let plan = json!({
             "run": run_id,
@@ -344,6 +342,9 @@ pub async fn execute(
         &opts.workspace,
         exit_code,
     )?;
+    if let Err(e) = state_written.wait() {
+        tracing::error!("cannot write {}: {e}", state_file.display());
+    }
     Ok(RunOutcome {
         run_id,
         dir: run_dir,
@@ -649,15 +650,9 @@ fn prepare_context(
     };
     let config = interp::interpolate(&stage.with, &cx)
         .map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;
-    if let Some(d) = validate_config(
-        manifest,
-        stage,
-        &prepared.info,
-        &prepared.validator,
-        &config,
-    )
-    .into_iter()
-    .next()
+    if let Some(d) = validate_config(manifest, stage, &prepared.info, &prepared.schema, &config)
+        .into_iter()
+        .next()
     {
         return Err(RunError::InvalidConfig(format!(
             "after substituting placeholders: {}",
@@ -781,20 +776,107 @@ fn write_reports(
 ) -> anyhow::Result<()> {
     use crate::report::{junit, sarif, summary};
     let summary = summary::summary_json(pipeline, run_id, records, exit_code);
-    write_atomic(
-        &dir.join("summary.json"),
-        &serde_json::to_vec_pretty(&summary)?,
-    )?;
     let sarif = sarif::sarif_log(records, workspace, env!("CARGO_PKG_VERSION"));
-    write_atomic(
-        &dir.join("report.sarif"),
-        &serde_json::to_vec_pretty(&sarif)?,
-    )?;
-    write_atomic(
-        &dir.join("junit.xml"),
-        junit::junit_xml(pipeline, records).as_bytes(),
-    )?;
+    let files = [
+        ("summary.json", serde_json::to_vec_pretty(&summary)?),
+        ("report.sarif", serde_json::to_vec_pretty(&sarif)?),
+        (
+            "junit.xml",
+            junit::junit_xml(pipeline, records).into_bytes(),
+        ),
+    ];
+    // Three fsyncs in parallel cost about one: the filesystem commits them together.
+    std::thread::scope(|scope| {
+        let writes: Vec<_> = files
+            .iter()
+            .map(|(name, data)| scope.spawn(move || write_atomic(&dir.join(name), data)))
+            .collect();
+        writes.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")))
+        })
+    })?;
     Ok(())
+}
+
+/// Keeps `run.json` current without making the scheduler wait for the disk: states
+/// are handed to a writer thread that writes, fsyncs and renames the newest one it
+/// has (states submitted while it was busy collapse into the latest). `finish`
+/// writes the final state and waits until it is durable.
+///
+/// What a crash can cost: the state on disk may lag the scheduler by the one write
+/// in flight — a stage that just finished may still read `running`. The effect
+/// journal, not `run.json`, is the record of what was done.
+struct StateWriter {
+    path: PathBuf,
+    tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl StateWriter {
+    fn start(path: PathBuf) -> StateWriter {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let file = path.clone();
+        let thread = std::thread::Builder::new()
+            .name("gantry-run-state".into())
+            .spawn(move || {
+                let mut result = Ok(());
+                while let Ok(mut doc) = rx.recv() {
+                    while let Ok(newer) = rx.try_recv() {
+                        doc = newer;
+                    }
+                    if let Err(e) = write_atomic(&file, &doc) {
+                        tracing::error!("cannot write {}: {e}", file.display());
+                        result = Err(e);
+                    }
+                }
+                result
+            })
+            .ok();
+        StateWriter {
+            path,
+            tx: Some(tx),
+            thread,
+        }
+    }
+
+    fn submit(&self, doc: Vec<u8>) {
+        match (&self.tx, &self.thread) {
+            (Some(tx), Some(_)) => {
+                let _ = tx.send(doc);
+            }
+            _ => {
+                if let Err(e) = write_atomic(&self.path, &doc) {
+                    tracing::error!("cannot write {}: {e}", self.path.display());
+                }
+            }
+        }
+    }
+
+    /// Hands over the final state; [`StateWritten::wait`] returns once it is durable.
+    fn finish(mut self, doc: Vec<u8>) -> StateWritten {
+        let Some(thread) = self.thread.take() else {
+            // No writer thread (it could not be spawned): write synchronously.
+            return StateWritten(Err(write_atomic(&self.path, &doc)));
+        };
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(doc);
+        }
+        StateWritten(Ok(thread))
+    }
+}
+
+struct StateWritten(Result<std::thread::JoinHandle<std::io::Result<()>>, std::io::Result<()>>);
+
+impl StateWritten {
+    fn wait(self) -> std::io::Result<()> {
+        match self.0 {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("run.json writer panicked"))),
+            Err(done) => done,
+        }
+    }
 }
 
 /// Write to a temporary file, fsync, rename over the target: readers see the old or the
