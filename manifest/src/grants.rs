@@ -343,20 +343,23 @@ pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> 
             "separate path components with `/`".into(),
         ));
     }
-    let bytes = path.as_bytes();
-    if path.starts_with('/')
-        || (bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':')
-    {
-        return Err((
+    let absolute = || {
+        Err((
             format!("absolute path `{path}` is not allowed"),
             relative_hint.into(),
-        ));
-    }
-    if path.starts_with('~') {
-        return Err((
+        ))
+    };
+    let tilde = || {
+        Err((
             format!("`{path}`: `~` is not expanded"),
             relative_hint.into(),
-        ));
+        ))
+    };
+    if path.starts_with('/') || has_drive(path) {
+        return absolute();
+    }
+    if path.starts_with('~') {
+        return tilde();
     }
     if path.contains(['*', '?', '[']) {
         return Err((
@@ -379,11 +382,21 @@ pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> 
             c => parts.push(c),
         }
     }
-    Ok(if parts.is_empty() {
-        ".".into()
-    } else {
-        parts.join("/")
-    })
+    // `./~/x` and `./C:/x` are refused like `~/x` and `C:/x`: a normalized path is
+    // itself accepted (normalizing is idempotent), so what is stored, shown and
+    // locked can be written back into `pipeline.toml` as it is.
+    match parts.first() {
+        None => Ok(".".into()),
+        Some(first) if first.starts_with('~') => tilde(),
+        Some(first) if has_drive(first) => absolute(),
+        Some(_) => Ok(parts.join("/")),
+    }
+}
+
+/// `C:…`: a Windows drive letter.
+fn has_drive(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
 }
 
 #[cfg(test)]
@@ -407,5 +420,27 @@ mod tests {
         assert!(ok("a\\b").is_err());
         assert!(ok("src/*.rs").is_err());
         assert!(ok("").is_err());
+        // Found by `fuzz/run grant_paths`: these normalized to `~/x` and `C:/x`,
+        // which normalizing refuses.
+        assert!(ok("./~/x").is_err());
+        assert!(ok("a/../~").is_err());
+        assert!(ok("./C:/x").is_err());
+        assert!(ok(".//c:").is_err());
+        assert_eq!(ok("a/~"), Ok("a/~".into()));
+        assert_eq!(
+            ok("x:/y"),
+            Err("absolute path `x:/y` is not allowed".into())
+        );
+    }
+
+    #[test]
+    fn normalize_is_idempotent() {
+        for p in [
+            ".", "a/./b/", "./~/x", "./C:/x", "a/../b", "a/~", "./.x", "x/..y",
+        ] {
+            if let Ok(n) = normalize_workspace_path(p) {
+                assert_eq!(normalize_workspace_path(&n), Ok(n.clone()), "{p} → {n}");
+            }
+        }
     }
 }

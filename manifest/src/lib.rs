@@ -233,5 +233,12 @@ impl Manifest {
     }
 }
 
+/// Internals the fuzz targets in `fuzz/` exercise directly. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The argument glob of `grants.process` and of image tags (`*` crosses `/`).
+    pub use crate::grants::process::glob_match as arg_glob_match;
+}
+
 #[cfg(test)]
 mod tests;

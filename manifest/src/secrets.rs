@@ -155,7 +155,11 @@ pub(crate) fn parse_secrets(cx: &mut Cx<'_>, v: &Val<'_>) -> (Vec<SecretDecl>, D
         cx.push(d);
         return (decls, declared);
     };
-    for (key, value) in entries(table) {
+    let entries = entries(table);
+    // Every value that may be a secret, masked in every diagnostic of the table: an
+    // inline `secrets = { A = "…", B = "…" }` has them all on one line.
+    let masks: Vec<Span> = entries.iter().flat_map(|(_, v)| value_masks(v)).collect();
+    for (key, value) in entries {
         let name: &str = key.get_ref();
         declared.names.push(name.to_string());
         if let Err(why) = check_secret_name(name) {
@@ -168,12 +172,12 @@ pub(crate) fn parse_secrets(cx: &mut Cx<'_>, v: &Val<'_>) -> (Vec<SecretDecl>, D
             let d = masked(
                 cx,
                 span_of(key),
-                &value_masks(value),
+                &masks,
                 format!("invalid secret name `{}`: {why}", name.escape_debug()),
             );
             cx.push(d.with_hint(hint));
         }
-        if let Some(source) = parse_source(cx, key, value) {
+        if let Some(source) = parse_source(cx, key, value, &masks) {
             if let SecretSource::Env(var) = &source {
                 declared.env_sources.push((var.clone(), name.to_string()));
             }
@@ -202,7 +206,13 @@ fn value_masks(value: &Val<'_>) -> Vec<Span> {
     }
 }
 
-fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<SecretSource> {
+/// `masks`: what diagnostics must hide (see [`value_masks`]), for the whole table.
+fn parse_source(
+    cx: &mut Cx<'_>,
+    key: &Key<'_>,
+    value: &Val<'_>,
+    masks: &[Span],
+) -> Option<SecretSource> {
     let name: &str = key.get_ref();
     let DeValue::Table(table) = value.get_ref() else {
         // Strings and anything else written in place of a source are literals: the
@@ -210,7 +220,7 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
         let d = masked(
             cx,
             span_of(key),
-            &[span_of(value)],
+            masks,
             format!(
                 "secret `{}` has a literal value: secrets are never written in pipeline.toml",
                 name.escape_debug()
@@ -221,7 +231,6 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
         cx.push(d);
         return None;
     };
-    let masks = value_masks(value);
     let place = format!("secret `{}`", name.escape_debug());
     let mut env: Option<(String, Span)> = None;
     let mut file: Option<(String, Span)> = None;
@@ -244,7 +253,7 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
             let d = masked(
                 cx,
                 span_of(k),
-                &masks,
+                masks,
                 format!("unknown key `{}` in {place}", kname.escape_debug()),
             );
             cx.push(d.with_hint(hint));
@@ -255,7 +264,7 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
             let d = masked(
                 cx,
                 span_of(v),
-                &masks,
+                masks,
                 format!(
                     "expected a string for `{kname}` of {place}, found {}",
                     type_name(v.get_ref())
@@ -277,7 +286,7 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
             let d = masked(
                 cx,
                 file_span,
-                &masks,
+                masks,
                 format!("{place} has both `env` and `file`"),
             );
             cx.push(d.with_hint("a secret has exactly one source: keep one of them"));
@@ -285,14 +294,14 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
         }
         (None, None) => {
             if ok {
-                let d = masked(cx, span_of(key), &masks, format!("{place} has no source"));
+                let d = masked(cx, span_of(key), masks, format!("{place} has no source"));
                 cx.push(d.with_hint(source_hint(name)));
             }
             return None;
         }
         (Some((var, span)), None) => {
             if let Some(why) = env_name_error(&var) {
-                let d = masked(cx, span, &masks, format!("`env` of {place}: {why}"));
+                let d = masked(cx, span, masks, format!("`env` of {place}: {why}"));
                 cx.push(d.with_hint(
                     "`env` names the variable that holds the value, e.g. `env = \"CI_REGISTRY_TOKEN\"`",
                 ));
@@ -311,7 +320,7 @@ fn parse_source(cx: &mut Cx<'_>, key: &Key<'_>, value: &Val<'_>) -> Option<Secre
                 None
             };
             if let Some(why) = why {
-                let d = masked(cx, span, &masks, format!("`file` of {place}: {why}"));
+                let d = masked(cx, span, masks, format!("`file` of {place}: {why}"));
                 cx.push(d.with_hint(
                     "write a path relative to the pipeline file's directory, or an absolute path",
                 ));

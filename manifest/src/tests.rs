@@ -579,6 +579,23 @@ fn secret_values_never_appear_in_errors() {
     assert!(out.contains("\"https://***@example.com/\""), "{out}");
 }
 
+/// Found by `fuzz/run manifest_secrets`: an error about one secret of an inline
+/// `secrets = { … }` showed the values of the others on the same line.
+#[test]
+fn secret_values_on_the_same_line_are_all_masked() {
+    let secret = "ghp_Zq8xW2vB7nM4"; // gantry:allow (a fake value the test proves is masked)
+    for table in [
+        format!("secrets = {{ env = \"CI_TOKEN\", value = \"{secret}\" }}"),
+        format!("secrets = {{ A = {{ env = \"X\" }}, b = {{ env = \"Y\" }}, T = \"{secret}\" }}"),
+        format!("secrets = {{ TOKEN = {{ env = \"CI\", file = \"x\" }}, T = [\"{secret}\"] }}"),
+        format!("secrets = {{ T = {{ env = \"1X\" }}, U = {{ token = \"{secret}\" }} }}"),
+    ] {
+        let src = format!("{table}\n[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\n");
+        let out = errors(&src);
+        assert!(!out.contains(secret), "{table}:\n{out}");
+    }
+}
+
 #[test]
 fn grants_check_secrets_declared_anywhere_in_the_file() {
     // `[secrets]` after the stages that use it.

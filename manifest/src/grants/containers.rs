@@ -146,9 +146,8 @@ impl ImageRef {
 
     /// The registry host (`127.0.0.1:5000`) when the first component names one.
     pub fn registry(&self) -> Option<&str> {
-        let (first, rest) = self.repository.split_once('/')?;
-        let _ = rest;
-        (first.contains(['.', ':']) || first == "localhost").then_some(first)
+        let (first, _) = self.repository.split_once('/')?;
+        names_registry(&self.repository).then_some(first)
     }
 }
 
@@ -172,18 +171,37 @@ fn split_reference(text: &str) -> Result<(String, Option<String>, Option<String>
         ),
         None => (rest, None),
     };
+    // Docker Hub's prefixes go, unless what remains would then name a registry:
+    // `docker.io/docker.io/x` is Hub's `docker.io/x`, not `x` on Docker Hub, and the
+    // host passes `Display` to the engine, so it must read back the same.
     let repo = repo
         .strip_prefix("docker.io/library/")
         .or_else(|| repo.strip_prefix("docker.io/"))
         .or_else(|| repo.strip_prefix("index.docker.io/library/"))
+        .filter(|rest| !names_registry(rest))
         .unwrap_or(repo);
     Ok((repo.to_string(), tag, digest))
 }
+
+/// Whether the first component of `repo` is a registry host, as Docker reads it.
+fn names_registry(repo: &str) -> bool {
+    repo.split_once('/')
+        .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost")
+}
+
+/// Docker's limit on a repository name (`NameTotalLengthMax`); longer names are
+/// refused by the engine, and would not fit the glob matcher's bounds.
+const MAX_REPOSITORY: usize = 255;
 
 /// Repository syntax; `glob` also allows `*`.
 fn check_repository(repo: &str, glob: bool) -> Result<(), String> {
     if repo.is_empty() {
         return Err("the repository name is empty".into());
+    }
+    if repo.len() > MAX_REPOSITORY {
+        return Err(format!(
+            "the repository name is longer than {MAX_REPOSITORY} bytes"
+        ));
     }
     for (i, comp) in repo.split('/').enumerate() {
         if comp.is_empty() {
@@ -544,6 +562,41 @@ mod tests {
         assert!(ImageRef::parse("app@sha256:xyz").is_err());
         assert!(ImageRef::parse("a/../b").is_err());
         assert!(ImageRef::parse("").is_err());
+    }
+
+    /// Found by `fuzz/run image_ref`: what is checked must be what the engine is
+    /// given (`Display`), so a reference reads back as itself.
+    #[test]
+    fn display_reads_back_as_the_same_image() {
+        let long = format!("a/{}", "b".repeat(254));
+        for text in [
+            "docker.io/docker.io/x",
+            "docker.io/library/localhost/x:1",
+            "docker.io/library/busybox",
+            "docker.io/x/y",
+            "docker.io/x",
+            &long[..255],
+        ] {
+            let image = r(text);
+            assert_eq!(
+                ImageRef::parse(&image.to_string()),
+                Ok(image.clone()),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            r("docker.io/docker.io/x").repository,
+            "docker.io/docker.io/x"
+        );
+        assert_eq!(r("docker.io/docker.io/x").registry(), Some("docker.io"));
+        assert_eq!(r("docker.io/x/y").repository, "x/y");
+        // Docker reads `a:5000` as a path component here, where `:` is invalid.
+        assert!(ImageRef::parse("index.docker.io/library/a:5000/b").is_err());
+        // A repository Docker refuses (over 255 bytes); with `:latest` added, its
+        // `Display` was also over the 512-byte limit and did not parse.
+        let e = ImageRef::parse(&format!("{long}/c")).unwrap_err();
+        assert!(e.contains("longer than 255"), "{e}");
+        assert!(ImagePattern::parse(&format!("{long}/*")).is_err());
     }
 
     #[test]

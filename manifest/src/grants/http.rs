@@ -148,6 +148,17 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
     if url.is_empty() {
         return Err(err("the URL is empty", general));
     }
+    // Credentials first, with or without a scheme: every later message repeats the URL.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    if let Some(at) = authority.rfind('@') {
+        return Err(UrlError {
+            reason: "the URL contains credentials (`user:password@`)".into(),
+            hint: "credentials never go into URLs: declare a secret in `[secrets]`, grant it with `grants.secrets`, and remove `…@` from the URL".into(),
+            secret: Some((start, start + at)),
+        });
+    }
     if !url.is_ascii() {
         return Err(err(
             format!("`{url}` contains non-ASCII characters"),
@@ -186,14 +197,6 @@ fn parse_url(url: &str) -> Result<HttpGrant, UrlError> {
     };
     let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_len);
-    if let Some(at) = authority.rfind('@') {
-        let start = scheme.len() + 3;
-        return Err(UrlError {
-            reason: "the URL contains credentials (`user:password@`)".into(),
-            hint: "credentials never go into URLs: declare a secret in `[secrets]`, grant it with `grants.secrets`, and remove `…@` from the URL".into(),
-            secret: Some((start, start + at)),
-        });
-    }
     if let Some(q) = tail.find('?') {
         let shown = tail[q..].split('#').next().unwrap_or("");
         return Err(err(
@@ -722,6 +725,22 @@ mod tests {
         assert!(bad("example.com/v1").contains("no scheme"));
         assert!(bad("https://user:pw@example.com").contains("credentials"));
         assert!(!bad("https://user:hunter2@example.com").contains("hunter2"));
+        // Found by `fuzz/run grant_http`: the non-ASCII, whitespace and no-scheme
+        // errors repeated the URL, credentials included.
+        for url in [
+            "https://user:hünter2@example.com/",
+            "https://user:hunter 2@example.com/",
+            "https://user:hunter2\t@example.com/",
+            "user:hunter2@example.com/v1",
+            "user:hunter2@example.com:443",
+        ] {
+            let e = bad(url);
+            assert!(
+                e.contains("credentials") && !e.contains("unter"),
+                "{url}: {e}"
+            );
+        }
+        assert_eq!(parse_url("x:pw@h").map_err(|e| e.secret), Err(Some((0, 4))));
         assert!(bad("https://example.com/v1?x=1").contains("query"));
         assert!(bad("https://example.com?x").contains("query"));
         assert!(bad("https://example.com/#top").contains("fragment"));

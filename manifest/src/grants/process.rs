@@ -111,7 +111,8 @@ impl ProcessGrant {
 }
 
 /// `*` any run of characters (including `/`), `?` one character, the rest literal.
-pub(crate) fn glob_match(pattern: &str, text: &str) -> bool {
+/// (Public only through [`crate::fuzzing`].)
+pub fn glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
