@@ -158,6 +158,21 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
             g.clone(),
         ),
         (
+            "relative-target",
+            run(", mounts = [{ source = \"src\", target = \"src\" }]"),
+            g.clone(),
+        ),
+        (
+            "missing-src",
+            run(", mounts = [{ source = \"nope/dir\", target = \"/n\" }]"),
+            g.clone(),
+        ),
+        (
+            "file-src",
+            run(", mounts = [{ source = \"src/main.rs\", target = \"/m\" }]"),
+            g.clone(),
+        ),
+        (
             "rw-src",
             run(", mounts = [{ source = \"src\", target = \"/src\", writable = true }]"),
             g.clone(),
@@ -260,7 +275,6 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         "net-join",
         "escape",
         "symlink",
-        "root-target",
         "inspect-other",
         "remove-other",
         "tag-foreign",
@@ -270,6 +284,21 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     assert_denied(&r, "privileged", &["privileged mode"]);
     assert_denied(&r, "cap-add", &["SYS_ADMIN"]);
     assert_denied(&r, "symlink", &["outside the workspace"]);
+    // Mistakes are not refusals: the error says what is wrong and how to fix it, and
+    // nothing is written to the audit log as a denial.
+    for (s, must) in [
+        ("root-target", &["mount target `/`", "must be absolute, not `/` itself", "for example"][..]),
+        ("relative-target", &["mount target `src`", "must be absolute", "for example `/workspace`"]),
+        ("missing-src", &["mount source `nope/dir` does not exist in the workspace", "create the directory"]),
+        ("file-src", &["mount source `src/main.rs` is a file, not a directory", "(`src`)"]),
+    ] {
+        let res = r.output(s, "result");
+        assert!(res.starts_with("err:") && !res.contains(NEVER), "{s}: {res}");
+        for m in must {
+            assert!(res.contains(m), "{s}: the message should contain {m:?}: {res}");
+        }
+        assert!(denials(&r, s).is_empty(), "{s}: not audited as a denial");
+    }
     assert_denied(&r, "sock-abs", &["absolute path"]);
     assert_denied(&r, "rw-src", &["grants.fs.write = [\"src\"]"]);
     assert_denied(

@@ -9,10 +9,12 @@
 //!    no grant allows it): `host-access` with privileged, added capabilities, devices,
 //!    `seccomp=unconfined`/`apparmor=unconfined` or any security option, host or
 //!    container namespace modes; network modes other than `none`/`bridge`; mounts whose
-//!    source is not a workspace directory after resolving symlinks (so never the
-//!    Docker socket) or whose target is `/` or relative; and any container, image or
-//!    service that does not carry this pipeline's `dev.gantry.pipeline` label — the
-//!    plugin cannot stop, inspect, read the logs of, tag or push someone else's.
+//!    source is outside the workspace (absolute, `..`, or a symlink leading out: so
+//!    never the Docker socket); and any container, image or service that does not
+//!    carry this pipeline's `dev.gantry.pipeline` label — the plugin cannot stop,
+//!    inspect, read the logs of, tag or push someone else's. Mistakes are not
+//!    refusals: a mount target that is not an absolute container path, a source that
+//!    does not exist or is a file is `invalid`/`not-found` with what to change.
 //! 2. **Granted or refused**: images by `run` globs, building by `build`, pushes by
 //!    `push` repositories, host ports by `publish`, networks by `network`, container
 //!    and service names by the `manage` prefix, Swarm by `services`, CPU, memory and
@@ -467,27 +469,59 @@ fn check_network(grant: &ContainersGrant, network: &str) -> Result<String, Refus
     }
 }
 
+/// Why a mount cannot be made.
+#[derive(Debug)]
+enum MountError {
+    /// Outside what grants allow (or not granted): an audited refusal.
+    Refused(Refusal),
+    /// The target is not a usable container path: `invalid`, saying how to fix it.
+    BadTarget(String),
+    /// The source does not exist or is not a directory: `not-found`/`invalid`,
+    /// saying how to fix it.
+    BadSource(CapError),
+}
+
 /// Checks a mount and returns the canonical host directory to bind.
 fn check_mount(
     workspace: &Path,
     fs_read: &[String],
     fs_write: &[String],
     m: &wit::Mount,
-) -> Result<PathBuf, Refusal> {
-    let source = normalize_workspace_path(&m.source)
-        .map_err(|(why, _)| (format!("mount source `{}`: {why}", shown(&m.source)), None))?;
+) -> Result<PathBuf, MountError> {
+    check_dir(workspace, fs_read, fs_write, m, Use::Mount)
+}
+
+/// What a checked workspace directory is for (the words of the errors).
+#[derive(Clone, Copy, PartialEq)]
+enum Use {
+    Mount,
+    BuildContext,
+}
+
+fn check_dir(
+    workspace: &Path,
+    fs_read: &[String],
+    fs_write: &[String],
+    m: &wit::Mount,
+    used: Use,
+) -> Result<PathBuf, MountError> {
+    let (noun, verb) = match used {
+        Use::Mount => ("mount source", "mount"),
+        Use::BuildContext => ("build context", "name"),
+    };
+    let source = normalize_workspace_path(&m.source).map_err(|(why, _)| {
+        MountError::Refused((format!("mount source `{}`: {why}", shown(&m.source)), None))
+    })?;
     let target_ok = m.target.starts_with('/')
         && m.target != "/"
         && !m.target.split('/').any(|c| c == ".." || c == ".")
         && !m.target.contains(['\0', ':', ',']);
     if !target_ok {
-        return Err((
-            format!(
-                "mount target `{}` must be an absolute path other than `/`, without `.`/`..`, `:` or `,`",
-                shown(&m.target)
-            ),
-            None,
-        ));
+        return Err(MountError::BadTarget(format!(
+            "mount target `{}` is not a usable path inside the container: it must be absolute, not `/` itself, without `.` or `..` components and without `:` or `,` (for example `/workspace` or `/src/{}`)",
+            shown(&m.target),
+            if source == "." { "app" } else { source.rsplit('/').next().unwrap_or("app") }
+        )));
     }
     let covers = |g: &String| g == "." || *g == source || source.starts_with(&format!("{g}/"));
     let granted = if m.writable {
@@ -497,32 +531,40 @@ fn check_mount(
     };
     if !granted {
         let key = if m.writable { "write" } else { "read" };
-        return Err((
+        return Err(MountError::Refused((
             format!(
                 "mounting workspace path `{source}` {} is not granted",
                 if m.writable { "writable" } else { "read-only" }
             ),
             Some(format!("grants.fs.{key} = [\"{source}\"]")),
-        ));
+        )));
     }
     let full = workspace.join(&source);
     let canonical = full.canonicalize().map_err(|e| {
-        (
-            format!("mount source `{source}` cannot be resolved: {e}"),
-            None,
-        )
+        MountError::BadSource(if e.kind() == std::io::ErrorKind::NotFound {
+            CapError::NotFound(format!(
+                "{noun} `{source}` does not exist in the workspace: create the directory before this stage runs (in the repository or in an earlier stage this one `needs`), or {verb} a directory that exists"
+            ))
+        } else {
+            CapError::Invalid(format!(
+                "{noun} `{source}` cannot be resolved ({e}): check that gantry may read the directory and every directory above it"
+            ))
+        })
     })?;
     if !canonical.starts_with(workspace) {
-        return Err((
+        return Err(MountError::Refused((
             format!(
                 "mount source `{source}` resolves to `{}`, outside the workspace",
                 canonical.display()
             ),
             None,
-        ));
+        )));
     }
     if !canonical.is_dir() {
-        return Err((format!("mount source `{source}` is not a directory"), None));
+        let parent = source.rsplit_once('/').map_or(".", |(p, _)| p);
+        return Err(MountError::BadSource(CapError::Invalid(format!(
+            "{noun} `{source}` is a file, not a directory: {verb} the directory that holds it (`{parent}`)"
+        ))));
     }
     Ok(canonical)
 }
@@ -1084,7 +1126,11 @@ impl StageState {
                 &self.containers.fs_write,
                 m,
             )
-            .map_err(|r| self.refuse(op, r, json!({ "mount": shown(&m.source) })))?;
+            .map_err(|e| match e {
+                MountError::Refused(r) => self.refuse(op, r, json!({ "mount": shown(&m.source) })),
+                MountError::BadTarget(why) => CapError::Invalid(why),
+                MountError::BadSource(e) => e,
+            })?;
             binds.push(format!(
                 "{}:{}:{}",
                 host.display(),
@@ -1400,18 +1446,21 @@ impl StageState {
             target: "/context".into(),
             writable: false,
         };
-        let dir = check_mount(
+        let dir = check_dir(
             &self.broker.workspace,
             &self.containers.fs_read,
             &self.containers.fs_write,
             &m,
+            Use::BuildContext,
         )
-        .map_err(|(what, grant)| {
-            self.refuse(
+        .map_err(|e| match e {
+            MountError::Refused((what, grant)) => self.refuse(
                 op,
                 (what.replace("mounting", "building from"), grant),
                 detail.clone(),
-            )
+            ),
+            MountError::BadTarget(why) => CapError::Invalid(why),
+            MountError::BadSource(e) => e,
         })?;
         let dockerfile = spec
             .dockerfile
@@ -2445,24 +2494,38 @@ mod tests {
             writable,
         };
         let read = vec![".".to_string()];
+        let refused = |r: Result<PathBuf, MountError>| match r {
+            Err(MountError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
         assert!(check_mount(&ws, &read, &[], &m("src", "/src", false)).is_ok());
-        assert!(
-            check_mount(&ws, &read, &[], &m("src", "/src", true))
-                .unwrap_err()
-                .1
-                .is_some()
-        );
-        assert!(
-            check_mount(&ws, &read, &[], &m("sock", "/s", false))
-                .unwrap_err()
-                .0
-                .contains("outside")
-        );
-        assert!(check_mount(&ws, &read, &[], &m("../", "/s", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("src", "/", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("src", "rel", false)).is_err());
-        assert!(check_mount(&ws, &[], &[], &m("src", "/src", false)).is_err());
+        assert!(refused(check_mount(&ws, &read, &[], &m("src", "/src", true))).1.is_some());
+        assert!(refused(check_mount(&ws, &read, &[], &m("sock", "/s", false))).0.contains("outside"));
+        refused(check_mount(&ws, &read, &[], &m("../", "/s", false)));
+        refused(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)));
+        refused(check_mount(&ws, &[], &[], &m("src", "/src", false)));
+        // Mistakes, not refusals: the error says what is wrong and how to fix it.
+        for target in ["/", "rel", "/a/../b", "/a:b"] {
+            match check_mount(&ws, &read, &[], &m("src", target, false)) {
+                Err(MountError::BadTarget(why)) => {
+                    assert!(why.contains("must be absolute") && why.contains("for example"), "{why}")
+                }
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+        match check_mount(&ws, &read, &[], &m("missing/dir", "/m", false)) {
+            Err(MountError::BadSource(CapError::NotFound(why))) => {
+                assert!(why.contains("does not exist") && why.contains("create the directory"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(ws.join("src/file.txt"), "x").unwrap();
+        match check_mount(&ws, &read, &[], &m("src/file.txt", "/m", false)) {
+            Err(MountError::BadSource(CapError::Invalid(why))) => {
+                assert!(why.contains("not a directory") && why.contains("`src`"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&ws);
     }
 
