@@ -247,6 +247,39 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
             g.clone(),
         ),
     ];
+    // Specs over gantry's count limits (host/src/caps/containers.rs, `limits`).
+    let many = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let mut cases = cases;
+    cases.extend([
+        (
+            "env-count",
+            run(&format!(", env = {{ {} }}", many(257, &|i| format!("V{i} = \"x\"")))),
+            g.clone(),
+        ),
+        (
+            "args-count",
+            format!("op = \"run\", image = \"{image}\", command = [{}]", many(1025, &|_| "\"a\"".into())),
+            g.clone(),
+        ),
+        (
+            "mounts-count",
+            run(&format!(", mounts = [{}]", many(33, &|i| format!("{{ source = \"src\", target = \"/m{i}\" }}")))),
+            g.clone(),
+        ),
+        (
+            "ports-count",
+            format!(
+                "op = \"create\", name = \"{prefix}many\", image = \"{image}\", network = \"bridge\", ports = [{}]",
+                many(65, &|i| format!("[80, {}]", 20000 + i))
+            ),
+            g.clone(),
+        ),
+        (
+            "replicas-count",
+            format!("op = \"service-deploy\", name = \"{prefix}svc\", image = \"{image}\", replicas = 65"),
+            format!("{{ run = [\"{repo}:*\"], manage = \"{prefix}\", services = true }}"),
+        ),
+    ]);
     for (name, with, grants) in &cases {
         p.push_str(&stage(name, with, grants));
     }
@@ -337,6 +370,18 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         &["grants.containers.services = true"],
     );
 
+    for (s, field, count, max) in [
+        ("env-count", "env", 257, 256),
+        ("args-count", "command", 1025, 1024),
+        ("mounts-count", "mounts", 33, 32),
+        ("ports-count", "ports", 65, 64),
+        ("replicas-count", "replicas", 65, 64),
+    ] {
+        let res = r.output(s, "result");
+        let want = format!("`{field}` has {count} entries, above gantry's limit of {max} per spec");
+        assert!(res.starts_with("err:") && res.contains(&want), "{s}: expected {want:?}: {res}");
+        assert!(denials(&r, s).is_empty(), "{s}: a size error, not a denial");
+    }
     // The other people's containers are as they were.
     assert_eq!(
         docker_ok(&["inspect", "--format", "{{.State.Running}}", &foreign]),

@@ -79,9 +79,83 @@ pub const LABEL_PREVIOUS_IMAGE: &str = "dev.gantry.previous-image";
 pub const OUTPUT_CAP: usize = 4 << 20;
 /// Largest build context sent to the engine.
 pub const MAX_CONTEXT: u64 = 1 << 30;
-const MAX_ENV: usize = 256;
-const MAX_ARGS: usize = 1024;
-const MAX_SPEC_BYTES: usize = 256 << 10;
+
+/// How many entries of each list a spec may carry, and how many bytes of text in all.
+/// Generous for real use (the engine itself has no such limits), small enough that a
+/// plugin cannot make the host build a huge request or fill the audit log. A spec
+/// over one is refused as `invalid` with [`OverLimit`]'s text, which names the
+/// field, the count and the limit.
+pub mod limits {
+    /// Environment variables of a container or service.
+    pub const ENV: usize = 256;
+    /// Arguments: `command` plus `entrypoint`.
+    pub const ARGS: usize = 1024;
+    /// Published ports of a container or service.
+    pub const PORTS: usize = 64;
+    /// Workspace mounts of a one-off container.
+    pub const MOUNTS: usize = 32;
+    /// Labels the plugin sets on a container, service or image (gantry's own extra).
+    pub const LABELS: usize = 128;
+    /// Arguments of a health check command.
+    pub const HEALTH_ARGS: usize = 64;
+    /// Replicas of a Swarm service.
+    pub const REPLICAS: usize = 64;
+    /// Tags of one build.
+    pub const TAGS: usize = 32;
+    /// `--build-arg`s of one build.
+    pub const BUILD_ARGS: usize = 128;
+    /// All the text of one spec: arguments, variables, labels, build args.
+    pub const SPEC_BYTES: usize = 256 << 10;
+}
+
+/// A spec over one of [`limits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimit {
+    /// The spec's field, as the WIT record names it (`env`, `ports`, …).
+    pub field: &'static str,
+    pub count: usize,
+    pub max: usize,
+    /// `entries` or `bytes`.
+    pub unit: &'static str,
+}
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` has {} {}, above gantry's limit of {} per spec; split the work or pass fewer",
+            self.field, self.count, self.unit, self.max
+        )
+    }
+}
+
+/// Checks `(field, count, max)` triples and the total text size.
+fn check_counts(counts: &[(&'static str, usize, usize)], bytes: usize) -> Result<(), CapError> {
+    for &(field, count, max) in counts {
+        if count > max {
+            return Err(CapError::Invalid(
+                OverLimit { field, count, max, unit: "entries" }.to_string(),
+            ));
+        }
+    }
+    if bytes > limits::SPEC_BYTES {
+        return Err(CapError::Invalid(
+            OverLimit { field: "the spec's text", count: bytes, max: limits::SPEC_BYTES, unit: "bytes" }
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes of text in argument lists and key/value lists.
+fn text_bytes(lists: &[&[String]], pairs: &[&[(String, String)]]) -> usize {
+    lists.iter().flat_map(|l| l.iter()).map(String::len).sum::<usize>()
+        + pairs
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+}
 
 /// Where the labels come from.
 #[derive(Clone, Debug, Default)]
@@ -611,9 +685,6 @@ fn check_resources(
 }
 
 fn check_env(env: &[(String, String)]) -> Result<Vec<String>, Refusal> {
-    if env.len() > MAX_ENV {
-        return Err((format!("more than {MAX_ENV} environment variables"), None));
-    }
     env.iter()
         .map(|(k, v)| {
             let ok = !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0');
@@ -1092,22 +1163,15 @@ impl StageState {
     fn run_oneoff(&mut self, spec: wit::RunSpec) -> Result<wit::RunOutput, CapError> {
         let op = "run";
         let grant = self.containers_grant(op)?;
-        let size: usize = spec
-            .command
-            .iter()
-            .chain(spec.entrypoint.iter().flatten())
-            .map(String::len)
-            .sum::<usize>()
-            + spec
-                .env
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>();
-        if size > MAX_SPEC_BYTES || spec.command.len() > MAX_ARGS {
-            return Err(CapError::Invalid(format!(
-                "the run spec is too large (at most {MAX_ARGS} arguments and {MAX_SPEC_BYTES} bytes)"
-            )));
-        }
+        let entrypoint = spec.entrypoint.clone().unwrap_or_default();
+        check_counts(
+            &[
+                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("mounts", spec.mounts.len(), limits::MOUNTS),
+            ],
+            text_bytes(&[&spec.command, &entrypoint], &[&spec.env]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (net, res, env) = self.check_common(
             op,
@@ -1430,6 +1494,14 @@ impl StageState {
     fn build_image(&mut self, spec: wit::BuildSpec) -> Result<wit::Image, CapError> {
         let op = "build";
         let grant = self.containers_grant(op)?;
+        check_counts(
+            &[
+                ("tags", spec.tags.len(), limits::TAGS),
+                ("build-args", spec.build_args.len(), limits::BUILD_ARGS),
+                ("labels", spec.labels.len(), limits::LABELS),
+            ],
+            text_bytes(&[&spec.tags], &[&spec.build_args, &spec.labels]),
+        )?;
         let detail = json!({ "context": shown(&spec.context), "tags": spec.tags.iter().map(|t| shown(t)).collect::<Vec<_>>() });
         if !grant.build {
             return Err(self.refuse(
@@ -1809,6 +1881,21 @@ impl StageState {
         if let Err(r) = check_name(&grant, &spec.name, "container") {
             return Err(self.refuse(op, r, json!({ "name": shown(&spec.name) })));
         }
+        let entrypoint = spec.entrypoint.clone().unwrap_or_default();
+        check_counts(
+            &[
+                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("ports", spec.ports.len(), limits::PORTS),
+                ("labels", spec.labels.len(), limits::LABELS),
+                (
+                    "health-check.test",
+                    spec.health_check.as_ref().map_or(0, |h| h.test.len()),
+                    limits::HEALTH_ARGS,
+                ),
+            ],
+            text_bytes(&[&spec.command, &entrypoint], &[&spec.env, &spec.labels]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (net, res, env) = self.check_common(
             op,
@@ -2113,6 +2200,21 @@ impl StageState {
         let op = "service-deploy";
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, &spec.name)?;
+        check_counts(
+            &[
+                ("command", spec.command.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("ports", spec.ports.len(), limits::PORTS),
+                ("labels", spec.labels.len(), limits::LABELS),
+                ("replicas", spec.replicas as usize, limits::REPLICAS),
+                (
+                    "health-check.test",
+                    spec.health_check.as_ref().map_or(0, |h| h.test.len()),
+                    limits::HEALTH_ARGS,
+                ),
+            ],
+            text_bytes(&[&spec.command], &[&spec.env, &spec.labels]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (_, (nano, mem, pids), env) = self.check_common(
             op,
@@ -2171,7 +2273,8 @@ impl StageState {
             }),
             mode: Some(ServiceSpecMode {
                 replicated: Some(ServiceSpecModeReplicated {
-                    replicas: Some(i64::from(spec.replicas.clamp(1, 64))),
+                    // 0 asks for the default, one task; above the limit was refused.
+                    replicas: Some(i64::from(spec.replicas.max(1))),
                 }),
                 ..Default::default()
             }),
@@ -2480,6 +2583,25 @@ mod tests {
         assert!(check_name(&g, "db", "container").is_err());
         assert!(check_name(&g, "app-/x", "container").is_err());
         assert!(check_name(&ContainersGrant::default(), "app-web", "container").is_err());
+    }
+
+    #[test]
+    fn counts_are_capped_with_errors_naming_the_limit() {
+        assert!(check_counts(&[("env", limits::ENV, limits::ENV)], 0).is_ok());
+        let over = |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10) {
+            Err(CapError::Invalid(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = over("env", 257, limits::ENV);
+        assert!(m.contains("`env` has 257 entries") && m.contains("limit of 256"), "{m}");
+        let m = over("replicas", 65, limits::REPLICAS);
+        assert!(m.contains("`replicas` has 65") && m.contains("64"), "{m}");
+        match check_counts(&[], limits::SPEC_BYTES + 1) {
+            Err(CapError::Invalid(m)) => assert!(m.contains("bytes") && m.contains(&limits::SPEC_BYTES.to_string()), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let env = vec![("K".to_string(), "vv".to_string())];
+        assert_eq!(text_bytes(&[&["ab".to_string()]], &[&env]), 5);
     }
 
     #[test]
