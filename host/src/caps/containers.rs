@@ -861,15 +861,73 @@ fn to_image(i: &ImageInspect) -> wit::Image {
     }
 }
 
-/// Reads the build context into a tar archive, honouring `.dockerignore`. Symlinks
-/// are archived as links (never followed), so a link to `/etc` sends nothing from it.
-fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
+/// A build context archived into a private temporary file (mode 0600), removed when
+/// dropped. The archive is streamed to the engine from there, so a large context
+/// never sits in gantry's memory.
+struct ContextArchive {
+    path: PathBuf,
+    /// Bytes of file content archived (what [`MAX_CONTEXT`] caps).
+    content: u64,
+}
+
+impl Drop for ContextArchive {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl ContextArchive {
+    /// The archive as a request body, read in 256 KiB chunks as the engine takes it.
+    fn body(
+        &self,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+        String,
+    > {
+        use std::io::Read;
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| format!("cannot reopen the build context archive: {e}"))?;
+        let chunks = futures_util::stream::unfold(Some(file), |state| async move {
+            let mut f = state?;
+            let mut buf = vec![0u8; 256 << 10];
+            match f.read(&mut buf) {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(chunks)
+    }
+}
+
+/// Archives the build context into a temporary file, honouring `.dockerignore`.
+/// Symlinks are archived as links (never followed), so a link to `/etc` sends nothing
+/// from it. More than `cap` bytes of file content is an error naming the cap, raised
+/// as soon as the sizes seen add up past it (before the rest is read).
+fn context_tar(dir: &Path, cap: u64) -> Result<ContextArchive, String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
         .map(|t| DockerIgnore::parse(&t))
         .unwrap_or_default();
-    let mut builder = tar::Builder::new(Vec::new());
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "gantry-context-{}-{}.tar",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot create a temporary file for the build context (`{}`): {e}", path.display()))?;
+    // From here on, the guard removes the file whatever happens.
+    let mut archive = ContextArchive { path, content: 0 };
+    let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(256 << 10, file));
     builder.follow_symlinks(false);
-    let mut total: u64 = 0;
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let full = dir.join(&rel);
@@ -899,11 +957,11 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
                 if ignore.ignored(&name) {
                     continue;
                 }
-                total += meta.len();
-                if total > MAX_CONTEXT {
+                archive.content += meta.len();
+                if archive.content > cap {
                     return Err(format!(
-                        "the build context is larger than {}; exclude what the build does not need in `.dockerignore`",
-                        crate::manifest::units::format_size(MAX_CONTEXT)
+                        "the build context is larger than gantry's cap of {} (reached at `{name}`); exclude what the build does not need in `.dockerignore`",
+                        crate::manifest::units::format_size(cap)
                     ));
                 }
                 builder
@@ -914,7 +972,10 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
     }
     builder
         .into_inner()
-        .map_err(|e| format!("cannot finish the build context archive: {e}"))
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot finish the build context archive: {e}"))?;
+    Ok(archive)
 }
 
 /// The subset of `.dockerignore` the classic builder honours: one pattern per line,
@@ -1613,7 +1674,8 @@ impl StageState {
                 labels: vec![],
             },
             || {
-                let tar = context_tar(&dir).map_err(CapError::Failed)?;
+                let archive = context_tar(&dir, MAX_CONTEXT).map_err(CapError::Failed)?;
+                let body = archive.body().map_err(CapError::Failed)?;
                 let docker = containers.docker()?;
                 let first = tags.first().map(ToString::to_string);
                 let d = docker.clone();
@@ -1631,7 +1693,7 @@ impl StageState {
                 let log2 = log.clone();
                 let id = containers.call("build", None, async move {
                     let mut stream =
-                        d.build_image(options, None, Some(bollard::body_full(tar.into())));
+                        d.build_image(options, None, Some(bollard::body_try_stream(body)));
                     let mut id = None;
                     while let Some(item) = stream.next().await {
                         let info = item.map_err(|e| match e {
@@ -2660,6 +2722,41 @@ mod tests {
         assert!(!i.ignored("keep.log"));
         assert!(i.ignored(".git/config"));
         assert!(!i.ignored("src/main.rs"));
+    }
+
+    #[test]
+    fn build_context_goes_to_a_temporary_file_under_a_cap() {
+        let ws = std::env::temp_dir().join(format!("gantry-ctx-{}", std::process::id()));
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        std::fs::write(ws.join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(ws.join("sub/a.txt"), "hello").unwrap();
+        std::fs::write(ws.join("skip.log"), "no").unwrap();
+        std::fs::write(ws.join(".dockerignore"), "*.log\n").unwrap();
+        let archive = context_tar(&ws, MAX_CONTEXT).unwrap();
+        let path = archive.path.clone();
+        assert_eq!(archive.content, 13 + 5 + 6);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "the archive is private");
+        let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&path).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dockerignore", "Dockerfile", "sub", "sub/a.txt"]);
+        drop(archive);
+        assert!(!path.exists(), "the archive is removed once used");
+
+        // Over the real cap: a sparse file, so the test writes nothing; the error names
+        // the cap and comes before anything is read.
+        let big = std::fs::File::create(ws.join("sub/big.bin")).unwrap();
+        big.set_len(MAX_CONTEXT + 1).unwrap();
+        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        let err = context_tar(&ws, MAX_CONTEXT).err().expect("over the cap");
+        assert!(err.contains("larger than gantry's cap of 1GiB") && err.contains("sub/big.bin") && err.contains(".dockerignore"), "{err}");
+        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        assert_eq!(before, after, "no archive is left behind");
+        let _ = std::fs::remove_dir_all(&ws);
     }
 
     #[test]
