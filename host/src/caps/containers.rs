@@ -843,6 +843,70 @@ fn to_container(c: &ContainerInspectResponse) -> wit::Container {
     }
 }
 
+/// A `container` record from one entry of the list API (`GET /containers/json`),
+/// with the same values [`to_container`] takes from an inspect. Engine 20.10 (API
+/// 1.41) has no `Health` field in the list, so health and exit code come from the
+/// `Status` text (`Up 3 seconds (healthy)`, `Exited (137) 2 minutes ago`).
+fn summary_to_container(c: &bollard::models::ContainerSummary) -> wit::Container {
+    let status = c.status.clone().unwrap_or_default();
+    let state = enum_str(&c.state).unwrap_or_default();
+    let health = c
+        .health
+        .as_ref()
+        .and_then(|h| enum_str(&h.status))
+        .filter(|h| h != "none")
+        .or_else(|| {
+            let s = status.as_str();
+            if s.contains("(healthy)") {
+                Some("healthy".to_string())
+            } else if s.contains("(unhealthy)") {
+                Some("unhealthy".to_string())
+            } else if s.contains("(health: starting)") {
+                Some("starting".to_string())
+            } else {
+                None
+            }
+        });
+    let exit_code = if matches!(state.as_str(), "exited" | "dead") {
+        status
+            .split_once("Exited (")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .and_then(|(code, _)| code.parse().ok())
+    } else {
+        None
+    };
+    let mut ports: Vec<wit::Port> = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            p.public_port.map(|hp| wit::Port {
+                container_port: p.private_port,
+                host_port: hp,
+            })
+        })
+        .collect();
+    ports.sort_by_key(|p| (p.container_port, p.host_port));
+    ports.dedup_by_key(|p| (p.container_port, p.host_port));
+    let mut labels: Vec<(String, String)> = c.labels.clone().unwrap_or_default().into_iter().collect();
+    labels.sort();
+    wit::Container {
+        id: c.id.clone().unwrap_or_default(),
+        name: c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        image: c.image.clone().unwrap_or_default(),
+        state,
+        health,
+        exit_code,
+        ports,
+        labels,
+    }
+}
+
 fn to_image(i: &ImageInspect) -> wit::Image {
     let mut labels: Vec<(String, String)> = i
         .config
@@ -2142,17 +2206,9 @@ impl StageState {
                     }))
                     .await
                     .map_err(engine_error)?;
-                let mut out = Vec::new();
-                for c in list {
-                    if let Some(id) = c.id
-                        && let Ok(i) = d
-                            .inspect_container(&id, None::<q::InspectContainerOptions>)
-                            .await
-                    {
-                        out.push(to_container(&i));
-                    }
-                }
-                Ok(out)
+                // One request: the list's own fields carry everything a `container`
+                // record holds (no inspect per container).
+                Ok(list.iter().map(summary_to_container).collect::<Vec<_>>())
             })?;
         Ok(found
             .into_iter()
@@ -2768,5 +2824,40 @@ mod tests {
                 .contains("line 1")
         );
         assert!(check_dockerfile("\n# only comments\n").is_err());
+    }
+
+    /// Listing builds the records from the list API alone; they equal what an inspect
+    /// per container gave (real Engine 20.10 answers, captured into fixtures).
+    #[test]
+    fn list_entries_equal_inspects() {
+        let list: Vec<bollard::models::ContainerSummary> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/docker-api-1.41/containers-list.json"
+        ))
+        .unwrap();
+        let inspects: Vec<ContainerInspectResponse> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/docker-api-1.41/containers-inspect.json"
+        ))
+        .unwrap();
+        assert_eq!(list.len(), 3);
+        for summary in &list {
+            let from_list = summary_to_container(summary);
+            let inspect = inspects
+                .iter()
+                .find(|i| i.id == summary.id)
+                .expect("an inspect of the same container");
+            let mut from_inspect = to_container(inspect);
+            if from_inspect.state == "created" {
+                // An inspect of a never-started container says exit code 0; the list
+                // (rightly) has none.
+                assert_eq!(from_inspect.exit_code, Some(0));
+                from_inspect.exit_code = None;
+            }
+            assert_eq!(format!("{from_list:?}"), format!("{from_inspect:?}"), "{}", from_list.name);
+        }
+        let by = |n: &str| list.iter().map(summary_to_container).find(|c| c.name == n).unwrap();
+        assert_eq!(by("lt-exited").exit_code, Some(3));
+        assert_eq!(by("lt-healthy").health.as_deref(), Some("unhealthy"));
+        assert_eq!(by("lt-healthy").ports.len(), 1);
+        assert_eq!(by("lt-created").labels, [("dev.gantry.x".to_string(), "1".to_string())]);
     }
 }
