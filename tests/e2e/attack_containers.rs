@@ -158,6 +158,21 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
             g.clone(),
         ),
         (
+            "relative-target",
+            run(", mounts = [{ source = \"src\", target = \"src\" }]"),
+            g.clone(),
+        ),
+        (
+            "missing-src",
+            run(", mounts = [{ source = \"nope/dir\", target = \"/n\" }]"),
+            g.clone(),
+        ),
+        (
+            "file-src",
+            run(", mounts = [{ source = \"src/main.rs\", target = \"/m\" }]"),
+            g.clone(),
+        ),
+        (
             "rw-src",
             run(", mounts = [{ source = \"src\", target = \"/src\", writable = true }]"),
             g.clone(),
@@ -232,6 +247,39 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
             g.clone(),
         ),
     ];
+    // Specs over gantry's count limits (host/src/caps/containers.rs, `limits`).
+    let many = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    let mut cases = cases;
+    cases.extend([
+        (
+            "env-count",
+            run(&format!(", env = {{ {} }}", many(257, &|i| format!("V{i} = \"x\"")))),
+            g.clone(),
+        ),
+        (
+            "args-count",
+            format!("op = \"run\", image = \"{image}\", command = [{}]", many(1025, &|_| "\"a\"".into())),
+            g.clone(),
+        ),
+        (
+            "mounts-count",
+            run(&format!(", mounts = [{}]", many(33, &|i| format!("{{ source = \"src\", target = \"/m{i}\" }}")))),
+            g.clone(),
+        ),
+        (
+            "ports-count",
+            format!(
+                "op = \"create\", name = \"{prefix}many\", image = \"{image}\", network = \"bridge\", ports = [{}]",
+                many(65, &|i| format!("[80, {}]", 20000 + i))
+            ),
+            g.clone(),
+        ),
+        (
+            "replicas-count",
+            format!("op = \"service-deploy\", name = \"{prefix}svc\", image = \"{image}\", replicas = 65"),
+            format!("{{ run = [\"{repo}:*\"], manage = \"{prefix}\", services = true }}"),
+        ),
+    ]);
     for (name, with, grants) in &cases {
         p.push_str(&stage(name, with, grants));
     }
@@ -260,7 +308,6 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         "net-join",
         "escape",
         "symlink",
-        "root-target",
         "inspect-other",
         "remove-other",
         "tag-foreign",
@@ -270,6 +317,21 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     assert_denied(&r, "privileged", &["privileged mode"]);
     assert_denied(&r, "cap-add", &["SYS_ADMIN"]);
     assert_denied(&r, "symlink", &["outside the workspace"]);
+    // Mistakes are not refusals: the error says what is wrong and how to fix it, and
+    // nothing is written to the audit log as a denial.
+    for (s, must) in [
+        ("root-target", &["mount target `/`", "must be absolute, not `/` itself", "for example"][..]),
+        ("relative-target", &["mount target `src`", "must be absolute", "for example `/workspace`"]),
+        ("missing-src", &["mount source `nope/dir` does not exist in the workspace", "create the directory"]),
+        ("file-src", &["mount source `src/main.rs` is a file, not a directory", "(`src`)"]),
+    ] {
+        let res = r.output(s, "result");
+        assert!(res.starts_with("err:") && !res.contains(NEVER), "{s}: {res}");
+        for m in must {
+            assert!(res.contains(m), "{s}: the message should contain {m:?}: {res}");
+        }
+        assert!(denials(&r, s).is_empty(), "{s}: not audited as a denial");
+    }
     assert_denied(&r, "sock-abs", &["absolute path"]);
     assert_denied(&r, "rw-src", &["grants.fs.write = [\"src\"]"]);
     assert_denied(
@@ -308,6 +370,18 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         &["grants.containers.services = true"],
     );
 
+    for (s, field, count, max) in [
+        ("env-count", "env", 257, 256),
+        ("args-count", "command", 1025, 1024),
+        ("mounts-count", "mounts", 33, 32),
+        ("ports-count", "ports", 65, 64),
+        ("replicas-count", "replicas", 65, 64),
+    ] {
+        let res = r.output(s, "result");
+        let want = format!("`{field}` has {count} entries, above gantry's limit of {max} per spec");
+        assert!(res.starts_with("err:") && res.contains(&want), "{s}: expected {want:?}: {res}");
+        assert!(denials(&r, s).is_empty(), "{s}: a size error, not a denial");
+    }
     // The other people's containers are as they were.
     assert_eq!(
         docker_ok(&["inspect", "--format", "{{.State.Running}}", &foreign]),

@@ -449,3 +449,101 @@ grants.containers = {{ run = ["{repo}:*"] }}
         r.stage("fail")
     );
 }
+
+/// The release path of gantry's own pipeline.toml in miniature: `image-root` packages a
+/// dynamically linked host binary (`true`) with the libraries `ldd` lists into a
+/// `FROM scratch` context, `image-build` pushes it, and `container-run` runs the
+/// pushed image by digest — it only exits 0 if the loader and libraries are all there.
+#[test]
+fn image_root_packages_a_host_binary_that_runs_from_scratch() {
+    let name = "image_root_packages_a_host_binary_that_runs_from_scratch";
+    let Some(_f) = docker_or_skip(name) else {
+        return;
+    };
+    let Some(reg) = registry_or_skip(name) else {
+        return;
+    };
+    if std::env::consts::ARCH != "x86_64" || !std::path::Path::new("/lib64/ld-linux-x86-64.so.2").exists() {
+        eprintln!("SKIPPED {name}: the grants below name x86_64 glibc paths");
+        return;
+    }
+    let _g = shared();
+    let mut cleanup = Cleanup::new();
+    let repo = format!("{}/{}", reg.address, unique("gantry-root"));
+    cleanup.image(&format!("{repo}:v1"));
+    let ws = Workspace::new(GANTRY);
+    let true_bin = ["/usr/bin/true", "/bin/true"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("a `true` binary");
+    ws.write("bin/true", std::fs::read(true_bin).expect("read true"));
+    ws.write(
+        "deploy/Dockerfile",
+        "FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [\"/usr/local/bin/true\"]\n",
+    );
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"[pipeline]
+name = "root-test"
+
+[secrets]
+REGISTRY_PASSWORD = {{ env = "GANTRY_TEST_PW" }}
+
+[stage.root]
+plugin = "builtin:image-root"
+with = {{ binary = "bin/true", out = "out/img", dockerfile = "deploy/Dockerfile", dirs = ["/tmp"] }}
+grants.fs = {{ read = ["deploy"], write = ["out/img"] }}
+grants.process = [
+  {{ cmd = "ldd", args = ["bin/true"], read-only = true }},
+  {{ cmd = "strip", args = ["-o", "out/img/rootfs/usr/local/bin/true", "bin/true"] }},
+  {{ cmd = "cp", args = ["-L", "--parents", "/lib/x86_64-linux-gnu/lib*.so*", "out/img/rootfs/"] }},
+  {{ cmd = "cp", args = ["-L", "--parents", "/lib64/ld-linux-x86-64.so.2", "out/img/rootfs/"] }},
+]
+
+[stage.image]
+plugin = "builtin:image-build"
+needs = ["root"]
+with = {{ context = "out/img", tags = ["{repo}:v1"], push = true, username = "{user}", password-secret = "REGISTRY_PASSWORD" }}
+grants.fs.read = ["out/img"]
+grants.secrets = ["REGISTRY_PASSWORD"]
+grants.containers = {{ build = true, push = ["{repo}"] }}
+
+[stage.staging]
+plugin = "builtin:container-run"
+needs = ["image"]
+with = {{ image = "${{stages.image.outputs.pinned}}" }}
+grants.fs.read = ["."]
+grants.containers = {{ run = ["{repo}@sha256:*"] }}
+"#,
+            user = reg.user
+        ),
+    );
+    let r = ws.gantry_env(&["run"], &[("GANTRY_TEST_PW", &reg.password)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let libs = r.output("root", "libraries");
+    assert!(
+        libs.contains("libc.so.6") && libs.contains("/lib64/ld-linux-x86-64.so.2"),
+        "{libs}"
+    );
+    for lib in libs.split_whitespace() {
+        assert!(
+            ws.path(&format!("out/img/rootfs{lib}")).is_file(),
+            "{lib} is in the image root"
+        );
+    }
+    assert!(ws.path("out/img/rootfs/tmp").is_dir());
+    assert_eq!(ws.read("out/img/Dockerfile"), ws.read("deploy/Dockerfile"));
+    assert_eq!(r.output("staging", "exit-code"), "0");
+
+    // A library path outside the grant: the host refuses the copy and says which
+    // grant would allow it; nothing is built.
+    let narrow = ws
+        .read("pipeline.toml")
+        .replace("/lib/x86_64-linux-gnu/lib*.so*", "/lib/x86_64-linux-gnu/libm.so*");
+    ws.write("pipeline.toml", narrow);
+    let r = ws.gantry_env(&["run"], &[("GANTRY_TEST_PW", &reg.password)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let why = r.stage("root").to_string();
+    assert!(why.contains("libc.so.6") && why.contains("grants.process"), "{why}");
+}

@@ -9,10 +9,12 @@
 //!    no grant allows it): `host-access` with privileged, added capabilities, devices,
 //!    `seccomp=unconfined`/`apparmor=unconfined` or any security option, host or
 //!    container namespace modes; network modes other than `none`/`bridge`; mounts whose
-//!    source is not a workspace directory after resolving symlinks (so never the
-//!    Docker socket) or whose target is `/` or relative; and any container, image or
-//!    service that does not carry this pipeline's `dev.gantry.pipeline` label — the
-//!    plugin cannot stop, inspect, read the logs of, tag or push someone else's.
+//!    source is outside the workspace (absolute, `..`, or a symlink leading out: so
+//!    never the Docker socket); and any container, image or service that does not
+//!    carry this pipeline's `dev.gantry.pipeline` label — the plugin cannot stop,
+//!    inspect, read the logs of, tag or push someone else's. Mistakes are not
+//!    refusals: a mount target that is not an absolute container path, a source that
+//!    does not exist or is a file is `invalid`/`not-found` with what to change.
 //! 2. **Granted or refused**: images by `run` globs, building by `build`, pushes by
 //!    `push` repositories, host ports by `publish`, networks by `network`, container
 //!    and service names by the `manage` prefix, Swarm by `services`, CPU, memory and
@@ -77,9 +79,83 @@ pub const LABEL_PREVIOUS_IMAGE: &str = "dev.gantry.previous-image";
 pub const OUTPUT_CAP: usize = 4 << 20;
 /// Largest build context sent to the engine.
 pub const MAX_CONTEXT: u64 = 1 << 30;
-const MAX_ENV: usize = 256;
-const MAX_ARGS: usize = 1024;
-const MAX_SPEC_BYTES: usize = 256 << 10;
+
+/// How many entries of each list a spec may carry, and how many bytes of text in all.
+/// Generous for real use (the engine itself has no such limits), small enough that a
+/// plugin cannot make the host build a huge request or fill the audit log. A spec
+/// over one is refused as `invalid` with [`OverLimit`]'s text, which names the
+/// field, the count and the limit.
+pub mod limits {
+    /// Environment variables of a container or service.
+    pub const ENV: usize = 256;
+    /// Arguments: `command` plus `entrypoint`.
+    pub const ARGS: usize = 1024;
+    /// Published ports of a container or service.
+    pub const PORTS: usize = 64;
+    /// Workspace mounts of a one-off container.
+    pub const MOUNTS: usize = 32;
+    /// Labels the plugin sets on a container, service or image (gantry's own extra).
+    pub const LABELS: usize = 128;
+    /// Arguments of a health check command.
+    pub const HEALTH_ARGS: usize = 64;
+    /// Replicas of a Swarm service.
+    pub const REPLICAS: usize = 64;
+    /// Tags of one build.
+    pub const TAGS: usize = 32;
+    /// `--build-arg`s of one build.
+    pub const BUILD_ARGS: usize = 128;
+    /// All the text of one spec: arguments, variables, labels, build args.
+    pub const SPEC_BYTES: usize = 256 << 10;
+}
+
+/// A spec over one of [`limits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverLimit {
+    /// The spec's field, as the WIT record names it (`env`, `ports`, …).
+    pub field: &'static str,
+    pub count: usize,
+    pub max: usize,
+    /// `entries` or `bytes`.
+    pub unit: &'static str,
+}
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` has {} {}, above gantry's limit of {} per spec; split the work or pass fewer",
+            self.field, self.count, self.unit, self.max
+        )
+    }
+}
+
+/// Checks `(field, count, max)` triples and the total text size.
+fn check_counts(counts: &[(&'static str, usize, usize)], bytes: usize) -> Result<(), CapError> {
+    for &(field, count, max) in counts {
+        if count > max {
+            return Err(CapError::Invalid(
+                OverLimit { field, count, max, unit: "entries" }.to_string(),
+            ));
+        }
+    }
+    if bytes > limits::SPEC_BYTES {
+        return Err(CapError::Invalid(
+            OverLimit { field: "the spec's text", count: bytes, max: limits::SPEC_BYTES, unit: "bytes" }
+                .to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Bytes of text in argument lists and key/value lists.
+fn text_bytes(lists: &[&[String]], pairs: &[&[(String, String)]]) -> usize {
+    lists.iter().flat_map(|l| l.iter()).map(String::len).sum::<usize>()
+        + pairs
+            .iter()
+            .flat_map(|p| p.iter())
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+}
 
 /// Where the labels come from.
 #[derive(Clone, Debug, Default)]
@@ -467,27 +543,59 @@ fn check_network(grant: &ContainersGrant, network: &str) -> Result<String, Refus
     }
 }
 
+/// Why a mount cannot be made.
+#[derive(Debug)]
+enum MountError {
+    /// Outside what grants allow (or not granted): an audited refusal.
+    Refused(Refusal),
+    /// The target is not a usable container path: `invalid`, saying how to fix it.
+    BadTarget(String),
+    /// The source does not exist or is not a directory: `not-found`/`invalid`,
+    /// saying how to fix it.
+    BadSource(CapError),
+}
+
 /// Checks a mount and returns the canonical host directory to bind.
 fn check_mount(
     workspace: &Path,
     fs_read: &[String],
     fs_write: &[String],
     m: &wit::Mount,
-) -> Result<PathBuf, Refusal> {
-    let source = normalize_workspace_path(&m.source)
-        .map_err(|(why, _)| (format!("mount source `{}`: {why}", shown(&m.source)), None))?;
+) -> Result<PathBuf, MountError> {
+    check_dir(workspace, fs_read, fs_write, m, Use::Mount)
+}
+
+/// What a checked workspace directory is for (the words of the errors).
+#[derive(Clone, Copy, PartialEq)]
+enum Use {
+    Mount,
+    BuildContext,
+}
+
+fn check_dir(
+    workspace: &Path,
+    fs_read: &[String],
+    fs_write: &[String],
+    m: &wit::Mount,
+    used: Use,
+) -> Result<PathBuf, MountError> {
+    let (noun, verb) = match used {
+        Use::Mount => ("mount source", "mount"),
+        Use::BuildContext => ("build context", "name"),
+    };
+    let source = normalize_workspace_path(&m.source).map_err(|(why, _)| {
+        MountError::Refused((format!("mount source `{}`: {why}", shown(&m.source)), None))
+    })?;
     let target_ok = m.target.starts_with('/')
         && m.target != "/"
         && !m.target.split('/').any(|c| c == ".." || c == ".")
         && !m.target.contains(['\0', ':', ',']);
     if !target_ok {
-        return Err((
-            format!(
-                "mount target `{}` must be an absolute path other than `/`, without `.`/`..`, `:` or `,`",
-                shown(&m.target)
-            ),
-            None,
-        ));
+        return Err(MountError::BadTarget(format!(
+            "mount target `{}` is not a usable path inside the container: it must be absolute, not `/` itself, without `.` or `..` components and without `:` or `,` (for example `/workspace` or `/src/{}`)",
+            shown(&m.target),
+            if source == "." { "app" } else { source.rsplit('/').next().unwrap_or("app") }
+        )));
     }
     let covers = |g: &String| g == "." || *g == source || source.starts_with(&format!("{g}/"));
     let granted = if m.writable {
@@ -497,32 +605,40 @@ fn check_mount(
     };
     if !granted {
         let key = if m.writable { "write" } else { "read" };
-        return Err((
+        return Err(MountError::Refused((
             format!(
                 "mounting workspace path `{source}` {} is not granted",
                 if m.writable { "writable" } else { "read-only" }
             ),
             Some(format!("grants.fs.{key} = [\"{source}\"]")),
-        ));
+        )));
     }
     let full = workspace.join(&source);
     let canonical = full.canonicalize().map_err(|e| {
-        (
-            format!("mount source `{source}` cannot be resolved: {e}"),
-            None,
-        )
+        MountError::BadSource(if e.kind() == std::io::ErrorKind::NotFound {
+            CapError::NotFound(format!(
+                "{noun} `{source}` does not exist in the workspace: create the directory before this stage runs (in the repository or in an earlier stage this one `needs`), or {verb} a directory that exists"
+            ))
+        } else {
+            CapError::Invalid(format!(
+                "{noun} `{source}` cannot be resolved ({e}): check that gantry may read the directory and every directory above it"
+            ))
+        })
     })?;
     if !canonical.starts_with(workspace) {
-        return Err((
+        return Err(MountError::Refused((
             format!(
                 "mount source `{source}` resolves to `{}`, outside the workspace",
                 canonical.display()
             ),
             None,
-        ));
+        )));
     }
     if !canonical.is_dir() {
-        return Err((format!("mount source `{source}` is not a directory"), None));
+        let parent = source.rsplit_once('/').map_or(".", |(p, _)| p);
+        return Err(MountError::BadSource(CapError::Invalid(format!(
+            "{noun} `{source}` is a file, not a directory: {verb} the directory that holds it (`{parent}`)"
+        ))));
     }
     Ok(canonical)
 }
@@ -569,9 +685,6 @@ fn check_resources(
 }
 
 fn check_env(env: &[(String, String)]) -> Result<Vec<String>, Refusal> {
-    if env.len() > MAX_ENV {
-        return Err((format!("more than {MAX_ENV} environment variables"), None));
-    }
     env.iter()
         .map(|(k, v)| {
             let ok = !k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0');
@@ -730,6 +843,70 @@ fn to_container(c: &ContainerInspectResponse) -> wit::Container {
     }
 }
 
+/// A `container` record from one entry of the list API (`GET /containers/json`),
+/// with the same values [`to_container`] takes from an inspect. Engine 20.10 (API
+/// 1.41) has no `Health` field in the list, so health and exit code come from the
+/// `Status` text (`Up 3 seconds (healthy)`, `Exited (137) 2 minutes ago`).
+fn summary_to_container(c: &bollard::models::ContainerSummary) -> wit::Container {
+    let status = c.status.clone().unwrap_or_default();
+    let state = enum_str(&c.state).unwrap_or_default();
+    let health = c
+        .health
+        .as_ref()
+        .and_then(|h| enum_str(&h.status))
+        .filter(|h| h != "none")
+        .or_else(|| {
+            let s = status.as_str();
+            if s.contains("(healthy)") {
+                Some("healthy".to_string())
+            } else if s.contains("(unhealthy)") {
+                Some("unhealthy".to_string())
+            } else if s.contains("(health: starting)") {
+                Some("starting".to_string())
+            } else {
+                None
+            }
+        });
+    let exit_code = if matches!(state.as_str(), "exited" | "dead") {
+        status
+            .split_once("Exited (")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .and_then(|(code, _)| code.parse().ok())
+    } else {
+        None
+    };
+    let mut ports: Vec<wit::Port> = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            p.public_port.map(|hp| wit::Port {
+                container_port: p.private_port,
+                host_port: hp,
+            })
+        })
+        .collect();
+    ports.sort_by_key(|p| (p.container_port, p.host_port));
+    ports.dedup_by_key(|p| (p.container_port, p.host_port));
+    let mut labels: Vec<(String, String)> = c.labels.clone().unwrap_or_default().into_iter().collect();
+    labels.sort();
+    wit::Container {
+        id: c.id.clone().unwrap_or_default(),
+        name: c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default(),
+        image: c.image.clone().unwrap_or_default(),
+        state,
+        health,
+        exit_code,
+        ports,
+        labels,
+    }
+}
+
 fn to_image(i: &ImageInspect) -> wit::Image {
     let mut labels: Vec<(String, String)> = i
         .config
@@ -748,15 +925,73 @@ fn to_image(i: &ImageInspect) -> wit::Image {
     }
 }
 
-/// Reads the build context into a tar archive, honouring `.dockerignore`. Symlinks
-/// are archived as links (never followed), so a link to `/etc` sends nothing from it.
-fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
+/// A build context archived into a private temporary file (mode 0600), removed when
+/// dropped. The archive is streamed to the engine from there, so a large context
+/// never sits in gantry's memory.
+struct ContextArchive {
+    path: PathBuf,
+    /// Bytes of file content archived (what [`MAX_CONTEXT`] caps).
+    content: u64,
+}
+
+impl Drop for ContextArchive {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl ContextArchive {
+    /// The archive as a request body, read in 256 KiB chunks as the engine takes it.
+    fn body(
+        &self,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
+        String,
+    > {
+        use std::io::Read;
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| format!("cannot reopen the build context archive: {e}"))?;
+        let chunks = futures_util::stream::unfold(Some(file), |state| async move {
+            let mut f = state?;
+            let mut buf = vec![0u8; 256 << 10];
+            match f.read(&mut buf) {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(bytes::Bytes::from(buf)), Some(f)))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        });
+        Ok(chunks)
+    }
+}
+
+/// Archives the build context into a temporary file, honouring `.dockerignore`.
+/// Symlinks are archived as links (never followed), so a link to `/etc` sends nothing
+/// from it. More than `cap` bytes of file content is an error naming the cap, raised
+/// as soon as the sizes seen add up past it (before the rest is read).
+fn context_tar(dir: &Path, cap: u64) -> Result<ContextArchive, String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
         .map(|t| DockerIgnore::parse(&t))
         .unwrap_or_default();
-    let mut builder = tar::Builder::new(Vec::new());
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "gantry-context-{}-{}.tar",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| format!("cannot create a temporary file for the build context (`{}`): {e}", path.display()))?;
+    // From here on, the guard removes the file whatever happens.
+    let mut archive = ContextArchive { path, content: 0 };
+    let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(256 << 10, file));
     builder.follow_symlinks(false);
-    let mut total: u64 = 0;
     let mut stack = vec![PathBuf::new()];
     while let Some(rel) = stack.pop() {
         let full = dir.join(&rel);
@@ -786,11 +1021,11 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
                 if ignore.ignored(&name) {
                     continue;
                 }
-                total += meta.len();
-                if total > MAX_CONTEXT {
+                archive.content += meta.len();
+                if archive.content > cap {
                     return Err(format!(
-                        "the build context is larger than {}; exclude what the build does not need in `.dockerignore`",
-                        crate::manifest::units::format_size(MAX_CONTEXT)
+                        "the build context is larger than gantry's cap of {} (reached at `{name}`); exclude what the build does not need in `.dockerignore`",
+                        crate::manifest::units::format_size(cap)
                     ));
                 }
                 builder
@@ -801,7 +1036,10 @@ fn context_tar(dir: &Path) -> Result<Vec<u8>, String> {
     }
     builder
         .into_inner()
-        .map_err(|e| format!("cannot finish the build context archive: {e}"))
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("cannot finish the build context archive: {e}"))?;
+    Ok(archive)
 }
 
 /// The subset of `.dockerignore` the classic builder honours: one pattern per line,
@@ -1050,22 +1288,15 @@ impl StageState {
     fn run_oneoff(&mut self, spec: wit::RunSpec) -> Result<wit::RunOutput, CapError> {
         let op = "run";
         let grant = self.containers_grant(op)?;
-        let size: usize = spec
-            .command
-            .iter()
-            .chain(spec.entrypoint.iter().flatten())
-            .map(String::len)
-            .sum::<usize>()
-            + spec
-                .env
-                .iter()
-                .map(|(k, v)| k.len() + v.len())
-                .sum::<usize>();
-        if size > MAX_SPEC_BYTES || spec.command.len() > MAX_ARGS {
-            return Err(CapError::Invalid(format!(
-                "the run spec is too large (at most {MAX_ARGS} arguments and {MAX_SPEC_BYTES} bytes)"
-            )));
-        }
+        let entrypoint = spec.entrypoint.clone().unwrap_or_default();
+        check_counts(
+            &[
+                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("mounts", spec.mounts.len(), limits::MOUNTS),
+            ],
+            text_bytes(&[&spec.command, &entrypoint], &[&spec.env]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (net, res, env) = self.check_common(
             op,
@@ -1084,7 +1315,11 @@ impl StageState {
                 &self.containers.fs_write,
                 m,
             )
-            .map_err(|r| self.refuse(op, r, json!({ "mount": shown(&m.source) })))?;
+            .map_err(|e| match e {
+                MountError::Refused(r) => self.refuse(op, r, json!({ "mount": shown(&m.source) })),
+                MountError::BadTarget(why) => CapError::Invalid(why),
+                MountError::BadSource(e) => e,
+            })?;
             binds.push(format!(
                 "{}:{}:{}",
                 host.display(),
@@ -1384,6 +1619,14 @@ impl StageState {
     fn build_image(&mut self, spec: wit::BuildSpec) -> Result<wit::Image, CapError> {
         let op = "build";
         let grant = self.containers_grant(op)?;
+        check_counts(
+            &[
+                ("tags", spec.tags.len(), limits::TAGS),
+                ("build-args", spec.build_args.len(), limits::BUILD_ARGS),
+                ("labels", spec.labels.len(), limits::LABELS),
+            ],
+            text_bytes(&[&spec.tags], &[&spec.build_args, &spec.labels]),
+        )?;
         let detail = json!({ "context": shown(&spec.context), "tags": spec.tags.iter().map(|t| shown(t)).collect::<Vec<_>>() });
         if !grant.build {
             return Err(self.refuse(
@@ -1400,18 +1643,21 @@ impl StageState {
             target: "/context".into(),
             writable: false,
         };
-        let dir = check_mount(
+        let dir = check_dir(
             &self.broker.workspace,
             &self.containers.fs_read,
             &self.containers.fs_write,
             &m,
+            Use::BuildContext,
         )
-        .map_err(|(what, grant)| {
-            self.refuse(
+        .map_err(|e| match e {
+            MountError::Refused((what, grant)) => self.refuse(
                 op,
                 (what.replace("mounting", "building from"), grant),
                 detail.clone(),
-            )
+            ),
+            MountError::BadTarget(why) => CapError::Invalid(why),
+            MountError::BadSource(e) => e,
         })?;
         let dockerfile = spec
             .dockerfile
@@ -1492,7 +1738,8 @@ impl StageState {
                 labels: vec![],
             },
             || {
-                let tar = context_tar(&dir).map_err(CapError::Failed)?;
+                let archive = context_tar(&dir, MAX_CONTEXT).map_err(CapError::Failed)?;
+                let body = archive.body().map_err(CapError::Failed)?;
                 let docker = containers.docker()?;
                 let first = tags.first().map(ToString::to_string);
                 let d = docker.clone();
@@ -1510,7 +1757,7 @@ impl StageState {
                 let log2 = log.clone();
                 let id = containers.call("build", None, async move {
                     let mut stream =
-                        d.build_image(options, None, Some(bollard::body_full(tar.into())));
+                        d.build_image(options, None, Some(bollard::body_try_stream(body)));
                     let mut id = None;
                     while let Some(item) = stream.next().await {
                         let info = item.map_err(|e| match e {
@@ -1760,6 +2007,21 @@ impl StageState {
         if let Err(r) = check_name(&grant, &spec.name, "container") {
             return Err(self.refuse(op, r, json!({ "name": shown(&spec.name) })));
         }
+        let entrypoint = spec.entrypoint.clone().unwrap_or_default();
+        check_counts(
+            &[
+                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("ports", spec.ports.len(), limits::PORTS),
+                ("labels", spec.labels.len(), limits::LABELS),
+                (
+                    "health-check.test",
+                    spec.health_check.as_ref().map_or(0, |h| h.test.len()),
+                    limits::HEALTH_ARGS,
+                ),
+            ],
+            text_bytes(&[&spec.command, &entrypoint], &[&spec.env, &spec.labels]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (net, res, env) = self.check_common(
             op,
@@ -1944,17 +2206,9 @@ impl StageState {
                     }))
                     .await
                     .map_err(engine_error)?;
-                let mut out = Vec::new();
-                for c in list {
-                    if let Some(id) = c.id
-                        && let Ok(i) = d
-                            .inspect_container(&id, None::<q::InspectContainerOptions>)
-                            .await
-                    {
-                        out.push(to_container(&i));
-                    }
-                }
-                Ok(out)
+                // One request: the list's own fields carry everything a `container`
+                // record holds (no inspect per container).
+                Ok(list.iter().map(summary_to_container).collect::<Vec<_>>())
             })?;
         Ok(found
             .into_iter()
@@ -2064,6 +2318,21 @@ impl StageState {
         let op = "service-deploy";
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, &spec.name)?;
+        check_counts(
+            &[
+                ("command", spec.command.len(), limits::ARGS),
+                ("env", spec.env.len(), limits::ENV),
+                ("ports", spec.ports.len(), limits::PORTS),
+                ("labels", spec.labels.len(), limits::LABELS),
+                ("replicas", spec.replicas as usize, limits::REPLICAS),
+                (
+                    "health-check.test",
+                    spec.health_check.as_ref().map_or(0, |h| h.test.len()),
+                    limits::HEALTH_ARGS,
+                ),
+            ],
+            text_bytes(&[&spec.command], &[&spec.env, &spec.labels]),
+        )?;
         let image = self.check_image_run(op, &grant, &spec.image)?;
         let (_, (nano, mem, pids), env) = self.check_common(
             op,
@@ -2122,7 +2391,8 @@ impl StageState {
             }),
             mode: Some(ServiceSpecMode {
                 replicated: Some(ServiceSpecModeReplicated {
-                    replicas: Some(i64::from(spec.replicas.clamp(1, 64))),
+                    // 0 asks for the default, one task; above the limit was refused.
+                    replicas: Some(i64::from(spec.replicas.max(1))),
                 }),
                 ..Default::default()
             }),
@@ -2434,6 +2704,25 @@ mod tests {
     }
 
     #[test]
+    fn counts_are_capped_with_errors_naming_the_limit() {
+        assert!(check_counts(&[("env", limits::ENV, limits::ENV)], 0).is_ok());
+        let over = |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10) {
+            Err(CapError::Invalid(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = over("env", 257, limits::ENV);
+        assert!(m.contains("`env` has 257 entries") && m.contains("limit of 256"), "{m}");
+        let m = over("replicas", 65, limits::REPLICAS);
+        assert!(m.contains("`replicas` has 65") && m.contains("64"), "{m}");
+        match check_counts(&[], limits::SPEC_BYTES + 1) {
+            Err(CapError::Invalid(m)) => assert!(m.contains("bytes") && m.contains(&limits::SPEC_BYTES.to_string()), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let env = vec![("K".to_string(), "vv".to_string())];
+        assert_eq!(text_bytes(&[&["ab".to_string()]], &[&env]), 5);
+    }
+
+    #[test]
     fn mounts_stay_in_the_workspace() {
         let ws = std::env::temp_dir().join(format!("gantry-mount-{}", std::process::id()));
         std::fs::create_dir_all(ws.join("src")).unwrap();
@@ -2445,24 +2734,38 @@ mod tests {
             writable,
         };
         let read = vec![".".to_string()];
+        let refused = |r: Result<PathBuf, MountError>| match r {
+            Err(MountError::Refused(r)) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
         assert!(check_mount(&ws, &read, &[], &m("src", "/src", false)).is_ok());
-        assert!(
-            check_mount(&ws, &read, &[], &m("src", "/src", true))
-                .unwrap_err()
-                .1
-                .is_some()
-        );
-        assert!(
-            check_mount(&ws, &read, &[], &m("sock", "/s", false))
-                .unwrap_err()
-                .0
-                .contains("outside")
-        );
-        assert!(check_mount(&ws, &read, &[], &m("../", "/s", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("src", "/", false)).is_err());
-        assert!(check_mount(&ws, &read, &[], &m("src", "rel", false)).is_err());
-        assert!(check_mount(&ws, &[], &[], &m("src", "/src", false)).is_err());
+        assert!(refused(check_mount(&ws, &read, &[], &m("src", "/src", true))).1.is_some());
+        assert!(refused(check_mount(&ws, &read, &[], &m("sock", "/s", false))).0.contains("outside"));
+        refused(check_mount(&ws, &read, &[], &m("../", "/s", false)));
+        refused(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)));
+        refused(check_mount(&ws, &[], &[], &m("src", "/src", false)));
+        // Mistakes, not refusals: the error says what is wrong and how to fix it.
+        for target in ["/", "rel", "/a/../b", "/a:b"] {
+            match check_mount(&ws, &read, &[], &m("src", target, false)) {
+                Err(MountError::BadTarget(why)) => {
+                    assert!(why.contains("must be absolute") && why.contains("for example"), "{why}")
+                }
+                other => panic!("{target}: {other:?}"),
+            }
+        }
+        match check_mount(&ws, &read, &[], &m("missing/dir", "/m", false)) {
+            Err(MountError::BadSource(CapError::NotFound(why))) => {
+                assert!(why.contains("does not exist") && why.contains("create the directory"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
+        std::fs::write(ws.join("src/file.txt"), "x").unwrap();
+        match check_mount(&ws, &read, &[], &m("src/file.txt", "/m", false)) {
+            Err(MountError::BadSource(CapError::Invalid(why))) => {
+                assert!(why.contains("not a directory") && why.contains("`src`"), "{why}")
+            }
+            other => panic!("{other:?}"),
+        }
         let _ = std::fs::remove_dir_all(&ws);
     }
 
@@ -2478,6 +2781,41 @@ mod tests {
     }
 
     #[test]
+    fn build_context_goes_to_a_temporary_file_under_a_cap() {
+        let ws = std::env::temp_dir().join(format!("gantry-ctx-{}", std::process::id()));
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        std::fs::write(ws.join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(ws.join("sub/a.txt"), "hello").unwrap();
+        std::fs::write(ws.join("skip.log"), "no").unwrap();
+        std::fs::write(ws.join(".dockerignore"), "*.log\n").unwrap();
+        let archive = context_tar(&ws, MAX_CONTEXT).unwrap();
+        let path = archive.path.clone();
+        assert_eq!(archive.content, 13 + 5 + 6);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o600, "the archive is private");
+        let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&path).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".dockerignore", "Dockerfile", "sub", "sub/a.txt"]);
+        drop(archive);
+        assert!(!path.exists(), "the archive is removed once used");
+
+        // Over the real cap: a sparse file, so the test writes nothing; the error names
+        // the cap and comes before anything is read.
+        let big = std::fs::File::create(ws.join("sub/big.bin")).unwrap();
+        big.set_len(MAX_CONTEXT + 1).unwrap();
+        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        let err = context_tar(&ws, MAX_CONTEXT).err().expect("over the cap");
+        assert!(err.contains("larger than gantry's cap of 1GiB") && err.contains("sub/big.bin") && err.contains(".dockerignore"), "{err}");
+        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        assert_eq!(before, after, "no archive is left behind");
+        let _ = std::fs::remove_dir_all(&ws);
+    }
+
+    #[test]
     fn dockerfile_first_instruction() {
         assert!(check_dockerfile("# syntax=x\nARG A=1\nFROM scratch\n").is_ok());
         assert!(
@@ -2486,5 +2824,40 @@ mod tests {
                 .contains("line 1")
         );
         assert!(check_dockerfile("\n# only comments\n").is_err());
+    }
+
+    /// Listing builds the records from the list API alone; they equal what an inspect
+    /// per container gave (real Engine 20.10 answers, captured into fixtures).
+    #[test]
+    fn list_entries_equal_inspects() {
+        let list: Vec<bollard::models::ContainerSummary> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/docker-api-1.41/containers-list.json"
+        ))
+        .unwrap();
+        let inspects: Vec<ContainerInspectResponse> = serde_json::from_str(include_str!(
+            "../../tests/fixtures/docker-api-1.41/containers-inspect.json"
+        ))
+        .unwrap();
+        assert_eq!(list.len(), 3);
+        for summary in &list {
+            let from_list = summary_to_container(summary);
+            let inspect = inspects
+                .iter()
+                .find(|i| i.id == summary.id)
+                .expect("an inspect of the same container");
+            let mut from_inspect = to_container(inspect);
+            if from_inspect.state == "created" {
+                // An inspect of a never-started container says exit code 0; the list
+                // (rightly) has none.
+                assert_eq!(from_inspect.exit_code, Some(0));
+                from_inspect.exit_code = None;
+            }
+            assert_eq!(format!("{from_list:?}"), format!("{from_inspect:?}"), "{}", from_list.name);
+        }
+        let by = |n: &str| list.iter().map(summary_to_container).find(|c| c.name == n).unwrap();
+        assert_eq!(by("lt-exited").exit_code, Some(3));
+        assert_eq!(by("lt-healthy").health.as_deref(), Some("unhealthy"));
+        assert_eq!(by("lt-healthy").ports.len(), 1);
+        assert_eq!(by("lt-created").labels, [("dev.gantry.x".to_string(), "1".to_string())]);
     }
 }

@@ -8,11 +8,25 @@
 //!    capability) or the image's own Docker health check (`health.mode = "container"`).
 //!    If it never does, it is removed and the stage fails: **the old container was
 //!    never touched and never stopped serving** (automatic rollback).
-//! 3. If it does, the candidate is removed, the old container is stopped and renamed
-//!    `NAME-previous`, and the new one starts as `NAME` on `host-port` and is checked
-//!    again. If that check fails, the new one is removed and the previous container is
-//!    renamed back and restarted (rollback). If it passes, the previous is removed.
-//!    The switch-over window (old stopped → new healthy) is reported as `cutover-ms`.
+//! 3. If it does, the candidate is removed and the final container is created as
+//!    `NAME-next` with `host-port` published (creating a container binds no port, so
+//!    this happens while the old one serves). Then the switch: the old container is
+//!    stopped, `NAME-next` started and checked again, polled every 20 ms. If that
+//!    check fails, `NAME-next` is removed and the old container restarted (rollback).
+//!    If it passes, the old container is renamed `NAME-previous`, `NAME-next` renamed
+//!    `NAME` (renaming a running container leaves its ports alone) and the previous
+//!    one removed. The switch-over window (stop old → first healthy answer of the new
+//!    one) is reported as `cutover-ms`.
+//!
+//! **Requests fail during the switch-over window.** With plain port publishing a
+//! host port belongs to one container at a time, and Docker moves it only by
+//! stopping one container and starting another: no request reaches either during
+//! that time. The window is what `docker stop` + `docker start` cost on the engine:
+//! ~0.3 s of refused connections, then requests that stall ~1 s because the engine's
+//! port proxy accepts before the container's network is attached (≈1.4 s as a client
+//! with a 1 s timeout sees it on the 2-core test machine, see BENCHMARKS.md); removing it takes
+//! something that holds the port across the switch — a reverse proxy in front, or
+//! Swarm's routing mesh with `order = "start-first"` (needs IPVS) — not this plugin.
 //!
 //! Each deployed container carries the label `gantry.deploy.previous-image`, so
 //! `with = { rollback = true }` redeploys the image that ran before the last deploy,
@@ -205,6 +219,26 @@ fn label<'a>(c: &'a Container, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// Starts `name` right after the old container on its port was stopped; the engine
+/// may release the port a moment after `stop` returns, so "already allocated" / "in
+/// use" is retried for up to a second.
+fn start_on_freed_port(name: &str) -> Result<(), String> {
+    let start = Instant::now();
+    loop {
+        match containers::start(name) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                let text = e.to_string();
+                let busy = text.contains("already allocated") || text.contains("address already in use");
+                if !busy || start.elapsed() > Duration::from_secs(1) {
+                    return Err(text);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 /// Why a container could not be brought up: `(rule, reason)`.
 type Failed = (&'static str, String);
 
@@ -340,20 +374,49 @@ impl Plugin for Deploy {
             }
         }
         containers::remove(&candidate)?;
-        // 3: the switch.
+        // 3: the switch. Everything that can be done while the old version serves is
+        // done first: the new container is created (creating binds no port), so the
+        // window is only stop old → start new → first answer, polled every 20 ms.
+        let next = format!("{}-next", c.name);
         let previous = format!("{}-previous", c.name);
+        for stale in [&next, &previous] {
+            if containers::inspect(stale)?.is_some() {
+                containers::remove(stale)?;
+            }
+        }
+        let final_spec = spec(&c, &next, &image, c.host_port, current_image.as_deref());
+        if let Err(e) = containers::create(final_spec) {
+            return Ok(failure(
+                &c,
+                "deploy-failed",
+                format!("`{image}` could not be created ({e}); `{}` untouched", c.name),
+            )
+            .output("rolled-back", "true"));
+        }
+        let fast = Timing {
+            timeout: t.timeout,
+            interval: Duration::from_millis(20),
+        };
         let switch_start = Instant::now();
         if current.is_some() {
-            if containers::inspect(&previous)?.is_some() {
-                containers::remove(&previous)?;
+            // SIGTERM, SIGKILL after 5 s: a server that exits on SIGTERM frees the port
+            // at once.
+            if let Err(e) = containers::stop(&c.name, Some(5)) {
+                let _ = containers::remove(&next);
+                return Err(e);
             }
-            containers::stop(&c.name, Some(5))?;
-            containers::rename(&c.name, &previous)?;
         }
-        let final_spec = spec(&c, &c.name, &image, c.host_port, current_image.as_deref());
-        match start_checked(&c, final_spec, c.host_port, &t) {
+        let switched = start_on_freed_port(&next)
+            .and_then(|()| wait_healthy(&c, &next, c.host_port, &fast));
+        match switched {
             Ok(_) => {
                 let cutover = switch_start.elapsed();
+                // The new one serves; the names follow (renaming a running container
+                // does not touch its ports).
+                if current.is_some() {
+                    containers::rename(&c.name, &previous)?;
+                }
+                containers::rename(&next, &c.name)?;
                 if current.is_some() {
                     containers::remove(&previous)?;
                 }
@@ -371,9 +434,16 @@ impl Plugin for Deploy {
                             .unwrap_or_default()
                     )))
             }
-            Err((_, why)) => {
+            Err(why) => {
+                let logs = containers::logs(&next, 20).unwrap_or_default();
+                for line in logs.lines() {
+                    gantry_sdk::log::warn(
+                        "unhealthy container output",
+                        &[("name", &next), ("line", line)],
+                    );
+                }
+                let _ = containers::remove(&next);
                 if current.is_some() {
-                    containers::rename(&previous, &c.name)?;
                     containers::start(&c.name)?;
                 }
                 Ok(failure(&c, "deploy-rolled-back", format!("`{image}` failed on the service port ({why}); restored the previous container")).output("rolled-back", "true"))
