@@ -47,6 +47,26 @@ impl StageLog {
         })
     }
 
+    /// Opens an existing stage log for appending (a resumed run, see `run::resume`).
+    pub fn append(path: &Path, cap: u64, redactor: Arc<Redactor>) -> std::io::Result<StageLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(StageLog {
+            out: Mutex::new(Out {
+                file: Some(BufWriter::new(file)),
+                pending: None,
+            }),
+            redactor,
+            cap,
+            written: Mutex::new(0),
+        })
+    }
+
     /// A log that goes nowhere (describe calls, benchmarks).
     pub fn sink() -> StageLog {
         StageLog {
