@@ -42,6 +42,12 @@ use crate::runtime::{RunError, Runtime, StageSetup};
 const MAX_OUTPUTS: usize = 256;
 const MAX_OUTPUT_VALUE: usize = 64 * 1024;
 const MAX_FINDINGS: usize = 100_000;
+/// Longest summary, finding message, fix description, location path or
+/// fingerprint, in bytes; longer ones are cut with a marker (a report is only bounded
+/// by the plugin's memory otherwise, and every byte of it goes to SARIF and run.json).
+const MAX_REPORT_TEXT: usize = 64 * 1024;
+/// Longest text a fix inserts.
+const MAX_FIX_TEXT: usize = 1024 * 1024;
 
 pub struct RunOptions {
     /// Canonical workspace root.
@@ -602,7 +608,8 @@ fn run_stage(
                     RunError::Cancelled
                     | RunError::InvalidConfig(_)
                     | RunError::Denied(_)
-                    | RunError::Setup(_),
+                    | RunError::Setup(_)
+                    | RunError::TooManyResources,
                 ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();
@@ -622,7 +629,7 @@ fn run_stage(
         last
     });
     match result {
-        Ok(report) => match check_report(report, stage, &sh.workspace) {
+        Ok(report) => match check_report(report, stage, &sh.workspace, &log) {
             Ok((report, artifacts)) => {
                 rec.status = match report.outcome {
                     Outcome::Success => StageStatus::Succeeded,
@@ -785,6 +792,7 @@ fn check_report(
     mut report: StageReport,
     stage: &Stage,
     workspace: &Path,
+    log: &StageLog,
 ) -> Result<(StageReport, Vec<Artifact>), String> {
     if report.outputs.len() > MAX_OUTPUTS {
         return Err(format!(
@@ -815,6 +823,39 @@ fn check_report(
         report.summary = format!(
             "{} ({extra} findings beyond {MAX_FINDINGS} dropped)",
             report.summary
+        );
+    }
+    let mut cut = 0usize;
+    let mut clip = |s: &mut String, max: usize| {
+        if s.len() > max {
+            cut += 1;
+            *s = crate::caps::log::clip(std::mem::take(s), max);
+        }
+    };
+    clip(&mut report.summary, MAX_REPORT_TEXT);
+    for f in report.findings.iter_mut() {
+        clip(&mut f.message, MAX_REPORT_TEXT);
+        clip(&mut f.rule_id, MAX_REPORT_TEXT);
+        if let Some(u) = f.help_uri.as_mut() {
+            clip(u, MAX_REPORT_TEXT);
+        }
+        if let Some(fp) = f.fingerprint.as_mut() {
+            clip(fp, MAX_REPORT_TEXT);
+        }
+        if let Some(l) = f.location.as_mut() {
+            clip(&mut l.path, MAX_REPORT_TEXT);
+        }
+        if let Some(fix) = f.fix.as_mut() {
+            clip(&mut fix.description, MAX_REPORT_TEXT);
+            clip(&mut fix.inserted, MAX_FIX_TEXT);
+        }
+    }
+    if cut > 0 {
+        log.line(
+            "gantry",
+            &format!(
+                "report: {cut} texts longer than {MAX_REPORT_TEXT} bytes (fix text: {MAX_FIX_TEXT}) were truncated"
+            ),
         );
     }
     let artifacts = report
