@@ -273,10 +273,11 @@ fn children_max_rss_bytes() -> u64 {
     usage.ru_maxrss as u64 * 1024
 }
 
-/// Host-call floods and huge strings across the boundary: a million `log` calls, one
-/// 64 MiB log message (and field), a finding and a summary of 64 MiB, an output of
-/// 64 MiB. Each is contained — capped with a marker or refused with a clear reason —
-/// the stage logs say so, memory stays bounded, and an unrelated stage finishes.
+/// Host-call floods and huge strings across the boundary: a million `log` calls, a
+/// log message and field of 64 MiB and of 4 MiB, a finding and a summary of 64 MiB and
+/// of 4 MiB, an output of 64 MiB. Each is contained — capped with a marker or refused
+/// with a clear reason — the stage logs say so, memory stays bounded, and an unrelated
+/// stage finishes.
 #[test]
 fn log_floods_and_huge_strings_are_bounded() {
     let h = pinned(plugins::HOSTILE);
@@ -300,10 +301,18 @@ plugin = "{h}"
 limits.memory = "512MiB"
 with = {{ action = "huge-log" }}
 
+[stage.big-log]
+plugin = "{h}"
+with = {{ action = "huge-log", count = 4194304 }}
+
 [stage.huge-finding]
 plugin = "{h}"
 limits.memory = "512MiB"
 with = {{ action = "huge-finding" }}
+
+[stage.big-finding]
+plugin = "{h}"
+with = {{ action = "huge-finding", count = 4194304 }}
 
 [stage.huge-output]
 plugin = "{h}"
@@ -334,32 +343,49 @@ with = {{ outputs = {{ ran = "yes" }} }}
     );
     assert!(log.len() < 200 * 1024, "flood log is {} bytes", log.len());
 
-    // One 64 MiB record: cut to 16 KiB (message) and 4 KiB (field), with a marker.
-    assert_eq!(r.stage("huge-log")["status"], "succeeded");
-    let log = r.log("huge-log");
-    assert!(log.len() < 64 * 1024, "huge-log log is {} bytes", log.len());
+    // 64 MiB message + 64 MiB field in one call, and a 64 MiB summary + 64 MiB finding
+    // in one report: more than wasmtime copies across the boundary in one call (128 MiB
+    // of "hostcall fuel"), so the call traps and the stage fails with that reason.
+    for stage in ["huge-log", "huge-finding"] {
+        let rec = r.stage(stage);
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(
+            rec["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("too much data is being copied between the host and the guest"),
+            "{rec}"
+        );
+    }
+
+    // A 4 MiB record gets through wasmtime: gantry cuts it to 16 KiB (message) and
+    // 4 KiB (field), with a marker.
+    assert_eq!(r.stage("big-log")["status"], "succeeded");
+    let log = r.log("big-log");
+    assert!(log.len() < 64 * 1024, "big-log log is {} bytes", log.len());
     assert!(
-        log.contains("…[truncated by gantry: 67092480 bytes dropped]"),
-        "message marker"
+        log.contains("…[truncated by gantry: 4177920 bytes dropped]"),
+        "message marker: {}",
+        &log[log.len().saturating_sub(300)..]
     );
     assert!(
-        log.contains("…[truncated by gantry: 67104768 bytes dropped]"),
+        log.contains("…[truncated by gantry: 4190208 bytes dropped]"),
         "field marker"
     );
     assert!(log.contains("after the huge record"), "later records kept");
 
-    // A 64 MiB finding message and summary: cut to 64 KiB each, noted in the log.
-    let finding = r.stage("huge-finding");
+    // A 4 MiB finding message and summary: cut to 64 KiB each, noted in the log.
+    let finding = r.stage("big-finding");
     assert_eq!(finding["status"], "succeeded", "{finding}");
     assert!(
-        r.log("huge-finding")
+        r.log("big-finding")
             .contains("report: 2 texts longer than 65536 bytes (fix text: 1048576) were truncated"),
         "{}",
-        r.log("huge-finding")
+        r.log("big-finding")
     );
     let sarif = r.file("report.sarif");
     assert!(sarif.len() < 1 << 20, "report.sarif is {} bytes", sarif.len());
-    assert!(sarif.contains("[truncated by gantry: 67043328 bytes dropped]"));
+    assert!(sarif.contains("[truncated by gantry: 4128768 bytes dropped]"));
     assert!(r.file("run.json").len() < 1 << 20);
 
     // A 64 MiB output: refused, the stage fails with the reason, in its log too.

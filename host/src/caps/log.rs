@@ -9,6 +9,8 @@
 //! [`MAX_KEY`] and each value at [`MAX_VALUE`] bytes; what was cut is said in the
 //! record itself (`…[truncated by gantry: N bytes dropped]`). A flood of records costs
 //! the host a counter once the stage's cap is reached: nothing is buffered.
+//! Before any of this, wasmtime refuses to copy more than 128 MiB across the boundary
+//! in one call ("hostcall fuel"): such a call traps and the stage fails.
 //!
 //! Tests: `tests/e2e/sandbox.rs` (`log_floods_and_huge_strings_are_bounded`).
 
