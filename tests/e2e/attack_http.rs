@@ -612,9 +612,14 @@ fn dry_run_plans_mutating_requests_and_sends_reads_and_a_real_run_journals_them(
 fn gantry_with_hosts(ws: &Workspace, hosts: &str, args: &[&str], test: &str) -> Option<Run> {
     let skip = |why: &str| -> Option<Run> {
         if gantry_test_plugins::docker::in_ci() {
-            panic!("{test}: {why}; CI=true, so this is a failure, not a skip: run the tests as root on a machine with util-linux `unshare`");
+            panic!(
+                "{test}: {why}; CI=true, so this is a failure, not a skip: run the tests as root on a machine with util-linux `unshare`"
+            );
         }
-        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why} (needs root and `unshare --mount`)");
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: {why} (needs root and `unshare --mount`)"
+        );
         None
     };
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -630,7 +635,10 @@ fn gantry_with_hosts(ws: &Workspace, hosts: &str, args: &[&str], test: &str) -> 
         .output();
     match probe {
         Err(e) => return skip(&format!("cannot run `unshare`: {e}")),
-        Ok(o) if !o.status.success() || !String::from_utf8_lossy(&o.stdout).contains("169.254.169.254") => {
+        Ok(o)
+            if !o.status.success()
+                || !String::from_utf8_lossy(&o.stdout).contains("169.254.169.254") =>
+        {
             return skip(&format!(
                 "`unshare --mount` + bind mount over /etc/hosts did not work: {}",
                 String::from_utf8_lossy(&o.stderr).trim()

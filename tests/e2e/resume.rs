@@ -79,8 +79,9 @@ with = {{ outputs = {{ got = "${{stages.first.outputs.ref}}" }} }}
             .flatten()
             .map(|e| e.path())
             .find(|d| {
-                std::fs::read_to_string(d.join("journal.jsonl"))
-                    .is_ok_and(|j| j.contains(r#""phase":"intent""#) && j.contains(r#""stage":"effect""#))
+                std::fs::read_to_string(d.join("journal.jsonl")).is_ok_and(|j| {
+                    j.contains(r#""phase":"intent""#) && j.contains(r#""stage":"effect""#)
+                })
             });
         if let Some(d) = found {
             break d;
@@ -127,7 +128,11 @@ with = {{ outputs = {{ got = "${{stages.first.outputs.ref}}" }} }}
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("may or may not have happened"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("may or may not have happened"),
+        "{}",
+        r.stderr
+    );
 
     // Same directory, same run id; `first` not run again, its output still flows.
     assert_eq!(only_run(&ws), run_dir);
@@ -143,7 +148,10 @@ with = {{ outputs = {{ got = "${{stages.first.outputs.ref}}" }} }}
 
     // The unknown effect is named in the stage's log, run.json, summary and journal.
     let log = r.log("effect");
-    assert!(log.contains("--- resumed by `gantry run --resume`"), "{log}");
+    assert!(
+        log.contains("--- resumed by `gantry run --resume`"),
+        "{log}"
+    );
     assert!(log.contains("effect #1 `process run`"), "{log}");
     assert!(log.contains("wait.sh"), "{log}");
     // The rerun's lines come after the marker (what the killed attempt had written
@@ -170,9 +178,9 @@ with = {{ outputs = {{ got = "${{stages.first.outputs.ref}}" }} }}
     let again = ws.gantry(&["run", "--resume"]);
     assert_eq!(again.code, 2, "{}", again.stderr);
     assert!(
-        again
-            .stderr
-            .contains(&format!("run `{run_id}` finished successfully: nothing to resume")),
+        again.stderr.contains(&format!(
+            "run `{run_id}` finished successfully: nothing to resume"
+        )),
         "{}",
         again.stderr
     );
@@ -214,7 +222,11 @@ needs = ["b"]
 
     let none = ws.gantry(&["run", "--resume"]);
     assert_eq!(none.code, 2, "{}", none.stderr);
-    assert!(none.stderr.contains("there is no run to resume"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("there is no run to resume"),
+        "{}",
+        none.stderr
+    );
 
     let first = ws.gantry(&["run"]);
     assert_eq!(first.code, 1, "{}", first.stderr);
@@ -240,7 +252,11 @@ needs = ["b"]
         "stage `c`: grants changed",
         "nothing ran",
     ] {
-        assert!(changed.stderr.contains(needle), "{needle}: {}", changed.stderr);
+        assert!(
+            changed.stderr.contains(needle),
+            "{needle}: {}",
+            changed.stderr
+        );
     }
     assert_eq!(std::fs::read(run_dir.join("run.json")).unwrap(), before);
     assert_eq!(ws.read("b.count").trim(), "1");
@@ -248,7 +264,11 @@ needs = ["b"]
     // Usage errors.
     let bad = ws.gantry(&["run", "--resume", "no-such-run"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.stderr.contains("no run `no-such-run`"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("no run `no-such-run`"),
+        "{}",
+        bad.stderr
+    );
     let with_dry = ws.gantry(&["run", "--resume", &run_id, "--dry-run"]);
     assert_eq!(with_dry.code, 2, "{}", with_dry.stderr);
 
@@ -262,7 +282,11 @@ needs = ["b"]
         "{}",
         r.stderr
     );
-    assert_eq!(ws.read("a.txt").matches("a start").count(), 1, "`a` ran again");
+    assert_eq!(
+        ws.read("a.txt").matches("a start").count(),
+        1,
+        "`a` ran again"
+    );
     assert_eq!(ws.read("b.count").trim(), "2");
     assert_eq!(r.output("b", "in_a_v"), "1");
     assert_eq!(r.stage("c")["status"], "succeeded");

@@ -384,7 +384,11 @@ with = {{ outputs = {{ ran = "yes" }} }}
         r.log("big-finding")
     );
     let sarif = r.file("report.sarif");
-    assert!(sarif.len() < 1 << 20, "report.sarif is {} bytes", sarif.len());
+    assert!(
+        sarif.len() < 1 << 20,
+        "report.sarif is {} bytes",
+        sarif.len()
+    );
     assert!(sarif.contains("[truncated by gantry: 4128768 bytes dropped]"));
     assert!(r.file("run.json").len() < 1 << 20);
 
@@ -399,7 +403,11 @@ with = {{ outputs = {{ ran = "yes" }} }}
     // Linear memories of the plugins live in gantry's process too; the huge strings
     // are copied a bounded number of times, never accumulated.
     let rss = children_max_rss_bytes();
-    assert!(rss < 1536 << 20, "a gantry process peaked at {} MiB", rss >> 20);
+    assert!(
+        rss < 1536 << 20,
+        "a gantry process peaked at {} MiB",
+        rss >> 20
+    );
 }
 
 /// Many resources: 100 000 secret handles and 100 000 open files held at once. Secret
@@ -444,7 +452,8 @@ with = {{ outputs = {{ ran = "yes" }} }}
 
     let handles = r.output("handles", "result");
     assert!(
-        handles.starts_with("held:1024:") && handles.contains("more than 1024 secret handles held at once"),
+        handles.starts_with("held:1024:")
+            && handles.contains("more than 1024 secret handles held at once"),
         "{handles}"
     );
     let denies: Vec<String> = r
@@ -453,7 +462,11 @@ with = {{ outputs = {{ ran = "yes" }} }}
         .filter(|l| l.contains(r#""stage":"handles""#) && l.contains(r#""decision":"deny""#))
         .collect();
     assert_eq!(denies.len(), 1, "{denies:#?}");
-    assert!(denies[0].contains("more than 1024 secret handles"), "{}", denies[0]);
+    assert!(
+        denies[0].contains("more than 1024 secret handles"),
+        "{}",
+        denies[0]
+    );
 
     let files = r.stage("files");
     assert_eq!(files["status"], "failed", "{files}");
@@ -463,7 +476,8 @@ with = {{ outputs = {{ ran = "yes" }} }}
         "{files}"
     );
     assert!(
-        r.log("files").contains("resource table is full (4096 entries)"),
+        r.log("files")
+            .contains("resource table is full (4096 entries)"),
         "{}",
         r.log("files")
     );

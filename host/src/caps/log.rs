@@ -31,7 +31,10 @@ pub fn clip(mut s: String, max: usize) -> String {
     if s.len() <= max {
         return s;
     }
-    let cut = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+    let cut = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
     let dropped = s.len() - cut;
     s.truncate(cut);
     s.push_str(&format!("…[truncated by gantry: {dropped} bytes dropped]"));
@@ -64,8 +67,7 @@ impl Host for StageState {
             Level::Error => "error",
         };
         let fields = bounded_fields(fields);
-        self.log
-            .record(level, &clip(message, MAX_MESSAGE), &fields);
+        self.log.record(level, &clip(message, MAX_MESSAGE), &fields);
         Ok(())
     }
 

@@ -468,12 +468,25 @@ fn open_resume(
             "{} run `{}` ({was}): reusing {}; running again: {}",
             style::bold("resuming"),
             r.run_id,
-            if reused.is_empty() { "nothing".to_string() } else { reused.join(", ") },
-            if again.is_empty() { "nothing".to_string() } else { again.join(", ") },
+            if reused.is_empty() {
+                "nothing".to_string()
+            } else {
+                reused.join(", ")
+            },
+            if again.is_empty() {
+                "nothing".to_string()
+            } else {
+                again.join(", ")
+            },
         );
     }
     for u in &r.unknown_effects {
-        eprintln!("{}: stage `{}`: {}", style::yellow("warning"), u.stage, u.describe());
+        eprintln!(
+            "{}: stage `{}`: {}",
+            style::yellow("warning"),
+            u.stage,
+            u.describe()
+        );
     }
     Ok(r)
 }

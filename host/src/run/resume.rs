@@ -152,14 +152,13 @@ pub fn find(records_root: &Path, id: Option<&str>) -> Result<PathBuf, String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(format!("`{id}` is not a run id (e.g. `20261126T105027Z-a1b2c3`)"));
+            return Err(format!(
+                "`{id}` is not a run id (e.g. `20261126T105027Z-a1b2c3`)"
+            ));
         }
         let dir = records_root.join(id);
         if !dir.join("run.json").is_file() {
-            return Err(format!(
-                "no run `{id}` in `{}`",
-                records_root.display()
-            ));
+            return Err(format!("no run `{id}` in `{}`", records_root.display()));
         }
         return Ok(dir);
     }
@@ -189,15 +188,22 @@ pub fn load(dir: &Path, named: bool) -> Result<Resume, String> {
     let lock = RunLock::acquire(dir).map_err(|e| format!("cannot resume run `{run_id}`: {e}"))?;
     let text = std::fs::read_to_string(dir.join("run.json"))
         .map_err(|e| format!("cannot read `{}`: {e}", dir.join("run.json").display()))?;
-    let doc: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("`{}` is not valid JSON: {e}", dir.join("run.json").display()))?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "`{}` is not valid JSON: {e}",
+            dir.join("run.json").display()
+        )
+    })?;
     let state = doc["state"].as_str().unwrap_or("running").to_string();
     let stages: Vec<StageRecord> = serde_json::from_value(doc["stages"].clone())
         .map_err(|e| format!("`run.json` of run `{run_id}` has unreadable stages: {e}"))?;
     let exit_code = doc["exit_code"].as_i64();
-    let all_done = stages
-        .iter()
-        .all(|r| matches!(r.status, StageStatus::Succeeded | StageStatus::FailedAllowed | StageStatus::Skipped));
+    let all_done = stages.iter().all(|r| {
+        matches!(
+            r.status,
+            StageStatus::Succeeded | StageStatus::FailedAllowed | StageStatus::Skipped
+        )
+    });
     if state == "finished" && (exit_code == Some(0) || (exit_code.is_none() && all_done)) {
         let hint = if named {
             String::new()
@@ -216,7 +222,12 @@ pub fn load(dir: &Path, named: bool) -> Result<Resume, String> {
     let selected: Vec<String> = stages.iter().map(|r| r.stage.clone()).collect();
     let kept = stages
         .into_iter()
-        .filter(|r| matches!(r.status, StageStatus::Succeeded | StageStatus::FailedAllowed))
+        .filter(|r| {
+            matches!(
+                r.status,
+                StageStatus::Succeeded | StageStatus::FailedAllowed
+            )
+        })
         .map(|r| (r.stage.clone(), r))
         .collect();
     let (unknown_effects, last_seq) = unfinished_effects(&dir.join("journal.jsonl"));
@@ -323,7 +334,10 @@ fn unfinished_effects(path: &Path) -> (Vec<UnknownEffect>, u64) {
     let mut last = 0;
     // A torn last line (killed mid-write) is skipped: its intent was never durable,
     // so its effect was never started.
-    for line in text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    for line in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         let Some(seq) = line["seq"].as_u64() else {
             continue;
         };
@@ -386,7 +400,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let held = RunLock::acquire(&dir).unwrap();
         let err = RunLock::acquire(&dir).err().unwrap();
-        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(held);
         assert!(RunLock::acquire(&dir).is_ok());
         let _ = std::fs::remove_dir_all(&dir);

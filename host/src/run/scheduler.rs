@@ -412,15 +412,14 @@ pub async fn execute(
 /// Writes the `resumed` marker into the log of every stage that will be decided
 /// again, and into the log of every stage with an effect of unknown outcome, the
 /// effect named; marks those effects `unknown` in the journal.
-fn note_resume(
-    sh: &Shared,
-    r: &Resume,
-    order: &[String],
-    records: &BTreeMap<String, StageRecord>,
-) {
+fn note_resume(sh: &Shared, r: &Resume, order: &[String], records: &BTreeMap<String, StageRecord>) {
     for name in order {
         let kept = records.get(name).is_some_and(|rec| rec.status.is_final());
-        let effects: Vec<_> = r.unknown_effects.iter().filter(|u| &u.stage == name).collect();
+        let effects: Vec<_> = r
+            .unknown_effects
+            .iter()
+            .filter(|u| &u.stage == name)
+            .collect();
         if kept && effects.is_empty() {
             continue;
         }
@@ -440,7 +439,11 @@ fn note_resume(
                 "--- resumed by `gantry run --resume` (pid {}; the run was {}){} ---",
                 std::process::id(),
                 r.previous_state,
-                if kept { "; this stage is not run again" } else { "" }
+                if kept {
+                    "; this stage is not run again"
+                } else {
+                    ""
+                }
             ),
         );
         for u in effects {

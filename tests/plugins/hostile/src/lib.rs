@@ -163,31 +163,51 @@ impl Plugin for Hostile {
             }
             Action::Panic => panic!("hostile plugin panics on purpose"),
             Action::LogFlood => {
-                let n = if config.count == 0 { 2_000_000 } else { config.count };
+                let n = if config.count == 0 {
+                    2_000_000
+                } else {
+                    config.count
+                };
                 for i in 0..n {
                     log::info("flood", &[("i", &i.to_string())]);
                 }
                 format!("ok:{n}")
             }
             Action::HugeLog => {
-                let n = if config.count == 0 { MIB64 } else { config.count } as usize;
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
                 let big = "L".repeat(n);
                 log::warn(&big, &[("field", &big)]);
                 log::info("after the huge record", &[]);
                 format!("ok:{n}")
             }
             Action::HugeFinding => {
-                let n = if config.count == 0 { MIB64 } else { config.count } as usize;
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
                 let mut report = Report::new().summary("S".repeat(n));
                 report.push(Finding::new("huge", Level::Warning, "F".repeat(n)));
                 return Ok(report.output("result", format!("ok:{n}")));
             }
             Action::HugeOutput => {
-                let n = if config.count == 0 { MIB64 } else { config.count } as usize;
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
                 return Ok(Report::new().output("big", "O".repeat(n)));
             }
             Action::SecretHandles => {
-                let n = if config.count == 0 { 100_000 } else { config.count };
+                let n = if config.count == 0 {
+                    100_000
+                } else {
+                    config.count
+                };
                 let mut held = Vec::new();
                 let mut err = String::from("none");
                 for _ in 0..n {
@@ -202,7 +222,11 @@ impl Plugin for Hostile {
                 format!("held:{}:{err}", held.len())
             }
             Action::OpenFiles => {
-                let n = if config.count == 0 { 100_000 } else { config.count };
+                let n = if config.count == 0 {
+                    100_000
+                } else {
+                    config.count
+                };
                 let mut held = Vec::new();
                 let mut err = String::from("none");
                 for _ in 0..n {
