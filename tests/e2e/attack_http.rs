@@ -7,11 +7,14 @@
 //! line saying which part failed and the grant that would allow it, the stage log
 //! has the same text, and the other stages finish.
 //!
-//! Not covered end to end: a *name* that resolves to 169.254.169.254 (that needs
-//! control of DNS or /etc/hosts, which a test must not touch). The address check is
-//! the same code for every name (`localhost` → 127.0.0.1 is covered here), and the
-//! classification of 169.254.0.0/16, fe80::/10, RFC 1918, fc00::/7, IPv4-mapped and
-//! NAT64 forms is unit-tested in `host/src/caps/http.rs`.
+//! A granted *name* that resolves to the cloud metadata address 169.254.169.254 is
+//! tested by running gantry in a private mount namespace (`unshare --mount`, as root)
+//! where a temporary hosts file is bind-mounted over `/etc/hosts`: the host's own
+//! `/etc/hosts` is never touched, and gantry resolves through the system resolver
+//! (getaddrinfo, which reads the hosts file) exactly as it would a DNS answer. Without
+//! root or `unshare` that test prints `SKIPPED` locally and fails under `CI=true`.
+//! The classification of 169.254.0.0/16, fe80::/10, RFC 1918, fc00::/7, IPv4-mapped
+//! and NAT64 forms is unit-tested in `host/src/caps/http.rs`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -601,4 +604,108 @@ fn dry_run_plans_mutating_requests_and_sends_reads_and_a_real_run_journals_them(
         "{}",
         r.file("journal.jsonl")
     );
+}
+
+/// Runs `gantry ARGS` in the workspace inside a private mount namespace whose
+/// `/etc/hosts` is `hosts`; `None` (after a visible SKIPPED line, or a panic under
+/// `CI=true`) when this machine cannot make one.
+fn gantry_with_hosts(ws: &Workspace, hosts: &str, args: &[&str], test: &str) -> Option<Run> {
+    let skip = |why: &str| -> Option<Run> {
+        if gantry_test_plugins::docker::in_ci() {
+            panic!(
+                "{test}: {why}; CI=true, so this is a failure, not a skip: run the tests as root on a machine with util-linux `unshare`"
+            );
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: {why} (needs root and `unshare --mount`)"
+        );
+        None
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return skip("not root, so no private mount namespace");
+    }
+    let file = ws.path("hosts.test");
+    std::fs::write(&file, hosts).expect("write the test hosts file");
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/hosts && getent hosts metadata.gantry.test")
+        .arg(&file)
+        .output();
+    match probe {
+        Err(e) => return skip(&format!("cannot run `unshare`: {e}")),
+        Ok(o)
+            if !o.status.success()
+                || !String::from_utf8_lossy(&o.stdout).contains("169.254.169.254") =>
+        {
+            return skip(&format!(
+                "`unshare --mount` + bind mount over /etc/hosts did not work: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ));
+        }
+        Ok(_) => {}
+    }
+    let inner = ws.command(args);
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/hosts && exec \"$@\"")
+        .arg(&file)
+        .arg(inner.get_program())
+        .args(inner.get_args())
+        .current_dir(&ws.root);
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.output().expect("run gantry under unshare");
+    Some(Run::from_output(out, &ws.root))
+}
+
+#[test]
+fn a_granted_name_resolving_to_the_metadata_address_is_refused() {
+    let test = "a_granted_name_resolving_to_the_metadata_address_is_refused";
+    let server = Server::start();
+    let port = server.port;
+    let hp = pinned(plugins::HTTP_PROBE);
+    let ws = Workspace::new(GANTRY);
+    let mut toml = String::from("[pipeline]\nname = \"metadata\"\n\n");
+    toml.push_str(&stage(
+        &hp,
+        "metadata",
+        "url = \"http://metadata.gantry.test/latest/meta-data/\"",
+        "grants.http = [\"http://metadata.gantry.test\"]",
+    ));
+    toml.push_str(&stage(
+        &hp,
+        "loopback",
+        &format!("url = \"http://loopback.gantry.test:{port}/v1/hello\""),
+        &format!("grants.http = [\"http://loopback.gantry.test:{port}/v1/\"]"),
+    ));
+    ws.write("pipeline.toml", toml);
+    let hosts = "127.0.0.1 localhost\n169.254.169.254 metadata.gantry.test\n127.0.0.1 loopback.gantry.test\n";
+    let Some(r) = gantry_with_hosts(&ws, hosts, &["run", "--no-fail-fast"], test) else {
+        return;
+    };
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let deny = assert_refused(
+        &r,
+        "metadata",
+        "denied",
+        &[
+            "host `metadata.gantry.test` resolves to `169.254.169.254`, which is link-local",
+            "grants.http = [\"http://169.254.169.254:80/latest/meta-data/\"] (naming the address itself)",
+        ],
+    );
+    assert_eq!(deny["detail"]["host"], "metadata.gantry.test");
+    assert_eq!(deny["detail"]["address"], "169.254.169.254");
+    assert_refused(
+        &r,
+        "loopback",
+        "denied",
+        &["host `loopback.gantry.test` resolves to `127.0.0.1`, which is loopback"],
+    );
+    assert!(server.seen().is_empty(), "{:?}", server.seen());
 }

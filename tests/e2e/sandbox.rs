@@ -262,3 +262,224 @@ fn a_grant_that_resolves_outside_the_workspace_is_refused_and_audited() {
         "{denial}"
     );
 }
+
+/// Peak resident memory of the largest child process this test binary has waited for.
+fn children_max_rss_bytes() -> u64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return 0;
+    }
+    usage.ru_maxrss as u64 * 1024
+}
+
+/// Host-call floods and huge strings across the boundary: a million `log` calls, a
+/// log message and field of 64 MiB and of 4 MiB, a finding and a summary of 64 MiB and
+/// of 4 MiB, an output of 64 MiB. Each is contained — capped with a marker or refused
+/// with a clear reason — the stage logs say so, memory stays bounded, and an unrelated
+/// stage finishes.
+#[test]
+fn log_floods_and_huge_strings_are_bounded() {
+    let h = pinned(plugins::HOSTILE);
+    let p = pinned(plugins::PROBE);
+    let ws = Workspace::new(GANTRY);
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"
+[pipeline]
+name = "strings"
+
+[stage.log-flood]
+plugin = "{h}"
+timeout = "120s"
+limits.stdout = "64KiB"
+with = {{ action = "log-flood", count = 1000000 }}
+
+[stage.huge-log]
+plugin = "{h}"
+limits.memory = "512MiB"
+with = {{ action = "huge-log" }}
+
+[stage.big-log]
+plugin = "{h}"
+with = {{ action = "huge-log", count = 4194304 }}
+
+[stage.huge-finding]
+plugin = "{h}"
+limits.memory = "512MiB"
+with = {{ action = "huge-finding" }}
+
+[stage.big-finding]
+plugin = "{h}"
+with = {{ action = "huge-finding", count = 4194304 }}
+
+[stage.huge-output]
+plugin = "{h}"
+limits.memory = "512MiB"
+with = {{ action = "huge-output" }}
+
+[stage.bystander]
+plugin = "{p}"
+with = {{ outputs = {{ ran = "yes" }} }}
+"#
+        ),
+    );
+    let r = ws.gantry(&["run", "--no-fail-fast", "--jobs", "2"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+
+    // The flood: the host keeps 64 KiB, says so, and the stage completes (or, on a
+    // very slow machine, ends by its timeout — never by exhausting the host).
+    let flood = r.stage("log-flood");
+    let log = r.log("log-flood");
+    assert!(
+        flood["status"] == "succeeded" || flood["reason"] == "timed out after 2m",
+        "{flood}"
+    );
+    assert!(
+        log.contains("log records truncated: more than 65536 bytes; later records dropped"),
+        "{}",
+        &log[log.len().saturating_sub(500)..]
+    );
+    assert!(log.len() < 200 * 1024, "flood log is {} bytes", log.len());
+
+    // 64 MiB message + 64 MiB field in one call, and a 64 MiB summary + 64 MiB finding
+    // in one report: more than wasmtime copies across the boundary in one call (128 MiB
+    // of "hostcall fuel"), so the call traps and the stage fails with that reason.
+    for stage in ["huge-log", "huge-finding"] {
+        let rec = r.stage(stage);
+        assert_eq!(rec["status"], "failed", "{rec}");
+        assert!(
+            rec["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("too much data is being copied between the host and the guest"),
+            "{rec}"
+        );
+    }
+
+    // A 4 MiB record gets through wasmtime: gantry cuts it to 16 KiB (message) and
+    // 4 KiB (field), with a marker.
+    assert_eq!(r.stage("big-log")["status"], "succeeded");
+    let log = r.log("big-log");
+    assert!(log.len() < 64 * 1024, "big-log log is {} bytes", log.len());
+    assert!(
+        log.contains("…[truncated by gantry: 4177920 bytes dropped]"),
+        "message marker: {}",
+        &log[log.len().saturating_sub(300)..]
+    );
+    assert!(
+        log.contains("…[truncated by gantry: 4190208 bytes dropped]"),
+        "field marker"
+    );
+    assert!(log.contains("after the huge record"), "later records kept");
+
+    // A 4 MiB finding message and summary: cut to 64 KiB each, noted in the log.
+    let finding = r.stage("big-finding");
+    assert_eq!(finding["status"], "succeeded", "{finding}");
+    assert!(
+        r.log("big-finding")
+            .contains("report: 2 texts longer than 65536 bytes (fix text: 1048576) were truncated"),
+        "{}",
+        r.log("big-finding")
+    );
+    let sarif = r.file("report.sarif");
+    assert!(
+        sarif.len() < 1 << 20,
+        "report.sarif is {} bytes",
+        sarif.len()
+    );
+    assert!(sarif.contains("[truncated by gantry: 4128768 bytes dropped]"));
+    assert!(r.file("run.json").len() < 1 << 20);
+
+    // A 64 MiB output: refused, the stage fails with the reason, in its log too.
+    let out = r.stage("huge-output");
+    assert_eq!(out["status"], "failed");
+    let why = "the plugin's report was refused: output `big` is 67108864 bytes, more than 65536";
+    assert_eq!(out["reason"], why, "{out}");
+    assert!(r.log("huge-output").contains(why));
+
+    assert_eq!(r.output("bystander", "ran"), "yes");
+    // Linear memories of the plugins live in gantry's process too; the huge strings
+    // are copied a bounded number of times, never accumulated.
+    let rss = children_max_rss_bytes();
+    assert!(
+        rss < 1536 << 20,
+        "a gantry process peaked at {} MiB",
+        rss >> 20
+    );
+}
+
+/// Many resources: 100 000 secret handles and 100 000 open files held at once. Secret
+/// handles stop at 1024 with a `denied` error the plugin sees (audited); host resources
+/// of any kind stop at 4096 per stage (`MAX_RESOURCES`), which ends the stage with a
+/// clear reason before the host runs out of file descriptors. Another stage finishes.
+#[test]
+fn many_resources_are_bounded_per_stage() {
+    let h = pinned(plugins::HOSTILE);
+    let p = pinned(plugins::PROBE);
+    let ws = Workspace::new(GANTRY);
+    ws.write("token.txt", "a-secret-token-value");
+    ws.write("ro/data.txt", "x");
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"
+[pipeline]
+name = "resources"
+
+[secrets]
+TOKEN = {{ file = "token.txt" }}
+
+[stage.handles]
+plugin = "{h}"
+with = {{ action = "secret-handles", secret = "TOKEN" }}
+grants.secrets = ["TOKEN"]
+
+[stage.files]
+plugin = "{h}"
+with = {{ action = "open-files", path = "ro/data.txt" }}
+grants.fs.read = ["ro"]
+
+[stage.bystander]
+plugin = "{p}"
+with = {{ outputs = {{ ran = "yes" }} }}
+"#
+        ),
+    );
+    let r = ws.gantry(&["run", "--no-fail-fast", "--jobs", "2"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+
+    let handles = r.output("handles", "result");
+    assert!(
+        handles.starts_with("held:1024:")
+            && handles.contains("more than 1024 secret handles held at once"),
+        "{handles}"
+    );
+    let denies: Vec<String> = r
+        .audit()
+        .into_iter()
+        .filter(|l| l.contains(r#""stage":"handles""#) && l.contains(r#""decision":"deny""#))
+        .collect();
+    assert_eq!(denies.len(), 1, "{denies:#?}");
+    assert!(
+        denies[0].contains("more than 1024 secret handles"),
+        "{}",
+        denies[0]
+    );
+
+    let files = r.stage("files");
+    assert_eq!(files["status"], "failed", "{files}");
+    assert_eq!(
+        files["reason"],
+        "held more than 4096 host resources at once (open files and directories, streams, HTTP requests, secret handles): the per-stage limit",
+        "{files}"
+    );
+    assert!(
+        r.log("files")
+            .contains("resource table is full (4096 entries)"),
+        "{}",
+        r.log("files")
+    );
+    assert_eq!(r.output("bystander", "ran"), "yes");
+}

@@ -93,6 +93,20 @@ impl Workspace {
         Run::new(out, &self.root)
     }
 
+    /// `gantry ARGS` as [`Workspace::gantry`] runs it, not started: for tests that
+    /// run gantry in the background (and kill it).
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.gantry);
+        cmd.args(args)
+            .current_dir(&self.root)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_CACHE_DIR", &self.cache)
+            .env_remove("GANTRY_GIT_SHA")
+            .env_remove("GANTRY_GIT_BRANCH")
+            .env_remove("GANTRY_GIT_TAG");
+        cmd
+    }
+
     pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(&self.gantry);
         cmd.args(args)
@@ -126,6 +140,11 @@ pub struct Run {
 }
 
 impl Run {
+    /// The result of a gantry process the test started itself (e.g. under `unshare`).
+    pub fn from_output(out: Output, root: &Path) -> Run {
+        Run::new(out, root)
+    }
+
     fn new(out: Output, root: &Path) -> Run {
         let runs = root.join(".gantry/runs");
         let dir = std::fs::read_dir(&runs).ok().and_then(|d| {

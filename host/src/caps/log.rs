@@ -3,9 +3,59 @@
 //! Records go to the stage's log file (`logs/<stage>.log`), capped per stage by
 //! `limits.stdout`. Logging is not audited line by line: it has no effect outside the
 //! run records.
+//!
+//! A single record is bounded too, whatever the plugin's memory allows: a message is
+//! cut at [`MAX_MESSAGE`] bytes, at most [`MAX_FIELDS`] fields are kept, each key at
+//! [`MAX_KEY`] and each value at [`MAX_VALUE`] bytes; what was cut is said in the
+//! record itself (`…[truncated by gantry: N bytes dropped]`). A flood of records costs
+//! the host a counter once the stage's cap is reached: nothing is buffered.
+//! Before any of this, wasmtime refuses to copy more than 128 MiB across the boundary
+//! in one call ("hostcall fuel"): such a call traps and the stage fails.
+//!
+//! Tests: `tests/e2e/sandbox.rs` (`log_floods_and_huge_strings_are_bounded`).
 
 use crate::runtime::StageState;
 use crate::runtime::bindings::log::{Field, Host, Level};
+
+/// Longest message of one record, in bytes.
+pub const MAX_MESSAGE: usize = 16 * 1024;
+/// Most fields kept in one record.
+pub const MAX_FIELDS: usize = 64;
+/// Longest field key, in bytes.
+pub const MAX_KEY: usize = 256;
+/// Longest field value, in bytes.
+pub const MAX_VALUE: usize = 4 * 1024;
+
+/// Cuts `s` to at most `max` bytes (on a character boundary) and says how much went.
+pub fn clip(mut s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let cut = (0..=max)
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0);
+    let dropped = s.len() - cut;
+    s.truncate(cut);
+    s.push_str(&format!("…[truncated by gantry: {dropped} bytes dropped]"));
+    s
+}
+
+fn bounded_fields(fields: Vec<Field>) -> Vec<(String, String)> {
+    let extra = fields.len().saturating_sub(MAX_FIELDS);
+    let mut out: Vec<(String, String)> = fields
+        .into_iter()
+        .take(MAX_FIELDS)
+        .map(|f| (clip(f.key, MAX_KEY), clip(f.value, MAX_VALUE)))
+        .collect();
+    if extra > 0 {
+        out.push((
+            "gantry.truncated".to_string(),
+            format!("{extra} more fields dropped"),
+        ));
+    }
+    out
+}
 
 impl Host for StageState {
     fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
@@ -16,12 +66,13 @@ impl Host for StageState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        let fields: Vec<(String, String)> = fields.into_iter().map(|f| (f.key, f.value)).collect();
-        self.log.record(level, &message, &fields);
+        let fields = bounded_fields(fields);
+        self.log.record(level, &clip(message, MAX_MESSAGE), &fields);
         Ok(())
     }
 
     fn progress(&mut self, done: u64, total: Option<u64>, message: String) -> wasmtime::Result<()> {
+        let message = clip(message, MAX_MESSAGE);
         let text = match total {
             Some(t) => format!("{done}/{t} {message}"),
             None => format!("{done} {message}"),
@@ -32,3 +83,17 @@ impl Host for StageState {
 }
 
 impl crate::runtime::bindings::types::Host for StageState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_char_boundaries_and_says_what_it_dropped() {
+        assert_eq!(clip("abc".into(), 3), "abc");
+        assert_eq!(
+            clip("aé".into(), 2),
+            "a…[truncated by gantry: 2 bytes dropped]"
+        );
+    }
+}

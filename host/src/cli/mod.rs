@@ -88,6 +88,27 @@ pub struct RunArgs {
     /// imports and grants.
     #[arg(long)]
     pub locked: bool,
+    /// Continue the latest run (or run RUN-ID) that did not finish successfully.
+    ///
+    /// The run continues in its own directory `.gantry/runs/RUN-ID/`, under the same
+    /// run id: stages that succeeded (or failed with `allow-failure`) are not run
+    /// again and their outputs are reused; failed, cancelled, skipped and unstarted
+    /// stages, and a stage that was running when gantry was killed, run again. The
+    /// stage selection and `--dry-run` are the original run's. An effect whose intent
+    /// is in `journal.jsonl` without an outcome may or may not have happened: it is
+    /// named in the console, the stage's log, `run.json` and `summary.json`.
+    ///
+    /// Refused (exit 2, nothing runs) when the run finished successfully, when
+    /// another gantry process still runs it (`run.lock`), or when pipeline.toml, a
+    /// stage's grants, a plugin digest or the git commit changed since it ran.
+    #[arg(
+        long,
+        value_name = "RUN-ID",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with_all = ["stages", "dry_run"]
+    )]
+    pub resume: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -405,6 +426,71 @@ fn finished_line(rec: &StageRecord) -> String {
     }
 }
 
+/// `--resume [RUN-ID]`: finds, locks and checks the run; tells the user what will
+/// be reused and which effects have an unknown outcome.
+fn open_resume(
+    cli: &Cli,
+    records_root: &Path,
+    id: &str,
+    prepared: &Prepared,
+    git: &GitFacts,
+) -> Result<crate::run::resume::Resume, Failure> {
+    use crate::run::resume;
+    let named = !id.is_empty();
+    let dir = resume::find(records_root, named.then_some(id)).map_err(Failure::Usage)?;
+    let r = resume::load(&dir, named).map_err(Failure::Usage)?;
+    let changes = r.changes(prepared, git);
+    if !changes.is_empty() {
+        let mut msg = format!(
+            "cannot resume run `{}`: what it ran with changed since, so its results cannot be reused; nothing ran",
+            r.run_id
+        );
+        for c in &changes {
+            msg.push_str(&format!("\n  {c}"));
+        }
+        msg.push_str("\n  hint: restore what changed, or start a new run with `gantry run`");
+        return Err(Failure::Usage(msg));
+    }
+    if !cli.json {
+        let was = match r.previous_state.as_str() {
+            "running" => "was killed",
+            "interrupted" => "was interrupted",
+            _ => "finished with failures",
+        };
+        let reused: Vec<String> = r.kept.keys().map(|k| format!("`{k}`")).collect();
+        let again: Vec<String> = r
+            .selected
+            .iter()
+            .filter(|s| !r.kept.contains_key(*s))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        eprintln!(
+            "{} run `{}` ({was}): reusing {}; running again: {}",
+            style::bold("resuming"),
+            r.run_id,
+            if reused.is_empty() {
+                "nothing".to_string()
+            } else {
+                reused.join(", ")
+            },
+            if again.is_empty() {
+                "nothing".to_string()
+            } else {
+                again.join(", ")
+            },
+        );
+    }
+    for u in &r.unknown_effects {
+        eprintln!(
+            "{}: stage `{}`: {}",
+            style::yellow("warning"),
+            u.stage,
+            u.describe()
+        );
+    }
+    Ok(r)
+}
+
 fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     let jobs = args.jobs.unwrap_or_else(jobs_default);
     if jobs == 0 {
@@ -426,14 +512,25 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             .closure(&args.stages)
             .map_err(|d| Failure::Diagnostics(Diagnostics(vec![d])))?;
     }
+    let records_root = workspace.join(".gantry").join("runs");
+    let git = git.join().unwrap_or_default();
+    let resume = match &args.resume {
+        Some(id) => Some(open_resume(cli, &records_root, id, &prepared, &git)?),
+        None => None,
+    };
+    let (selected, dry_run) = match &resume {
+        Some(r) => (r.selected.clone(), r.dry_run),
+        None => (args.stages.clone(), args.dry_run),
+    };
     let opts = RunOptions {
-        records_root: workspace.join(".gantry").join("runs"),
-        git: git.join().unwrap_or_default(),
+        records_root,
+        git,
         workspace,
-        selected: args.stages.clone(),
+        selected,
         jobs,
-        dry_run: args.dry_run,
+        dry_run,
         fail_fast: !args.no_fail_fast,
+        resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,7 +5,7 @@
 //! In `--dry-run` the intent is recorded with `"dry_run": true` and nothing is
 //! performed; the run's `plan.json` lists those intended effects.
 //!
-//! Line shape: `{"time","run","stage","seq","phase":"intent"|"done"|"failed"|"planned",
+//! Line shape: `{"time","run","stage","seq","phase":"intent"|"done"|"failed"|"planned"|"unknown",
 //! "capability","operation","detail",("result")}`. Secret values never appear:
 //! brokers pass names and redacted text.
 
@@ -106,6 +106,23 @@ impl Journal {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(entry);
+    }
+
+    /// A resumed run appends to its journal: continue the sequence numbers after `seq`.
+    pub fn continue_after(&self, seq: u64) {
+        self.seq.fetch_max(seq, Ordering::SeqCst);
+    }
+
+    /// Closes effect `seq`, left without an outcome by a process that died, as
+    /// `unknown`: a resume reported it, later resumes need not (see `run::resume`).
+    pub fn unknown(&self, run: &str, stage: &str, seq: u64) {
+        if let Err(e) = self.append(
+            &json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "unknown",
+                    "result": "the run was killed before the outcome was recorded; reported by `gantry run --resume`"}),
+            true,
+        ) {
+            tracing::error!("cannot write journal: {e}");
+        }
     }
 
     /// Effects recorded as planned (for `plan.json`).

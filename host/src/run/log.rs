@@ -21,6 +21,9 @@ struct Out {
     pending: Option<(String, String, String)>,
 }
 
+/// Bytes a record's line adds to its text: `2026-11-26T01:51:07.123Z info `.
+const LINE_OVERHEAD: usize = 32;
+
 /// One stage's log file.
 pub struct StageLog {
     out: Mutex<Out>,
@@ -36,6 +39,26 @@ impl StageLog {
             std::fs::create_dir_all(dir)?;
         }
         let file = File::create(path)?;
+        Ok(StageLog {
+            out: Mutex::new(Out {
+                file: Some(BufWriter::new(file)),
+                pending: None,
+            }),
+            redactor,
+            cap,
+            written: Mutex::new(0),
+        })
+    }
+
+    /// Opens an existing stage log for appending (a resumed run, see `run::resume`).
+    pub fn append(path: &Path, cap: u64, redactor: Arc<Redactor>) -> std::io::Result<StageLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
         Ok(StageLog {
             out: Mutex::new(Out {
                 file: Some(BufWriter::new(file)),
@@ -97,7 +120,9 @@ impl StageLog {
         }
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         let before = *written;
-        *written = written.saturating_add(text.len() as u64);
+        // Count the line as written (time, source, spaces): a flood of tiny records
+        // would otherwise fill several times the cap.
+        *written = written.saturating_add((text.len() + LINE_OVERHEAD) as u64);
         if before >= self.cap {
             return;
         }

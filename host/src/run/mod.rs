@@ -3,6 +3,8 @@
 //! Records of a run live in `.gantry/runs/<run-id>/`:
 //! `run.json` (state, replaced atomically at every stage transition), `audit.jsonl`,
 //! `logs/<stage>.log`, and at the end `summary.json`, `report.sarif`, `junit.xml`.
+//! `run.lock` is held (flock) by the process running it; `gantry run --resume`
+//! continues a run that did not finish, in the same directory ([`resume`]).
 //!
 //! Tests: `tests/e2e/run.rs` (DAG order, parallelism, fail-fast, retries, `when`,
 //! outputs, exit codes).
@@ -14,6 +16,7 @@ pub mod journal;
 pub mod log;
 pub mod prepare;
 pub mod redact;
+pub mod resume;
 pub mod scheduler;
 
 pub use scheduler::{RunOptions, RunOutcome, execute};

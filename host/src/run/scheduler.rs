@@ -31,6 +31,7 @@ use super::journal::Journal;
 use super::log::StageLog;
 use super::prepare::{Prepared, validate_config};
 use super::redact::Redactor;
+use super::resume::{Resume, RunLock};
 use crate::caps::secrets::SecretStore;
 use crate::manifest::{Manifest, Stage, interp};
 use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
@@ -41,6 +42,12 @@ use crate::runtime::{RunError, Runtime, StageSetup};
 const MAX_OUTPUTS: usize = 256;
 const MAX_OUTPUT_VALUE: usize = 64 * 1024;
 const MAX_FINDINGS: usize = 100_000;
+/// Longest summary, finding message, fix description, location path or
+/// fingerprint, in bytes; longer ones are cut with a marker (a report is only bounded
+/// by the plugin's memory otherwise, and every byte of it goes to SARIF and run.json).
+const MAX_REPORT_TEXT: usize = 64 * 1024;
+/// Longest text a fix inserts.
+const MAX_FIX_TEXT: usize = 1024 * 1024;
 
 pub struct RunOptions {
     /// Canonical workspace root.
@@ -53,6 +60,9 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub fail_fast: bool,
     pub git: GitFacts,
+    /// Continue this run (`--resume`) instead of starting a new one: same run id and
+    /// directory, its succeeded stages reused (see [`super::resume`]).
+    pub resume: Option<Resume>,
 }
 
 pub struct RunOutcome {
@@ -122,13 +132,15 @@ struct Shared {
     dry_run: bool,
     git: GitFacts,
     observer: Arc<dyn Observer>,
+    /// A resumed run appends to the logs of the stages it runs again.
+    resumed: bool,
 }
 
 /// Runs the pipeline. `interrupt` resolving (e.g. Ctrl-C) cancels everything in flight.
 pub async fn execute(
     runtime: Arc<Runtime>,
     prepared: Arc<Prepared>,
-    opts: RunOptions,
+    mut opts: RunOptions,
     observer: Arc<dyn Observer>,
     interrupt: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<RunOutcome> {
@@ -144,11 +156,20 @@ pub async fn execute(
             .closure(&opts.selected)
             .map_err(|d| anyhow::anyhow!("{}", d.render()))?
     };
-    let run_id = new_run_id();
+    let resume = opts.resume.take();
+    let run_id = match &resume {
+        Some(r) => r.run_id.clone(),
+        None => new_run_id(),
+    };
     let run_dir = opts.records_root.join(&run_id);
     std::fs::create_dir_all(run_dir.join("logs")).map_err(|e| {
         anyhow::anyhow!("cannot create run records in `{}`: {e}", run_dir.display())
     })?;
+    // Held until the run ends, so `--resume` can tell a live run from a dead one.
+    let _lock = match &resume {
+        Some(_) => None,
+        None => Some(RunLock::acquire(&run_dir).map_err(|e| anyhow::anyhow!("{e}"))?),
+    };
     let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
     let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
     let secrets = Arc::new(SecretStore::load(manifest));
@@ -166,12 +187,17 @@ pub async fn execute(
         dry_run: opts.dry_run,
         git: opts.git.clone(),
         observer: observer.clone(),
+        resumed: resume.is_some(),
     });
 
     let mut records: BTreeMap<String, StageRecord> = BTreeMap::new();
     for name in &order {
         let stage = manifest.stage(name).expect("closure yields known stages");
         let prepared_stage = prepared.stage(name).expect("prepared every stage");
+        if let Some(kept) = resume.as_ref().and_then(|r| r.kept.get(name)) {
+            records.insert(name.clone(), kept.clone());
+            continue;
+        }
         records.insert(
             name.clone(),
             StageRecord {
@@ -189,23 +215,51 @@ pub async fn execute(
             },
         );
     }
-    let started_at = now_rfc3339();
+    let started_at = match &resume {
+        Some(r) => r.started_at.clone(),
+        None => now_rfc3339(),
+    };
+    let fingerprint = super::resume::fingerprint(&prepared);
+    let resumed = match &resume {
+        Some(r) => {
+            journal.continue_after(r.last_seq);
+            let mut history = r.history.clone();
+            history.push(json!({
+                "at": now_rfc3339(),
+                "pid": std::process::id(),
+                "from_state": r.previous_state,
+                "reused": r.kept.keys().collect::<Vec<_>>(),
+                "unknown_effects": r.unknown_effects.iter().map(|u| u.to_json()).collect::<Vec<_>>(),
+            }));
+            note_resume(&shared, r, &order, &records);
+            Some(history)
+        }
+        None => None,
+    };
     let state_file = run_dir.join("run.json");
     let state_writer = StateWriter::start(state_file.clone());
-    let state_doc = |records: &BTreeMap<String, StageRecord>, state: &str| {
+    let state_doc = |records: &BTreeMap<String, StageRecord>, state: &str, exit: Option<i32>| {
         let list: Vec<&StageRecord> = order.iter().filter_map(|n| records.get(n)).collect();
-        let doc = json!({
+        let mut doc = json!({
             "run": run_id,
             "pipeline": manifest.name,
             "state": state,
             "started_at": started_at,
             "dry_run": opts.dry_run,
             "git": opts.git,
+            "manifest_sha256": fingerprint["manifest_sha256"],
+            "grants": fingerprint["grants"],
             "stages": list,
         });
+        if let Some(code) = exit {
+            doc["exit_code"] = json!(code);
+        }
+        if let Some(h) = &resumed {
+            doc["resumed"] = json!(h);
+        }
         serde_json::to_vec_pretty(&doc).unwrap_or_default()
     };
-    state_writer.submit(state_doc(&records, "running"));
+    state_writer.submit(state_doc(&records, "running", None));
 
     let cancels: HashMap<String, Arc<AtomicBool>> = order
         .iter()
@@ -269,7 +323,7 @@ pub async fn execute(
                 }
             }
         }
-        state_writer.submit(state_doc(&records, "running"));
+        state_writer.submit(state_doc(&records, "running", None));
         if running.is_empty() {
             break;
         }
@@ -319,6 +373,7 @@ pub async fn execute(
         } else {
             "finished"
         },
+        Some(exit_code),
     );
     // The final state and the reports are written (and fsynced) at the same time.
     let state_written = state_writer.finish(final_state);
@@ -341,6 +396,7 @@ pub async fn execute(
         &list,
         &opts.workspace,
         exit_code,
+        resumed.as_ref().and_then(|h| h.last()),
     )?;
     if let Err(e) = state_written.wait() {
         tracing::error!("cannot write {}: {e}", state_file.display());
@@ -352,6 +408,51 @@ pub async fn execute(
         exit_code,
         interrupted,
     })
+}
+
+/// Writes the `resumed` marker into the log of every stage that will be decided
+/// again, and into the log of every stage with an effect of unknown outcome, the
+/// effect named; marks those effects `unknown` in the journal.
+fn note_resume(sh: &Shared, r: &Resume, order: &[String], records: &BTreeMap<String, StageRecord>) {
+    for name in order {
+        let kept = records.get(name).is_some_and(|rec| rec.status.is_final());
+        let effects: Vec<_> = r
+            .unknown_effects
+            .iter()
+            .filter(|u| &u.stage == name)
+            .collect();
+        if kept && effects.is_empty() {
+            continue;
+        }
+        let cap = sh
+            .prepared
+            .manifest
+            .stage(name)
+            .map(|s| s.limits.stdout)
+            .unwrap_or(1 << 20);
+        let path = sh.run_dir.join("logs").join(format!("{name}.log"));
+        let Ok(log) = StageLog::append(&path, cap, sh.redactor.clone()) else {
+            continue;
+        };
+        log.line(
+            "gantry",
+            &format!(
+                "--- resumed by `gantry run --resume` (pid {}; the run was {}){} ---",
+                std::process::id(),
+                r.previous_state,
+                if kept {
+                    "; this stage is not run again"
+                } else {
+                    ""
+                }
+            ),
+        );
+        for u in effects {
+            log.line("gantry", &format!("warning: {}", u.describe()));
+            sh.journal.unknown(&sh.run_id, name, u.seq);
+        }
+        log.flush();
+    }
 }
 
 /// `Some((status, reason))` when the stage will not run.
@@ -456,11 +557,12 @@ fn run_stage(
         attempts: 0,
         artifacts: Vec::new(),
     };
-    let log = match StageLog::create(
-        &sh.run_dir.join("logs").join(format!("{name}.log")),
-        stage.limits.stdout,
-        sh.redactor.clone(),
-    ) {
+    let log_path = sh.run_dir.join("logs").join(format!("{name}.log"));
+    let log = match if sh.resumed {
+        StageLog::append(&log_path, stage.limits.stdout, sh.redactor.clone())
+    } else {
+        StageLog::create(&log_path, stage.limits.stdout, sh.redactor.clone())
+    } {
         Ok(l) => Arc::new(l),
         Err(e) => {
             rec.status = StageStatus::Failed;
@@ -510,7 +612,8 @@ fn run_stage(
                     RunError::Cancelled
                     | RunError::InvalidConfig(_)
                     | RunError::Denied(_)
-                    | RunError::Setup(_),
+                    | RunError::Setup(_)
+                    | RunError::TooManyResources,
                 ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();
@@ -530,7 +633,7 @@ fn run_stage(
         last
     });
     match result {
-        Ok(report) => match check_report(report, stage, &sh.workspace) {
+        Ok(report) => match check_report(report, stage, &sh.workspace, &log) {
             Ok((report, artifacts)) => {
                 rec.status = match report.outcome {
                     Outcome::Success => StageStatus::Succeeded,
@@ -687,6 +790,7 @@ fn check_report(
     mut report: StageReport,
     stage: &Stage,
     workspace: &Path,
+    log: &StageLog,
 ) -> Result<(StageReport, Vec<Artifact>), String> {
     if report.outputs.len() > MAX_OUTPUTS {
         return Err(format!(
@@ -717,6 +821,39 @@ fn check_report(
         report.summary = format!(
             "{} ({extra} findings beyond {MAX_FINDINGS} dropped)",
             report.summary
+        );
+    }
+    let mut cut = 0usize;
+    let mut clip = |s: &mut String, max: usize| {
+        if s.len() > max {
+            cut += 1;
+            *s = crate::caps::log::clip(std::mem::take(s), max);
+        }
+    };
+    clip(&mut report.summary, MAX_REPORT_TEXT);
+    for f in report.findings.iter_mut() {
+        clip(&mut f.message, MAX_REPORT_TEXT);
+        clip(&mut f.rule_id, MAX_REPORT_TEXT);
+        if let Some(u) = f.help_uri.as_mut() {
+            clip(u, MAX_REPORT_TEXT);
+        }
+        if let Some(fp) = f.fingerprint.as_mut() {
+            clip(fp, MAX_REPORT_TEXT);
+        }
+        if let Some(l) = f.location.as_mut() {
+            clip(&mut l.path, MAX_REPORT_TEXT);
+        }
+        if let Some(fix) = f.fix.as_mut() {
+            clip(&mut fix.description, MAX_REPORT_TEXT);
+            clip(&mut fix.inserted, MAX_FIX_TEXT);
+        }
+    }
+    if cut > 0 {
+        log.line(
+            "gantry",
+            &format!(
+                "report: {cut} texts longer than {MAX_REPORT_TEXT} bytes (fix text: {MAX_FIX_TEXT}) were truncated"
+            ),
         );
     }
     let artifacts = report
@@ -773,9 +910,13 @@ fn write_reports(
     records: &[StageRecord],
     workspace: &Path,
     exit_code: i32,
+    resumed: Option<&serde_json::Value>,
 ) -> anyhow::Result<()> {
     use crate::report::{junit, sarif, summary};
-    let summary = summary::summary_json(pipeline, run_id, records, exit_code);
+    let mut summary = summary::summary_json(pipeline, run_id, records, exit_code);
+    if let Some(r) = resumed {
+        summary["resumed"] = r.clone();
+    }
     let sarif = sarif::sarif_log(records, workspace, env!("CARGO_PKG_VERSION"));
     let files = [
         ("summary.json", serde_json::to_vec_pretty(&summary)?),

@@ -126,8 +126,25 @@ pub enum RunError {
     Denied(String),
     #[error("{0}")]
     Failed(String),
+    #[error(
+        "held more than {MAX_RESOURCES} host resources at once (open files and directories, streams, HTTP requests, secret handles): the per-stage limit"
+    )]
+    TooManyResources,
     #[error("could not start: {0}")]
     Setup(String),
+}
+
+/// Most host resources a stage may hold at once: WASI descriptors (each an open
+/// file or directory of the host), streams, pollables, `wasi:http` requests and
+/// responses, secret handles. wasmtime's default is a million; open files count
+/// against gantry's own descriptor limit, which every stage and the run records share.
+/// Reaching it ends the stage with [`RunError::TooManyResources`] (`tests/e2e/sandbox.rs`).
+pub const MAX_RESOURCES: usize = 4096;
+
+fn bounded_table() -> ResourceTable {
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCES);
+    table
 }
 
 /// Per-stage store data.
@@ -475,7 +492,7 @@ impl Runtime {
         );
         let state = StageState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table: bounded_table(),
             limiter: Limiter {
                 memory: setup.limits.memory as usize,
                 hit: false,
@@ -547,6 +564,16 @@ fn classify(
     }
     if store.data().limiter.hit {
         return RunError::MemoryLimit(store.data().limiter.memory as u64);
+    }
+    if matches!(
+        e.downcast_ref::<wasmtime::component::ResourceTableError>(),
+        Some(wasmtime::component::ResourceTableError::Full)
+    ) {
+        store.data().log.line(
+            "gantry",
+            &format!("plugin stopped: its resource table is full ({MAX_RESOURCES} entries): {e:?}"),
+        );
+        return RunError::TooManyResources;
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => RunError::StackOverflow(options.max_stack),

@@ -17,6 +17,12 @@ struct Config {
     /// Second path (rename / hard-link target).
     #[serde(default)]
     to: String,
+    /// How many times (floods), or how many bytes (huge strings); 0 = the action's default.
+    #[serde(default)]
+    count: u64,
+    /// Secret name for `secret-handles`.
+    #[serde(default)]
+    secret: String,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -46,7 +52,21 @@ enum Action {
     Env,
     /// Panic.
     Panic,
+    /// `count` (default 2 000 000) `log` host calls.
+    LogFlood,
+    /// One `log` message of `count` bytes (default 64 MiB), and one field as large.
+    HugeLog,
+    /// A report with one finding whose message is `count` bytes (default 64 MiB).
+    HugeFinding,
+    /// A report whose output `big` is `count` bytes (default 64 MiB).
+    HugeOutput,
+    /// Hold `count` (default 100 000) handles to secret `secret` at once.
+    SecretHandles,
+    /// Hold `count` (default 100 000) open descriptors of `path` at once.
+    OpenFiles,
 }
+
+const MIB64: u64 = 64 << 20;
 
 struct Hostile;
 
@@ -142,6 +162,84 @@ impl Plugin for Hostile {
                 format!("ok:{}", vars.join(","))
             }
             Action::Panic => panic!("hostile plugin panics on purpose"),
+            Action::LogFlood => {
+                let n = if config.count == 0 {
+                    2_000_000
+                } else {
+                    config.count
+                };
+                for i in 0..n {
+                    log::info("flood", &[("i", &i.to_string())]);
+                }
+                format!("ok:{n}")
+            }
+            Action::HugeLog => {
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
+                let big = "L".repeat(n);
+                log::warn(&big, &[("field", &big)]);
+                log::info("after the huge record", &[]);
+                format!("ok:{n}")
+            }
+            Action::HugeFinding => {
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
+                let mut report = Report::new().summary("S".repeat(n));
+                report.push(Finding::new("huge", Level::Warning, "F".repeat(n)));
+                return Ok(report.output("result", format!("ok:{n}")));
+            }
+            Action::HugeOutput => {
+                let n = if config.count == 0 {
+                    MIB64
+                } else {
+                    config.count
+                } as usize;
+                return Ok(Report::new().output("big", "O".repeat(n)));
+            }
+            Action::SecretHandles => {
+                let n = if config.count == 0 {
+                    100_000
+                } else {
+                    config.count
+                };
+                let mut held = Vec::new();
+                let mut err = String::from("none");
+                for _ in 0..n {
+                    match gantry_sdk::secrets::get(&config.secret) {
+                        Ok(h) => held.push(h),
+                        Err(e) => {
+                            err = e.to_string();
+                            break;
+                        }
+                    }
+                }
+                format!("held:{}:{err}", held.len())
+            }
+            Action::OpenFiles => {
+                let n = if config.count == 0 {
+                    100_000
+                } else {
+                    config.count
+                };
+                let mut held = Vec::new();
+                let mut err = String::from("none");
+                for _ in 0..n {
+                    match std::fs::File::open(&path) {
+                        Ok(f) => held.push(f),
+                        Err(e) => {
+                            err = e.to_string();
+                            break;
+                        }
+                    }
+                }
+                format!("held:{}:{err}", held.len())
+            }
         };
         Ok(Report::new()
             .summary(result.clone())
