@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod findings;
 pub mod git;
 pub mod journal;
 pub mod log;
