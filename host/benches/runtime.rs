@@ -52,6 +52,7 @@ fn ctx(config: &str) -> wit::StageContext {
         run_id: "bench".into(),
         config: config.into(),
         inputs: vec![],
+        upstream: Vec::new(),
         dry_run: false,
         git: wit::GitFacts {
             sha: None,

@@ -206,6 +206,7 @@ fn finding(
         fingerprint: None,
         help_uri: None,
         fix: None,
+        baselined: false,
     }
 }
 

@@ -26,6 +26,8 @@
 //! grants.http = ["https://api.example.com/v1/"]   # origins + path prefixes, optional methods
 //! grants.process = [{ cmd = "cargo", args = ["clippy", "**"] }]   # host commands + argument globs
 //! limits = { memory = "256MiB", stack = "1MiB", fuel = 1000000000, stdout = "1MiB" }
+//! fail-on = "error"                     # note | warning | error | never (also in [defaults])
+//! baseline = "baselines/secrets.json"   # accepted findings; see [`findings`]
 //! ```
 //!
 //! What it refuses, each with file:line:column, the offending key or value, and a hint:
@@ -50,6 +52,7 @@
 //! (`UPDATE_GOLDEN=1 cargo test -p gantry --test ui` rewrites them).
 
 mod diag;
+pub mod findings;
 pub mod grants;
 mod graph;
 pub mod interp;
@@ -64,6 +67,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics, Span, line_col};
+pub use findings::{Baseline, FailOn};
 pub use grants::{
     CAPABILITIES, ContainersGrant, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant,
     ImagePattern, ImageRef, ProcessGrant, normalize_workspace_path,
@@ -97,8 +101,50 @@ pub(crate) struct StageSpans {
 }
 
 impl Manifest {
-    /// Reads and validates `path`. Messages show `path` as given.
+    /// Reads and validates `path`, and checks that every stage's `baseline` file
+    /// exists. Messages show `path` as given.
     pub fn load(path: &Path) -> Result<Manifest, Diagnostics> {
+        let m = Self::load_allowing_missing_baselines(path)?;
+        let missing: Vec<Diagnostic> = m
+            .stages
+            .iter()
+            .filter_map(|s| {
+                let b = s.baseline.as_ref()?;
+                let file = b.resolve(m.dir());
+                if file.is_file() {
+                    return None;
+                }
+                let why = if file.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
+                Some(
+                    m.diag(
+                        b.span,
+                        format!(
+                            "baseline file `{}` of stage `{}` {why}",
+                            file.display(),
+                            s.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "write it from the latest run's findings with `gantry baseline {}`, or remove `baseline`",
+                        s.name
+                    )),
+                )
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(m)
+        } else {
+            Err(Diagnostics(missing))
+        }
+    }
+
+    /// [`Manifest::load`] without the check that baseline files exist: what
+    /// `gantry baseline` uses, since it is what creates them.
+    pub fn load_allowing_missing_baselines(path: &Path) -> Result<Manifest, Diagnostics> {
         let bytes = std::fs::read(path).map_err(|e| {
             let d = Diagnostic::plain(format!("cannot read `{}`: {e}", path.display()));
             Diagnostics(vec![d])

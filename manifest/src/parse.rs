@@ -12,6 +12,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::diag::{Diagnostic, Diagnostics, Span};
+use super::findings::{Baseline, FailOn, parse_baseline, parse_fail_on};
 use super::grants::{Grants, parse_grants};
 use super::graph::Graph;
 use super::interp::{Placeholder, Token, tokenize};
@@ -45,6 +46,8 @@ const STAGE_KEYS: &[&str] = &[
     "allow-failure",
     "grants",
     "limits",
+    "fail-on",
+    "baseline",
 ];
 const STAGE_ALIASES: &[(&str, &str)] = &[
     ("uses", "plugin"),
@@ -84,11 +87,19 @@ const STAGE_ALIASES: &[(&str, &str)] = &[
     ("branch", "when.branch"),
     ("tag", "when.tag"),
     ("timeout-minutes", "timeout"),
+    ("fail_on", "fail-on"),
+    ("failon", "fail-on"),
+    ("severity", "fail-on"),
+    ("severity-threshold", "fail-on"),
+    ("fail-level", "fail-on"),
+    ("baseline-file", "baseline"),
+    ("baseline_file", "baseline"),
 ];
 const DEFAULTS_KEYS: &[&str] = &[
     "timeout",
     "retries",
     "allow-failure",
+    "fail-on",
     "limits",
     "memory",
     "stack",
@@ -111,6 +122,7 @@ struct Settings {
     timeout: Option<Duration>,
     retries: Option<u32>,
     allow_failure: Option<bool>,
+    fail_on: Option<FailOn>,
     limits: PartialLimits,
 }
 
@@ -134,6 +146,7 @@ struct RawStage {
     when: Option<When>,
     settings: Settings,
     grants: Grants,
+    baseline: Option<Baseline>,
 }
 
 pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> {
@@ -281,6 +294,8 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                     .or(defaults.allow_failure)
                     .unwrap_or(false),
                 grants: s.grants,
+                fail_on: s.settings.fail_on.or(defaults.fail_on),
+                baseline: s.baseline,
                 limits: Limits {
                     memory: l.memory.or(d.memory).unwrap_or(base.memory),
                     stack: l.stack.or(d.stack).unwrap_or(base.stack),
@@ -466,6 +481,7 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
         let k: &str = key.get_ref();
         match k {
             "timeout" => settings.timeout = parse_timeout(cx, value, place),
+            "fail-on" => settings.fail_on = parse_fail_on(cx, value, place),
             "retries" => settings.retries = parse_retries(cx, value, place),
             "allow-failure" => {
                 settings.allow_failure =
@@ -491,7 +507,7 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
                 "`grants` cannot be set in `[defaults]`",
                 Some("grants are per stage by design: give each stage only what it needs".into()),
             ),
-            "plugin" | "with" | "needs" | "when" => cx.error(
+            "plugin" | "with" | "needs" | "when" | "baseline" => cx.error(
                 span_of(key),
                 format!("`{k}` cannot be set in `[defaults]`"),
                 Some(format!(
@@ -724,6 +740,7 @@ fn parse_stage(
         when: None,
         settings: Settings::default(),
         grants: Grants::default(),
+        baseline: None,
     };
     let mut plugin_present = false;
     for (k, value) in entries(table) {
@@ -768,6 +785,8 @@ fn parse_stage(
             }
             "grants" => stage.grants = parse_grants(cx, value, name, declared),
             "limits" => stage.settings.limits = parse_limits(cx, value, &place),
+            "fail-on" => stage.settings.fail_on = parse_fail_on(cx, value, &place),
+            "baseline" => stage.baseline = parse_baseline(cx, value, &place),
             _ => {
                 let suggestion = cx.unknown_key(k, &place, STAGE_KEYS, STAGE_ALIASES);
                 plugin_present |= suggestion.as_deref() == Some("plugin");

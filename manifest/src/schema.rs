@@ -10,6 +10,7 @@ use gantry_registry::PluginRef;
 use serde::Serialize;
 
 use super::diag::Span;
+use super::findings::{Baseline, FailOn};
 use super::grants::Grants;
 
 /// Default wall-clock timeout of a stage.
@@ -46,6 +47,11 @@ pub struct Stage {
     pub allow_failure: bool,
     pub grants: Grants,
     pub limits: Limits,
+    /// `fail-on` (or `[defaults]`'s): see [`crate::findings`]. `None`: the plugin decides,
+    /// or `error` when it leaves the decision to its findings.
+    pub fail_on: Option<FailOn>,
+    /// `baseline`: see [`crate::findings`].
+    pub baseline: Option<Baseline>,
 }
 
 /// Sandbox limits of a stage. Defaults are safe for a linter-sized plugin.

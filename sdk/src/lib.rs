@@ -142,7 +142,7 @@ pub mod units;
 pub mod prelude {
     pub use crate::{
         Context, Error, Finding, Fix, Info, Kind, Level, Outcome, Plugin, Region, Report, Rule,
-        log, process,
+        StageFindings, UpstreamFinding, log, process,
     };
     pub use schemars::JsonSchema;
     pub use serde::Deserialize;
@@ -292,6 +292,8 @@ pub struct Context {
     pub git: Git,
     /// Outputs of the stages this stage `needs`: stage → key → value.
     pub inputs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Findings of the stages in this stage's `needs` (direct only), in `needs` order.
+    pub upstream: Vec<StageFindings>,
     workspace: PathBuf,
 }
 
@@ -335,9 +337,46 @@ impl From<bindings::gantry::plugin::types::StageContext> for Context {
                 .into_iter()
                 .map(|i| (i.stage, i.outputs.into_iter().collect()))
                 .collect(),
+            upstream: c
+                .upstream
+                .into_iter()
+                .map(|u| StageFindings {
+                    stage: u.stage,
+                    plugin: u.plugin,
+                    status: u.status,
+                    findings: u
+                        .findings
+                        .into_iter()
+                        .map(|f| UpstreamFinding {
+                            baselined: f.baselined,
+                            finding: f.finding.into(),
+                        })
+                        .collect(),
+                })
+                .collect(),
             workspace: PathBuf::from(c.workspace),
         }
     }
+}
+
+/// The findings of a stage this stage `needs` directly ([`Context::upstream`]).
+#[derive(Debug, Clone)]
+pub struct StageFindings {
+    pub stage: String,
+    /// The upstream plugin's name.
+    pub plugin: String,
+    /// `succeeded` or `failed-allowed`.
+    pub status: String,
+    pub findings: Vec<UpstreamFinding>,
+}
+
+/// An upstream finding and whether the upstream stage's `baseline` accepted it.
+#[derive(Debug, Clone)]
+pub struct UpstreamFinding {
+    /// Its fingerprint is always set (the host computes one when a plugin did not).
+    pub finding: Finding,
+    /// In the upstream stage's baseline: known, accepted, not counted by its `fail-on`.
+    pub baselined: bool,
 }
 
 /// A region of a text file: 1-based lines and columns, end column exclusive.
@@ -444,8 +483,10 @@ pub enum Outcome {
 
 /// What a stage hands back.
 ///
-/// By default the outcome follows the findings: any `error`-level finding makes it a
-/// failure. Set it explicitly with [`Report::outcome`].
+/// By default the outcome follows the findings, and the host decides: the stage fails
+/// when a finding at or above the stage's `fail-on` level (default `error`) is not in
+/// the stage's `baseline`. Set it explicitly with [`Report::outcome`] when the plugin
+/// decides for itself (a gate below its threshold); an explicit failure is final.
 #[derive(Debug, Clone)]
 pub struct Report {
     outcome: Option<Outcome>,
@@ -493,14 +534,9 @@ impl Report {
         self.artifacts.push(path.into());
         self
     }
-    fn effective_outcome(&self) -> Outcome {
-        self.outcome.unwrap_or_else(|| {
-            if self.findings.iter().any(|f| f.level == Level::Error) {
-                Outcome::Failure
-            } else {
-                Outcome::Success
-            }
-        })
+    /// `None`: the plugin did not decide, its findings do (see [`Report::outcome`]).
+    fn effective_outcome(&self) -> Option<Outcome> {
+        self.outcome
     }
 }
 
@@ -628,6 +664,48 @@ mod convert {
             }
         }
     }
+    impl From<wit::Level> for Level {
+        fn from(l: wit::Level) -> Level {
+            match l {
+                wit::Level::Note => Level::Note,
+                wit::Level::Warning => Level::Warning,
+                wit::Level::Error => Level::Error,
+            }
+        }
+    }
+    impl From<wit::Region> for Region {
+        fn from(r: wit::Region) -> Region {
+            Region {
+                start_line: r.start_line,
+                start_column: r.start_column,
+                end_line: r.end_line,
+                end_column: r.end_column,
+            }
+        }
+    }
+    impl From<wit::Finding> for Finding {
+        fn from(f: wit::Finding) -> Finding {
+            let (path, region) = match f.location {
+                Some(l) => (Some(l.path), l.region.map(Into::into)),
+                None => (None, None),
+            };
+            Finding {
+                rule_id: f.rule_id,
+                level: f.level.into(),
+                message: f.message,
+                path,
+                region,
+                fingerprint: f.fingerprint,
+                help_uri: f.help_uri,
+                fix: f.fix.map(|x| Fix {
+                    description: x.description,
+                    path: x.path,
+                    deleted: x.deleted.into(),
+                    inserted: x.inserted,
+                }),
+            }
+        }
+    }
     impl From<Finding> for wit::Finding {
         fn from(f: Finding) -> wit::Finding {
             wit::Finding {
@@ -652,8 +730,9 @@ mod convert {
     impl From<Report> for wit::StageReport {
         fn from(r: Report) -> wit::StageReport {
             let outcome = match r.effective_outcome() {
-                Outcome::Success => wit::Outcome::Success,
-                Outcome::Failure => wit::Outcome::Failure,
+                Some(Outcome::Success) => wit::Outcome::Success,
+                Some(Outcome::Failure) => wit::Outcome::Failure,
+                None => wit::Outcome::ByFindings,
             };
             wit::StageReport {
                 outcome,

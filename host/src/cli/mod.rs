@@ -3,6 +3,7 @@
 //! Logs and progress go to stderr, data (`--json`, `plan`, `inspect`) to stdout.
 
 mod audit;
+mod baseline;
 pub mod exit;
 mod inspect;
 mod lock;
@@ -63,6 +64,9 @@ pub enum Command {
     /// Write `gantry.lock` next to the pipeline file: each stage's plugin, digest,
     /// imports and grants. Commit it; `--locked` enforces it.
     Lock(LockArgs),
+    /// Accept the findings of the latest run: write each stage's `baseline` file
+    /// (default: every stage with one) so those findings no longer fail `fail-on`.
+    Baseline(baseline::BaselineArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -156,6 +160,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Plan => cmd_plan(&cli),
         Command::Audit => audit::run(&cli),
         Command::Lock(args) => lock::run(&cli, args.check),
+        Command::Baseline(args) => baseline::run(&cli, args),
         Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
         Command::Plugin(PluginCommand::New {
             name,
@@ -379,9 +384,12 @@ fn finished_line(rec: &StageRecord) -> String {
     let findings = rec
         .report
         .as_ref()
-        .map(|r| r.findings.len())
-        .filter(|n| *n > 0)
-        .map(|n| format!(", {n} findings"))
+        .map(|r| (r.findings.len(), r.findings.iter().filter(|f| f.baselined).count()))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, b)| match b {
+            0 => format!(", {n} findings"),
+            b => format!(", {n} findings ({b} baselined)"),
+        })
         .unwrap_or_default();
     let summary = rec
         .report

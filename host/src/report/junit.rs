@@ -227,6 +227,7 @@ mod tests {
             fingerprint: None,
             help_uri: None,
             fix: None,
+            baselined: false,
         }
     }
 

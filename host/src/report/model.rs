@@ -79,13 +79,21 @@ pub struct Finding {
     pub fingerprint: Option<String>,
     pub help_uri: Option<String>,
     pub fix: Option<Fix>,
+    /// The fingerprint is in the stage's `baseline` file: kept in every report (SARIF
+    /// `baselineState: unchanged` and an external suppression), not counted by `fail-on`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baselined: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Success,
     Failure,
+    /// The plugin left the decision to its findings (WIT `by-findings`); the host
+    /// resolves it with the stage's `fail-on` and `baseline` before anything is recorded
+    /// (see `run::findings`), so records only ever hold `success` or `failure`.
+    ByFindings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -351,6 +351,21 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace) -> Value 
         r.insert("partialFingerprints".into(), json!({ FINGERPRINT_KEY: fp }));
     }
 
+    // A baselined finding stays in the log (SARIF 2.1.0 §3.27.23-24): it is known
+    // (`unchanged` relative to the baseline) and accepted outside the source, so
+    // viewers hide it by default and nothing counts it as new.
+    if finding.baselined {
+        r.insert("baselineState".into(), json!("unchanged"));
+        r.insert(
+            "suppressions".into(),
+            json!([{
+                "kind": "external",
+                "status": "accepted",
+                "justification": "fingerprint listed in the stage's `baseline` file",
+            }]),
+        );
+    }
+
     if let Some(fix) = &finding.fix
         && let Some(artifact) = workspace.artifact_location(&fix.path)
         && let Some(deleted) = exact_region(&fix.deleted)
@@ -807,6 +822,7 @@ mod tests {
             fingerprint: None,
             help_uri: None,
             fix: None,
+            baselined: false,
         }
     }
 

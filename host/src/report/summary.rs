@@ -188,6 +188,7 @@ mod tests {
             fingerprint: None,
             help_uri: None,
             fix: None,
+            baselined: false,
         }
     }
 

@@ -302,6 +302,7 @@ pub async fn execute(
                         rec.status = StageStatus::Running;
                         rec.started_at = Some(now_rfc3339());
                         let outputs = ancestor_outputs(manifest, name, &records);
+                        let upstream = super::findings::upstream(stage, &records);
                         let shared = shared.clone();
                         let cancel = cancels[name].clone();
                         let semaphore = semaphore.clone();
@@ -311,7 +312,7 @@ pub async fn execute(
                             let sh = shared.clone();
                             let n = name.clone();
                             match tokio::task::spawn_blocking(move || {
-                                run_stage(&sh, &n, outputs, cancel)
+                                run_stage(&sh, &n, outputs, upstream, cancel)
                             })
                             .await
                             {
@@ -538,6 +539,7 @@ fn run_stage(
     sh: &Shared,
     name: &str,
     outputs: BTreeMap<String, Vec<(String, String)>>,
+    upstream: Vec<wit::StageFindings>,
     cancel: Arc<AtomicBool>,
 ) -> StageRecord {
     let manifest = &sh.prepared.manifest;
@@ -581,7 +583,7 @@ fn run_stage(
             stage.plugin, prepared.plugin.digest
         ),
     );
-    let result = prepare_context(sh, stage, prepared, &outputs).and_then(|ctx| {
+    let result = prepare_context(sh, stage, prepared, &outputs, upstream).and_then(|ctx| {
         let attempts = 1 + stage.retries;
         let mut last = Err(RunError::Cancelled);
         for attempt in 1..=attempts {
@@ -634,13 +636,22 @@ fn run_stage(
     });
     match result {
         Ok(report) => match check_report(report, stage, &sh.workspace, &log) {
-            Ok((report, artifacts)) => {
+            Ok((mut report, artifacts)) => {
+                // Fingerprints, `baseline` and `fail-on`: resolves `by-findings`.
+                let host_reason = super::findings::judge(
+                    &mut report,
+                    stage,
+                    &sh.workspace,
+                    sh.prepared.manifest.dir(),
+                );
                 rec.status = match report.outcome {
                     Outcome::Success => StageStatus::Succeeded,
-                    Outcome::Failure => StageStatus::Failed,
+                    Outcome::Failure | Outcome::ByFindings => StageStatus::Failed,
                 };
                 if rec.status == StageStatus::Failed {
-                    rec.reason = Some(if report.summary.is_empty() {
+                    rec.reason = Some(if let Some(why) = host_reason {
+                        why
+                    } else if report.summary.is_empty() {
                         "the plugin reported failure".to_string()
                     } else {
                         report.summary.clone()
@@ -728,6 +739,7 @@ fn prepare_context(
     stage: &Stage,
     prepared: &super::prepare::PreparedStage,
     outputs: &BTreeMap<String, Vec<(String, String)>>,
+    upstream: Vec<wit::StageFindings>,
 ) -> Result<wit::StageContext, RunError> {
     let manifest = &sh.prepared.manifest;
     let get = |s: &str, k: &str| {
@@ -774,6 +786,7 @@ fn prepare_context(
                 outputs: o.clone(),
             })
             .collect(),
+        upstream,
         dry_run: sh.dry_run,
         git: wit::GitFacts {
             sha: sh.git.sha.clone(),

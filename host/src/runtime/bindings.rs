@@ -61,6 +61,7 @@ impl From<types::Finding> for m::Finding {
                 deleted: x.deleted.into(),
                 inserted: x.inserted,
             }),
+            baselined: false,
         }
     }
 }
@@ -71,6 +72,7 @@ impl From<types::StageReport> for m::StageReport {
             outcome: match r.outcome {
                 types::Outcome::Success => m::Outcome::Success,
                 types::Outcome::Failure => m::Outcome::Failure,
+                types::Outcome::ByFindings => m::Outcome::ByFindings,
             },
             summary: r.summary,
             findings: r.findings.into_iter().map(Into::into).collect(),

@@ -59,6 +59,16 @@ pub struct CargoConfig {
     /// Workspace-relative `cargo metadata --format-version 1` output.
     #[serde(default)]
     pub metadata: Option<String>,
+    /// Run `cargo metadata --format-version 1 --locked --offline` through the process
+    /// capability and read its output (instead of a `metadata` file). Needs
+    /// `grants.process = [{ cmd = "cargo", args = ["metadata", "--format-version", "1",
+    /// "--locked", "--offline"], env = ["CARGO_HOME", "RUSTUP_HOME"], read-only = true }]`
+    /// and `grants.env = ["HOME"]` (or `CARGO_HOME`/`RUSTUP_HOME`): the broker gives
+    /// commands an empty `HOME`, so the plugin passes where cargo's registry and
+    /// toolchains are (`$CARGO_HOME`, else `$HOME/.cargo`; `$RUSTUP_HOME`, else
+    /// `$HOME/.rustup`).
+    #[serde(default)]
+    pub metadata_command: bool,
     /// Check the workspace's own crates too (default true).
     #[serde(default)]
     pub workspace_members: Option<bool>,
@@ -232,6 +242,8 @@ pub struct Checker {
     unknown: Level,
     cargo: Option<(String, Vec<String>, Option<String>, bool)>,
     extra_registries: Vec<PathBuf>,
+    /// `cargo metadata` output obtained by the plugin (`cargo.metadata-command`).
+    metadata_text: Option<String>,
     python: Vec<String>,
     npm: Vec<String>,
     files: Option<(FilesConfig, Vec<Glob>, Vec<Glob>)>,
@@ -316,10 +328,17 @@ impl Checker {
             unknown: config.unknown.unwrap_or(Level::Error),
             cargo,
             extra_registries: Vec::new(),
+            metadata_text: None,
             python: config.python.clone(),
             npm: config.npm.clone(),
             files,
         })
+    }
+
+    /// Uses `text` as the `cargo metadata` export (what `cargo.metadata-command` ran).
+    pub fn with_metadata_text(mut self, text: String) -> Checker {
+        self.metadata_text = Some(text);
+        self
     }
 
     /// Adds a crate source directory outside the workspace (native use: benchmarks,
@@ -333,13 +352,14 @@ impl Checker {
     pub fn run(&self, root: &Path) -> Result<CheckOutput, String> {
         let mut packages: Vec<Package> = Vec::new();
         if let Some((lock, regs, meta, members)) = &self.cargo {
-            let metadata = match meta {
-                Some(m) => {
+            let metadata = match (meta, &self.metadata_text) {
+                (_, Some(text)) => Some(cargo::parse_metadata(text, "cargo metadata")?),
+                (Some(m), None) => {
                     let text = std::fs::read_to_string(root.join(m))
                         .map_err(|e| format!("cannot read `cargo.metadata` file `{m}`: {e}"))?;
                     Some(cargo::parse_metadata(&text, m)?)
                 }
-                None => None,
+                (None, None) => None,
             };
             let mut registries: Vec<PathBuf> = regs.iter().map(|r| root.join(r)).collect();
             for (r, abs) in regs.iter().zip(&registries) {

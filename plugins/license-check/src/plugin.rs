@@ -39,7 +39,10 @@ impl Plugin for LicenseCheck {
     }
 
     fn run(cx: &Context, config: Config) -> Result<Report, Error> {
-        let checker = Checker::new(&config).map_err(Error::config)?;
+        let mut checker = Checker::new(&config).map_err(Error::config)?;
+        if config.cargo.as_ref().is_some_and(|c| c.metadata_command) {
+            checker = checker.with_metadata_text(cargo_metadata()?);
+        }
         let out = checker.run(cx.workspace()).map_err(Error::failed)?;
         let mut report = Report::new();
         let count = |rule: &str| out.findings.iter().filter(|f| f.rule_id == rule).count();
@@ -88,6 +91,45 @@ impl Plugin for LicenseCheck {
             .output("licenses", json(&out.by_expression))
             .output("license-ids", json(&out.by_license)))
     }
+}
+
+/// `cargo metadata --format-version 1 --locked --offline` through the process broker.
+fn cargo_metadata() -> Result<String, Error> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let home = var("HOME");
+    let under_home = |d: &str| home.as_ref().map(|h| format!("{h}/{d}"));
+    let mut cmd = process::Command::new("cargo").args([
+        "metadata",
+        "--format-version",
+        "1",
+        "--locked",
+        "--offline",
+    ]);
+    if let Some(c) = var("CARGO_HOME").or_else(|| under_home(".cargo")) {
+        cmd = cmd.env("CARGO_HOME", c);
+    }
+    if let Some(r) = var("RUSTUP_HOME").or_else(|| under_home(".rustup")) {
+        cmd = cmd.env("RUSTUP_HOME", r);
+    }
+    let out = cmd.run()?;
+    if out.dry_run {
+        return Err(Error::failed(
+            "`cargo metadata` did not run under --dry-run: mark its process grant `read-only = true`",
+        ));
+    }
+    if out.truncated {
+        return Err(Error::failed(
+            "the output of `cargo metadata` was truncated: raise the process grant's `output`",
+        ));
+    }
+    if !out.success() {
+        return Err(Error::failed(format!(
+            "`cargo metadata --locked --offline` failed ({}): {}",
+            out.status.map_or("killed".to_string(), |s| format!("exit {s}")),
+            out.stderr_text().trim()
+        )));
+    }
+    Ok(out.stdout_text().into_owned())
 }
 
 gantry_sdk::export_plugin!(LicenseCheck);

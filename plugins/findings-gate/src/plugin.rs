@@ -1,0 +1,124 @@
+//! The component glue: `findings-gate` as a gantry plugin (see the crate docs).
+
+use gantry_sdk::prelude::*;
+
+use crate::{Config, Item, Upstream, evaluate};
+
+const RULES_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/blob/main/plugins/findings-gate/README.md"
+);
+
+fn level(l: Level) -> crate::Level {
+    match l {
+        Level::Note => crate::Level::Note,
+        Level::Warning => crate::Level::Warning,
+        Level::Error => crate::Level::Error,
+    }
+}
+
+struct FindingsGate;
+
+impl Plugin for FindingsGate {
+    type Config = Config;
+
+    fn info() -> Info {
+        Info::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
+            .kind(Kind::Gate)
+            .description("Fails the pipeline on findings of upstream stages at or above a level")
+            .rule(
+                Rule::new(
+                    "findings-over-limit",
+                    Level::Error,
+                    "An upstream stage reported more findings at a level than the gate allows",
+                )
+                .full(
+                    "The stages this gate counts reported findings at a level that `fail-on` \
+                     forbids (or more than `max` tolerates). Fix them, or accept known ones \
+                     in the upstream stage's `baseline` (`gantry baseline STAGE`).",
+                )
+                .help(format!("{RULES_URL}#findings-over-limit")),
+            )
+    }
+
+    fn run(cx: &Context, config: Config) -> Result<Report, Error> {
+        let upstream: Vec<Upstream> = cx
+            .upstream
+            .iter()
+            .map(|s| Upstream {
+                stage: s.stage.clone(),
+                items: s
+                    .findings
+                    .iter()
+                    .map(|u| Item {
+                        rule: u.finding.rule_id.clone(),
+                        level: level(u.finding.level),
+                        path: u.finding.path.clone(),
+                        line: u.finding.region.as_ref().map(|r| r.start_line),
+                        baselined: u.baselined,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let verdict = evaluate(&config, &upstream).map_err(Error::config)?;
+        let mut report = Report::new();
+        for v in &verdict.violations {
+            let mut f = Finding::new(
+                "findings-over-limit",
+                Level::Error,
+                format!(
+                    "stage `{}`: {} `{}` finding{} of rule `{}` ({} {} in all, {} allowed)",
+                    v.stage,
+                    v.count,
+                    v.level.as_str(),
+                    if v.count == 1 { "" } else { "s" },
+                    v.rule,
+                    v.total,
+                    v.level.as_str(),
+                    v.limit
+                ),
+            )
+            .fingerprint(format!("{}/{}/{}", v.stage, v.rule, v.level.as_str()))
+            .help(format!("{RULES_URL}#findings-over-limit"));
+            if let Some(p) = &v.path {
+                f = match v.line {
+                    Some(l) if l > 0 => f.at(p, l),
+                    _ => f.in_file(p),
+                };
+            }
+            report.push(f);
+        }
+        let c = |k: &str| verdict.counts.get(k).copied().unwrap_or(0);
+        let summary = format!(
+            "{} error, {} warning, {} note finding{} in {} stage{} ({} baselined): {}",
+            c("error"),
+            c("warning"),
+            c("note"),
+            if c("note") == 1 { "" } else { "s" },
+            verdict.stages.len(),
+            if verdict.stages.len() == 1 { "" } else { "s" },
+            verdict.baselined,
+            if verdict.violations.is_empty() {
+                "within limits".to_string()
+            } else {
+                format!("{} over the limit", verdict.violations.len())
+            }
+        );
+        let outcome = if verdict.violations.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        Ok(report
+            .outcome(outcome)
+            .summary(summary)
+            .output("errors", c("error").to_string())
+            .output("warnings", c("warning").to_string())
+            .output("notes", c("note").to_string())
+            .output("baselined", verdict.baselined.to_string())
+            .output("violations", verdict.violations.len().to_string())
+            .output("stages", verdict.stages.join(",")))
+    }
+}
+
+gantry_sdk::export_plugin!(FindingsGate);
