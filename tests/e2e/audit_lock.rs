@@ -177,8 +177,8 @@ fn audit_names_imports_grants_differences_and_dangers() {
         "{bare}"
     );
     assert!(
-        !bare.contains("gantry:plugin/log"),
-        "hostile does not import log:\n{bare}"
+        !bare.contains("gantry:plugin/process"),
+        "hostile does not import process:\n{bare}"
     );
     assert!(
         bare.contains("also imports, with no authority: types, streams, clocks,"),
@@ -252,7 +252,7 @@ fn audit_json_has_the_same_data() {
     assert_eq!(cap(bare, "fs")["status"], "not-granted");
     assert_eq!(cap(bare, "env")["status"], "not-granted");
     assert!(
-        cap(bare, "log").is_null(),
+        cap(bare, "process").is_null(),
         "not imported, not granted: not listed"
     );
     assert_eq!(bare["dangers"].as_array().map(Vec::len), Some(0));
@@ -527,8 +527,8 @@ grants.fs.read = ["src"]
             &format!(
                 "stage tool: plugin file:plugins/tool.wasm#{probe_digest} → file:plugins/tool.wasm#{hostile_digest}"
             ),
-            // The hostile plugin does not log: its imports differ too.
-            "stage tool: - import gantry:plugin/log@0.1.0",
+            // The hostile plugin asks for secrets, the probe does not: imports differ too.
+            "stage tool: + import gantry:plugin/secrets@0.1.0",
         ],
     );
 }
