@@ -97,7 +97,9 @@ impl Baseline {
 
 pub(crate) fn parse_fail_on(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<FailOn> {
     let s = cx.ok(cx.string(v, &format!("`fail-on` in {place}")).map_err(|d| {
-        d.with_hint("a SARIF level: `fail-on = \"error\"`, `\"warning\"`, `\"note\"` or `\"never\"`")
+        d.with_hint(
+            "a SARIF level: `fail-on = \"error\"`, `\"warning\"`, `\"note\"` or `\"never\"`",
+        )
     }))?;
     if let Some(f) = FailOn::parse(s) {
         return Some(f);
@@ -125,9 +127,11 @@ pub(crate) fn parse_fail_on(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option
 }
 
 pub(crate) fn parse_baseline(cx: &mut Cx<'_>, v: &Val<'_>, place: &str) -> Option<Baseline> {
-    let s = cx.ok(cx.string(v, &format!("`baseline` in {place}")).map_err(|d| {
-        d.with_hint("the path of a baseline file: `baseline = \"baselines/secrets.json\"`")
-    }))?;
+    let s = cx.ok(cx
+        .string(v, &format!("`baseline` in {place}"))
+        .map_err(|d| {
+            d.with_hint("the path of a baseline file: `baseline = \"baselines/secrets.json\"`")
+        }))?;
     let bad = if s.trim().is_empty() {
         Some("the path is empty")
     } else if s.starts_with('/') || s.starts_with('\\') || s.get(1..2) == Some(":") {

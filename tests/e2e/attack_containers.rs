@@ -320,15 +320,47 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     // Mistakes are not refusals: the error says what is wrong and how to fix it, and
     // nothing is written to the audit log as a denial.
     for (s, must) in [
-        ("root-target", &["mount target `/`", "must be absolute, not `/` itself", "for example"][..]),
-        ("relative-target", &["mount target `src`", "must be absolute", "for example `/workspace`"]),
-        ("missing-src", &["mount source `nope/dir` does not exist in the workspace", "create the directory"]),
-        ("file-src", &["mount source `src/main.rs` is a file, not a directory", "(`src`)"]),
+        (
+            "root-target",
+            &[
+                "mount target `/`",
+                "must be absolute, not `/` itself",
+                "for example",
+            ][..],
+        ),
+        (
+            "relative-target",
+            &[
+                "mount target `src`",
+                "must be absolute",
+                "for example `/workspace`",
+            ],
+        ),
+        (
+            "missing-src",
+            &[
+                "mount source `nope/dir` does not exist in the workspace",
+                "create the directory",
+            ],
+        ),
+        (
+            "file-src",
+            &[
+                "mount source `src/main.rs` is a file, not a directory",
+                "(`src`)",
+            ],
+        ),
     ] {
         let res = r.output(s, "result");
-        assert!(res.starts_with("err:") && !res.contains(NEVER), "{s}: {res}");
+        assert!(
+            res.starts_with("err:") && !res.contains(NEVER),
+            "{s}: {res}"
+        );
         for m in must {
-            assert!(res.contains(m), "{s}: the message should contain {m:?}: {res}");
+            assert!(
+                res.contains(m),
+                "{s}: the message should contain {m:?}: {res}"
+            );
         }
         assert!(denials(&r, s).is_empty(), "{s}: not audited as a denial");
     }
@@ -379,7 +411,10 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
     ] {
         let res = r.output(s, "result");
         let want = format!("`{field}` has {count} entries, above gantry's limit of {max} per spec");
-        assert!(res.starts_with("err:") && res.contains(&want), "{s}: expected {want:?}: {res}");
+        assert!(
+            res.starts_with("err:") && res.contains(&want),
+            "{s}: expected {want:?}: {res}"
+        );
         assert!(denials(&r, s).is_empty(), "{s}: a size error, not a denial");
     }
     // The other people's containers are as they were.

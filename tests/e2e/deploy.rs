@@ -463,7 +463,9 @@ fn image_root_packages_a_host_binary_that_runs_from_scratch() {
     let Some(reg) = registry_or_skip(name) else {
         return;
     };
-    if std::env::consts::ARCH != "x86_64" || !std::path::Path::new("/lib64/ld-linux-x86-64.so.2").exists() {
+    if std::env::consts::ARCH != "x86_64"
+        || !std::path::Path::new("/lib64/ld-linux-x86-64.so.2").exists()
+    {
         eprintln!("SKIPPED {name}: the grants below name x86_64 glibc paths");
         return;
     }
@@ -538,12 +540,16 @@ grants.containers = {{ run = ["{repo}@sha256:*"] }}
 
     // A library path outside the grant: the host refuses the copy and says which
     // grant would allow it; nothing is built.
-    let narrow = ws
-        .read("pipeline.toml")
-        .replace("/lib/x86_64-linux-gnu/lib*.so*", "/lib/x86_64-linux-gnu/libm.so*");
+    let narrow = ws.read("pipeline.toml").replace(
+        "/lib/x86_64-linux-gnu/lib*.so*",
+        "/lib/x86_64-linux-gnu/libm.so*",
+    );
     ws.write("pipeline.toml", narrow);
     let r = ws.gantry_env(&["run"], &[("GANTRY_TEST_PW", &reg.password)]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let why = r.stage("root").to_string();
-    assert!(why.contains("libc.so.6") && why.contains("grants.process"), "{why}");
+    assert!(
+        why.contains("libc.so.6") && why.contains("grants.process"),
+        "{why}"
+    );
 }

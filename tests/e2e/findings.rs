@@ -8,7 +8,8 @@ use gantry_test_plugins::{Workspace, pinned, plugins};
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 
 const SOURCE: &str = "fn main() {\n    let password = \"hunter2\";\n}\n";
-const MOVED: &str = "// a comment\n// and another\nfn main() {\n        let password = \"hunter2\";\n}\n";
+const MOVED: &str =
+    "// a comment\n// and another\nfn main() {\n        let password = \"hunter2\";\n}\n";
 
 /// A probe stage reporting `findings` as `(rule, level, path, line)`, plus `extra` keys.
 fn probe_stage(name: &str, findings: &[(&str, &str, &str, u32)], extra: &str) -> String {
@@ -93,7 +94,11 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     );
     let r = ws.gantry(&["baseline"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("1 finding of stage `scan`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 finding of stage `scan`"),
+        "{}",
+        r.stderr
+    );
     let base: serde_json::Value =
         serde_json::from_str(&ws.read("baselines/scan.json")).expect("baseline is JSON");
     assert_eq!(base["version"], 1);
@@ -106,7 +111,11 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     // Now the run passes; the finding is kept, marked as baselined.
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(r.stderr.contains("1 findings (1 baselined)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 findings (1 baselined)"),
+        "{}",
+        r.stderr
+    );
     let results = sarif_results(&r, 0);
     assert_eq!(results.len(), 1);
     assert_eq!(results[0]["baselineState"], "unchanged");
@@ -121,7 +130,11 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
         pipeline(&[probe_stage("scan", &at4, with_baseline)]),
     );
     let r = ws.gantry(&["run"]);
-    assert_eq!(r.code, 0, "a moved line keeps its fingerprint: {}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "a moved line keeps its fingerprint: {}",
+        r.stderr
+    );
     assert_eq!(
         sarif_results(&r, 0)[0]["partialFingerprints"]["gantry/v1"],
         fp.as_str()
@@ -143,6 +156,16 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
         "{}",
         r.stderr
     );
+    // In SARIF, a run compared with a baseline says so for every result.
+    let states: Vec<_> = sarif_results(&r, 0)
+        .iter()
+        .map(|x| x["baselineState"].as_str().unwrap_or("absent").to_string())
+        .collect();
+    assert_eq!(
+        states,
+        ["unchanged", "new"],
+        "in the probe's order (line 4, then 3)"
+    );
 }
 
 #[test]
@@ -156,7 +179,8 @@ fn baseline_command_explains_what_is_missing() {
     let r = ws.gantry(&["baseline", "scan"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("add `baseline = \"baselines/scan.json\"`"),
+        r.stderr
+            .contains("add `baseline = \"baselines/scan.json\"`"),
         "{}",
         r.stderr
     );
@@ -171,7 +195,11 @@ fn baseline_command_explains_what_is_missing() {
 
 fn gate_pipeline(upstream_findings: &[(&str, &str, &str, u32)], gate_with: &str) -> String {
     pipeline(&[
-        probe_stage("scan", upstream_findings, "fail-on = \"never\"\nbaseline = \"b.json\""),
+        probe_stage(
+            "scan",
+            upstream_findings,
+            "fail-on = \"never\"\nbaseline = \"b.json\"",
+        ),
         probe_stage("clean", &[], ""),
         format!(
             "[stage.gate]\nplugin = \"builtin:findings-gate\"\nneeds = [\"scan\", \"clean\"]\nwith = {gate_with}\n"
@@ -203,7 +231,11 @@ fn findings_gate_passes_on_clean_upstream_and_fails_on_errors() {
     assert_eq!(r.output("gate", "errors"), "2");
     assert_eq!(r.output("gate", "violations"), "1");
     let results = sarif_results(&r, 2);
-    assert_eq!(results.len(), 1, "one finding per (stage, rule): {results:?}");
+    assert_eq!(
+        results.len(),
+        1,
+        "one finding per (stage, rule): {results:?}"
+    );
     assert_eq!(results[0]["ruleId"], "findings-over-limit");
     let msg = results[0]["message"]["text"].as_str().unwrap_or_default();
     assert!(
@@ -217,14 +249,27 @@ fn findings_gate_passes_on_clean_upstream_and_fails_on_errors() {
 
     // `max` tolerates them; `stages` can leave a stage out; a stage outside `needs` is
     // a configuration error.
-    ws.write("pipeline.toml", gate_pipeline(&err, "{ max = { error = 2 } }"));
+    ws.write(
+        "pipeline.toml",
+        gate_pipeline(&err, "{ max = { error = 2 } }"),
+    );
     assert_eq!(ws.gantry(&["run"]).code, 0);
-    ws.write("pipeline.toml", gate_pipeline(&err, "{ stages = [\"clean\"] }"));
+    ws.write(
+        "pipeline.toml",
+        gate_pipeline(&err, "{ stages = [\"clean\"] }"),
+    );
     assert_eq!(ws.gantry(&["run"]).code, 0);
-    ws.write("pipeline.toml", gate_pipeline(&err, "{ stages = [\"nope\"] }"));
+    ws.write(
+        "pipeline.toml",
+        gate_pipeline(&err, "{ stages = [\"nope\"] }"),
+    );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stderr.contains("`nope` is not in this stage's `needs`"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`nope` is not in this stage's `needs`"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -134,14 +134,25 @@ fn check_counts(counts: &[(&'static str, usize, usize)], bytes: usize) -> Result
     for &(field, count, max) in counts {
         if count > max {
             return Err(CapError::Invalid(
-                OverLimit { field, count, max, unit: "entries" }.to_string(),
+                OverLimit {
+                    field,
+                    count,
+                    max,
+                    unit: "entries",
+                }
+                .to_string(),
             ));
         }
     }
     if bytes > limits::SPEC_BYTES {
         return Err(CapError::Invalid(
-            OverLimit { field: "the spec's text", count: bytes, max: limits::SPEC_BYTES, unit: "bytes" }
-                .to_string(),
+            OverLimit {
+                field: "the spec's text",
+                count: bytes,
+                max: limits::SPEC_BYTES,
+                unit: "bytes",
+            }
+            .to_string(),
         ));
     }
     Ok(())
@@ -149,7 +160,11 @@ fn check_counts(counts: &[(&'static str, usize, usize)], bytes: usize) -> Result
 
 /// Bytes of text in argument lists and key/value lists.
 fn text_bytes(lists: &[&[String]], pairs: &[&[(String, String)]]) -> usize {
-    lists.iter().flat_map(|l| l.iter()).map(String::len).sum::<usize>()
+    lists
+        .iter()
+        .flat_map(|l| l.iter())
+        .map(String::len)
+        .sum::<usize>()
         + pairs
             .iter()
             .flat_map(|p| p.iter())
@@ -594,7 +609,11 @@ fn check_dir(
         return Err(MountError::BadTarget(format!(
             "mount target `{}` is not a usable path inside the container: it must be absolute, not `/` itself, without `.` or `..` components and without `:` or `,` (for example `/workspace` or `/src/{}`)",
             shown(&m.target),
-            if source == "." { "app" } else { source.rsplit('/').next().unwrap_or("app") }
+            if source == "." {
+                "app"
+            } else {
+                source.rsplit('/').next().unwrap_or("app")
+            }
         )));
     }
     let covers = |g: &String| g == "." || *g == source || source.starts_with(&format!("{g}/"));
@@ -888,7 +907,8 @@ fn summary_to_container(c: &bollard::models::ContainerSummary) -> wit::Container
         .collect();
     ports.sort_by_key(|p| (p.container_port, p.host_port));
     ports.dedup_by_key(|p| (p.container_port, p.host_port));
-    let mut labels: Vec<(String, String)> = c.labels.clone().unwrap_or_default().into_iter().collect();
+    let mut labels: Vec<(String, String)> =
+        c.labels.clone().unwrap_or_default().into_iter().collect();
     labels.sort();
     wit::Container {
         id: c.id.clone().unwrap_or_default(),
@@ -987,7 +1007,12 @@ fn context_tar(dir: &Path, cap: u64) -> Result<ContextArchive, String> {
         .create_new(true)
         .mode(0o600)
         .open(&path)
-        .map_err(|e| format!("cannot create a temporary file for the build context (`{}`): {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "cannot create a temporary file for the build context (`{}`): {e}",
+                path.display()
+            )
+        })?;
     // From here on, the guard removes the file whatever happens.
     let mut archive = ContextArchive { path, content: 0 };
     let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(256 << 10, file));
@@ -1291,7 +1316,11 @@ impl StageState {
         let entrypoint = spec.entrypoint.clone().unwrap_or_default();
         check_counts(
             &[
-                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                (
+                    "command",
+                    spec.command.len() + entrypoint.len(),
+                    limits::ARGS,
+                ),
                 ("env", spec.env.len(), limits::ENV),
                 ("mounts", spec.mounts.len(), limits::MOUNTS),
             ],
@@ -2010,7 +2039,11 @@ impl StageState {
         let entrypoint = spec.entrypoint.clone().unwrap_or_default();
         check_counts(
             &[
-                ("command", spec.command.len() + entrypoint.len(), limits::ARGS),
+                (
+                    "command",
+                    spec.command.len() + entrypoint.len(),
+                    limits::ARGS,
+                ),
                 ("env", spec.env.len(), limits::ENV),
                 ("ports", spec.ports.len(), limits::PORTS),
                 ("labels", spec.labels.len(), limits::LABELS),
@@ -2706,16 +2739,23 @@ mod tests {
     #[test]
     fn counts_are_capped_with_errors_naming_the_limit() {
         assert!(check_counts(&[("env", limits::ENV, limits::ENV)], 0).is_ok());
-        let over = |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10) {
-            Err(CapError::Invalid(m)) => m,
-            other => panic!("{other:?}"),
-        };
+        let over =
+            |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10) {
+                Err(CapError::Invalid(m)) => m,
+                other => panic!("{other:?}"),
+            };
         let m = over("env", 257, limits::ENV);
-        assert!(m.contains("`env` has 257 entries") && m.contains("limit of 256"), "{m}");
+        assert!(
+            m.contains("`env` has 257 entries") && m.contains("limit of 256"),
+            "{m}"
+        );
         let m = over("replicas", 65, limits::REPLICAS);
         assert!(m.contains("`replicas` has 65") && m.contains("64"), "{m}");
         match check_counts(&[], limits::SPEC_BYTES + 1) {
-            Err(CapError::Invalid(m)) => assert!(m.contains("bytes") && m.contains(&limits::SPEC_BYTES.to_string()), "{m}"),
+            Err(CapError::Invalid(m)) => assert!(
+                m.contains("bytes") && m.contains(&limits::SPEC_BYTES.to_string()),
+                "{m}"
+            ),
             other => panic!("{other:?}"),
         }
         let env = vec![("K".to_string(), "vv".to_string())];
@@ -2739,30 +2779,52 @@ mod tests {
             other => panic!("expected a refusal, got {other:?}"),
         };
         assert!(check_mount(&ws, &read, &[], &m("src", "/src", false)).is_ok());
-        assert!(refused(check_mount(&ws, &read, &[], &m("src", "/src", true))).1.is_some());
-        assert!(refused(check_mount(&ws, &read, &[], &m("sock", "/s", false))).0.contains("outside"));
+        assert!(
+            refused(check_mount(&ws, &read, &[], &m("src", "/src", true)))
+                .1
+                .is_some()
+        );
+        assert!(
+            refused(check_mount(&ws, &read, &[], &m("sock", "/s", false)))
+                .0
+                .contains("outside")
+        );
         refused(check_mount(&ws, &read, &[], &m("../", "/s", false)));
-        refused(check_mount(&ws, &read, &[], &m("/var/run/docker.sock", "/s", false)));
+        refused(check_mount(
+            &ws,
+            &read,
+            &[],
+            &m("/var/run/docker.sock", "/s", false),
+        ));
         refused(check_mount(&ws, &[], &[], &m("src", "/src", false)));
         // Mistakes, not refusals: the error says what is wrong and how to fix it.
         for target in ["/", "rel", "/a/../b", "/a:b"] {
             match check_mount(&ws, &read, &[], &m("src", target, false)) {
                 Err(MountError::BadTarget(why)) => {
-                    assert!(why.contains("must be absolute") && why.contains("for example"), "{why}")
+                    assert!(
+                        why.contains("must be absolute") && why.contains("for example"),
+                        "{why}"
+                    )
                 }
                 other => panic!("{target}: {other:?}"),
             }
         }
         match check_mount(&ws, &read, &[], &m("missing/dir", "/m", false)) {
             Err(MountError::BadSource(CapError::NotFound(why))) => {
-                assert!(why.contains("does not exist") && why.contains("create the directory"), "{why}")
+                assert!(
+                    why.contains("does not exist") && why.contains("create the directory"),
+                    "{why}"
+                )
             }
             other => panic!("{other:?}"),
         }
         std::fs::write(ws.join("src/file.txt"), "x").unwrap();
         match check_mount(&ws, &read, &[], &m("src/file.txt", "/m", false)) {
             Err(MountError::BadSource(CapError::Invalid(why))) => {
-                assert!(why.contains("not a directory") && why.contains("`src`"), "{why}")
+                assert!(
+                    why.contains("not a directory") && why.contains("`src`"),
+                    "{why}"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -2791,7 +2853,9 @@ mod tests {
         let archive = context_tar(&ws, MAX_CONTEXT).unwrap();
         let path = archive.path.clone();
         assert_eq!(archive.content, 13 + 5 + 6);
-        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
         assert_eq!(mode & 0o777, 0o600, "the archive is private");
         let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&path).unwrap())
             .entries()
@@ -2807,10 +2871,31 @@ mod tests {
         // the cap and comes before anything is read.
         let big = std::fs::File::create(ws.join("sub/big.bin")).unwrap();
         big.set_len(MAX_CONTEXT + 1).unwrap();
-        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| {
+                n.to_string_lossy()
+                    .starts_with(&format!("gantry-context-{}-", std::process::id()))
+            })
+            .collect();
         let err = context_tar(&ws, MAX_CONTEXT).err().expect("over the cap");
-        assert!(err.contains("larger than gantry's cap of 1GiB") && err.contains("sub/big.bin") && err.contains(".dockerignore"), "{err}");
-        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).filter(|n| n.to_string_lossy().starts_with(&format!("gantry-context-{}-", std::process::id()))).collect();
+        assert!(
+            err.contains("larger than gantry's cap of 1GiB")
+                && err.contains("sub/big.bin")
+                && err.contains(".dockerignore"),
+            "{err}"
+        );
+        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .filter(|n| {
+                n.to_string_lossy()
+                    .starts_with(&format!("gantry-context-{}-", std::process::id()))
+            })
+            .collect();
         assert_eq!(before, after, "no archive is left behind");
         let _ = std::fs::remove_dir_all(&ws);
     }
@@ -2852,12 +2937,25 @@ mod tests {
                 assert_eq!(from_inspect.exit_code, Some(0));
                 from_inspect.exit_code = None;
             }
-            assert_eq!(format!("{from_list:?}"), format!("{from_inspect:?}"), "{}", from_list.name);
+            assert_eq!(
+                format!("{from_list:?}"),
+                format!("{from_inspect:?}"),
+                "{}",
+                from_list.name
+            );
         }
-        let by = |n: &str| list.iter().map(summary_to_container).find(|c| c.name == n).unwrap();
+        let by = |n: &str| {
+            list.iter()
+                .map(summary_to_container)
+                .find(|c| c.name == n)
+                .unwrap()
+        };
         assert_eq!(by("lt-exited").exit_code, Some(3));
         assert_eq!(by("lt-healthy").health.as_deref(), Some("unhealthy"));
         assert_eq!(by("lt-healthy").ports.len(), 1);
-        assert_eq!(by("lt-created").labels, [("dev.gantry.x".to_string(), "1".to_string())]);
+        assert_eq!(
+            by("lt-created").labels,
+            [("dev.gantry.x".to_string(), "1".to_string())]
+        );
     }
 }

@@ -59,7 +59,10 @@ pub fn run(cli: &Cli, args: &BaselineArgs) -> Result<i32, Failure> {
             return Err(Failure::Usage(format!(
                 "no stage of `{}` has a `baseline` key\n  hint: add one to the stage whose findings to accept, e.g. `baseline = \"baselines/{}.json\"`, then run `gantry baseline` again",
                 cli.file.display(),
-                manifest.stages.first().map_or("secrets", |s| s.name.as_str())
+                manifest
+                    .stages
+                    .first()
+                    .map_or("secrets", |s| s.name.as_str())
             )));
         }
         with
@@ -127,8 +130,11 @@ pub fn run(cli: &Cli, args: &BaselineArgs) -> Result<i32, Failure> {
         let before: std::collections::HashSet<String> = BaselineFile::read(&path)
             .map(|f| f.findings.into_iter().map(|e| e.fingerprint).collect())
             .unwrap_or_default();
-        let now: std::collections::HashSet<String> =
-            file.findings.iter().map(|e| e.fingerprint.clone()).collect();
+        let now: std::collections::HashSet<String> = file
+            .findings
+            .iter()
+            .map(|e| e.fingerprint.clone())
+            .collect();
         let added = now.difference(&before).count();
         let removed = before.difference(&now).count();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -162,7 +168,9 @@ pub fn run(cli: &Cli, args: &BaselineArgs) -> Result<i32, Failure> {
     if cli.json {
         println!("{}", json!({ "run": run_id, "written": written }));
     } else {
-        eprintln!("review the file(s), then commit them: findings listed there no longer fail their stage's `fail-on`");
+        eprintln!(
+            "review the file(s), then commit them: findings listed there no longer fail their stage's `fail-on`"
+        );
     }
     Ok(exit::SUCCESS)
 }

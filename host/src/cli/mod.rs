@@ -384,7 +384,12 @@ fn finished_line(rec: &StageRecord) -> String {
     let findings = rec
         .report
         .as_ref()
-        .map(|r| (r.findings.len(), r.findings.iter().filter(|f| f.baselined).count()))
+        .map(|r| {
+            (
+                r.findings.len(),
+                r.findings.iter().filter(|f| f.baselined).count(),
+            )
+        })
         .filter(|(n, _)| *n > 0)
         .map(|(n, b)| match b {
             0 => format!(", {n} findings"),

@@ -122,9 +122,12 @@ fn stage_run(
     }
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
     if record.report.is_some() {
+        // Compared with a baseline (some finding was in it): every result of the run
+        // says how it relates to that baseline, `new` or `unchanged`.
+        let compared = findings.iter().any(|f| f.baselined);
         let results: Vec<Value> = findings
             .iter()
-            .map(|f| result(f, &rules, workspace))
+            .map(|f| result(f, &rules, workspace, compared))
             .collect();
         run.insert("results".into(), Value::Array(results));
     }
@@ -319,7 +322,7 @@ fn synthesized_rule(id: &str, first: &Finding, plugin: &PluginInfo) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Results
 
-fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace) -> Value {
+fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace, compared: bool) -> Value {
     let id = rule_id(finding);
     let index = rules.index.get(id).copied().unwrap_or(0);
     let message = if finding.message.trim().is_empty() {
@@ -364,6 +367,8 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace) -> Value 
                 "justification": "fingerprint listed in the stage's `baseline` file",
             }]),
         );
+    } else if compared {
+        r.insert("baselineState".into(), json!("new"));
     }
 
     if let Some(fix) = &finding.fix

@@ -85,7 +85,9 @@ impl BaselineFile {
                 })
             })
             .collect();
-        entries.sort_by(|a, b| (&a.path, &a.rule, &a.fingerprint).cmp(&(&b.path, &b.rule, &b.fingerprint)));
+        entries.sort_by(|a, b| {
+            (&a.path, &a.rule, &a.fingerprint).cmp(&(&b.path, &b.rule, &b.fingerprint))
+        });
         entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
         BaselineFile {
             version: BASELINE_VERSION,
@@ -114,7 +116,10 @@ impl BaselineFile {
     }
 
     pub fn fingerprints(&self) -> HashSet<&str> {
-        self.findings.iter().map(|e| e.fingerprint.as_str()).collect()
+        self.findings
+            .iter()
+            .map(|e| e.fingerprint.as_str())
+            .collect()
     }
 }
 
@@ -188,10 +193,17 @@ pub fn fill_fingerprints(findings: &mut [Finding], stage: &Stage, workspace: &Pa
     let mut files: HashMap<String, Option<Vec<String>>> = HashMap::new();
     let mut seen: HashMap<(String, String, String), usize> = HashMap::new();
     for f in findings.iter_mut() {
-        if f.fingerprint.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+        if f.fingerprint
+            .as_deref()
+            .is_some_and(|s| !s.trim().is_empty())
+        {
             continue;
         }
-        let path = f.location.as_ref().map(|l| l.path.clone()).unwrap_or_default();
+        let path = f
+            .location
+            .as_ref()
+            .map(|l| l.path.clone())
+            .unwrap_or_default();
         let line = f
             .location
             .as_ref()
@@ -247,7 +259,11 @@ pub fn judge(
     let plugin_failed = report.outcome == Outcome::Failure;
     let mut failing: BTreeMap<&str, usize> = BTreeMap::new();
     if let Some(t) = threshold {
-        for f in report.findings.iter().filter(|f| !f.baselined && t.fails(rank(f.level))) {
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| !f.baselined && t.fails(rank(f.level)))
+        {
             *failing.entry(f.rule_id.as_str()).or_default() += 1;
         }
     }
@@ -284,10 +300,19 @@ pub fn upstream(stage: &Stage, records: &BTreeMap<String, StageRecord>) -> Vec<w
         .needs
         .iter()
         .filter_map(|n| records.get(n))
-        .filter(|r| matches!(r.status, StageStatus::Succeeded | StageStatus::FailedAllowed))
+        .filter(|r| {
+            matches!(
+                r.status,
+                StageStatus::Succeeded | StageStatus::FailedAllowed
+            )
+        })
         .map(|r| wit::StageFindings {
             stage: r.stage.clone(),
-            plugin: r.plugin.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+            plugin: r
+                .plugin
+                .as_ref()
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
             status: match r.status {
                 StageStatus::FailedAllowed => "failed-allowed",
                 _ => "succeeded",
@@ -398,13 +423,19 @@ mod tests {
         fill_fingerprints(&mut after, &s, ws);
         assert_eq!(before[0].fingerprint, after[0].fingerprint);
         // A different line, or another rule on it, is another finding.
-        let mut other = vec![finding("r", Level::Error, "a.rs", 3), finding("q", Level::Error, "a.rs", 4)];
+        let mut other = vec![
+            finding("r", Level::Error, "a.rs", 3),
+            finding("q", Level::Error, "a.rs", 4),
+        ];
         fill_fingerprints(&mut other, &s, ws);
         assert_ne!(other[0].fingerprint, after[0].fingerprint);
         assert_ne!(other[1].fingerprint, after[0].fingerprint);
         // The same content twice: two distinct fingerprints.
         std::fs::write(ws.join("b.rs"), "x = 1\nx = 1\n").unwrap();
-        let mut twice = vec![finding("r", Level::Error, "b.rs", 1), finding("r", Level::Error, "b.rs", 2)];
+        let mut twice = vec![
+            finding("r", Level::Error, "b.rs", 1),
+            finding("r", Level::Error, "b.rs", 2),
+        ];
         fill_fingerprints(&mut twice, &s, ws);
         assert_ne!(twice[0].fingerprint, twice[1].fingerprint);
         // A plugin's own fingerprint is kept.
@@ -427,7 +458,10 @@ mod tests {
         let mut b = a.clone();
         fill_fingerprints(&mut a, &s, ws);
         fill_fingerprints(&mut b, &narrow, ws);
-        assert_ne!(a[0].fingerprint, b[0].fingerprint, "narrow grant: message-based");
+        assert_ne!(
+            a[0].fingerprint, b[0].fingerprint,
+            "narrow grant: message-based"
+        );
         assert_eq!(
             b[0].fingerprint.as_deref(),
             Some(fingerprint("r", "secret.txt", "message:r at line 0", 0).as_str())
@@ -467,23 +501,36 @@ mod tests {
         let dir = tempdir();
         let ws = dir.as_path();
         let s = stage("baseline = \"base.json\"");
-        let mut first = report(Outcome::ByFindings, vec![finding("e", Level::Error, "x", 1)]);
+        let mut first = report(
+            Outcome::ByFindings,
+            vec![finding("e", Level::Error, "x", 1)],
+        );
         fill_fingerprints(&mut first.findings, &s, ws);
         let file = BaselineFile::from_findings("s", &first.findings);
         std::fs::write(ws.join("base.json"), serde_json::to_vec(&file).unwrap()).unwrap();
         let mut again = report(
             Outcome::ByFindings,
-            vec![finding("e", Level::Error, "x", 1), finding("n", Level::Error, "y", 1)],
+            vec![
+                finding("e", Level::Error, "x", 1),
+                finding("n", Level::Error, "y", 1),
+            ],
         );
         let why = judge(&mut again, &s, ws, ws).unwrap();
         assert!(again.findings[0].baselined && !again.findings[1].baselined);
-        assert!(why.contains("1 finding") && why.contains("(1 baselined)"), "{why}");
+        assert!(
+            why.contains("1 finding") && why.contains("(1 baselined)"),
+            "{why}"
+        );
         again.findings.pop();
         again.outcome = Outcome::ByFindings;
         assert_eq!(judge(&mut again, &s, ws, ws), None);
         std::fs::write(ws.join("base.json"), "{").unwrap();
         let mut r = report(Outcome::ByFindings, vec![]);
-        assert!(judge(&mut r, &s, ws, ws).unwrap().contains("not a gantry baseline"));
+        assert!(
+            judge(&mut r, &s, ws, ws)
+                .unwrap()
+                .contains("not a gantry baseline")
+        );
     }
 
     struct TempDir(std::path::PathBuf);

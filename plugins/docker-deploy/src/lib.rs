@@ -229,7 +229,8 @@ fn start_on_freed_port(name: &str) -> Result<(), String> {
             Ok(()) => return Ok(()),
             Err(e) => {
                 let text = e.to_string();
-                let busy = text.contains("already allocated") || text.contains("address already in use");
+                let busy =
+                    text.contains("already allocated") || text.contains("address already in use");
                 if !busy || start.elapsed() > Duration::from_secs(1) {
                     return Err(text);
                 }
@@ -389,7 +390,10 @@ impl Plugin for Deploy {
             return Ok(failure(
                 &c,
                 "deploy-failed",
-                format!("`{image}` could not be created ({e}); `{}` untouched", c.name),
+                format!(
+                    "`{image}` could not be created ({e}); `{}` untouched",
+                    c.name
+                ),
             )
             .output("rolled-back", "true"));
         }
@@ -406,8 +410,8 @@ impl Plugin for Deploy {
                 return Err(e);
             }
         }
-        let switched = start_on_freed_port(&next)
-            .and_then(|()| wait_healthy(&c, &next, c.host_port, &fast));
+        let switched =
+            start_on_freed_port(&next).and_then(|()| wait_healthy(&c, &next, c.host_port, &fast));
         match switched {
             Ok(_) => {
                 let cutover = switch_start.elapsed();

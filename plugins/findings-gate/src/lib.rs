@@ -252,19 +252,34 @@ mod tests {
         assert!(v.violations.is_empty());
         assert_eq!(v.counts["warning"], 1);
         let dirty = [
-            up("a", vec![item("e", Level::Error, false), item("e", Level::Error, false)]),
+            up(
+                "a",
+                vec![
+                    item("e", Level::Error, false),
+                    item("e", Level::Error, false),
+                ],
+            ),
             up("b", vec![item("x", Level::Error, false)]),
         ];
         let v = evaluate(&c, &dirty).unwrap();
         assert_eq!(v.violations.len(), 2);
-        assert_eq!((v.violations[0].stage.as_str(), v.violations[0].count), ("a", 2));
+        assert_eq!(
+            (v.violations[0].stage.as_str(), v.violations[0].count),
+            ("a", 2)
+        );
         assert_eq!(v.violations[0].total, 3);
     }
 
     #[test]
     fn limits_stages_and_baselines() {
         let ups = [
-            up("a", vec![item("e", Level::Error, true), item("w", Level::Warning, false)]),
+            up(
+                "a",
+                vec![
+                    item("e", Level::Error, true),
+                    item("w", Level::Warning, false),
+                ],
+            ),
             up("b", vec![item("x", Level::Error, false)]),
         ];
         let only_a = Config {
@@ -299,6 +314,10 @@ mod tests {
             stages: Some(vec!["zzz".into()]),
             ..Config::default()
         };
-        assert!(evaluate(&bad, &ups).unwrap_err().contains("`zzz` is not in"));
+        assert!(
+            evaluate(&bad, &ups)
+                .unwrap_err()
+                .contains("`zzz` is not in")
+        );
     }
 }

@@ -97,7 +97,11 @@ fn relative(key: &str, p: &str) -> Result<String, Error> {
 /// An absolute image path: leading `/`, no `.`/`..`/empty components, not `/` itself.
 fn absolute(key: &str, p: &str) -> Result<String, Error> {
     let inner = p.strip_prefix('/').unwrap_or("").trim_end_matches('/');
-    if inner.is_empty() || inner.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+    if inner.is_empty()
+        || inner
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
         return Err(Error::config(format!(
             "`{key}` must be an absolute path inside the image other than `/`, without `.` or `..`, got `{p}`"
         )));
@@ -174,12 +178,11 @@ impl Plugin for ImageRoot {
             .map(|d| relative("dockerfile", d))
             .transpose()?;
 
-        let listing = run_checked(
-            Command::new("ldd").arg(&binary),
-            &format!("`ldd {binary}`"),
-        );
+        let listing = run_checked(Command::new("ldd").arg(&binary), &format!("`ldd {binary}`"));
         let libs = match listing {
-            Ok(o) => parse_ldd(&o.stdout_text()).map_err(|e| Error::failed(format!("{binary}: {e}")))?,
+            Ok(o) => {
+                parse_ldd(&o.stdout_text()).map_err(|e| Error::failed(format!("{binary}: {e}")))?
+            }
             // ldd exits 1 for a static executable and says so on stderr or stdout.
             Err(e) if e.to_string().contains("not a dynamic executable") => Vec::new(),
             Err(e) => return Err(e),

@@ -125,7 +125,8 @@ fn cargo_metadata() -> Result<String, Error> {
     if !out.success() {
         return Err(Error::failed(format!(
             "`cargo metadata --locked --offline` failed ({}): {}",
-            out.status.map_or("killed".to_string(), |s| format!("exit {s}")),
+            out.status
+                .map_or("killed".to_string(), |s| format!("exit {s}")),
             out.stderr_text().trim()
         )));
     }
