@@ -171,8 +171,17 @@ fn granted_lines(stage: &Stage, workspace: &Path, rel: &str) -> Option<Vec<Strin
     if !fs.read.iter().chain(fs.write.iter()).any(under) {
         return None;
     }
+    // Symlinks resolved: the file itself, not only the name the plugin gave, must lie
+    // under a grant (else a link in a granted directory would let the host hash a
+    // line the plugin could not read, and the fingerprint would be an oracle for it).
     let real = workspace.join(&rel).canonicalize().ok()?;
-    if !real.starts_with(workspace) {
+    let real_rel = real.strip_prefix(workspace).ok()?.to_str()?.to_string();
+    if !fs
+        .read
+        .iter()
+        .chain(fs.write.iter())
+        .any(|g| g == "." || real_rel == *g || real_rel.starts_with(&format!("{g}/")))
+    {
         return None;
     }
     let meta = std::fs::metadata(&real).ok()?;
@@ -465,6 +474,15 @@ mod tests {
         assert_eq!(
             b[0].fingerprint.as_deref(),
             Some(fingerprint("r", "secret.txt", "message:r at line 0", 0).as_str())
+        );
+        // A link inside the grant to a file outside it is not followed either.
+        std::os::unix::fs::symlink("../secret.txt", ws.join("src/link.txt")).unwrap();
+        let mut c = vec![finding("r", Level::Error, "src/link.txt", 2)];
+        fill_fingerprints(&mut c, &narrow, ws);
+        assert_eq!(
+            c[0].fingerprint.as_deref(),
+            Some(fingerprint("r", "src/link.txt", "message:r at line 0", 0).as_str()),
+            "a symlink out of the grant: message-based"
         );
     }
 
