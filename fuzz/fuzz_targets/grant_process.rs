@@ -9,11 +9,13 @@
 //! - a pattern without metacharacters matches exactly itself; `*` (argument glob)
 //!   and `**` (branch glob) match anything;
 //! - `matches` accepts exactly what its documentation says: the same command, one
-//!   argument per glob, any number of extra arguments after a final `"**"`.
+//!   argument per glob, any number of extra arguments after a final `"**"`;
+//! - in a glob that contains `/`, wildcards never stand for a `..` segment: an
+//!   accepted argument has no more `..` segments than its glob.
 #![no_main]
 
 use arbitrary::Arbitrary;
-use gantry_manifest::fuzzing::arg_glob_match;
+use gantry_manifest::fuzzing::{arg_glob_match, arg_matches};
 use gantry_manifest::{ProcessGrant, glob_match as when_glob_match};
 use libfuzzer_sys::fuzz_target;
 
@@ -121,7 +123,14 @@ fuzz_target!(|input: Input<'_>| {
         && fixed
             .iter()
             .zip(&input.args)
-            .all(|(g, a)| arg_glob_match(g, a));
+            .all(|(g, a)| arg_matches(g, a));
+    let dotdots = |s: &str| s.split(['/', '=', ':', ',']).filter(|x| *x == "..").count();
+    for (g, a) in fixed.iter().zip(&input.args) {
+        if arg_matches(g, a) && g.contains('/') {
+            assert!(dotdots(a) <= dotdots(g), "`{g}` admitted `{a}`");
+        }
+        assert!(!arg_matches(g, a) || arg_glob_match(g, a));
+    }
     assert_eq!(
         result.is_ok(),
         expected,

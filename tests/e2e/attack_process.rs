@@ -116,6 +116,11 @@ fn refusals_are_denied_with_the_grant_audited_and_the_pipeline_goes_on() {
     std::fs::write(outside.join("secret.txt"), "outside the workspace").expect("write outside");
     std::os::unix::fs::symlink(&outside, ws.path("linkdir")).expect("symlink");
 
+    ws.write("sub/logs.txt/today", "log");
+    let escape = format!(
+        r#"program = "cat", args = ["sub/logs.txt/../../../{}/secret.txt"]"#,
+        outside.file_name().and_then(|n| n.to_str()).expect("name")
+    );
     let echo = r#"[{ cmd = "echo", args = ["hello", "w*"] }]"#;
     let mut p = String::from("[pipeline]\nname = \"process-attacks\"\n\n");
     for (name, with, grants) in [
@@ -191,6 +196,13 @@ fn refusals_are_denied_with_the_grant_audited_and_the_pipeline_goes_on() {
             r#"program = "echo", args = ["hello", "world"]"#,
             "[]",
         ),
+        // A path glob's wildcard standing for `..`: `cat` would print the file
+        // outside the workspace (`sub/logs.txt` is a directory).
+        (
+            "glob-dotdot",
+            escape.as_str(),
+            r#"[{ cmd = "cat", args = ["sub/*.txt*"] }]"#,
+        ),
         // Positive control, in the same pipeline.
         (
             "works",
@@ -247,6 +259,15 @@ fn refusals_are_denied_with_the_grant_audited_and_the_pipeline_goes_on() {
         "names the argument: {}",
         result(&r, "bad-arg")
     );
+    assert_denied(
+        &r,
+        "glob-dotdot",
+        &[
+            "arguments of `cat` are outside the grant",
+            "matches `sub/*.txt*` only through `..`",
+        ],
+    );
+    assert!(!result(&r, "glob-dotdot").contains("outside the workspace"));
     assert_denied(
         &r,
         "sh-c",

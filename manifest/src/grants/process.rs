@@ -63,7 +63,8 @@ fn shown(s: &str) -> String {
 
 impl ProcessGrant {
     /// Ok if `program` equals `cmd` and every argument matches its glob (`*` any
-    /// characters including `/`, `?` one character, nothing else special); otherwise
+    /// characters including `/`, `?` one character, nothing else special; in a glob
+    /// that contains `/`, wildcards never stand for a `..` segment); otherwise
     /// why not, naming the first failing argument (1-based) and the glob it had to
     /// match, or the number of arguments the grant takes.
     pub fn matches(&self, program: &str, args: &[String]) -> Result<(), String> {
@@ -80,7 +81,18 @@ impl ProcessGrant {
         };
         for (i, arg) in args.iter().enumerate() {
             match fixed.get(i) {
-                Some(glob) if glob_match(glob, arg) => {}
+                Some(glob) if glob_match(glob, arg) => {
+                    if !arg_matches(glob, arg) {
+                        return Err(format!(
+                            "argument {} `{}` matches `{glob}` only through `..`: in a glob \
+                             that names a path, a wildcard never stands for a `..` segment \
+                             (it would lead out of the directory the grant names); pass the \
+                             path without `..`",
+                            i + 1,
+                            shown(arg)
+                        ));
+                    }
+                }
                 Some(glob) => {
                     return Err(format!(
                         "argument {} `{}` does not match `{glob}`",
@@ -108,6 +120,25 @@ impl ProcessGrant {
         }
         Ok(())
     }
+}
+
+/// The whole per-argument rule of [`ProcessGrant::matches`]: the glob matches and does
+/// not admit a `..` escape. (Public only through [`crate::fuzzing`].)
+pub fn arg_matches(glob: &str, arg: &str) -> bool {
+    glob_match(glob, arg) && !escapes_through_dotdot(glob, arg)
+}
+
+/// Whether `arg` has more `..` path segments than `glob` spells out, for a glob that
+/// names a path (contains `/`): `/lib/lib*.so*` must not admit
+/// `/lib/lib.so/../../etc/shadow`. A glob without `/` (`*`, `--format=*`) grants any
+/// value on purpose and is left alone.
+fn escapes_through_dotdot(glob: &str, arg: &str) -> bool {
+    let dotdots = |s: &str| {
+        s.split(['/', '=', ':', ','])
+            .filter(|seg| *seg == "..")
+            .count()
+    };
+    glob.contains('/') && dotdots(arg) > dotdots(glob)
 }
 
 /// `*` any run of characters (including `/`), `?` one character, the rest literal.
@@ -486,6 +517,47 @@ mod tests {
         let mid = grant("x", &["**", "y"]);
         assert_eq!(run(&mid, "x", &["anything", "y"]), Ok(()));
         assert!(run(&mid, "x", &["a", "b", "y"]).is_err());
+    }
+
+    /// A path glob cannot be left through `..` that a wildcard stands for; a `..` the
+    /// glob spells out, and globs that are not paths, are unaffected.
+    #[test]
+    fn path_globs_refuse_dotdot_escapes() {
+        let g = grant("cp", &["/lib/x86_64-linux-gnu/lib*.so*", "out/*"]);
+        assert_eq!(
+            run(
+                &g,
+                "cp",
+                &["/lib/x86_64-linux-gnu/libc.so.6", "out/libc.so.6"]
+            ),
+            Ok(())
+        );
+        let err = run(
+            &g,
+            "cp",
+            &["/lib/x86_64-linux-gnu/lib.so/../../../etc/shadow", "out/x"],
+        )
+        .unwrap_err();
+        assert!(err.starts_with("argument 1 `/lib/x86_64-linux-gnu/lib.so/../../../etc/shadow` matches `/lib/x86_64-linux-gnu/lib*.so*` only through `..`"), "{err}");
+        let err = run(
+            &g,
+            "cp",
+            &["/lib/x86_64-linux-gnu/libc.so.6", "out/../../x"],
+        )
+        .unwrap_err();
+        assert!(err.starts_with("argument 2 "), "{err}");
+        // Spelled out by the glob: allowed as written.
+        let up = grant("ls", &["../shared/*"]);
+        assert_eq!(run(&up, "ls", &["../shared/DESIGN.md"]), Ok(()));
+        assert!(run(&up, "ls", &["../shared/../../etc"]).is_err());
+        // Not a path glob: any value was granted.
+        let any = grant("echo", &["*", "--out=*"]);
+        assert_eq!(run(&any, "echo", &["../x", "--out=../y"]), Ok(()));
+        // `..` as part of a name is not a segment.
+        assert_eq!(
+            run(&g, "cp", &["/lib/x86_64-linux-gnu/lib..so", "out/a..b"]),
+            Ok(())
+        );
     }
 
     #[test]
