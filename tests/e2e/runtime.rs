@@ -83,20 +83,60 @@ fn corrupt_and_stale_cache_entries_are_rebuilt() {
     // A checksum-valid entry that is not a compiled component for this engine
     // (e.g. written by another wasmtime): wasmtime's own header check refuses it.
     use sha2_lite::sha256;
+    let sum_file = entry.with_extension("sha256");
+    let good_sum = std::fs::read_to_string(&sum_file).unwrap();
+    let hex: String = sha256(&good).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        good_sum.starts_with(&format!("{hex}  ")),
+        "the checksum file is in sha256sum format: {good_sum}"
+    );
     let fake = b"\x7fELF not a wasmtime artifact".to_vec();
-    let mut stale = sha256(&fake).to_vec();
-    stale.extend_from_slice(&fake);
-    std::fs::write(entry, &stale).unwrap();
+    let fake_hex: String = sha256(&fake).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(entry, &fake).unwrap();
+    std::fs::write(&sum_file, format!("{fake_hex}  x.cwasm\n")).unwrap();
     let (code, err) = check(&ws, &cache);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("stale compile cache entry"), "{err}");
     assert_eq!(std::fs::read(entry).unwrap(), good, "the entry was rebuilt");
+    assert_eq!(std::fs::read_to_string(&sum_file).unwrap(), good_sum);
 
     // A truncated entry (torn write by a crashed process without rename).
     std::fs::write(entry, &good[..10]).unwrap();
     let (code, err) = check(&ws, &cache);
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("corrupt compile cache entry"), "{err}");
     assert_eq!(std::fs::read(entry).unwrap(), good);
+
+    // A missing checksum file: the artifact is not used.
+    std::fs::remove_file(&sum_file).unwrap();
+    let (code, err) = check(&ws, &cache);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("no checksum file"), "{err}");
+    assert_eq!(std::fs::read_to_string(&sum_file).unwrap(), good_sum);
+
+    // An entry other users could have written is not trusted, even with a matching
+    // checksum (whoever can write the file can write the checksum too).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let (code, err) = check(&ws, &cache);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("not used: the file is writable by other users (mode 666)"),
+        "{err}"
+    );
+    std::fs::set_permissions(entry, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = cache.join("compiled");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (code, err) = check(&ws, &cache);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("not used: its directory is writable by other users (mode 777)"),
+        "{err}"
+    );
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, err) = check(&ws, &cache);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("cache entry"), "a hit again: {err}");
 }
 
 /// sha256 via the system's `sha256sum`, to keep this test's checksum independent of the
