@@ -251,6 +251,20 @@ fn engine_config(options: &EngineOptions, pooling: bool) -> Config {
     config.max_wasm_stack(options.max_stack);
     config.consume_fuel(options.fuel);
     config.parallel_compilation(true);
+    // `GANTRY_PROFILE=perfmap` (or `jitdump`) names plugin functions in `perf`
+    // profiles, as `wasmtime run --profile=perfmap` does; off unless asked for.
+    match std::env::var("GANTRY_PROFILE").as_deref() {
+        Ok("perfmap") => {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
+        Ok("jitdump") => {
+            config.profiler(wasmtime::ProfilingStrategy::JitDump);
+        }
+        Ok(other) => tracing::warn!(
+            "GANTRY_PROFILE={other} is not a profiler gantry knows (perfmap, jitdump); ignored"
+        ),
+        Err(_) => {}
+    }
     if pooling {
         let n = options.concurrency.max(1);
         let mut pool = PoolingAllocationConfig::default();
