@@ -53,10 +53,13 @@ pub fn build_components(
         .ok()
         .or_else(|| std::env::var("HOME").ok().map(|h| format!("{h}/.cargo")))
         .unwrap_or_default();
-    let mut flags = vec![format!(
-        "--remap-path-prefix={}=/gantry",
-        workspace.display()
-    )];
+    let mut flags = vec![
+        format!("--remap-path-prefix={}=/gantry", workspace.display()),
+        // Fixed-width SIMD (wasm 2.0; every engine gantry runs on supports it): memchr,
+        // regex prefilters and the scanners' byte loops use 128-bit vectors in wasm as
+        // they use SSE/AVX natively.
+        "-Ctarget-feature=+simd128".to_string(),
+    ];
     if !cargo_home.is_empty() {
         flags.push(format!("--remap-path-prefix={cargo_home}=/cargo"));
     }

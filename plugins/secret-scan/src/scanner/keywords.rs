@@ -19,22 +19,37 @@ pub(crate) struct Hit {
 }
 
 pub(crate) struct KeywordSearcher {
-    /// Byte → equivalence class (bytes absent from every keyword share class 0;
-    /// ASCII letters are folded to lowercase first).
-    classes: [u8; 256],
+    tables: Box<Tables>,
     stride: usize,
-    /// Premultiplied: `trans[state + class]` is the next state (a multiple of `stride`).
-    /// u16 keeps the table small enough for L1 (about 30 KB for the built-in rules).
-    trans: Vec<u16>,
-    /// States `>= first_match` have outputs.
-    first_match: u16,
-    /// Per state (index = state / stride): keywords ending there (own and by failure links).
+    /// Per match state (index = (state - MATCH) / stride): keywords ending there
+    /// (own and by failure links).
     outputs: Vec<Vec<u32>>,
     lens: Vec<usize>,
     max_len: usize,
 }
 
 const STREAMS: usize = 4;
+/// Positions per iteration of the search loop.
+const UNROLL: usize = 4;
+/// Entries of the transition table: every u16 state plus every byte class.
+const TABLE: usize = (1 << 16) + 256;
+/// States with outputs have this bit set; no other state has it, so "is any of four
+/// states a match state" is three ORs and one test in the search loop.
+const MATCH: u16 = 1 << 15;
+
+/// The two lookup tables in one allocation: the search loop addresses both from one
+/// base register (in wasm, Cranelift has few registers to spare).
+#[repr(C)]
+struct Tables {
+    /// Byte → equivalence class (bytes absent from every keyword share class 0;
+    /// ASCII letters are folded to lowercase first).
+    classes: [u8; 256],
+    /// Premultiplied: `trans[state + class]` is the next state (a multiple of the
+    /// stride). u16 keeps the used rows small enough for L1 (about 30 KB for the
+    /// built-in rules); sized so that any u16 state plus any class is in bounds, which
+    /// lets the search loop index it without bounds checks, in safe code.
+    trans: [u16; TABLE],
+}
 /// Below this size one stream is used (setup costs more than it saves).
 const MIN_SPLIT: usize = 4096;
 
@@ -106,33 +121,45 @@ impl KeywordSearcher {
                 }
             }
         }
-        // Renumber: states without outputs first (root stays 0), then match states.
-        let mut order: Vec<usize> = (0..n).filter(|&s| outputs[s].is_empty()).collect();
-        let first_match = order.len();
-        order.extend((0..n).filter(|&s| !outputs[s].is_empty()));
+        // Renumber: states without outputs first (root stays 0), then match states from
+        // the next power of two up, so "is any of four states a match state" is one OR
+        // and one compare in the search loop.
+        let non_match: Vec<usize> = (0..n).filter(|&s| outputs[s].is_empty()).collect();
+        let matching: Vec<usize> = (0..n).filter(|&s| !outputs[s].is_empty()).collect();
+        let match_base = usize::from(MATCH);
         let mut new_id = vec![0usize; n];
-        for (new, &old) in order.iter().enumerate() {
-            new_id[old] = new;
+        for (i, &old) in non_match.iter().enumerate() {
+            new_id[old] = i * stride;
         }
-        // The built-in keyword set needs ~15k premultiplied ids; a test guards the limit.
+        for (i, &old) in matching.iter().enumerate() {
+            new_id[old] = match_base + i * stride;
+        }
+        // The built-in keyword set needs ~12k premultiplied ids below MATCH and ~3k
+        // above; a test guards the limit.
         assert!(
-            n * stride <= usize::from(u16::MAX),
+            non_match.len() * stride <= match_base && matching.len() * stride <= match_base,
             "keyword automaton too large for u16 state ids"
         );
-        let mut trans = vec![0u16; n * stride];
-        let mut outs = vec![Vec::new(); n];
+        // Sized so that any u16 state plus any class is in bounds: the search loop
+        // indexes it without bounds checks, in safe code.
+        let mut tables = Box::new(Tables {
+            classes,
+            trans: [0; TABLE],
+        });
+        let trans = &mut tables.trans;
+        let mut outs = vec![Vec::new(); matching.len()];
         for (old, row) in delta.iter().enumerate() {
-            let base = new_id[old] * stride;
+            let base = new_id[old];
             for (c, &t) in row.iter().enumerate() {
-                trans[base + c] = (new_id[t as usize] * stride) as u16;
+                trans[base + c] = new_id[t as usize] as u16;
             }
-            outs[new_id[old]] = std::mem::take(&mut outputs[old]);
+            if base >= match_base {
+                outs[(base - match_base) / stride] = std::mem::take(&mut outputs[old]);
+            }
         }
         KeywordSearcher {
-            classes,
+            tables,
             stride,
-            trans,
-            first_match: (first_match * stride) as u16,
             outputs: outs,
             lens: keywords.iter().map(|k| k.len()).collect(),
             max_len: keywords.iter().map(|k| k.len()).max().unwrap_or(1),
@@ -163,34 +190,25 @@ impl KeywordSearcher {
         let common = (0..STREAMS).map(|i| ends[i] - starts[i]).min().unwrap_or(0);
         let mut hits: [Vec<Hit>; STREAMS] = Default::default();
         let mut state = [0u16; STREAMS];
-        let (s0, s1, s2, s3) = (
-            &hay[starts[0]..starts[0] + common],
-            &hay[starts[1]..starts[1] + common],
-            &hay[starts[2]..starts[2] + common],
-            &hay[starts[3]..starts[3] + common],
-        );
-        let trans = &self.trans[..];
-        let classes = &self.classes;
-        let fm = self.first_match;
-        for (k, (((&b0, &b1), &b2), &b3)) in s0.iter().zip(s1).zip(s2).zip(s3).enumerate() {
-            state[0] = trans[state[0] as usize + usize::from(classes[b0 as usize])];
-            state[1] = trans[state[1] as usize + usize::from(classes[b1 as usize])];
-            state[2] = trans[state[2] as usize + usize::from(classes[b2 as usize])];
-            state[3] = trans[state[3] as usize + usize::from(classes[b3 as usize])];
-            if (state[0] >= fm) | (state[1] >= fm) | (state[2] >= fm) | (state[3] >= fm) {
-                for i in 0..STREAMS {
-                    if state[i] >= fm {
-                        self.emit(state[i], starts[i] + k + 1, bounds[i], &mut hits[i]);
-                    }
+        let streams: [&[u8]; STREAMS] =
+            std::array::from_fn(|i| &hay[starts[i]..starts[i] + common]);
+        let mut k = 0;
+        while let Some(at) = step4(&self.tables, streams, k, &mut state) {
+            for i in 0..STREAMS {
+                if state[i] & MATCH != 0 {
+                    self.emit(state[i], starts[i] + at + 1, bounds[i], &mut hits[i]);
                 }
             }
+            k = at + 1;
         }
+        let trans = &self.tables.trans;
+        let classes = &self.tables.classes;
         // Tails (stream lengths differ by at most a few bytes plus the overlap).
         for i in 0..STREAMS {
             let mut s = state[i];
             for (k, &b) in hay[starts[i] + common..ends[i]].iter().enumerate() {
                 s = trans[s as usize + usize::from(classes[b as usize])];
-                if s >= fm {
+                if s & MATCH != 0 {
                     self.emit(s, starts[i] + common + k + 1, bounds[i], &mut hits[i]);
                 }
             }
@@ -202,9 +220,10 @@ impl KeywordSearcher {
 
     fn scan(&self, hay: &[u8], offset: usize, min_end: usize, out: &mut Vec<Hit>) {
         let mut s = 0u16;
+        let Tables { classes, trans } = &*self.tables;
         for (k, &b) in hay.iter().enumerate() {
-            s = self.trans[s as usize + usize::from(self.classes[b as usize])];
-            if s >= self.first_match {
+            s = trans[s as usize + usize::from(classes[b as usize])];
+            if s & MATCH != 0 {
                 self.emit(s, offset + k + 1, min_end, out);
             }
         }
@@ -215,7 +234,8 @@ impl KeywordSearcher {
         if end <= min_end {
             return;
         }
-        for &kw in &self.outputs[state as usize / self.stride] {
+        let row = usize::from(state - MATCH) / self.stride;
+        for &kw in &self.outputs[row] {
             out.push(Hit {
                 start: end - self.lens[kw as usize],
                 end,
@@ -223,6 +243,61 @@ impl KeywordSearcher {
             });
         }
     }
+}
+
+/// Steps four streams (equal lengths) from position `from` until one of them enters a
+/// match state; returns that position (every stream has consumed it), or `None` at the
+/// end. A separate, small function: the loop keeps its dozen values in registers, which
+/// matters in wasm, where Cranelift spills heavily inside one large inlined function.
+#[inline(never)]
+fn step4(
+    tables: &Tables,
+    streams: [&[u8]; STREAMS],
+    from: usize,
+    state: &mut [u16; STREAMS],
+) -> Option<usize> {
+    let [s0, s1, s2, s3] = streams;
+    let n = s0.len();
+    let (s1, s2, s3) = (&s1[..n], &s2[..n], &s3[..n]);
+    // u32, not u16: in wasm a u16 lives in an i32 and LLVM masks it at every use.
+    let [mut q0, mut q1, mut q2, mut q3] = state.map(u32::from);
+    let step = |q: u32, b: u8| {
+        let class = usize::from(tables.classes[usize::from(b)]);
+        u32::from(tables.trans[q as usize + class])
+    };
+    let mut k = from;
+    let mut found = None;
+    // Four positions per iteration: the loop's fixed costs (Cranelift's epoch check and
+    // the register shuffling at the back edge) are paid once per four bytes per stream.
+    'blocks: while k + UNROLL <= n {
+        for j in k..k + UNROLL {
+            q0 = step(q0, s0[j]);
+            q1 = step(q1, s1[j]);
+            q2 = step(q2, s2[j]);
+            q3 = step(q3, s3[j]);
+            if (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0 {
+                found = Some(j);
+                break 'blocks;
+            }
+        }
+        k += UNROLL;
+    }
+    if found.is_none() {
+        while k < n {
+            q0 = step(q0, s0[k]);
+            q1 = step(q1, s1[k]);
+            q2 = step(q2, s2[k]);
+            q3 = step(q3, s3[k]);
+            if (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0 {
+                found = Some(k);
+                break;
+            }
+            k += 1;
+        }
+    }
+    // Every state came from the u16 table.
+    *state = [q0, q1, q2, q3].map(|q| q as u16);
+    found
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod detect;
 mod entropy;
 mod glob;
 mod keywords;
+mod read;
 mod rules;
 mod walk;
 

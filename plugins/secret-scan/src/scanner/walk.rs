@@ -1,4 +1,5 @@
-//! Directory walk over `std::fs` (works under WASI preopens).
+//! Directory walk over [`super::read`] (`std::fs` natively, `wasi:filesystem` under
+//! WASI preopens).
 //!
 //! Skipped, and listed in `ScanOutput::skipped` with a reason:
 //! - symlinks (never followed, so a link cannot lead the scan out of the workspace),
@@ -15,6 +16,7 @@ use std::path::Path;
 
 use regex::Regex;
 
+use super::read::{Kind, Read, list_dir, read_file};
 use super::{ScanOutput, binary_reason, glob};
 
 type Visit<'a> = dyn FnMut(&str, &[u8], &mut ScanOutput) + 'a;
@@ -51,7 +53,7 @@ pub(crate) fn walk(
     if meta.is_dir() {
         walk_dir(root, rel, allow, max_size, seen, out, visit);
     } else {
-        visit_file(&start, rel, meta.len(), max_size, seen, out, visit);
+        visit_file(&start, rel, max_size, seen, out, visit);
     }
     Ok(())
 }
@@ -70,11 +72,8 @@ fn walk_dir(
     } else {
         root.join(rel)
     };
-    let mut entries: Vec<(String, fs::DirEntry)> = match fs::read_dir(&dir) {
-        Ok(rd) => rd
-            .filter_map(Result::ok)
-            .map(|e| (e.file_name().to_string_lossy().into_owned(), e))
-            .collect(),
+    let mut entries = match list_dir(&dir) {
+        Ok(entries) => entries,
         Err(e) => {
             out.skipped
                 .push((display(rel), format!("unreadable directory: {e}")));
@@ -82,22 +81,22 @@ fn walk_dir(
         }
     };
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, entry) in entries {
+    for (name, kind) in entries {
         let child = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let ft = match entry.file_type() {
-            Ok(ft) => ft,
+        let kind = match kind {
+            Ok(kind) => kind,
             Err(e) => {
                 out.skipped.push((child, format!("unreadable: {e}")));
                 continue;
             }
         };
-        if ft.is_symlink() {
+        if kind == Kind::Symlink {
             out.skipped.push((child, "symlink (not followed)".into()));
-        } else if ft.is_dir() {
+        } else if kind == Kind::Dir {
             if name == ".git" {
                 out.skipped.push((child, ".git directory".into()));
             } else if glob::matches_any(allow, &child) {
@@ -105,13 +104,12 @@ fn walk_dir(
             } else {
                 walk_dir(root, &child, allow, max_size, seen, out, visit);
             }
-        } else if ft.is_file() {
+        } else if kind == Kind::File {
             if glob::matches_any(allow, &child) {
                 out.skipped.push((child, "allow-paths".into()));
                 continue;
             }
-            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            visit_file(&entry.path(), &child, len, max_size, seen, out, visit);
+            visit_file(&dir.join(&name), &child, max_size, seen, out, visit);
         } else {
             out.skipped.push((child, "not a regular file".into()));
         }
@@ -121,7 +119,6 @@ fn walk_dir(
 fn visit_file(
     abs: &Path,
     rel: &str,
-    len: u64,
     max_size: u64,
     seen: &mut HashSet<String>,
     out: &mut ScanOutput,
@@ -130,31 +127,24 @@ fn visit_file(
     if !seen.insert(rel.to_string()) {
         return;
     }
-    if len > max_size {
-        out.skipped.push((
-            rel.to_string(),
-            format!("larger than max-file-size ({len} > {max_size} bytes)"),
-        ));
-        return;
-    }
-    let content = match fs::read(abs) {
-        Ok(c) => c,
+    let too_large = |len: u64| format!("larger than max-file-size ({len} > {max_size} bytes)");
+    let content = match read_file(abs, max_size) {
+        Ok(Read::Content(c)) if c.len() as u64 > max_size => {
+            out.skipped
+                .push((rel.to_string(), too_large(c.len() as u64)));
+            return;
+        }
+        Ok(Read::Content(c)) => c,
+        Ok(Read::TooLarge(len)) => {
+            out.skipped.push((rel.to_string(), too_large(len)));
+            return;
+        }
         Err(e) => {
             out.skipped
                 .push((rel.to_string(), format!("unreadable: {e}")));
             return;
         }
     };
-    if content.len() as u64 > max_size {
-        out.skipped.push((
-            rel.to_string(),
-            format!(
-                "larger than max-file-size ({} > {max_size} bytes)",
-                content.len()
-            ),
-        ));
-        return;
-    }
     if let Some(reason) = binary_reason(&content) {
         out.skipped.push((rel.to_string(), reason.into()));
         return;
