@@ -1,7 +1,8 @@
 //! Runtime benchmarks (`cargo bench -p gantry --bench runtime`), printed as a markdown
 //! table for BENCHMARKS.md. Not tests: nothing here asserts a time.
 //!
-//! 1. compile vs cached load of each builtin plugin;
+//! 1. compile vs cached load of each builtin plugin, and where a cached load's time goes
+//!    (group `load-phases`);
 //! 2. per-stage overhead: instantiate + `describe`, and instantiate + no-op `run`;
 //! 3. a 10-stage no-op pipeline, whole `gantry run` wall time, warm cache;
 //! 4. secret-scan throughput in wasm vs the same scanner compiled natively, side by
@@ -142,6 +143,81 @@ fn main() {
         println!();
     }
 
+    if want("load-phases") {
+        // The largest builtin: what a cached load spends its time on.
+        let (name, bytes) = builtins::BUILTINS
+            .iter()
+            .max_by_key(|(_, b)| b.len())
+            .expect("builtins");
+        let digest = Digest::of(bytes);
+        rt.load(bytes, digest).expect("load");
+        let cc = gantry::runtime::CompileCache::new(cache.clone(), rt.engine());
+        let entry = cc.entry_path(&digest);
+        let artifact = std::fs::read(&entry).expect("cache entry");
+        let time = |f: &mut dyn FnMut()| {
+            median(
+                (0..50)
+                    .map(|_| {
+                        let t = Instant::now();
+                        f();
+                        t.elapsed()
+                    })
+                    .collect(),
+            )
+        };
+        use sha2::Digest as _;
+        let rows: Vec<(&str, Duration)> = vec![
+            (
+                "read the entry",
+                time(&mut || drop(std::fs::read(&entry).expect("read"))),
+            ),
+            (
+                "sha256 of the artifact",
+                time(&mut || {
+                    std::hint::black_box(sha2::Sha256::digest(&artifact));
+                }),
+            ),
+            (
+                "`Component::deserialize` (copy into code memory)",
+                time(&mut || {
+                    // SAFETY: produced by this engine just above.
+                    drop(
+                        unsafe {
+                            wasmtime::component::Component::deserialize(rt.engine(), &artifact)
+                        }
+                        .expect("deserialize"),
+                    )
+                }),
+            ),
+            (
+                "`Component::deserialize_file` (mmap; what a hit uses)",
+                time(&mut || {
+                    // SAFETY: as above; the file is not changed while loaded.
+                    drop(
+                        unsafe {
+                            wasmtime::component::Component::deserialize_file(rt.engine(), &entry)
+                        }
+                        .expect("deserialize"),
+                    )
+                }),
+            ),
+            (
+                "whole `Runtime::load` (cache hit)",
+                time(&mut || drop(rt.load(bytes, digest).expect("load"))),
+            ),
+        ];
+        println!(
+            "## cached load of {name} ({:.1} MiB artifact), median of 50\n",
+            artifact.len() as f64 / 1048576.0
+        );
+        println!("| phase | median |");
+        println!("| --- | ---: |");
+        for (what, d) in rows {
+            println!("| {what} | {} |", fmt(d));
+        }
+        println!();
+    }
+
     if want("overhead") {
         let probe = std::fs::read(gantry_test_plugins::plugins::PROBE).expect("probe built");
         let plugin = rt.load(&probe, Digest::of(&probe)).expect("load probe");
@@ -275,8 +351,13 @@ fn main() {
         let (mut native_runs, mut wasm_runs) = (Vec::new(), Vec::new());
         let mut report = None;
         for _ in 0..3 {
+            // Both sides do the same work: build the scanner from the config (compile
+            // its regexes and keyword automaton), then walk and scan.
             let t = Instant::now();
-            scanner.scan_tree(&corpus).expect("native scan");
+            secret_scan::scanner::Scanner::new(&config)
+                .expect("scanner")
+                .scan_tree(&corpus)
+                .expect("native scan");
             native_runs.push(t.elapsed());
             let t = Instant::now();
             report = Some(
