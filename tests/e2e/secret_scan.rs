@@ -86,3 +86,56 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
 }
+
+/// The plugin reads files through `wasi:filesystem` directly, and the host returns at
+/// most 64 KiB per `read`: a credential deep in a large file is still found, at the
+/// right line, and the byte count covers the whole file. An empty file and one over
+/// `max-file-size` are handled too. (Before the fix, files were cut at 64 KiB.)
+#[test]
+fn credentials_deep_in_large_files_are_found() {
+    let ws = Workspace::new(GANTRY);
+    ws.write(
+        "pipeline.toml",
+        r#"
+[pipeline]
+name = "large"
+
+[stage.secrets]
+plugin = "builtin:secret-scan"
+with = { paths = ["."], max-file-size = 1000000 }
+grants.fs.read = ["."]
+"#,
+    );
+    let secret = planted();
+    // 300 KiB of filler lines, the credential, more filler: beyond four host reads.
+    let line = "let value = compute_something(alpha, beta, gamma); // filler\n";
+    let before = line.repeat(300 * 1024 / line.len());
+    let after = line.repeat(1000);
+    let body = format!("{before}const TOKEN: &str = \"{secret}\";\n{after}");
+    ws.write("src/big.rs", &body);
+    ws.write("src/empty.rs", "");
+    ws.write("data/huge.txt", "x".repeat(1_000_001));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let stage = r.stage("secrets");
+    assert_eq!(stage["findings"]["error"], 1, "{stage}");
+    let sarif: serde_json::Value = serde_json::from_str(&r.file("report.sarif")).unwrap();
+    let loc = &sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], "src/big.rs");
+    assert_eq!(loc["region"]["startLine"], before.lines().count() + 1);
+    let bytes: usize = stage["outputs"]["bytes"]
+        .as_str()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or_default();
+    // The workspace also holds gantry's own records of this run, so at least.
+    assert!(
+        bytes >= body.len(),
+        "every byte of the large file was read: {stage}"
+    );
+    assert!(
+        r.file("logs/secrets.log")
+            .contains("larger than max-file-size (1000001 > 1000000 bytes)"),
+        "{}",
+        r.file("logs/secrets.log")
+    );
+}

@@ -129,18 +129,29 @@ pub(crate) fn read_file(path: &Path, max_size: u64) -> io::Result<Read> {
         if len > max_size {
             return Ok(Read::TooLarge(len));
         }
-        // Ask for one byte more than the size: a short read is the end of the file,
-        // so an unchanged file takes one `read`.
+        // Read up to the size `stat` gave, asking for one byte more so that a file
+        // which grew since is noticed (and then read to its end). The host returns at
+        // most 64 KiB per call, so a short read is not the end of the file; only an
+        // empty one is.
         let mut content: Vec<u8> = Vec::new();
         loop {
-            let want = (len + 1).saturating_sub(content.len() as u64).max(4096);
+            let want = if content.len() as u64 > len {
+                64 * 1024
+            } else {
+                len + 1 - content.len() as u64
+            };
             let (chunk, eof) = file.read(want, content.len() as u64).map_err(to_io)?;
+            if chunk.is_empty() || eof {
+                break;
+            }
             if content.is_empty() {
                 content = chunk;
+                content.reserve((len as usize + 1).saturating_sub(content.len()));
             } else {
                 content.extend_from_slice(&chunk);
             }
-            if eof || (content.len() as u64) <= len || content.len() as u64 > max_size {
+            let have = content.len() as u64;
+            if have == len || have > max_size {
                 break;
             }
         }
