@@ -121,9 +121,9 @@ impl KeywordSearcher {
                 }
             }
         }
-        // Renumber: states without outputs first (root stays 0), then match states from
-        // the next power of two up, so "is any of four states a match state" is one OR
-        // and one compare in the search loop.
+        // Renumber: states without outputs from 0 (the root stays 0), match states from
+        // MATCH up, so every match state, and no other, has the MATCH bit: "is any of
+        // four states a match state" is three ORs and one test in the search loop.
         let non_match: Vec<usize> = (0..n).filter(|&s| outputs[s].is_empty()).collect();
         let matching: Vec<usize> = (0..n).filter(|&s| !outputs[s].is_empty()).collect();
         let match_base = usize::from(MATCH);
