@@ -159,3 +159,56 @@ mod sha2_lite {
         b
     }
 }
+
+/// `GANTRY_PROFILE=perfmap` writes the perf map of the process (`/tmp/perf-PID.map`)
+/// with the plugin's functions by name, so `perf report` can name them; an unknown
+/// profiler name is a warning, not an error, and nothing is written.
+#[test]
+fn gantry_profile_perfmap_names_plugin_functions() {
+    let ws = Workspace::new(GANTRY);
+    let cache = ws.path("cache");
+    ws.write(
+        "pipeline.toml",
+        format!(
+            "[pipeline]\nname = \"profile\"\n[stage.a]\nplugin = \"{}\"\n",
+            pinned(plugins::PROBE)
+        ),
+    );
+    let run = |profile: &str| {
+        let child = Command::new(GANTRY)
+            .args(["check"])
+            .current_dir(&ws.root)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_CACHE_DIR", &cache)
+            .env("GANTRY_PROFILE", profile)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let map = PathBuf::from(format!("/tmp/perf-{pid}.map"));
+        let text = std::fs::read_to_string(&map).ok();
+        let _ = std::fs::remove_file(&map);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            text,
+        )
+    };
+    let (code, err, map) = run("perfmap");
+    assert_eq!(code, 0, "{err}");
+    let map = map.expect("the perf map was written");
+    assert!(
+        map.lines().any(|l| l.contains("wasm[0]::function[")),
+        "plugin functions are named: {}",
+        &map[..map.len().min(500)]
+    );
+    let (code, err, map) = run("vtunes");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("GANTRY_PROFILE=vtunes is not a profiler gantry knows (perfmap, jitdump)"),
+        "{err}"
+    );
+    assert!(map.is_none(), "no profiler, no map");
+}
