@@ -111,6 +111,14 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     // Now the run passes; the finding is kept, marked as baselined.
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // summary.json: still counted under its level, and as baselined.
+    assert_eq!(
+        r.stage("scan")["findings"]["error"],
+        1,
+        "{}",
+        r.stage("scan")
+    );
+    assert_eq!(r.stage("scan")["findings"]["baselined"], 1);
     assert!(
         r.stderr.contains("1 findings (1 baselined)"),
         "{}",

@@ -5,7 +5,7 @@
 //!   "format": "gantry-summary/v1",
 //!   "pipeline": "ci", "run_id": "…", "status": "failed", "exit_code": 1,
 //!   "stage_counts": { "succeeded": 2, "failed": 1, … },
-//!   "finding_counts": { "error": 3, "warning": 1, "note": 0 },
+//!   "finding_counts": { "error": 3, "warning": 1, "note": 0, "baselined": 1 },
 //!   "stages": [ {
 //!     "stage": "lint", "plugin_ref": "builtin:lint", "plugin_digest": "sha256:…",
 //!     "plugin": { "name": "lint", "version": "1.0.0" } | null,
@@ -14,7 +14,7 @@
 //!     "outputs": { "name": "value" },
 //!     "artifacts": [ { "path": "dist/app.tar.gz", "digest": "sha256:…" | null,
 //!                      "size": 123 | null, "error": "…" | null } ],
-//!     "findings": { "error": 3, "warning": 1, "note": 0 }
+//!     "findings": { "error": 3, "warning": 1, "note": 0, "baselined": 1 }
 //!   } ]
 //! }
 //! ```
@@ -25,6 +25,8 @@
 //! `succeeded` (allowed failures do not fail the run; see `stage_counts`).
 //! `outputs` is an object; should a report repeat an output name, the last value wins.
 //! `artifacts` are the host-checked `StageRecord::artifacts`, not the plugin's claimed paths.
+//! `baselined` counts the findings (of any level, already counted under their level)
+//! that matched the stage's `baseline` and so did not count against `fail-on`.
 
 use serde_json::{Map, Value, json};
 
@@ -132,6 +134,7 @@ struct FindingCounts {
     error: u64,
     warning: u64,
     note: u64,
+    baselined: u64,
 }
 
 impl FindingCounts {
@@ -143,6 +146,7 @@ impl FindingCounts {
                 Level::Warning => c.warning += 1,
                 Level::Note => c.note += 1,
             }
+            c.baselined += u64::from(f.baselined);
         }
         c
     }
@@ -151,10 +155,16 @@ impl FindingCounts {
         self.error += other.error;
         self.warning += other.warning;
         self.note += other.note;
+        self.baselined += other.baselined;
     }
 
     fn json(&self) -> Value {
-        json!({ "error": self.error, "warning": self.warning, "note": self.note })
+        json!({
+            "error": self.error,
+            "warning": self.warning,
+            "note": self.note,
+            "baselined": self.baselined,
+        })
     }
 }
 
@@ -238,7 +248,10 @@ mod tests {
         scan.report = Some(StageReport {
             outcome: Outcome::Success,
             summary: "clean".into(),
-            findings: vec![finding(Level::Note)],
+            findings: vec![Finding {
+                baselined: true,
+                ..finding(Level::Note)
+            }],
             outputs: vec![],
             artifacts: vec![],
         });
@@ -253,7 +266,7 @@ mod tests {
         assert_eq!(v["exit_code"], 0);
         assert_eq!(
             v["finding_counts"],
-            json!({"error": 1, "warning": 2, "note": 1})
+            json!({"error": 1, "warning": 2, "note": 1, "baselined": 1})
         );
         assert_eq!(v["stage_counts"]["failed-allowed"], 1);
         assert_eq!(v["stage_counts"]["succeeded"], 1);
@@ -278,7 +291,7 @@ mod tests {
                     {"path": "dist/app.tar.gz", "digest": "sha256:12", "size": 42, "error": null},
                     {"path": "dist/missing", "digest": null, "size": null, "error": "missing"},
                 ],
-                "findings": {"error": 1, "warning": 2, "note": 0},
+                "findings": {"error": 1, "warning": 2, "note": 0, "baselined": 0},
             })
         );
         assert_eq!(
@@ -297,7 +310,7 @@ mod tests {
                 "attempts": 1,
                 "outputs": {},
                 "artifacts": [],
-                "findings": {"error": 0, "warning": 0, "note": 0},
+                "findings": {"error": 0, "warning": 0, "note": 0, "baselined": 0},
             })
         );
     }
