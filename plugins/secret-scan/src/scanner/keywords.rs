@@ -265,36 +265,28 @@ fn step4(
         let class = usize::from(tables.classes[usize::from(b)]);
         u32::from(tables.trans[q as usize + class])
     };
+    // One position of all four streams; true when any of them is in a match state.
+    let mut advance = |j: usize| {
+        q0 = step(q0, s0[j]);
+        q1 = step(q1, s1[j]);
+        q2 = step(q2, s2[j]);
+        q3 = step(q3, s3[j]);
+        (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0
+    };
     let mut k = from;
-    let mut found = None;
     // Four positions per iteration: the loop's fixed costs (Cranelift's epoch check and
     // the register shuffling at the back edge) are paid once per four bytes per stream.
-    'blocks: while k + UNROLL <= n {
-        for j in k..k + UNROLL {
-            q0 = step(q0, s0[j]);
-            q1 = step(q1, s1[j]);
-            q2 = step(q2, s2[j]);
-            q3 = step(q3, s3[j]);
-            if (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0 {
-                found = Some(j);
-                break 'blocks;
+    let found = 'search: {
+        while k + UNROLL <= n {
+            for j in k..k + UNROLL {
+                if advance(j) {
+                    break 'search Some(j);
+                }
             }
+            k += UNROLL;
         }
-        k += UNROLL;
-    }
-    if found.is_none() {
-        while k < n {
-            q0 = step(q0, s0[k]);
-            q1 = step(q1, s1[k]);
-            q2 = step(q2, s2[k]);
-            q3 = step(q3, s3[k]);
-            if (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0 {
-                found = Some(k);
-                break;
-            }
-            k += 1;
-        }
-    }
+        (k..n).find(|&j| advance(j))
+    };
     // Every state came from the u16 table.
     *state = [q0, q1, q2, q3].map(|q| q as u16);
     found
