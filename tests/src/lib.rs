@@ -108,14 +108,7 @@ impl Workspace {
     }
 
     pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(&self.gantry);
-        cmd.args(args)
-            .current_dir(&self.root)
-            .env("NO_COLOR", "1")
-            .env("GANTRY_CACHE_DIR", &self.cache)
-            .env_remove("GANTRY_GIT_SHA")
-            .env_remove("GANTRY_GIT_BRANCH")
-            .env_remove("GANTRY_GIT_TAG");
+        let mut cmd = self.command(args);
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -38,16 +38,7 @@ impl StageLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let file = File::create(path)?;
-        Ok(StageLog {
-            out: Mutex::new(Out {
-                file: Some(BufWriter::new(file)),
-                pending: None,
-            }),
-            redactor,
-            cap,
-            written: Mutex::new(0),
-        })
+        Ok(StageLog::to_file(File::create(path)?, cap, redactor))
     }
 
     /// Opens an existing stage log for appending (a resumed run, see `run::resume`).
@@ -59,7 +50,11 @@ impl StageLog {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(StageLog {
+        Ok(StageLog::to_file(file, cap, redactor))
+    }
+
+    fn to_file(file: File, cap: u64, redactor: Arc<Redactor>) -> StageLog {
+        StageLog {
             out: Mutex::new(Out {
                 file: Some(BufWriter::new(file)),
                 pending: None,
@@ -67,7 +62,7 @@ impl StageLog {
             redactor,
             cap,
             written: Mutex::new(0),
-        })
+        }
     }
 
     /// A log that goes nowhere (describe calls, benchmarks).
