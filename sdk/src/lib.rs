@@ -133,6 +133,7 @@ pub mod __private {
 }
 
 pub mod containers;
+pub mod files;
 pub mod http;
 pub mod process;
 pub mod secrets;

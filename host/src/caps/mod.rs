@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | log | [`log`] | always |
 //! | fs | [`fs`] | `grants.fs.read` / `grants.fs.write` (WASI preopens) |
+//! | fs, bulk (`gantry:plugin/files`) | [`files`] | the same `grants.fs.*` |
 //! | env | [`env`] | `grants.env` (WASI environment) |
 //! | secrets | [`secrets`] | `grants.secrets`, `grants.reveal` |
 //! | http | [`http`] | `grants.http` (`wasi:http/outgoing-handler`) |
@@ -22,6 +23,7 @@
 
 pub mod containers;
 pub mod env;
+pub mod files;
 pub mod fs;
 pub mod http;
 pub mod log;

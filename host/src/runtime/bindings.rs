@@ -15,6 +15,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::gantry::plugin::containers;
+pub use self::gantry::plugin::files;
 pub use self::gantry::plugin::log;
 pub use self::gantry::plugin::process;
 pub use self::gantry::plugin::secrets;

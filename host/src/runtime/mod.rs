@@ -158,6 +158,7 @@ pub struct StageState {
     pub(crate) process: caps::process::State,
     pub(crate) http: caps::http::State,
     pub(crate) containers: caps::containers::State,
+    pub(crate) files: caps::files::State,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -454,6 +455,7 @@ impl Runtime {
             process: caps::process::State::default(),
             http: caps::http::State::default(),
             containers: caps::containers::State::default(),
+            files: caps::files::State::default(),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -536,6 +538,12 @@ impl Runtime {
                 Instant::now() + setup.timeout,
                 setup.cancel.clone(),
                 setup.log.clone(),
+            ),
+            files: caps::files::State::new(
+                &setup.workspace,
+                &setup.grants.fs.read,
+                &setup.grants.fs.write,
+                setup.limits.memory,
             ),
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),

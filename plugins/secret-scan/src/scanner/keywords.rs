@@ -28,7 +28,7 @@ pub(crate) struct KeywordSearcher {
     max_len: usize,
 }
 
-const STREAMS: usize = 4;
+const STREAMS: usize = 3;
 /// Positions per iteration of the search loop.
 const UNROLL: usize = 4;
 /// Entries of the transition table: every u16 state plus every byte class.
@@ -256,40 +256,45 @@ fn step4(
     from: usize,
     state: &mut [u16; STREAMS],
 ) -> Option<usize> {
-    let [s0, s1, s2, s3] = streams;
-    let n = s0.len();
-    let (s1, s2, s3) = (&s1[..n], &s2[..n], &s3[..n]);
+    let n = streams[0].len();
+    let streams = streams.map(|s| &s[..n]);
     // u32, not u16: in wasm a u16 lives in an i32 and LLVM masks it at every use.
-    let [mut q0, mut q1, mut q2, mut q3] = state.map(u32::from);
-    let step = |q: u32, b: u8| {
-        let class = usize::from(tables.classes[usize::from(b)]);
-        u32::from(tables.trans[q as usize + class])
-    };
-    // One position of all four streams; true when any of them is in a match state.
-    let mut advance = |j: usize| {
-        q0 = step(q0, s0[j]);
-        q1 = step(q1, s1[j]);
-        q2 = step(q2, s2[j]);
-        q3 = step(q3, s3[j]);
-        (q0 | q1 | q2 | q3) & u32::from(MATCH) != 0
-    };
+    let mut q = state.map(u32::from);
     let mut k = from;
     // Four positions per iteration: the loop's fixed costs (Cranelift's epoch check and
     // the register shuffling at the back edge) are paid once per four bytes per stream.
     let found = 'search: {
         while k + UNROLL <= n {
             for j in k..k + UNROLL {
-                if advance(j) {
+                if advance(tables, &streams, j, &mut q) {
                     break 'search Some(j);
                 }
             }
             k += UNROLL;
         }
-        (k..n).find(|&j| advance(j))
+        (k..n).find(|&j| advance(tables, &streams, j, &mut q))
     };
     // Every state came from the u16 table.
-    *state = [q0, q1, q2, q3].map(|q| q as u16);
+    *state = q.map(|q| q as u16);
     found
+}
+
+/// One position `j` of all four streams; true when any of them is now in a match
+/// state. Always inlined: as a call (LLVM's choice for a closure used in two places)
+/// the states live in memory and every index is bounds-checked, which cost wasm
+/// a third of the scan.
+#[inline(always)]
+fn advance(tables: &Tables, streams: &[&[u8]; STREAMS], j: usize, q: &mut [u32; STREAMS]) -> bool {
+    let step = |q: u32, b: u8| {
+        let class = usize::from(tables.classes[usize::from(b)]);
+        // The mask is free in wasm (a u16 would be masked anyway) and proves the index
+        // in bounds, so no check is compiled in.
+        u32::from(tables.trans[(q & 0xffff) as usize + class])
+    };
+    for (q, s) in q.iter_mut().zip(streams) {
+        *q = step(*q, s[j]);
+    }
+    q.iter().fold(0, |any, q| any | q) & u32::from(MATCH) != 0
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ mod detect;
 mod entropy;
 mod glob;
 mod keywords;
-mod read;
 mod rules;
 mod walk;
 

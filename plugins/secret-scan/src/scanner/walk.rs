@@ -1,5 +1,6 @@
-//! Directory walk over [`super::read`] (`std::fs` natively, `wasi:filesystem` under
-//! WASI preopens).
+//! Directory walk over [`gantry_sdk::files`]: in the component, one host call per
+//! directory listed and one per batch of files read (the host's bulk interface under
+//! the stage's grants); natively, `std::fs`.
 //!
 //! Skipped, and listed in `ScanOutput::skipped` with a reason:
 //! - symlinks (never followed, so a link cannot lead the scan out of the workspace),
@@ -12,11 +13,12 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io;
 use std::path::Path;
 
+use gantry_sdk::files::{self, Kind, Read};
 use regex::Regex;
 
-use super::read::{Kind, Read, list_dir, read_file};
 use super::{ScanOutput, binary_reason, glob};
 
 type Visit<'a> = dyn FnMut(&str, &[u8], &mut ScanOutput) + 'a;
@@ -52,10 +54,24 @@ pub(crate) fn walk(
     }
     if meta.is_dir() {
         walk_dir(root, rel, allow, max_size, seen, out, visit);
-    } else {
-        visit_file(&start, rel, max_size, seen, out, visit);
+    } else if seen.insert(rel.to_string()) {
+        let parent = start.parent().unwrap_or(root);
+        let name = start
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if let Some((_, read)) = files::read_each(parent, vec![name], max_size).next() {
+            visit_file(rel, read, max_size, out, visit);
+        }
     }
     Ok(())
+}
+
+/// An entry of a directory, in name order: reported as skipped, or read and scanned.
+enum Step {
+    Skip(String, &'static str),
+    /// (name in the directory, path relative to the scan root)
+    File(String, String),
 }
 
 fn walk_dir(
@@ -72,7 +88,7 @@ fn walk_dir(
     } else {
         root.join(rel)
     };
-    let mut entries = match list_dir(&dir) {
+    let mut entries = match files::list_dir(&dir) {
         Ok(entries) => entries,
         Err(e) => {
             out.skipped
@@ -81,59 +97,75 @@ fn walk_dir(
         }
     };
     entries.sort_by(|a, b| a.0.cmp(&b.0));
+    // Consecutive files are read in one batch; a subdirectory is walked in its place,
+    // so output keeps name order.
+    let mut steps: Vec<Step> = Vec::new();
     for (name, kind) in entries {
         let child = if rel.is_empty() {
             name.clone()
         } else {
             format!("{rel}/{name}")
         };
-        let kind = match kind {
-            Ok(kind) => kind,
-            Err(e) => {
-                out.skipped.push((child, format!("unreadable: {e}")));
-                continue;
+        match kind {
+            Kind::Symlink => steps.push(Step::Skip(child, "symlink (not followed)")),
+            Kind::Dir if name == ".git" => steps.push(Step::Skip(child, ".git directory")),
+            Kind::Dir | Kind::File if glob::matches_any(allow, &child) => {
+                steps.push(Step::Skip(child, "allow-paths"));
             }
-        };
-        if kind == Kind::Symlink {
-            out.skipped.push((child, "symlink (not followed)".into()));
-        } else if kind == Kind::Dir {
-            if name == ".git" {
-                out.skipped.push((child, ".git directory".into()));
-            } else if glob::matches_any(allow, &child) {
-                out.skipped.push((child, "allow-paths".into()));
-            } else {
+            Kind::Dir => {
+                run_steps(&dir, &mut steps, max_size, out, visit);
                 walk_dir(root, &child, allow, max_size, seen, out, visit);
             }
-        } else if kind == Kind::File {
-            if glob::matches_any(allow, &child) {
-                out.skipped.push((child, "allow-paths".into()));
-                continue;
+            Kind::File => {
+                if seen.insert(child.clone()) {
+                    steps.push(Step::File(name, child));
+                }
             }
-            visit_file(&dir.join(&name), &child, max_size, seen, out, visit);
-        } else {
-            out.skipped.push((child, "not a regular file".into()));
+            Kind::Other => steps.push(Step::Skip(child, "not a regular file")),
+        }
+    }
+    run_steps(&dir, &mut steps, max_size, out, visit);
+}
+
+/// Records the skips and reads and scans the files of `steps`, in order.
+fn run_steps(
+    dir: &Path,
+    steps: &mut Vec<Step>,
+    max_size: u64,
+    out: &mut ScanOutput,
+    visit: &mut Visit<'_>,
+) {
+    let names: Vec<String> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::File(name, _) => Some(name.clone()),
+            Step::Skip(..) => None,
+        })
+        .collect();
+    let mut reads = files::read_each(dir, names, max_size);
+    for step in steps.drain(..) {
+        match step {
+            Step::Skip(child, why) => out.skipped.push((child, why.into())),
+            Step::File(_, child) => {
+                let read = match reads.next() {
+                    Some((_, read)) => read,
+                    None => Err(io::Error::other("not read")),
+                };
+                visit_file(&child, read, max_size, out, visit);
+            }
         }
     }
 }
 
 fn visit_file(
-    abs: &Path,
     rel: &str,
+    read: io::Result<Read>,
     max_size: u64,
-    seen: &mut HashSet<String>,
     out: &mut ScanOutput,
     visit: &mut Visit<'_>,
 ) {
-    if !seen.insert(rel.to_string()) {
-        return;
-    }
     let too_large = |len: u64| format!("larger than max-file-size ({len} > {max_size} bytes)");
-    let content = match read_file(abs, max_size) {
-        Ok(Read::Content(c)) if c.len() as u64 > max_size => {
-            out.skipped
-                .push((rel.to_string(), too_large(c.len() as u64)));
-            return;
-        }
+    let content = match read {
         Ok(Read::Content(c)) => c,
         Ok(Read::TooLarge(len)) => {
             out.skipped.push((rel.to_string(), too_large(len)));
