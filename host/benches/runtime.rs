@@ -395,7 +395,7 @@ fn main() {
             native.findings.len()
         );
         println!(
-            "| wasm in gantry (wasm32-wasip2, WASI fs) | {} | {:.0} | {} |",
+            "| wasm in gantry (wasm32-wasip2, files through gantry:plugin/files) | {} | {:.0} | {} |",
             fmt(wasm_t),
             mbs(wasm_files.parse().unwrap_or(0), wasm_t),
             report.findings.len()
