@@ -35,6 +35,7 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::caps::fs::GUEST_ROOT;
+use crate::caps::process::{shown, toml_str};
 use crate::runtime::StageState;
 use crate::runtime::bindings::files::{DirEntry, EntryKind, FileRead, Host};
 use crate::runtime::bindings::types::CapError;
@@ -134,7 +135,9 @@ impl StageState {
             return Err(broker.refuse(
                 CAP,
                 op,
-                &format!("`{shown}` has a `..` component; name the directory directly"),
+                &format!(
+                    "`{shown}` has a `..` component or a NUL byte; name the directory directly"
+                ),
                 detail,
             ));
         }
@@ -199,21 +202,6 @@ impl Host for StageState {
 /// A single path component a plugin may name in `read-files`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
-}
-
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_default()
-}
-
-/// Shortened for messages (a plugin controls these strings).
-fn shown(s: &str) -> String {
-    const MAX: usize = 200;
-    if s.chars().count() > MAX {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
-    } else {
-        s.to_string()
-    }
 }
 
 #[cfg(target_os = "linux")]

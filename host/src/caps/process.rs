@@ -129,7 +129,7 @@ impl Host for StageState {
 }
 
 /// A TOML basic string: what the user pastes into pipeline.toml.
-fn toml_str(s: &str) -> String {
+pub(crate) fn toml_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -148,7 +148,7 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Shortened for messages (a plugin controls these strings).
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     const MAX: usize = 200;
     if s.chars().count() > MAX {
         let head: String = s.chars().take(MAX).collect();
