@@ -4,7 +4,7 @@
 //! capability, the two halves of the question "what can this stage do?":
 //!
 //! - what the plugin's WIT **imports** make possible — the most it could ever do
-//!   (`wasi:filesystem/*` → fs, `wasi:cli/environment` → env, `gantry:plugin/secrets`
+//!   (`wasi:filesystem/*` and `gantry:plugin/files` → fs, `wasi:cli/environment` → env, `gantry:plugin/secrets`
 //!   → secrets, `wasi:http/*` → http, `gantry:plugin/process` → process,
 //!   `gantry:plugin/containers` → containers,
 //!   `wasi:sockets/*` → network, `gantry:plugin/log` → log);
@@ -57,6 +57,7 @@ pub fn capability_of(import: &str) -> Option<&'static str> {
     let iface = import.split('@').next().unwrap_or(import);
     match iface {
         i if i.starts_with("wasi:filesystem/") => Some("fs"),
+        "gantry:plugin/files" => Some("fs"),
         "wasi:cli/environment" => Some("env"),
         "gantry:plugin/secrets" => Some("secrets"),
         "gantry:plugin/process" => Some("process"),
@@ -290,7 +291,7 @@ fn not_granted_note(cap: &str) -> String {
 
 fn import_hint(cap: &str) -> &'static str {
     match cap {
-        "fs" => "`wasi:filesystem`",
+        "fs" => "`wasi:filesystem` or `gantry:plugin/files`",
         "env" => "`wasi:cli/environment`",
         "secrets" => "`gantry:plugin/secrets`",
         "process" => "`gantry:plugin/process`",
@@ -926,6 +927,7 @@ mod tests {
     #[test]
     fn imports_map_to_capabilities() {
         assert_eq!(capability_of("wasi:filesystem/preopens@0.2.6"), Some("fs"));
+        assert_eq!(capability_of("gantry:plugin/files@0.1.0"), Some("fs"));
         assert_eq!(capability_of("wasi:cli/environment@0.2.6"), Some("env"));
         assert_eq!(
             capability_of("gantry:plugin/secrets@0.1.0"),

@@ -22,6 +22,12 @@ pub fn explain_import(name: &str) -> &'static str {
         i if i.starts_with("wasi:filesystem/") => {
             "fs: files under the directories its stage grants (grants.fs)"
         }
+        "gantry:plugin/files" => {
+            "fs: list and read (never write) files under the directories its stage grants (grants.fs), in bulk"
+        }
+        "gantry:plugin/containers" => {
+            "containers: Docker images, containers and Swarm services as its stage grants (grants.containers)"
+        }
         "wasi:cli/environment" => "env: environment variables (none unless granted)",
         "wasi:cli/stdout" | "wasi:cli/stderr" => {
             "stdout/stderr: captured into its stage log, capped"
@@ -33,7 +39,9 @@ pub fn explain_import(name: &str) -> &'static str {
         i if i.starts_with("wasi:random/") => "random numbers",
         i if i.starts_with("wasi:io/") => "streams and polling (used with the imports above)",
         i if i.starts_with("wasi:sockets/") => "network sockets (never granted: no network)",
-        i if i.starts_with("wasi:http/") => "http: outgoing requests (never granted yet)",
+        i if i.starts_with("wasi:http/") => {
+            "http: outgoing requests to the origins its stage grants (grants.http)"
+        }
         _ => "unknown to this gantry: the plugin cannot be linked",
     }
 }
@@ -121,4 +129,28 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
         serde_json::to_string_pretty(&info.config_schema).unwrap_or_default()
     );
     Ok(exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain_import;
+
+    /// Every interface the `plugin` world imports is explained to a reviewer: a new
+    /// capability cannot ship while `plugin inspect` and `gantry audit` call it
+    /// "unknown to this gantry".
+    #[test]
+    fn every_import_of_the_plugin_world_is_explained() {
+        let world = include_str!("../../../wit/world.wit");
+        let imports: Vec<&str> = world
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("import "))
+            .map(|l| l.trim_end_matches(';').trim())
+            .collect();
+        assert!(imports.contains(&"files"), "{imports:?}");
+        for name in imports {
+            let full = format!("gantry:plugin/{name}@0.1.0");
+            let meaning = explain_import(&full);
+            assert!(!meaning.starts_with("unknown"), "{full}: {meaning}");
+        }
+    }
 }
