@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use gantry_test_plugins::{Run, Workspace, pinned, plugins};
+use gantry_test_plugins::{Run, Workspace, pinned, plugins, snapshot};
 
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 
@@ -24,40 +24,6 @@ fn stage(plugin: &str, name: &str, with: &str, grants: &str) -> String {
     format!(
         "[stage.{name}]\nplugin = \"{plugin}\"\nwith = {{ {with} }}\ngrants.process = {grants}\n\n"
     )
-}
-
-/// Every file and directory under `root` (except run records), with its content.
-fn snapshot(root: &Path) -> BTreeSet<(PathBuf, Vec<u8>)> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
-            if rel.starts_with(".gantry") {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&p).expect("metadata");
-            if meta.is_dir() {
-                stack.push(p.clone());
-                out.insert((rel, Vec::new()));
-            } else if meta.file_type().is_symlink() {
-                out.insert((
-                    rel,
-                    std::fs::read_link(&p)
-                        .expect("link")
-                        .into_os_string()
-                        .into_encoded_bytes(),
-                ));
-            } else {
-                out.insert((rel, std::fs::read(&p).expect("read")));
-            }
-        }
-    }
-    out
 }
 
 /// The deny lines of `audit.jsonl` for `stage`, parsed.

@@ -3,6 +3,7 @@
 //! [`docker`]) the Docker Engine, test registry and scratch images of the container
 //! tests.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +25,40 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
             out.extend(files_under(&p));
         } else {
             out.push(p);
+        }
+    }
+    out
+}
+
+/// Every file, directory and symbolic link under `root` (except run records in
+/// `.gantry/`), with its content or link target: compare two to show that nothing
+/// changed.
+pub fn snapshot(root: &Path) -> BTreeSet<(PathBuf, Vec<u8>)> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap_or(&p).to_path_buf();
+            if rel.starts_with(".gantry") {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&p).expect("metadata");
+            if meta.is_dir() {
+                stack.push(p.clone());
+                out.insert((rel, Vec::new()));
+            } else if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&p).expect("link");
+                out.insert((rel, target.into_os_string().into_encoded_bytes()));
+            } else if meta.is_file() {
+                out.insert((rel, std::fs::read(&p).expect("read")));
+            } else {
+                // FIFOs, sockets: their presence, never their content (reading blocks).
+                out.insert((rel, b"<special>".to_vec()));
+            }
         }
     }
     out
@@ -105,6 +140,50 @@ impl Workspace {
             .env_remove("GANTRY_GIT_BRANCH")
             .env_remove("GANTRY_GIT_TAG");
         cmd
+    }
+
+    /// [`Workspace::gantry`], but killed (and the test failed) if it has not ended
+    /// within `limit`: for tests whose failure mode is a hang.
+    pub fn gantry_within(&self, args: &[&str], limit: std::time::Duration) -> Run {
+        use std::io::Read as _;
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start gantry");
+        // Drained while it runs, so a chatty gantry cannot block on a full pipe.
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for gantry") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let err = stderr.join().unwrap_or_default();
+                panic!(
+                    "gantry {args:?} did not end within {limit:?}; stderr:\n{}",
+                    String::from_utf8_lossy(&err)
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let out = Output {
+            status,
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        };
+        Run::new(out, &self.root)
     }
 
     pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
