@@ -81,10 +81,12 @@ fn audit_names_imports_grants_differences_and_dangers() {
     let scan = section(out, "scan");
     assert!(scan.contains("builtin:secret-scan (secret-scan "), "{scan}");
     assert!(scan.contains("digest   sha256:"), "{scan}");
+    // The bulk interface is the fs capability too, not an import "with no authority".
     assert!(
-        scan.contains("fs       imported (wasi:filesystem/"),
+        scan.contains("fs       imported (gantry:plugin/files, wasi:filesystem/"),
         "{scan}"
     );
+    assert!(!scan.contains("unknown to this gantry"), "{scan}");
     assert!(
         scan.contains("granted: read `.` (the whole workspace)"),
         "{scan}"
