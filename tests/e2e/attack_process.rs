@@ -8,7 +8,7 @@
 //! with a scrubbed environment, are journaled, and are planned (not run) in dry-run.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use gantry_test_plugins::{Run, Workspace, pinned, plugins, snapshot};
 
