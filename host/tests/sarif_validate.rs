@@ -244,6 +244,7 @@ fn report(outcome: Outcome, summary: &str, findings: Vec<Finding>) -> Option<Sta
         findings,
         outputs: vec![],
         artifacts: vec![],
+        baseline_compared: false,
     })
 }
 

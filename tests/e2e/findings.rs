@@ -174,6 +174,22 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
         ["unchanged", "new"],
         "in the probe's order (line 4, then 3)"
     );
+
+    // Only the new finding: none is in the baseline, and the result still says `new`
+    // (compared with a baseline), not nothing.
+    let only_new = [("probe-error", "error", "src/main.rs", 3)];
+    ws.write(
+        "pipeline.toml",
+        pipeline(&[probe_stage("scan", &only_new, with_baseline)]),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        sarif_results(&r, 0)[0]["baselineState"],
+        "new",
+        "{:#?}",
+        sarif_results(&r, 0)
+    );
 }
 
 #[test]

@@ -238,6 +238,7 @@ mod tests {
             findings,
             outputs: vec![],
             artifacts: vec![],
+            baseline_compared: false,
         })
     }
 

@@ -103,6 +103,11 @@ pub struct StageReport {
     pub findings: Vec<Finding>,
     pub outputs: Vec<(String, String)>,
     pub artifacts: Vec<String>,
+    /// The findings were compared with the stage's `baseline` file (set by the host,
+    /// even when none of them was in it): SARIF then marks every result `new` or
+    /// `unchanged`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub baseline_compared: bool,
 }
 
 /// How a stage ended.

@@ -122,9 +122,11 @@ fn stage_run(
     }
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
     if record.report.is_some() {
-        // Compared with a baseline (some finding was in it): every result of the run
-        // says how it relates to that baseline, `new` or `unchanged`.
-        let compared = findings.iter().any(|f| f.baselined);
+        // Compared with a baseline: every result of the run says how it relates to
+        // it, `new` or `unchanged` (all `new` when none was in it). Records written
+        // before the flag existed still count as compared when a finding was baselined.
+        let compared = record.report.as_ref().is_some_and(|r| r.baseline_compared)
+            || findings.iter().any(|f| f.baselined);
         let results: Vec<Value> = findings
             .iter()
             .map(|f| result(f, &rules, workspace, compared))
@@ -861,6 +863,7 @@ mod tests {
                 findings,
                 outputs: vec![],
                 artifacts: vec![],
+                baseline_compared: false,
             }),
             started_at: Some("2025-03-01T12:00:59.500Z".into()),
             duration_ms: 1_750,

@@ -243,6 +243,7 @@ mod tests {
                 ("sha".into(), "abc".into()),
             ],
             artifacts: vec!["dist/app.tar.gz".into(), "dist/missing".into()],
+            baseline_compared: false,
         });
         let mut scan = record("scan", StageStatus::Succeeded);
         scan.report = Some(StageReport {
@@ -254,6 +255,7 @@ mod tests {
             }],
             outputs: vec![],
             artifacts: vec![],
+            baseline_compared: false,
         });
         let mut docs = record("docs", StageStatus::Skipped);
         docs.reason = Some("when was false".into());

@@ -249,6 +249,7 @@ pub fn judge(
     if let Some(b) = &stage.baseline {
         match BaselineFile::read(&b.resolve(pipeline_dir)) {
             Ok(file) => {
+                report.baseline_compared = true;
                 let known = file.fingerprints();
                 for f in report.findings.iter_mut() {
                     f.baselined = f.fingerprint.as_deref().is_some_and(|p| known.contains(p));
@@ -412,6 +413,7 @@ mod tests {
             findings,
             outputs: vec![],
             artifacts: vec![],
+            baseline_compared: false,
         }
     }
 

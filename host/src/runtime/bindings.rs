@@ -79,6 +79,7 @@ impl From<types::StageReport> for m::StageReport {
             findings: r.findings.into_iter().map(Into::into).collect(),
             outputs: r.outputs,
             artifacts: r.artifacts,
+            baseline_compared: false,
         }
     }
 }
