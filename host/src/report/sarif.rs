@@ -121,12 +121,11 @@ fn stage_run(
         );
     }
     run.insert("columnKind".into(), json!("unicodeCodePoints"));
-    if record.report.is_some() {
+    if let Some(report) = &record.report {
         // Compared with a baseline: every result of the run says how it relates to
         // it, `new` or `unchanged` (all `new` when none was in it). Records written
         // before the flag existed still count as compared when a finding was baselined.
-        let compared = record.report.as_ref().is_some_and(|r| r.baseline_compared)
-            || findings.iter().any(|f| f.baselined);
+        let compared = report.baseline_compared || findings.iter().any(|f| f.baselined);
         let results: Vec<Value> = findings
             .iter()
             .map(|f| result(f, &rules, workspace, compared))
