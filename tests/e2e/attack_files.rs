@@ -71,6 +71,31 @@ fn assert_denied(r: &Run, stage: &str, key: &str, op: &str, must_contain: &[&str
     );
 }
 
+/// Answer `key` of `stage` refused a symbolic link: `invalid:` for a link on the way
+/// to a directory, `failed:` for a file that is one; either way the message says so.
+fn assert_link_refused(r: &Run, stage: &str, key: &str, prefix: &str) {
+    let a = r.output(stage, key);
+    assert!(
+        a.starts_with(prefix) && a.contains("symbolic link"),
+        "{stage} {key}: {a}"
+    );
+}
+
+/// No run record, and neither of gantry's output streams, holds content from outside
+/// the grants (the planted file, or `/etc/passwd`'s first line).
+fn assert_nothing_from_outside(r: &Run) {
+    let records = r.dir.as_ref().expect("run directory");
+    for f in files_under(records) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read record")).into_owned();
+        assert!(
+            !text.contains(OUTSIDE_SECRET) && !text.contains("root:x:0:0"),
+            "{} holds content from outside the grants",
+            f.display()
+        );
+    }
+    assert!(!r.stdout.contains(OUTSIDE_SECRET) && !r.stderr.contains(OUTSIDE_SECRET));
+}
+
 #[test]
 fn files_capability_refuses_and_audits_everything_outside_the_grants() {
     let fp = pinned(plugins::FILES_PROBE);
@@ -254,24 +279,11 @@ fn files_capability_refuses_and_audits_everything_outside_the_grants() {
     );
 
     // Links: never followed, in the directory path or as the file.
-    for s in ["link-dir-list", "link-inside"] {
-        let a = r.output(s, "list");
-        assert!(
-            a.starts_with("invalid:") && a.contains("symbolic link"),
-            "{s}: {a}"
-        );
-    }
-    let a = r.output("link-dir-read", "read");
-    assert!(
-        a.starts_with("invalid:") && a.contains("symbolic link"),
-        "{a}"
-    );
+    assert_link_refused(&r, "link-dir-list", "list", "invalid:");
+    assert_link_refused(&r, "link-inside", "list", "invalid:");
+    assert_link_refused(&r, "link-dir-read", "read", "invalid:");
     assert_eq!(r.output("link-file", "read"), "ok:2");
-    let a = r.output("link-file", "read-0");
-    assert!(
-        a.starts_with("failed:") && a.contains("symbolic link"),
-        "{a}"
-    );
+    assert_link_refused(&r, "link-file", "read-0", "failed:");
     assert_eq!(r.output("link-file", "read-1"), "content:fn main() {}\n");
 
     // The FIFO and the directory are reported, not read; the file after them is.
@@ -313,16 +325,7 @@ fn files_capability_refuses_and_audits_everything_outside_the_grants() {
     );
 
     // Nothing outside the grants was read into any record; nothing changed.
-    let records = r.dir.as_ref().expect("run directory");
-    for f in files_under(records) {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read record")).into_owned();
-        assert!(
-            !text.contains(OUTSIDE_SECRET) && !text.contains("root:x:0:0"),
-            "{} holds content from outside the grants",
-            f.display()
-        );
-    }
-    assert!(!r.stdout.contains(OUTSIDE_SECRET) && !r.stderr.contains(OUTSIDE_SECRET));
+    assert_nothing_from_outside(&r);
     assert_eq!(snapshot(&ws.root), before, "the workspace is unchanged");
     assert_eq!(snapshot(&outside), outside_before, "outside is unchanged");
     let _ = std::fs::remove_dir_all(&outside);
@@ -361,17 +364,9 @@ fn a_granted_directory_with_a_link_below_it_does_not_lead_out() {
 
     let r = ws.gantry_within(&["run"], Duration::from_secs(60));
     assert_eq!(r.code, 0, "{}", r.stderr);
-    for (s, key) in [("through-link", "read"), ("list-link", "list")] {
-        let a = r.output(s, key);
-        assert!(
-            a.starts_with("invalid:") && a.contains("symbolic link"),
-            "{s}: {a}"
-        );
-    }
+    assert_link_refused(&r, "through-link", "read", "invalid:");
+    assert_link_refused(&r, "list-link", "list", "invalid:");
     assert_eq!(r.output("control", "list"), "ok:escape=symlink,ok.txt=file");
-    for f in files_under(r.dir.as_ref().expect("run directory")) {
-        let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read record")).into_owned();
-        assert!(!text.contains(OUTSIDE_SECRET), "{}", f.display());
-    }
+    assert_nothing_from_outside(&r);
     let _ = std::fs::remove_dir_all(&outside);
 }
