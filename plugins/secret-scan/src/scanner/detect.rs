@@ -271,11 +271,7 @@ impl Engine {
         st: &mut ScanState,
         out: &mut Vec<Raw>,
     ) {
-        // Line number of r.line_start, counting newlines incrementally.
         if r.line_start != st.cur_line_start {
-            st.line_no +=
-                memchr::memchr_iter(b'\n', &content[st.line_pos..r.line_start]).count() as u32;
-            st.line_pos = r.line_start;
             st.cur_line_start = r.line_start;
             st.cur_line_first = out.len();
         }
@@ -297,6 +293,11 @@ impl Engine {
                 {
                     continue;
                 }
+                // Most regions hold no match: `is_match` answers that with the lazy DFA
+                // alone, without allocating the capture slots `captures_iter` needs.
+                if !re.is_match(hay) {
+                    continue;
+                }
                 for caps in re.captures_iter(hay) {
                     let Some(g) = caps.name("s").or_else(|| caps.name("u")) else {
                         continue;
@@ -315,7 +316,7 @@ impl Engine {
                     };
                     out.push(Raw {
                         rule: i,
-                        line: st.line_no,
+                        line: st.line_of(content, r.line_start),
                         line_start: r.line_start,
                         start,
                         end,
@@ -586,10 +587,25 @@ fn need_byte(id: &str) -> Option<u8> {
 }
 
 struct ScanState {
+    /// `line_no` is the line number of the line starting at `line_pos`.
     line_pos: usize,
     line_no: u32,
     cur_line_start: usize,
     cur_line_first: usize,
+}
+
+impl ScanState {
+    /// The line number of the line starting at `line_start` (at or after `line_pos`).
+    /// Counted only for lines with a finding, from the last one: most keyword regions
+    /// yield none, and counting every region's newlines was a twentieth of the scan.
+    fn line_of(&mut self, content: &[u8], line_start: usize) -> u32 {
+        if line_start > self.line_pos {
+            self.line_no +=
+                memchr::memchr_iter(b'\n', &content[self.line_pos..line_start]).count() as u32;
+            self.line_pos = line_start;
+        }
+        self.line_no
+    }
 }
 
 /// `%s`, `%(name)s`, `%-10d`, `%{var}`: a printf/template placeholder at the start.

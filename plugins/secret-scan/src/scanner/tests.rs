@@ -1,6 +1,7 @@
 //! Unit tests. Every credential-shaped value is assembled at run time from pieces
 //! and a seeded generator, so this file itself scans clean.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use super::*;
@@ -553,6 +554,32 @@ fn fingerprint_stable_across_line_moves_and_distinct_per_path() {
     assert_eq!(a[0].fingerprint, b[0].fingerprint);
     assert_ne!(a[0].line, b[0].line);
     assert_ne!(a[0].fingerprint, c[0].fingerprint);
+}
+
+#[test]
+fn line_numbers_hold_across_regions_without_findings_and_long_lines() {
+    // Keyword regions that yield nothing (placeholders) before, between and after the
+    // findings: lines are counted only for findings, from the previous one.
+    let s = &samples()[2].secret;
+    let mut text = String::new();
+    for i in 1..=300 {
+        match i {
+            7 | 150 => text.push_str(&format!("T={s}\n")),
+            i if i % 3 == 0 => text.push_str("password = changeme\n"),
+            _ => text.push_str("let x = 1;\n"),
+        }
+    }
+    // Line 301: a long line searched in windows, a finding at each end.
+    text.push_str(&format!("T={s} {} T={s}\n", "y ".repeat(3000)));
+    text.push_str("token = ${TOKEN}\n\r\n");
+    text.push_str(&format!("T={s}"));
+    let found = scanner().scan_bytes("a.env", text.as_bytes());
+    let lines: Vec<u32> = found.iter().map(|f| f.line).collect();
+    assert_eq!(lines, vec![7, 150, 301, 301, 304]);
+    for f in &found {
+        let line = text.lines().nth(f.line as usize - 1).expect("line");
+        assert!(line.contains(s.as_str()), "line {}: {line}", f.line);
+    }
 }
 
 // ---------- rules: true negatives and decoys ----------

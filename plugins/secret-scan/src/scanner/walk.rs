@@ -21,6 +21,21 @@ use regex::Regex;
 
 use super::{ScanOutput, binary_reason, glob};
 
+/// Files already scanned, when several `paths` may name the same file; with one path
+/// every file is met once and nothing is recorded (no set insert per file).
+pub(crate) struct Seen(Option<HashSet<String>>);
+
+impl Seen {
+    pub fn new(paths: usize) -> Seen {
+        Seen((paths > 1).then(HashSet::new))
+    }
+
+    /// True the first time `rel` is met.
+    fn first(&mut self, rel: &str) -> bool {
+        self.0.as_mut().is_none_or(|s| s.insert(rel.to_string()))
+    }
+}
+
 type Visit<'a> = dyn FnMut(&str, &[u8], &mut ScanOutput) + 'a;
 
 #[allow(clippy::too_many_arguments)]
@@ -30,7 +45,7 @@ pub(crate) fn walk(
     index: usize,
     allow: &[Regex],
     max_size: u64,
-    seen: &mut HashSet<String>,
+    seen: &mut Seen,
     out: &mut ScanOutput,
     visit: &mut Visit<'_>,
 ) -> Result<(), String> {
@@ -54,7 +69,7 @@ pub(crate) fn walk(
     }
     if meta.is_dir() {
         walk_dir(root, rel, allow, max_size, seen, out, visit);
-    } else if seen.insert(rel.to_string()) {
+    } else if seen.first(rel) {
         let parent = start.parent().unwrap_or(root);
         let name = start
             .file_name()
@@ -79,7 +94,7 @@ fn walk_dir(
     rel: &str,
     allow: &[Regex],
     max_size: u64,
-    seen: &mut HashSet<String>,
+    seen: &mut Seen,
     out: &mut ScanOutput,
     visit: &mut Visit<'_>,
 ) {
@@ -117,7 +132,7 @@ fn walk_dir(
                 walk_dir(root, &child, allow, max_size, seen, out, visit);
             }
             Kind::File => {
-                if seen.insert(child.clone()) {
+                if seen.first(&child) {
                     steps.push(Step::File(name, child));
                 }
             }
