@@ -198,7 +198,7 @@ impl KeywordSearcher {
         let streams: [&[u8]; STREAMS] =
             std::array::from_fn(|i| &hay[starts[i]..starts[i] + common]);
         let mut k = 0;
-        while let Some(at) = step4(&self.tables, streams, k, &mut state) {
+        while let Some(at) = step_streams(&self.tables, streams, k, &mut state) {
             for i in 0..STREAMS {
                 if state[i] & MATCH != 0 {
                     self.emit(
@@ -273,7 +273,7 @@ fn dest<'a>(out: &'a mut Vec<Hit>, later: &'a mut [Vec<Hit>], i: usize) -> &'a m
 /// end. A separate, small function: the loop keeps its dozen values in registers, which
 /// matters in wasm, where Cranelift spills heavily inside one large inlined function.
 #[inline(never)]
-fn step4(
+fn step_streams(
     tables: &Tables,
     streams: [&[u8]; STREAMS],
     from: usize,
@@ -291,9 +291,10 @@ fn step4(
     // clobber every caller-saved register) are paid once per eight bytes per stream.
     // Measured: ~8% fewer instructions in the wasm scan than groups of four with
     // per-byte checks (`valgrind --tool=cachegrind`, 200 MB corpus).
-    let groups = (n - from.min(n)) / UNROLL;
+    let from = from.min(n);
+    let groups = (n - from) / UNROLL;
     let chunks: [&[[u8; UNROLL]]; STREAMS] =
-        streams.map(|s| &s[from.min(n)..].as_chunks::<UNROLL>().0[..groups]);
+        streams.map(|s| &s[from..].as_chunks::<UNROLL>().0[..groups]);
     let found = 'search: {
         for g in 0..groups {
             for u in 0..UNROLL {
@@ -309,8 +310,8 @@ fn step4(
     found
 }
 
-/// One position of every stream (`bytes`, one per stream); true when any of them is now in a match
-/// state. Always inlined: as a call (LLVM's choice for a closure used in two places)
+/// One position of every stream (`bytes`, one per stream); true when any of them is
+/// now in a match state. Always inlined: as a call (LLVM's choice for a closure used in two places)
 /// the states live in memory and every index is bounds-checked, which cost wasm
 /// a third of the scan.
 #[inline(always)]
