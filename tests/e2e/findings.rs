@@ -28,6 +28,14 @@ fn pipeline(stages: &[String]) -> String {
     format!("[pipeline]\nname = \"findings\"\n\n{}", stages.join("\n"))
 }
 
+/// Writes a pipeline of one probe stage, `scan`, reporting `findings`.
+fn write_scan(ws: &Workspace, findings: &[(&str, &str, &str, u32)], extra: &str) {
+    ws.write(
+        "pipeline.toml",
+        pipeline(&[probe_stage("scan", findings, extra)]),
+    );
+}
+
 fn sarif_results(r: &gantry_test_plugins::Run, run: usize) -> Vec<serde_json::Value> {
     let sarif: serde_json::Value =
         serde_json::from_str(&r.file("report.sarif")).expect("SARIF is JSON");
@@ -43,14 +51,11 @@ fn fail_on_sets_the_threshold_for_any_plugin() {
     ws.write("src/main.rs", SOURCE);
     let warn = [("probe-note", "warning", "src/main.rs", 2)];
     // A warning does not fail by default (the SDK leaves the verdict to the host: `error`).
-    ws.write("pipeline.toml", pipeline(&[probe_stage("scan", &warn, "")]));
+    write_scan(&ws, &warn, "");
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     // `fail-on = "warning"` makes it fail, and says why.
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &warn, "fail-on = \"warning\"")]),
-    );
+    write_scan(&ws, &warn, "fail-on = \"warning\"");
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
@@ -61,10 +66,7 @@ fn fail_on_sets_the_threshold_for_any_plugin() {
     );
     // `never` makes an error-level finding report-only.
     let err = [("probe-error", "error", "src/main.rs", 2)];
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &err, "fail-on = \"never\"")]),
-    );
+    write_scan(&ws, &err, "fail-on = \"never\"");
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(sarif_results(&r, 0).len(), 1);
@@ -76,22 +78,16 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     ws.write("src/main.rs", SOURCE);
     let at2 = [("probe-error", "error", "src/main.rs", 2)];
     let with_baseline = "baseline = \"baselines/scan.json\"";
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &at2, with_baseline)]),
-    );
+    write_scan(&ws, &at2, with_baseline);
     // The file must exist before a run; the error says how to create it.
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("gantry baseline scan"), "{}", r.stderr);
     // A run without the key, then accept its findings.
-    ws.write("pipeline.toml", pipeline(&[probe_stage("scan", &at2, "")]));
+    write_scan(&ws, &at2, "");
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "an error-level finding fails: {}", r.stderr);
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &at2, with_baseline)]),
-    );
+    write_scan(&ws, &at2, with_baseline);
     let r = ws.gantry(&["baseline"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
@@ -133,10 +129,7 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     // Lines inserted above, re-indented: the probe reports line 4, still baselined.
     ws.write("src/main.rs", MOVED);
     let at4 = [("probe-error", "error", "src/main.rs", 4)];
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &at4, with_baseline)]),
-    );
+    write_scan(&ws, &at4, with_baseline);
     let r = ws.gantry(&["run"]);
     assert_eq!(
         r.code, 0,
@@ -153,10 +146,7 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
         ("probe-error", "error", "src/main.rs", 4),
         ("probe-error", "error", "src/main.rs", 3),
     ];
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &both, with_baseline)]),
-    );
+    write_scan(&ws, &both, with_baseline);
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
@@ -178,10 +168,7 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
     // Only the new finding: none is in the baseline, and the result still says `new`
     // (compared with a baseline), not nothing.
     let only_new = [("probe-error", "error", "src/main.rs", 3)];
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &only_new, with_baseline)]),
-    );
+    write_scan(&ws, &only_new, with_baseline);
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
@@ -196,7 +183,7 @@ fn baseline_accepts_known_findings_and_survives_line_moves() {
 fn baseline_command_explains_what_is_missing() {
     let ws = Workspace::new(GANTRY);
     ws.write("src/main.rs", SOURCE);
-    ws.write("pipeline.toml", pipeline(&[probe_stage("scan", &[], "")]));
+    write_scan(&ws, &[], "");
     let r = ws.gantry(&["baseline"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("has a `baseline` key"), "{}", r.stderr);
@@ -208,10 +195,7 @@ fn baseline_command_explains_what_is_missing() {
         "{}",
         r.stderr
     );
-    ws.write(
-        "pipeline.toml",
-        pipeline(&[probe_stage("scan", &[], "baseline = \"b.json\"")]),
-    );
+    write_scan(&ws, &[], "baseline = \"b.json\"");
     let r = ws.gantry(&["baseline"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("gantry run"), "{}", r.stderr);
