@@ -91,6 +91,7 @@ fn setup(workspace: &Path, read: Vec<String>) -> StageSetup {
         },
         timeout: Duration::from_secs(600),
         cancel: Arc::new(AtomicBool::new(false)),
+        owner_key: [0; 32],
     }
 }
 

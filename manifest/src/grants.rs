@@ -324,7 +324,12 @@ fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
     fs
 }
 
-/// Normalizes a workspace-relative path lexically; `Err((reason, hint))` if it is not one.
+/// The workspace entry that links to gantry's run records (which live outside the
+/// workspace). No grant, working directory, mount or build context may name it.
+pub const RECORDS_LINK: &str = ".gantry";
+
+/// Normalizes a workspace-relative path lexically; `Err((reason, hint))` if it is not
+/// one, or if it names gantry's run records ([`RECORDS_LINK`]).
 pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> {
     let relative_hint =
         "grants are relative to the workspace root; use `.` for the whole workspace";
@@ -389,6 +394,10 @@ pub fn normalize_workspace_path(path: &str) -> Result<String, (String, String)> 
         None => Ok(".".into()),
         Some(first) if first.starts_with('~') => tilde(),
         Some(first) if has_drive(first) => absolute(),
+        Some(first) if *first == RECORDS_LINK => Err((
+            format!("`{path}` names `{RECORDS_LINK}`, gantry's run records"),
+            "run records belong to the host: no stage can be granted them (read a run's records after it ends)".into(),
+        )),
         Some(_) => Ok(parts.join("/")),
     }
 }
@@ -427,6 +436,17 @@ mod tests {
         assert!(ok("./C:/x").is_err());
         assert!(ok(".//c:").is_err());
         assert_eq!(ok("a/~"), Ok("a/~".into()));
+        // The run records' link, however it is spelled.
+        for p in [
+            ".gantry",
+            ".gantry/runs",
+            "./.gantry/",
+            "x/../.gantry/runs/r1",
+        ] {
+            assert!(ok(p).is_err_and(|e| e.contains("run records")), "{p}");
+        }
+        assert_eq!(ok("a/.gantry"), Ok("a/.gantry".into()));
+        assert_eq!(ok(".gantry-x"), Ok(".gantry-x".into()));
         assert_eq!(
             ok("x:/y"),
             Err("absolute path `x:/y` is not allowed".into())

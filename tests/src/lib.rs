@@ -77,6 +77,9 @@ pub struct Workspace {
     pub root: PathBuf,
     gantry: PathBuf,
     cache: PathBuf,
+    /// gantry's state directory for this workspace's runs (outside it, as gantry
+    /// requires; `.gantry` in the workspace links into it). Removed with the workspace.
+    pub state: PathBuf,
 }
 
 impl Workspace {
@@ -87,12 +90,16 @@ impl Workspace {
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).expect("create temp workspace");
         let root = base.canonicalize().expect("canonical temp dir");
+        let state =
+            std::env::temp_dir().join(format!("gantry-e2e-state-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&state);
         // One compile cache for all tests of a process: compile each plugin once.
         let cache = std::env::temp_dir().join(format!("gantry-e2e-cache-{}", std::process::id()));
         Workspace {
             root,
             gantry: PathBuf::from(gantry),
             cache,
+            state,
         }
     }
 
@@ -120,6 +127,7 @@ impl Workspace {
             .current_dir(&self.root)
             .env("NO_COLOR", "1")
             .env("GANTRY_CACHE_DIR", &self.cache)
+            .env("GANTRY_STATE_DIR", &self.state)
             .env_remove("GANTRY_GIT_SHA")
             .env_remove("GANTRY_GIT_BRANCH")
             .env_remove("GANTRY_GIT_TAG")
@@ -136,6 +144,7 @@ impl Workspace {
             .current_dir(&self.root)
             .env("NO_COLOR", "1")
             .env("GANTRY_CACHE_DIR", &self.cache)
+            .env("GANTRY_STATE_DIR", &self.state)
             .env_remove("GANTRY_GIT_SHA")
             .env_remove("GANTRY_GIT_BRANCH")
             .env_remove("GANTRY_GIT_TAG");
@@ -199,6 +208,7 @@ impl Drop for Workspace {
     fn drop(&mut self) {
         if std::env::var_os("GANTRY_KEEP_TEST_DIRS").is_none() {
             let _ = std::fs::remove_dir_all(&self.root);
+            let _ = std::fs::remove_dir_all(&self.state);
         }
     }
 }

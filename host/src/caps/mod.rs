@@ -4,8 +4,7 @@
 //! | capability | module | grant |
 //! | --- | --- | --- |
 //! | log | [`log`] | always |
-//! | fs | [`fs`] | `grants.fs.read` / `grants.fs.write` (WASI preopens) |
-//! | fs, bulk (`gantry:plugin/files`) | [`files`] | the same `grants.fs.*` |
+//! | fs | [`fs`] (bulk interface `gantry:plugin/files`: [`fs::files`]) | `grants.fs.read` / `grants.fs.write` (WASI preopens) |
 //! | env | [`env`] | `grants.env` (WASI environment) |
 //! | secrets | [`secrets`] | `grants.secrets`, `grants.reveal` |
 //! | http | [`http`] | `grants.http` (`wasi:http/outgoing-handler`) |
@@ -23,7 +22,6 @@
 
 pub mod containers;
 pub mod env;
-pub mod files;
 pub mod fs;
 pub mod http;
 pub mod log;

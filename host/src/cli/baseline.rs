@@ -86,7 +86,9 @@ pub fn run(cli: &Cli, args: &BaselineArgs) -> Result<i32, Failure> {
         }
         out
     };
-    let runs = workspace.join(".gantry").join("runs");
+    let runs = crate::run::state::StateDir::locate(&workspace)
+        .map_err(Failure::Usage)?
+        .runs();
     let run_id = match &args.run {
         Some(id) => id.clone(),
         None => latest_run(&runs).ok_or_else(|| {

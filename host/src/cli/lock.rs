@@ -437,11 +437,7 @@ pub fn run(cli: &Cli, check: bool) -> Result<i32, Failure> {
 }
 
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_file_name(format!(".{FILE_NAME}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::run::atomic::write(path, text.as_bytes())
 }
 
 /// Grants (their `Serialize` form) as dotted keys → normalized values, without the

@@ -21,6 +21,7 @@ use crate::report::model::{StageRecord, StageStatus};
 use crate::run::git::GitFacts;
 use crate::run::prepare::{Prepared, prepare};
 use crate::run::scheduler::{Event, Observer, RunOptions, execute};
+use crate::run::state::{LINK, LinkState, StateDir};
 use crate::runtime::{EngineOptions, Runtime};
 use style::ColorChoice;
 
@@ -525,7 +526,17 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             .closure(&args.stages)
             .map_err(|d| Failure::Diagnostics(Diagnostics(vec![d])))?;
     }
-    let records_root = workspace.join(".gantry").join("runs");
+    let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
+    state.create().map_err(Failure::Usage)?;
+    if let Ok(LinkState::Occupied) = state.link() {
+        eprintln!(
+            "{}: `{}` is not gantry's link to its records (a directory of an older gantry, or one a plugin made); left alone. Records are in `{}`",
+            style::yellow("note"),
+            workspace.join(LINK).display(),
+            state.runs().display()
+        );
+    }
+    let records_root = state.runs();
     let git = git.join().unwrap_or_default();
     let resume = match &args.resume {
         Some(id) => Some(open_resume(cli, &records_root, id, &prepared, &git)?),
@@ -537,6 +548,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     };
     let opts = RunOptions {
         records_root,
+        state: state.clone(),
         git,
         workspace,
         selected,
@@ -575,7 +587,8 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             count(StageStatus::Skipped),
             count(StageStatus::Cancelled)
         );
-        let records = outcome.dir.display();
+        let records = state.shown_run_dir(&outcome.dir);
+        let records = records.display();
         match outcome.exit_code {
             exit::SUCCESS => eprintln!("{} {line}; records in `{records}`", style::green("ok")),
             exit::INTERRUPTED => eprintln!(

@@ -1,6 +1,8 @@
 //! Running a pipeline: preparation, the scheduler, and the run records.
 //!
-//! Records of a run live in `.gantry/runs/<run-id>/`:
+//! Records of a run live in `runs/<run-id>/` of the workspace's directory in gantry's
+//! state directory, outside the workspace ([`state`]; `.gantry` in the workspace links
+//! to it):
 //! `run.json` (state, replaced atomically at every stage transition), `audit.jsonl`,
 //! `logs/<stage>.log`, and at the end `summary.json`, `report.sarif`, `junit.xml`.
 //! `run.lock` is held (flock) by the process running it; `gantry run --resume`
@@ -9,6 +11,7 @@
 //! Tests: `tests/e2e/run.rs` (DAG order, parallelism, fail-fast, retries, `when`,
 //! outputs, exit codes).
 
+pub mod atomic;
 pub mod audit;
 pub mod clock;
 pub mod findings;
@@ -19,5 +22,6 @@ pub mod prepare;
 pub mod redact;
 pub mod resume;
 pub mod scheduler;
+pub mod state;
 
 pub use scheduler::{RunOptions, RunOutcome, execute};

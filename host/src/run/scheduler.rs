@@ -52,8 +52,10 @@ const MAX_FIX_TEXT: usize = 1024 * 1024;
 pub struct RunOptions {
     /// Canonical workspace root.
     pub workspace: PathBuf,
-    /// Where run directories go (`<workspace>/.gantry/runs`).
+    /// Where run directories go (`runs/` of the workspace's state directory).
     pub records_root: PathBuf,
+    /// The workspace's directory in gantry's state directory (outside the workspace).
+    pub state: super::state::StateDir,
     /// Stages to run (with what they need); empty = all.
     pub selected: Vec<String>,
     pub jobs: usize,
@@ -131,6 +133,8 @@ struct Shared {
     workspace: PathBuf,
     dry_run: bool,
     git: GitFacts,
+    /// The workspace's ownership key (see [`super::state::StateDir::owner_key`]).
+    owner_key: [u8; 32],
     observer: Arc<dyn Observer>,
     /// A resumed run appends to the logs of the stages it runs again.
     resumed: bool,
@@ -174,6 +178,7 @@ pub async fn execute(
     let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
     let secrets = Arc::new(SecretStore::load(manifest));
     let redactor = Arc::new(secrets.redactor());
+    let owner_key = opts.state.owner_key().map_err(|e| anyhow::anyhow!("{e}"))?;
     let shared = Arc::new(Shared {
         runtime,
         prepared: prepared.clone(),
@@ -186,6 +191,7 @@ pub async fn execute(
         workspace: opts.workspace.clone(),
         dry_run: opts.dry_run,
         git: opts.git.clone(),
+        owner_key,
         observer: observer.clone(),
         resumed: resume.is_some(),
     });
@@ -606,6 +612,7 @@ fn run_stage(
                 limits: stage.limits,
                 timeout: stage.timeout,
                 cancel: cancel.clone(),
+                owner_key: sh.owner_key,
             };
             last = sh.runtime.run(&prepared.plugin, setup, ctx.clone());
             match &last {
@@ -1033,13 +1040,4 @@ impl StateWritten {
     }
 }
 
-/// Write to a temporary file, fsync, rename over the target: readers see the old or the
-/// new content, never a torn one.
-pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(data)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
-}
+pub use super::atomic::write as write_atomic;

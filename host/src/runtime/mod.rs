@@ -101,6 +101,9 @@ pub struct StageSetup {
     pub timeout: Duration,
     /// Set by the scheduler to stop the stage (fail-fast, Ctrl-C).
     pub cancel: Arc<AtomicBool>,
+    /// The workspace's ownership key, from gantry's state directory (never shown to
+    /// plugins): brokers derive unforgeable ownership tags of the objects they create.
+    pub owner_key: [u8; 32],
 }
 
 /// Why a stage did not produce a report.
@@ -158,7 +161,8 @@ pub struct StageState {
     pub(crate) process: caps::process::State,
     pub(crate) http: caps::http::State,
     pub(crate) containers: caps::containers::State,
-    pub(crate) files: caps::files::State,
+    pub(crate) files: caps::fs::files::State,
+    pub(crate) fs: caps::fs::State,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -307,6 +311,8 @@ impl Runtime {
         // `wasi:http/outgoing-handler`: every request goes through caps::http's hooks.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
         Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
+        // Host answers that replace wasmtime-wasi's own for a call.
+        caps::fs::symlink::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -455,7 +461,8 @@ impl Runtime {
             process: caps::process::State::default(),
             http: caps::http::State::default(),
             containers: caps::containers::State::default(),
-            files: caps::files::State::default(),
+            files: caps::fs::files::State::default(),
+            fs: caps::fs::State::default(),
             deadline: Instant::now() + Duration::from_secs(10),
             cancel: Arc::new(AtomicBool::new(false)),
         };
@@ -485,7 +492,8 @@ impl Runtime {
         let stdout = CappedOutput::new("stdout", setup.limits.stdout, setup.log.clone());
         let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
-        caps::fs::preopen(&mut wasi, &setup).map_err(RunError::Setup)?;
+        let granted = caps::fs::open_granted(&setup).map_err(RunError::Setup)?;
+        caps::fs::preopen(&mut wasi, &granted).map_err(RunError::Setup)?;
         let broker = Broker {
             actor: setup.actor.clone(),
             audit: setup.audit.clone(),
@@ -539,12 +547,8 @@ impl Runtime {
                 setup.cancel.clone(),
                 setup.log.clone(),
             ),
-            files: caps::files::State::new(
-                &setup.workspace,
-                &setup.grants.fs.read,
-                &setup.grants.fs.write,
-                setup.limits.memory,
-            ),
+            files: caps::fs::files::State::new(&granted, setup.limits.memory),
+            fs: caps::fs::State::new(&granted),
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };

@@ -30,11 +30,10 @@
 //! Tests: `tests/e2e/attack_files.rs`.
 
 use std::io::Read as _;
-use std::path::Path;
 
 use serde_json::json;
 
-use crate::caps::fs::GUEST_ROOT;
+use super::{GUEST_ROOT, components};
 use crate::caps::process::{shown, toml_str};
 use crate::runtime::StageState;
 use crate::runtime::bindings::files::{DirEntry, EntryKind, FileRead, Host};
@@ -66,25 +65,23 @@ pub struct State {
 }
 
 impl State {
-    /// Opens every granted directory (read and write grants alike: both may be read).
-    /// Call after [`crate::caps::fs::preopen`] accepted them.
-    pub fn new(workspace: &Path, read: &[String], write: &[String], memory: u64) -> State {
+    /// The stage's granted directories (read and write grants alike: both may be
+    /// read), sharing the descriptors [`super::open_granted`] opened beneath the
+    /// workspace.
+    pub fn new(granted: &[super::Granted], memory: u64) -> State {
         let mut roots: Vec<Root> = Vec::new();
-        for rel in write.iter().chain(read) {
-            let components = components(rel);
+        for g in granted {
+            let components = components(&g.rel);
             if roots.iter().any(|r| r.components == components) {
                 continue;
             }
-            #[cfg(target_os = "linux")]
-            let fd = std::fs::File::open(workspace.join(rel))
-                .map(std::os::fd::OwnedFd::from)
-                .map_err(|e| format!("cannot open `{rel}`: {e}"));
-            #[cfg(not(target_os = "linux"))]
-            let _ = workspace;
             roots.push(Root {
                 components,
                 #[cfg(target_os = "linux")]
-                fd,
+                fd: g
+                    .dir
+                    .try_clone()
+                    .map_err(|e| format!("cannot use `{}`: {e}", g.rel)),
             });
         }
         roots.sort_by_key(|r| std::cmp::Reverse(r.components.len()));
@@ -93,13 +90,6 @@ impl State {
             max_file: memory,
         }
     }
-}
-
-fn components(rel: &str) -> Vec<String> {
-    rel.split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .map(str::to_string)
-        .collect()
 }
 
 /// A guest path resolved against the grants.
@@ -396,11 +386,5 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "/a", "a\0b"] {
             assert!(!valid_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn grant_paths_split_into_components() {
-        assert!(components(".").is_empty());
-        assert_eq!(components("src/./x/"), vec!["src", "x"]);
     }
 }
