@@ -15,7 +15,7 @@
 //!
 //! | grant | what the plugin gets |
 //! | --- | --- |
-//! | `fs.read`, `fs.write` | workspace-relative directories (or files), preopened read-only / read-write at `/workspace/<path>` |
+//! | `fs.read`, `fs.write` | workspace-relative directories, preopened read-only / read-write at `/workspace/<path>` |
 //! | `env` | these environment variables of the gantry process, by exact name (unset ones are simply absent); every other variable is invisible |
 //! | `secrets` | a handle to each named secret of `[secrets]`, which it can pass to brokers that use the value on the host side; the value itself never enters the sandbox |
 //! | `reveal` | the values of these secrets (which must be declared in `[secrets]`); implies `secrets` for them |
@@ -155,6 +155,7 @@ pub(crate) fn parse_grants(
     v: &Val<'_>,
     stage: &str,
     declared: &Declared,
+    fs_spans: &mut std::collections::HashMap<String, crate::Span>,
 ) -> Grants {
     let mut grants = Grants::default();
     let Some(table) = cx.ok(cx.table(v, &format!("`grants` in stage `{stage}`"))) else {
@@ -162,7 +163,7 @@ pub(crate) fn parse_grants(
     };
     for (key, value) in entries(table) {
         match key.get_ref().as_ref() {
-            "fs" => grants.fs = parse_fs(cx, value, stage),
+            "fs" => grants.fs = parse_fs(cx, value, stage, fs_spans),
             "env" => grants.env = parse_env(cx, value, stage, declared),
             k @ ("secrets" | "reveal") => {
                 let names = parse_secret_names(cx, value, stage, k, declared);
@@ -288,7 +289,12 @@ struct FsToml {
     write: Vec<Spanned<String>>,
 }
 
-fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
+fn parse_fs(
+    cx: &mut Cx<'_>,
+    v: &Val<'_>,
+    stage: &str,
+    spans: &mut std::collections::HashMap<String, crate::Span>,
+) -> FsGrants {
     let mut fs = FsGrants::default();
     // Checked before serde: a list would be read as a tuple struct, with a confusing error.
     if !v.get_ref().is_table() {
@@ -307,6 +313,9 @@ fn parse_fs(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> FsGrants {
         for p in paths {
             match normalize_workspace_path(p.get_ref()) {
                 Ok(n) => {
+                    spans
+                        .entry(format!("{key}/{n}"))
+                        .or_insert_with(|| span_of(p));
                     if !out.contains(&n) {
                         out.push(n);
                     }

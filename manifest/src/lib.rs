@@ -98,6 +98,9 @@ pub(crate) struct StageSpans {
     with_key: Option<Span>,
     /// JSON pointer inside `with` → (span of its key if it has one, span of its value).
     config: HashMap<String, (Option<Span>, Span)>,
+    /// `read/<path>` and `write/<path>` of `grants.fs` (normalized path) → span of the
+    /// path as written.
+    pub(crate) fs: HashMap<String, Span>,
 }
 
 impl Manifest {
@@ -196,6 +199,16 @@ impl Manifest {
             }
         }
         spans.with_key.unwrap_or(spans.header)
+    }
+
+    /// Span of `path` (normalized, as stored) in `grants.fs.read` (`write = false`) or
+    /// `grants.fs.write` of stage `stage`; the stage header if unknown.
+    pub fn fs_grant_span(&self, stage: &str, write: bool, path: &str) -> Span {
+        let Some(spans) = self.spans.get(stage) else {
+            return Span::default();
+        };
+        let key = format!("{}/{path}", if write { "write" } else { "read" });
+        spans.fs.get(&key).copied().unwrap_or(spans.header)
     }
 
     /// A diagnostic pointing at `span` in this file.

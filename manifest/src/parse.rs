@@ -783,7 +783,7 @@ fn parse_stage(
                 stage.settings.allow_failure =
                     cx.ok(cx.boolean(value, &format!("`allow-failure` in {place}")))
             }
-            "grants" => stage.grants = parse_grants(cx, value, name, declared),
+            "grants" => stage.grants = parse_grants(cx, value, name, declared, &mut stage.spans.fs),
             "limits" => stage.settings.limits = parse_limits(cx, value, &place),
             "fail-on" => stage.settings.fail_on = parse_fail_on(cx, value, &place),
             "baseline" => stage.baseline = parse_baseline(cx, value, &place),

@@ -154,6 +154,11 @@ pub trait Plugin {
     /// The stage's `with` table. Derive `Deserialize` and `JsonSchema`; use
     /// `#[serde(deny_unknown_fields, rename_all = "kebab-case")]` so typos are caught
     /// by `gantry check` and keys look like the rest of pipeline.toml.
+    ///
+    /// A key whose value is the *name* of a secret (which the plugin then passes to
+    /// [`secrets::get`]) should say so in the schema, so `gantry check` verifies that
+    /// the secret is declared in `[secrets]` and granted to the stage before anything
+    /// runs: `#[schemars(extend("x-gantry-secret" = true))]` on the field.
     type Config: serde::de::DeserializeOwned + schemars::JsonSchema;
 
     /// Name, version, kind, rules. Called by `gantry check`, `inspect` and before runs.

@@ -58,10 +58,12 @@ with = {{ spin-ms = 50 }}
 "#
         ),
     );
-    let start = std::time::Instant::now();
-    let r = ws.gantry(&["run", "--no-fail-fast", "--jobs", "2"]);
+    // A hang watchdog only: how long it takes depends on the machine's load.
+    let r = ws.gantry_within(
+        &["run", "--no-fail-fast", "--jobs", "2"],
+        std::time::Duration::from_secs(600),
+    );
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(start.elapsed().as_secs() < 60, "took {:?}", start.elapsed());
 
     let spin = r.stage("spin");
     assert_eq!(spin["status"], "failed");
@@ -234,8 +236,12 @@ fn filesystem_escapes_are_refused_and_nothing_outside_the_grants_changes() {
     );
 }
 
+/// A grant through a symbolic link (here one that leads outside the workspace) is
+/// refused before anything runs, by `check` and by `run`, pointing at the grant. (A
+/// link swapped in after that check is refused when the stage starts, and audited:
+/// `tests/e2e/attack_fs.rs`.)
 #[test]
-fn a_grant_that_resolves_outside_the_workspace_is_refused_and_audited() {
+fn a_grant_through_a_symlink_is_refused_before_anything_runs() {
     let f = fs_fixture();
     let h = pinned(plugins::HOSTILE);
     f.ws.write(
@@ -244,22 +250,21 @@ fn a_grant_that_resolves_outside_the_workspace_is_refused_and_audited() {
             "[pipeline]\nname = \"linkgrant\"\n[stage.sneaky]\nplugin = \"{h}\"\nwith = {{ action = \"list\", path = \"linkdir\" }}\ngrants.fs.read = [\"linkdir\"]\n"
         ),
     );
-    let r = f.ws.gantry(&["run"]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    let reason = r.stage("sneaky")["reason"].as_str().unwrap().to_string();
+    for cmd in ["check", "run"] {
+        let r = f.ws.gantry(&[cmd]);
+        assert_eq!(r.code, 2, "{cmd}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(
+                "`linkdir` in grants.fs.read of stage `sneaky` passes through a symbolic link"
+            ),
+            "{cmd}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.contains("pipeline.toml:6:"), "{cmd}: {}", r.stderr);
+    }
     assert!(
-        reason.contains("`linkdir` in grants.fs.read resolves to"),
-        "{reason}"
-    );
-    assert!(reason.contains("outside the workspace"), "{reason}");
-    let denial = r
-        .audit()
-        .into_iter()
-        .find(|l| l.contains("\"decision\":\"deny\""))
-        .expect("denial in audit.jsonl");
-    assert!(
-        denial.contains("\"capability\":\"fs\"") && denial.contains("\"stage\":\"sneaky\""),
-        "{denial}"
+        !f.ws.path(".gantry").exists(),
+        "no run started, so no records"
     );
 }
 

@@ -113,11 +113,19 @@ impl Host for StageState {
         let detail = Some(serde_json::json!({ "name": name }));
         let shown: String = name.chars().take(128).collect();
         if !self.secrets.may_get(&name) {
+            // A grant alone is not enough for a secret `[secrets]` does not declare.
+            let grant = if self.secrets.store.value(&name).is_some() {
+                format!("grants.secrets = [\"{shown}\"]")
+            } else {
+                format!(
+                    "grants.secrets = [\"{shown}\"], and declare it in `[secrets]` (e.g. `{shown} = {{ env = \"{shown}\" }}`)"
+                )
+            };
             return Ok(Err(self.broker.deny(
                 "secrets",
                 "get",
                 &format!("secret `{shown}` is not granted"),
-                &format!("grants.secrets = [\"{shown}\"]"),
+                &grant,
                 detail,
             )));
         }

@@ -245,11 +245,29 @@ fn workspace_of(cli: &Cli, explicit: Option<&Path>) -> Result<PathBuf, Failure> 
     })
 }
 
+/// [`crate::run::preflight`]: what the workspace and environment must hold before
+/// any stage starts.
+fn preflight(prepared: &Prepared, workspace: &Path, git: &GitFacts) -> Result<(), Failure> {
+    let schema = |name: &str| prepared.stage(name).map(|s| s.info.config_schema.clone());
+    let diags = crate::run::preflight::check(&prepared.manifest, workspace, git, &schema);
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::Diagnostics(Diagnostics(diags)))
+    }
+}
+
 fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
+    let workspace = workspace_of(cli, None)?;
+    let git = {
+        let ws = workspace.clone();
+        std::thread::spawn(move || GitFacts::read(&ws))
+    };
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
     if args.locked {
         lock::verify(&prepared)?;
     }
+    preflight(&prepared, &workspace, &git.join().unwrap_or_default())?;
     if cli.json {
         let stages: Vec<_> = prepared
             .stages
@@ -261,11 +279,12 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
             json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages})
         );
     } else {
+        let n = prepared.stages.len();
         eprintln!(
-            "{} `{}`: {} stages, plugins loaded, configs valid{}",
+            "{} `{}`: {n} stage{}, plugins loaded, configs valid{}",
             style::green("ok"),
             cli.file.display(),
-            prepared.stages.len(),
+            if n == 1 { "" } else { "s" },
             if args.locked {
                 ", matches `gantry.lock`"
             } else {
@@ -526,6 +545,8 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
             .closure(&args.stages)
             .map_err(|d| Failure::Diagnostics(Diagnostics(vec![d])))?;
     }
+    let git = git.join().unwrap_or_default();
+    preflight(&prepared, &workspace, &git)?;
     let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
     state.create().map_err(Failure::Usage)?;
     if let Ok(LinkState::Occupied) = state.link() {
@@ -537,7 +558,6 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         );
     }
     let records_root = state.runs();
-    let git = git.join().unwrap_or_default();
     let resume = match &args.resume {
         Some(id) => Some(open_resume(cli, &records_root, id, &prepared, &git)?),
         None => None,

@@ -18,6 +18,7 @@ pub mod findings;
 pub mod git;
 pub mod journal;
 pub mod log;
+pub mod preflight;
 pub mod prepare;
 pub mod redact;
 pub mod resume;

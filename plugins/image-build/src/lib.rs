@@ -48,7 +48,9 @@ pub struct Config {
     #[serde(default)]
     pub username: Option<String>,
     /// Name of the secret (granted in `grants.secrets`) holding the registry password.
+    /// Marked as a secret's name, so `gantry check` verifies it is declared and granted.
     #[serde(default)]
+    #[schemars(extend("x-gantry-secret" = true))]
     pub password_secret: Option<String>,
 }
 
