@@ -33,6 +33,7 @@ pub fn build_components(
     profile: &str,
 ) -> Vec<(String, PathBuf)> {
     let target_dir = outer_target_dir().join("wasm");
+    ensure_target(&target_dir);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)
@@ -80,9 +81,7 @@ pub fn build_components(
     }
     let status = cmd.status().expect("run cargo to build wasm plugins");
     if !status.success() {
-        panic!(
-            "building {packages:?} for wasm32-wasip2 failed; is the target installed? `rustup target add wasm32-wasip2`"
-        );
+        panic!("building {packages:?} for wasm32-wasip2 failed (cargo's errors are above)");
     }
     let dir = target_dir.join("wasm32-wasip2").join(profile);
     packages
@@ -93,6 +92,68 @@ pub fn build_components(
             (p.to_string(), file)
         })
         .collect()
+}
+
+/// The target the plugins are built for.
+const TARGET: &str = "wasm32-wasip2";
+
+/// Makes sure the toolchain building gantry has the standard library of
+/// [`TARGET`]: with rustup, it is installed (rustup adds the targets of
+/// `rust-toolchain.toml` only when its auto-install is on, and CI images often set
+/// `RUSTUP_AUTO_INSTALL=0`); without rustup, the build stops with one sentence saying
+/// what to install. Builds of the host and of the test plugins may get here at once:
+/// a lock file serializes the install.
+fn ensure_target(target_dir: &Path) {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let installed = || {
+        Command::new(&rustc)
+            .args(["--print", "sysroot"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| {
+                let sysroot = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                PathBuf::from(&sysroot)
+                    .join("lib/rustlib")
+                    .join(TARGET)
+                    .join("lib")
+                    .is_dir()
+            })
+            .unwrap_or(false)
+    };
+    if installed() {
+        return;
+    }
+    let _ = std::fs::create_dir_all(target_dir);
+    let lock = std::fs::File::create(target_dir.join(".rustup-target.lock"));
+    if let Ok(l) = &lock {
+        let _ = l.lock();
+    }
+    if installed() {
+        return;
+    }
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    if let Some(t) = &toolchain {
+        rustup.args(["--toolchain", t]);
+    }
+    match rustup.status() {
+        Ok(s) if s.success() && installed() => {
+            println!(
+                "cargo::warning=installed the {TARGET} target with `rustup target add {TARGET}`{}: gantry's plugins are built for it",
+                toolchain
+                    .map(|t| format!(" --toolchain {t}"))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(_) => panic!(
+            "gantry's plugins are built for {TARGET}, whose standard library this toolchain lacks, and `rustup target add {TARGET}` failed (its errors are above)"
+        ),
+        Err(_) => panic!(
+            "gantry's plugins are built for {TARGET}, whose standard library this toolchain (`{rustc}`) lacks, and there is no rustup to add it: install the {TARGET} standard library for this Rust (e.g. your distribution's rust-std package for {TARGET})"
+        ),
+    }
 }
 
 /// Ask cargo to rerun the build script when any of these change.

@@ -36,7 +36,7 @@ fn multitool(test: &str) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
+    if gantry_test_plugins::in_ci() {
         panic!(
             "{test}: SARIF Multitool not found at {} and CI=true; {INSTALL_HINT}",
             path.display()

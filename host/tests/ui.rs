@@ -59,7 +59,7 @@ fn diff(expected: &str, actual: &str) -> String {
 
 #[test]
 fn ui() {
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v != "0");
+    let update = gantry_test_plugins::update_golden();
     let cases = cases();
     assert!(
         cases.len() >= MIN_CASES,

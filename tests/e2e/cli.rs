@@ -38,7 +38,7 @@ fn check_errors_match_golden_files() {
         assert_eq!(out.status.code(), Some(2), "{name}: expected exit 2");
         let actual = String::from_utf8_lossy(&out.stderr).into_owned();
         let golden = case.with_extension("err");
-        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        if gantry_test_plugins::update_golden() {
             std::fs::write(&golden, &actual).unwrap();
             continue;
         }

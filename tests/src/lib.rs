@@ -9,11 +9,26 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub mod docker;
-pub use docker::{DockerFacts, Registry, Snapshot, docker_or_skip, registry_or_skip};
+pub use docker::{DockerFacts, Registry, Snapshot, docker_or_skip, in_ci, registry_or_skip};
 
 /// Paths of the compiled test plugins.
 pub mod plugins {
     include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
+/// Whether golden files are to be rewritten: `UPDATE_GOLDEN=1` (or `true`), never under
+/// CI (a CI run that blesses its own output would pass whatever it printed).
+pub fn update_golden() -> bool {
+    let asked = matches!(
+        std::env::var("UPDATE_GOLDEN").as_deref(),
+        Ok("1" | "true" | "yes")
+    );
+    if asked && docker::in_ci() {
+        panic!(
+            "UPDATE_GOLDEN is set under CI: golden files are rewritten by developers, never by CI"
+        );
+    }
+    asked
 }
 
 /// Every file under `dir`, recursively (run records, for leak checks).
@@ -133,7 +148,7 @@ impl Workspace {
             .env_remove("GANTRY_GIT_TAG")
             .output()
             .expect("run gantry");
-        Run::new(out, &self.root)
+        Run::new(out, &self.root, Some(&self.state))
     }
 
     /// `gantry ARGS` as [`Workspace::gantry`] runs it, not started: for tests that
@@ -192,7 +207,7 @@ impl Workspace {
             stdout: stdout.join().unwrap_or_default(),
             stderr: stderr.join().unwrap_or_default(),
         };
-        Run::new(out, &self.root)
+        Run::new(out, &self.root, Some(&self.state))
     }
 
     pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -200,7 +215,11 @@ impl Workspace {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Run::new(cmd.output().expect("run gantry"), &self.root)
+        Run::new(
+            cmd.output().expect("run gantry"),
+            &self.root,
+            Some(&self.state),
+        )
     }
 }
 
@@ -224,17 +243,29 @@ pub struct Run {
 impl Run {
     /// The result of a gantry process the test started itself (e.g. under `unshare`).
     pub fn from_output(out: Output, root: &Path) -> Run {
-        Run::new(out, root)
+        Run::new(out, root, None)
     }
 
-    fn new(out: Output, root: &Path) -> Run {
-        let runs = root.join(".gantry/runs");
-        let dir = std::fs::read_dir(&runs).ok().and_then(|d| {
-            d.filter_map(|e| e.ok())
-                .filter(|e| e.path().is_dir())
-                .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
-                .map(|e| e.path())
+    /// The newest run directory: in the test's state directory when there is one (so
+    /// a plugin that moved the workspace's `.gantry` link away changes nothing), else
+    /// through `.gantry/runs`.
+    fn new(out: Output, root: &Path, state: Option<&Path>) -> Run {
+        let newest = |runs: &Path| {
+            std::fs::read_dir(runs).ok().and_then(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_dir())
+                    .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+                    .map(|e| e.path())
+            })
+        };
+        let in_state = state.and_then(|s| {
+            std::fs::read_dir(s.join("workspaces"))
+                .ok()?
+                .filter_map(|e| e.ok())
+                .filter_map(|e| newest(&e.path().join("runs")))
+                .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
         });
+        let dir = in_state.or_else(|| newest(&root.join(".gantry/runs")));
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -162,12 +162,16 @@ mod tests {
                     let _ = std::fs::rename(&link, &sub);
                     let _ = std::fs::rename(&sub, &link);
                     let _ = std::fs::rename(&held, &sub);
+                    std::thread::yield_now();
                 }
             })
         };
         let root = open_root(&ws).expect("root");
-        let mut opened = 0;
-        for _ in 0..2000 {
+        let (mut opened, mut tries) = (0, 0);
+        // At least 2000 opens while the swapper runs, and at least one that found the
+        // directory (how they interleave is up to the scheduler).
+        while tries < 2000 || (opened == 0 && tries < 2_000_000) {
+            tries += 1;
             if let Ok(fd) = open_dir(&root, "rw/sub") {
                 opened += 1;
                 let p = real_path(&fd).expect("path");

@@ -64,6 +64,14 @@ enum Action {
     SecretHandles,
     /// Hold `count` (default 100 000) open descriptors of `path` at once.
     OpenFiles,
+    /// Create a symbolic link at `path` whose target is `to`, exactly as written.
+    Symlink,
+    /// Append a line to `path` (a forged record line).
+    Append,
+    /// `count` times (default 20 000): swap `path` with `to` by three renames through
+    /// `path.held` — with `to` a planted link, `path` keeps changing between a
+    /// directory and a link (the preopen race).
+    Swap,
 }
 
 const MIB64: u64 = 64 << 20;
@@ -85,6 +93,19 @@ fn outcome<T>(r: std::io::Result<T>, ok: impl FnOnce(T) -> String) -> String {
     }
 }
 
+/// `symlink-at` on the preopen holding `link` (std has no stable symlink on wasip2).
+fn symlink(target: &str, link: &str) -> Result<(), String> {
+    let dirs = wasip2::filesystem::preopens::get_directories();
+    let (dir, prefix) = dirs
+        .iter()
+        .filter(|(_, p)| link.starts_with(&format!("{p}/")))
+        .max_by_key(|(_, p)| p.len())
+        .ok_or_else(|| format!("no preopen holds {link}"))?;
+    let rel = &link[prefix.len() + 1..];
+    dir.symlink_at(target, rel)
+        .map_err(|e| e.name().to_string())
+}
+
 // Recursing without end is the attack (deep recursion must trap cleanly).
 #[allow(unconditional_recursion)]
 #[inline(never)]
@@ -104,6 +125,7 @@ impl Plugin for Hostile {
 
     fn run(_cx: &Context, config: Config) -> Result<Report, Error> {
         let path = resolve(&config.path);
+        let raw_to = config.to.clone();
         let to = resolve(&config.to);
         let result = match config.action {
             Action::Loop => {
@@ -222,6 +244,37 @@ impl Plugin for Hostile {
                     }
                 }
                 format!("held:{}:{err}", held.len())
+            }
+            Action::Symlink => match symlink(&raw_to, &path) {
+                Ok(()) => "ok:linked".into(),
+                Err(e) => format!("err:{e}"),
+            },
+            Action::Append => outcome(
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| f.write_all(b"{\"forged\":true}\n")),
+                |_| "appended".into(),
+            ),
+            Action::Swap => {
+                let n = if config.count == 0 {
+                    20_000
+                } else {
+                    config.count
+                };
+                let held = format!("{path}.held");
+                let mut done = 0u64;
+                for _ in 0..n {
+                    let ok = std::fs::rename(&path, &held).is_ok()
+                        && std::fs::rename(&to, &path).is_ok()
+                        && std::fs::rename(&path, &to).is_ok()
+                        && std::fs::rename(&held, &path).is_ok();
+                    if !ok {
+                        break;
+                    }
+                    done += 1;
+                }
+                format!("ok:{done}")
             }
             Action::OpenFiles => {
                 let n = if config.count == 0 {
