@@ -41,4 +41,39 @@ fn main() {
     }
     code.push_str("];\n");
     std::fs::write(out.join("builtins.rs"), code).expect("write builtins.rs");
+    embed_sdk(&workspace, &out);
+}
+
+/// The SDK's sources and the WIT contract, embedded so that `gantry plugin new` can
+/// give a new plugin the exact SDK of this gantry (`vendor/gantry-sdk`, `vendor/wit`)
+/// wherever it runs.
+fn embed_sdk(workspace: &std::path::Path, out: &std::path::Path) {
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for (dir, prefix) in [("sdk/src", "gantry-sdk/src"), ("wit", "wit")] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(workspace.join(dir))
+            .expect("sdk/src and wit exist")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .expect("a file")
+                .to_string_lossy()
+                .into_owned();
+            files.push((format!("{prefix}/{name}"), p));
+        }
+    }
+    let mut code = String::from(
+        "/// The SDK and WIT this gantry was built with: (path under `vendor/`, bytes).\npub static SDK_FILES: &[(&str, &[u8])] = &[\n",
+    );
+    for (name, path) in files {
+        code.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    std::fs::write(out.join("sdk_files.rs"), code).expect("write sdk_files.rs");
 }

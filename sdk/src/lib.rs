@@ -126,9 +126,39 @@ pub mod __private {
         })?;
         let cx = Context::from(ctx);
         match P::run(&cx, config) {
-            Ok(report) => Ok(report.into()),
+            Ok(mut report) => {
+                report.summary = without_os_error(&report.summary);
+                for f in &mut report.findings {
+                    f.message = without_os_error(&f.message);
+                }
+                Ok(report.into())
+            }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// `No such file or directory (os error 44)` → `No such file or directory`.
+    ///
+    /// Inside the sandbox `std::io::Error` carries WASI's error numbers, which are not
+    /// the host's (44 is WASI's `ENOENT`, Linux's `ECHRNG`): shown to a user, the number
+    /// only misleads. The description before it says the same thing.
+    pub fn without_os_error(text: &str) -> String {
+        const MARK: &str = " (os error ";
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(i) = rest.find(MARK) {
+            let after = &rest[i + MARK.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits > 0 && after[digits..].starts_with(')') {
+                out.push_str(&rest[..i]);
+                rest = &after[digits + 1..];
+            } else {
+                out.push_str(&rest[..i + MARK.len()]);
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -592,14 +622,15 @@ pub mod log {
     use crate::bindings::gantry::plugin::log as wit;
 
     fn emit(level: wit::Level, message: &str, fields: &[(&str, &str)]) {
+        use crate::__private::without_os_error;
         let fields: Vec<wit::Field> = fields
             .iter()
             .map(|(k, v)| wit::Field {
                 key: (*k).to_string(),
-                value: (*v).to_string(),
+                value: without_os_error(v),
             })
             .collect();
-        wit::log(level, message, &fields);
+        wit::log(level, &without_os_error(message), &fields);
     }
     pub fn trace(message: &str, fields: &[(&str, &str)]) {
         emit(wit::Level::Trace, message, fields)
@@ -751,11 +782,33 @@ mod convert {
     }
     impl From<Error> for wit::StageError {
         fn from(e: Error) -> wit::StageError {
+            use crate::__private::without_os_error as clean;
             match e {
-                Error::InvalidConfig(m) => wit::StageError::InvalidConfig(m),
-                Error::Denied(m) => wit::StageError::Denied(m),
-                Error::Failed(m) => wit::StageError::Failed(m),
+                Error::InvalidConfig(m) => wit::StageError::InvalidConfig(clean(&m)),
+                Error::Denied(m) => wit::StageError::Denied(clean(&m)),
+                Error::Failed(m) => wit::StageError::Failed(clean(&m)),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod os_error_tests {
+    use super::__private::without_os_error;
+
+    #[test]
+    fn wasi_error_numbers_are_dropped() {
+        assert_eq!(
+            without_os_error("`a.txt`: No such file or directory (os error 44)"),
+            "`a.txt`: No such file or directory"
+        );
+        assert_eq!(
+            without_os_error("x (os error 2) and y (os error 76)!"),
+            "x and y!"
+        );
+        // Not the std form: left alone.
+        for s in ["(os error )", "a (os error x)", "a (os error 12", "plain"] {
+            assert_eq!(without_os_error(s), s);
         }
     }
 }

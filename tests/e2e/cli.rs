@@ -187,30 +187,83 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     let r = ws.gantry(&["plugin", "new", "todo-check"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dir = ws.path("todo-check");
-    // Share the wasm target dir of the workspace build so dependencies compile once.
-    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .current_dir(&dir)
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let wasm = target.join("wasm32-wasip2/release/todo_check.wasm");
-    let pin = pinned(wasm.to_str().unwrap());
-    ws.write("todo-check/src/notes.txt", "fine\nTODO: fix\n");
-    ws.write(
-        "pipeline.toml",
-        format!(
-            "[pipeline]\nname = \"scaffold\"\n[stage.todo]\nplugin = \"{pin}\"\nwith = {{ paths = [\"todo-check/src/notes.txt\"] }}\ngrants.fs.read = [\"todo-check\"]\n"
-        ),
+    // The crate builds anywhere: its SDK is a copy inside it, not a path into the
+    // checkout gantry was built from.
+    let cargo_toml = std::fs::read_to_string(dir.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        cargo_toml.contains("path = \"vendor/gantry-sdk\""),
+        "{cargo_toml}"
     );
-    let r = ws.gantry(&["run"]);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stage("todo")["outputs"]["count"], "1");
-    assert_eq!(r.stage("todo")["findings"]["warning"], 1);
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    assert!(
+        !cargo_toml.contains(checkout.to_str().unwrap()),
+        "{cargo_toml}"
+    );
+    assert!(dir.join("vendor/gantry-sdk/src/lib.rs").is_file());
+    assert!(dir.join("vendor/wit/world.wit").is_file());
+    // Share the wasm target dir of the workspace build so dependencies compile once:
+    // the crate's own `target/` is a link to it.
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/scaffold");
+    std::fs::create_dir_all(&target).unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("target")).unwrap();
+    let in_crate = |args: &[&str]| {
+        let out = Command::new(GANTRY)
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env("GANTRY_STATE_DIR", &ws.state)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let zeros = "0".repeat(64);
+    // Build and pin in one command, then run: no digest copied by hand.
+    let (code, err) = in_crate(&["plugin", "build"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("pinned 1 reference in `pipeline.toml`"),
+        "{err}"
+    );
+    let pipeline = std::fs::read_to_string(dir.join("pipeline.toml")).unwrap();
+    assert!(!pipeline.contains(&zeros), "{pipeline}");
+    let (code, err) = in_crate(&["run"]);
+    assert_eq!(code, 0, "{err}");
+    let todos = std::fs::read_to_string(dir.join("src/lib.rs"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("TODO"))
+        .count();
+    assert!(
+        err.contains(&format!("{todos} lines with the marker")),
+        "{err}"
+    );
+
+    // The edit-build-run loop, with a lock file: one command keeps both pinned.
+    let (code, err) = in_crate(&["lock"]);
+    assert_eq!(code, 0, "{err}");
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        lib.replace("Reports lines containing a marker", "Reports marked lines"),
+    )
+    .unwrap();
+    let (code, err) = in_crate(&["plugin", "build"]);
+    assert_eq!(code, 0, "{err}");
+    assert_ne!(
+        std::fs::read_to_string(dir.join("pipeline.toml")).unwrap(),
+        pipeline
+    );
+    let (code, err) = in_crate(&["check", "--locked"]);
+    assert_eq!(code, 0, "{err}");
 
     let r = ws.gantry(&["plugin", "new", "todo-check"]);
     assert_eq!(r.code, 2, "refuses to overwrite");

@@ -84,6 +84,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as HttpErrorCode;
 use wasmtime_wasi_http::{
     Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
 };
@@ -620,6 +621,23 @@ impl Shared {
 }
 
 impl WasiHttpHooks for Hooks {
+    /// A lost connection or protocol error: the plugin gets the error code, the stage
+    /// log says what happened (wasmtime-wasi-http's default prints it on gantry's
+    /// console, between other stages' lines).
+    fn p2_error_from_hyper(&mut self, err: &hyper::Error) -> HttpErrorCode {
+        self.shared
+            .log
+            .line("gantry", &format!("http: the connection failed: {err}"));
+        HttpErrorCode::HttpProtocolError
+    }
+
+    fn p2_error_from_connect(&mut self, err: &std::io::Error) -> HttpErrorCode {
+        self.shared
+            .log
+            .line("gantry", &format!("http: cannot connect: {err}"));
+        HttpErrorCode::ConnectionRefused
+    }
+
     fn send_request(
         &mut self,
         mut request: Request<WasiBody>,

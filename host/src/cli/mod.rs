@@ -146,9 +146,17 @@ pub enum PluginCommand {
         /// Directory to create (default: ./NAME).
         #[arg(long)]
         path: Option<PathBuf>,
-        /// Path of the gantry-sdk crate (default: the one this gantry was built from).
+        /// Path of a gantry-sdk crate to depend on (default: a copy of the SDK this
+        /// gantry was built with, written into the crate's `vendor/`).
         #[arg(long)]
         sdk_path: Option<PathBuf>,
+    },
+    /// Builds the plugin crate for wasm32-wasip2 and pins the component in
+    /// pipeline.toml (`-f`), and in gantry.lock when there is one.
+    Build {
+        /// The plugin crate (default: the current directory).
+        #[arg(long, default_value = ".")]
+        path: PathBuf,
     },
 }
 
@@ -168,6 +176,7 @@ pub fn main(cli: Cli) -> i32 {
             path,
             sdk_path,
         }) => scaffold::run(name, path.as_deref(), sdk_path.as_deref()),
+        Command::Plugin(PluginCommand::Build { path }) => scaffold::build(&cli, path),
     };
     match result {
         Ok(code) => code,
