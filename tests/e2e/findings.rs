@@ -238,6 +238,17 @@ fn findings_gate_passes_on_clean_upstream_and_fails_on_errors() {
     assert_eq!(r.stage("scan")["status"], "succeeded", "fail-on = never");
     assert_eq!(r.output("gate", "errors"), "2");
     assert_eq!(r.output("gate", "violations"), "1");
+    // The summary names what the gate counted.
+    let over =
+        "over the limit: stage `scan`: 2 `error` of rule `probe-error` (first at src/main.rs:2)";
+    assert!(
+        r.stage("gate")["summary"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(over),
+        "{}",
+        r.stage("gate")
+    );
     let results = sarif_results(&r, 2);
     assert_eq!(
         results.len(),

@@ -101,7 +101,7 @@ impl Plugin for FindingsGate {
             if verdict.violations.is_empty() {
                 "within limits".to_string()
             } else {
-                format!("{} over the limit", verdict.violations.len())
+                over_the_limit(&verdict.violations)
             }
         );
         let outcome = if verdict.violations.is_empty() {
@@ -119,6 +119,37 @@ impl Plugin for FindingsGate {
             .output("violations", verdict.violations.len().to_string())
             .output("stages", verdict.stages.join(",")))
     }
+}
+
+/// Names what the gate counted against its limits: `over the limit: stage `deps`: 2
+/// `error` of rule `RUSTSEC-2024-0001` (first at Cargo.lock:12); …`, at most three,
+/// then how many more.
+fn over_the_limit(violations: &[crate::Violation]) -> String {
+    const SHOWN: usize = 3;
+    let each: Vec<String> = violations
+        .iter()
+        .take(SHOWN)
+        .map(|v| {
+            let at = match (&v.path, v.line) {
+                (Some(p), Some(l)) if l > 0 => format!(" (first at {p}:{l})"),
+                (Some(p), _) => format!(" (first in {p})"),
+                _ => String::new(),
+            };
+            format!(
+                "stage `{}`: {} `{}` of rule `{}`{at}",
+                v.stage,
+                v.count,
+                v.level.as_str(),
+                v.rule
+            )
+        })
+        .collect();
+    let more = violations.len().saturating_sub(SHOWN);
+    let mut out = format!("over the limit: {}", each.join("; "));
+    if more > 0 {
+        out.push_str(&format!("; and {more} more (see the findings)"));
+    }
+    out
 }
 
 gantry_sdk::export_plugin!(FindingsGate);
