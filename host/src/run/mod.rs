@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod display;
 pub mod findings;
 pub mod git;
 pub mod journal;
