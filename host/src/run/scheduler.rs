@@ -34,7 +34,7 @@ use super::redact::Redactor;
 use super::resume::{Resume, RunLock};
 use crate::caps::secrets::SecretStore;
 use crate::manifest::{Manifest, Stage, interp};
-use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
+use crate::report::model::{Artifact, Outcome, PluginInfo, StageRecord, StageReport, StageStatus};
 use crate::runtime::bindings::types as wit;
 use crate::runtime::{RunError, Runtime, StageSetup};
 
@@ -170,10 +170,13 @@ pub async fn execute(
         Some(_) => None,
         None => Some(RunLock::acquire(&run_dir).map_err(|e| anyhow::anyhow!("{e}"))?),
     };
-    let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
-    let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
+    // Values first: every record of the run is redacted with them.
     let secrets = Arc::new(SecretStore::load(manifest));
     let redactor = Arc::new(secrets.redactor());
+    let audit =
+        Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?.redacting(redactor.clone()));
+    let journal =
+        Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?.redacting(redactor.clone()));
     let shared = Arc::new(Shared {
         runtime,
         prepared: prepared.clone(),
@@ -204,7 +207,7 @@ pub async fn execute(
                 stage: name.clone(),
                 plugin_ref: stage.plugin.clone(),
                 plugin_digest: prepared_stage.plugin.digest.to_string(),
-                plugin: Some((*prepared_stage.info).clone()),
+                plugin: Some(plugin_info(&shared, prepared_stage)),
                 status: StageStatus::Pending,
                 reason: None,
                 report: None,
@@ -523,7 +526,7 @@ fn panic_record(shared: &Shared, name: &str, why: &str) -> StageRecord {
             .map(|s| s.plugin.clone())
             .unwrap_or_default(),
         plugin_digest: stage.plugin.digest.to_string(),
-        plugin: Some((*stage.info).clone()),
+        plugin: Some(plugin_info(shared, stage)),
         status: StageStatus::Failed,
         reason: Some(format!("internal error in gantry: {why}")),
         report: None,
@@ -550,7 +553,7 @@ fn run_stage(
         stage: name.to_string(),
         plugin_ref: stage.plugin.clone(),
         plugin_digest: prepared.plugin.digest.to_string(),
-        plugin: Some((*prepared.info).clone()),
+        plugin: Some(plugin_info(sh, prepared)),
         status: StageStatus::Running,
         reason: None,
         report: None,
@@ -607,7 +610,11 @@ fn run_stage(
                 timeout: stage.timeout,
                 cancel: cancel.clone(),
             };
-            last = sh.runtime.run(&prepared.plugin, setup, ctx.clone());
+            // Sealed by the runtime: redacted before anything here reads it.
+            last = sh
+                .runtime
+                .run(&prepared.plugin, setup, ctx.clone())
+                .into_inner();
             match &last {
                 Ok(_) => break,
                 Err(
@@ -678,7 +685,6 @@ fn run_stage(
         rec.status = StageStatus::FailedAllowed;
     }
     rec.duration_ms = start.elapsed().as_millis() as u64;
-    redact_record(&mut rec, &sh.redactor);
     log.line(
         "gantry",
         &format!(
@@ -695,42 +701,10 @@ fn run_stage(
     rec
 }
 
-/// A plugin that was given a secret may put it in its report: mask it everywhere the
-/// report goes (summary, SARIF, run.json, later stages' inputs).
-fn redact_record(rec: &mut StageRecord, r: &Redactor) {
-    if r.is_empty() {
-        return;
-    }
-    let red = |s: &mut String| {
-        if let std::borrow::Cow::Owned(o) = r.redact(s) {
-            *s = o;
-        }
-    };
-    if let Some(reason) = rec.reason.as_mut() {
-        red(reason);
-    }
-    if let Some(report) = rec.report.as_mut() {
-        red(&mut report.summary);
-        for (_, v) in report.outputs.iter_mut() {
-            red(v);
-        }
-        for a in report.artifacts.iter_mut() {
-            red(a);
-        }
-        for f in report.findings.iter_mut() {
-            red(&mut f.message);
-            if let Some(fp) = f.fingerprint.as_mut() {
-                red(fp);
-            }
-            if let Some(l) = f.location.as_mut() {
-                red(&mut l.path);
-            }
-            if let Some(fix) = f.fix.as_mut() {
-                red(&mut fix.inserted);
-                red(&mut fix.description);
-            }
-        }
-    }
+/// What the plugin said about itself, as the records keep it. `describe` runs with no
+/// grants, so it cannot know a value; sealed all the same, like everything a plugin says.
+fn plugin_info(sh: &Shared, p: &super::prepare::PreparedStage) -> PluginInfo {
+    sh.redactor.seal((*p.info).clone()).into_inner()
 }
 
 /// Interpolates and re-validates the config, builds the WIT context.
@@ -818,7 +792,8 @@ fn check_report(
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(format!(
-                "output key {k:?} is not made of letters, digits, `-` and `_`"
+                "output key `{}` is not made of letters, digits, `-` and `_`",
+                super::display::shown(k, 80)
             ));
         }
         if v.len() > MAX_OUTPUT_VALUE {
