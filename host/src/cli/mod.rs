@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::manifest::{Diagnostics, Manifest};
 use crate::report::model::{StageRecord, StageStatus};
+use crate::run::display::escape;
 use crate::run::git::GitFacts;
 use crate::run::prepare::{Prepared, prepare};
 use crate::run::scheduler::{Event, Observer, RunOptions, execute};
@@ -370,8 +371,9 @@ impl Observer for Console {
                 reason,
             } => {
                 eprintln!(
-                    "{} {stage}: {reason}; attempt {attempt}",
-                    style::yellow("↻")
+                    "{} {stage}: {}; attempt {attempt}",
+                    style::yellow("↻"),
+                    escape(reason)
                 );
             }
             Event::Finished(rec) => eprintln!("{}", finished_line(rec)),
@@ -379,7 +381,10 @@ impl Observer for Console {
     }
 }
 
+/// One line per stage. Summaries and reasons are the plugin's words: escaped, so a
+/// control sequence in them cannot rewrite this line or forge the next.
 fn finished_line(rec: &StageRecord) -> String {
+    let reason = rec.reason.as_deref().map(escape);
     let secs = format!("{:.2}s", rec.duration_ms as f64 / 1000.0);
     let findings = rec
         .report
@@ -399,7 +404,7 @@ fn finished_line(rec: &StageRecord) -> String {
     let summary = rec
         .report
         .as_ref()
-        .map(|r| r.summary.clone())
+        .map(|r| escape(&r.summary).into_owned())
         .filter(|s| !s.is_empty());
     match rec.status {
         StageStatus::Succeeded => format!(
@@ -414,26 +419,26 @@ fn finished_line(rec: &StageRecord) -> String {
             style::red("✗"),
             rec.stage,
             style::dim(&secs),
-            rec.reason.as_deref().unwrap_or("failed")
+            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::FailedAllowed => format!(
             "{} {} {}{findings}: failed (allowed): {}",
             style::yellow("!"),
             rec.stage,
             style::dim(&secs),
-            rec.reason.as_deref().unwrap_or("failed")
+            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::Skipped => format!(
             "{} {} skipped: {}",
             style::dim("-"),
             rec.stage,
-            rec.reason.as_deref().unwrap_or("")
+            reason.as_deref().unwrap_or("")
         ),
         StageStatus::Cancelled => format!(
             "{} {} cancelled: {}",
             style::yellow("-"),
             rec.stage,
-            rec.reason.as_deref().unwrap_or("")
+            reason.as_deref().unwrap_or("")
         ),
         StageStatus::Pending | StageStatus::Running => format!("  {} {:?}", rec.stage, rec.status),
     }

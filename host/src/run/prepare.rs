@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::manifest::{Diagnostic, Diagnostics, Manifest, Stage, did_you_mean};
 use crate::report::model::PluginInfo;
+use crate::run::display::escape;
 use crate::runtime::{LoadedPlugin, Runtime, builtins};
 
 /// A stage whose plugin is loaded and whose config matched the plugin's schema.
@@ -184,15 +185,19 @@ fn load_one(
         })?;
     let info = runtime.describe(&plugin).map_err(|e| {
         at(format!(
-            "stage `{}`: plugin `{}` failed to describe itself: {e}",
-            stage.name, stage.plugin
+            "stage `{}`: plugin `{}` failed to describe itself: {}",
+            stage.name,
+            stage.plugin,
+            escape(&e.to_string())
         ))
     })?;
     let schema = ConfigSchema::new(info.config_schema.clone(), runtime.memo_dir("config-ok"));
     schema.check().map_err(|e| {
         at(format!(
-            "stage `{}`: plugin `{}` declares an invalid config schema: {e}",
-            stage.name, stage.plugin
+            "stage `{}`: plugin `{}` declares an invalid config schema: {}",
+            stage.name,
+            stage.plugin,
+            escape(&e)
         ))
     })?;
     Ok((Arc::new(plugin), Arc::new(info), Arc::new(schema)))
@@ -217,8 +222,10 @@ pub fn validate_config(
             return vec![manifest.diag(
                 stage.plugin_span,
                 format!(
-                    "stage `{}`: plugin `{}` declares an invalid config schema: {e}",
-                    stage.name, stage.plugin
+                    "stage `{}`: plugin `{}` declares an invalid config schema: {}",
+                    stage.name,
+                    stage.plugin,
+                    escape(e)
                 ),
             )];
         }
@@ -255,16 +262,18 @@ pub fn validate_config(
                                 format!(".{shown}")
                             },
                             stage.name,
-                            info.name
+                            escape(&info.name)
                         ),
                     );
                     let list = known
                         .iter()
-                        .map(|k| format!("`{k}`"))
+                        .map(|k| format!("`{}`", escape(k)))
                         .collect::<Vec<_>>()
                         .join(", ");
                     d = match did_you_mean(key, known.iter().map(String::as_str)) {
-                        Some(m) => d.with_hint(format!("did you mean `{m}`? valid keys: {list}")),
+                        Some(m) => {
+                            d.with_hint(format!("did you mean `{}`? valid keys: {list}", escape(m)))
+                        }
                         None if !known.is_empty() => d.with_hint(format!("valid keys: {list}")),
                         None => d,
                     };
@@ -281,8 +290,10 @@ pub fn validate_config(
                 let d = manifest.diag(
                     span,
                     format!(
-                        "{what} of stage `{}` does not match the config schema of plugin `{}`: {err}",
-                        stage.name, info.name
+                        "{what} of stage `{}` does not match the config schema of plugin `{}`: {}",
+                        stage.name,
+                        escape(&info.name),
+                        escape(&err.to_string())
                     ),
                 )
                 .with_hint(format!("`gantry plugin inspect {}` shows the schema", stage.plugin));
