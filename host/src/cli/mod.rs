@@ -524,6 +524,13 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     if args.locked {
         lock::verify(&prepared)?;
     }
+    if args.workspace.is_some() {
+        // `prepare` checked against the pipeline's directory; grants are relative to this.
+        let exposed = crate::run::prepare::secret_exposures(&prepared.manifest, &workspace);
+        if !exposed.is_empty() {
+            return Err(Failure::Diagnostics(Diagnostics(exposed)));
+        }
+    }
     if !args.stages.is_empty() {
         prepared
             .manifest
