@@ -844,12 +844,118 @@ fn check_report(
             ),
         );
     }
+    outside_paths(&mut report, log);
     let artifacts = report
         .artifacts
         .iter()
         .map(|p| collect_artifact(p, stage, workspace))
         .collect();
     Ok((report, artifacts))
+}
+
+/// Most notes about dropped finding locations written to a stage's log.
+const MAX_PATH_NOTES: usize = 20;
+
+/// A finding's path as a workspace-relative, `/`-separated path without `.` or `..`
+/// segments; the plugin's own view of the workspace (`/workspace/…`) is accepted.
+/// `Err`: why it does not name a workspace file.
+pub fn workspace_relative(path: &str) -> Result<String, &'static str> {
+    let root = crate::caps::fs::GUEST_ROOT;
+    let rel = match path.strip_prefix(root) {
+        Some("") => ".",
+        Some(rest) if rest.starts_with('/') => &rest[1..],
+        _ => path,
+    };
+    if rel.is_empty() {
+        return Err("the path is empty");
+    }
+    if rel.contains('\0') {
+        return Err("the path contains a NUL byte");
+    }
+    // Windows consumers of SARIF read `\` as a separator (`..\..\x` climbs out).
+    if rel.contains('\\') {
+        return Err("the path contains `\\`");
+    }
+    let b = rel.as_bytes();
+    if rel.starts_with('/') || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':') {
+        return Err("an absolute path outside the workspace");
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("it climbs out of the workspace with `..`");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
+/// Finding locations and fixes must name workspace files: a plugin's
+/// `../../etc/passwd` or `/etc/shadow` would otherwise become a link in SARIF
+/// (`file:///etc/shadow`) and a file a reviewer's tools open or patch. Such a
+/// location is dropped, the finding kept with a note in its message; such a fix is
+/// dropped; each is said in the stage log. Other paths are normalized.
+fn outside_paths(report: &mut StageReport, log: &StageLog) {
+    use super::display::shown;
+    let mut notes = 0usize;
+    let mut note = |what: String| {
+        notes += 1;
+        if notes <= MAX_PATH_NOTES {
+            log.line("gantry", &what);
+        }
+    };
+    for (i, f) in report.findings.iter_mut().enumerate() {
+        if let Some(l) = f.location.as_mut() {
+            match workspace_relative(&l.path) {
+                Ok(p) => l.path = p,
+                Err(why) => {
+                    note(format!(
+                        "report: finding {} (rule `{}`): location `{}` dropped: {why}; the finding is kept without it",
+                        i + 1,
+                        shown(&f.rule_id, 80),
+                        shown(&l.path, 200)
+                    ));
+                    f.message.push_str(&format!(
+                        " [location `{}` dropped by gantry: {why}]",
+                        shown(&l.path, 200)
+                    ));
+                    f.location = None;
+                }
+            }
+        }
+        if let Some(fix) = f.fix.as_mut() {
+            match workspace_relative(&fix.path) {
+                Ok(p) => fix.path = p,
+                Err(why) => {
+                    note(format!(
+                        "report: finding {} (rule `{}`): fix of `{}` dropped: {why}",
+                        i + 1,
+                        shown(&f.rule_id, 80),
+                        shown(&fix.path, 200)
+                    ));
+                    f.fix = None;
+                }
+            }
+        }
+    }
+    if notes > MAX_PATH_NOTES {
+        log.line(
+            "gantry",
+            &format!(
+                "report: {} more locations or fixes outside the workspace dropped",
+                notes - MAX_PATH_NOTES
+            ),
+        );
+    }
 }
 
 fn collect_artifact(path: &str, stage: &Stage, workspace: &Path) -> Artifact {
@@ -1017,4 +1123,34 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     f.write_all(data)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workspace_relative;
+
+    #[test]
+    fn finding_paths_are_workspace_relative_or_refused() {
+        for (path, want) in [
+            ("src/a.rs", "src/a.rs"),
+            ("./src//b/../a.rs", "src/a.rs"),
+            ("/workspace/src/a.rs", "src/a.rs"),
+            ("/workspace", "."),
+            ("src/[id].tsx", "src/[id].tsx"),
+        ] {
+            assert_eq!(workspace_relative(path).as_deref(), Ok(want), "{path}");
+        }
+        for path in [
+            "",
+            "../../etc/passwd",
+            "src/../../x",
+            "/etc/shadow",
+            "/workspacex/a",
+            "C:/Windows/x",
+            "..\\..\\etc\\passwd",
+            "a\0b",
+        ] {
+            assert!(workspace_relative(path).is_err(), "{path}");
+        }
+    }
 }
