@@ -97,6 +97,19 @@ fn audit_and_inspect_show_the_plugin_s_words_escaped() {
     );
     assert!(r.stdout.contains("capabilities (imported → granted):"));
 
+    // `--json` too: JSON escapes C0 controls itself; gantry escapes the rest.
+    for args in [
+        &["audit", "--json"][..],
+        &["check", "--json"],
+        &["plugin", "inspect", plugins::SPOOF, "--json"],
+    ] {
+        let r = ws.gantry(args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        assert_eq!(control(&r.stdout), None, "{args:?}: {:?}", r.stdout);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+        assert!(v.to_string().contains("1.0\u{202e}0.9"), "{args:?}: {v}");
+    }
+
     let r = ws.gantry(&["plugin", "inspect", plugins::SPOOF]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(control(&r.stdout), None, "{:?}", r.stdout);

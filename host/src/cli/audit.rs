@@ -148,10 +148,8 @@ pub fn run(cli: &Cli) -> Result<i32, Failure> {
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
     let audit = audit(&prepared, &cli.file.display().to_string());
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&audit).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&audit).unwrap_or_default();
+        println!("{}", crate::run::display::json(&text));
     } else {
         print!("{}", render(&audit));
     }

@@ -94,7 +94,8 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
             "plugin": info,
             "imports": imports,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+        println!("{}", crate::run::display::json(&text));
         return Ok(exit::SUCCESS);
     }
     // Everything `describe` returned is the plugin's own text: escaped, so a control

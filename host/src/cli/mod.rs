@@ -256,10 +256,8 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
             .iter()
             .map(|s| json!({"stage": s.name, "plugin": s.info.name, "version": s.info.version, "digest": s.plugin.digest.to_string()}))
             .collect();
-        println!(
-            "{}",
-            json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages})
-        );
+        let out = json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages});
+        println!("{}", crate::run::display::json(&out.to_string()));
     } else {
         eprintln!(
             "{} `{}`: {} stages, plugins loaded, configs valid{}",
@@ -577,7 +575,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     if cli.json {
         let summary = std::fs::read_to_string(outcome.dir.join("summary.json")).unwrap_or_default();
-        println!("{summary}");
+        println!("{}", crate::run::display::json(&summary));
     } else {
         let count = |s: StageStatus| outcome.records.iter().filter(|r| r.status == s).count();
         let line = format!(

@@ -58,6 +58,25 @@ pub fn escape(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON text for a terminal (`--json` output): JSON itself escapes only C0 controls,
+/// so DEL, C1 controls, bidi characters and line separators left in its strings are
+/// written as `\uXXXX` escapes, which read back as the same characters.
+pub fn json(text: &str) -> Cow<'_, str> {
+    let unsafe_in_json = |c: char| is_unsafe(c) && !matches!(c, '\n' | '\r' | '\t');
+    if !text.chars().any(unsafe_in_json) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if unsafe_in_json(c) {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// At most `max` characters of `s`, escaped, with `…` when it was cut: plugin text
 /// quoted inside a message.
 pub fn shown(s: &str, max: usize) -> String {
@@ -87,6 +106,16 @@ mod tests {
         );
         // Printable text, non-ASCII included, is kept as it is.
         assert!(matches!(escape("✓ café — 日本 🔑"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_keeps_its_meaning_and_loses_its_controls() {
+        let v = serde_json::json!({"name": "a\u{1b}[8m\u{9b}\u{7f}\u{202e}b\u{2028}", "n": 1});
+        let text = serde_json::to_string_pretty(&v).expect("json");
+        let safe = json(&text);
+        assert!(!safe.chars().any(|c| is_unsafe(c) && c != '\n'), "{safe}");
+        let back: serde_json::Value = serde_json::from_str(&safe).expect("still JSON");
+        assert_eq!(back, v);
     }
 
     #[test]
