@@ -360,6 +360,21 @@ mod tests {
     }
 
     #[test]
+    fn a_two_line_value_printed_as_it_is_is_masked_across_its_newline() {
+        // Lines too short to be masked on their own: only the join with the newline
+        // that separated them on stdout finds the value.
+        let path = std::env::temp_dir().join(format!("gantry-log-2l-{}.log", std::process::id()));
+        let _tmp = Tmp(path.clone());
+        let r = Arc::new(Redactor::new(&[("K".into(), "ab3d\nx9z".into())]));
+        let log = StageLog::create(&path, 1 << 20, r).expect("create log");
+        log.stream_line("stdout", "key: ab3d", true);
+        log.stream_line("stdout", "x9z", true);
+        drop(log);
+        let log = std::fs::read_to_string(&path).expect("read log");
+        assert_eq!(texts(&log), ["key: [secret:K]", "[secret:K]"]);
+    }
+
+    #[test]
     fn what_is_held_back_is_bounded() {
         let (a, b) = V.split_at(10);
         // More than WINDOW records between the pieces: the first has been written.
