@@ -226,7 +226,9 @@ fn main() {
         // Warm up.
         for _ in 0..50 {
             rt.describe(&plugin).expect("describe");
-            rt.run(&plugin, setup(&ws, vec![]), ctx("{}")).expect("run");
+            rt.run(&plugin, setup(&ws, vec![]), ctx("{}"))
+                .into_inner()
+                .expect("run");
         }
         // GANTRY_BENCH_N raises the count, e.g. to profile this loop alone.
         let n: usize = std::env::var("GANTRY_BENCH_N")
@@ -247,7 +249,7 @@ fn main() {
                 .map(|_| {
                     let s = setup(&ws, vec![]);
                     let t = Instant::now();
-                    rt.run(&plugin, s, ctx("{}")).expect("run");
+                    rt.run(&plugin, s, ctx("{}")).into_inner().expect("run");
                     t.elapsed()
                 })
                 .collect(),
@@ -372,6 +374,7 @@ fn main() {
             let t = Instant::now();
             report = Some(
                 rt.run(&plugin, setup(&corpus, vec![".".into()]), ctx("{}"))
+                    .into_inner()
                     .expect("wasm scan"),
             );
             wasm_runs.push(t.elapsed());

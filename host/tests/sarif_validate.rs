@@ -375,6 +375,26 @@ fn realistic_records() -> Vec<StageRecord> {
         Some("./keys/../keys/store.jks"),
         None,
     );
+    // Paths outside the workspace: the location and the fix are left out, the result
+    // says why in its properties.
+    let mut outside = finding(
+        "secret-scan/high-entropy",
+        Level::Warning,
+        "Reported outside the workspace.",
+        Some("../../etc/passwd"),
+        region(1, None, None, None),
+    );
+    outside.fix = Some(Fix {
+        description: "Edit a host file.".into(),
+        path: "/etc/shadow".into(),
+        deleted: Region {
+            start_line: 1,
+            start_column: Some(1),
+            end_line: Some(1),
+            end_column: Some(2),
+        },
+        inserted: "x".into(),
+    });
     secrets.report = report(
         Outcome::Failure,
         "2 errors, 3 warnings, 1 note",
@@ -386,6 +406,7 @@ fn realistic_records() -> Vec<StageRecord> {
             undeclared,
             no_location,
             whole_file,
+            outside,
         ],
     );
 
@@ -483,6 +504,16 @@ fn realistic_log_passes_microsoft_validator() {
         "trapped stage has no results"
     );
     assert_eq!(runs[1]["results"], json!([]));
+    let outside = &runs[0]["results"][7];
+    assert!(
+        outside.get("locations").is_none() && outside.get("fixes").is_none(),
+        "{outside}"
+    );
+    assert!(
+        outside["properties"]["gantry/locationDropped"].is_string(),
+        "{outside}"
+    );
+    assert!(!log.to_string().contains("file:///etc"));
 
     let Some(tool) = multitool("realistic_log_passes_microsoft_validator") else {
         return;

@@ -332,6 +332,19 @@ fn parse_source(
     ok.then_some(source)
 }
 
+/// Whether fs grant `grant` (normalized, workspace-relative: `.` is the whole
+/// workspace) reaches `file` (normalized, workspace-relative): a stage holding the
+/// grant can read the file — for a secret's `file` source, its value without
+/// `grants.reveal`. The host resolves both paths (symbolic links included) and refuses
+/// such a stage in `gantry check` and `gantry run` (`run::prepare::secret_exposures`).
+pub fn grant_reaches(grant: &str, file: &str) -> bool {
+    grant == "."
+        || file == grant
+        || file
+            .strip_prefix(grant)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
 /// For a TOML syntax error at `pos`: if its line belongs to `[secrets]`, the span
 /// of the value part of that line (after the first `=`, or after the key when
 /// there is none), to be masked in the snippet.
@@ -398,6 +411,17 @@ mod tests {
         assert!(env_name_error("9A").is_some());
         assert!(env_name_error("*").is_some());
         assert!(env_name_error("").is_some());
+    }
+
+    #[test]
+    fn grants_reaching_a_file() {
+        assert!(grant_reaches(".", "secrets/deploy.key"));
+        assert!(grant_reaches("secrets", "secrets/deploy.key"));
+        assert!(grant_reaches("secrets/deploy.key", "secrets/deploy.key"));
+        assert!(grant_reaches("a/b", "a/b/c/d"));
+        assert!(!grant_reaches("secret", "secrets/deploy.key"));
+        assert!(!grant_reaches("src", "secrets/deploy.key"));
+        assert!(!grant_reaches("secrets/deploy.key/x", "secrets/deploy.key"));
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! A single record is bounded too, whatever the plugin's memory allows: a message is
 //! cut at [`MAX_MESSAGE`] bytes, at most [`MAX_FIELDS`] fields are kept, each key at
 //! [`MAX_KEY`] and each value at [`MAX_VALUE`] bytes; what was cut is said in the
-//! record itself (`…[truncated by gantry: N bytes dropped]`). A flood of records costs
-//! the host a counter once the stage's cap is reached: nothing is buffered.
+//! record itself (`…[truncated by gantry: N bytes dropped]`). The cutting is done by
+//! [`crate::run::log::StageLog::record`], after it redacted each text whole (a value
+//! cut in half by the limit would otherwise keep its first half). A flood of records
+//! costs the host a counter once the stage's cap is reached: nothing is buffered.
 //! Before any of this, wasmtime refuses to copy more than 128 MiB across the boundary
 //! in one call ("hostcall fuel"): such a call traps and the stage fails.
 //!
@@ -41,12 +43,13 @@ pub fn clip(mut s: String, max: usize) -> String {
     s
 }
 
+/// At most [`MAX_FIELDS`] fields, as the plugin gave them (the log redacts, then cuts).
 fn bounded_fields(fields: Vec<Field>) -> Vec<(String, String)> {
     let extra = fields.len().saturating_sub(MAX_FIELDS);
     let mut out: Vec<(String, String)> = fields
         .into_iter()
         .take(MAX_FIELDS)
-        .map(|f| (clip(f.key, MAX_KEY), clip(f.value, MAX_VALUE)))
+        .map(|f| (f.key, f.value))
         .collect();
     if extra > 0 {
         out.push((
@@ -66,18 +69,16 @@ impl Host for StageState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        let fields = bounded_fields(fields);
-        self.log.record(level, &clip(message, MAX_MESSAGE), &fields);
+        self.log.record(level, message, bounded_fields(fields));
         Ok(())
     }
 
     fn progress(&mut self, done: u64, total: Option<u64>, message: String) -> wasmtime::Result<()> {
-        let message = clip(message, MAX_MESSAGE);
         let text = match total {
             Some(t) => format!("{done}/{t} {message}"),
             None => format!("{done} {message}"),
         };
-        self.log.record("progress", &text, &[]);
+        self.log.record("progress", text, Vec::new());
         Ok(())
     }
 }

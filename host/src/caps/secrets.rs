@@ -111,7 +111,8 @@ impl State {
 impl Host for StageState {
     fn get(&mut self, name: String) -> wasmtime::Result<Result<Resource<SecretHandle>, CapError>> {
         let detail = Some(serde_json::json!({ "name": name }));
-        let shown: String = name.chars().take(128).collect();
+        // Marked `…` when cut, so the records' redaction knows a value may end there.
+        let shown = crate::run::display::shown(&name, 128);
         if !self.secrets.may_get(&name) {
             // A grant alone is not enough for a secret `[secrets]` does not declare.
             let grant = if self.secrets.store.value(&name).is_some() {

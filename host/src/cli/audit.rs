@@ -37,6 +37,7 @@ use serde_json::{Value, json};
 
 use super::inspect::explain_import;
 use super::{Cli, Failure, exit, load_and_prepare, style};
+use crate::run::display::escape;
 use crate::run::prepare::Prepared;
 
 /// Capabilities in the order a reviewer reads them; grant keys not listed here follow.
@@ -147,10 +148,8 @@ pub fn run(cli: &Cli) -> Result<i32, Failure> {
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
     let audit = audit(&prepared, &cli.file.display().to_string());
     if cli.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&audit).unwrap_or_default()
-        );
+        let text = serde_json::to_string_pretty(&audit).unwrap_or_default();
+        println!("{}", crate::run::display::json(&text));
     } else {
         print!("{}", render(&audit));
     }
@@ -754,8 +753,9 @@ fn dangers(grants: &Value) -> Vec<Danger> {
             grant: "grants.reveal".into(),
             subject: name.clone(),
             reason: format!(
-                "the plugin reads the value of secret `{name}`: logs and reports are redacted, but it can send \
-                 the value anywhere its other grants reach"
+                "the plugin reads the value of secret `{name}`: gantry masks it in logs and records in its common \
+                 encodings, but not transformed (reversed, encrypted) or cut in pieces, and the plugin can send \
+                 it anywhere its other grants reach"
             ),
         });
     }
@@ -826,7 +826,14 @@ pub fn render(a: &PipelineAudit) -> String {
     for s in &a.stages {
         let _ = writeln!(o);
         let _ = writeln!(o, "{}", paint(style::bold, &format!("stage `{}`", s.stage)));
-        let _ = writeln!(o, "  plugin   {} ({} {})", s.plugin, s.name, s.version);
+        // Name and version are the plugin's own words (`run::display`).
+        let _ = writeln!(
+            o,
+            "  plugin   {} ({} {})",
+            s.plugin,
+            escape(&s.name),
+            escape(&s.version)
+        );
         let _ = writeln!(o, "  digest   {}", s.digest);
         for d in &s.dangers {
             let label = if d.severity == "critical" {

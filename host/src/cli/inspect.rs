@@ -4,6 +4,7 @@ use gantry_registry::{Digest, PluginRef, RefError};
 use serde_json::json;
 
 use super::{Cli, Failure, exit, style};
+use crate::run::display::escape;
 use crate::run::prepare::resolve_bytes;
 use crate::runtime::{EngineOptions, Runtime};
 
@@ -93,16 +94,19 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
             "plugin": info,
             "imports": imports,
         });
-        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        let text = serde_json::to_string_pretty(&out).unwrap_or_default();
+        println!("{}", crate::run::display::json(&text));
         return Ok(exit::SUCCESS);
     }
+    // Everything `describe` returned is the plugin's own text: escaped, so a control
+    // sequence in it cannot hide or rewrite the listing below (`run::display`).
     println!(
         "{}",
-        style::bold(&format!("{} {}", info.name, info.version))
+        style::bold(&format!("{} {}", escape(&info.name), escape(&info.version)))
     );
     println!("  kind:        {}", info.kind);
     if !info.description.is_empty() {
-        println!("  description: {}", info.description);
+        println!("  description: {}", escape(&info.description));
     }
     println!("  digest:      {digest}");
     println!("  size:        {} bytes", bytes.len());
@@ -117,17 +121,20 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
     for r in &info.rules {
         println!(
             "  {:<32} {:<8} {}",
-            r.id,
+            escape(&r.id),
             r.default_level.as_str(),
-            r.short_description
+            escape(&r.short_description)
         );
     }
     println!();
     println!("config schema:");
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&info.config_schema).unwrap_or_default()
-    );
+    // JSON escapes C0 controls but not C1, bidi overrides or line separators.
+    for line in serde_json::to_string_pretty(&info.config_schema)
+        .unwrap_or_default()
+        .lines()
+    {
+        println!("{}", escape(line));
+    }
     Ok(exit::SUCCESS)
 }
 

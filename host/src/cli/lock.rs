@@ -394,7 +394,8 @@ pub fn run(cli: &Cli, check: bool) -> Result<i32, Failure> {
                     pipeline.display()
                 );
                 for d in &differences {
-                    eprintln!("  {d}");
+                    // Read from a `gantry.lock` anyone with the workspace could write.
+                    eprintln!("  {}", crate::run::display::escape(d));
                 }
                 eprintln!(
                     "  hint: review the changes, then run `gantry lock` and commit `{FILE_NAME}`"
@@ -417,7 +418,7 @@ pub fn run(cli: &Cli, check: bool) -> Result<i32, Failure> {
     report(written);
     if !cli.json {
         for d in &differences {
-            eprintln!("  {d}");
+            eprintln!("  {}", crate::run::display::escape(d));
         }
         let n = lock.stages.len();
         let what = format!("{n} stage{}", if n == 1 { "" } else { "s" });

@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::manifest::{Diagnostics, Manifest};
 use crate::report::model::{StageRecord, StageStatus};
+use crate::run::display::escape;
 use crate::run::git::GitFacts;
 use crate::run::prepare::{Prepared, prepare};
 use crate::run::scheduler::{Event, Observer, RunOptions, execute};
@@ -283,10 +284,8 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
             .iter()
             .map(|s| json!({"stage": s.name, "plugin": s.info.name, "version": s.info.version, "digest": s.plugin.digest.to_string()}))
             .collect();
-        println!(
-            "{}",
-            json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages})
-        );
+        let out = json!({"ok": true, "pipeline": prepared.manifest.name, "stages": stages});
+        println!("{}", crate::run::display::json(&out.to_string()));
     } else {
         let n = prepared.stages.len();
         eprintln!(
@@ -399,8 +398,9 @@ impl Observer for Console {
                 reason,
             } => {
                 eprintln!(
-                    "{} {stage}: {reason}; attempt {attempt}",
-                    style::yellow("↻")
+                    "{} {stage}: {}; attempt {attempt}",
+                    style::yellow("↻"),
+                    escape(reason)
                 );
             }
             Event::Finished(rec) => eprintln!("{}", finished_line(rec)),
@@ -408,7 +408,10 @@ impl Observer for Console {
     }
 }
 
+/// One line per stage. Summaries and reasons are the plugin's words: escaped, so a
+/// control sequence in them cannot rewrite this line or forge the next.
 fn finished_line(rec: &StageRecord) -> String {
+    let reason = rec.reason.as_deref().map(escape);
     let secs = format!("{:.2}s", rec.duration_ms as f64 / 1000.0);
     let findings = rec
         .report
@@ -428,7 +431,7 @@ fn finished_line(rec: &StageRecord) -> String {
     let summary = rec
         .report
         .as_ref()
-        .map(|r| r.summary.clone())
+        .map(|r| escape(&r.summary).into_owned())
         .filter(|s| !s.is_empty());
     match rec.status {
         StageStatus::Succeeded => format!(
@@ -443,26 +446,26 @@ fn finished_line(rec: &StageRecord) -> String {
             style::red("✗"),
             rec.stage,
             style::dim(&secs),
-            rec.reason.as_deref().unwrap_or("failed")
+            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::FailedAllowed => format!(
             "{} {} {}{findings}: failed (allowed): {}",
             style::yellow("!"),
             rec.stage,
             style::dim(&secs),
-            rec.reason.as_deref().unwrap_or("failed")
+            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::Skipped => format!(
             "{} {} skipped: {}",
             style::dim("-"),
             rec.stage,
-            rec.reason.as_deref().unwrap_or("")
+            reason.as_deref().unwrap_or("")
         ),
         StageStatus::Cancelled => format!(
             "{} {} cancelled: {}",
             style::yellow("-"),
             rec.stage,
-            rec.reason.as_deref().unwrap_or("")
+            reason.as_deref().unwrap_or("")
         ),
         StageStatus::Pending | StageStatus::Running => format!("  {} {:?}", rec.stage, rec.status),
     }
@@ -548,6 +551,13 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     if args.locked {
         lock::verify(&prepared)?;
     }
+    if args.workspace.is_some() {
+        // `prepare` checked against the pipeline's directory; grants are relative to this.
+        let exposed = crate::run::prepare::secret_exposures(&prepared.manifest, &workspace);
+        if !exposed.is_empty() {
+            return Err(Failure::Diagnostics(Diagnostics(exposed)));
+        }
+    }
     if !args.stages.is_empty() {
         prepared
             .manifest
@@ -606,7 +616,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     rt.shutdown_timeout(std::time::Duration::from_millis(100));
     if cli.json {
         let summary = std::fs::read_to_string(outcome.dir.join("summary.json")).unwrap_or_default();
-        println!("{summary}");
+        println!("{}", crate::run::display::json(&summary));
     } else {
         let count = |s: StageStatus| outcome.records.iter().filter(|r| r.status == s).count();
         let line = format!(

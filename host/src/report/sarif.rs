@@ -22,8 +22,13 @@
 //!   `FailedAllowed` / `Cancelled`, `note` otherwise).
 //! * Paths are emitted as relative URIs (percent-encoded, UTF-8) against the `WORKSPACE`
 //!   `uriBaseId`, defined in `run.originalUriBaseIds` as the `file:` URI of the workspace root.
-//!   A path that is absolute or climbs out of the workspace with `..` becomes an absolute
-//!   `file:` URI instead (SARIF forbids `..` in file URIs).
+//!   A path that is absolute outside the workspace, climbs out of it with `..`, or holds a
+//!   `\` (a separator to Windows consumers) is never emitted: a plugin's `/etc/shadow`
+//!   must not become a `file:///etc/shadow` link that viewers open. The result keeps no
+//!   location and says why in `properties["gantry/locationDropped"]`; a fix on such a
+//!   path is dropped. (The host already drops such paths from a report as it enters,
+//!   `run::scheduler::workspace_relative`, and notes it in the finding's message; this
+//!   covers records from elsewhere.)
 //! * Rules come from `PluginInfo::rules` (first declaration of an id wins); a finding whose
 //!   `rule_id` is not declared gets a synthesized rule (`properties["gantry/declared"] = false`),
 //!   so every `ruleIndex` resolves.
@@ -337,8 +342,13 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace, compared:
     r.insert("level".into(), json!(finding.level.as_str()));
     r.insert("message".into(), json!({ "text": message }));
 
+    let mut dropped = None;
     if let Some(loc) = &finding.location
-        && let Some(artifact) = workspace.artifact_location(&loc.path)
+        && let Some(artifact) = workspace
+            .artifact_location(&loc.path)
+            .map_err(|why| dropped = Some(why))
+            .ok()
+            .flatten()
     {
         let mut physical = Map::new();
         physical.insert("artifactLocation".into(), artifact);
@@ -373,7 +383,7 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace, compared:
     }
 
     if let Some(fix) = &finding.fix
-        && let Some(artifact) = workspace.artifact_location(&fix.path)
+        && let Ok(Some(artifact)) = workspace.artifact_location(&fix.path)
         && let Some(deleted) = exact_region(&fix.deleted)
     {
         let mut f = Map::new();
@@ -394,6 +404,9 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace, compared:
     }
 
     let mut props = Map::new();
+    if let Some(why) = dropped {
+        props.insert("gantry/locationDropped".into(), json!(why));
+    }
     if let Some(raw) = finding.help_uri.as_deref().filter(|s| !s.trim().is_empty()) {
         match absolute_uri(raw) {
             Some(uri) if rules.help_uris.get(index).and_then(Option::as_deref) == Some(&uri) => {}
@@ -474,18 +487,22 @@ impl Workspace {
         Workspace { root, base_uri }
     }
 
-    /// `artifactLocation` for a workspace-relative `/`-separated path.
-    fn artifact_location(&self, path: &str) -> Option<Value> {
+    /// `artifactLocation` for a workspace-relative `/`-separated path; `Ok(None)` for
+    /// the empty path and the root; `Err(why)` for a path outside the workspace.
+    fn artifact_location(&self, path: &str) -> Result<Option<Value>, &'static str> {
         if path.is_empty() {
-            return None;
+            return Ok(None);
+        }
+        if path.contains('\\') {
+            return Err("the path contains `\\`");
         }
         let as_path = Path::new(path);
         if as_path.is_absolute() || path.starts_with('/') {
             let abs = normalize(as_path);
             if let Ok(rel) = abs.strip_prefix(&self.root) {
-                return self.relative_location(rel);
+                return Ok(self.relative_location(rel));
             }
-            return file_uri(&abs).map(|uri| json!({ "uri": uri }));
+            return Err("an absolute path outside the workspace");
         }
         let mut segments: Vec<&str> = Vec::new();
         for seg in path.split('/') {
@@ -493,23 +510,21 @@ impl Workspace {
                 "" | "." => {}
                 ".." => {
                     if segments.pop().is_none() {
-                        // Climbs out of the workspace: resolve against the root.
-                        let abs = normalize(&self.root.join(path));
-                        return file_uri(&abs).map(|uri| json!({ "uri": uri }));
+                        return Err("it climbs out of the workspace with `..`");
                     }
                 }
                 s => segments.push(s),
             }
         }
         if segments.is_empty() {
-            return None;
+            return Ok(None);
         }
         let uri = segments
             .iter()
             .map(|s| percent_encode(s.as_bytes()))
             .collect::<Vec<_>>()
             .join("/");
-        Some(json!({ "uri": uri, "uriBaseId": WORKSPACE_BASE_ID }))
+        Ok(Some(json!({ "uri": uri, "uriBaseId": WORKSPACE_BASE_ID })))
     }
 
     fn relative_location(&self, rel: &Path) -> Option<Value> {
@@ -1053,6 +1068,36 @@ mod tests {
     }
 
     #[test]
+    fn paths_outside_the_workspace_are_dropped_and_marked() {
+        let mut f = finding("SS001", Level::Error, Some("../../etc/passwd"), None);
+        f.fix = Some(Fix {
+            description: "Overwrite it.".into(),
+            path: "/etc/shadow".into(),
+            deleted: region(1, Some(1), Some(1), Some(2)),
+            inserted: "x".into(),
+        });
+        let g = finding("SS001", Level::Error, Some("/etc/shadow"), None);
+        let v = log(&[record("scan", StageStatus::Succeeded, Some(vec![f, g]))]);
+        let text = v.to_string();
+        assert!(
+            !text.contains("etc/passwd") && !text.contains("etc/shadow"),
+            "{text}"
+        );
+        for r in v["runs"][0]["results"].as_array().into_iter().flatten() {
+            assert!(r.get("locations").is_none(), "{r}");
+            assert!(r.get("fixes").is_none(), "{r}");
+            assert!(
+                r["properties"]["gantry/locationDropped"]
+                    .as_str()
+                    .is_some_and(
+                        |w| w.contains("outside the workspace") || w.contains("climbs out")
+                    ),
+                "{r}"
+            );
+        }
+    }
+
+    #[test]
     fn region_sanitizing() {
         assert_eq!(location_region(&region(0, Some(1), None, None)), None);
         assert_eq!(
@@ -1078,7 +1123,7 @@ mod tests {
     fn paths_become_uris() {
         let ws = Workspace::new(Path::new("/work/my ws"));
         assert_eq!(ws.base_uri.as_deref(), Some("file:///work/my%20ws/"));
-        let loc = |p: &str| ws.artifact_location(p);
+        let loc = |p: &str| ws.artifact_location(p).ok().flatten();
         assert_eq!(
             loc("src/café 1.rs"),
             Some(json!({"uri": "src/caf%C3%A9%201.rs", "uriBaseId": "WORKSPACE"}))
@@ -1091,14 +1136,17 @@ mod tests {
             loc("/work/my ws/x/y"),
             Some(json!({"uri": "x/y", "uriBaseId": "WORKSPACE"}))
         );
-        assert_eq!(
-            loc("/etc/passwd"),
-            Some(json!({"uri": "file:///etc/passwd"}))
-        );
-        assert_eq!(
-            loc("../other/z"),
-            Some(json!({"uri": "file:///work/other/z"}))
-        );
+        // Outside the workspace: never a `file:` URI a viewer would open.
+        for outside in [
+            "/etc/passwd",
+            "../other/z",
+            "../../etc/shadow",
+            "a/../../b",
+            "/work/my ws/../x",
+            "..\\..\\etc\\passwd",
+        ] {
+            assert!(ws.artifact_location(outside).is_err(), "{outside}");
+        }
         assert_eq!(loc(""), None);
         assert_eq!(loc("."), None);
         assert_eq!(

@@ -7,22 +7,25 @@
 //!
 //! Line shape: `{"time","run","stage","seq","phase":"intent"|"done"|"failed"|"planned"|"unknown",
 //! "capability","operation","detail",("result")}`. Secret values never appear:
-//! brokers pass names and redacted text.
+//! brokers pass names, and every string of an entry is redacted before it is written
+//! ([`Journal::redacting`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
 use super::clock::now_rfc3339;
+use super::redact::Redactor;
 
 pub struct Journal {
     file: Mutex<Option<File>>,
     seq: AtomicU64,
     planned: Mutex<Vec<Value>>,
+    redactor: Arc<Redactor>,
 }
 
 impl Journal {
@@ -32,7 +35,15 @@ impl Journal {
             file: Mutex::new(Some(file)),
             seq: AtomicU64::new(0),
             planned: Mutex::new(Vec::new()),
+            redactor: Arc::default(),
         })
+    }
+
+    /// Every string of every entry (and of `plan.json`) redacted with `redactor`: an
+    /// effect's detail holds what the plugin passed.
+    pub fn redacting(mut self, redactor: Arc<Redactor>) -> Journal {
+        self.redactor = redactor;
+        self
     }
 
     /// A journal that keeps nothing (describe calls, benchmarks).
@@ -41,11 +52,18 @@ impl Journal {
             file: Mutex::new(None),
             seq: AtomicU64::new(0),
             planned: Mutex::new(Vec::new()),
+            redactor: Arc::default(),
         }
     }
 
     fn append(&self, line: &Value, sync: bool) -> std::io::Result<()> {
-        let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+        let mut bytes = if self.redactor.is_empty() {
+            serde_json::to_vec(line).unwrap_or_default()
+        } else {
+            let mut line = line.clone();
+            self.redactor.redact_json(&mut line);
+            serde_json::to_vec(&line).unwrap_or_default()
+        };
         bytes.push(b'\n');
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = guard.as_mut() {
@@ -97,8 +115,9 @@ impl Journal {
         detail: Value,
     ) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
-        let entry = json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "planned",
+        let mut entry = json!({"time": now_rfc3339(), "run": run, "stage": stage, "seq": seq, "phase": "planned",
                            "capability": capability, "operation": operation, "detail": detail});
+        self.redactor.redact_json(&mut entry);
         if let Err(e) = self.append(&entry, false) {
             tracing::error!("cannot write journal: {e}");
         }

@@ -14,6 +14,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod clock;
+pub mod display;
 pub mod findings;
 pub mod git;
 pub mod journal;

@@ -6,15 +6,16 @@
 //! typo in the last stage's config fails in a second rather than after the build.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use gantry_registry::{Digest, PluginRef, RefError};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::manifest::{Diagnostic, Diagnostics, Manifest, Stage, did_you_mean};
+use crate::manifest::{Diagnostic, Diagnostics, Manifest, SecretSource, Stage, did_you_mean};
 use crate::report::model::PluginInfo;
+use crate::run::display::escape;
 use crate::runtime::{LoadedPlugin, Runtime, builtins};
 
 /// A stage whose plugin is loaded and whose config matched the plugin's schema.
@@ -155,11 +156,119 @@ pub fn prepare(manifest: Manifest, runtime: &Runtime) -> Result<Prepared, Diagno
             schema,
         });
     }
+    diags.extend(secret_exposures(&manifest, manifest.dir()));
     if diags.is_empty() {
         Ok(Prepared { manifest, stages })
     } else {
         Err(Diagnostics(diags))
     }
+}
+
+/// `path` made absolute (against the current directory) and lexically normalized.
+fn absolute_lexical(path: &Path) -> PathBuf {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `path` relative to `root`, `/`-separated (`.` for the root itself).
+fn relative_to(path: &Path, root: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    })
+}
+
+/// Every stage whose `grants.fs` reaches the file a `[secrets]` value is read from:
+/// such a stage could read the value without `grants.reveal`, and no audit line would
+/// say so. Refused (by `gantry check`, `run`, `audit`, `plan` and `lock`), not merely
+/// flagged: the fix never costs a legitimate pipeline anything but moving a file.
+///
+/// `workspace` is what grants are relative to. Both the path as written and the file
+/// it resolves to (symbolic links followed) are compared with each grant, as written
+/// and resolved. Not detected: a hard link to the file elsewhere in a granted
+/// directory.
+pub fn secret_exposures(manifest: &Manifest, workspace: &Path) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let roots: Vec<PathBuf> = [
+        Some(absolute_lexical(workspace)),
+        workspace.canonicalize().ok(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    // A path relative to the workspace, from either root.
+    let rel = |p: &Path| roots.iter().find_map(|r| relative_to(p, r));
+    for decl in &manifest.secrets {
+        let SecretSource::File(path) = &decl.source else {
+            continue;
+        };
+        let full = manifest.dir().join(path);
+        let files: Vec<String> = [Some(absolute_lexical(&full)), full.canonicalize().ok()]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| rel(&p))
+            .collect();
+        if files.is_empty() {
+            continue;
+        }
+        for stage in &manifest.stages {
+            let fs = &stage.grants.fs;
+            let reaching = [("read", &fs.read), ("write", &fs.write)]
+                .into_iter()
+                .flat_map(|(kind, grants)| grants.iter().map(move |g| (kind, g)))
+                .find(|(_, g)| {
+                    let resolved = workspace.join(g.as_str()).canonicalize().ok();
+                    let forms: Vec<String> = std::iter::once(g.to_string())
+                        .chain(resolved.as_deref().and_then(rel))
+                        .collect();
+                    forms.iter().any(|g| {
+                        files
+                            .iter()
+                            .any(|f| crate::manifest::secrets::grant_reaches(g, f))
+                    })
+                });
+            let Some((kind, grant)) = reaching else {
+                continue;
+            };
+            let name = &decl.name;
+            let file = files.first().map(String::as_str).unwrap_or(path);
+            out.push(
+                manifest
+                    .diag(
+                        decl.span,
+                        format!(
+                            "stage `{}` can read secret `{name}` without `grants.reveal`: its `grants.fs.{kind} = [\"{grant}\"]` reaches `{file}`, the file the secret's value is read from",
+                            stage.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "move the file out of the workspace (e.g. `{name} = {{ file = \"/etc/gantry/{}\" }}`) or read it from an environment variable (`{name} = {{ env = \"…\" }}`); or narrow stage `{}`'s grant to directories that do not hold `{file}`",
+                        Path::new(path)
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_else(|| "secret".into()),
+                        stage.name
+                    )),
+            );
+        }
+    }
+    out
 }
 
 fn load_one(
@@ -184,15 +293,19 @@ fn load_one(
         })?;
     let info = runtime.describe(&plugin).map_err(|e| {
         at(format!(
-            "stage `{}`: plugin `{}` failed to describe itself: {e}",
-            stage.name, stage.plugin
+            "stage `{}`: plugin `{}` failed to describe itself: {}",
+            stage.name,
+            stage.plugin,
+            escape(&e.to_string())
         ))
     })?;
     let schema = ConfigSchema::new(info.config_schema.clone(), runtime.memo_dir("config-ok"));
     schema.check().map_err(|e| {
         at(format!(
-            "stage `{}`: plugin `{}` declares an invalid config schema: {e}",
-            stage.name, stage.plugin
+            "stage `{}`: plugin `{}` declares an invalid config schema: {}",
+            stage.name,
+            stage.plugin,
+            escape(&e)
         ))
     })?;
     Ok((Arc::new(plugin), Arc::new(info), Arc::new(schema)))
@@ -217,8 +330,10 @@ pub fn validate_config(
             return vec![manifest.diag(
                 stage.plugin_span,
                 format!(
-                    "stage `{}`: plugin `{}` declares an invalid config schema: {e}",
-                    stage.name, stage.plugin
+                    "stage `{}`: plugin `{}` declares an invalid config schema: {}",
+                    stage.name,
+                    stage.plugin,
+                    escape(e)
                 ),
             )];
         }
@@ -255,16 +370,18 @@ pub fn validate_config(
                                 format!(".{shown}")
                             },
                             stage.name,
-                            info.name
+                            escape(&info.name)
                         ),
                     );
                     let list = known
                         .iter()
-                        .map(|k| format!("`{k}`"))
+                        .map(|k| format!("`{}`", escape(k)))
                         .collect::<Vec<_>>()
                         .join(", ");
                     d = match did_you_mean(key, known.iter().map(String::as_str)) {
-                        Some(m) => d.with_hint(format!("did you mean `{m}`? valid keys: {list}")),
+                        Some(m) => {
+                            d.with_hint(format!("did you mean `{}`? valid keys: {list}", escape(m)))
+                        }
                         None if !known.is_empty() => d.with_hint(format!("valid keys: {list}")),
                         None => d,
                     };
@@ -281,8 +398,10 @@ pub fn validate_config(
                 let d = manifest.diag(
                     span,
                     format!(
-                        "{what} of stage `{}` does not match the config schema of plugin `{}`: {err}",
-                        stage.name, info.name
+                        "{what} of stage `{}` does not match the config schema of plugin `{}`: {}",
+                        stage.name,
+                        escape(&info.name),
+                        escape(&err.to_string())
                     ),
                 )
                 .with_hint(format!("`gantry plugin inspect {}` shows the schema", stage.plugin));

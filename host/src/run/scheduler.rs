@@ -34,7 +34,7 @@ use super::redact::Redactor;
 use super::resume::{Resume, RunLock};
 use crate::caps::secrets::SecretStore;
 use crate::manifest::{Manifest, Stage, interp};
-use crate::report::model::{Artifact, Outcome, StageRecord, StageReport, StageStatus};
+use crate::report::model::{Artifact, Outcome, PluginInfo, StageRecord, StageReport, StageStatus};
 use crate::runtime::bindings::types as wit;
 use crate::runtime::{RunError, Runtime, StageSetup};
 
@@ -174,11 +174,14 @@ pub async fn execute(
         Some(_) => None,
         None => Some(RunLock::acquire(&run_dir).map_err(|e| anyhow::anyhow!("{e}"))?),
     };
-    let audit = Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?);
-    let journal = Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?);
+    // Values first: every record of the run is redacted with them.
     let secrets = Arc::new(SecretStore::load(manifest));
     let redactor = Arc::new(secrets.redactor());
     let owner_key = opts.state.owner_key().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let audit =
+        Arc::new(AuditLog::create(&run_dir.join("audit.jsonl"))?.redacting(redactor.clone()));
+    let journal =
+        Arc::new(Journal::create(&run_dir.join("journal.jsonl"))?.redacting(redactor.clone()));
     let shared = Arc::new(Shared {
         runtime,
         prepared: prepared.clone(),
@@ -210,7 +213,7 @@ pub async fn execute(
                 stage: name.clone(),
                 plugin_ref: stage.plugin.clone(),
                 plugin_digest: prepared_stage.plugin.digest.to_string(),
-                plugin: Some((*prepared_stage.info).clone()),
+                plugin: Some(plugin_info(&shared, prepared_stage)),
                 status: StageStatus::Pending,
                 reason: None,
                 report: None,
@@ -529,7 +532,7 @@ fn panic_record(shared: &Shared, name: &str, why: &str) -> StageRecord {
             .map(|s| s.plugin.clone())
             .unwrap_or_default(),
         plugin_digest: stage.plugin.digest.to_string(),
-        plugin: Some((*stage.info).clone()),
+        plugin: Some(plugin_info(shared, stage)),
         status: StageStatus::Failed,
         reason: Some(format!("internal error in gantry: {why}")),
         report: None,
@@ -556,7 +559,7 @@ fn run_stage(
         stage: name.to_string(),
         plugin_ref: stage.plugin.clone(),
         plugin_digest: prepared.plugin.digest.to_string(),
-        plugin: Some((*prepared.info).clone()),
+        plugin: Some(plugin_info(sh, prepared)),
         status: StageStatus::Running,
         reason: None,
         report: None,
@@ -614,7 +617,11 @@ fn run_stage(
                 cancel: cancel.clone(),
                 owner_key: sh.owner_key,
             };
-            last = sh.runtime.run(&prepared.plugin, setup, ctx.clone());
+            // Sealed by the runtime: redacted before anything here reads it.
+            last = sh
+                .runtime
+                .run(&prepared.plugin, setup, ctx.clone())
+                .into_inner();
             match &last {
                 Ok(_) => break,
                 Err(
@@ -685,7 +692,6 @@ fn run_stage(
         rec.status = StageStatus::FailedAllowed;
     }
     rec.duration_ms = start.elapsed().as_millis() as u64;
-    redact_record(&mut rec, &sh.redactor);
     log.line(
         "gantry",
         &format!(
@@ -702,42 +708,10 @@ fn run_stage(
     rec
 }
 
-/// A plugin that was given a secret may put it in its report: mask it everywhere the
-/// report goes (summary, SARIF, run.json, later stages' inputs).
-fn redact_record(rec: &mut StageRecord, r: &Redactor) {
-    if r.is_empty() {
-        return;
-    }
-    let red = |s: &mut String| {
-        if let std::borrow::Cow::Owned(o) = r.redact(s) {
-            *s = o;
-        }
-    };
-    if let Some(reason) = rec.reason.as_mut() {
-        red(reason);
-    }
-    if let Some(report) = rec.report.as_mut() {
-        red(&mut report.summary);
-        for (_, v) in report.outputs.iter_mut() {
-            red(v);
-        }
-        for a in report.artifacts.iter_mut() {
-            red(a);
-        }
-        for f in report.findings.iter_mut() {
-            red(&mut f.message);
-            if let Some(fp) = f.fingerprint.as_mut() {
-                red(fp);
-            }
-            if let Some(l) = f.location.as_mut() {
-                red(&mut l.path);
-            }
-            if let Some(fix) = f.fix.as_mut() {
-                red(&mut fix.inserted);
-                red(&mut fix.description);
-            }
-        }
-    }
+/// What the plugin said about itself, as the records keep it. `describe` runs with no
+/// grants, so it cannot know a value; sealed all the same, like everything a plugin says.
+fn plugin_info(sh: &Shared, p: &super::prepare::PreparedStage) -> PluginInfo {
+    sh.redactor.seal((*p.info).clone()).into_inner()
 }
 
 /// Interpolates and re-validates the config, builds the WIT context.
@@ -825,7 +799,8 @@ fn check_report(
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(format!(
-                "output key {k:?} is not made of letters, digits, `-` and `_`"
+                "output key `{}` is not made of letters, digits, `-` and `_`",
+                super::display::shown(k, 80)
             ));
         }
         if v.len() > MAX_OUTPUT_VALUE {
@@ -876,12 +851,118 @@ fn check_report(
             ),
         );
     }
+    outside_paths(&mut report, log);
     let artifacts = report
         .artifacts
         .iter()
         .map(|p| collect_artifact(p, stage, workspace))
         .collect();
     Ok((report, artifacts))
+}
+
+/// Most notes about dropped finding locations written to a stage's log.
+const MAX_PATH_NOTES: usize = 20;
+
+/// A finding's path as a workspace-relative, `/`-separated path without `.` or `..`
+/// segments; the plugin's own view of the workspace (`/workspace/…`) is accepted.
+/// `Err`: why it does not name a workspace file.
+pub fn workspace_relative(path: &str) -> Result<String, &'static str> {
+    let root = crate::caps::fs::GUEST_ROOT;
+    let rel = match path.strip_prefix(root) {
+        Some("") => ".",
+        Some(rest) if rest.starts_with('/') => &rest[1..],
+        _ => path,
+    };
+    if rel.is_empty() {
+        return Err("the path is empty");
+    }
+    if rel.contains('\0') {
+        return Err("the path contains a NUL byte");
+    }
+    // Windows consumers of SARIF read `\` as a separator (`..\..\x` climbs out).
+    if rel.contains('\\') {
+        return Err("the path contains `\\`");
+    }
+    let b = rel.as_bytes();
+    if rel.starts_with('/') || (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':') {
+        return Err("an absolute path outside the workspace");
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("it climbs out of the workspace with `..`");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    Ok(if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    })
+}
+
+/// Finding locations and fixes must name workspace files: a plugin's
+/// `../../etc/passwd` or `/etc/shadow` would otherwise become a link in SARIF
+/// (`file:///etc/shadow`) and a file a reviewer's tools open or patch. Such a
+/// location is dropped, the finding kept with a note in its message; such a fix is
+/// dropped; each is said in the stage log. Other paths are normalized.
+fn outside_paths(report: &mut StageReport, log: &StageLog) {
+    use super::display::shown;
+    let mut notes = 0usize;
+    let mut note = |what: String| {
+        notes += 1;
+        if notes <= MAX_PATH_NOTES {
+            log.line("gantry", &what);
+        }
+    };
+    for (i, f) in report.findings.iter_mut().enumerate() {
+        if let Some(l) = f.location.as_mut() {
+            match workspace_relative(&l.path) {
+                Ok(p) => l.path = p,
+                Err(why) => {
+                    note(format!(
+                        "report: finding {} (rule `{}`): location `{}` dropped: {why}; the finding is kept without it",
+                        i + 1,
+                        shown(&f.rule_id, 80),
+                        shown(&l.path, 200)
+                    ));
+                    f.message.push_str(&format!(
+                        " [location `{}` dropped by gantry: {why}]",
+                        shown(&l.path, 200)
+                    ));
+                    f.location = None;
+                }
+            }
+        }
+        if let Some(fix) = f.fix.as_mut() {
+            match workspace_relative(&fix.path) {
+                Ok(p) => fix.path = p,
+                Err(why) => {
+                    note(format!(
+                        "report: finding {} (rule `{}`): fix of `{}` dropped: {why}",
+                        i + 1,
+                        shown(&f.rule_id, 80),
+                        shown(&fix.path, 200)
+                    ));
+                    f.fix = None;
+                }
+            }
+        }
+    }
+    if notes > MAX_PATH_NOTES {
+        log.line(
+            "gantry",
+            &format!(
+                "report: {} more locations or fixes outside the workspace dropped",
+                notes - MAX_PATH_NOTES
+            ),
+        );
+    }
 }
 
 fn collect_artifact(path: &str, stage: &Stage, workspace: &Path) -> Artifact {
@@ -1041,3 +1122,33 @@ impl StateWritten {
 }
 
 pub use super::atomic::write as write_atomic;
+
+#[cfg(test)]
+mod tests {
+    use super::workspace_relative;
+
+    #[test]
+    fn finding_paths_are_workspace_relative_or_refused() {
+        for (path, want) in [
+            ("src/a.rs", "src/a.rs"),
+            ("./src//b/../a.rs", "src/a.rs"),
+            ("/workspace/src/a.rs", "src/a.rs"),
+            ("/workspace", "."),
+            ("src/[id].tsx", "src/[id].tsx"),
+        ] {
+            assert_eq!(workspace_relative(path).as_deref(), Ok(want), "{path}");
+        }
+        for path in [
+            "",
+            "../../etc/passwd",
+            "src/../../x",
+            "/etc/shadow",
+            "/workspacex/a",
+            "C:/Windows/x",
+            "..\\..\\etc\\passwd",
+            "a\0b",
+        ] {
+            assert!(workspace_relative(path).is_err(), "{path}");
+        }
+    }
+}

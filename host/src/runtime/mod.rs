@@ -36,6 +36,7 @@ use crate::report::model::{PluginInfo, StageReport};
 use crate::run::audit::{Actor, AuditLog};
 use crate::run::journal::Journal;
 use crate::run::log::StageLog;
+use crate::run::redact::Redacted;
 use bindings::{Plugin, PluginPre};
 pub use cache::{CacheLookup, CompileCache};
 use stdio::CappedOutput;
@@ -478,7 +479,21 @@ impl Runtime {
     }
 
     /// Runs one stage to its end. Blocking: call from a blocking thread.
+    ///
+    /// What the plugin returned (its report, or its error and the host's account of a
+    /// trap) is sealed here, where it enters the host, with the stage log's redactor:
+    /// the scheduler only ever holds it redacted (see [`crate::run::redact`]).
     pub fn run(
+        &self,
+        plugin: &LoadedPlugin,
+        setup: StageSetup,
+        ctx: bindings::types::StageContext,
+    ) -> Redacted<Result<StageReport, RunError>> {
+        let log = setup.log.clone();
+        log.redactor().seal(self.run_plugin(plugin, setup, ctx))
+    }
+
+    fn run_plugin(
         &self,
         plugin: &LoadedPlugin,
         setup: StageSetup,

@@ -54,7 +54,9 @@ impl CappedOutput {
             if b == b'\n' || st.partial.len() >= MAX_LINE {
                 let line = String::from_utf8_lossy(&st.partial).into_owned();
                 st.partial.clear();
-                self.log.line(self.source, &line);
+                // The log redacts it, and joins it with its neighbours to catch a
+                // value cut at this newline or at MAX_LINE.
+                self.log.stream_line(self.source, &line, b == b'\n');
                 if b == b'\n' {
                     continue;
                 }
@@ -69,7 +71,7 @@ impl CappedOutput {
         if !st.partial.is_empty() {
             let line = String::from_utf8_lossy(&st.partial).into_owned();
             st.partial.clear();
-            self.log.line(self.source, &line);
+            self.log.stream_line(self.source, &line, false);
         }
         if st.dropped > 0 {
             self.log.line(

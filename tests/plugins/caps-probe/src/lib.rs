@@ -20,8 +20,14 @@ struct Config {
     /// Secrets to reveal (`reveal.NAME` = `ok` / `denied:…`); the value is never output.
     #[serde(default)]
     reveal: Vec<String>,
-    /// Reveal and then leak the value through logs, stdout and outputs in these forms:
-    /// `plain`, `base64`, `hex`, `split`, `json`, `url`, `output`, `finding`.
+    /// Reveal and then leak the value through logs, stdout, stderr, the report and the
+    /// audit log, in these forms (see `leak` in `run`): `plain`, `upper`, `base64`,
+    /// `basic-auth`, `hex`, `hex-upper`, `split`, `split-between`, `json`,
+    /// `json-slash`, `json-u`, `url`, `url-lower`, `url-every`, `url-plus`, `html`,
+    /// `multi-line`, `long-line`, `output`, `finding`, `summary`, `rule-id`,
+    /// `help-uri`, `fix`, `fingerprint`, `location`, `artifact`, `audit`; and, each
+    /// ending the stage, `output-key` (the value as an output key) and `error` (the
+    /// value in the plugin's error).
     #[serde(default)]
     leak: Vec<String>,
     /// Secret to leak.
@@ -51,6 +57,12 @@ mod base64_lite {
         }
         out
     }
+}
+
+/// `value` cut in two at its middle character.
+fn halves(value: &str) -> (&str, &str) {
+    let cut = value.char_indices().nth(value.chars().count() / 2);
+    value.split_at(cut.map_or(0, |(i, _)| i))
 }
 
 fn describe(e: &Error) -> String {
@@ -100,8 +112,89 @@ impl Plugin for CapsProbe {
         }
         if let Some(name) = &config.leak_secret {
             let value = gantry_sdk::secrets::get(name)?.reveal()?;
+            let url = |every: bool, lower: bool, plus: bool| -> String {
+                value
+                    .bytes()
+                    .map(|b| match b {
+                        b' ' if plus => "+".to_string(),
+                        b if !every && (b.is_ascii_alphanumeric() || b"-._~".contains(&b)) => {
+                            (b as char).to_string()
+                        }
+                        b if lower => format!("%{b:02x}"),
+                        b => format!("%{b:02X}"),
+                    })
+                    .collect()
+            };
+            let json = format!("{value:?}");
             for form in &config.leak {
                 match form.as_str() {
+                    "upper" => log::info(&format!("loud {}", value.to_ascii_uppercase()), &[]),
+                    "hex-upper" => {
+                        let h: String = value.bytes().map(|b| format!("{b:02X}")).collect();
+                        eprintln!("HEX {h}");
+                    }
+                    "split-between" => {
+                        let (a, b) = halves(&value);
+                        log::info(&format!("begins {a}"), &[]);
+                        eprintln!("other output in between");
+                        log::warn("and a record", &[]);
+                        println!("{b} ends");
+                    }
+                    "json-slash" => log::info(&format!("slash {}", json.replace('/', "\\/")), &[]),
+                    "json-u" => {
+                        let u: String = value
+                            .encode_utf16()
+                            .map(|u| format!("\\u{u:04x}"))
+                            .collect();
+                        println!("u {u}");
+                    }
+                    "url" => log::info(&format!("url ?t={}", url(false, false, false)), &[]),
+                    "url-lower" => log::info(&format!("url ?t={}", url(false, true, false)), &[]),
+                    "url-every" => eprintln!("url ?t={}", url(true, false, false)),
+                    "url-plus" => println!("form t={}", url(false, false, true)),
+                    "html" => {
+                        let h: String = value.chars().map(|c| format!("&#{};", c as u32)).collect();
+                        log::info(&format!("html {h}"), &[]);
+                    }
+                    "multi-line" => {
+                        log::info(&format!("as one record:\n{value}\nend"), &[]);
+                        println!("{value}");
+                        eprintln!("{}", value.replace('\n', "\r\n"));
+                        log::info("json", &[("v", &json)]);
+                    }
+                    "long-line" => {
+                        // Cut by the host's longest stdout line, mid-value.
+                        println!("{}{value}", "x".repeat(8 * 1024 - 5));
+                    }
+                    "rule-id" => report.push(Finding::new(value.clone(), Level::Note, "rule")),
+                    "help-uri" => report.push(Finding::new("leak", Level::Note, "help").help(
+                        format!("https://help.example/?t={}", url(true, true, false)),
+                    )),
+                    "fix" => {
+                        report.push(Finding::new("leak", Level::Note, "fix").at("x.txt", 1).fix(
+                            Fix {
+                                description: format!("replace with {value}"),
+                                path: value.clone(),
+                                deleted: Region::columns(1, 1, 2),
+                                inserted: value.clone(),
+                            },
+                        ))
+                    }
+                    "fingerprint" => report.push(
+                        Finding::new("leak", Level::Note, "fp").fingerprint(b64(value.as_bytes())),
+                    ),
+                    "location" => report.push(
+                        Finding::new("leak", Level::Note, "loc").at(format!("src/{value}"), 1),
+                    ),
+                    "artifact" => report = report.artifact(format!("dist/{value}")),
+                    "audit" => {
+                        // A name the host records when it refuses it.
+                        let _ = gantry_sdk::secrets::get(&value);
+                    }
+                    "output-key" => {
+                        return Ok(Report::new().output(value.clone(), "v"));
+                    }
+                    "error" => return Err(Error::failed(format!("cannot go on: {value}"))),
                     "plain" => log::info(&format!("the token is {value}"), &[]),
                     "base64" => println!("b64 {}", b64(value.as_bytes())),
                     "basic-auth" => log::warn(
@@ -116,7 +209,7 @@ impl Plugin for CapsProbe {
                         eprintln!("hex {h}");
                     }
                     "split" => {
-                        let (a, b) = value.split_at(value.len() / 2);
+                        let (a, b) = halves(&value);
                         log::info(&format!("first half {a}"), &[]);
                         log::info(b, &[]);
                         println!("stdout half {a}");
