@@ -283,9 +283,9 @@ impl Manifest {
 /// Internals the fuzz targets in `fuzz/` exercise directly. Not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::grants::process::{arg_matches, widened};
     /// The argument glob of `grants.process` and of image tags (`*` crosses `/`).
     pub use crate::grants::process::glob_match as arg_glob_match;
+    pub use crate::grants::process::{arg_matches, widened};
 }
 
 #[cfg(test)]

@@ -49,8 +49,28 @@ pub struct Launcher {
 }
 
 const SHELLS: &[&str] = &[
-    "sh", "bash", "dash", "zsh", "fish", "ksh", "ksh93", "mksh", "pdksh", "csh", "tcsh", "ash",
-    "yash", "rc", "es", "elvish", "nu", "xonsh", "pwsh", "powershell", "cmd", "rbash",
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "fish",
+    "ksh",
+    "ksh93",
+    "mksh",
+    "pdksh",
+    "csh",
+    "tcsh",
+    "ash",
+    "yash",
+    "rc",
+    "es",
+    "elvish",
+    "nu",
+    "xonsh",
+    "pwsh",
+    "powershell",
+    "cmd",
+    "rbash",
 ];
 const MULTICALL: &[&str] = &["busybox", "toybox"];
 /// Run the command given as their arguments.
@@ -106,10 +126,41 @@ const WRAPPERS: &[&str] = &[
 const DEBUGGERS: &[&str] = &["strace", "ltrace", "gdb", "lldb", "valgrind", "perf"];
 /// Language interpreters: the argument is the program.
 const INTERPRETERS: &[&str] = &[
-    "awk", "gawk", "mawk", "nawk", "perl", "node", "nodejs", "deno", "bun", "ruby", "irb", "php",
-    "lua", "luajit", "tclsh", "wish", "Rscript", "R", "guile", "racket", "julia", "java",
-    "jshell", "groovy", "scala", "escript", "elixir", "erl", "sbcl", "ocaml", "runghc", "ghci",
-    "osascript", "pypy", "pypy3",
+    "awk",
+    "gawk",
+    "mawk",
+    "nawk",
+    "perl",
+    "node",
+    "nodejs",
+    "deno",
+    "bun",
+    "ruby",
+    "irb",
+    "php",
+    "lua",
+    "luajit",
+    "tclsh",
+    "wish",
+    "Rscript",
+    "R",
+    "guile",
+    "racket",
+    "julia",
+    "java",
+    "jshell",
+    "groovy",
+    "scala",
+    "escript",
+    "elixir",
+    "erl",
+    "sbcl",
+    "ocaml",
+    "runghc",
+    "ghci",
+    "osascript",
+    "pypy",
+    "pypy3",
 ];
 /// Editors that run commands (`vim -c '!…'`, `ed` with `!`).
 const EDITORS: &[&str] = &["vi", "vim", "nvim", "ex", "ed", "emacs"];
@@ -208,7 +259,9 @@ const CONTAINERS: Launcher = Launcher {
     kind: Kind::Subcommand {
         valued: &["-H", "--host", "--context", "--config", "--kubeconfig"],
         config: &["-H", "--host", "--context", "--config", "--kubeconfig"],
-        running: &["run", "exec", "create", "build", "compose", "debug", "attach", "cp"],
+        running: &[
+            "run", "exec", "create", "build", "compose", "debug", "attach", "cp",
+        ],
     },
     what: "a client that starts arbitrary containers or processes",
 };
@@ -233,7 +286,9 @@ pub fn launcher(cmd: &str) -> Option<Launcher> {
         c if SHELLS.contains(&c) => any("a shell"),
         c if MULTICALL.contains(&c) => any("a multi-call binary that contains a shell"),
         c if WRAPPERS.contains(&c) => any("a launcher: it runs the command in its arguments"),
-        c if DEBUGGERS.contains(&c) => any("a tracer or debugger: it runs and controls any program"),
+        c if DEBUGGERS.contains(&c) => {
+            any("a tracer or debugger: it runs and controls any program")
+        }
         c if INTERPRETERS.contains(&c) => any("an interpreter"),
         c if EDITORS.contains(&c) => any("an editor that runs commands"),
         c if BUILD.contains(&c) => {
@@ -341,6 +396,41 @@ pub fn free_launch(cmd: &str, globs: &[String]) -> Option<(usize, String)> {
     }
 }
 
+/// What a tool reads from the directory it works in that decides which code runs,
+/// or `None` for tools not known to. A plugin that can write those files (a
+/// `grants.fs.write` of its stage) chooses the code the tool runs inside its sandbox;
+/// `gantry audit` says so. Launchers count: their arguments name scripts.
+pub fn reads_workspace(cmd: &str) -> Option<&'static str> {
+    Some(match cmd {
+        "git" => "`.git/config` (`core.fsmonitor`, `core.hooksPath`, aliases, filters) and hooks",
+        "cargo" | "rustc" | "rustdoc" | "cross" => {
+            "`.cargo/config.toml` (runners, `rustc-wrapper`), build scripts and proc macros"
+        }
+        "npm" | "pnpm" | "yarn" | "bun" | "deno" | "npx" | "pnpx" | "bunx" => {
+            "`package.json` scripts, `.npmrc` and installed packages"
+        }
+        "make" | "gmake" | "bmake" | "remake" => "the makefiles' recipes",
+        "cmake" | "ninja" | "meson" | "bazel" | "bazelisk" | "just" | "task" | "scons" => {
+            "its build files"
+        }
+        "go" => "`go.mod` (toolchain), `go:generate` lines and cgo flags",
+        "pip" | "pip3" | "pytest" | "tox" | "nox" | "poetry" | "uv" | "hatch" | "pdm" => {
+            "`conftest.py`, `setup.py` and `pyproject.toml` build back-ends"
+        }
+        "gradle" | "gradlew" | "mvn" | "mvnw" | "ant" | "sbt" => "its build files and wrappers",
+        "bundle" | "rake" | "gem" => "the Gemfile and Rakefile",
+        "mix" | "composer" | "dotnet" | "msbuild" | "terraform" | "pre-commit" | "direnv" => {
+            "its project files, which name code to run"
+        }
+        c => match launcher(c) {
+            Some(Launcher {
+                kind: Kind::Any, ..
+            }) => "the scripts and files its arguments name",
+            _ => return None,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,11 +443,46 @@ mod tests {
     #[test]
     fn the_brief_s_launchers_are_all_listed() {
         for c in [
-            "sh", "bash", "zsh", "busybox", "env", "xargs", "sudo", "doas", "su", "pkexec",
-            "nice", "nohup", "timeout", "setsid", "stdbuf", "find", "awk", "gawk", "mawk",
-            "perl", "python", "python3", "python3.11", "node", "ruby", "php", "lua", "lua5.4",
-            "flock", "chroot", "watch", "unshare", "nsenter", "strace", "gdb", "ssh", "script",
-            "parallel", "make", "npx",
+            "sh",
+            "bash",
+            "zsh",
+            "busybox",
+            "env",
+            "xargs",
+            "sudo",
+            "doas",
+            "su",
+            "pkexec",
+            "nice",
+            "nohup",
+            "timeout",
+            "setsid",
+            "stdbuf",
+            "find",
+            "awk",
+            "gawk",
+            "mawk",
+            "perl",
+            "python",
+            "python3",
+            "python3.11",
+            "node",
+            "ruby",
+            "php",
+            "lua",
+            "lua5.4",
+            "flock",
+            "chroot",
+            "watch",
+            "unshare",
+            "nsenter",
+            "strace",
+            "gdb",
+            "ssh",
+            "script",
+            "parallel",
+            "make",
+            "npx",
         ] {
             assert_eq!(
                 launcher(c).map(|l| l.kind),
@@ -366,7 +491,11 @@ mod tests {
             );
             assert_eq!(free(c, &["*"]), Some(0), "{c} *");
             assert_eq!(free(c, &["x", "**"]), Some(1), "{c} x **");
-            assert_eq!(free(c, &["scripts/ci.sh"]), None, "{c} with fixed arguments");
+            assert_eq!(
+                free(c, &["scripts/ci.sh"]),
+                None,
+                "{c} with fixed arguments"
+            );
         }
         assert!(launcher("ls").is_none());
         assert!(launcher("cat").is_none());
@@ -388,6 +517,18 @@ mod tests {
         assert_eq!(free("git", &["rebase", "**"]), Some(1));
         assert_eq!(free("git", &["submodule", "foreach", "*"]), Some(2));
         assert_eq!(free("git", &["fetch", "origin"]), None);
+    }
+
+    #[test]
+    fn tools_that_read_workspace_configuration() {
+        for c in [
+            "git", "cargo", "npm", "make", "go", "pytest", "sh", "python3",
+        ] {
+            assert!(reads_workspace(c).is_some(), "{c}");
+        }
+        for c in ["ls", "cat", "ldd", "strip", "cp", "echo"] {
+            assert!(reads_workspace(c).is_none(), "{c}");
+        }
     }
 
     #[test]

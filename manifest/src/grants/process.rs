@@ -448,32 +448,104 @@ fn check_args(cx: &mut Cx<'_>, cmd: &str, args: &[Spanned<String>], what: &str) 
 /// pick the code that runs is refused where it is written.
 const CODE_VARIABLES: &[&str] = &[
     // Which programs run, and how shells start.
-    "PATH", "SHELL", "BASH_ENV", "ENV", "ZDOTDIR", "SHELLOPTS", "BASHOPTS", "PS4",
-    "PROMPT_COMMAND", "IFS", "EDITOR", "VISUAL", "PAGER", "MANPAGER", "BROWSER",
-    "SSH_ASKPASS", "SUDO_ASKPASS", "LESSOPEN", "LESSCLOSE",
+    "PATH",
+    "SHELL",
+    "BASH_ENV",
+    "ENV",
+    "ZDOTDIR",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "PROMPT_COMMAND",
+    "IFS",
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "MANPAGER",
+    "BROWSER",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "LESSOPEN",
+    "LESSCLOSE",
     // Where configuration is read from (the sandbox's HOME is private and empty).
-    "HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_HOME", "XDG_DATA_DIRS",
+    "HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_CONFIG_DIRS",
+    "XDG_DATA_HOME",
+    "XDG_DATA_DIRS",
     // glibc: loadable modules, tunables.
-    "GCONV_PATH", "GLIBC_TUNABLES", "LOCPATH", "NLSPATH", "HOSTALIASES",
+    "GCONV_PATH",
+    "GLIBC_TUNABLES",
+    "LOCPATH",
+    "NLSPATH",
+    "HOSTALIASES",
     // git.
-    "GIT_EXEC_PATH", "GIT_ASKPASS", "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "GIT_PAGER",
-    "GIT_EXTERNAL_DIFF", "GIT_PROXY_COMMAND", "GIT_TEMPLATE_DIR", "GIT_DIR", "GIT_WORK_TREE",
+    "GIT_EXEC_PATH",
+    "GIT_ASKPASS",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_PAGER",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_PROXY_COMMAND",
+    "GIT_TEMPLATE_DIR",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
     "GIT_COMMON_DIR",
     // Rust, C and make.
-    "RUSTC", "RUSTC_WRAPPER", "RUSTC_WORKSPACE_WRAPPER", "RUSTDOC", "RUSTFLAGS",
-    "RUSTDOCFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_ENCODED_RUSTDOCFLAGS", "CC", "CXX", "CPP",
-    "LD", "AR", "AS", "MAKEFLAGS", "MFLAGS", "GNUMAKEFLAGS", "MAKEFILES",
+    "RUSTC",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "RUSTDOC",
+    "RUSTFLAGS",
+    "RUSTDOCFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "CARGO_ENCODED_RUSTDOCFLAGS",
+    "CC",
+    "CXX",
+    "CPP",
+    "LD",
+    "AR",
+    "AS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "GNUMAKEFLAGS",
+    "MAKEFILES",
     // Other languages and tools.
-    "NODE_PATH", "GEM_HOME", "GEM_PATH", "BUNDLE_GEMFILE", "GOFLAGS", "GOTOOLCHAIN", "GOROOT",
-    "GOENV", "TCLLIBPATH", "OPENSSL_CONF", "OPENSSL_ENGINES", "OPENSSL_MODULES", "DOCKER_HOST",
-    "DOCKER_CONFIG", "KUBECONFIG",
+    "NODE_PATH",
+    "GEM_HOME",
+    "GEM_PATH",
+    "BUNDLE_GEMFILE",
+    "GOFLAGS",
+    "GOTOOLCHAIN",
+    "GOROOT",
+    "GOENV",
+    "TCLLIBPATH",
+    "OPENSSL_CONF",
+    "OPENSSL_ENGINES",
+    "OPENSSL_MODULES",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "KUBECONFIG",
 ];
 
 /// Prefixes of variable families that choose code or its configuration.
 const CODE_PREFIXES: &[&str] = &[
-    "LD_", "DYLD_", "GIT_CONFIG", "GIT_SSH", "PYTHON", "PERL", "RUBY", "LUA_", "NPM_CONFIG_",
-    "CARGO_BUILD_", "CARGO_TARGET_", "CARGO_HOST_", "CARGO_ALIAS_", "CARGO_REGISTRIES_",
-    "CARGO_REGISTRY_", "CARGO_CREDENTIAL_",
+    "LD_",
+    "DYLD_",
+    "GIT_CONFIG",
+    "GIT_SSH",
+    "PYTHON",
+    "PERL",
+    "RUBY",
+    "LUA_",
+    "NPM_CONFIG_",
+    "CARGO_BUILD_",
+    "CARGO_TARGET_",
+    "CARGO_HOST_",
+    "CARGO_ALIAS_",
+    "CARGO_REGISTRIES_",
+    "CARGO_REGISTRY_",
+    "CARGO_CREDENTIAL_",
 ];
 
 /// Suffixes of option variables read by runtimes (`NODE_OPTIONS`, `JAVA_TOOL_OPTIONS`,
@@ -489,7 +561,9 @@ pub fn code_variable(name: &str) -> Option<String> {
         || CODE_SUFFIXES.iter().any(|s| upper.ends_with(s))
         || upper == "NODE_OPTIONS";
     family.then(|| {
-        format!("a plugin that sets `{name}` chooses which code or configuration the command runs with")
+        format!(
+            "a plugin that sets `{name}` chooses which code or configuration the command runs with"
+        )
     })
 }
 
@@ -516,13 +590,22 @@ fn env_error(name: &str) -> Option<(String, String)> {
 /// configuration and secrets, kernel interfaces, sockets (the Docker socket lives in
 /// `/run`), every user's home. `(root, what)`.
 const WHOLE_ROOTS: &[(&str, &str)] = &[
-    ("/etc", "the host's configuration, `/etc/shadow` included (commands get a curated `/etc`)"),
+    (
+        "/etc",
+        "the host's configuration, `/etc/shadow` included (commands get a curated `/etc`)",
+    ),
     ("/root", "root's home directory as a whole"),
     ("/home", "every user's home directory"),
-    ("/proc", "kernel and process interfaces (commands get their own `/proc`)"),
+    (
+        "/proc",
+        "kernel and process interfaces (commands get their own `/proc`)",
+    ),
     ("/sys", "kernel interfaces"),
     ("/dev", "devices (commands get a minimal `/dev`)"),
-    ("/run", "runtime sockets and secrets, the Docker socket included"),
+    (
+        "/run",
+        "runtime sockets and secrets, the Docker socket included",
+    ),
     ("/var/run", "runtime sockets, the Docker socket included"),
     ("/var/lib/docker", "the Docker Engine's state"),
     ("/tmp", "every user's and every stage's temporary files"),
@@ -645,7 +728,10 @@ fn parse_host_path(entry: &str) -> Result<String, (String, String)> {
         Head::Absolute => {
             let n = normalize_absolute(entry).map_err(|w| (w, HINT.to_string()))?;
             match host_path_refusal(&n, None) {
-                Some(why) => Err((why, "name the tool's own directory instead, e.g. `~/.cargo` or `/opt/tool`".into())),
+                Some(why) => Err((
+                    why,
+                    "name the tool's own directory instead, e.g. `~/.cargo` or `/opt/tool`".into(),
+                )),
                 None => Ok(n),
             }
         }
@@ -657,10 +743,10 @@ fn parse_host_path(entry: &str) -> Result<String, (String, String)> {
                     "name the tool's directory, e.g. `~/.cargo`".into(),
                 ));
             }
-            if let Some(secret) = HOME_SECRETS
-                .iter()
-                .find(|s| covers(&format!("/{s}"), &format!("/{text}")) || covers(&format!("/{text}"), &format!("/{s}")))
-            {
+            if let Some(secret) = HOME_SECRETS.iter().find(|s| {
+                covers(&format!("/{s}"), &format!("/{text}"))
+                    || covers(&format!("/{text}"), &format!("/{s}"))
+            }) {
                 return Err((
                     format!("reaches `~/{secret}`, where credentials live"),
                     "name the tool's directory, e.g. `~/.cargo`".into(),
@@ -672,16 +758,21 @@ fn parse_host_path(entry: &str) -> Result<String, (String, String)> {
             let fb = match fallback {
                 None => String::new(),
                 Some(f) => {
-                    let inner = parse_host_path(f).map_err(|(w, h)| (format!("has a fallback `{f}` that {w}"), h))?;
+                    let inner = parse_host_path(f)
+                        .map_err(|(w, h)| (format!("has a fallback `{f}` that {w}"), h))?;
                     if inner.starts_with('$') {
-                        return bad("has a fallback that is a variable again; write an absolute or `~/` path");
+                        return bad(
+                            "has a fallback that is a variable again; write an absolute or `~/` path",
+                        );
                     }
                     format!(":-{inner}")
                 }
             };
             Ok(format!("${{{name}{fb}}}{rest}"))
         }
-        Head::Relative => bad("is a relative path; `read` names host directories outside the workspace"),
+        Head::Relative => {
+            bad("is a relative path; `read` names host directories outside the workspace")
+        }
     }
 }
 
@@ -757,9 +848,7 @@ pub fn expand_host_path(
             None => match fallback {
                 Some(f) => expand_host_path(f, var, home)?,
                 None => {
-                    return Err(format!(
-                        "`{entry}`: gantry's environment has no `{name}`"
-                    ));
+                    return Err(format!("`{entry}`: gantry's environment has no `{name}`"));
                 }
             },
         },
@@ -1065,7 +1154,10 @@ mod tests {
         assert_eq!(ok("~/.cargo/"), Ok("~/.cargo".into()));
         assert_eq!(ok("/opt//tool/."), Ok("/opt/tool".into()));
         assert_eq!(ok("$CARGO_HOME"), Ok("${CARGO_HOME}".into()));
-        assert_eq!(ok("${RUSTUP_HOME:-~/.rustup}"), Ok("${RUSTUP_HOME:-~/.rustup}".into()));
+        assert_eq!(
+            ok("${RUSTUP_HOME:-~/.rustup}"),
+            Ok("${RUSTUP_HOME:-~/.rustup}".into())
+        );
         assert_eq!(ok("${X}/bin"), Ok("${X}/bin".into()));
         for bad in [
             "",
