@@ -246,6 +246,10 @@ fn workspace_of(cli: &Cli, explicit: Option<&Path>) -> Result<PathBuf, Failure> 
 
 fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    let sandbox = crate::caps::process::preflight(&prepared.manifest);
+    if !sandbox.is_empty() {
+        return Err(Failure::Diagnostics(crate::manifest::Diagnostics(sandbox)));
+    }
     if args.locked {
         lock::verify(&prepared)?;
     }
