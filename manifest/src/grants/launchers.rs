@@ -335,10 +335,15 @@ pub fn free_launch(cmd: &str, globs: &[String]) -> Option<(usize, String)> {
             // Leading options, up to the subcommand.
             while let Some(g) = globs.get(i) {
                 if g == "**" || (is_free(g) && g.starts_with('-')) {
+                    let what = if g == "**" {
+                        "free options and subcommand"
+                    } else {
+                        "free leading options"
+                    };
                     return Some((
                         i,
                         format!(
-                            "granting `{cmd}` with free leading options (`{}`) grants everything: `{cmd}` is {}",
+                            "granting `{cmd}` with {what} (`{}`) grants everything: `{cmd}` is {}",
                             g.escape_debug(),
                             l.what
                         ),
