@@ -1,18 +1,22 @@
-//! Capability `process` (`gantry:plugin/process`): allow-listed host commands.
+//! Capability `process` (`gantry:plugin/process`): allow-listed host commands, each
+//! run in an OS sandbox.
 //!
 //! Grant (pipeline.toml):
 //!
 //! ```toml
 //! grants.process = [
-//!   { cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_TERM_COLOR"], timeout = "5m", output = "4MiB" },
+//!   { cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read = ["${CARGO_HOME:-~/.cargo}"], timeout = "5m", output = "4MiB" },
 //!   { cmd = "git", args = ["status", "--short"], read-only = true },
 //! ]
 //! ```
 //!
-//! A granted command runs **on the host, with gantry's own OS privileges** — outside
-//! the wasm sandbox, so `grants.fs` does not bind it. The grant is the boundary: which
-//! program, which arguments, which environment. This is the most powerful grant; grant
-//! commands and argument patterns, never shells or interpreters with free arguments.
+//! A granted command runs on the host, outside the wasm sandbox — so in an OS sandbox
+//! of its own ([`sandbox`], bubblewrap): argument globs cannot make a tool safe when
+//! it reads configuration the plugin may have written (`core.fsmonitor` in a
+//! `.git/config` under a write grant). The sandbox sees the workspace read-only, the
+//! stage's `grants.fs.write` directories read-write (none for a `read-only` grant),
+//! the system directories, the program and the grant's `read` directories; no
+//! network unless `network = true`; no capabilities; nothing it starts outlives it.
 //!
 //! What the broker does with each `run`, in order (any refusal is a `denied` error
 //! naming the stage, the plugin, the failing argument and the grant that would allow
@@ -24,48 +28,55 @@
 //! 2. **Program**: a bare name equal to a granted `cmd`. Names with `/` (`/bin/sh`,
 //!    `./echo`, `../bin/sh`) and `.`/`..` are refused: the plugin names a command, the
 //!    host locates it.
-//! 3. **Arguments**: matched by [`ProcessGrant::matches`]; the first grant for that
-//!    `cmd` whose arguments match and whose `env` allows every variable passed wins.
+//! 3. **Arguments**: matched by [`ProcessGrant::matches`] (a wildcard never stands for
+//!    an option, an absolute path or `..`); the first grant for that `cmd` whose
+//!    arguments match and whose `env` allows every variable passed wins.
 //! 4. **Environment**: the child never inherits gantry's environment. It gets `PATH`
-//!    (gantry's own `PATH` — the one the command was resolved on, so `cargo` finds the
-//!    `rustc` the user expects; [`DEFAULT_PATH`] when gantry has none), `HOME` (a fresh
-//!    private temporary directory per call, removed afterwards, so no dotfile of the
-//!    user's is read or written), and the variables the plugin passes whose names the
-//!    grant's `env` lists (a granted `HOME` replaces the temporary one; `PATH`,
-//!    `LD_*` and `DYLD_*` cannot be granted).
-//!    Tools that find their installation through `HOME` (rustup, cargo) need
-//!    `RUSTUP_HOME`/`CARGO_HOME` passed explicitly.
-//! 5. **Working directory**: workspace-relative (default: the root), normalized,
-//!    and, after resolving symlinks, inside the workspace. The directory is opened
-//!    once and the child enters *that* directory (`/proc/self/fd/N` on Linux), so
-//!    swapping a path component for a symlink after the check does not move it.
+//!    (gantry's own `PATH` — the one the command was resolved on; [`DEFAULT_PATH`]
+//!    when gantry has none), `HOME` (the sandbox's private, empty [`sandbox::HOME`]),
+//!    `PWD` (set by bwrap) and the variables the plugin passes whose names the grant's
+//!    `env` lists (never one that chooses code or configuration:
+//!    [`crate::manifest::code_variable`]). Tools that find their installation through
+//!    `HOME` (rustup, cargo) need `RUSTUP_HOME`/`CARGO_HOME` passed and `read`.
+//! 5. **Working directory**: workspace-relative (default: the root), normalized, and
+//!    opened beneath the workspace's descriptor without following any symbolic link
+//!    (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`); the command `--chdir`s to
+//!    the same path inside the sandbox, where only the workspace is.
 //! 6. **Resolution**: the name is looked up on gantry's `PATH`, skipping relative
 //!    entries and entries inside the workspace (a plugin that can write the workspace
 //!    must not be able to plant the binary the host then runs). The absolute path is
 //!    recorded in the audit detail. Not found → `not-found`.
 //! 7. **Timeout**: the smallest of the grant's `timeout`, the call's `timeout-ms` and
-//!    the time left to the stage. The child is its own process group; on timeout (or
-//!    when the stage is cancelled) the whole group is killed with `SIGKILL`, and the
-//!    answer has `timed-out = true` and no status. Leftover members of the group are
-//!    also killed when the command itself exits. A process that leaves the group
-//!    (`setsid`) escapes this; its pipes are waited for at most [`OUTPUT_GRACE`].
-//! 8. **Output**: stdout and stderr captured separately, each capped at the grant's
+//!    the time left to the stage. bwrap is its own process group; on timeout (or when
+//!    the stage is cancelled) the group is killed with `SIGKILL`, which ends the
+//!    sandbox's PID namespace and everything in it, and the answer has
+//!    `timed-out = true` and no status. When the command itself exits, whatever it
+//!    left behind (`setsid`, double forks) dies with the namespace.
+//! 8. **Sandbox**: built only for a command that runs (not for one planned under
+//!    `--dry-run`): see [`sandbox`]. No usable bwrap, a `read` directory that is
+//!    refused or missing, or a write grant replaced by a link: the call is `failed`
+//!    with the reason and a `deny` line is audited; nothing runs unsandboxed. bwrap's
+//!    JSON status tells a set-up that failed from a command that failed.
+//! 9. **Output**: stdout and stderr captured separately, each capped at the grant's
 //!    `output`; the rest is read and discarded (so the child never blocks on a full
 //!    pipe) and `truncated` is set. Stdin: the given bytes then EOF; none → `/dev/null`.
-//! 9. **Effects**: `read-only = true` grants run as they are, also under
-//!    `--dry-run`. Any other run is a mutating effect: its intent is fsynced to
-//!    `journal.jsonl` before it starts and its outcome (exit status, sizes — never the
-//!    output) after; under `--dry-run` it is recorded as planned (listed in
-//!    `plan.json`) and the plugin gets `dry-run = true`, status 0 and empty output.
+//! 10. **Effects**: `read-only = true` grants run as they are, also under
+//!    `--dry-run` — their sandbox writes nothing. Any other run is a mutating effect:
+//!    its intent is fsynced to `journal.jsonl` before it starts and its outcome (exit
+//!    status, sizes — never the output) after; under `--dry-run` it is recorded as
+//!    planned (listed in `plan.json`) and the plugin gets `dry-run = true`, status 0
+//!    and empty output.
 //!
 //! Every allowed run is audited with the program, its resolved path, the arguments
 //! (passed through the run's secret redactor), the names (not values) of the
-//! variables passed, the cwd and the timeout.
+//! variables passed, the cwd, the timeout, `network` and what its sandbox shows
+//! (`ro`/`rw` binds, hidden paths).
 //!
 //! The host call blocks the stage's thread; epoch interruption cannot fire during a
 //! host call, so the timeout enforced here is what bounds it.
 //!
-//! Tests: `tests/e2e/attack_process.rs` (with the `proc-probe` test plugin).
+//! Tests: `tests/e2e/attack_process.rs` (with the `proc-probe` test plugin), the unit
+//! tests below and in [`sandbox`].
 
 pub mod sandbox;
 
@@ -99,7 +110,8 @@ pub const MAX_STDIN: usize = 16 << 20;
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Timeout when neither the grant, the call nor the stage gives one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// How long the broker waits for the output pipes after the command's group is gone.
+/// How long the broker waits for the output pipes after bwrap is gone (the kernel
+/// tears the sandbox's PID namespace down in that time).
 pub const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 const CAP: &str = "process";
