@@ -910,7 +910,7 @@ fn dry_run_with_a_read_only_grant_writes_nothing_anywhere() {
     );
     ws.write(
         "pipeline.toml",
-        &format!(
+        format!(
             "[pipeline]\nname = \"dry\"\n\n{}",
             stage(
                 &pp,

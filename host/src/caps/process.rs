@@ -61,11 +61,11 @@
 //!    `output`; the rest is read and discarded (so the child never blocks on a full
 //!    pipe) and `truncated` is set. Stdin: the given bytes then EOF; none → `/dev/null`.
 //! 10. **Effects**: `read-only = true` grants run as they are, also under
-//!    `--dry-run` — their sandbox writes nothing. Any other run is a mutating effect:
-//!    its intent is fsynced to `journal.jsonl` before it starts and its outcome (exit
-//!    status, sizes — never the output) after; under `--dry-run` it is recorded as
-//!    planned (listed in `plan.json`) and the plugin gets `dry-run = true`, status 0
-//!    and empty output.
+//!     `--dry-run` — their sandbox writes nothing. Any other run is a mutating
+//!     effect: its intent is fsynced to `journal.jsonl` before it starts and its
+//!     outcome (exit status, sizes — never the output) after; under `--dry-run` it is
+//!     recorded as planned (listed in `plan.json`) and the plugin gets
+//!     `dry-run = true`, status 0 and empty output.
 //!
 //! Every allowed run is audited with the program, its resolved path, the arguments
 //! (passed through the run's secret redactor), the names (not values) of the
