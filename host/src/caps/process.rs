@@ -870,7 +870,7 @@ impl StageState {
                     Err(rustix::io::Errno::NOENT) => {}
                     Err(e) => {
                         return Err(format!(
-                            "the write grant `{rel}` cannot be opened beneath the workspace without following a symbolic link ({}); it was replaced during the stage",
+                            "the write grant `{rel}` cannot be opened beneath the workspace without following a symbolic link ({}): commands get write grants only as real directories, and a link swapped in during the stage leads nowhere",
                             std::io::Error::from(e)
                         ));
                     }

@@ -56,7 +56,7 @@ use std::sync::OnceLock;
 pub const BWRAP_ENV: &str = "GANTRY_BWRAP";
 
 /// What the user does when there is no working sandbox.
-pub const INSTALL_HINT: &str = "install bubblewrap (Debian and Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install bubblewrap`) and allow user namespaces, or set `GANTRY_BWRAP` to its path; gantry never runs a host command unsandboxed";
+pub const INSTALL_HINT: &str = "install bubblewrap 0.8 or later (Debian and Ubuntu: `apt-get install bubblewrap`; Fedora: `dnf install bubblewrap`) and allow user namespaces, or set `GANTRY_BWRAP` to its path; gantry never runs a host command unsandboxed";
 
 /// `HOME` inside the sandbox: empty, private, gone when the command ends.
 pub const HOME: &str = "/tmp/home";
