@@ -1088,6 +1088,46 @@ mod tests {
         );
     }
 
+    /// The fuzz target's properties, exhaustively on short strings over the characters
+    /// that matter: an accepted argument never starts an option or an absolute path
+    /// its glob does not, and never has more `..` segments.
+    #[test]
+    fn wildcard_properties_hold_on_every_short_input() {
+        fn all(alphabet: &[char], max: usize) -> Vec<String> {
+            let mut out = vec![String::new()];
+            let mut layer = vec![String::new()];
+            for _ in 0..max {
+                let next: Vec<String> = layer
+                    .iter()
+                    .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                    .collect();
+                out.extend(next.iter().cloned());
+                layer = next;
+            }
+            out
+        }
+        let globs = all(&['-', '/', '.', '=', 'a', '*', '?'], 3);
+        let args = all(&['-', '/', '.', '=', 'a'], 4);
+        for g in &globs {
+            for a in &args {
+                if !arg_matches(g, a) {
+                    continue;
+                }
+                assert!(glob_match(g, a));
+                assert!(
+                    !a.starts_with('-') || g.starts_with('-'),
+                    "`{g}` took `{a}`"
+                );
+                assert!(
+                    !a.starts_with('/') || g.starts_with('/'),
+                    "`{g}` took `{a}`"
+                );
+                assert!(dotdots(a) <= dotdots(g), "`{g}` took `{a}`");
+                assert!(absolute_starts(a) <= absolute_starts(g), "`{g}` took `{a}`");
+            }
+        }
+    }
+
     #[test]
     fn denials_quote_safely() {
         let g = grant("cargo", &["clippy"]);
