@@ -884,6 +884,27 @@ fn a_planted_fsmonitor_hook_runs_only_inside_the_sandbox() {
     assert!(!ro.iter().any(|m| m.starts_with("rw ")), "{ro:?}");
     let rw = sandbox_of("writable");
     assert!(rw.contains(&format!("rw {root}/out")), "{rw:?}");
+
+    // `gantry audit` tells the reviewer before anything runs: a write grant plus git is
+    // code of the plugin's choice, even behind the README's `read-only` grant.
+    let a = ws.gantry(&["audit"]);
+    assert_eq!(a.code, 0, "{}", a.stderr);
+    let flat: String = a.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("!! CRITICAL grants.process `git status --short`: runs `git` on the host in an OS sandbox"),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        flat.contains("THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX: it can write `dist` and `git` runs what it finds there (`.git/config`"),
+        "{}",
+        a.stdout
+    );
+    assert!(
+        flat.contains("the read-only grant keeps that code from writing"),
+        "{}",
+        a.stdout
+    );
     let _ = std::fs::remove_dir_all(&outside);
 }
 

@@ -672,15 +672,21 @@ fn process_danger(p: &Value, writes: &[String]) -> Danger {
     if let Some(l) = launchers::launcher(&base) {
         reason.push_str(&format!("; `{base}` is {}", l.what));
     }
-    if !read_only
-        && !writes.is_empty()
+    // The plugin writes through its own grants.fs.write, whatever the command's
+    // `read-only` says; a read-only grant only keeps that code from writing.
+    if !writes.is_empty()
         && let Some(what) = launchers::reads_workspace(&base)
     {
         code = true;
         reason.push_str(&format!(
             ". THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX: it can write {} and `{base}` runs what it \
-             finds there ({what})",
-            ticks(writes)
+             finds there ({what}){}",
+            ticks(writes),
+            if read_only {
+                "; the read-only grant keeps that code from writing, not from reading the workspace"
+            } else {
+                ""
+            }
         ));
     }
     if args.iter().any(|a| a == "**") {
@@ -1023,16 +1029,24 @@ mod tests {
         assert!(d.reason.contains("`.git/config`"), "{}", d.reason);
         assert!(d.reason.contains("writes `dist`"), "{}", d.reason);
         assert!(d.reason.contains("no network"), "{}", d.reason);
-        // The same tool with no write grant, or a read-only grant: the sandbox keeps it
-        // from writing anything, so the plugin cannot plant configuration through it.
+        // The same tool in a stage without write grants: the plugin cannot plant
+        // configuration for it.
         let d = process_danger(&git, &[]);
         assert_eq!(d.severity, "high", "{}", d.reason);
         assert!(!d.reason.contains("CODE OF ITS CHOICE"), "{}", d.reason);
+        // The README's "safe" grant of issue 13, `read-only`, next to a write grant:
+        // the plugin writes `.git/config` itself, so the hook is still its code — it
+        // only cannot write.
         let ro = json!({"cmd": "git", "args": ["status"], "read_only": true});
         let d = process_danger(&ro, &["dist".to_string()]);
-        assert_eq!(d.severity, "high", "{}", d.reason);
+        assert_eq!(d.severity, "critical", "{}", d.reason);
         assert!(
             d.reason.contains("writes nothing (read-only grant"),
+            "{}",
+            d.reason
+        );
+        assert!(
+            d.reason.contains("keeps that code from writing"),
             "{}",
             d.reason
         );
