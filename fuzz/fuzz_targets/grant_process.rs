@@ -10,8 +10,9 @@
 //!   and `**` (branch glob) match anything;
 //! - `matches` accepts exactly what its documentation says: the same command, one
 //!   argument per glob, any number of extra arguments after a final `"**"`;
-//! - in a glob that contains `/`, wildcards never stand for a `..` segment: an
-//!   accepted argument has no more `..` segments than its glob.
+//! - wildcards never stand for a `..` segment, an option or an absolute path: an
+//!   accepted argument has no more `..` segments than its glob, starts with `-` only
+//!   if its glob does, and starts with `/` only if its glob does.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -102,6 +103,8 @@ fuzz_target!(|input: Input<'_>| {
         read_only: false,
         timeout: None,
         output: gantry_manifest::DEFAULT_PROCESS_OUTPUT,
+        read: Vec::new(),
+        network: false,
     };
     let program = if input.same_program {
         input.cmd
@@ -126,8 +129,10 @@ fuzz_target!(|input: Input<'_>| {
             .all(|(g, a)| arg_matches(g, a));
     let dotdots = |s: &str| s.split(['/', '=', ':', ',']).filter(|x| *x == "..").count();
     for (g, a) in fixed.iter().zip(&input.args) {
-        if arg_matches(g, a) && g.contains('/') {
+        if arg_matches(g, a) {
             assert!(dotdots(a) <= dotdots(g), "`{g}` admitted `{a}`");
+            assert!(!a.starts_with('-') || g.starts_with('-'), "`{g}` admitted option `{a}`");
+            assert!(!a.starts_with('/') || g.starts_with('/'), "`{g}` admitted path `{a}`");
         }
         assert!(!arg_matches(g, a) || arg_glob_match(g, a));
     }

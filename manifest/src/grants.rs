@@ -60,15 +60,22 @@
 //! argument position (`*` any characters including `/`, `?` one character, nothing
 //! else special; `"**"` as the last element matches any number of remaining
 //! arguments; absent or `[]` means no arguments); `env` lists variables the plugin may
-//! set for the command (never `PATH`, `LD_*` or `DYLD_*`); `read-only = true` says the
-//! command changes nothing, so it still runs under `gantry run --dry-run` (default
-//! `false`: it is skipped); `timeout` (at most 24h, default the stage's) and `output`
-//! (cap on stdout and on stderr, each; default 4MiB). A shell or launcher (`sh`,
-//! `bash`, `env`, `xargs`, `sudo`, …) with a free argument (`*`) is refused: it would
-//! grant every command.
+//! set for the command (never one that chooses code or configuration: `PATH`, `LD_*`,
+//! `GIT_CONFIG*`, `*_OPTIONS`, … — [`code_variable`]); `read-only = true` makes the
+//! whole sandbox read-only, so the command still runs under `gantry run --dry-run`
+//! (default `false`: it is skipped); `read` lists host directories outside the
+//! workspace the command may read (`~/.cargo`, `${RUSTUP_HOME:-~/.rustup}`; never `/`,
+//! `/etc`, a whole home, `/proc`, the Docker socket — [`host_path_refusal`]);
+//! `network = true` shares the host's network (default: none); `timeout` (at most
+//! 24h, default the stage's) and `output` (cap on stdout and on stderr, each; default
+//! 4MiB). What a wildcard stands for never starts an option, an absolute path or a
+//! `..` segment that the glob does not spell out. A launcher ([`launchers`]: shells,
+//! interpreters, `env`, `xargs`, `find`, `make`, `git -c`, …) with a free argument is
+//! refused: it would grant every command.
 
 pub mod containers;
 mod http;
+pub mod launchers;
 pub(crate) mod process;
 
 use serde::{Deserialize, Serialize};
@@ -80,7 +87,10 @@ use super::walk::{Cx, Val, entries, span_of};
 
 pub use containers::{ContainersGrant, ImagePattern, ImageRef};
 pub use http::HttpGrant;
-pub use process::{DEFAULT_PROCESS_OUTPUT, ProcessGrant};
+pub use process::{
+    DEFAULT_PROCESS_OUTPUT, ProcessGrant, code_variable, covers, expand_host_path,
+    host_path_refusal,
+};
 
 /// Everything a stage may do beyond pure computation.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -70,7 +70,8 @@ pub use diag::{Diagnostic, Diagnostics, Span, line_col};
 pub use findings::{Baseline, FailOn};
 pub use grants::{
     CAPABILITIES, ContainersGrant, DEFAULT_PROCESS_OUTPUT, FsGrants, Grants, HttpGrant,
-    ImagePattern, ImageRef, ProcessGrant, normalize_workspace_path,
+    ImagePattern, ImageRef, ProcessGrant, code_variable, covers, expand_host_path,
+    host_path_refusal, launchers, normalize_workspace_path,
 };
 pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
 pub use secrets::{SecretDecl, SecretSource};
@@ -295,9 +296,9 @@ impl Manifest {
 /// Internals the fuzz targets in `fuzz/` exercise directly. Not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::grants::process::arg_matches;
     /// The argument glob of `grants.process` and of image tags (`*` crosses `/`).
     pub use crate::grants::process::glob_match as arg_glob_match;
+    pub use crate::grants::process::{arg_matches, widened};
 }
 
 #[cfg(test)]

@@ -522,6 +522,8 @@ fn secrets_and_grants() {
                 read_only: true,
                 timeout: Some(Duration::from_secs(300)),
                 output: DEFAULT_PROCESS_OUTPUT,
+                read: vec![],
+                network: false,
             },
             ProcessGrant {
                 cmd: "git".into(),
@@ -530,6 +532,8 @@ fn secrets_and_grants() {
                 read_only: false,
                 timeout: None,
                 output: 64 << 10,
+                read: vec![],
+                network: false,
             },
         ]
     );

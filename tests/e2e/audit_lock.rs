@@ -118,9 +118,21 @@ fn audit_names_imports_grants_differences_and_dangers() {
     // Reasons are wrapped; compare them with whitespace collapsed.
     let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        flat(build).contains("runs `cargo` on the host, outside the sandbox: arbitrary code"),
+        flat(build).contains("runs `cargo` on the host in an OS sandbox"),
         "{build}"
     );
+    // A write grant plus a tool that reads workspace configuration: the plugin
+    // chooses the code (issue 13), and audit says what the sandbox shows.
+    assert!(
+        flat(build)
+            .contains("THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX: it can write `out`"),
+        "{build}"
+    );
+    assert!(
+        flat(build).contains("sees the whole workspace read-only (whatever grants.fs says), writes `out` (grants.fs.write)"),
+        "{build}"
+    );
+    assert!(flat(build).contains("; no network"), "{build}");
     assert!(
         flat(build).contains("AND `**` MATCHES ANY ARGUMENTS"),
         "{build}"

@@ -1,18 +1,22 @@
-//! Capability `process` (`gantry:plugin/process`): allow-listed host commands.
+//! Capability `process` (`gantry:plugin/process`): allow-listed host commands, each
+//! run in an OS sandbox.
 //!
 //! Grant (pipeline.toml):
 //!
 //! ```toml
 //! grants.process = [
-//!   { cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_TERM_COLOR"], timeout = "5m", output = "4MiB" },
+//!   { cmd = "cargo", args = ["clippy", "**"], env = ["CARGO_HOME"], read = ["${CARGO_HOME:-~/.cargo}"], timeout = "5m", output = "4MiB" },
 //!   { cmd = "git", args = ["status", "--short"], read-only = true },
 //! ]
 //! ```
 //!
-//! A granted command runs **on the host, with gantry's own OS privileges** — outside
-//! the wasm sandbox, so `grants.fs` does not bind it. The grant is the boundary: which
-//! program, which arguments, which environment. This is the most powerful grant; grant
-//! commands and argument patterns, never shells or interpreters with free arguments.
+//! A granted command runs on the host, outside the wasm sandbox — so in an OS sandbox
+//! of its own ([`sandbox`], bubblewrap): argument globs cannot make a tool safe when
+//! it reads configuration the plugin may have written (`core.fsmonitor` in a
+//! `.git/config` under a write grant). The sandbox sees the workspace read-only, the
+//! stage's `grants.fs.write` directories read-write (none for a `read-only` grant),
+//! the system directories, the program and the grant's `read` directories; no
+//! network unless `network = true`; no capabilities; nothing it starts outlives it.
 //!
 //! What the broker does with each `run`, in order (any refusal is a `denied` error
 //! naming the stage, the plugin, the failing argument and the grant that would allow
@@ -24,54 +28,63 @@
 //! 2. **Program**: a bare name equal to a granted `cmd`. Names with `/` (`/bin/sh`,
 //!    `./echo`, `../bin/sh`) and `.`/`..` are refused: the plugin names a command, the
 //!    host locates it.
-//! 3. **Arguments**: matched by [`ProcessGrant::matches`]; the first grant for that
-//!    `cmd` whose arguments match and whose `env` allows every variable passed wins.
+//! 3. **Arguments**: matched by [`ProcessGrant::matches`] (a wildcard never stands for
+//!    an option, an absolute path or `..`); the first grant for that `cmd` whose
+//!    arguments match and whose `env` allows every variable passed wins.
 //! 4. **Environment**: the child never inherits gantry's environment. It gets `PATH`
-//!    (gantry's own `PATH` — the one the command was resolved on, so `cargo` finds the
-//!    `rustc` the user expects; [`DEFAULT_PATH`] when gantry has none), `HOME` (a fresh
-//!    private temporary directory per call, removed afterwards, so no dotfile of the
-//!    user's is read or written), and the variables the plugin passes whose names the
-//!    grant's `env` lists (a granted `HOME` replaces the temporary one; `PATH`,
-//!    `LD_*` and `DYLD_*` cannot be granted).
-//!    Tools that find their installation through `HOME` (rustup, cargo) need
-//!    `RUSTUP_HOME`/`CARGO_HOME` passed explicitly.
-//! 5. **Working directory**: workspace-relative (default: the root), normalized,
-//!    and, after resolving symlinks, inside the workspace. The directory is opened
-//!    once and the child enters *that* directory (`/proc/self/fd/N` on Linux), so
-//!    swapping a path component for a symlink after the check does not move it.
+//!    (gantry's own `PATH` — the one the command was resolved on; [`DEFAULT_PATH`]
+//!    when gantry has none), `HOME` (the sandbox's private, empty [`sandbox::HOME`]),
+//!    `PWD` (set by bwrap) and the variables the plugin passes whose names the grant's
+//!    `env` lists (never one that chooses code or configuration:
+//!    [`crate::manifest::code_variable`]). Tools that find their installation through
+//!    `HOME` (rustup, cargo) need `RUSTUP_HOME`/`CARGO_HOME` passed and `read`.
+//! 5. **Working directory**: workspace-relative (default: the root), normalized, and
+//!    opened beneath the workspace's descriptor without following any symbolic link
+//!    (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`); the command `--chdir`s to
+//!    the same path inside the sandbox, where only the workspace is.
 //! 6. **Resolution**: the name is looked up on gantry's `PATH`, skipping relative
 //!    entries and entries inside the workspace (a plugin that can write the workspace
 //!    must not be able to plant the binary the host then runs). The absolute path is
 //!    recorded in the audit detail. Not found → `not-found`.
 //! 7. **Timeout**: the smallest of the grant's `timeout`, the call's `timeout-ms` and
-//!    the time left to the stage. The child is its own process group; on timeout (or
-//!    when the stage is cancelled) the whole group is killed with `SIGKILL`, and the
-//!    answer has `timed-out = true` and no status. Leftover members of the group are
-//!    also killed when the command itself exits. A process that leaves the group
-//!    (`setsid`) escapes this; its pipes are waited for at most [`OUTPUT_GRACE`].
-//! 8. **Output**: stdout and stderr captured separately, each capped at the grant's
+//!    the time left to the stage. bwrap is its own process group; on timeout (or when
+//!    the stage is cancelled) the group is killed with `SIGKILL`, which ends the
+//!    sandbox's PID namespace and everything in it, and the answer has
+//!    `timed-out = true` and no status. When the command itself exits, whatever it
+//!    left behind (`setsid`, double forks) dies with the namespace.
+//! 8. **Sandbox**: built only for a command that runs (not for one planned under
+//!    `--dry-run`): see [`sandbox`]. No usable bwrap, a `read` directory that is
+//!    refused or missing, or a write grant replaced by a link: the call is `failed`
+//!    with the reason and a `deny` line is audited; nothing runs unsandboxed. bwrap's
+//!    JSON status tells a set-up that failed from a command that failed.
+//! 9. **Output**: stdout and stderr captured separately, each capped at the grant's
 //!    `output`; the rest is read and discarded (so the child never blocks on a full
 //!    pipe) and `truncated` is set. Stdin: the given bytes then EOF; none → `/dev/null`.
-//! 9. **Effects**: `read-only = true` grants run as they are, also under
-//!    `--dry-run`. Any other run is a mutating effect: its intent is fsynced to
-//!    `journal.jsonl` before it starts and its outcome (exit status, sizes — never the
-//!    output) after; under `--dry-run` it is recorded as planned (listed in
-//!    `plan.json`) and the plugin gets `dry-run = true`, status 0 and empty output.
+//! 10. **Effects**: `read-only = true` grants run as they are, also under
+//!     `--dry-run` — their sandbox writes nothing. Any other run is a mutating
+//!     effect: its intent is fsynced to `journal.jsonl` before it starts and its
+//!     outcome (exit status, sizes — never the output) after; under `--dry-run` it is
+//!     recorded as planned (listed in `plan.json`) and the plugin gets
+//!     `dry-run = true`, status 0 and empty output.
 //!
 //! Every allowed run is audited with the program, its resolved path, the arguments
 //! (passed through the run's secret redactor), the names (not values) of the
-//! variables passed, the cwd and the timeout.
+//! variables passed, the cwd, the timeout, `network` and what its sandbox shows
+//! (`ro`/`rw` binds, hidden paths).
 //!
 //! The host call blocks the stage's thread; epoch interruption cannot fire during a
 //! host call, so the timeout enforced here is what bounds it.
 //!
-//! Tests: `tests/e2e/attack_process.rs` (with the `proc-probe` test plugin).
+//! Tests: `tests/e2e/attack_process.rs` (with the `proc-probe` test plugin), the unit
+//! tests below and in [`sandbox`].
+
+pub mod sandbox;
 
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -83,6 +96,7 @@ use crate::run::audit::Decision;
 use crate::runtime::StageState;
 use crate::runtime::bindings::process::{Command, Host, Output};
 use crate::runtime::bindings::types::CapError;
+use sandbox::{Sandbox, StatusPipe};
 
 /// Most arguments a plugin may pass.
 pub const MAX_ARGS: usize = 1024;
@@ -96,7 +110,8 @@ pub const MAX_STDIN: usize = 16 << 20;
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Timeout when neither the grant, the call nor the stage gives one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// How long the broker waits for the output pipes after the command's group is gone.
+/// How long the broker waits for the output pipes after bwrap is gone (the kernel
+/// tears the sandbox's PID namespace down in that time).
 pub const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 const CAP: &str = "process";
@@ -104,18 +119,26 @@ const OP: &str = "run";
 /// How often the wait loop looks at the stage's cancel flag.
 const POLL: Duration = Duration::from_millis(50);
 
-/// Per-stage state: the stage's grants, its deadline and its cancel flag.
+/// Per-stage state: the stage's grants, its writable directories (`grants.fs.write`,
+/// which the sandbox binds read-write), its deadline and its cancel flag.
 #[derive(Default)]
 pub struct State {
     grants: Vec<ProcessGrant>,
+    write: Vec<String>,
     deadline: Option<Instant>,
     cancel: Option<Arc<AtomicBool>>,
 }
 
 impl State {
-    pub fn new(grants: &[ProcessGrant], deadline: Instant, cancel: Arc<AtomicBool>) -> State {
+    pub fn new(
+        grants: &[ProcessGrant],
+        write: &[String],
+        deadline: Instant,
+        cancel: Arc<AtomicBool>,
+    ) -> State {
         State {
             grants: grants.to_vec(),
+            write: write.to_vec(),
             deadline: Some(deadline),
             cancel: Some(cancel),
         }
@@ -126,6 +149,101 @@ impl Host for StageState {
     fn run(&mut self, cmd: Command) -> wasmtime::Result<Result<Output, CapError>> {
         Ok(self.run_process(cmd))
     }
+}
+
+/// What `gantry check` reports about process grants that `gantry run` would fail on:
+/// no working sandbox on this machine (for a pipeline with process grants), and
+/// `read` directories that do not expand, do not exist, or are refused. Each
+/// diagnostic points at the stage.
+pub fn preflight(manifest: &crate::manifest::Manifest) -> Vec<crate::manifest::Diagnostic> {
+    let mut out = Vec::new();
+    let with_process: Vec<&crate::manifest::Stage> = manifest
+        .stages
+        .iter()
+        .filter(|s| !s.grants.process.is_empty())
+        .collect();
+    if with_process.is_empty() {
+        return out;
+    }
+    if let Err(why) = sandbox::probe() {
+        let names: Vec<String> = with_process
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect();
+        for s in &with_process {
+            out.push(
+                manifest
+                    .diag(
+                        s.span,
+                        format!(
+                            "stage `{}` has process grants, and no command can run on this machine: {why}",
+                            s.name
+                        ),
+                    )
+                    .with_hint(format!(
+                        "stages with process grants: {}; gantry runs host commands only inside bubblewrap",
+                        names.join(", ")
+                    )),
+            );
+        }
+    }
+    let home = std::env::var("HOME").ok();
+    let secrets: Vec<PathBuf> = manifest
+        .secrets
+        .iter()
+        .filter_map(|d| match &d.source {
+            crate::manifest::SecretSource::File(f) => Some(manifest.dir().join(f)),
+            _ => None,
+        })
+        .map(|p| p.canonicalize().unwrap_or(p))
+        .collect();
+    let workspace = manifest
+        .dir()
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.dir().to_path_buf());
+    let protected = protected_dirs(&workspace);
+    for s in &with_process {
+        for g in &s.grants.process {
+            for entry in &g.read {
+                let problem = crate::manifest::expand_host_path(
+                    entry,
+                    &|n| std::env::var(n).ok(),
+                    home.as_deref(),
+                )
+                .and_then(|at| {
+                    let real = Path::new(&at)
+                        .canonicalize()
+                        .map_err(|e| format!("`{entry}` (`{at}`) cannot be opened: {e}"))?;
+                    check_host_dir(&real, &workspace, &protected, home.as_deref())
+                        .map_err(|why| format!("`{entry}` {why}"))?;
+                    match secrets.iter().find(|f| f.starts_with(&real)) {
+                        Some(f) => Err(format!(
+                            "`{entry}` holds the source of a secret (`{}`): commands would read its value",
+                            f.display()
+                        )),
+                        None => Ok(()),
+                    }
+                })
+                .err();
+                if let Some(why) = problem {
+                    out.push(
+                        manifest
+                            .diag(
+                                s.span,
+                                format!(
+                                    "stage `{}`: `read` of the process grant for `{}`: {why}",
+                                    s.name, g.cmd
+                                ),
+                            )
+                            .with_hint(
+                                "`read` names host directories a command needs (a toolchain, a cache), e.g. `read = [\"~/.cargo\"]`",
+                            ),
+                    );
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A TOML basic string: what the user pastes into pipeline.toml.
@@ -187,33 +305,14 @@ fn grant_line(program: &str, args: &[String], env: &[&str]) -> String {
 
 /// Variables the grant schema refuses in `env`: they choose what code runs.
 fn never_grantable(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    upper == "PATH" || upper.starts_with("LD_") || upper.starts_with("DYLD_")
+    crate::manifest::code_variable(name).is_some()
 }
 
-/// Where the child starts: a directory inside the workspace, held open.
+/// Where the child starts: a directory inside the workspace, opened beneath the
+/// workspace's descriptor; the command `--chdir`s to the same path inside the sandbox.
 struct Cwd {
     /// Workspace-relative, normalized (`.` is the root).
     rel: String,
-    /// The directory, opened when checked.
-    dir: std::fs::File,
-    canonical: PathBuf,
-}
-
-impl Cwd {
-    /// The path the child changes into: the directory that was checked, whatever
-    /// happens to its path afterwards.
-    fn path(&self) -> PathBuf {
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::fd::AsRawFd;
-            let p = PathBuf::from(format!("/proc/self/fd/{}", self.dir.as_raw_fd()));
-            if p.exists() {
-                return p;
-            }
-        }
-        self.canonical.clone()
-    }
 }
 
 enum CwdError {
@@ -221,60 +320,157 @@ enum CwdError {
     Missing(String),
 }
 
-fn resolve_cwd(workspace: &Path, cwd: Option<&str>) -> Result<Cwd, CwdError> {
+/// Opens `rel` (workspace-relative, normalized) beneath `root` without following
+/// any symbolic link: `O_PATH`, so nothing is read; `ELOOP` for a link on the way,
+/// `EXDEV` for an escape.
+#[cfg(target_os = "linux")]
+fn open_beneath(
+    root: &std::os::fd::OwnedFd,
+    rel: &str,
+    follow_inside: bool,
+) -> Result<std::os::fd::OwnedFd, rustix::io::Errno> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let mut resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    if !follow_inside {
+        resolve |= ResolveFlags::NO_SYMLINKS;
+    }
+    rustix::fs::openat2(
+        root,
+        rel,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        resolve,
+    )
+}
+
+/// The workspace root, opened (`O_PATH`): every other workspace directory the
+/// sandbox binds is opened beneath it.
+#[cfg(target_os = "linux")]
+fn open_workspace(workspace: &Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    Ok(rustix::fs::open(
+        workspace,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+#[cfg(target_os = "linux")]
+fn resolve_cwd(root: &std::os::fd::OwnedFd, cwd: Option<&str>) -> Result<Cwd, CwdError> {
+    use rustix::io::Errno;
     let requested = cwd.unwrap_or(".");
     let rel = crate::manifest::normalize_workspace_path(requested)
         .map_err(|(why, _)| CwdError::Escapes(format!("working directory: {why}")))?;
-    let joined = if rel == "." {
-        workspace.to_path_buf()
-    } else {
-        workspace.join(&rel)
-    };
-    let canonical = joined.canonicalize().map_err(|e| {
-        CwdError::Missing(format!(
-            "working directory `{}` cannot be used: {e}",
-            shown(requested)
-        ))
-    })?;
-    if !canonical.starts_with(workspace) {
-        return Err(CwdError::Escapes(format!(
-            "working directory `{}` resolves outside the workspace (through a symlink)",
-            shown(requested)
-        )));
-    }
-    let dir = open_dir(&canonical).map_err(|e| {
-        CwdError::Missing(format!(
-            "working directory `{}` cannot be used: {e}",
-            shown(requested)
-        ))
-    })?;
-    // The path may have changed between canonicalize and open: check what was opened.
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        if let Ok(real) = std::fs::read_link(format!("/proc/self/fd/{}", dir.as_raw_fd()))
-            && !real.starts_with(workspace)
-        {
-            return Err(CwdError::Escapes(format!(
-                "working directory `{}` resolves outside the workspace",
-                shown(requested)
-            )));
+    match open_beneath(root, &rel, false) {
+        Ok(_) => Ok(Cwd { rel }),
+        Err(Errno::LOOP) | Err(Errno::XDEV) => {
+            // A link on the way: say whether it leads out, or only is a link.
+            match open_beneath(root, &rel, true) {
+                Err(Errno::XDEV) => Err(CwdError::Escapes(format!(
+                    "working directory `{}` resolves outside the workspace (through a symlink)",
+                    shown(requested)
+                ))),
+                _ => Err(CwdError::Escapes(format!(
+                    "working directory `{}` goes through a symbolic link, which commands never follow; pass the directory's real path",
+                    shown(requested)
+                ))),
+            }
         }
+        Err(e) => Err(CwdError::Missing(format!(
+            "working directory `{}` cannot be used: {}",
+            shown(requested),
+            std::io::Error::from(e)
+        ))),
     }
-    Ok(Cwd {
-        rel,
-        dir,
-        canonical,
-    })
 }
 
-fn open_dir(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    Ok(file)
+/// gantry's run records, relative to the workspace: never shown to a command.
+const RECORDS: &str = ".gantry";
+
+/// Files in a granted host directory that hold credentials (cargo's registry
+/// tokens, netrc, …): covered with an empty file inside the sandbox.
+const CREDENTIAL_FILES: &[&str] = &[
+    "credentials",
+    "credentials.toml",
+    ".credentials.toml",
+    ".netrc",
+    ".git-credentials",
+    ".npmrc",
+    ".pypirc",
+];
+/// Directories in a granted host directory that hold credentials: covered with an
+/// empty one.
+const CREDENTIAL_DIRS: &[&str] = &[".ssh", ".gnupg", ".docker", ".aws", ".kube"];
+
+/// Host directories no `read` may show, nor a directory above them: gantry's run
+/// records (wherever `.gantry` leads) and its compile cache.
+fn protected_dirs(workspace: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(p) = workspace.join(RECORDS).canonicalize() {
+        out.push(p);
+    }
+    if let Some(p) = crate::runtime::CompileCache::default_dir() {
+        out.push(p.canonicalize().unwrap_or(p));
+    }
+    out
+}
+
+/// Opens a host path gantry's grant names (`O_PATH`, following links: the pipeline's
+/// author wrote it) and returns it with the real path the kernel opened.
+#[cfg(target_os = "linux")]
+fn open_host(path: &Path) -> std::io::Result<(std::os::fd::OwnedFd, PathBuf)> {
+    use rustix::fs::{Mode, OFlags};
+    use std::os::fd::AsRawFd;
+    let fd = rustix::fs::open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty())?;
+    let real = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))?;
+    Ok((fd, real))
+}
+
+/// Why the host path `real` (what was opened) may not be shown to a command.
+fn check_host_dir(
+    real: &Path,
+    workspace: &Path,
+    protected: &[PathBuf],
+    home: Option<&str>,
+) -> Result<(), String> {
+    let text = real.to_string_lossy();
+    if let Some(why) = crate::manifest::host_path_refusal(&text, home) {
+        return Err(format!("(`{text}`) {why}"));
+    }
+    if real.starts_with(workspace) {
+        return Err(format!(
+            "(`{text}`) is inside the workspace, which commands see already"
+        ));
+    }
+    if workspace.starts_with(real) {
+        return Err(format!(
+            "(`{text}`) contains the workspace; name the tool's own directory"
+        ));
+    }
+    if let Some(p) = protected
+        .iter()
+        .find(|p| p.starts_with(real) || real.starts_with(p))
+    {
+        return Err(format!(
+            "(`{text}`) reaches gantry's own records or cache (`{}`)",
+            p.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Covers the credential files and directories of a granted host directory.
+fn mask_credentials(sb: &mut Sandbox, at: &Path, real: &Path) {
+    for name in CREDENTIAL_FILES {
+        if std::fs::symlink_metadata(real.join(name)).is_ok_and(|m| !m.is_dir()) {
+            sb.hide_file(&at.join(name));
+        }
+    }
+    for name in CREDENTIAL_DIRS {
+        if std::fs::symlink_metadata(real.join(name)).is_ok_and(|m| m.is_dir()) {
+            sb.hide(&at.join(name));
+        }
+    }
 }
 
 /// Looks `program` up on gantry's `PATH`; returns the executable and the `PATH` used.
@@ -309,47 +505,20 @@ fn resolve_program(program: &str, workspace: &Path) -> (Option<PathBuf>, String)
     (None, path)
 }
 
-/// A private, empty `HOME` for one call; removed on drop.
-struct TempHome(PathBuf);
-
-impl TempHome {
-    fn create() -> std::io::Result<TempHome> {
-        use std::os::unix::fs::DirBuilderExt;
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let dir = std::env::temp_dir().join(format!(
-            "gantry-home-{}-{}-{nanos:08x}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(TempHome(dir))
-    }
-}
-
-impl Drop for TempHome {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Everything checked; what [`execute`] needs.
 struct Plan {
     program: String,
     exe: PathBuf,
-    search_path: String,
     args: Vec<String>,
-    env: Vec<(String, String)>,
-    cwd: Cwd,
     stdin: Option<Vec<u8>>,
     timeout: Duration,
     /// Whether the timeout is the stage's own remaining time.
     stage_bound: bool,
     output_cap: u64,
     cancel: Option<Arc<AtomicBool>>,
+    /// Where the command runs: see [`sandbox`].
+    sandbox: Sandbox,
+    bwrap: PathBuf,
 }
 
 /// What happened to one stream.
@@ -442,29 +611,30 @@ struct Ran {
     elapsed: Duration,
 }
 
-/// Runs a checked command to its end, its timeout or the stage's cancellation.
-fn execute(plan: &Plan) -> Result<Ran, CapError> {
-    let home = if plan.env.iter().any(|(k, _)| k == "HOME") {
-        None
-    } else {
-        Some(TempHome::create().map_err(|e| {
-            CapError::Failed(format!(
-                "cannot create a HOME directory for the command: {e}"
-            ))
-        })?)
-    };
-    let mut command = std::process::Command::new(&plan.exe);
+/// A sandbox that could not be set up: nothing ran. Carries the sentence for the
+/// plugin (what to install).
+struct Unsandboxed(String);
+
+/// Runs a checked command in its sandbox to its end, its timeout or the stage's
+/// cancellation.
+fn execute(plan: &Plan) -> Result<Ran, Unsandboxed> {
+    // Every error of `run_sandboxed` means the sandbox did not start or could not be
+    // followed: the command did not run as granted.
+    run_sandboxed(plan).map_err(|e| match e {
+        CapError::Failed(m)
+        | CapError::Denied(m)
+        | CapError::NotFound(m)
+        | CapError::Invalid(m) => Unsandboxed(m),
+    })
+}
+
+fn run_sandboxed(plan: &Plan) -> Result<Ran, CapError> {
+    let mut status = StatusPipe::new()
+        .map_err(|e| CapError::Failed(format!("cannot set up the process sandbox: {e}")))?;
+    let mut command = plan
+        .sandbox
+        .command(&plan.exe, &plan.program, &plan.args, &status);
     command
-        .arg0(&plan.program)
-        .args(&plan.args)
-        .env_clear()
-        .env("PATH", &plan.search_path);
-    if let Some(h) = &home {
-        command.env("HOME", &h.0);
-    }
-    command
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .current_dir(plan.cwd.path())
         .stdin(if plan.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -475,9 +645,15 @@ fn execute(plan: &Plan) -> Result<Ran, CapError> {
         .process_group(0);
 
     let start = Instant::now();
-    let mut child = command
-        .spawn()
-        .map_err(|e| CapError::Failed(format!("cannot start `{}`: {e}", plan.exe.display())))?;
+    let mut child = command.spawn().map_err(|e| {
+        CapError::Failed(format!(
+            "cannot start the process sandbox `{}`: {e}; {}",
+            plan.bwrap.display(),
+            sandbox::INSTALL_HINT
+        ))
+    })?;
+    status.spawned();
+    drop(command);
     let pid = child.id() as i32;
 
     if let (Some(mut stdin), Some(bytes)) = (child.stdin.take(), plan.stdin.clone()) {
@@ -525,16 +701,18 @@ fn execute(plan: &Plan) -> Result<Ran, CapError> {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
     };
-    // The leader is not reaped yet (WNOWAIT), so the group id still names our group:
-    // kill everything left in it — all of it on timeout, stragglers after an exit.
+    // The leader (bwrap) is not reaped yet (WNOWAIT), so the group id still names our
+    // group: kill everything left in it. Killing bwrap ends the sandbox's PID
+    // namespace (`--die-with-parent`), which takes every process inside with it.
     kill_group(pid);
-    let status = child
+    let exit = child
         .wait()
         .map_err(|e| CapError::Failed(format!("cannot wait for the command: {e}")))?;
     let elapsed = start.elapsed();
 
-    // Pipes close when the last holder is gone; a process that left the group may
-    // hold them longer, and is not waited for beyond the grace period.
+    // Pipes close when the last holder is gone: every holder was in the sandbox's PID
+    // namespace, which is gone with bwrap; the grace period only bounds the kernel's
+    // teardown.
     let grace = Instant::now() + OUTPUT_GRACE;
     let mut open = usize::from(stdout.is_some()) + usize::from(stderr.is_some());
     while open > 0 {
@@ -555,12 +733,15 @@ fn execute(plan: &Plan) -> Result<Ran, CapError> {
     };
     let (out, out_dropped) = take(&stdout);
     let (err, err_dropped) = take(&stderr);
-    drop(home);
+    let report = status.finish();
+    if !report.ran() && matches!(ended, Ended::Exited) {
+        return Err(CapError::Failed(sandbox::setup_failure(&plan.bwrap, &err)));
+    }
 
     let timed_out = matches!(ended, Ended::TimedOut);
     let status = match ended {
-        // None when a signal ended it.
-        Ended::Exited => status.code(),
+        // bwrap reports the command's code (128 + N when signal N ended it).
+        Ended::Exited => report.exit_code.or(exit.code()),
         Ended::TimedOut | Ended::Cancelled => None,
     };
     Ok(Ran {
@@ -590,6 +771,126 @@ impl StageState {
             Some(detail),
         );
         CapError::Invalid(format!("process run: {what}"))
+    }
+
+    /// A command that cannot be sandboxed does not run: audited, and `failed` with
+    /// the sentence that says what to do.
+    fn no_sandbox(&self, why: String, detail: Value) -> CapError {
+        self.broker.actor.record(
+            &self.broker.audit,
+            CAP,
+            OP,
+            Decision::Deny,
+            &format!("not run: {why}"),
+            Some(detail),
+        );
+        self.log.line("gantry", &format!("process: not run: {why}"));
+        CapError::Failed(why)
+    }
+
+    /// The sandbox for one granted command (see [`sandbox`]): the workspace
+    /// read-only, the stage's write grants read-write unless the grant is read-only,
+    /// the grant's extra host directories and the program read-only, the run records
+    /// hidden.
+    fn build_sandbox(
+        &self,
+        grant: &ProcessGrant,
+        exe: &Path,
+        search_path: &str,
+        env: &[(String, String)],
+        cwd: &str,
+        root: std::os::fd::OwnedFd,
+    ) -> Result<(Sandbox, PathBuf), String> {
+        let ws = &self.broker.workspace;
+        let bwrap = sandbox::locate(Some(ws))?;
+        // Once per gantry process: can this machine make a sandbox at all?
+        sandbox::probe()?;
+        let mut sb = Sandbox::new(bwrap.clone());
+        let home = std::env::var("HOME").ok();
+
+        // Extra host directories first: the workspace lies on top of them.
+        let protected = protected_dirs(ws);
+        let mut shown_dirs: Vec<PathBuf> = Vec::new();
+        for entry in &grant.read {
+            let at = crate::manifest::expand_host_path(
+                entry,
+                &|n| std::env::var(n).ok(),
+                home.as_deref(),
+            )
+            .map_err(|e| format!("`read` of the grant for `{}`: {e}", grant.cmd))?;
+            let (fd, real) = open_host(Path::new(&at)).map_err(|e| {
+                format!(
+                    "`read` of the grant for `{}`: `{at}` cannot be opened: {e}",
+                    grant.cmd
+                )
+            })?;
+            check_host_dir(&real, ws, &protected, home.as_deref())
+                .map_err(|why| format!("`read` of the grant for `{}`: `{at}` {why}", grant.cmd))?;
+            sb.read_only(fd, Path::new(&at));
+            mask_credentials(&mut sb, Path::new(&at), &real);
+            shown_dirs.push(PathBuf::from(&at));
+            shown_dirs.push(real);
+        }
+
+        // The program, where neither the system directories nor `read` show it.
+        let (exe_fd, exe_real) =
+            open_host(exe).map_err(|e| format!("`{}` cannot be opened: {e}", exe.display()))?;
+        let seen = |p: &Path| {
+            sandbox::SYSTEM_PREFIXES.iter().any(|s| p.starts_with(s))
+                || shown_dirs.iter().any(|d| p.starts_with(d))
+        };
+        if !seen(&exe_real) {
+            check_host_dir(&exe_real, ws, &protected, home.as_deref())
+                .map_err(|why| format!("the program `{}` {why}", exe_real.display()))?;
+            let (fd, _) = open_host(&exe_real)
+                .map_err(|e| format!("`{}` cannot be opened: {e}", exe_real.display()))?;
+            sb.read_only(fd, &exe_real);
+        }
+        if !seen(exe) && exe != exe_real {
+            sb.read_only(exe_fd, exe);
+        }
+
+        // The workspace, read-only, from the descriptor the cwd was checked against.
+        let ws_fd = open_beneath(&root, ".", false).map_err(|e| {
+            format!(
+                "the workspace cannot be opened: {}",
+                std::io::Error::from(e)
+            )
+        })?;
+        sb.read_only(ws_fd, ws);
+        // The stage's write grants on top, unless the grant says read-only.
+        if !grant.read_only {
+            for rel in &self.process.write {
+                let at = if rel == "." { ws.clone() } else { ws.join(rel) };
+                match open_beneath(&root, rel, false) {
+                    Ok(fd) => {
+                        sb.writable(fd, &at);
+                    }
+                    // Removed since the stage started: nothing to bind.
+                    Err(rustix::io::Errno::NOENT) => {}
+                    Err(e) => {
+                        return Err(format!(
+                            "the write grant `{rel}` cannot be opened beneath the workspace without following a symbolic link ({}): commands get write grants only as real directories, and a link swapped in during the stage leads nowhere",
+                            std::io::Error::from(e)
+                        ));
+                    }
+                }
+            }
+        }
+        // The run records belong to the host: whatever the grants, the command does not
+        // see them. (A `.gantry` that is a link leads out of the workspace, to nothing
+        // the sandbox shows.)
+        if open_beneath(&root, RECORDS, false).is_ok() {
+            sb.hide(&ws.join(RECORDS));
+        }
+
+        sb.env("PATH", search_path);
+        for (k, v) in env {
+            sb.env(k, v);
+        }
+        sb.chdir(&if cwd == "." { ws.clone() } else { ws.join(cwd) });
+        sb.network(grant.network);
+        Ok((sb, bwrap))
     }
 
     fn redacted(&self, s: &str) -> String {
@@ -809,8 +1110,16 @@ impl StageState {
             return Err(self.broker.deny(CAP, OP, &what, &grant, Some(detail)));
         };
 
-        // 5. The working directory.
-        let cwd = match resolve_cwd(&self.broker.workspace, cwd.as_deref()) {
+        // 5. The working directory, opened beneath the workspace's descriptor.
+        let root = match open_workspace(&self.broker.workspace) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(CapError::Failed(format!(
+                    "the workspace cannot be opened: {e}"
+                )));
+            }
+        };
+        let cwd = match resolve_cwd(&root, cwd.as_deref()) {
             Ok(c) => c,
             Err(CwdError::Escapes(what)) => {
                 return Err(self.broker.deny(
@@ -862,7 +1171,7 @@ impl StageState {
             .unwrap_or(DEFAULT_TIMEOUT);
         let stage_bound = remaining == Some(timeout) && grant.timeout != Some(timeout);
 
-        let detail = json!({
+        let mut detail = json!({
             "program": program_shown,
             "path": exe.display().to_string(),
             "args": args_red,
@@ -870,10 +1179,25 @@ impl StageState {
             "cwd": cwd.rel,
             "timeout_ms": timeout.as_millis() as u64,
             "read_only": grant.read_only,
+            "network": grant.network,
             "stdin_bytes": stdin.as_ref().map(Vec::len),
         });
+
+        // 8. The sandbox, built only for a command that will run.
+        let runs = grant.read_only || !self.broker.dry_run;
+        let (sandbox, bwrap) = if runs {
+            match self.build_sandbox(&grant, &exe, &search_path, &env, &cwd.rel, root) {
+                Ok(built) => built,
+                Err(why) => return Err(self.no_sandbox(why, detail)),
+            }
+        } else {
+            (Sandbox::new(PathBuf::new()), PathBuf::new())
+        };
+        if runs {
+            detail["sandbox"] = json!(sandbox.describe());
+        }
         let reason = if grant.read_only {
-            "granted by grants.process (read-only)"
+            "granted by grants.process (read-only: the sandbox shows everything read-only)"
         } else if self.broker.dry_run {
             "granted by grants.process; dry-run: recorded as planned, not run"
         } else {
@@ -884,16 +1208,17 @@ impl StageState {
         let plan = Plan {
             program: program.clone(),
             exe,
-            search_path,
             args,
-            env,
-            cwd,
             stdin,
             timeout,
             stage_bound,
             output_cap: grant.output,
             cancel: self.process.cancel.clone(),
+            sandbox,
+            bwrap,
         };
+        let unsandboxed = std::cell::Cell::new(false);
+        let audit_detail = detail.clone();
         let result = self.broker.effect(
             CAP,
             OP,
@@ -916,7 +1241,11 @@ impl StageState {
                 Ok(ran) if matches!(ran.ended, Ended::Cancelled) => Err(CapError::Failed(format!(
                     "`{program_shown}` was killed: the stage was cancelled"
                 ))),
-                other => other,
+                Err(Unsandboxed(why)) => {
+                    unsandboxed.set(true);
+                    Err(CapError::Failed(why))
+                }
+                Ok(ran) => Ok(ran),
             },
             |r| match r {
                 Ok(ran) => json!({
@@ -932,6 +1261,9 @@ impl StageState {
         );
         let ran = match result {
             Ok(r) => r,
+            Err(CapError::Failed(why)) if unsandboxed.get() => {
+                return Err(self.no_sandbox(why, audit_detail));
+            }
             Err(e) => {
                 self.log.line(
                     "gantry",
@@ -1020,6 +1352,14 @@ mod tests {
         std::fs::create_dir_all(base.join("out")).expect("mkdir");
         std::os::unix::fs::symlink(base.join("out"), base.join("ws/link")).expect("symlink");
         let ws = base.join("ws").canonicalize().expect("canonical");
+        let ws = open_workspace(&ws).expect("open workspace");
+        std::fs::create_dir_all(base.join("ws/real")).expect("mkdir");
+        std::os::unix::fs::symlink("real", base.join("ws/inner")).expect("symlink");
+        // A link that stays inside is still a link: commands never follow one.
+        assert!(matches!(
+            resolve_cwd(&ws, Some("inner")),
+            Err(CwdError::Escapes(m)) if m.contains("goes through a symbolic link")
+        ));
         assert!(matches!(resolve_cwd(&ws, None), Ok(c) if c.rel == "."));
         assert!(matches!(resolve_cwd(&ws, Some("./sub/")), Ok(c) if c.rel == "sub"));
         assert!(matches!(

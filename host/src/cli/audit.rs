@@ -19,8 +19,10 @@
 //!
 //! Grants that give a plugin power outside its sandbox are flagged, each with its
 //! reason: `containers` grants that manage long-running containers or give them a
-//! network (high), any `process` grant (critical: arbitrary code on the host, more so with
-//! `**` arguments or an interpreter), `fs.write` on `.` (the whole workspace,
+//! network (high), every `process` grant (what its OS sandbox shows the command; high,
+//! critical when the plugin can choose the code that runs — a write grant of the stage
+//! plus a tool that reads workspace configuration, `**` arguments — or with
+//! `network = true`; launchers come from [`crate::manifest::launchers`]), `fs.write` on `.` (the whole workspace,
 //! `.git/hooks` included), `http` without TLS or to private/loopback addresses, and
 //! every `reveal`.
 //!
@@ -512,6 +514,13 @@ fn describe_process(p: &Value) -> String {
         Some(Value::Bool(false)) => s.push_str(", not read-only"),
         _ => {}
     }
+    let reads = strs(obj.get("read"));
+    if !reads.is_empty() {
+        s.push_str(&format!(", reads host {}", ticks(&reads)));
+    }
+    if obj.get("network") == Some(&Value::Bool(true)) {
+        s.push_str(", network");
+    }
     if let Some(t) = obj.get("timeout").filter(|v| !v.is_null()) {
         s.push_str(&format!(", timeout {}", scalar(t)));
     }
@@ -617,77 +626,103 @@ fn private_address(host: &str) -> Option<&'static str> {
     }
 }
 
-/// Programs that run whatever they are given: granting one grants everything.
-const LAUNCHERS: &[&str] = &[
-    "sh",
-    "bash",
-    "zsh",
-    "dash",
-    "ksh",
-    "fish",
-    "pwsh",
-    "powershell",
-    "cmd",
-    "python",
-    "python3",
-    "node",
-    "deno",
-    "bun",
-    "perl",
-    "ruby",
-    "php",
-    "env",
-    "xargs",
-    "sudo",
-    "doas",
-    "su",
-    "nohup",
-    "timeout",
-    "nice",
-    "docker",
-    "podman",
-    "kubectl",
-    "ssh",
-    "make",
-    "npx",
-];
+/// What the OS sandbox of a process grant shows the command, in one phrase.
+fn process_sandbox(p: &Value, writes: &[String]) -> String {
+    let read_only = p.get("read_only") == Some(&Value::Bool(true));
+    let mut s = String::from("sees the whole workspace read-only (whatever grants.fs says)");
+    if read_only || writes.is_empty() {
+        s.push_str(if read_only && !writes.is_empty() {
+            ", writes nothing (read-only grant: the stage's write grants stay read-only for it)"
+        } else {
+            ", writes nothing"
+        });
+    } else {
+        s.push_str(&format!(", writes {} (grants.fs.write)", ticks(writes)));
+    }
+    let reads = strs(p.get("read"));
+    s.push_str(", reads the system directories and a curated /etc");
+    if !reads.is_empty() {
+        s.push_str(&format!(" and host {}", ticks(&reads)));
+    }
+    if p.get("network") == Some(&Value::Bool(true)) {
+        s.push_str("; SHARES THE HOST'S NETWORK");
+    } else {
+        s.push_str("; no network");
+    }
+    s
+}
+
+/// The danger of one process grant: what the sandbox lets the command do, and
+/// whether the plugin can choose the code it runs (critical) or only run the tool
+/// (high).
+fn process_danger(p: &Value, writes: &[String]) -> Danger {
+    use crate::manifest::launchers;
+    let cmd = p.get("cmd").map(scalar).unwrap_or_else(|| scalar(p));
+    let args = strs(p.get("args"));
+    let base = cmd.rsplit('/').next().unwrap_or(&cmd).to_string();
+    let read_only = p.get("read_only") == Some(&Value::Bool(true));
+    let network = p.get("network") == Some(&Value::Bool(true));
+    let mut reason = format!(
+        "runs `{base}` on the host in an OS sandbox (bubblewrap: no capabilities, its own PID namespace, \
+         nothing outlives the call): it {}",
+        process_sandbox(p, writes)
+    );
+    let mut code = false;
+    if let Some(l) = launchers::launcher(&base) {
+        reason.push_str(&format!("; `{base}` is {}", l.what));
+    }
+    // The plugin writes through its own grants.fs.write, whatever the command's
+    // `read-only` says; a read-only grant only keeps that code from writing.
+    if !writes.is_empty()
+        && let Some(what) = launchers::reads_workspace(&base)
+    {
+        code = true;
+        reason.push_str(&format!(
+            ". THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX: it can write {} and `{base}` runs what it \
+             finds there ({what}){}",
+            ticks(writes),
+            if read_only {
+                "; the read-only grant keeps that code from writing, not from reading the workspace"
+            } else {
+                ""
+            }
+        ));
+    }
+    if args.iter().any(|a| a == "**") {
+        code = true;
+        reason.push_str(&format!(
+            ". AND `**` MATCHES ANY ARGUMENTS: the plugin chooses every flag, file and subcommand \
+             (`--config`, `-c`, `--exec`, …), so the grant is as wide as `{base}` itself"
+        ));
+    }
+    if network {
+        reason.push_str(
+            ". With `network = true` whatever runs reaches every address the host reaches, \
+             which grants.http does not govern",
+        );
+    }
+    Danger {
+        severity: if code || network { "critical" } else { "high" },
+        grant: "grants.process".into(),
+        subject: if args.is_empty() {
+            cmd
+        } else {
+            format!("{cmd} {}", args.join(" "))
+        },
+        reason,
+    }
+}
 
 fn dangers(grants: &Value) -> Vec<Danger> {
     let mut out = Vec::new();
+    let writes = strs(grants.pointer("/fs/write"));
     for p in grants
         .get("process")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
     {
-        let cmd = p.get("cmd").map(scalar).unwrap_or_else(|| scalar(p));
-        let args = strs(p.get("args"));
-        let mut reason = format!(
-            "runs `{cmd}` on the host, outside the sandbox: arbitrary code with the rights of the user running gantry \
-             (build tools run build scripts, test runners run tests)"
-        );
-        let base = cmd.rsplit('/').next().unwrap_or(&cmd);
-        if LAUNCHERS.contains(&base) {
-            reason.push_str(&format!(
-                "; `{base}` runs whatever it is given, so this grants everything"
-            ));
-        }
-        if args.iter().any(|a| a.contains("**")) {
-            reason.push_str(&format!(
-                ". AND `**` MATCHES ANY ARGUMENTS: the plugin chooses every flag, file and subcommand \
-                 (`--config`, `-c`, `--exec`, …), so the grant is as wide as `{base}` itself"
-            ));
-        }
-        out.push(Danger {
-            severity: "critical",
-            grant: "grants.process".into(),
-            subject: if args.is_empty() {
-                cmd
-            } else {
-                format!("{cmd} {}", args.join(" "))
-            },
-            reason,
-        });
+        out.push(process_danger(p, &writes));
     }
     if let Some(c) = grants.get("containers").filter(|c| !c.is_null()) {
         if c.get("manage").is_some_and(|m| !m.is_null()) {
@@ -983,5 +1018,63 @@ mod tests {
         assert!(d.iter().any(|d| d.grant == "grants.reveal"));
         let https = json!({"http": [{"url": "https://example.com/x/"}]});
         assert!(dangers(&https).is_empty());
+    }
+
+    /// Issue 13: a "read-only" `git status` next to a write grant is code execution in
+    /// the sandbox (`core.fsmonitor` in a `.git/config` the plugin writes); audit says so.
+    #[test]
+    fn process_dangers_say_what_the_sandbox_allows() {
+        let git = json!({"cmd": "git", "args": ["status", "--short"], "read_only": false, "read": [], "network": false});
+        let d = process_danger(&git, &["dist".to_string()]);
+        assert_eq!(d.severity, "critical");
+        assert!(
+            d.reason
+                .contains("THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX"),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.contains("`.git/config`"), "{}", d.reason);
+        assert!(d.reason.contains("writes `dist`"), "{}", d.reason);
+        assert!(d.reason.contains("no network"), "{}", d.reason);
+        // The same tool in a stage without write grants: the plugin cannot plant
+        // configuration for it.
+        let d = process_danger(&git, &[]);
+        assert_eq!(d.severity, "high", "{}", d.reason);
+        assert!(!d.reason.contains("CODE OF ITS CHOICE"), "{}", d.reason);
+        // The README's "safe" grant of issue 13, `read-only`, next to a write grant:
+        // the plugin writes `.git/config` itself, so the hook is still its code — it
+        // only cannot write.
+        let ro = json!({"cmd": "git", "args": ["status"], "read_only": true});
+        let d = process_danger(&ro, &["dist".to_string()]);
+        assert_eq!(d.severity, "critical", "{}", d.reason);
+        assert!(
+            d.reason.contains("writes nothing (read-only grant"),
+            "{}",
+            d.reason
+        );
+        assert!(
+            d.reason.contains("keeps that code from writing"),
+            "{}",
+            d.reason
+        );
+        // A tool that reads no configuration, with a write grant: high.
+        let strip = json!({"cmd": "strip", "args": ["-o", "out/x", "x"]});
+        assert_eq!(
+            process_danger(&strip, &["out".to_string()]).severity,
+            "high"
+        );
+        // Network is shown, and critical.
+        let net = json!({"cmd": "curl", "args": ["https://example.com/"], "network": true, "read": ["~/.cache/x"]});
+        let d = process_danger(&net, &[]);
+        assert_eq!(d.severity, "critical");
+        assert!(
+            d.reason.contains("SHARES THE HOST'S NETWORK"),
+            "{}",
+            d.reason
+        );
+        assert!(d.reason.contains("host `~/.cache/x`"), "{}", d.reason);
+        // Launchers are named from the one list in the manifest.
+        let sh = json!({"cmd": "sh", "args": ["scripts/ci.sh"]});
+        assert!(process_danger(&sh, &[]).reason.contains("`sh` is a shell"));
     }
 }

@@ -274,6 +274,10 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
         std::thread::spawn(move || GitFacts::read(&ws))
     };
     let (_rt, prepared) = load_and_prepare(cli, 1)?;
+    let sandbox = crate::caps::process::preflight(&prepared.manifest);
+    if !sandbox.is_empty() {
+        return Err(Failure::Diagnostics(crate::manifest::Diagnostics(sandbox)));
+    }
     if args.locked {
         lock::verify(&prepared)?;
     }

@@ -545,6 +545,7 @@ impl Runtime {
             ),
             process: caps::process::State::new(
                 &setup.grants.process,
+                &setup.grants.fs.write,
                 Instant::now() + setup.timeout,
                 setup.cancel.clone(),
             ),

@@ -6,6 +6,11 @@
 //! `denied:<host message>` or `err:<message>`; plus `stdout`, `stderr`, `status`,
 //! `stdout-bytes`, `stderr-bytes`, `truncated`, `timed-out`, `dry-run`, `elapsed-ms`.
 //! The stage itself always succeeds, so a refusal is data for the test to check.
+//!
+//! Before the command, `write` plants files through the stage's `grants.fs.write`
+//! (keys are workspace-relative; a key ending in `/` is a directory): what a hostile
+//! plugin does to make a host tool run its code (`dist/.git/config` with
+//! `core.fsmonitor`). A failed write is reported as `write-error`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -30,6 +35,10 @@ struct Config {
     stdin: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
+    /// Files (and, with a trailing `/`, directories) to write under `/workspace`
+    /// before the command runs.
+    #[serde(default)]
+    write: BTreeMap<String, String>,
 }
 
 struct ProcProbe;
@@ -50,6 +59,22 @@ impl Plugin for ProcProbe {
     }
 
     fn run(_cx: &Context, config: Config) -> Result<Report, Error> {
+        for (rel, content) in &config.write {
+            let path = format!("/workspace/{rel}");
+            let done = if rel.ends_with('/') {
+                std::fs::create_dir_all(&path)
+            } else {
+                let parent = std::path::Path::new(&path).parent();
+                parent
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&path, content))
+            };
+            if let Err(e) = done {
+                return Ok(Report::new()
+                    .summary("proc-probe could not plant its files")
+                    .output("result", format!("write-error:{rel}: {e}")));
+            }
+        }
         let mut cmd = Command::new(&config.program).args(config.args.iter().cloned());
         for (k, v) in &config.env {
             cmd = cmd.env(k, v);
