@@ -198,11 +198,6 @@ grants.secrets = ["TOKEN"]
 plugin = "CAPS"
 with = { reveal = ["TOKEN", "FROM_FILE"] }
 grants.reveal = ["TOKEN", "FROM_FILE"]
-
-[stage.missing]
-plugin = "CAPS"
-with = { get = ["MISSING"] }
-grants.secrets = ["MISSING"]
 "#);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let denied = r.output("no-grant", "get_TOKEN");
@@ -255,13 +250,33 @@ grants.secrets = ["MISSING"]
         ]
     ));
 
-    let missing = r.output("missing", "get_MISSING");
-    assert!(
-        missing.contains("environment variable `GANTRY_TEST_NOT_SET` is not set"),
-        "{missing}"
-    );
     // Names only: the audit log never holds a value.
     assert!(!r.file("audit.jsonl").contains(&token()));
+
+    // A granted secret that cannot be read stops the run before any stage starts,
+    // pointing at its declaration (and `check` says the same).
+    let ws = Workspace::new(GANTRY);
+    ws.write(
+        "pipeline.toml",
+        pipeline(
+            &r#"
+[stage.missing]
+plugin = "CAPS"
+with = { get = ["MISSING"] }
+grants.secrets = ["MISSING"]
+"#
+            .replace("CAPS", &pinned(plugins::CAPS_PROBE)),
+        ),
+    );
+    for cmd in ["check", "run"] {
+        let r = ws.gantry(&[cmd]);
+        assert_eq!(r.code, 2, "{cmd}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("secret `MISSING`, granted to stage `missing`, cannot be read: environment variable `GANTRY_TEST_NOT_SET` is not set"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
 }
 
 #[test]
@@ -458,6 +473,8 @@ fn a_grant_reaching_a_secret_file_is_refused() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     // Grants are relative to `--workspace` when it is given.
     ws.write("ws2/sub/deploy.key", "file-s3cret-value-0042\n");
+    // `check` looks at the default workspace, where `sub` exists without the key.
+    ws.write("sub/.keep", "");
     ws.write(
         "pipeline.toml",
         pipeline("grants.fs.read = [\"sub\"]", "ws2/sub/deploy.key"),

@@ -271,3 +271,60 @@ with = {{ action = "rename", path = ".gantry", to = "elsewhere" }}
         assert!(c.stderr.contains("pipeline.toml:6:"), "{}", c.stderr);
     }
 }
+
+/// A host command in its sandbox can make any link inside a writable bind (gantry
+/// cannot refuse it there): links that lead out of the write grant are removed when
+/// the stage ends, said in the stage log and the audit log; links that stay inside
+/// are kept.
+#[test]
+fn links_out_of_a_write_grant_made_by_a_command_are_swept_at_stage_end() {
+    let pp = pinned(plugins::PROC_PROBE);
+    let ws = Workspace::new(GANTRY);
+    ws.write("dist/lib/libx.so.1", "lib");
+    let script = "ln -s /etc/shadow dist/shadow; ln -s ../../src dist/lib/up; ln -s libx.so.1 dist/lib/libx.so; echo made";
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"[pipeline]
+name = "sweep"
+
+[stage.links]
+plugin = "{pp}"
+grants.fs.write = ["dist"]
+grants.process = [{{ cmd = "sh", args = ["-c", "{script}"] }}]
+with = {{ program = "sh", args = ["-c", "{script}"] }}
+"#
+        ),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stage("links")["outputs"]["stdout"],
+        "made\n",
+        "{}",
+        r.stage("links")
+    );
+    assert!(
+        std::fs::symlink_metadata(ws.path("dist/shadow")).is_err(),
+        "swept"
+    );
+    assert!(
+        std::fs::symlink_metadata(ws.path("dist/lib/up")).is_err(),
+        "swept"
+    );
+    assert_eq!(
+        std::fs::read_link(ws.path("dist/lib/libx.so")).expect("kept"),
+        std::path::Path::new("libx.so.1")
+    );
+    let log = r.log("links");
+    assert!(
+        log.contains("removed symbolic link `dist/shadow` → `/etc/shadow`: it leads out of the write grant `dist`"),
+        "{log}"
+    );
+    let swept = r
+        .audit()
+        .into_iter()
+        .filter(|l| l.contains("\"operation\":\"sweep\""))
+        .count();
+    assert_eq!(swept, 2, "{}", r.file("audit.jsonl"));
+}

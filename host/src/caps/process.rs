@@ -1219,6 +1219,10 @@ impl StageState {
         };
         let unsandboxed = std::cell::Cell::new(false);
         let audit_detail = detail.clone();
+        if !grant.read_only && !self.broker.dry_run && !self.process.write.is_empty() {
+            // It may leave links out of a write grant: swept when the stage ends.
+            self.fs.written_by_others = true;
+        }
         let result = self.broker.effect(
             CAP,
             OP,

@@ -575,6 +575,8 @@ impl Runtime {
             .and_then(|p: Plugin| p.call_run(&mut store, &ctx));
         // One-off containers never outlive their stage, however it ended.
         store.data_mut().containers.cleanup();
+        // Links out of a write grant that a command or container made are removed.
+        store.data_mut().sweep_write_grants();
         stdout.finish();
         stderr.finish();
         match result {

@@ -69,6 +69,13 @@ pub struct CargoConfig {
     /// `$HOME/.rustup`).
     #[serde(default)]
     pub metadata_command: bool,
+    /// With `metadata-command`: only the crates built for this target
+    /// (`cargo metadata --filter-platform PLATFORM`; `host-tuple` is the machine's
+    /// own). Offline, `cargo metadata` needs every locked crate in the cache, including
+    /// those of other platforms that a build never downloads; filtered, what `cargo
+    /// build` fetched is enough. The process grant must name the same two arguments.
+    #[serde(default)]
+    pub platform: Option<String>,
     /// Check the workspace's own crates too (default true).
     #[serde(default)]
     pub workspace_members: Option<bool>,
@@ -244,6 +251,7 @@ pub struct Checker {
     extra_registries: Vec<PathBuf>,
     /// `cargo metadata` output obtained by the plugin (`cargo.metadata-command`).
     metadata_text: Option<String>,
+    platform_filtered: bool,
     python: Vec<String>,
     npm: Vec<String>,
     files: Option<(FilesConfig, Vec<Glob>, Vec<Glob>)>,
@@ -329,6 +337,7 @@ impl Checker {
             cargo,
             extra_registries: Vec::new(),
             metadata_text: None,
+            platform_filtered: false,
             python: config.python.clone(),
             npm: config.npm.clone(),
             files,
@@ -338,6 +347,13 @@ impl Checker {
     /// Uses `text` as the `cargo metadata` export (what `cargo.metadata-command` ran).
     pub fn with_metadata_text(mut self, text: String) -> Checker {
         self.metadata_text = Some(text);
+        self
+    }
+
+    /// The metadata is filtered to one platform (`cargo.platform`): locked crates it
+    /// leaves out are not built there and are not checked.
+    pub fn platform_filtered(mut self, on: bool) -> Checker {
+        self.platform_filtered = on;
         self
     }
 
@@ -375,6 +391,7 @@ impl Checker {
                 lockfile_rel: lock.clone(),
                 registries,
                 metadata,
+                platform_filtered: self.platform_filtered,
                 workspace_members: *members,
             })?);
         }

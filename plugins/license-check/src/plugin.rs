@@ -41,7 +41,10 @@ impl Plugin for LicenseCheck {
     fn run(cx: &Context, config: Config) -> Result<Report, Error> {
         let mut checker = Checker::new(&config).map_err(Error::config)?;
         if config.cargo.as_ref().is_some_and(|c| c.metadata_command) {
-            checker = checker.with_metadata_text(cargo_metadata()?);
+            let platform = config.cargo.as_ref().and_then(|c| c.platform.as_deref());
+            checker = checker
+                .with_metadata_text(cargo_metadata(platform)?)
+                .platform_filtered(platform.is_some());
         }
         let out = checker.run(cx.workspace()).map_err(Error::failed)?;
         let mut report = Report::new();
@@ -93,8 +96,9 @@ impl Plugin for LicenseCheck {
     }
 }
 
-/// `cargo metadata --format-version 1 --locked --offline` through the process broker.
-fn cargo_metadata() -> Result<String, Error> {
+/// `cargo metadata --format-version 1 --locked --offline [--filter-platform P]`
+/// through the process broker.
+fn cargo_metadata(platform: Option<&str>) -> Result<String, Error> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let home = var("HOME");
     let under_home = |d: &str| home.as_ref().map(|h| format!("{h}/{d}"));
@@ -105,6 +109,9 @@ fn cargo_metadata() -> Result<String, Error> {
         "--locked",
         "--offline",
     ]);
+    if let Some(p) = platform {
+        cmd = cmd.args(["--filter-platform", p]);
+    }
     if let Some(c) = var("CARGO_HOME").or_else(|| under_home(".cargo")) {
         cmd = cmd.env("CARGO_HOME", c);
     }

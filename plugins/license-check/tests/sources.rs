@@ -57,6 +57,7 @@ fn cargo_inputs(registry: bool, metadata: bool) -> CargoInputs {
             let text = std::fs::read_to_string(root.join("metadata.json")).expect("fixture");
             parse_metadata(&text, "metadata.json").expect("valid metadata")
         }),
+        platform_filtered: false,
         workspace_members: true,
     }
 }
@@ -399,4 +400,29 @@ fn cargo_stale_metadata_export_is_named_as_the_cause() {
         why.contains("missing from the `cargo.metadata` export; regenerate it"),
         "{why}"
     );
+}
+
+/// A metadata export filtered to one platform (`cargo.platform`) leaves out crates not
+/// built there: they are skipped, not reported as unknown; unfiltered, a crate missing
+/// from the export is unknown.
+#[test]
+fn a_platform_filtered_export_skips_crates_of_other_platforms() {
+    let all =
+        license_check::sources::cargo::packages(&cargo_inputs(false, true)).expect("packages");
+    let missing: Vec<&str> = all
+        .iter()
+        .filter(|p| matches!(&p.declared, Declared::Unknown { why } if why.contains("missing from the `cargo.metadata` export")))
+        .map(|p| p.name.as_str())
+        .collect();
+    assert!(
+        !missing.is_empty(),
+        "the fixture has a crate the export lacks"
+    );
+    let filtered = license_check::sources::cargo::packages(&CargoInputs {
+        platform_filtered: true,
+        ..cargo_inputs(false, true)
+    })
+    .expect("packages");
+    assert_eq!(filtered.len(), all.len() - missing.len());
+    assert!(filtered.iter().all(|p| !missing.contains(&p.name.as_str())));
 }

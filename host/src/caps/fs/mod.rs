@@ -36,6 +36,7 @@
 
 pub mod beneath;
 pub mod files;
+pub mod sweep;
 pub mod symlink;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -71,6 +72,12 @@ pub struct Granted {
 pub struct State {
     /// Workspace-relative write grants, as path components.
     pub(crate) write_roots: Vec<Vec<String>>,
+    /// The write grants' directories (as opened when the stage started), for the
+    /// sweep at its end.
+    write_dirs: Vec<(String, OwnedFd)>,
+    /// Something other than the plugin's WASI calls may have written into a write
+    /// grant (a host command, a container): sweep at the end of the stage.
+    pub(crate) written_by_others: bool,
 }
 
 impl State {
@@ -81,6 +88,66 @@ impl State {
                 .filter(|g| g.write)
                 .map(|g| components(&g.rel))
                 .collect(),
+            write_dirs: granted
+                .iter()
+                .filter(|g| g.write)
+                .filter_map(|g| g.dir.try_clone().ok().map(|d| (g.rel.clone(), d)))
+                .collect(),
+            written_by_others: false,
+        }
+    }
+}
+
+impl crate::runtime::StageState {
+    /// At the end of a stage in which a host command or a container could write into
+    /// a write grant: removes the links that lead out of it ([`sweep`]), and says so
+    /// in the stage log and the audit log.
+    pub(crate) fn sweep_write_grants(&mut self) {
+        if !self.fs.written_by_others {
+            return;
+        }
+        for (rel, dir) in &self.fs.write_dirs {
+            let swept = sweep::sweep(dir);
+            let at = |p: &str| {
+                if rel == "." {
+                    p.to_string()
+                } else {
+                    format!("{rel}/{p}")
+                }
+            };
+            for (path, target) in &swept.removed {
+                let path = at(path);
+                let line = format!(
+                    "removed symbolic link `{}` → `{}`: it leads out of the write grant `{rel}` (made by a host command or a container, where gantry could not refuse it)",
+                    crate::caps::process::shown(&path),
+                    crate::caps::process::shown(target)
+                );
+                self.log.line("gantry", &line);
+                self.broker.allow(
+                    "fs",
+                    "sweep",
+                    &line,
+                    Some(serde_json::json!({ "link": path, "target": target, "grant": rel })),
+                );
+            }
+            for (path, why) in &swept.failed {
+                self.log.line(
+                    "gantry",
+                    &format!(
+                        "could not remove symbolic link `{}`, which leads out of the write grant `{rel}`: {why}",
+                        crate::caps::process::shown(&at(path))
+                    ),
+                );
+            }
+            if swept.incomplete {
+                self.log.line(
+                    "gantry",
+                    &format!(
+                        "the write grant `{rel}` has more than {} entries: links beyond them were not checked",
+                        sweep::MAX_ENTRIES
+                    ),
+                );
+            }
         }
     }
 }

@@ -127,6 +127,10 @@ pub struct CargoInputs {
     /// Registry source caches / vendor directories.
     pub registries: Vec<PathBuf>,
     pub metadata: Option<MetadataIndex>,
+    /// The metadata export is filtered to one platform (`--filter-platform`): a locked
+    /// crate missing from it is not built for that platform and is not checked (rather
+    /// than reported as unknown).
+    pub platform_filtered: bool,
     /// Read workspace members' own manifests.
     pub workspace_members: bool,
 }
@@ -185,6 +189,14 @@ pub fn packages(inputs: &CargoInputs) -> Result<Vec<Package>, String> {
                 ),
             }
         } else {
+            if inputs.platform_filtered
+                && inputs
+                    .metadata
+                    .as_ref()
+                    .is_some_and(|m| !m.contains_key(&(l.name.clone(), l.version.clone())))
+            {
+                continue; // not built for the filtered platform
+            }
             resolve(&l, inputs.metadata.as_ref(), &finder)
         };
         out.push(Package {
