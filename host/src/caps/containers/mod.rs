@@ -2916,11 +2916,11 @@ mod tests {
     #[test]
     fn list_entries_equal_inspects() {
         let list: Vec<bollard::models::ContainerSummary> = serde_json::from_str(include_str!(
-            "../../tests/fixtures/docker-api-1.41/containers-list.json"
+            "../../../tests/fixtures/docker-api-1.41/containers-list.json"
         ))
         .unwrap();
         let inspects: Vec<ContainerInspectResponse> = serde_json::from_str(include_str!(
-            "../../tests/fixtures/docker-api-1.41/containers-inspect.json"
+            "../../../tests/fixtures/docker-api-1.41/containers-inspect.json"
         ))
         .unwrap();
         assert_eq!(list.len(), 3);
