@@ -38,6 +38,10 @@
 //! `tests/e2e/containers.rs` for build → push → pull by digest, runs, timeouts and
 //! deploys.
 
+pub mod dockerfile;
+pub mod dockerignore;
+pub mod owner;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
