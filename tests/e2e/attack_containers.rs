@@ -258,7 +258,7 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
             g.clone(),
         ),
     ];
-    // Specs over gantry's count limits (host/src/caps/containers.rs, `limits`).
+    // Specs over gantry's count limits (host/src/caps/containers/mod.rs, `limits`).
     let many = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
     let mut cases = cases;
     cases.extend([

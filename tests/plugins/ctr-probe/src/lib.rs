@@ -1,7 +1,7 @@
 //! Test plugin `ctr-probe`: performs the one `gantry:plugin/containers` operation its
 //! config names, with whatever arguments the test wants to try, and reports what
 //! happened as outputs, so end-to-end tests (`tests/e2e/attack_containers.rs`,
-//! `tests/e2e/containers.rs`) can try everything a hostile plugin would.
+//! `tests/e2e/audit_lock.rs`) can try everything a hostile plugin would.
 //!
 //! Outputs: `result` is `ok`, `denied:<host message>`, `not-found:<message>` or
 //! `err:<message>`; plus per operation: `exit-code`, `stdout`, `stderr`, `timed-out`,
