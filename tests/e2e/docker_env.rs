@@ -256,3 +256,43 @@ fn swarm_service_serves_on_a_host_mode_port() {
     let (status, body) = wait_for_http(&format!("127.0.0.1:{port}"), "/", Duration::from_secs(30));
     assert_eq!((status, body.as_str()), (200, "s1\n"));
 }
+
+/// The listings other tests prove things with: the files of an image, the host's
+/// address on the bridge, an object's state.
+#[test]
+fn image_files_gateway_and_object_state_describe_what_is_there() {
+    if docker_or_skip("image_files_gateway_and_object_state_describe_what_is_there").is_none() {
+        return;
+    }
+    let _engine = shared();
+    let mut cleanup = Cleanup::new();
+    let tag = busybox_image(&format!("{}:1", unique("gantry-test-busybox")));
+    cleanup.image(&tag);
+    let files = gantry_test_plugins::docker::image_files(&tag);
+    assert!(
+        files.contains("bin/busybox") && files.contains("bin/sh") && !files.contains("etc/shadow"),
+        "{files:?}"
+    );
+    let gw: std::net::Ipv4Addr = gantry_test_plugins::docker::bridge_gateway()
+        .parse()
+        .expect("the gateway is an IPv4 address");
+    let subnet = docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+    ]);
+    let (net, bits) = subnet.split_once('/').expect("a CIDR subnet");
+    let net: std::net::Ipv4Addr = net.parse().expect("an IPv4 network");
+    let bits: u32 = bits.parse().expect("a prefix length");
+    let mask = u32::MAX << (32 - bits);
+    assert_eq!(u32::from(gw) & mask, u32::from(net), "{gw} is in {subnet}");
+    let id = docker_ok(&["create", "--label", "x=1", &tag, "true"]);
+    cleanup.container(&id);
+    let state = gantry_test_plugins::docker::object_state("container", &id);
+    assert!(
+        state.contains("running=false") && state.contains("\"x\":\"1\""),
+        "{state}"
+    );
+}

@@ -54,6 +54,13 @@ pub fn in_ci() -> bool {
     matches!(std::env::var("CI").as_deref(), Ok("true" | "1"))
 }
 
+/// Skips (outside CI) or fails (in CI) `test` for `reason`: for a test that needs
+/// something else this machine lacks (an architecture, a library path), under the
+/// same policy as a missing engine.
+pub fn skip<T>(test: &str, reason: &str) -> Option<T> {
+    skip_or_fail(test, reason)
+}
+
 /// Skips (outside CI) or fails (in CI) `test` for `reason`.
 fn skip_or_fail<T>(test: &str, reason: &str) -> Option<T> {
     if in_ci() {
@@ -66,10 +73,7 @@ fn skip_or_fail<T>(test: &str, reason: &str) -> Option<T> {
     }
     // Straight to the stderr handle: the test harness captures `eprintln!` of passing
     // tests, and a skip nobody sees is a silent one.
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED {test}: {reason} (run .ci/docker-up)"
-    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
     None
 }
 
@@ -78,7 +82,7 @@ fn skip_or_fail<T>(test: &str, reason: &str) -> Option<T> {
 pub fn docker_or_skip(test: &str) -> Option<DockerFacts> {
     match engine_facts() {
         Ok(f) => Some(f),
-        Err(e) => skip_or_fail(test, &format!("no Docker engine ({e})")),
+        Err(e) => skip_or_fail(test, &format!("no Docker engine ({e}); run .ci/docker-up")),
     }
 }
 
@@ -213,18 +217,26 @@ pub fn registry() -> Result<Registry, String> {
 pub fn registry_or_skip(test: &str) -> Option<Registry> {
     let r = match registry() {
         Ok(r) => r,
-        Err(e) => return skip_or_fail(test, &format!("no test registry: {e}")),
+        Err(e) => {
+            return skip_or_fail(test, &format!("no test registry: {e}; run .ci/docker-up"));
+        }
     };
     match http_get(&r.address, "/v2/") {
         // 401: up, and demanding the credentials the tests are meant to exercise.
         Ok((401 | 200, _)) => Some(r),
         Ok((code, _)) => skip_or_fail(
             test,
-            &format!("registry {} answered /v2/ with {code}", r.address),
+            &format!(
+                "registry {} answered /v2/ with {code}; run .ci/docker-up",
+                r.address
+            ),
         ),
         Err(e) => skip_or_fail(
             test,
-            &format!("registry {} does not answer: {e}", r.address),
+            &format!(
+                "registry {} does not answer: {e}; run .ci/docker-up",
+                r.address
+            ),
         ),
     }
 }
@@ -371,6 +383,12 @@ fn build(tag: &str, ctx: &Context, dockerfile: &str) -> String {
     docker(&["build", "-q", "-t", tag, &dir])
         .unwrap_or_else(|e| panic!("building {tag} failed: {e}\nDockerfile:\n{dockerfile}"));
     tag.to_string()
+}
+
+/// Builds `tag` from `dockerfile` with an empty context (with `docker build`, not
+/// gantry). Returns `tag`.
+pub fn build_image(tag: &str, dockerfile: &str) -> String {
+    build(tag, &Context::new(), dockerfile)
 }
 
 /// Builds `tag`: `FROM scratch` with Debian's static busybox as `/bin/busybox` and
@@ -594,6 +612,64 @@ pub fn wait_for_http(addr: &str, path: &str, timeout: Duration) -> (u16, String)
     }
 }
 
+/// The paths of every file, directory and link in `image` (`docker create` + `docker
+/// export`, listed by the host's `tar -t`), without a leading
+/// `/` or a trailing `/`. The container is removed again.
+pub fn image_files(image: &str) -> BTreeSet<String> {
+    let id = docker_ok(&["create", image, "/nothing"]);
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("docker export {id} | tar -t"))
+        .stdin(Stdio::null())
+        .output();
+    let _ = docker(&["rm", "-f", &id]);
+    let out = out.expect("run docker export | tar -t");
+    assert!(
+        out.status.success(),
+        "docker export {image} | tar -t failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim_start_matches("./").trim_end_matches('/').to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// The host's address on Docker's default `bridge` network, as its containers reach
+/// it: the network's gateway, or (Engine 20.10 often leaves it out) the first address
+/// of its IPv4 subnet, which is what the engine gives `docker0`.
+pub fn bridge_gateway() -> String {
+    let gateway = docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Gateway}}{{end}}",
+    ]);
+    if !gateway.is_empty() {
+        return gateway;
+    }
+    let subnet = docker_ok(&[
+        "network",
+        "inspect",
+        "bridge",
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+    ]);
+    let net = subnet
+        .split_whitespace()
+        .find_map(|s| s.split_once('/')?.0.parse::<std::net::Ipv4Addr>().ok())
+        .unwrap_or_else(|| panic!("the bridge network has no IPv4 subnet: {subnet:?}"));
+    std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
+}
+
+/// What a test compares to show an object was left alone: name, running state (for
+/// containers), image and labels of `kind` `id`.
+pub fn object_state(kind: &str, id: &str) -> String {
+    describe(kind, id)
+}
+
 static ENGINE: RwLock<()> = RwLock::new(());
 
 /// Held by a test that compares [`Snapshot`]s: no other test of this process that
@@ -671,9 +747,13 @@ impl Snapshot {
 
 fn describe(kind: &str, id: &str) -> String {
     let format = match kind {
-        "container" => "{{.Name}} image={{.Config.Image}} labels={{json .Config.Labels}}",
-        "image" => "{{.RepoTags}} labels={{json .Config.Labels}}",
-        "service" => "{{.Spec.Name}} labels={{json .Spec.Labels}}",
+        "container" => {
+            "{{.Name}} running={{.State.Running}} image={{.Config.Image}} labels={{json .Config.Labels}}"
+        }
+        "image" => "{{.Id}} {{.RepoTags}} labels={{json .Config.Labels}}",
+        "service" => {
+            "{{.Spec.Name}} version={{.Version.Index}} image={{.Spec.TaskTemplate.ContainerSpec.Image}} labels={{json .Spec.Labels}}"
+        }
         _ => "{{.Name}} labels={{json .Labels}}",
     };
     docker(&["inspect", "--type", kind, "--format", format, id])

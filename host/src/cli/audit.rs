@@ -456,7 +456,12 @@ fn describe_containers(c: &Value) -> Vec<String> {
         out.push(format!("run images {}", ticks(&images)));
     }
     if c.get("build") == Some(&Value::Bool(true)) {
-        out.push("build images from readable workspace directories".into());
+        // What the broker enforces (caps/containers): every image a build uses is held
+        // to `run`, and nothing is downloaded by the daemon.
+        out.push(
+            "build images from readable workspace directories (every image the Dockerfile uses must match `run`; remote `ADD` refused)"
+                .into(),
+        );
     }
     let push = strs(c.get("push"));
     if !push.is_empty() {
@@ -1076,5 +1081,17 @@ mod tests {
         // Launchers are named from the one list in the manifest.
         let sh = json!({"cmd": "sh", "args": ["scripts/ci.sh"]});
         assert!(process_danger(&sh, &[]).reason.contains("`sh` is a shell"));
+    }
+
+    #[test]
+    fn a_build_grant_says_what_builds_are_held_to() {
+        let lines = describe_containers(&json!({"build": true, "network": ["none"]}));
+        assert!(
+            lines.iter().any(
+                |l| l.contains("every image the Dockerfile uses must match `run`")
+                    && l.contains("remote `ADD` refused")
+            ),
+            "{lines:?}"
+        );
     }
 }

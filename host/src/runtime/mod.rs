@@ -554,11 +554,12 @@ impl Runtime {
                 setup.grants.containers.as_ref(),
                 &setup.grants.fs.read,
                 &setup.grants.fs.write,
-                caps::containers::Owner {
-                    pipeline: setup.pipeline.clone(),
-                    stage: setup.actor.stage.clone(),
-                    run: setup.actor.run.clone(),
-                },
+                caps::containers::Owner::new(
+                    &setup.pipeline,
+                    &setup.actor.stage,
+                    &setup.actor.run,
+                    &setup.owner_key,
+                ),
                 Instant::now() + setup.timeout,
                 setup.cancel.clone(),
                 setup.log.clone(),

@@ -10,13 +10,13 @@
 //! | key | default | meaning |
 //! | --- | --- | --- |
 //! | `run` | none | image reference globs the stage may run (one-off and long-running) |
-//! | `build` | `false` | may build images from workspace directories it can read |
+//! | `build` | `false` | may build images from workspace directories it can read (every image the build uses must match `run`) |
 //! | `push` | none | repository globs (no tag) it may push to |
 //! | `publish` | none | host ports (on 127.0.0.1) it may publish; integers or `"A-B"` ranges |
 //! | `network` | `["none"]` | network modes: `none`, `bridge` (never `host`) |
 //! | `manage` | none | name prefix of the long-running containers and services it may manage |
 //! | `services` | `false` | may manage Swarm services (under `manage`) |
-//! | `cpus`, `memory`, `pids` | 2 CPUs, 1 GiB, 512 | ceilings of every container it starts |
+//! | `cpus`, `memory`, `pids` | 2 CPUs, 1 GiB, 512 | ceilings of every container it starts (`cpus` 0.01–256, `memory` 4MiB–1024TiB, `pids` ≥ 1) |
 //!
 //! Image globs: `REPOSITORY[:TAG][@DIGEST]`, where `*` matches within one path
 //! component and `**` across components; a pattern without tag or digest matches every
@@ -34,6 +34,18 @@ use crate::walk::{Cx, Val, span_of, type_name};
 pub const DEFAULT_CPUS: f64 = 2.0;
 pub const DEFAULT_MEMORY: u64 = 1 << 30;
 pub const DEFAULT_PIDS: u32 = 512;
+
+/// The smallest CPU limit the engine enforces (`docker run --cpus` refuses less). A
+/// smaller one would become `NanoCpus = 0` — no limit at all — so it is refused, in
+/// the grant and in every request.
+pub const MIN_CPUS: f64 = 0.01;
+/// The most CPUs a grant may name.
+pub const MAX_CPUS: f64 = 256.0;
+/// The engine's smallest memory limit.
+pub const MIN_MEMORY: u64 = 4 << 20;
+/// The largest memory ceiling: the engine takes a signed 64-bit count, where a wrapped
+/// value would mean "unlimited"; 1024 TiB is beyond any real host.
+pub const MAX_MEMORY: u64 = 1 << 50;
 
 /// The parsed `grants.containers` table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -444,23 +456,28 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
         );
     }
     if let Some(c) = &raw.cpus {
-        let n = *c.get_ref();
-        if !(n > 0.0 && n <= 256.0) {
-            cx.error(
+        match check_cpus(*c.get_ref()) {
+            Ok(n) => g.cpus = n,
+            Err(why) => cx.error(
                 span_of(c),
-                format!("`cpus` in {what} must be more than 0 and at most 256, got {n}"),
+                format!("`cpus` in {what} {why}"),
                 Some("e.g. `cpus = 1.5`".into()),
-            );
-        } else {
-            g.cpus = n;
+            ),
         }
     }
     if let Some(m) = table.get("memory") {
         match m.get_ref().as_str().map(parse_size) {
-            Some(Ok(n)) if n >= 4 << 20 => g.memory = n,
-            Some(Ok(_)) => cx.error(
+            Some(Ok(n)) if (MIN_MEMORY..=MAX_MEMORY).contains(&n) => g.memory = n,
+            Some(Ok(n)) => cx.error(
                 span_of(m),
-                format!("`memory` in {what} is below the engine's minimum of 4MiB"),
+                if n < MIN_MEMORY {
+                    format!("`memory` in {what} is below the engine's minimum of 4MiB")
+                } else {
+                    format!(
+                        "`memory` in {what} is above gantry's maximum of {}",
+                        crate::units::format_size(MAX_MEMORY)
+                    )
+                },
                 Some("e.g. `memory = \"512MiB\"`".into()),
             ),
             Some(Err(e)) => cx.error(
@@ -486,6 +503,18 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
         }
     }
     g
+}
+
+/// A CPU ceiling the engine enforces as written, or why not (the end of a sentence
+/// starting with the key).
+pub fn check_cpus(n: f64) -> Result<f64, String> {
+    if n.is_finite() && (MIN_CPUS..=MAX_CPUS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "must be at least {MIN_CPUS} (less rounds to 0, which Docker reads as unlimited) and at most {MAX_CPUS}, got {n}"
+        ))
+    }
 }
 
 fn parse_publish(cx: &mut Cx<'_>, v: &Val<'_>, what: &str) -> Vec<(u16, u16)> {
@@ -617,6 +646,33 @@ mod tests {
         assert!(ImagePattern::parse("*").is_err());
         assert!(ImagePattern::parse("**").is_err());
         assert!(ImagePattern::parse("*/*").is_err());
+    }
+
+    #[test]
+    fn cpu_ceilings_never_round_to_unlimited() {
+        assert_eq!(check_cpus(1.5), Ok(1.5));
+        assert_eq!(check_cpus(MIN_CPUS), Ok(MIN_CPUS));
+        for bad in [0.0, 1e-10, 0.009, -1.0, 257.0, f64::NAN, f64::INFINITY] {
+            let e = check_cpus(bad).unwrap_err();
+            assert!(
+                e.contains("at least 0.01") && e.contains("unlimited"),
+                "{bad}: {e}"
+            );
+        }
+        let check = |grant: &str| {
+            let src = format!(
+                "[pipeline]\nname = \"p\"\n\n[stage.s]\nplugin = \"builtin:x\"\ngrants.containers = {grant}\n"
+            );
+            crate::Manifest::parse(std::path::Path::new("pipeline.toml"), &src)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        let e = check("{ cpus = 1e-10 }");
+        assert!(e.contains("`cpus`") && e.contains("unlimited"), "{e}");
+        let e = check("{ memory = \"2048TiB\" }");
+        assert!(e.contains("above gantry's maximum"), "{e}");
+        assert_eq!(check("{ cpus = 0.01, memory = \"4MiB\" }"), "");
     }
 
     #[test]

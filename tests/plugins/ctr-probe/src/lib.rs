@@ -1,12 +1,13 @@
 //! Test plugin `ctr-probe`: performs the one `gantry:plugin/containers` operation its
 //! config names, with whatever arguments the test wants to try, and reports what
 //! happened as outputs, so end-to-end tests (`tests/e2e/attack_containers.rs`,
-//! `tests/e2e/containers.rs`) can try everything a hostile plugin would.
+//! `tests/e2e/audit_lock.rs`) can try everything a hostile plugin would.
 //!
 //! Outputs: `result` is `ok`, `denied:<host message>`, `not-found:<message>` or
 //! `err:<message>`; plus per operation: `exit-code`, `stdout`, `stderr`, `timed-out`,
-//! `dry-run` (run); `id`, `tags`, `repo-digests` (build, inspect-image); `digest`
-//! (push); `state`, `health`, `ports` (create, inspect); `names` (list); `logs`;
+//! `dry-run` (run); `id`, `tags`, `labels` (build), `id`, `repo-digests`, `labels`
+//! (inspect-image); `digest` (push); `id`, `state` (create); `state`, `labels`,
+//! `health`, `ports` (inspect); `names`, `labels` (list); `logs`;
 //! `image`, `update-state`, `previous-image`, `tasks` (services). The stage itself
 //! always succeeds, so a refusal is data for the test to check.
 
@@ -83,6 +84,13 @@ struct Config {
     tags: Vec<String>,
     #[serde(default)]
     target: String,
+    /// `build`: `--build-arg`s, labels and the multi-stage target.
+    #[serde(default)]
+    build_args: BTreeMap<String, String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    build_target: Option<String>,
     #[serde(default)]
     username: Option<String>,
     #[serde(default)]
@@ -102,6 +110,15 @@ struct Config {
 }
 
 struct CtrProbe;
+
+/// `k=v` pairs joined with `,`: how label lists are reported.
+fn pairs(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
 fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
@@ -180,10 +197,18 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
             for t in &cfg.tags {
                 spec = spec.tag(t);
             }
+            for (k, v) in &cfg.build_args {
+                spec = spec.build_arg(k, v);
+            }
+            for (k, v) in &cfg.labels {
+                spec = spec.label(k, v);
+            }
+            spec.target = cfg.build_target.clone();
             let img = c::build(spec)?;
             report = report
                 .output("id", img.id)
-                .output("tags", img.tags.join(","));
+                .output("tags", img.tags.join(","))
+                .output("labels", pairs(&img.labels));
         }
         "tag" => c::tag(&cfg.image, &cfg.target)?,
         "push" => {
@@ -202,7 +227,8 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
             let img = c::inspect_image(&cfg.image)?;
             report = report
                 .output("id", img.id)
-                .output("repo-digests", img.repo_digests.join(","));
+                .output("repo-digests", img.repo_digests.join(","))
+                .output("labels", pairs(&img.labels));
         }
         "create" => {
             let mut spec =
@@ -227,6 +253,7 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
             Some(ctr) => {
                 report = report
                     .output("state", ctr.state)
+                    .output("labels", pairs(&ctr.labels))
                     .output("health", ctr.health.unwrap_or_default())
                     .output(
                         "ports",
@@ -240,8 +267,12 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
             None => return Ok(report.output("result", "not-found:")),
         },
         "list" => {
-            let names: Vec<String> = c::list()?.into_iter().map(|c| c.name).collect();
-            report = report.output("names", names.join(","));
+            let all = c::list()?;
+            let names: Vec<String> = all.iter().map(|c| c.name.clone()).collect();
+            let labels: Vec<String> = all.iter().map(|c| pairs(&c.labels)).collect();
+            report = report
+                .output("names", names.join(","))
+                .output("labels", labels.join(";"));
         }
         "logs" => {
             let l = c::logs(&cfg.name, 100)?;

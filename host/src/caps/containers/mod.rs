@@ -10,33 +10,54 @@
 //!    `seccomp=unconfined`/`apparmor=unconfined` or any security option, host or
 //!    container namespace modes; network modes other than `none`/`bridge`; mounts whose
 //!    source is outside the workspace (absolute, `..`, or a symlink leading out: so
-//!    never the Docker socket); and any container, image or service that does not
-//!    carry this pipeline's `dev.gantry.pipeline` label — the plugin cannot stop,
-//!    inspect, read the logs of, tag or push someone else's. Mistakes are not
-//!    refusals: a mount target that is not an absolute container path, a source that
-//!    does not exist or is a file is `invalid`/`not-found` with what to change.
-//! 2. **Granted or refused**: images by `run` globs, building by `build`, pushes by
-//!    `push` repositories, host ports by `publish`, networks by `network`, container
-//!    and service names by the `manage` prefix, Swarm by `services`, CPU, memory and
-//!    PIDs by the ceilings (a request above one is refused; none asked → the ceiling).
-//!    Mounts need `grants.fs.read` (read-only) or `grants.fs.write` (writable) over
-//!    their source. Refusals name the grant that would allow them.
-//! 3. **What the host adds**: labels `dev.gantry.{pipeline,stage,run}` on every object;
-//!    `no-new-privileges`; ports bound to 127.0.0.1 only; memory swap equal to memory;
-//!    no restart policy. One-off containers get `dev.gantry.oneoff=true` and are
-//!    removed when the call returns, and again by [`State::cleanup`] when the stage
-//!    ends for any reason (timeout, trap, cancel).
+//!    never the Docker socket); a build whose Dockerfile downloads (`ADD <url>`) or
+//!    names images in a way gantry cannot check before the build ([`dockerfile`]); and
+//!    any container, image or service whose ownership tag does not verify
+//!    ([`owner`]): the plugin cannot stop, inspect, read the logs of, tag, push or
+//!    roll back anything this workspace's gantry did not make for this pipeline —
+//!    labels alone prove nothing, anyone can set them. Mistakes are not refusals: a
+//!    mount target that is not an absolute container path, a source that does not
+//!    exist or is a file is `invalid`/`not-found` with what to change.
+//! 2. **Granted or refused**: images by `run` globs — for a build, *every* image the
+//!    Dockerfile makes the builder use (each `FROM`, `COPY --from`, `RUN --mount
+//!    from=`, `ONBUILD` triggers, base images' triggers, `# syntax=`), after `ARG`
+//!    substitution; building by `build`, pushes by `push` repositories, host ports by
+//!    `publish`, networks by `network`, container and service names by the `manage`
+//!    prefix, Swarm by `services`, CPU, memory and PIDs by the ceilings (a request
+//!    above one, or below the smallest the engine honours, is refused; none asked →
+//!    the ceiling). Mounts need `grants.fs.read` (read-only) or `grants.fs.write`
+//!    (writable) over their source. Refusals name the grant that would allow them.
+//! 3. **What the host adds**: labels `dev.gantry.{pipeline,stage,run,owner}` on every
+//!    object, and on containers `managed`/`oneoff` set explicitly, so no label an
+//!    image carries can stand in for them; `no-new-privileges`; ports bound to
+//!    127.0.0.1 only; memory swap equal to memory; no restart policy; builds with
+//!    network `none`. A built image carrying a `dev.gantry.*` label the host did not
+//!    set (a Dockerfile `LABEL`, or inherited) is removed and the build refused.
+//!    One-off containers are removed when the call returns, and again by
+//!    [`State::cleanup`] when the stage ends for any reason (timeout, trap, cancel).
 //! 4. **Effects**: everything that changes the engine goes through the journal
 //!    (intent before, outcome after); under `--dry-run` it is recorded as planned. A
-//!    dry-run build still checks the context and the Dockerfile's first instruction.
+//!    dry-run build still reads and checks the context and the Dockerfile.
 //! 5. **Time**: every engine call is bounded by the stage's remaining time and the
 //!    call's own timeout, and gives up when the stage is cancelled; a one-off container
 //!    still running then is killed and removed.
 //!
-//! Tests: unit tests below for the pure checks; `tests/e2e/attack_containers.rs` for
-//! each refusal against the real engine (nothing new in `docker ps -a`/`images`), and
-//! `tests/e2e/containers.rs` for build → push → pull by digest, runs, timeouts and
-//! deploys.
+//! Not contained: a bind mount is made by the daemon from a path. gantry resolves the
+//! source beneath the workspace just before it asks, but a concurrent writer that can
+//! create links pointing out of the workspace (a container with a writable mount of a
+//! directory above the source, or a host command) could swap a directory on that path
+//! in the moment between. Build contexts have no such gap ([`context`]).
+//!
+//! Submodules: [`dockerfile`] (what a Dockerfile reaches), [`dockerignore`] (Docker's
+//! `.dockerignore` rules), [`context`] (archiving beneath a held handle), [`owner`]
+//! (ownership tags). Tests: unit tests here and in each; `tests/e2e/attack_containers.rs`
+//! for each refusal against the real engine (nothing new in `docker ps -a`/`images`),
+//! and `tests/e2e/deploy.rs` for build → push → pull by digest, runs and deploys.
+
+pub mod context;
+pub mod dockerfile;
+pub mod dockerignore;
+pub mod owner;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -173,11 +194,36 @@ fn text_bytes(lists: &[&[String]], pairs: &[&[(String, String)]]) -> usize {
 }
 
 /// Where the labels come from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Owner {
     pub pipeline: String,
     pub stage: String,
     pub run: String,
+    /// [`owner::tag`] of the pipeline under the workspace's key: never shown to the
+    /// plugin, never logged.
+    tag: String,
+}
+
+impl Owner {
+    pub fn new(pipeline: &str, stage: &str, run: &str, key: &[u8; 32]) -> Owner {
+        Owner {
+            pipeline: pipeline.to_string(),
+            stage: stage.to_string(),
+            run: run.to_string(),
+            tag: owner::tag(key, pipeline),
+        }
+    }
+}
+
+impl std::fmt::Debug for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Owner")
+            .field("pipeline", &self.pipeline)
+            .field("stage", &self.stage)
+            .field("run", &self.run)
+            .field("tag", &"<hidden>")
+            .finish()
+    }
 }
 
 /// Per-stage state of the broker.
@@ -223,29 +269,46 @@ impl State {
         }
     }
 
+    /// The labels of every object this stage creates, the ownership tag among them.
+    fn object_labels(&self) -> HashMap<String, String> {
+        HashMap::from([
+            (LABEL_PIPELINE.to_string(), self.owner.pipeline.clone()),
+            (LABEL_STAGE.to_string(), self.owner.stage.clone()),
+            (LABEL_RUN.to_string(), self.owner.run.clone()),
+            (owner::LABEL_OWNER.to_string(), self.owner.tag.clone()),
+        ])
+    }
+
+    /// The labels of a container: [`Self::object_labels`] and both kind labels set
+    /// explicitly, so a `dev.gantry.managed` or `oneoff` label baked into its image
+    /// (labels are inherited) never decides what it is.
     fn labels(&self, oneoff: bool) -> HashMap<String, String> {
-        let mut l = HashMap::new();
-        l.insert(LABEL_PIPELINE.into(), self.owner.pipeline.clone());
-        l.insert(LABEL_STAGE.into(), self.owner.stage.clone());
-        l.insert(LABEL_RUN.into(), self.owner.run.clone());
-        if oneoff {
-            l.insert(LABEL_ONEOFF.into(), "true".into());
-        } else {
-            l.insert(LABEL_MANAGED.into(), "true".into());
-        }
+        let mut l = self.object_labels();
+        l.insert(LABEL_ONEOFF.into(), oneoff.to_string());
+        l.insert(LABEL_MANAGED.into(), (!oneoff).to_string());
         l
     }
 
     /// The plugin's labels (minus any `dev.gantry.*`, which only the host sets) plus
-    /// the ownership labels of a managed object.
+    /// the labels of a managed object.
     fn with_labels(&self, theirs: &[(String, String)]) -> HashMap<String, String> {
         let mut l: HashMap<String, String> = theirs
             .iter()
-            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .filter(|(k, _)| !k.starts_with(owner::PREFIX))
             .cloned()
             .collect();
         l.extend(self.labels(false));
         l
+    }
+
+    /// Who owns an object with `labels`.
+    fn ownership(&self, labels: Option<&HashMap<String, String>>) -> owner::Ownership {
+        owner::ownership(
+            labels,
+            LABEL_PIPELINE,
+            &self.owner.pipeline,
+            &self.owner.tag,
+        )
     }
 
     fn remaining(&self) -> Duration {
@@ -333,6 +396,11 @@ impl State {
         r
     }
 
+    /// Whether the stage's time is up or it was cancelled.
+    fn expired(&self) -> bool {
+        self.remaining().is_zero() || self.cancel.load(Ordering::Relaxed)
+    }
+
     /// The engine client, connected and version-negotiated on first use.
     fn docker(&mut self) -> Result<Docker, CapError> {
         if let Some(d) = &self.docker {
@@ -352,12 +420,15 @@ impl State {
         }
         let Ok(docker) = self.docker() else { return };
         let mut ids = std::mem::take(&mut self.oneoffs);
+        // Only containers whose ownership tag verifies: anyone can label a container
+        // with this run's id.
         let filters = HashMap::from([(
             "label".to_string(),
             vec![
                 format!("{LABEL_RUN}={}", self.owner.run),
                 format!("{LABEL_STAGE}={}", self.owner.stage),
                 format!("{LABEL_ONEOFF}=true"),
+                format!("{}={}", owner::LABEL_OWNER, self.owner.tag),
             ],
         )]);
         // The stage's own deadline may be past: cleanup gets its own budget.
@@ -466,6 +537,25 @@ async fn remove_forced(d: &Docker, id: &str) -> Result<(), CapError> {
 fn parse_ref(what: &str, text: &str) -> Result<ImageRef, CapError> {
     ImageRef::parse(text)
         .map_err(|why| CapError::Invalid(format!("{what} `{}`: {why}", shown(text))))
+}
+
+/// Whether the engine knows `img` by the name `r` (a tag or digest it carries), and
+/// did not merely take `r` as a prefix of its id.
+fn image_has_name(img: &ImageInspect, r: &ImageRef) -> bool {
+    let named = |list: &Option<Vec<String>>| -> Vec<ImageRef> {
+        list.iter()
+            .flatten()
+            .filter_map(|t| ImageRef::parse(t).ok())
+            .collect()
+    };
+    match &r.digest {
+        Some(d) => named(&img.repo_digests)
+            .iter()
+            .any(|x| x.repository == r.repository && x.digest.as_ref() == Some(d)),
+        None => named(&img.repo_tags)
+            .iter()
+            .any(|x| x.repository == r.repository && x.tag == r.tag),
+    }
 }
 
 /// Why a `host-access` request is refused, or `None` when it asks for nothing.
@@ -662,13 +752,25 @@ fn check_dir(
     Ok(canonical)
 }
 
+/// The smallest CPU share the engine honours (`docker run --cpus` refuses less), and
+/// what gantry accepts: a request below it would round to `NanoCpus = 0`, which the
+/// engine reads as *unlimited*.
+pub const MIN_CPUS: f64 = crate::manifest::grants::containers::MIN_CPUS;
+/// The engine's smallest memory limit.
+pub const MIN_MEMORY: u64 = crate::manifest::grants::containers::MIN_MEMORY;
+
 fn check_resources(
     grant: &ContainersGrant,
     r: &wit::Resources,
 ) -> Result<(i64, i64, i64), Refusal> {
     let cpus = r.cpus.unwrap_or(grant.cpus);
-    if !(cpus > 0.0 && cpus.is_finite()) {
-        return Err((format!("`cpus = {cpus}` is not a positive number"), None));
+    if !(cpus.is_finite() && cpus >= MIN_CPUS) {
+        return Err((
+            format!(
+                "`cpus = {cpus}` is not a CPU limit the engine enforces: it must be at least {MIN_CPUS} (less would round to 0, which Docker reads as unlimited)"
+            ),
+            None,
+        ));
     }
     if cpus > grant.cpus {
         return Err((
@@ -690,8 +792,15 @@ fn check_resources(
             )),
         ));
     }
-    if memory < 4 << 20 {
-        return Err(("memory below the engine's minimum of 4MiB".into(), None));
+    if memory < MIN_MEMORY {
+        return Err((
+            format!(
+                "memory {} is below the engine's minimum of {}",
+                crate::manifest::units::format_size(memory),
+                crate::manifest::units::format_size(MIN_MEMORY)
+            ),
+            None,
+        ));
     }
     let pids = r.pids.unwrap_or(grant.pids);
     if pids > grant.pids || pids == 0 {
@@ -700,7 +809,16 @@ fn check_resources(
             Some(format!("grants.containers.pids = {pids}")),
         ));
     }
-    Ok(((cpus * 1e9) as i64, memory as i64, pids as i64))
+    // Rounded to the nearest nano-CPU and at least MIN_CPUS worth: never 0. Memory
+    // is at most the grant's ceiling, which the manifest bounds below i64::MAX.
+    let nano = ((cpus * 1e9).round() as i64).max((MIN_CPUS * 1e9) as i64);
+    let memory = i64::try_from(memory).map_err(|_| {
+        (
+            "a memory limit that large cannot be given to the engine".to_string(),
+            None,
+        )
+    })?;
+    Ok((nano, memory, i64::from(pids)))
 }
 
 fn check_env(env: &[(String, String)]) -> Result<Vec<String>, Refusal> {
@@ -831,14 +949,12 @@ fn to_container(c: &ContainerInspectResponse) -> wit::Container {
     }
     ports.sort_by_key(|p| (p.container_port, p.host_port));
     ports.dedup_by_key(|p| (p.container_port, p.host_port));
-    let mut labels: Vec<(String, String)> = c
-        .config
-        .as_ref()
-        .and_then(|c| c.labels.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    labels.sort();
+    let labels = owner::visible(
+        c.config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
+    );
     wit::Container {
         id: c.id.clone().unwrap_or_default(),
         name: c
@@ -907,9 +1023,7 @@ fn summary_to_container(c: &bollard::models::ContainerSummary) -> wit::Container
         .collect();
     ports.sort_by_key(|p| (p.container_port, p.host_port));
     ports.dedup_by_key(|p| (p.container_port, p.host_port));
-    let mut labels: Vec<(String, String)> =
-        c.labels.clone().unwrap_or_default().into_iter().collect();
-    labels.sort();
+    let labels = owner::visible(c.labels.clone().unwrap_or_default());
     wit::Container {
         id: c.id.clone().unwrap_or_default(),
         name: c
@@ -928,246 +1042,18 @@ fn summary_to_container(c: &bollard::models::ContainerSummary) -> wit::Container
 }
 
 fn to_image(i: &ImageInspect) -> wit::Image {
-    let mut labels: Vec<(String, String)> = i
-        .config
-        .as_ref()
-        .and_then(|c| c.labels.clone())
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    labels.sort();
+    let labels = owner::visible(
+        i.config
+            .as_ref()
+            .and_then(|c| c.labels.clone())
+            .unwrap_or_default(),
+    );
     wit::Image {
         id: i.id.clone().unwrap_or_default(),
         tags: i.repo_tags.clone().unwrap_or_default(),
         repo_digests: i.repo_digests.clone().unwrap_or_default(),
         size: i.size.unwrap_or(0).max(0) as u64,
         labels,
-    }
-}
-
-/// A build context archived into a private temporary file (mode 0600), removed when
-/// dropped. The archive is streamed to the engine from there, so a large context
-/// never sits in gantry's memory.
-struct ContextArchive {
-    path: PathBuf,
-    /// Bytes of file content archived (what [`MAX_CONTEXT`] caps).
-    content: u64,
-}
-
-impl Drop for ContextArchive {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
-impl ContextArchive {
-    /// The archive as a request body, read in 256 KiB chunks as the engine takes it.
-    fn body(
-        &self,
-    ) -> Result<
-        impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send + 'static,
-        String,
-    > {
-        use std::io::Read;
-        let file = std::fs::File::open(&self.path)
-            .map_err(|e| format!("cannot reopen the build context archive: {e}"))?;
-        let chunks = futures_util::stream::unfold(Some(file), |state| async move {
-            let mut f = state?;
-            let mut buf = vec![0u8; 256 << 10];
-            match f.read(&mut buf) {
-                Ok(0) => None,
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(bytes::Bytes::from(buf)), Some(f)))
-                }
-                Err(e) => Some((Err(e), None)),
-            }
-        });
-        Ok(chunks)
-    }
-}
-
-/// Archives the build context into a temporary file, honouring `.dockerignore`.
-/// Symlinks are archived as links (never followed), so a link to `/etc` sends nothing
-/// from it. More than `cap` bytes of file content is an error naming the cap, raised
-/// as soon as the sizes seen add up past it (before the rest is read).
-fn context_tar(dir: &Path, cap: u64) -> Result<ContextArchive, String> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let ignore = std::fs::read_to_string(dir.join(".dockerignore"))
-        .map(|t| DockerIgnore::parse(&t))
-        .unwrap_or_default();
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "gantry-context-{}-{}.tar",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(|e| {
-            format!(
-                "cannot create a temporary file for the build context (`{}`): {e}",
-                path.display()
-            )
-        })?;
-    // From here on, the guard removes the file whatever happens.
-    let mut archive = ContextArchive { path, content: 0 };
-    let mut builder = tar::Builder::new(std::io::BufWriter::with_capacity(256 << 10, file));
-    builder.follow_symlinks(false);
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let full = dir.join(&rel);
-        let mut entries: Vec<_> = std::fs::read_dir(&full)
-            .map_err(|e| format!("cannot read `{}`: {e}", full.display()))?
-            .filter_map(Result::ok)
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let child = rel.join(e.file_name());
-            let Some(name) = child.to_str().map(|s| s.replace('\\', "/")) else {
-                continue;
-            };
-            let meta = e
-                .path()
-                .symlink_metadata()
-                .map_err(|err| format!("cannot stat `{name}`: {err}"))?;
-            if ignore.ignored(&name) && !(meta.is_dir() && ignore.may_reinclude_under(&name)) {
-                continue;
-            }
-            if meta.is_dir() {
-                builder
-                    .append_dir(&child, e.path())
-                    .map_err(|err| format!("cannot archive `{name}`: {err}"))?;
-                stack.push(child);
-            } else if meta.is_file() || meta.file_type().is_symlink() {
-                if ignore.ignored(&name) {
-                    continue;
-                }
-                archive.content += meta.len();
-                if archive.content > cap {
-                    return Err(format!(
-                        "the build context is larger than gantry's cap of {} (reached at `{name}`); exclude what the build does not need in `.dockerignore`",
-                        crate::manifest::units::format_size(cap)
-                    ));
-                }
-                builder
-                    .append_path_with_name(e.path(), &child)
-                    .map_err(|err| format!("cannot archive `{name}`: {err}"))?;
-            }
-        }
-    }
-    builder
-        .into_inner()
-        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
-        .and_then(|f| f.sync_all())
-        .map_err(|e| format!("cannot finish the build context archive: {e}"))?;
-    Ok(archive)
-}
-
-/// The subset of `.dockerignore` the classic builder honours: one pattern per line,
-/// `#` comments, `!` re-includes, `*`/`?` within a component, `**` across components,
-/// a leading `/` ignored; the last matching pattern wins.
-#[derive(Default)]
-struct DockerIgnore {
-    rules: Vec<(bool, String)>,
-}
-
-impl DockerIgnore {
-    fn parse(text: &str) -> DockerIgnore {
-        let rules = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(|l| match l.strip_prefix('!') {
-                Some(p) => (false, clean_pattern(p)),
-                None => (true, clean_pattern(l)),
-            })
-            .filter(|(_, p)| !p.is_empty())
-            .collect();
-        DockerIgnore { rules }
-    }
-
-    fn ignored(&self, path: &str) -> bool {
-        let mut out = false;
-        for (exclude, p) in &self.rules {
-            // A pattern matching a parent directory covers everything under it.
-            let hit = ignore_glob(p, path)
-                || path
-                    .match_indices('/')
-                    .any(|(i, _)| ignore_glob(p, &path[..i]));
-            if hit {
-                out = *exclude;
-            }
-        }
-        out
-    }
-
-    /// Whether a `!` pattern could re-include something below `dir`.
-    fn may_reinclude_under(&self, dir: &str) -> bool {
-        self.rules
-            .iter()
-            .any(|(exclude, p)| !exclude && p.starts_with(&format!("{dir}/")))
-    }
-}
-
-fn clean_pattern(p: &str) -> String {
-    let p = p.trim().trim_start_matches('/').trim_end_matches('/');
-    let p = p.strip_prefix("./").unwrap_or(p);
-    p.to_string()
-}
-
-fn ignore_glob(pattern: &str, path: &str) -> bool {
-    crate::manifest::grants::containers::path_glob(pattern, path)
-}
-
-/// The Dockerfile's first instruction must be `FROM` (after comments, parser
-/// directives and `ARG`s); anything else fails every builder.
-fn check_dockerfile(text: &str) -> Result<(), String> {
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let word = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        match word.as_str() {
-            "ARG" => continue,
-            "FROM" => return Ok(()),
-            other => {
-                return Err(format!(
-                    "line {}: the first instruction must be `FROM`, found `{}`",
-                    n + 1,
-                    shown(other)
-                ));
-            }
-        }
-    }
-    Err("the Dockerfile has no instructions".into())
-}
-
-/// The stage's labelled image behind `reference`, or a refusal when it is not ours.
-async fn owned_image(
-    d: &Docker,
-    reference: &str,
-    pipeline: &str,
-) -> Result<ImageInspect, CapError> {
-    let img = d.inspect_image(reference).await.map_err(engine_error)?;
-    let ours = img
-        .config
-        .as_ref()
-        .and_then(|c| c.labels.as_ref())
-        .and_then(|l| l.get(LABEL_PIPELINE))
-        .is_some_and(|p| p == pipeline);
-    if ours {
-        Ok(img)
-    } else {
-        Err(CapError::Denied(String::new()))
     }
 }
 
@@ -1218,24 +1104,24 @@ impl StageState {
                     .await
                     .map_err(engine_error)
             })?;
-        let labels = c
-            .config
-            .as_ref()
-            .and_then(|c| c.labels.clone())
-            .unwrap_or_default();
-        let ours = labels.get(LABEL_PIPELINE) == Some(&self.containers.owner.pipeline)
-            && labels.get(LABEL_MANAGED).is_some_and(|v| v == "true");
-        if !ours {
+        let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
+        let ownership = self.containers.ownership(labels);
+        let managed = labels
+            .and_then(|l| l.get(LABEL_MANAGED))
+            .is_some_and(|v| v == "true");
+        if ownership != owner::Ownership::Ours || !managed {
+            let why = if ownership == owner::Ownership::Ours {
+                "is one of gantry's one-off containers, not a managed one".to_string()
+            } else {
+                owner::why_not_ours(
+                    ownership,
+                    &self.containers.owner.pipeline,
+                    &format!("docker rm -f {}", shown(name)),
+                )
+            };
             return Err(self.refuse(
                 operation,
-                (
-                    format!(
-                        "container `{}` was not created by gantry for pipeline `{}`",
-                        shown(name),
-                        self.containers.owner.pipeline
-                    ),
-                    None,
-                ),
+                (format!("container `{}` {why}", shown(name)), None),
                 detail,
             ));
         }
@@ -1418,66 +1304,100 @@ fn run_container(
     log: Arc<StageLog>,
 ) -> Result<wit::RunOutput, CapError> {
     let docker = st.docker()?;
+    if st.expired() {
+        return Ok(timed_out(&log));
+    }
+    // Create and start are never abandoned half-way, even at the stage's deadline: a
+    // create that completes after gantry stopped waiting leaves a container nobody
+    // knows of, and a remove racing an unfinished start can leave the engine with a
+    // running container it had listed as removed. Each has its own short budget; the
+    // run proper is what the deadline cuts.
     let d = docker.clone();
-    let created = st.call(
-        "create container",
-        Some(Duration::from_secs(60)),
-        async move {
-            d.create_container(None::<q::CreateContainerOptions>, body)
-                .await
-                .map_err(engine_error)
-        },
-    )?;
+    let created = st.call_grace("create container", async move {
+        d.create_container(None::<q::CreateContainerOptions>, body)
+            .await
+            .map_err(engine_error)
+    })?;
     let id = created.id;
     st.oneoffs.push(id.clone());
     let d = docker.clone();
     let cid = id.clone();
     let log2 = log.clone();
-    let outcome = st.block(limit, async move {
-        let log = log2;
-        d.start_container(&cid, None::<q::StartContainerOptions>)
-            .await
-            .map_err(engine_error)?;
-        let mut logs = d.logs(
-            &cid,
-            Some(q::LogsOptions {
-                follow: true,
-                stdout: true,
-                stderr: true,
-                ..Default::default()
-            }),
-        );
-        let (mut out, mut err, mut truncated) = (Vec::new(), Vec::new(), false);
-        while let Some(item) = logs.next().await {
-            let (buf, src, msg) = match item {
-                Ok(bollard::container::LogOutput::StdOut { message }) => {
-                    (&mut out, "stdout", message)
+    let started = if st.expired() {
+        Err(None)
+    } else {
+        let (d2, cid2) = (docker.clone(), id.clone());
+        st.call_grace("start container", async move {
+            d2.start_container(&cid2, None::<q::StartContainerOptions>)
+                .await
+                .map_err(engine_error)
+        })
+        .map_err(Some)
+    };
+    let outcome = match started {
+        Err(e) => Err(e),
+        Ok(()) => st.block(limit, async move {
+            let log = log2;
+            // The output is followed until its stream ends, and the exit code waited for,
+            // at the same time; both must finish. A stream that fails is an error, never
+            // an empty output with exit code 0.
+            let read = async {
+                let mut logs = d.logs(
+                    &cid,
+                    Some(q::LogsOptions {
+                        follow: true,
+                        stdout: true,
+                        stderr: true,
+                        ..Default::default()
+                    }),
+                );
+                let (mut out, mut err, mut truncated) = (Vec::new(), Vec::new(), false);
+                while let Some(item) = logs.next().await {
+                    let (buf, src, msg) = match item {
+                        Ok(bollard::container::LogOutput::StdOut { message }) => {
+                            (&mut out, "stdout", message)
+                        }
+                        Ok(bollard::container::LogOutput::StdErr { message }) => {
+                            (&mut err, "stderr", message)
+                        }
+                        Ok(_) => continue,
+                        Err(e) => {
+                            return Err(CapError::Failed(format!(
+                                "reading the container's output failed: {}",
+                                engine_error(e)
+                            )));
+                        }
+                    };
+                    for line in String::from_utf8_lossy(&msg).lines() {
+                        log.line(src, line);
+                    }
+                    let room = OUTPUT_CAP.saturating_sub(buf.len());
+                    if msg.len() > room {
+                        truncated = true;
+                    }
+                    buf.extend_from_slice(&msg[..msg.len().min(room)]);
                 }
-                Ok(bollard::container::LogOutput::StdErr { message }) => {
-                    (&mut err, "stderr", message)
-                }
-                Ok(_) => continue,
-                Err(_) => break,
+                Ok((out, err, truncated))
             };
-            for line in String::from_utf8_lossy(&msg).lines() {
-                log.line(src, line);
-            }
-            let room = OUTPUT_CAP.saturating_sub(buf.len());
-            if msg.len() > room {
-                truncated = true;
-            }
-            buf.extend_from_slice(&msg[..msg.len().min(room)]);
-        }
-        let mut wait = d.wait_container(&cid, None::<q::WaitContainerOptions>);
-        let code = match wait.next().await {
-            Some(Ok(r)) => r.status_code,
-            // bollard reports a non-zero exit as an error carrying the code.
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-            Some(Err(e)) => return Err(engine_error(e)),
-            None => -1,
-        };
-        Ok((code, out, err, truncated))
-    });
+            let wait = async {
+                let mut wait = d.wait_container(&cid, None::<q::WaitContainerOptions>);
+                match wait.next().await {
+                    Some(Ok(r)) => Ok(r.status_code),
+                    // bollard reports a non-zero exit as an error carrying the code.
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                        code, ..
+                    })) => Ok(code),
+                    Some(Err(e)) => Err(engine_error(e)),
+                    None => Err(CapError::Failed(
+                        "the engine ended the wait for the container without an exit code".into(),
+                    )),
+                }
+            };
+            let (read, code) = futures_util::future::join(read, wait).await;
+            let (out, err, truncated) = read?;
+            Ok((code?, out, err, truncated))
+        }),
+    };
     let d = docker.clone();
     let cid = id.clone();
     // Also (above all) when the run was cut at the stage's deadline.
@@ -1497,18 +1417,21 @@ fn run_container(
             timed_out: false,
             dry_run: false,
         }),
-        Err(None) => {
-            log.line("gantry", "container killed at its timeout");
-            Ok(wit::RunOutput {
-                exit_code: None,
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                truncated: false,
-                timed_out: true,
-                dry_run: false,
-            })
-        }
+        Err(None) => Ok(timed_out(&log)),
         Err(Some(e)) => Err(e),
+    }
+}
+
+/// What a one-off run that hit its timeout (or the stage's) reports.
+fn timed_out(log: &StageLog) -> wit::RunOutput {
+    log.line("gantry", "container killed at its timeout");
+    wit::RunOutput {
+        exit_code: None,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        truncated: false,
+        timed_out: true,
+        dry_run: false,
     }
 }
 
@@ -1672,7 +1595,9 @@ impl StageState {
             target: "/context".into(),
             writable: false,
         };
-        let dir = check_dir(
+        // The grant check and the messages about a missing context; then the directory
+        // is opened beneath the workspace and everything is read from that handle.
+        check_dir(
             &self.broker.workspace,
             &self.containers.fs_read,
             &self.containers.fs_write,
@@ -1688,6 +1613,16 @@ impl StageState {
             MountError::BadTarget(why) => CapError::Invalid(why),
             MountError::BadSource(e) => e,
         })?;
+        let context_rel = normalize_workspace_path(&spec.context).map_err(|(why, _)| {
+            CapError::Invalid(format!("build context `{}`: {why}", shown(&spec.context)))
+        })?;
+        let ctx_fd = crate::caps::fs::beneath::open_root(&self.broker.workspace)
+            .map_err(|e| CapError::Failed(format!("cannot open the workspace: {e}")))
+            .and_then(|root| {
+                crate::caps::fs::beneath::open_dir(&root, &context_rel).map_err(|why| {
+                    CapError::Invalid(format!("build context `{context_rel}` {why}"))
+                })
+            })?;
         let dockerfile = spec
             .dockerfile
             .clone()
@@ -1695,30 +1630,32 @@ impl StageState {
         let df_rel = normalize_workspace_path(&dockerfile).map_err(|(why, _)| {
             CapError::Invalid(format!("dockerfile `{}`: {why}", shown(&dockerfile)))
         })?;
-        let df_path = dir.join(&df_rel);
-        match df_path.canonicalize() {
-            Ok(p) if p.starts_with(&dir) => {}
-            Ok(_) => {
+        let files = context::read_build_files(&ctx_fd, &df_rel).map_err(|why| {
+            if why.contains("does not exist") {
+                CapError::NotFound(format!("{why} `{}`", spec.context))
+            } else {
+                CapError::Invalid(why)
+            }
+        })?;
+        let where_ = format!("`{}/{df_rel}`", spec.context.trim_end_matches('/'));
+        let text = std::str::from_utf8(&files.dockerfile)
+            .map_err(|_| CapError::Invalid(format!("{where_} is not UTF-8 text")))?;
+        let analysis = match dockerfile::analyze(text, &spec.build_args) {
+            Ok(a) => a,
+            Err(dockerfile::Problem::Malformed { line, why }) => {
+                return Err(CapError::Invalid(format!("{where_} line {line}: {why}")));
+            }
+            Err(dockerfile::Problem::Refused { line, why }) => {
                 return Err(self.refuse(
                     op,
-                    (
-                        format!("dockerfile `{df_rel}` resolves outside the build context"),
-                        None,
-                    ),
+                    (format!("{where_} line {line}: {why}"), None),
                     detail,
                 ));
             }
-            Err(e) => {
-                return Err(CapError::NotFound(format!(
-                    "dockerfile `{df_rel}` in context `{}`: {e}",
-                    spec.context
-                )));
-            }
+        };
+        for u in &analysis.images {
+            self.check_build_image(op, &grant, u, &where_, &detail)?;
         }
-        let text = std::fs::read_to_string(&df_path)
-            .map_err(|e| CapError::Failed(format!("cannot read `{df_rel}`: {e}")))?;
-        check_dockerfile(&text)
-            .map_err(|e| CapError::Invalid(format!("`{}/{df_rel}`: {e}", spec.context)))?;
         let mut tags = Vec::new();
         for t in &spec.tags {
             let r = parse_ref("tag", t)?;
@@ -1734,26 +1671,41 @@ impl StageState {
             }
             tags.push(r);
         }
+        // Images must be on the engine under the names checked (the builder would
+        // otherwise pull them), and base images' ONBUILD triggers obey the same rules.
+        // Read-only, and skipped under --dry-run, which needs no engine.
+        if !self.broker.dry_run {
+            self.check_build_images_on_engine(op, &grant, &analysis, &where_, &detail)?;
+            for t in &tags {
+                self.free_or_ours(op, t)?;
+            }
+        }
+        let host_labels = self.containers.object_labels();
         let mut labels: HashMap<String, String> = spec
             .labels
             .iter()
-            .filter(|(k, _)| !k.starts_with("dev.gantry."))
+            .filter(|(k, _)| !k.starts_with(owner::PREFIX))
             .cloned()
             .collect();
-        labels.extend(
-            self.containers
-                .labels(false)
-                .into_iter()
-                .filter(|(k, _)| k != LABEL_MANAGED),
-        );
+        labels.extend(host_labels.clone());
         let build_args: HashMap<String, String> = spec.build_args.iter().cloned().collect();
-        self.broker
-            .allow("containers", op, "build granted", Some(detail.clone()));
+        let detail = json!({
+            "context": shown(&spec.context),
+            "tags": spec.tags.iter().map(|t| shown(t)).collect::<Vec<_>>(),
+            "images": analysis.images.iter().map(|u| shown(&u.reference)).collect::<Vec<_>>(),
+        });
+        self.broker.allow(
+            "containers",
+            op,
+            "build and every image it uses granted",
+            Some(detail.clone()),
+        );
         let log = self.log.clone();
         let target = spec.target.clone().unwrap_or_default();
         let StageState {
             broker, containers, ..
         } = self;
+        let refusal_detail = detail.clone();
         broker.effect(
             "containers",
             op,
@@ -1767,14 +1719,16 @@ impl StageState {
                 labels: vec![],
             },
             || {
-                let archive = context_tar(&dir, MAX_CONTEXT).map_err(CapError::Failed)?;
+                let archive =
+                    context::archive(&ctx_fd, &files, MAX_CONTEXT).map_err(CapError::Failed)?;
                 let body = archive.body().map_err(CapError::Failed)?;
                 let docker = containers.docker()?;
-                let first = tags.first().map(ToString::to_string);
                 let d = docker.clone();
+                // Untagged until its labels are checked: a refused image never takes
+                // over a tag.
                 let options = q::BuildImageOptions {
                     dockerfile: df_rel.clone(),
-                    t: first.clone(),
+                    t: None,
                     rm: true,
                     forcerm: true,
                     buildargs: Some(build_args),
@@ -1784,37 +1738,87 @@ impl StageState {
                     ..Default::default()
                 };
                 let log2 = log.clone();
+                // The builder echoes the label steps; the tag stays out of the records.
+                let tag = containers.owner.tag.clone();
                 let id = containers.call("build", None, async move {
                     let mut stream =
                         d.build_image(options, None, Some(bollard::body_try_stream(body)));
-                    let mut id = None;
+                    let (mut id, mut built) = (None, None);
                     while let Some(item) = stream.next().await {
                         let info = item.map_err(|e| match e {
                             bollard::errors::Error::DockerStreamError { error } => {
-                                CapError::Failed(format!("build failed: {error}"))
+                                CapError::Failed(format!(
+                                    "build failed: {}",
+                                    error.replace(&tag, "<ownership tag>")
+                                ))
                             }
                             e => engine_error(e),
                         })?;
                         if let Some(s) = &info.stream {
                             for l in s.lines().filter(|l| !l.trim().is_empty()) {
-                                log2.line("build", l);
+                                log2.line("build", &l.replace(&tag, "<ownership tag>"));
+                                if let Some(short) = l.trim().strip_prefix("Successfully built ") {
+                                    built = Some(short.trim().to_string());
+                                }
                             }
                         }
                         if let Some(e) = info.error_detail.and_then(|e| e.message) {
-                            return Err(CapError::Failed(format!("build failed: {e}")));
+                            return Err(CapError::Failed(format!(
+                                "build failed: {}",
+                                e.replace(&tag, "<ownership tag>")
+                            )));
                         }
                         if let Some(i) = info.aux {
                             id = i.id.or(id);
                         }
                     }
-                    Ok(id)
+                    Ok(id.or(built))
                 })?;
-                let reference = id
-                    .or(first)
-                    .ok_or_else(|| CapError::Failed("the engine reported no image id".into()))?;
-                for t in tags.iter().skip(1) {
+                let reference =
+                    id.ok_or_else(|| CapError::Failed("the engine reported no image id".into()))?;
+                let d = docker.clone();
+                let r = reference.clone();
+                let img = containers.call(
+                    "inspect image",
+                    Some(Duration::from_secs(30)),
+                    async move { d.inspect_image(&r).await.map_err(engine_error) },
+                )?;
+                let foreign = owner::foreign_gantry_labels(
+                    img.config.as_ref().and_then(|c| c.labels.as_ref()),
+                    &host_labels,
+                );
+                if !foreign.is_empty() {
                     let d = docker.clone();
-                    let (src, repo, tag) = (reference.clone(), t.repository.clone(), t.tag.clone());
+                    let r = img.id.clone().unwrap_or(reference);
+                    let removed = containers.call_grace("remove refused image", async move {
+                        d.remove_image(
+                            &r,
+                            Some(q::RemoveImageOptions {
+                                force: true,
+                                noprune: false,
+                                ..Default::default()
+                            }),
+                            None,
+                        )
+                        .await
+                        .map(|_| ())
+                        .map_err(engine_error)
+                    });
+                    let mut what = format!(
+                        "the built image carries gantry's own label{} {} (set by the Dockerfile or inherited from its base image); only gantry sets `dev.gantry.*` labels, which decide what gantry may act on",
+                        if foreign.len() == 1 { "" } else { "s" },
+                        shown_list(&foreign)
+                    );
+                    what.push_str(match removed {
+                        Ok(()) => "; the image was removed",
+                        Err(_) => "; removing the image failed: remove it by hand",
+                    });
+                    return Err(broker.refuse("containers", op, &what, Some(refusal_detail)));
+                }
+                let id = img.id.clone().unwrap_or(reference);
+                for t in &tags {
+                    let d = docker.clone();
+                    let (src, repo, tag) = (id.clone(), t.repository.clone(), t.tag.clone());
                     containers.call("tag", Some(Duration::from_secs(30)), async move {
                         d.tag_image(
                             &src,
@@ -1831,7 +1835,7 @@ impl StageState {
                 let img = containers.call(
                     "inspect image",
                     Some(Duration::from_secs(30)),
-                    async move { d.inspect_image(&reference).await.map_err(engine_error) },
+                    async move { d.inspect_image(&id).await.map_err(engine_error) },
                 )?;
                 Ok(to_image(&img))
             },
@@ -1842,29 +1846,189 @@ impl StageState {
         )
     }
 
-    /// This pipeline's image behind `reference`; a refusal for anyone else's.
-    fn our_image(&mut self, op: &str, reference: &str) -> Result<ImageInspect, CapError> {
-        let docker = self.containers.docker()?;
-        let pipeline = self.containers.owner.pipeline.clone();
-        let r = reference.to_string();
-        match self
-            .containers
-            .call(op, Some(Duration::from_secs(30)), async move {
-                owned_image(&docker, &r, &pipeline).await
-            }) {
-            Err(CapError::Denied(_)) => Err(self.refuse(
+    /// One image a build uses, held to `grants.containers.run`.
+    fn check_build_image(
+        &self,
+        op: &str,
+        grant: &ContainersGrant,
+        u: &dockerfile::ImageUse,
+        where_: &str,
+        detail: &Value,
+    ) -> Result<ImageRef, CapError> {
+        let at = if u.line > 0 {
+            format!("{where_} line {}, {}", u.line, u.by)
+        } else {
+            format!("{where_}, {}", u.by)
+        };
+        let r = ImageRef::parse(&u.reference)
+            .map_err(|why| CapError::Invalid(format!("{at}: `{}`: {why}", shown(&u.reference))))?;
+        if !grant.may_run(&r) {
+            return Err(self.refuse(
                 op,
                 (
                     format!(
-                        "image `{}` was not built by gantry for pipeline `{}`",
+                        "{at} uses image `{r}`, which is not granted: every image a build uses must match `run`"
+                    ),
+                    Some(format!("grants.containers.run = [\"{}:*\"]", r.repository)),
+                ),
+                detail.clone(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// The images a build fetches, on the engine: each must be there under the name
+    /// checked (not found by an id prefix, not pulled), and the `ONBUILD` triggers of
+    /// each base image are checked like Dockerfile instructions.
+    fn check_build_images_on_engine(
+        &mut self,
+        op: &str,
+        grant: &ContainersGrant,
+        analysis: &dockerfile::Analysis,
+        where_: &str,
+        detail: &Value,
+    ) -> Result<(), CapError> {
+        let mut queue: Vec<dockerfile::ImageUse> = analysis
+            .images
+            .iter()
+            .filter(|u| u.fetched)
+            .cloned()
+            .collect();
+        let mut seen_triggers = 0usize;
+        while let Some(u) = queue.pop() {
+            let r = self.check_build_image(op, grant, &u, where_, detail)?;
+            let d = self.containers.docker()?;
+            let name = r.to_string();
+            let found = self
+                .containers
+                .call(op, Some(Duration::from_secs(30)), async move {
+                    match d.inspect_image(&name).await {
+                        Ok(i) => Ok(Some(i)),
+                        Err(bollard::errors::Error::DockerResponseServerError {
+                            status_code: 404,
+                            ..
+                        }) => Ok(None),
+                        Err(e) => Err(engine_error(e)),
+                    }
+                })?;
+            let Some(img) = found else {
+                return Err(CapError::NotFound(format!(
+                    "{where_} uses image `{r}` ({}), which is not on the Docker Engine; gantry does not pull images during a build: pull it on the engine first (`docker pull {r}`)",
+                    u.by
+                )));
+            };
+            if !image_has_name(&img, &r) {
+                return Err(self.refuse(
+                    op,
+                    (
+                        format!(
+                            "{where_}: `{r}` ({}) names no image by that name; the engine would take it as a prefix of another image's id, which the grant does not cover",
+                            u.by
+                        ),
+                        None,
+                    ),
+                    detail.clone(),
+                ));
+            }
+            if let Some(stage) = u.base_of {
+                let triggers = img
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.on_build.clone())
+                    .unwrap_or_default();
+                seen_triggers += triggers.len();
+                if seen_triggers > 256 {
+                    return Err(CapError::Invalid(format!(
+                        "{where_}: the base images carry more than 256 ONBUILD triggers"
+                    )));
+                }
+                let earlier = &analysis.stages[..stage.min(analysis.stages.len())];
+                let uses = dockerfile::analyze_triggers(&triggers, earlier, &r.to_string())
+                    .map_err(|p| match p {
+                        dockerfile::Problem::Malformed { why, .. } => {
+                            CapError::Invalid(format!("{where_}: {why}"))
+                        }
+                        dockerfile::Problem::Refused { why, .. } => {
+                            self.refuse(op, (format!("{where_}: {why}"), None), detail.clone())
+                        }
+                    })?;
+                queue.extend(uses);
+            }
+        }
+        Ok(())
+    }
+
+    /// A tag may be set only where it names nothing yet or one of this pipeline's own
+    /// images: moving a tag off someone else's image changes what their deploys run.
+    fn free_or_ours(&mut self, op: &str, tag: &ImageRef) -> Result<(), CapError> {
+        let d = self.containers.docker()?;
+        let name = tag.to_string();
+        let found = self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                match d.inspect_image(&name).await {
+                    Ok(i) => Ok(Some(i)),
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }) => Ok(None),
+                    Err(e) => Err(engine_error(e)),
+                }
+            })?;
+        let Some(img) = found.filter(|i| image_has_name(i, tag)) else {
+            return Ok(());
+        };
+        match self
+            .containers
+            .ownership(img.config.as_ref().and_then(|c| c.labels.as_ref()))
+        {
+            owner::Ownership::Ours => Ok(()),
+            o => Err(self.refuse(
+                op,
+                (
+                    format!(
+                        "tag `{tag}` now names an image that {}",
+                        owner::why_not_ours(
+                            o,
+                            &self.containers.owner.pipeline,
+                            &format!("docker rmi {tag}")
+                        )
+                    ),
+                    None,
+                ),
+                json!({ "tag": tag.to_string() }),
+            )),
+        }
+    }
+
+    /// This pipeline's image behind `reference`; a refusal for anyone else's.
+    fn our_image(&mut self, op: &str, reference: &str) -> Result<ImageInspect, CapError> {
+        let docker = self.containers.docker()?;
+        let r = reference.to_string();
+        let img = self
+            .containers
+            .call(op, Some(Duration::from_secs(30)), async move {
+                docker.inspect_image(&r).await.map_err(engine_error)
+            })?;
+        let labels = img.config.as_ref().and_then(|c| c.labels.as_ref());
+        match self.containers.ownership(labels) {
+            owner::Ownership::Ours => Ok(img),
+            o => Err(self.refuse(
+                op,
+                (
+                    format!(
+                        "image `{}` {}",
                         shown(reference),
-                        self.containers.owner.pipeline
+                        owner::why_not_ours(
+                            o,
+                            &self.containers.owner.pipeline,
+                            &format!("docker rmi {}", shown(reference))
+                        )
                     ),
                     None,
                 ),
                 json!({ "image": shown(reference) }),
             )),
-            other => other,
         }
     }
 
@@ -1888,6 +2052,7 @@ impl StageState {
             ));
         }
         let img = self.our_image(op, source)?;
+        self.free_or_ours(op, &t)?;
         let id = img.id.clone().unwrap_or_default();
         let detail = json!({ "source": shown(source), "target": t.to_string() });
         self.engine_op(
@@ -2224,7 +2389,7 @@ impl StageState {
         let filters = HashMap::from([(
             "label".to_string(),
             vec![
-                format!("{LABEL_PIPELINE}={}", self.containers.owner.pipeline),
+                format!("{}={}", owner::LABEL_OWNER, self.containers.owner.tag),
                 format!("{LABEL_MANAGED}=true"),
             ],
         )]);
@@ -2266,9 +2431,13 @@ impl StageState {
                 );
                 let mut out = String::new();
                 while let Some(item) = s.next().await {
-                    if let Ok(o) = item {
-                        out.push_str(&o.to_string());
-                    }
+                    let o = item.map_err(|e| {
+                        CapError::Failed(format!(
+                            "reading the container's logs failed: {}",
+                            engine_error(e)
+                        ))
+                    })?;
+                    out.push_str(&o.to_string());
                     if out.len() > OUTPUT_CAP {
                         break;
                     }
@@ -2323,20 +2492,21 @@ impl StageState {
                     .map_err(engine_error)?;
                 Ok((s, tasks))
             })?;
-        let ours = svc
-            .spec
-            .as_ref()
-            .and_then(|s| s.labels.as_ref())
-            .and_then(|l| l.get(LABEL_PIPELINE))
-            == Some(&self.containers.owner.pipeline);
-        if !ours {
+        let ownership = self
+            .containers
+            .ownership(svc.spec.as_ref().and_then(|s| s.labels.as_ref()));
+        if ownership != owner::Ownership::Ours {
             return Err(self.refuse(
                 op,
                 (
                     format!(
-                        "service `{}` was not created by gantry for pipeline `{}`",
+                        "service `{}` {}",
                         shown(name),
-                        self.containers.owner.pipeline
+                        owner::why_not_ours(
+                            ownership,
+                            &self.containers.owner.pipeline,
+                            &format!("docker service rm {}", shown(name))
+                        )
                     ),
                     None,
                 ),
@@ -2724,6 +2894,25 @@ mod tests {
         );
         assert!(check_resources(&g, &r(None, Some(1 << 40), None)).is_err());
         assert!(check_resources(&g, &r(Some(f64::NAN), None, None)).is_err());
+        // Below the engine's smallest share: never rounded to 0 (= unlimited).
+        for tiny in [1e-10, 0.0, 0.009, -1.0] {
+            let (why, grant) = check_resources(&g, &r(Some(tiny), None, None)).unwrap_err();
+            assert!(
+                why.contains("at least 0.01") && grant.is_none(),
+                "{tiny}: {why}"
+            );
+        }
+        assert_eq!(
+            check_resources(&g, &r(Some(0.01), None, None)).unwrap().0,
+            10_000_000
+        );
+        assert_eq!(
+            check_resources(&g, &r(Some(0.0100000004), None, None))
+                .unwrap()
+                .0,
+            10_000_000
+        );
+        assert!(check_resources(&g, &r(None, Some(1 << 20), None)).is_err());
         assert!(check_resources(&g, &r(None, None, Some(1 << 20))).is_err());
     }
 
@@ -2831,39 +3020,45 @@ mod tests {
         let _ = std::fs::remove_dir_all(&ws);
     }
 
-    #[test]
-    fn dockerignore() {
-        let i = DockerIgnore::parse("# c\ntarget\n**/*.log\n!keep.log\n/.git\n");
-        assert!(i.ignored("target"));
-        assert!(i.ignored("target/debug/x"));
-        assert!(i.ignored("a/b/c.log"));
-        assert!(!i.ignored("keep.log"));
-        assert!(i.ignored(".git/config"));
-        assert!(!i.ignored("src/main.rs"));
+    /// A context directory held open as the broker holds it.
+    fn held(dir: &Path) -> std::os::fd::OwnedFd {
+        crate::caps::fs::beneath::open_root(dir).unwrap()
     }
 
-    #[test]
-    fn build_context_goes_to_a_temporary_file_under_a_cap() {
-        let ws = std::env::temp_dir().join(format!("gantry-ctx-{}", std::process::id()));
-        std::fs::create_dir_all(ws.join("sub")).unwrap();
-        std::fs::write(ws.join("Dockerfile"), "FROM scratch\n").unwrap();
-        std::fs::write(ws.join("sub/a.txt"), "hello").unwrap();
-        std::fs::write(ws.join("skip.log"), "no").unwrap();
-        std::fs::write(ws.join(".dockerignore"), "*.log\n").unwrap();
-        let archive = context_tar(&ws, MAX_CONTEXT).unwrap();
-        let path = archive.path.clone();
-        assert_eq!(archive.content, 13 + 5 + 6);
-        let mode = std::os::unix::fs::PermissionsExt::mode(
-            &std::fs::metadata(&path).unwrap().permissions(),
-        );
-        assert_eq!(mode & 0o777, 0o600, "the archive is private");
-        let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&path).unwrap())
+    fn archived_names(archive: &context::ContextArchive) -> Vec<String> {
+        let mut names: Vec<String> = tar::Archive::new(std::fs::File::open(&archive.path).unwrap())
             .entries()
             .unwrap()
             .map(|e| e.unwrap().path().unwrap().display().to_string())
             .collect();
         names.sort();
-        assert_eq!(names, [".dockerignore", "Dockerfile", "sub", "sub/a.txt"]);
+        names
+    }
+
+    #[test]
+    fn build_context_goes_to_a_temporary_file_under_a_cap() {
+        let ws = std::env::temp_dir().join(format!("gantry-ctx-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(ws.join("sub")).unwrap();
+        std::fs::write(ws.join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(ws.join("sub/a.txt"), "hello").unwrap();
+        std::fs::write(ws.join("skip.log"), "no").unwrap();
+        std::fs::write(ws.join("file1.log"), "no").unwrap();
+        std::fs::write(ws.join("a.txt"), "no").unwrap();
+        std::fs::write(ws.join(".dockerignore"), "*.log\nfile?.log\n[ab].txt\n").unwrap();
+        let fd = held(&ws);
+        let files = context::read_build_files(&fd, "Dockerfile").unwrap();
+        let archive = context::archive(&fd, &files, MAX_CONTEXT).unwrap();
+        let path = archive.path.clone();
+        assert_eq!(archive.content, 25 + 13 + 5);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "the archive is private");
+        assert_eq!(
+            archived_names(&archive),
+            [".dockerignore", "Dockerfile", "sub", "sub/a.txt"]
+        );
         drop(archive);
         assert!(!path.exists(), "the archive is removed once used");
 
@@ -2871,44 +3066,111 @@ mod tests {
         // the cap and comes before anything is read.
         let big = std::fs::File::create(ws.join("sub/big.bin")).unwrap();
         big.set_len(MAX_CONTEXT + 1).unwrap();
-        let before: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.file_name())
-            .filter(|n| {
-                n.to_string_lossy()
-                    .starts_with(&format!("gantry-context-{}-", std::process::id()))
-            })
-            .collect();
-        let err = context_tar(&ws, MAX_CONTEXT).err().expect("over the cap");
+        let ours = |n: &std::ffi::OsString| {
+            n.to_string_lossy()
+                .starts_with(&format!("gantry-context-{}-", std::process::id()))
+        };
+        let list = || -> Vec<std::ffi::OsString> {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter_map(Result::ok)
+                .map(|e| e.file_name())
+                .filter(ours)
+                .collect()
+        };
+        let before = list();
+        let err = context::archive(&fd, &files, MAX_CONTEXT)
+            .err()
+            .expect("over the cap");
         assert!(
             err.contains("larger than gantry's cap of 1GiB")
                 && err.contains("sub/big.bin")
                 && err.contains(".dockerignore"),
             "{err}"
         );
-        let after: Vec<_> = std::fs::read_dir(std::env::temp_dir())
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.file_name())
-            .filter(|n| {
-                n.to_string_lossy()
-                    .starts_with(&format!("gantry-context-{}-", std::process::id()))
-            })
-            .collect();
-        assert_eq!(before, after, "no archive is left behind");
+        assert_eq!(before, list(), "no archive is left behind");
+        let _ = std::fs::remove_dir_all(&ws);
+    }
+
+    /// What the daemon builds from is what was checked: links are archived as links,
+    /// the Dockerfile's bytes are the ones read first, and a Dockerfile behind a link
+    /// is refused.
+    #[test]
+    fn build_context_never_follows_links_and_keeps_the_checked_dockerfile() {
+        let ws = std::env::temp_dir().join(format!("gantry-ctx-links-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(ws.join("d")).unwrap();
+        std::fs::write(ws.join("d/Dockerfile"), "FROM scratch\n").unwrap();
+        std::os::unix::fs::symlink("/etc", ws.join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", ws.join("host")).unwrap();
+        let fd = held(&ws);
+        let files = context::read_build_files(&fd, "d/Dockerfile").unwrap();
+        // The workspace copy changes after the check: the archive still carries the
+        // bytes that were checked.
+        std::fs::write(ws.join("d/Dockerfile"), "FROM evil\n").unwrap();
+        let archive = context::archive(&fd, &files, MAX_CONTEXT).unwrap();
+        let mut a = tar::Archive::new(std::fs::File::open(&archive.path).unwrap());
+        let mut seen = Vec::new();
+        for e in a.entries().unwrap() {
+            let mut e = e.unwrap();
+            let name = e.path().unwrap().display().to_string();
+            let kind = e.header().entry_type();
+            if name == "d/Dockerfile" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut e, &mut text).unwrap();
+                assert_eq!(text, "FROM scratch\n");
+            }
+            seen.push((name, kind));
+        }
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            seen,
+            [
+                ("d".to_string(), tar::EntryType::Directory),
+                ("d/Dockerfile".to_string(), tar::EntryType::Regular),
+                ("etc".to_string(), tar::EntryType::Symlink),
+                ("host".to_string(), tar::EntryType::Symlink),
+            ]
+        );
+        drop(archive);
+        std::os::unix::fs::symlink("d", ws.join("l")).unwrap();
+        let e = context::read_build_files(&fd, "l/Dockerfile")
+            .err()
+            .unwrap();
+        assert!(e.contains("symbolic link"), "{e}");
+        std::os::unix::fs::symlink("/etc/passwd", ws.join("d/Dockerfile2")).unwrap();
+        let e = context::read_build_files(&fd, "d/Dockerfile2")
+            .err()
+            .unwrap();
+        assert!(e.contains("symbolic link"), "{e}");
+        let e = context::read_build_files(&fd, "missing").err().unwrap();
+        assert!(e.contains("does not exist"), "{e}");
         let _ = std::fs::remove_dir_all(&ws);
     }
 
     #[test]
-    fn dockerfile_first_instruction() {
-        assert!(check_dockerfile("# syntax=x\nARG A=1\nFROM scratch\n").is_ok());
-        assert!(
-            check_dockerfile("RUN true\n")
-                .unwrap_err()
-                .contains("line 1")
-        );
-        assert!(check_dockerfile("\n# only comments\n").is_err());
+    fn images_are_found_by_name_not_by_id_prefix() {
+        let img = ImageInspect {
+            id: Some(format!("sha256:cafe{}", "0".repeat(60))),
+            repo_tags: Some(vec![
+                "busybox:latest".into(),
+                "127.0.0.1:5000/app:v1".into(),
+            ]),
+            repo_digests: Some(vec![format!(
+                "127.0.0.1:5000/app@sha256:{}",
+                "a".repeat(64)
+            )]),
+            ..Default::default()
+        };
+        let r = |s: &str| ImageRef::parse(s).unwrap();
+        assert!(image_has_name(&img, &r("docker.io/library/busybox")));
+        assert!(image_has_name(&img, &r("127.0.0.1:5000/app:v1")));
+        assert!(image_has_name(
+            &img,
+            &r(&format!("127.0.0.1:5000/app@sha256:{}", "a".repeat(64)))
+        ));
+        assert!(!image_has_name(&img, &r("cafe")));
+        assert!(!image_has_name(&img, &r("127.0.0.1:5000/app:v2")));
     }
 
     /// Listing builds the records from the list API alone; they equal what an inspect
@@ -2916,11 +3178,11 @@ mod tests {
     #[test]
     fn list_entries_equal_inspects() {
         let list: Vec<bollard::models::ContainerSummary> = serde_json::from_str(include_str!(
-            "../../tests/fixtures/docker-api-1.41/containers-list.json"
+            "../../../tests/fixtures/docker-api-1.41/containers-list.json"
         ))
         .unwrap();
         let inspects: Vec<ContainerInspectResponse> = serde_json::from_str(include_str!(
-            "../../tests/fixtures/docker-api-1.41/containers-inspect.json"
+            "../../../tests/fixtures/docker-api-1.41/containers-inspect.json"
         ))
         .unwrap();
         assert_eq!(list.len(), 3);
