@@ -1241,6 +1241,10 @@ impl StageState {
                 m.target,
                 if m.writable { "rw" } else { "ro" }
             ));
+            if m.writable && !self.broker.dry_run {
+                // The container may leave links out of the grant: swept at stage end.
+                self.fs.written_by_others = true;
+            }
         }
         if let Some(w) = &spec.workdir
             && (!w.starts_with('/') || w.contains('\0'))
