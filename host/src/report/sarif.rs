@@ -74,6 +74,27 @@ pub fn sarif_log(records: &[StageRecord], workspace_root: &Path, gantry_version:
     })
 }
 
+/// gantry's home page.
+const GANTRY_URI: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// Where a reader learns about the tool of a run (SARIF's `informationUri`, which the
+/// validator asks of every driver): an official plugin's folder in gantry's
+/// repository; for any other plugin, which declares no home page, gantry's
+/// documentation of plugins.
+fn information_uri(plugin_ref: &str) -> String {
+    match plugin_ref.strip_prefix("builtin:") {
+        Some(name)
+            if !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            format!("{GANTRY_URI}/tree/main/plugins/{name}")
+        }
+        _ => format!("{GANTRY_URI}/blob/main/README.md#plugins"),
+    }
+}
+
 fn stage_run(
     record: &StageRecord,
     plugin: &PluginInfo,
@@ -94,6 +115,10 @@ fn stage_run(
         plugin.name.clone()
     };
     driver.insert("name".into(), Value::String(name));
+    driver.insert(
+        "informationUri".into(),
+        Value::String(information_uri(&record.plugin_ref)),
+    );
     if !plugin.version.trim().is_empty() {
         driver.insert("version".into(), Value::String(plugin.version.clone()));
     }
@@ -110,7 +135,7 @@ fn stage_run(
     run.insert("invocations".into(), json!([invocation(record)]));
     run.insert(
         "conversion".into(),
-        json!({ "tool": { "driver": { "name": "gantry", "version": gantry_version } } }),
+        json!({ "tool": { "driver": { "name": "gantry", "version": gantry_version, "informationUri": GANTRY_URI } } }),
     );
     run.insert(
         "automationDetails".into(),
