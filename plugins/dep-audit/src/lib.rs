@@ -5,8 +5,9 @@
 //! `Pipfile.lock` and `package-lock.json` ([`lockfile`]), loads OSV (JSON/YAML) and
 //! RustSec advisories from directories the stage is granted ([`advisory`]), decides
 //! which pinned versions are affected with each ecosystem's own version semantics
-//! ([`version`]: SemVer and Cargo requirements, PEP 440), scores CVSS v3 vectors
-//! ([`cvss`]) and reports one finding per package and advisory ([`audit`]). Nothing
+//! ([`version`]: SemVer, PEP 440; RustSec's own matching for its native format),
+//! scores CVSS v2/v3/v4 vectors ([`cvss`]) and reports one finding per package and
+//! advisory ([`audit`]). Nothing
 //! touches the network: databases are data the pipeline vendors or mounts.
 //!
 //! Everything except [`plugin`] (the SDK glue exported as `builtin:dep-audit`) is

@@ -43,8 +43,13 @@ impl Plugin for DepAudit {
             AuditError::Config(m) => Error::config(m),
             other => Error::failed(other.to_string()),
         })?;
+        // Each is also a finding ("may be affected") unless the version was shown
+        // affected another way; the log keeps the advisory's file for the reviewer.
         for p in out.problems.iter().take(50) {
             log::warn("advisory range not evaluated", &[("problem", p)]);
+        }
+        for m in &out.ambiguous_ignores {
+            log::warn(m, &[]);
         }
         for id in &out.unused_ignores {
             log::warn(
