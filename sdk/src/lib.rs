@@ -134,6 +134,7 @@ pub mod __private {
 
 pub mod containers;
 pub mod files;
+pub mod glob;
 pub mod http;
 pub mod process;
 pub mod secrets;

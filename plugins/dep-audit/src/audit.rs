@@ -42,6 +42,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use gantry_sdk::glob;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -285,10 +286,12 @@ pub fn select_lockfiles(root: &Path, config: &Config) -> Result<Vec<String>, Aud
     }
     for p in &config.paths {
         let rel = rel_clean(p);
-        if lockfile::is_glob(&rel) {
+        if glob::is_glob(&rel) {
+            let g = glob::Glob::new(p)
+                .map_err(|e| AuditError::Config(format!("`paths` entry: {e}")))?;
             let matched: Vec<String> = discover_all(&mut all)?
                 .into_iter()
-                .filter(|f| lockfile::glob_match(&rel, f))
+                .filter(|f| g.is_match(f))
                 .collect();
             if matched.is_empty() {
                 return Err(AuditError::Config(format!(

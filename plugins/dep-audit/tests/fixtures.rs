@@ -423,6 +423,27 @@ fn default_discovery_and_globs() {
     assert_eq!(out.lockfiles.len(), 2);
     let out = run(&config(&["advisories/rustsec-osv"], &["workspace/poetry"]));
     assert_eq!(out.lockfiles, vec!["workspace/poetry/poetry.lock"]);
+    // gantry's one glob dialect: a name pattern matches at any depth, `./` anchors.
+    let out = run(&config(&["advisories/rustsec-osv"], &["requirements*.txt"]));
+    assert_eq!(
+        out.lockfiles,
+        vec![
+            "workspace/requirements.txt",
+            "workspace/unparsable/requirements.txt"
+        ]
+    );
+    let e = audit::run(
+        &fixtures(),
+        &config(&["advisories/rustsec-osv"], &["./requirements*.txt"]),
+    )
+    .expect_err("nothing at the root");
+    assert!(e.to_string().contains("matches no lockfile"), "{e}");
+    let e = audit::run(
+        &fixtures(),
+        &config(&["advisories/rustsec-osv"], &["workspace/[ab"]),
+    )
+    .expect_err("bad glob");
+    assert!(e.to_string().contains("unclosed"), "{e}");
 }
 
 #[test]
