@@ -47,9 +47,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::advisory::{Advisory, Check, Database, Informational};
+use crate::advisory::{Advisory, Check, Database, Ecosystem, Informational};
 use crate::cvss;
 use crate::lockfile::{self, Kind};
+use crate::yanked::{Index, Yank};
 
 /// The stage's `with` table.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -69,6 +70,12 @@ pub struct Config {
     /// Report RustSec informational advisories (unmaintained, unsound, notice).
     #[serde(default = "yes")]
     pub informational: bool,
+    /// A crates.io index snapshot (a clone of `rust-lang/crates.io-index`, or the
+    /// sparse index files of the locked crates in the same layout), relative to the
+    /// workspace: crates.io versions it marks yanked are reported. Without it, yanked
+    /// versions are not checked (that needs the index, i.e. the network otherwise).
+    #[serde(default)]
+    pub index: Option<String>,
 }
 
 fn yes() -> bool {
@@ -131,6 +138,12 @@ pub fn rule_kinds() -> &'static [RuleKind] {
             full: "A RustSec informational advisory of kind `notice` (or another non-vulnerability kind) applies.",
         },
         RuleKind {
+            id: "yanked",
+            level: Level::Warning,
+            short: "A locked crate version is yanked (index snapshot)",
+            full: "The crates.io index snapshot given as `index` marks this version yanked: its publisher withdrew it. Checked only with `index`; cargo-audit reports the same as a warning.",
+        },
+        RuleKind {
             id: "unpinned",
             level: Level::Note,
             short: "A requirement is not pinned to one version: cannot audit",
@@ -181,6 +194,9 @@ pub struct Audit {
     pub ambiguous_ignores: Vec<String>,
     /// Advisory ranges that could not be evaluated (bad versions in the advisory).
     pub problems: Vec<String>,
+    /// With `index`: crates.io `name@version`s the snapshot does not have (or whose
+    /// index file does not parse), so not checked for yanking.
+    pub not_in_index: Vec<String>,
 }
 
 /// Why an audit could not run.
@@ -229,6 +245,9 @@ impl Config {
         }
         for p in &self.paths {
             check_rel("paths", p)?;
+        }
+        if let Some(i) = &self.index {
+            check_rel("index", i)?;
         }
         for (i, ig) in self.ignore.iter().enumerate() {
             if ig.id.trim().is_empty() {
@@ -534,6 +553,14 @@ fn package_findings(
 /// Runs the audit over the workspace at `root`.
 pub fn run(root: &Path, config: &Config) -> Result<Audit, AuditError> {
     config.validate()?;
+    if let Some(i) = &config.index {
+        let dir = root.join(rel_clean(i));
+        if !dir.is_dir() {
+            return Err(AuditError::Config(format!(
+                "`index` `{i}` is not a directory in the workspace (is it granted in `grants.fs.read`?): name a crates.io index snapshot, e.g. `vendor/crates-index`"
+            )));
+        }
+    }
     let db = load_databases(root, config)?;
     let lockfiles = select_lockfiles(root, config)?;
     Ok(audit_files(root, config, &db, lockfiles))
@@ -549,6 +576,10 @@ pub fn audit_files(root: &Path, config: &Config, db: &Database, lockfiles: Vec<S
     };
     let mut used_ignores = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut index = config
+        .index
+        .as_deref()
+        .map(|i| Index::new(root.join(rel_clean(i))));
     for rel in &lockfiles {
         let kind = Kind::detect(rel).unwrap_or(Kind::Requirements);
         let parsed = std::fs::read_to_string(root.join(rel))
@@ -648,6 +679,9 @@ pub fn audit_files(root: &Path, config: &Config, db: &Database, lockfiles: Vec<S
                     version: Some(pkg.version.clone()),
                 });
             }
+            if let (Some(idx), Ecosystem::CratesIo) = (index.as_mut(), pkg.ecosystem) {
+                yank_check(idx, rel, pkg, &name, &mut out);
+            }
             let outcome = package_findings(rel, pkg, &name, &hits, config);
             used_ignores.extend(outcome.used);
             for a in outcome.ambiguous {
@@ -679,6 +713,34 @@ pub fn audit_files(root: &Path, config: &Config, db: &Database, lockfiles: Vec<S
         .collect();
     out.lockfiles = lockfiles;
     out
+}
+
+/// The yanked check of one crates.io package against the index snapshot.
+fn yank_check(idx: &mut Index, rel: &str, pkg: &lockfile::Package, name: &str, out: &mut Audit) {
+    match idx.check(name, &pkg.version) {
+        Ok(Yank::Yanked) => out.findings.push(AuditFinding {
+            rule_id: "yanked".into(),
+            kind: "yanked".into(),
+            level: Level::Warning,
+            message: format!(
+                "`{}` {} (crates.io) is yanked in the index snapshot: its publisher withdrew this version. Update to a version that is not yanked (`cargo update -p {}`).",
+                pkg.name, pkg.version, pkg.name
+            ),
+            path: rel.to_string(),
+            line: pkg.line,
+            fingerprint: fingerprint(&["yanked", rel, name, &pkg.version]),
+            help_uri: Some(format!("https://crates.io/crates/{}/versions", pkg.name)),
+            ids: Vec::new(),
+            package: Some(pkg.name.clone()),
+            version: Some(pkg.version.clone()),
+        }),
+        Ok(Yank::Live) => {}
+        Ok(Yank::Unknown) => out.not_in_index.push(format!("{}@{}", pkg.name, pkg.version)),
+        Err(e) => {
+            out.problems.push(e);
+            out.not_in_index.push(format!("{}@{}", pkg.name, pkg.version));
+        }
+    }
 }
 
 /// Why an advisory group produced no finding.
@@ -910,6 +972,7 @@ mod tests {
             databases: vec!["db".into()],
             ignore: Vec::new(),
             informational: true,
+            index: None,
         }
     }
 

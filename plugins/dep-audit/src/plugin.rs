@@ -51,6 +51,21 @@ impl Plugin for DepAudit {
         for m in &out.ambiguous_ignores {
             log::warn(m, &[]);
         }
+        if !out.not_in_index.is_empty() {
+            let first: Vec<&str> = out
+                .not_in_index
+                .iter()
+                .take(20)
+                .map(String::as_str)
+                .collect();
+            log::warn(
+                "crates not in the index snapshot were not checked for yanked versions; refresh the snapshot",
+                &[
+                    ("count", &out.not_in_index.len().to_string()),
+                    ("first", &first.join(", ")),
+                ],
+            );
+        }
         for id in &out.unused_ignores {
             log::warn(
                 "ignore entry matched no finding; remove it if the advisory no longer applies",
@@ -59,9 +74,13 @@ impl Plugin for DepAudit {
         }
         let mut report = Report::new();
         let mut vulns = 0usize;
+        let mut yanked = 0usize;
         for f in &out.findings {
             if f.kind == "vulnerability" {
                 vulns += 1;
+            }
+            if f.kind == "yanked" {
+                yanked += 1;
             }
             let help = f
                 .help_uri
@@ -110,6 +129,7 @@ impl Plugin for DepAudit {
             .summary(summary)
             .output("findings", out.findings.len().to_string())
             .output("vulnerabilities", vulns.to_string())
+            .output("yanked", yanked.to_string())
             .output("packages", out.packages.to_string())
             .output("lockfiles", out.lockfiles.len().to_string()))
     }

@@ -18,6 +18,7 @@ fn config(dbs: &[&str], paths: &[&str]) -> Config {
         databases: dbs.iter().map(|s| s.to_string()).collect(),
         ignore: Vec::new(),
         informational: true,
+        index: None,
     }
 }
 
@@ -500,6 +501,7 @@ fn fingerprints_survive_line_moves() {
         databases: vec!["db".into()],
         ignore: Vec::new(),
         informational: true,
+        index: None,
     };
     let copy_db = |dst: &Path| {
         std::fs::create_dir_all(dst).expect("mkdir");
@@ -584,6 +586,7 @@ fn describe_lists_rule_kinds() {
             "unsound",
             "unmaintained",
             "notice",
+            "yanked",
             "unpinned",
             "invalid-lockfile"
         ]
@@ -786,4 +789,55 @@ fn a_vulnerability_of_unknown_severity_fails_a_default_gate() {
             .count()
             >= 8
     );
+}
+
+#[test]
+fn yanked_versions_from_an_index_snapshot() {
+    // `crates-index/` holds real crates.io index entries (name, vers, cksum, yanked) of
+    // four crates. smallvec 0.6.9 and time 0.2.3 are yanked on crates.io; atty and
+    // dirs are not in the snapshot and are listed as not checked.
+    let mut cfg = config(&["advisories/rustsec-osv"], &["workspace/Cargo.lock"]);
+    let before = run(&cfg);
+    assert!(before.findings.iter().all(|f| f.kind != "yanked"));
+    assert!(before.not_in_index.is_empty(), "no index, no list");
+
+    cfg.index = Some("crates-index".into());
+    let out = run(&cfg);
+    let yanked: Vec<(String, String, Level, Option<u32>)> = out
+        .findings
+        .iter()
+        .filter(|f| f.kind == "yanked")
+        .map(|f| {
+            (
+                f.package.clone().unwrap_or_default(),
+                f.version.clone().unwrap_or_default(),
+                f.level,
+                f.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        yanked,
+        vec![
+            (
+                "smallvec".to_string(),
+                "0.6.9".to_string(),
+                Level::Warning,
+                Some(40)
+            ),
+            (
+                "time".to_string(),
+                "0.2.3".to_string(),
+                Level::Warning,
+                Some(50)
+            ),
+        ]
+    );
+    assert_eq!(out.not_in_index, vec!["atty@0.2.14", "dirs@1.0.5"]);
+    // The advisories are still all there.
+    assert_eq!(ids(&out.findings), set(&CARGO_IDS));
+
+    cfg.index = Some("no-such-index".into());
+    let e = audit::run(&fixtures(), &cfg).expect_err("missing index");
+    assert!(e.to_string().contains("`index` `no-such-index`"), "{e}");
 }
