@@ -92,14 +92,9 @@ pub struct Ignore {
     pub reason: String,
 }
 
-/// Finding level (mapped to the SDK's by the plugin glue).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
-}
+/// Finding level: the SDK's, shared by every plugin (serde and JSON Schema derives,
+/// `as_str`, `ALL`).
+pub use gantry_sdk::Level;
 
 /// A rule kind, as listed by `describe`.
 pub struct RuleKind {

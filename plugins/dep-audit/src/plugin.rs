@@ -4,18 +4,7 @@ use gantry_sdk::prelude::*;
 
 use crate::audit::{self, AuditError, Config};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/dep-audit/RULES.md"
-);
-
-fn level(l: audit::Level) -> Level {
-    match l {
-        audit::Level::Note => Level::Note,
-        audit::Level::Warning => Level::Warning,
-        audit::Level::Error => Level::Error,
-    }
-}
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 struct DepAudit;
 
@@ -30,7 +19,7 @@ impl Plugin for DepAudit {
             );
         for r in audit::rule_kinds() {
             info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
+                Rule::new(r.id, r.level, r.short)
                     .full(r.full)
                     .help(format!("{RULES_URL}#{}", r.id)),
             );
@@ -86,7 +75,7 @@ impl Plugin for DepAudit {
                 .help_uri
                 .clone()
                 .unwrap_or_else(|| format!("{RULES_URL}#{}", f.kind));
-            let mut finding = Finding::new(&f.rule_id, level(f.level), &f.message)
+            let mut finding = Finding::new(&f.rule_id, f.level, &f.message)
                 .in_file(&f.path)
                 .fingerprint(&f.fingerprint)
                 .help(help);

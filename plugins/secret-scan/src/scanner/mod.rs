@@ -91,24 +91,9 @@ impl Default for Config {
     }
 }
 
-/// SARIF result level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Note => "note",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        }
-    }
-}
+/// Finding level: the SDK's, shared by every plugin (serde and JSON Schema derives,
+/// `as_str`, `ALL`).
+pub use gantry_sdk::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleMeta {
