@@ -139,7 +139,10 @@ grants.fs.read = ["."]
         .map(|x| {
             (
                 x["ruleId"].as_str().unwrap_or_default().to_string(),
-                x["message"]["text"].as_str().unwrap_or_default().to_string(),
+                x["message"]["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             )
         })
         .collect();
@@ -161,7 +164,11 @@ grants.fs.read = ["."]
 #[test]
 fn an_ignore_hides_exactly_the_advisory_it_names() {
     let ws = Workspace::new(GANTRY);
-    for id in ["RUSTSEC-2026-0069", "RUSTSEC-2026-0070", "RUSTSEC-2026-0071"] {
+    for id in [
+        "RUSTSEC-2026-0069",
+        "RUSTSEC-2026-0070",
+        "RUSTSEC-2026-0071",
+    ] {
         ws.write(
             &format!("advisories/{id}.json"),
             fixture(&format!("rustsec-osv/{id}.json")),
@@ -207,7 +214,11 @@ fn an_ignore_hides_exactly_the_advisory_it_names() {
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         rules(&r),
-        vec!["RUSTSEC-2026-0069", "RUSTSEC-2026-0070", "RUSTSEC-2026-0071"]
+        vec![
+            "RUSTSEC-2026-0069",
+            "RUSTSEC-2026-0070",
+            "RUSTSEC-2026-0071"
+        ]
     );
     let log = r.log("deps");
     assert!(
