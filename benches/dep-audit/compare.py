@@ -5,13 +5,18 @@ RustSec snapshot, fully offline.
 Usage: python3 benches/dep-audit/compare.py [--runs N]      (from the repository root)
 
 Needs ../shared/data/advisories (the frozen advisory snapshots; absent for users and
-CI: the script then says so and exits 0) and cargo-audit (`CARGO_AUDIT`, else on
-PATH, else /work/h/dep-audit-tools/root/bin/cargo-audit; install with
-`cargo install cargo-audit --locked`). Prints the markdown tables of RESULTS.md.
+CI: the script then says so and exits 0) and cargo-audit from crates.io
+(`CARGO_AUDIT`, else on PATH; install with `cargo install cargo-audit --locked`).
+Prints the markdown tables of RESULTS.md.
+
+cargo-audit runs fully offline: `--no-fetch` (no advisory-db update) and
+`--no-yanked` (no crates.io index lookups for yanked versions, which `--no-fetch`
+alone does not turn off: they are network requests inside the timed run).
 
 What is compared, per lockfile:
 - the set of (advisory id, package@version) pairs each tool reports (vulnerabilities and the informational
-  unmaintained/unsound warnings; cargo-audit's `yanked` needs the network and is off),
+  unmaintained/unsound warnings; cargo-audit's `yanked` check needs the network and is
+  off with `--no-yanked`),
 - the wall time of one whole run (process start, database load, audit), median of N.
 dep-audit runs twice: on RustSec's native markdown database (the one cargo-audit
 reads) and on the OSV export of the same database (the one gantry vendors).
@@ -43,6 +48,10 @@ LOCKFILES = [
     ("dep-audit fixture", "plugins/dep-audit/tests/fixtures/workspace/Cargo.lock"),
     ("old-web (hyper/tokio 2021)", "benches/dep-audit/lockfiles/old-web/Cargo.lock"),
     ("old-misc (regex/smallvec/yaml)", "benches/dep-audit/lockfiles/old-misc/Cargo.lock"),
+    # Issue 15 regressions: a pre-release (markdown matching) and advisories sharing an
+    # alias / a placeholder-id copy in the OSV export.
+    ("hyper-rc (hyper 1.0.0-rc.1)", "plugins/dep-audit/tests/fixtures/workspace/prerelease/Cargo.lock"),
+    ("hpke (hpke-rs 0.5.0, matrix-sdk-base 0.14.0)", "plugins/dep-audit/tests/fixtures/workspace/identity/Cargo.lock"),
 ]
 
 
@@ -50,7 +59,6 @@ def find_cargo_audit():
     for cand in (
         os.environ.get("CARGO_AUDIT"),
         shutil.which("cargo-audit"),
-        "/work/h/dep-audit-tools/root/bin/cargo-audit",
     ):
         if cand and os.path.exists(cand):
             return cand
@@ -121,7 +129,7 @@ def main():
             lock_rel = os.path.relpath(lock, work)
             t_ca, p = timed(
                 [ca, "audit", "--db", os.path.join(work, "rustsec"), "--no-fetch",
-                 "--file", lock, "--json"],
+                 "--no-yanked", "--file", lock, "--json"],
                 runs,
             )
             ca_ids = cargo_audit_ids(p.stdout)

@@ -164,6 +164,7 @@ pub mod __private {
 
 pub mod containers;
 pub mod files;
+pub mod glob;
 pub mod http;
 pub mod process;
 pub mod secrets;
@@ -221,12 +222,61 @@ macro_rules! export_plugin {
     };
 }
 
-/// SARIF level of a finding or rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// SARIF level of a finding or rule, ordered `Note < Warning < Error`. Serialised
+/// (and described in a config's JSON Schema) as `note`, `warning`, `error`, so a
+/// plugin uses it directly in its config and its own reports instead of redefining it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Level {
     Note,
     Warning,
     Error,
+}
+
+impl Level {
+    /// Most severe first.
+    pub const ALL: [Level; 3] = [Level::Error, Level::Warning, Level::Note];
+
+    /// `note`, `warning` or `error`, as in SARIF.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Note => "note",
+            Level::Warning => "warning",
+            Level::Error => "error",
+        }
+    }
+}
+
+/// The URL of a file of the calling plugin's crate in the repository, for rule help
+/// links: `rules_url!()` is `<repository>/blob/main/plugins/<crate name>/RULES.md`,
+/// `rules_url!("README.md")` names another file. Expands in the plugin's crate, so
+/// the repository and name are the plugin's (`CARGO_PKG_REPOSITORY`, `CARGO_PKG_NAME`).
+#[macro_export]
+macro_rules! rules_url {
+    () => {
+        $crate::rules_url!("RULES.md")
+    };
+    ($file:literal) => {
+        concat!(
+            env!("CARGO_PKG_REPOSITORY"),
+            "/blob/main/plugins/",
+            env!("CARGO_PKG_NAME"),
+            "/",
+            $file
+        )
+    };
 }
 
 /// What the plugin is for.

@@ -135,3 +135,35 @@ fn crate_sources_outside_the_workspace_are_a_config_error() {
     assert!(all.contains("cargo.registry[0]"), "{all}");
     assert!(all.contains("relative to the workspace"), "{all}");
 }
+
+#[test]
+fn every_id_of_the_spdx_list_is_known() {
+    // Issue 15: `Beerware`, `libtiff` and `ISC-Veillard` are on the SPDX list but were
+    // refused as unknown ids by the hand-picked table license-check had before the
+    // `spdx` crate; allowed by the policy, the run must pass.
+    let ws = workspace();
+    ws.write(
+        "target/cargo-metadata.json",
+        r#"{"packages": [
+  {"name": "copyleft", "version": "0.1.0", "license": "Beerware/libtiff", "license_file": null, "manifest_path": "/ci/.cargo/registry/src/x/copyleft-0.1.0/Cargo.toml"},
+  {"name": "friendly", "version": "1.0.0", "license": "MIT AND ISC-Veillard", "license_file": null, "manifest_path": "/ci/.cargo/registry/src/x/friendly-1.0.0/Cargo.toml"}
+]}"#,
+    );
+    ws.write(
+        "pipeline.toml",
+        pipeline("").replace(
+            r#"allow = ["MIT", "Apache-2.0"]"#,
+            r#"allow = ["MIT", "Apache-2.0", "Beerware", "ISC-Veillard"]"#,
+        ),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.output("licenses", "not-allowed"), "0");
+    assert_eq!(r.output("licenses", "denied"), "0");
+    let licenses: serde_json::Value =
+        serde_json::from_str(&r.output("licenses", "licenses")).expect("JSON output");
+    assert_eq!(licenses["Beerware OR libtiff"], 1, "{licenses}");
+    assert_eq!(licenses["MIT AND ISC-Veillard"], 1, "{licenses}");
+    let sarif = r.file("report.sarif");
+    assert!(!sarif.contains("unknown SPDX licence id"), "{sarif}");
+}

@@ -12,7 +12,8 @@
 //! The summary attributes on `<coverage>` (`line-rate`, `lines-valid`, …) are not
 //! trusted: everything is recomputed from the lines.
 //!
-//! Refused with `line:col`: malformed XML (see [`crate::xml`]), a root element other
+//! Refused with `line:col`: malformed XML (`quick-xml` plus the document checks of
+//! [`crate::xml`]), a root element other
 //! than `<coverage>`, a `<class>` without `filename`, a `<line>` without a numeric
 //! `number` or `hits`, an unreadable `condition-coverage`.
 //!
@@ -20,7 +21,7 @@
 
 use crate::ParseError;
 use crate::model::{Coverage, FileCoverage};
-use crate::xml::{Event, Reader, XmlError};
+use crate::xml::{self, Event, Reader, XmlError};
 
 /// A parsed report: coverage keyed by the `filename` attributes, and the source roots.
 #[derive(Debug, Default)]
@@ -39,27 +40,24 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
     };
     let mut out = Parsed::default();
     // Names of the open elements, to know where a <line> or <source> sits.
-    let mut path: Vec<&str> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
     // The open <class>, added to the coverage at </class>.
     let mut current_file: Option<(String, FileCoverage)> = None;
     let mut source_text: Option<String> = None;
     loop {
         let ev = r.next_event().map_err(xml_err)?;
         match ev {
-            Event::Start {
-                name: el,
-                attrs,
-                empty,
-                offset,
-            } => {
+            Event::Start { tag, empty, offset } => {
+                let el = xml::name(&tag);
                 if path.is_empty() && el != "coverage" {
                     return Err(xml_err(r.error_at(
                         offset,
                         format!("not a Cobertura report: the root element is <{el}>, expected <coverage>"),
                     )));
                 }
+                let attrs = r.attrs(&tag, offset).map_err(xml_err)?;
                 let attr = |k: &str| attrs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_ref());
-                let parent = path.last().copied();
+                let parent = path.last().map(String::as_str);
                 match el {
                     "source" if parent == Some("sources") => source_text = Some(String::new()),
                     "class" => {
@@ -83,7 +81,7 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                     {
                         let Some((_, fc)) = current_file.as_mut() else {
                             if !empty {
-                                path.push(el);
+                                path.push(el.to_string());
                             }
                             continue;
                         };
@@ -120,7 +118,7 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                     _ => {}
                 }
                 if !empty {
-                    path.push(el);
+                    path.push(el.to_string());
                 }
             }
             Event::Text(t) => {
@@ -128,9 +126,9 @@ pub fn parse(text: &str, name: &str) -> Result<Parsed, ParseError> {
                     s.push_str(&t);
                 }
             }
-            Event::End { name: el } => {
-                path.pop();
-                match el {
+            Event::End => {
+                let el = path.pop().unwrap_or_default();
+                match el.as_str() {
                     "source" => {
                         if let Some(s) = source_text.take() {
                             let s = s.trim();

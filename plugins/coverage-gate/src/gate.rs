@@ -99,10 +99,7 @@ pub struct Override {
     pub min_branches: Option<f64>,
 }
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/coverage-gate/RULES.md"
-);
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 /// Where rule `id` is documented (its section in RULES.md).
 pub fn help_uri(id: &str) -> String {

@@ -1,8 +1,8 @@
 //! `coverage-gate`: gantry's official plugin that fails a pipeline when test coverage
 //! drops below a threshold, and points at the code no test runs.
 //!
-//! It reads LCOV tracefiles ([`lcov`]) and Cobertura XML ([`cobertura`], over the small
-//! strict XML reader in [`xml`]), maps the paths they name to the workspace
+//! It reads LCOV tracefiles ([`lcov`]) and Cobertura XML ([`cobertura`], over
+//! `quick-xml` with the document checks of [`xml`]), maps the paths they name to the workspace
 //! ([`paths`]), merges several reports ([`model`]) and judges them ([`gate`]). All of
 //! that is plain Rust over `std::fs` and runs natively too (unit tests, benchmark);
 //! `plugin` is the thin gantry glue exported as the `builtin:coverage-gate`

@@ -52,6 +52,7 @@ fn main() {
         databases: Vec::new(),
         ignore: Vec::new(),
         informational: true,
+        index: None,
     });
     config.databases.extend(dbs);
     config.paths.extend(paths);

@@ -1,16 +1,20 @@
-//! CVSS v3.0/v3.1 base score from a vector string, and its qualitative rating.
+//! Severity from CVSS vectors, scored by RustSec's `cvss` crate: v2.0, v3.0, v3.1 and
+//! v4.0 base scores and the specification's qualitative rating.
 //!
-//! The formula is the one published in the CVSS v3.1 specification (section 7.1,
-//! with the v3.1 `Roundup`); v3.0 vectors use the same base equations. Only base
-//! metrics are scored; temporal and environmental metrics after them are accepted
-//! and ignored. Refused with a reason: other versions (CVSS v2, v4 — callers treat
-//! those as unknown severity), missing or repeated base metrics, unknown values.
+//! An advisory may carry several vectors (OSV `severity[]` lists one per version);
+//! [`best`] scores the newest CVSS version it gives (4.0 over 3.x over 2.0), the one
+//! NVD and GitHub show, not the highest number. A vector that does not parse is not
+//! guessed at: it is skipped, and an advisory with no scorable vector has unknown
+//! severity (which `audit` rates as an error).
 //!
 //! Tests: the `tests` module at the bottom of this file (vectors with published scores).
 
 use std::fmt;
+use std::str::FromStr;
 
-/// Qualitative severity rating (CVSS v3.1 table 14).
+use cvss::Cvss;
+
+/// Qualitative severity rating (CVSS v3.1 table 14; v4.0 uses the same bands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rating {
     None,
@@ -38,188 +42,167 @@ pub struct Score {
     /// 0.0 – 10.0, one decimal.
     pub base: f64,
     pub rating: Rating,
+    /// The CVSS version of the vector: `2.0`, `3.0`, `3.1` or `4.0`.
+    pub version: &'static str,
 }
 
-/// v3.1 `Roundup`: smallest one-decimal number >= x, computed on integers so that
-/// floating point noise (e.g. 4.000000000000001) does not round up.
-fn roundup(x: f64) -> f64 {
-    let int_input = (x * 100_000.0).round() as i64;
-    if int_input % 10_000 == 0 {
-        int_input as f64 / 100_000.0
-    } else {
-        ((int_input / 10_000) + 1) as f64 / 10.0
+impl fmt::Display for Score {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} (CVSS {} score {:.1})",
+            self.rating, self.version, self.base
+        )
     }
 }
 
-fn rating(score: f64) -> Rating {
-    match score {
-        s if s <= 0.0 => Rating::None,
-        s if s < 4.0 => Rating::Low,
-        s if s < 7.0 => Rating::Medium,
-        s if s < 9.0 => Rating::High,
-        _ => Rating::Critical,
-    }
-}
-
-/// Scores a `CVSS:3.x/AV:…/AC:…/PR:…/UI:…/S:…/C:…/I:…/A:…` vector.
-pub fn base_score(vector: &str) -> Result<Score, String> {
+/// Scores one vector (`CVSS:4.0/AV:N/…`, `CVSS:3.1/…`, or a v2 vector without prefix).
+pub fn score(vector: &str) -> Result<Score, String> {
     let v = vector.trim();
-    let rest = v
-        .strip_prefix("CVSS:3.1/")
-        .or_else(|| v.strip_prefix("CVSS:3.0/"))
-        .ok_or_else(|| format!("`{v}` is not a CVSS v3.0/v3.1 vector"))?;
-    let mut metrics: [Option<&str>; 8] = [None; 8];
-    const NAMES: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
-    for part in rest.split('/') {
-        let (k, val) = part
-            .split_once(':')
-            .ok_or_else(|| format!("`{v}`: `{part}` is not METRIC:VALUE"))?;
-        if let Some(i) = NAMES.iter().position(|n| *n == k)
-            && metrics[i].replace(val).is_some()
-        {
-            return Err(format!("`{v}`: metric {k} is given twice"));
+    let parsed = Cvss::from_str(v).map_err(|e| format!("`{v}` is not a CVSS vector: {e}"))?;
+    // The crate's v3 parser scores a vector with base metrics left out as if they
+    // were absent impacts; the specification requires all eight (its v2 and v4
+    // parsers already refuse a missing one).
+    if let Cvss::CvssV30(x) | Cvss::CvssV31(x) = &parsed {
+        let missing: Vec<&str> = [
+            ("AV", x.av.is_none()),
+            ("AC", x.ac.is_none()),
+            ("PR", x.pr.is_none()),
+            ("UI", x.ui.is_none()),
+            ("S", x.s.is_none()),
+            ("C", x.c.is_none()),
+            ("I", x.i.is_none()),
+            ("A", x.a.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(m, absent)| absent.then_some(m))
+        .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "`{v}` is not a CVSS vector: base metric {} is missing",
+                missing.join(", ")
+            ));
         }
     }
-    let get =
-        |i: usize| metrics[i].ok_or_else(|| format!("`{v}`: base metric {} is missing", NAMES[i]));
-    let bad = |i: usize, val: &str| format!("`{v}`: unknown value `{val}` for {}", NAMES[i]);
-    let scope_changed = match get(4)? {
-        "U" => false,
-        "C" => true,
-        x => return Err(bad(4, x)),
+    let version = match parsed {
+        Cvss::CvssV20(_) => "2.0",
+        Cvss::CvssV30(_) => "3.0",
+        Cvss::CvssV31(_) => "3.1",
+        Cvss::CvssV40(_) => "4.0",
+        // `Cvss` is non-exhaustive: a version a later crate adds is scored but named
+        // by its prefix.
+        _ => "?",
     };
-    let av = match get(0)? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        x => return Err(bad(0, x)),
-    };
-    let ac = match get(1)? {
-        "L" => 0.77,
-        "H" => 0.44,
-        x => return Err(bad(1, x)),
-    };
-    let pr = match (get(2)?, scope_changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        (x, _) => return Err(bad(2, x)),
-    };
-    let ui = match get(3)? {
-        "N" => 0.85,
-        "R" => 0.62,
-        x => return Err(bad(3, x)),
-    };
-    let cia = |i: usize| -> Result<f64, String> {
-        match get(i)? {
-            "H" => Ok(0.56),
-            "L" => Ok(0.22),
-            "N" => Ok(0.0),
-            x => Err(bad(i, x)),
-        }
-    };
-    let (c, i, a) = (cia(5)?, cia(6)?, cia(7)?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact = if scope_changed {
-        7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15)
-    } else {
-        6.42 * iss
-    };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    let base = if impact <= 0.0 {
-        0.0
-    } else if scope_changed {
-        roundup((1.08 * (impact + exploitability)).min(10.0))
-    } else {
-        roundup((impact + exploitability).min(10.0))
+    let rating = match parsed.severity() {
+        cvss::Severity::None => Rating::None,
+        cvss::Severity::Low => Rating::Low,
+        cvss::Severity::Medium => Rating::Medium,
+        cvss::Severity::High => Rating::High,
+        cvss::Severity::Critical => Rating::Critical,
     };
     Ok(Score {
-        base,
-        rating: rating(base),
+        base: parsed.score(),
+        rating,
+        version,
     })
+}
+
+/// The score of the newest CVSS version among `vectors`; `None` if none parses.
+pub fn best<S: AsRef<str>>(vectors: &[S]) -> Option<Score> {
+    let rank = |s: &Score| match s.version {
+        "4.0" => 3,
+        "3.1" => 2,
+        "3.0" => 1,
+        _ => 0,
+    };
+    vectors
+        .iter()
+        .filter_map(|v| score(v.as_ref()).ok())
+        .max_by(|a, b| rank(a).cmp(&rank(b)).then(a.base.total_cmp(&b.base)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn score(v: &str) -> f64 {
-        base_score(v).expect(v).base
+    fn base(v: &str) -> f64 {
+        score(v).expect(v).base
     }
 
     #[test]
-    fn published_scores() {
+    fn published_v3_scores() {
         // Scores as shown by the FIRST CVSS v3.1 calculator / NVD for these vectors.
-        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), 9.8);
-        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"), 10.0);
-        assert_eq!(score("CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), 6.2);
-        assert_eq!(score("CVSS:3.0/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N"), 6.4);
-        assert_eq!(score("CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N"), 3.1);
-        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), 7.5);
-        assert_eq!(score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), 6.1);
-        assert_eq!(score("CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"), 1.6);
-    }
-
-    #[test]
-    fn no_impact_scores_zero_and_rates_none() {
-        let s = base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N").expect("v");
-        assert_eq!(s.base, 0.0);
-        assert_eq!(s.rating, Rating::None);
-    }
-
-    #[test]
-    fn ratings_boundaries() {
-        assert_eq!(rating(0.1), Rating::Low);
-        assert_eq!(rating(3.9), Rating::Low);
-        assert_eq!(rating(4.0), Rating::Medium);
-        assert_eq!(rating(6.9), Rating::Medium);
-        assert_eq!(rating(7.0), Rating::High);
-        assert_eq!(rating(8.9), Rating::High);
-        assert_eq!(rating(9.0), Rating::Critical);
-    }
-
-    #[test]
-    fn roundup_is_exact_on_one_decimal_values() {
-        assert_eq!(roundup(4.000_000_000_000_001), 4.0);
-        assert_eq!(roundup(4.02), 4.1);
-        assert_eq!(roundup(4.0), 4.0);
-    }
-
-    #[test]
-    fn temporal_metrics_are_ignored() {
+        assert_eq!(base("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), 9.8);
+        assert_eq!(base("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H"), 10.0);
+        assert_eq!(base("CVSS:3.1/AV:L/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), 6.2);
+        assert_eq!(base("CVSS:3.0/AV:N/AC:L/PR:L/UI:N/S:C/C:L/I:L/A:N"), 6.4);
+        assert_eq!(base("CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N"), 3.1);
+        assert_eq!(base("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"), 7.5);
+        assert_eq!(base("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), 6.1);
+        assert_eq!(base("CVSS:3.1/AV:P/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N"), 1.6);
+        // Temporal metrics after the base ones do not change the base score.
         assert_eq!(
-            score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C"),
+            base("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C"),
             9.8
         );
     }
 
     #[test]
+    fn published_v4_scores() {
+        // RUSTSEC-2026-0071 (hpke-rs nonce reuse): 9.3 critical, as GitHub shows it.
+        let s =
+            score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:N/SC:N/SI:N/SA:N").expect("v4");
+        assert_eq!(
+            (s.base, s.rating, s.version),
+            (9.3, Rating::Critical, "4.0")
+        );
+        assert_eq!(s.to_string(), "critical (CVSS 4.0 score 9.3)");
+        // FIRST's calculator examples.
+        assert_eq!(
+            base("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"),
+            9.3
+        );
+        assert_eq!(
+            base("CVSS:4.0/AV:L/AC:L/AT:N/PR:N/UI:N/VC:N/VI:N/VA:N/SC:N/SI:N/SA:N"),
+            0.0
+        );
+    }
+
+    #[test]
+    fn no_impact_rates_none() {
+        let s = score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N").expect("v");
+        assert_eq!((s.base, s.rating), (0.0, Rating::None));
+    }
+
+    #[test]
+    fn the_newest_version_is_chosen_not_the_highest_number() {
+        let v3 = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"; // 9.8
+        let v4 = "CVSS:4.0/AV:N/AC:H/AT:N/PR:L/UI:A/VC:N/VI:N/VA:H/SC:N/SI:N/SA:H";
+        let s = best(&[v3, v4]).expect("scored");
+        assert_eq!(s.version, "4.0");
+        assert!(s.base < 9.8);
+        assert_eq!(best(&[v3, "garbage"]).map(|s| s.version), Some("3.1"));
+        assert_eq!(best::<&str>(&[]), None);
+        assert_eq!(best(&["CVSS:9.9/AV:N"]), None);
+    }
+
+    #[test]
     fn bad_vectors_are_refused_with_reason() {
-        assert!(
-            base_score("AV:N/AC:L/Au:N/C:P/I:P/A:P")
-                .expect_err("must be refused")
-                .contains("not a CVSS v3")
-        );
-        assert!(
-            base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").is_err()
-        );
-        assert!(
-            base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H")
-                .expect_err("must be refused")
-                .contains("A is missing")
-        );
-        assert!(
-            base_score("CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
-                .expect_err("must be refused")
-                .contains("`Q` for AV")
-        );
-        assert!(
-            base_score("CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
-                .expect_err("must be refused")
-                .contains("twice")
-        );
+        for bad in [
+            "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H",
+            "CVSS:3.1/AV:Q/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "CVSS:4.0/AV:N",
+            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:N/SC:N/SI:N",
+            "not a vector",
+        ] {
+            let e = score(bad).expect_err(bad);
+            assert!(e.contains(bad) && e.contains("not a CVSS vector"), "{e}");
+        }
+        let e = score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H").expect_err("A");
+        assert!(e.contains("base metric A is missing"), "{e}");
+        // v2 vectors have no prefix.
+        let s = score("AV:N/AC:L/Au:N/C:P/I:P/A:P").expect("v2");
+        assert_eq!((s.base, s.version), (7.5, "2.0"));
     }
 }

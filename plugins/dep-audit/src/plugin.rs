@@ -4,18 +4,7 @@ use gantry_sdk::prelude::*;
 
 use crate::audit::{self, AuditError, Config};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/dep-audit/RULES.md"
-);
-
-fn level(l: audit::Level) -> Level {
-    match l {
-        audit::Level::Note => Level::Note,
-        audit::Level::Warning => Level::Warning,
-        audit::Level::Error => Level::Error,
-    }
-}
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 struct DepAudit;
 
@@ -30,7 +19,7 @@ impl Plugin for DepAudit {
             );
         for r in audit::rule_kinds() {
             info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
+                Rule::new(r.id, r.level, r.short)
                     .full(r.full)
                     .help(format!("{RULES_URL}#{}", r.id)),
             );
@@ -43,8 +32,28 @@ impl Plugin for DepAudit {
             AuditError::Config(m) => Error::config(m),
             other => Error::failed(other.to_string()),
         })?;
+        // Each is also a finding ("may be affected") unless the version was shown
+        // affected another way; the log keeps the advisory's file for the reviewer.
         for p in out.problems.iter().take(50) {
             log::warn("advisory range not evaluated", &[("problem", p)]);
+        }
+        for m in &out.ambiguous_ignores {
+            log::warn(m, &[]);
+        }
+        if !out.not_in_index.is_empty() {
+            let first: Vec<&str> = out
+                .not_in_index
+                .iter()
+                .take(20)
+                .map(String::as_str)
+                .collect();
+            log::warn(
+                "crates not in the index snapshot were not checked for yanked versions; refresh the snapshot",
+                &[
+                    ("count", &out.not_in_index.len().to_string()),
+                    ("first", &first.join(", ")),
+                ],
+            );
         }
         for id in &out.unused_ignores {
             log::warn(
@@ -54,15 +63,19 @@ impl Plugin for DepAudit {
         }
         let mut report = Report::new();
         let mut vulns = 0usize;
+        let mut yanked = 0usize;
         for f in &out.findings {
             if f.kind == "vulnerability" {
                 vulns += 1;
+            }
+            if f.kind == "yanked" {
+                yanked += 1;
             }
             let help = f
                 .help_uri
                 .clone()
                 .unwrap_or_else(|| format!("{RULES_URL}#{}", f.kind));
-            let mut finding = Finding::new(&f.rule_id, level(f.level), &f.message)
+            let mut finding = Finding::new(&f.rule_id, f.level, &f.message)
                 .in_file(&f.path)
                 .fingerprint(&f.fingerprint)
                 .help(help);
@@ -105,6 +118,7 @@ impl Plugin for DepAudit {
             .summary(summary)
             .output("findings", out.findings.len().to_string())
             .output("vulnerabilities", vulns.to_string())
+            .output("yanked", yanked.to_string())
             .output("packages", out.packages.to_string())
             .output("lockfiles", out.lockfiles.len().to_string()))
     }

@@ -18,6 +18,7 @@ fn config(dbs: &[&str], paths: &[&str]) -> Config {
         databases: dbs.iter().map(|s| s.to_string()).collect(),
         ignore: Vec::new(),
         informational: true,
+        index: None,
     }
 }
 
@@ -95,7 +96,7 @@ fn cargo_lock_against_rustsec_osv() {
         "the `[[package]]` line of the time 0.1.45 entry"
     );
     assert!(
-        t.message.contains("Severity: medium (CVSS 6.2)"),
+        t.message.contains("Severity: medium (CVSS 3.1 score 6.2)"),
         "{}",
         t.message
     );
@@ -115,18 +116,19 @@ fn cargo_lock_against_rustsec_osv() {
 
     let critical = find(&out, "RUSTSEC-2019-0009");
     assert_eq!(critical.level, Level::Error);
-    assert!(critical.message.contains("critical (CVSS 9.8)"));
+    assert!(critical.message.contains("critical (CVSS 3.0 score 9.8)"));
     let high = find(&out, "RUSTSEC-2022-0013");
     assert_eq!(high.level, Level::Error);
-    assert!(high.message.contains("high (CVSS 7.5)"));
+    assert!(high.message.contains("high (CVSS 3.1 score 7.5)"));
 
-    let unknown = find(&out, "RUSTSEC-2026-0009");
-    assert_eq!(
-        unknown.level,
-        Level::Warning,
-        "CVSS v4 only: unknown severity"
+    // CVSS v4 only: scored by the `cvss` crate (it was "unknown" before issue 15).
+    let v4 = find(&out, "RUSTSEC-2026-0009");
+    assert_eq!(v4.level, Level::Warning, "{}", v4.message);
+    assert!(
+        v4.message.contains("Severity: medium (CVSS 4.0 score "),
+        "{}",
+        v4.message
     );
-    assert!(unknown.message.contains("Severity: unknown"));
 
     let unsound = find(&out, "RUSTSEC-2021-0145");
     assert_eq!(
@@ -245,7 +247,11 @@ fn python_lockfiles_of_every_format() {
         .iter()
         .find(|f| f.rule_id == "PYSEC-2018-28")
         .expect("requests");
-    assert_eq!(pysec_no_cvss.level, Level::Warning);
+    assert_eq!(
+        pysec_no_cvss.level,
+        Level::Error,
+        "unknown severity fails a default gate"
+    );
 }
 
 #[test]
@@ -400,11 +406,14 @@ fn default_discovery_and_globs() {
         vec![
             "workspace/Cargo.lock",
             "workspace/broken/Cargo.lock",
+            "workspace/identity/Cargo.lock",
             "workspace/npm-v1/package-lock.json",
             "workspace/npm-v3/package-lock.json",
             "workspace/pipenv/Pipfile.lock",
             "workspace/poetry/poetry.lock",
+            "workspace/prerelease/Cargo.lock",
             "workspace/requirements.txt",
+            "workspace/unparsable/requirements.txt",
             "workspace/uv/uv.lock",
         ]
     );
@@ -415,6 +424,27 @@ fn default_discovery_and_globs() {
     assert_eq!(out.lockfiles.len(), 2);
     let out = run(&config(&["advisories/rustsec-osv"], &["workspace/poetry"]));
     assert_eq!(out.lockfiles, vec!["workspace/poetry/poetry.lock"]);
+    // gantry's one glob dialect: a name pattern matches at any depth, `./` anchors.
+    let out = run(&config(&["advisories/rustsec-osv"], &["requirements*.txt"]));
+    assert_eq!(
+        out.lockfiles,
+        vec![
+            "workspace/requirements.txt",
+            "workspace/unparsable/requirements.txt"
+        ]
+    );
+    let e = audit::run(
+        &fixtures(),
+        &config(&["advisories/rustsec-osv"], &["./requirements*.txt"]),
+    )
+    .expect_err("nothing at the root");
+    assert!(e.to_string().contains("matches no lockfile"), "{e}");
+    let e = audit::run(
+        &fixtures(),
+        &config(&["advisories/rustsec-osv"], &["workspace/[ab"]),
+    )
+    .expect_err("bad glob");
+    assert!(e.to_string().contains("unclosed"), "{e}");
 }
 
 #[test]
@@ -471,6 +501,7 @@ fn fingerprints_survive_line_moves() {
         databases: vec!["db".into()],
         ignore: Vec::new(),
         informational: true,
+        index: None,
     };
     let copy_db = |dst: &Path| {
         std::fs::create_dir_all(dst).expect("mkdir");
@@ -555,8 +586,258 @@ fn describe_lists_rule_kinds() {
             "unsound",
             "unmaintained",
             "notice",
+            "yanked",
             "unpinned",
             "invalid-lockfile"
         ]
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Regressions of issue 15 (each failed before its fix).
+
+#[test]
+fn prerelease_versions_follow_rustsec_matching_in_both_database_forms() {
+    // hyper 1.0.0-rc.1 is above every patched requirement of hyper's seven
+    // advisories; Cargo's pre-release rule (a pre-release only satisfies a comparator
+    // naming the same x.y.z) made all seven report it from the markdown database,
+    // while cargo-audit and the OSV export report none.
+    for db in ["advisories/rustsec", "advisories/rustsec-osv"] {
+        let out = run(&config(&[db], &["workspace/prerelease/Cargo.lock"]));
+        assert_eq!(out.packages, 1);
+        assert_eq!(ids(&out.findings), set(&[]), "{db}: {:#?}", out.findings);
+        assert!(out.problems.is_empty(), "{db}: {:?}", out.problems);
+    }
+}
+
+fn hpke(out: &audit::Audit) -> Vec<(String, Level)> {
+    out.findings
+        .iter()
+        .filter(|f| f.package.as_deref() == Some("hpke-rs"))
+        .map(|f| (f.rule_id.clone(), f.level))
+        .collect()
+}
+
+#[test]
+fn advisories_sharing_only_an_alias_stay_distinct_findings() {
+    // RUSTSEC-2026-0069, -0070 and -0071 are three different hpke-rs bugs that all
+    // list the one GHSA the upstream project published for them.
+    let expected = vec![
+        ("RUSTSEC-2026-0069".to_string(), Level::Error), // no CVSS: unknown severity
+        ("RUSTSEC-2026-0070".to_string(), Level::Error), // CVSS v4 8.2, high
+        ("RUSTSEC-2026-0071".to_string(), Level::Error), // CVSS v4 9.3, critical
+    ];
+    for dbs in [
+        &["advisories/rustsec"][..],
+        &["advisories/rustsec-osv"],
+        &["advisories/rustsec", "advisories/rustsec-osv"],
+    ] {
+        let out = run(&config(dbs, &["workspace/identity/Cargo.lock"]));
+        assert_eq!(hpke(&out), expected, "{dbs:?}");
+    }
+    let out = run(&config(
+        &["advisories/rustsec-osv"],
+        &["workspace/identity/Cargo.lock"],
+    ));
+    let nonce = find(&out, "RUSTSEC-2026-0071");
+    assert_eq!(nonce.ids, vec!["RUSTSEC-2026-0071", "GHSA-g433-pq76-6cmf"]);
+    assert!(
+        nonce
+            .message
+            .contains("Severity: critical (CVSS 4.0 score 9.3)"),
+        "{}",
+        nonce.message
+    );
+}
+
+#[test]
+fn an_ignore_names_exactly_the_advisory_it_ignores() {
+    let mut cfg = config(
+        &["advisories/rustsec-osv"],
+        &["workspace/identity/Cargo.lock"],
+    );
+    cfg.ignore = vec![Ignore {
+        id: "RUSTSEC-2026-0069".into(),
+        reason: "export is never called".into(),
+    }];
+    let out = run(&cfg);
+    assert_eq!(out.ignored, 1);
+    let left: Vec<String> = hpke(&out).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, vec!["RUSTSEC-2026-0070", "RUSTSEC-2026-0071"]);
+
+    // An alias shared by three distinct advisories names none of them exactly: it
+    // ignores nothing and says so, listing the ids to ignore instead.
+    cfg.ignore[0].id = "GHSA-g433-pq76-6cmf".into();
+    let out = run(&cfg);
+    assert_eq!(out.ignored, 0);
+    assert_eq!(hpke(&out).len(), 3);
+    assert_eq!(out.unused_ignores, Vec::<String>::new());
+    assert_eq!(
+        out.ambiguous_ignores.len(),
+        1,
+        "{:?}",
+        out.ambiguous_ignores
+    );
+    let msg = &out.ambiguous_ignores[0];
+    for id in [
+        "GHSA-g433-pq76-6cmf",
+        "RUSTSEC-2026-0069",
+        "RUSTSEC-2026-0070",
+        "RUSTSEC-2026-0071",
+        "hpke-rs",
+    ] {
+        assert!(msg.contains(id), "{msg}");
+    }
+}
+
+#[test]
+fn a_placeholder_id_copy_is_reported_once_under_the_real_id() {
+    // The OSV export carries matrix-sdk-base's advisory twice: as RUSTSEC-2025-0065
+    // and as a leftover copy with the placeholder id RUSTSEC-2025-0000.
+    let out = run(&config(
+        &["advisories/rustsec-osv"],
+        &["workspace/identity/Cargo.lock"],
+    ));
+    let matrix: Vec<&AuditFinding> = out
+        .findings
+        .iter()
+        .filter(|f| f.package.as_deref() == Some("matrix-sdk-base"))
+        .collect();
+    assert_eq!(matrix.len(), 1, "{matrix:#?}");
+    assert_eq!(matrix[0].rule_id, "RUSTSEC-2025-0065");
+    assert_eq!(
+        matrix[0].ids,
+        vec!["RUSTSEC-2025-0065", "GHSA-qhj8-q5r6-8q6j", "CVE-2025-59047"]
+    );
+    let md = run(&config(
+        &["advisories/rustsec"],
+        &["workspace/identity/Cargo.lock"],
+    ));
+    assert_eq!(find(&md, "RUSTSEC-2025-0065").ids, matrix[0].ids);
+}
+
+#[test]
+fn an_explicit_versions_list_is_evidence_on_its_own() {
+    // DEPAUDIT-TEST-0004 lists 0.1.0 in `versions`; its range's `fixed` bound
+    // (`0.2.0-n653`, copied from PYSEC-2021-371) is not a PEP 440 version.
+    let out = run(&config(
+        &["advisories/synthetic"],
+        &["workspace/unparsable/requirements.txt"],
+    ));
+    let f = find(&out, "DEPAUDIT-TEST-0004");
+    assert_eq!(f.package.as_deref(), Some("demo-pkg"));
+    assert_eq!(f.level, Level::Error, "unknown severity");
+    assert!(!f.message.contains("may be affected"), "{}", f.message);
+    assert!(
+        out.problems.iter().any(|p| p.contains("`0.2.0-n653`")),
+        "the bad bound is still reported: {:?}",
+        out.problems
+    );
+}
+
+#[test]
+fn an_unparsable_range_bound_is_reported_never_a_silent_pass() {
+    // Real PyPA advisories whose only range has a `fixed` bound that is not a PEP
+    // 440 version: dep-audit cannot decide, so it says so in a finding at the
+    // advisory's level instead of passing the pin.
+    let out = run(&config(
+        &["advisories/pypa"],
+        &["workspace/unparsable/requirements.txt"],
+    ));
+    for (id, pkg, bound) in [
+        ("PYSEC-2021-371", "binderhub", "0.2.0-n653"),
+        ("PYSEC-2019-125", "steam", "2019-09-12"),
+    ] {
+        let f = find(&out, id);
+        assert_eq!(f.package.as_deref(), Some(pkg));
+        assert_eq!(f.kind, "vulnerability");
+        assert_eq!(f.level, Level::Error, "unknown severity");
+        assert!(
+            f.message.contains("may be affected")
+                && f.message.contains(&format!("`{bound}`"))
+                && f.message.contains("ignore"),
+            "{}",
+            f.message
+        );
+    }
+}
+
+#[test]
+fn a_vulnerability_of_unknown_severity_fails_a_default_gate() {
+    // Issue 14 §5: PyPA advisories carry no CVSS vector. Every vulnerability found in
+    // the planted requirements file must be an error (the default `fail-on`), unless
+    // a CVSS score says it is lower.
+    let out = run(&config(
+        &["advisories/pypa"],
+        &["workspace/requirements.txt"],
+    ));
+    let vulns: Vec<&AuditFinding> = out
+        .findings
+        .iter()
+        .filter(|f| f.kind == "vulnerability")
+        .collect();
+    assert_eq!(vulns.len(), 12);
+    for f in &vulns {
+        if f.message.contains("Severity: unknown") {
+            assert_eq!(f.level, Level::Error, "{}", f.message);
+        }
+    }
+    assert!(
+        vulns
+            .iter()
+            .filter(|f| f.message.contains("Severity: unknown"))
+            .count()
+            >= 8
+    );
+}
+
+#[test]
+fn yanked_versions_from_an_index_snapshot() {
+    // `crates-index/` holds real crates.io index entries (name, vers, cksum, yanked) of
+    // four crates. smallvec 0.6.9 and time 0.2.3 are yanked on crates.io; atty and
+    // dirs are not in the snapshot and are listed as not checked.
+    let mut cfg = config(&["advisories/rustsec-osv"], &["workspace/Cargo.lock"]);
+    let before = run(&cfg);
+    assert!(before.findings.iter().all(|f| f.kind != "yanked"));
+    assert!(before.not_in_index.is_empty(), "no index, no list");
+
+    cfg.index = Some("crates-index".into());
+    let out = run(&cfg);
+    let yanked: Vec<(String, String, Level, Option<u32>)> = out
+        .findings
+        .iter()
+        .filter(|f| f.kind == "yanked")
+        .map(|f| {
+            (
+                f.package.clone().unwrap_or_default(),
+                f.version.clone().unwrap_or_default(),
+                f.level,
+                f.line,
+            )
+        })
+        .collect();
+    assert_eq!(
+        yanked,
+        vec![
+            (
+                "smallvec".to_string(),
+                "0.6.9".to_string(),
+                Level::Warning,
+                Some(40)
+            ),
+            (
+                "time".to_string(),
+                "0.2.3".to_string(),
+                Level::Warning,
+                Some(50)
+            ),
+        ]
+    );
+    assert_eq!(out.not_in_index, vec!["atty@0.2.14", "dirs@1.0.5"]);
+    // The advisories are still all there.
+    assert_eq!(ids(&out.findings), set(&CARGO_IDS));
+
+    cfg.index = Some("no-such-index".into());
+    let e = audit::run(&fixtures(), &cfg).expect_err("missing index");
+    assert!(e.to_string().contains("`index` `no-such-index`"), "{e}");
 }

@@ -7,13 +7,12 @@
 //! - [`subst`]: `ARG`/`ENV` substitution;
 //! - [`shell`]: the commands a `RUN` executes;
 //! - [`rules`]: the DL rules over a parsed file;
-//! - [`lint`]: configuration, file discovery ([`glob`]), suppressions, findings,
+//! - [`lint`]: configuration, file discovery (globs: `gantry_sdk::glob`), suppressions, findings,
 //!   fingerprints.
 //!
 //! `plugin` is the thin gantry glue exported as `builtin:dockerfile-lint`. What each
 //! rule checks, why and how to fix it: `RULES.md`.
 
-pub mod glob;
 pub mod lint;
 pub mod parser;
 pub mod rules;

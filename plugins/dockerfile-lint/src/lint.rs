@@ -24,9 +24,9 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::glob::Glob;
 use crate::parser;
 use crate::rules::{self, Analysis, Options, Severity};
+use gantry_sdk::glob::Glob;
 
 /// Largest Dockerfile read (bytes).
 pub const MAX_FILE_SIZE: u64 = 1024 * 1024;
@@ -37,9 +37,10 @@ const SKIP_DIRS: &[&str] = &["target", ".git", "node_modules"];
 #[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
-    /// Globs of Dockerfiles to lint, relative to the workspace (`*` within a path
-    /// segment, `**` across directories). Default: `Dockerfile`, `*.Dockerfile` and
-    /// `Dockerfile.*` at any depth.
+    /// Globs of Dockerfiles to lint, relative to the workspace, in gantry's glob
+    /// dialect (`gantry_sdk::glob`: `*` within a path segment, `**` across
+    /// directories, a name without `/` at any depth, `./` anchors). Default:
+    /// `Dockerfile`, `*.Dockerfile` and `Dockerfile.*` at any depth.
     #[serde(default)]
     pub paths: Vec<String>,
     /// Globs of files and directories never linted or entered (same syntax as
@@ -197,7 +198,7 @@ impl Linter {
             }
             if !ft.is_file()
                 || name.ends_with(".dockerignore")
-                || !self.globs.iter().any(|g| g.matches(&child))
+                || !self.globs.iter().any(|g| g.is_match(&child))
             {
                 continue;
             }
@@ -231,7 +232,7 @@ impl Linter {
     fn excluded(&self, path: &str) -> bool {
         self.exclude
             .iter()
-            .any(|g| g.matches(path) || g.matches(&format!("{path}/x")))
+            .any(|g| g.is_match(path) || g.is_match(&format!("{path}/x")))
     }
 
     /// Lints one file's text; returns the findings and how many were suppressed.

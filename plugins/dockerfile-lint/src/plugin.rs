@@ -5,10 +5,7 @@ use gantry_sdk::prelude::*;
 use crate::lint::{Config, Linter};
 use crate::rules::{self, Severity};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/dockerfile-lint/RULES.md"
-);
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 /// hadolint's `info` and `style` are SARIF notes.
 fn level(s: Severity) -> Level {

@@ -34,25 +34,9 @@ use serde::Deserialize;
 
 mod plugin;
 
-/// SARIF level, ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Note => "note",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        }
-    }
-    const ALL: [Level; 3] = [Level::Error, Level::Warning, Level::Note];
-}
+/// Finding level: the SDK's, shared by every plugin (serde and JSON Schema derives,
+/// `as_str`, `ALL`).
+pub use gantry_sdk::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -4,18 +4,7 @@ use gantry_sdk::prelude::*;
 
 use crate::{Config, Item, Upstream, evaluate};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/findings-gate/README.md"
-);
-
-fn level(l: Level) -> crate::Level {
-    match l {
-        Level::Note => crate::Level::Note,
-        Level::Warning => crate::Level::Warning,
-        Level::Error => crate::Level::Error,
-    }
-}
+const RULES_URL: &str = gantry_sdk::rules_url!("README.md");
 
 struct FindingsGate;
 
@@ -52,7 +41,7 @@ impl Plugin for FindingsGate {
                     .iter()
                     .map(|u| Item {
                         rule: u.finding.rule_id.clone(),
-                        level: level(u.finding.level),
+                        level: u.finding.level,
                         path: u.finding.path.clone(),
                         line: u.finding.region.as_ref().map(|r| r.start_line),
                         baselined: u.baselined,

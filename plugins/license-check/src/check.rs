@@ -25,24 +25,9 @@ use crate::sources::walk::Glob;
 use crate::sources::{Declared, FileLicense, Location, Package, cargo, files, npm, python};
 use crate::spdx::{self, Expr, Requirement};
 
-/// SARIF result level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Note => "note",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        }
-    }
-}
+/// Finding level: the SDK's, shared by every plugin (serde and JSON Schema derives,
+/// `as_str`, `ALL`).
+pub use gantry_sdk::Level;
 
 /// `cargo` table of the stage config.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]

@@ -2,20 +2,9 @@
 
 use gantry_sdk::prelude::*;
 
-use crate::check::{self, Checker, Config, RULES};
+use crate::check::{Checker, Config, RULES};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/license-check/RULES.md"
-);
-
-fn level(l: check::Level) -> Level {
-    match l {
-        check::Level::Note => Level::Note,
-        check::Level::Warning => Level::Warning,
-        check::Level::Error => Level::Error,
-    }
-}
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 struct LicenseCheck;
 
@@ -30,7 +19,7 @@ impl Plugin for LicenseCheck {
             );
         for r in RULES {
             info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
+                Rule::new(r.id, r.level, r.short)
                     .full(r.full)
                     .help(format!("{RULES_URL}#{}", r.id)),
             );
@@ -52,7 +41,7 @@ impl Plugin for LicenseCheck {
         let (denied, not_allowed) = (count("license-denied"), count("license-not-allowed"));
         let unknown = count("license-unknown") + count("license-expression-invalid");
         for f in &out.findings {
-            let mut finding = Finding::new(f.rule_id, level(f.level), f.message.clone())
+            let mut finding = Finding::new(f.rule_id, f.level, f.message.clone())
                 .fingerprint(f.fingerprint.clone())
                 .help(format!("{RULES_URL}#{}", f.rule_id));
             if !f.path.is_empty() {

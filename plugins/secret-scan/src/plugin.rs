@@ -4,18 +4,7 @@ use gantry_sdk::prelude::*;
 
 use crate::scanner::{self, Config, Scanner};
 
-const RULES_URL: &str = concat!(
-    env!("CARGO_PKG_REPOSITORY"),
-    "/blob/main/plugins/secret-scan/RULES.md"
-);
-
-fn level(l: scanner::Level) -> Level {
-    match l {
-        scanner::Level::Note => Level::Note,
-        scanner::Level::Warning => Level::Warning,
-        scanner::Level::Error => Level::Error,
-    }
-}
+const RULES_URL: &str = gantry_sdk::rules_url!();
 
 struct SecretScan;
 
@@ -30,7 +19,7 @@ impl Plugin for SecretScan {
             );
         for r in scanner::rules() {
             info = info.rule(
-                Rule::new(r.id, level(r.level), r.short)
+                Rule::new(r.id, r.level, r.short)
                     .full(r.full)
                     .help(format!("{RULES_URL}#{}", r.help)),
             );
@@ -51,7 +40,7 @@ impl Plugin for SecretScan {
                 .iter()
                 .find(|r| r.id == f.rule_id)
                 .map(|r| format!("{RULES_URL}#{}", r.help));
-            let mut finding = Finding::new(&f.rule_id, level(f.level), f.message)
+            let mut finding = Finding::new(&f.rule_id, f.level, f.message)
                 .in_file(&f.path)
                 .region(Region::columns(f.line, f.column, f.end_column))
                 .fingerprint(f.fingerprint);

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::version::pep440::{Pep440, normalize_name};
 use crate::version::range::{self, Event, Pep440Scheme, Scheme, SemverScheme};
-use crate::version::semver::{Version, VersionReq};
+use crate::version::semver::Version;
 
 /// A package ecosystem dep-audit can audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,10 +133,12 @@ pub struct Affected {
     pub rustsec: Option<RustsecVersions>,
 }
 
+/// RustSec native `[versions]`, validated and matched by the `rustsec` crate.
 #[derive(Debug, Clone)]
 pub struct RustsecVersions {
-    pub patched: Vec<VersionReq>,
-    pub unaffected: Vec<VersionReq>,
+    /// `patched` as the advisory wrote it (shown as the fix).
+    pub patched_text: Vec<String>,
+    pub rules: ::rustsec::advisory::Versions,
 }
 
 /// One advisory, whatever format it came from.
@@ -145,8 +147,8 @@ pub struct Advisory {
     pub id: String,
     pub aliases: Vec<String>,
     pub summary: String,
-    /// CVSS v3 vector, when the advisory has one.
-    pub cvss: Option<String>,
+    /// Every CVSS vector the advisory gives (any version; see [`crate::cvss::best`]).
+    pub cvss: Vec<String>,
     pub informational: Option<Informational>,
     pub withdrawn: bool,
     pub affected: Vec<Affected>,
@@ -161,20 +163,39 @@ pub struct Hit {
     pub fixed: Vec<String>,
 }
 
+/// What one affected entry says about one installed version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Check {
+    /// `Some` when the explicit `versions` list or an evaluated range names it.
+    pub hit: Option<Hit>,
+    /// Ranges that could not be evaluated (a bound this ecosystem's scheme cannot
+    /// parse), each with the reason. With no hit, the version may be affected: the
+    /// caller reports that, it is never taken as "not affected".
+    pub undecided: Vec<String>,
+}
+
+impl Check {
+    pub fn is_hit(&self) -> bool {
+        self.hit.is_some()
+    }
+}
+
 impl Affected {
-    /// Is `version` affected? `Err` when the installed version or an advisory bound
-    /// cannot be parsed in this ecosystem's scheme.
-    pub fn check(&self, version: &str) -> Result<Option<Hit>, String> {
+    /// What this entry says about `version`. `Err` only when the installed version
+    /// itself cannot be parsed in this ecosystem's scheme; a range bound that cannot
+    /// be parsed leaves that range undecided ([`Check::undecided`]) and never hides
+    /// what the explicit `versions` list or the other ranges say.
+    pub fn check(&self, version: &str) -> Result<Check, String> {
         if let Some(rs) = &self.rustsec {
-            let v = Version::parse(version)?;
-            let ok = rs
-                .patched
-                .iter()
-                .chain(&rs.unaffected)
-                .any(|r| r.matches(&v));
-            return Ok((!ok).then(|| Hit {
-                fixed: rs.patched.iter().map(ToString::to_string).collect(),
-            }));
+            let v = ::rustsec::Version::parse(version.trim())
+                .map_err(|e| format!("`{version}` is not a semantic version: {e}"))?;
+            let hit = rs.rules.is_vulnerable(&v).then(|| Hit {
+                fixed: rs.patched_text.clone(),
+            });
+            return Ok(Check {
+                hit,
+                undecided: Vec::new(),
+            });
         }
         match self.ecosystem {
             Ecosystem::PyPI => self.check_osv::<Pep440Scheme>(version, |listed, v| {
@@ -198,28 +219,34 @@ impl Affected {
         &self,
         version: &str,
         listed_eq: impl Fn(&str, &S::V) -> bool,
-    ) -> Result<Option<Hit>, String> {
+    ) -> Result<Check, String> {
         let v = S::parse(version)?;
+        // The explicit list is evidence on its own, whatever the ranges say.
         let mut hit = self.versions.iter().any(|l| listed_eq(l, &v));
         let mut fixed = Vec::new();
-        for r in &self.ranges {
+        let mut undecided = Vec::new();
+        for (i, r) in self.ranges.iter().enumerate() {
             let in_r = match r.kind {
-                RangeKind::Ecosystem => range::in_range::<S>(&v, &r.events)?,
+                RangeKind::Ecosystem => range::in_range::<S>(&v, &r.events),
                 RangeKind::Semver => {
                     // SEMVER ranges are SemVer even in an ecosystem with another scheme.
-                    let sv = Version::parse(version)?;
-                    range::in_range::<SemverScheme>(&sv, &r.events)?
+                    Version::parse(version)
+                        .and_then(|sv| range::in_range::<SemverScheme>(&sv, &r.events))
                 }
             };
-            if in_r {
-                hit = true;
-                fixed.extend(match r.kind {
-                    RangeKind::Ecosystem => range::fixed_above::<S>(&v, &r.events),
-                    RangeKind::Semver => match Version::parse(version) {
-                        Ok(sv) => range::fixed_above::<SemverScheme>(&sv, &r.events),
-                        Err(_) => Vec::new(),
-                    },
-                });
+            match in_r {
+                Ok(true) => {
+                    hit = true;
+                    fixed.extend(match r.kind {
+                        RangeKind::Ecosystem => range::fixed_above::<S>(&v, &r.events),
+                        RangeKind::Semver => match Version::parse(version) {
+                            Ok(sv) => range::fixed_above::<SemverScheme>(&sv, &r.events),
+                            Err(_) => Vec::new(),
+                        },
+                    });
+                }
+                Ok(false) => {}
+                Err(e) => undecided.push(format!("range {} ({}): {e}", i + 1, r.describe())),
             }
         }
         // Lowest first; text that does not parse (cannot happen for fixed events
@@ -231,7 +258,26 @@ impl Affected {
             (Err(_), Err(_)) => a.cmp(b),
         });
         fixed.dedup();
-        Ok(hit.then_some(Hit { fixed }))
+        Ok(Check {
+            hit: hit.then_some(Hit { fixed }),
+            undecided,
+        })
+    }
+}
+
+impl Range {
+    /// `introduced 0, fixed 0.2.0-n653`: the events as the advisory wrote them.
+    pub fn describe(&self) -> String {
+        self.events
+            .iter()
+            .map(|e| match e {
+                Event::Introduced(t) => format!("introduced `{t}`"),
+                Event::Fixed(t) => format!("fixed `{t}`"),
+                Event::LastAffected(t) => format!("last_affected `{t}`"),
+                Event::Limit(t) => format!("limit `{t}`"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -412,30 +458,69 @@ mod tests {
     fn explicit_versions_list_matches_by_scheme_equality() {
         let a = affected(Ecosystem::PyPI, vec![], &["2.0", "2.1.1"]);
         assert!(
-            a.check("2.0.0").expect("ok").is_some(),
+            a.check("2.0.0").expect("ok").is_hit(),
             "2.0.0 == 2.0 in PEP 440"
         );
         assert!(
-            a.check("2.1.1+deb1").expect("ok").is_some(),
+            a.check("2.1.1+deb1").expect("ok").is_hit(),
             "local build of 2.1.1"
         );
-        assert!(a.check("2.1").expect("ok").is_none());
+        assert!(!a.check("2.1").expect("ok").is_hit());
     }
 
     #[test]
     fn rustsec_requirements_decide_and_suggest_patched() {
+        let rules = ::rustsec::advisory::Versions::new(
+            vec![::rustsec::VersionReq::parse(">= 0.2.23").expect("req")],
+            vec![::rustsec::VersionReq::parse("=0.2.0").expect("req")],
+        )
+        .expect("valid");
         let a = Affected {
             rustsec: Some(RustsecVersions {
-                patched: vec![VersionReq::parse(">= 0.2.23").expect("req")],
-                unaffected: vec![VersionReq::parse("=0.2.0").expect("req")],
+                patched_text: vec![">= 0.2.23".into()],
+                rules,
             }),
             ..affected(Ecosystem::CratesIo, vec![], &[])
         };
-        let hit = a.check("0.1.45").expect("ok").expect("affected");
+        let hit = a.check("0.1.45").expect("ok").hit.expect("affected");
         assert_eq!(hit.fixed, vec![">= 0.2.23"]);
-        assert!(a.check("0.2.0").expect("ok").is_none());
-        assert!(a.check("0.3.36").expect("ok").is_none());
+        assert!(!a.check("0.2.0").expect("ok").is_hit());
+        assert!(!a.check("0.3.36").expect("ok").is_hit());
         assert!(a.check("not-a-version").is_err());
+    }
+
+    #[test]
+    fn an_unparsable_bound_leaves_its_range_undecided_and_the_list_still_counts() {
+        let bad = Range {
+            kind: RangeKind::Ecosystem,
+            events: vec![
+                Event::Introduced("0".into()),
+                Event::Fixed("0.2.0-n653".into()),
+            ],
+        };
+        let good = Range {
+            kind: RangeKind::Ecosystem,
+            events: vec![Event::Introduced("1.0".into()), Event::Fixed("1.1".into())],
+        };
+        let a = affected(Ecosystem::PyPI, vec![bad.clone(), good], &["0.1.0"]);
+        let c = a.check("0.1.0").expect("ok");
+        assert!(c.is_hit(), "the versions list names 0.1.0");
+        assert_eq!(c.undecided.len(), 1);
+        assert!(c.undecided[0].contains("`0.2.0-n653`"), "{:?}", c.undecided);
+        let c = a.check("1.0.5").expect("ok");
+        assert!(c.is_hit(), "the second range decides");
+        let c = a.check("0.5").expect("ok");
+        assert!(!c.is_hit());
+        assert_eq!(
+            c.undecided.len(),
+            1,
+            "not affected by what is known, undecided"
+        );
+        let only_bad = affected(Ecosystem::PyPI, vec![bad], &[]);
+        let c = only_bad.check("0.1.0").expect("ok");
+        assert!(
+            !c.is_hit() && c.undecided[0].contains("range 1 (introduced `0`, fixed `0.2.0-n653`)")
+        );
     }
 
     #[test]
@@ -448,7 +533,7 @@ mod tests {
             }],
             &[],
         );
-        let hit = a.check("1.1.0").expect("ok").expect("affected");
+        let hit = a.check("1.1.0").expect("ok").hit.expect("affected");
         assert_eq!(hit.fixed, vec!["1.2.0"]);
     }
 
@@ -459,7 +544,7 @@ mod tests {
             id: "X-1".into(),
             aliases: vec![],
             summary: String::new(),
-            cvss: None,
+            cvss: Vec::new(),
             informational: None,
             withdrawn: true,
             affected: vec![affected(Ecosystem::Npm, vec![], &["1.0.0"])],

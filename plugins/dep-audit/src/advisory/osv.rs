@@ -1,8 +1,8 @@
 //! OSV schema documents (<https://ossf.github.io/osv-schema/>) → [`Advisory`].
 //!
 //! Read: `id`, `aliases`, `summary` (or the first line of `details`), `withdrawn`,
-//! `severity` (`CVSS_V3` vectors; v2 and v4 are kept out, so severity is unknown
-//! unless a v3 vector is also there), `affected[]` with `package`, `ranges`
+//! `severity` (`CVSS_V2`, `CVSS_V3`, `CVSS_V4` vectors, top-level and per affected
+//! package; scored by [`crate::cvss`]), `affected[]` with `package`, `ranges`
 //! (`SEMVER`, `ECOSYSTEM`; `GIT` ranges name commits, not versions, and are skipped),
 //! `versions`, and RustSec's `database_specific.informational` / `cvss`.
 //! Unknown fields are ignored, as the schema asks of consumers.
@@ -70,9 +70,11 @@ pub fn from_yaml(text: &str) -> Result<Advisory, String> {
     convert(doc)
 }
 
-fn cvss3(sev: &[Severity]) -> Option<String> {
-    sev.iter()
-        .find(|s| s.kind == "CVSS_V3")
+/// CVSS vectors of a `severity` list (other kinds, e.g. `Ubuntu`, are not CVSS).
+fn vectors(sev: Option<&[Severity]>) -> impl Iterator<Item = String> + '_ {
+    sev.unwrap_or_default()
+        .iter()
+        .filter(|s| s.kind.starts_with("CVSS_V"))
         .map(|s| s.score.clone())
 }
 
@@ -80,14 +82,12 @@ fn convert(doc: Doc) -> Result<Advisory, String> {
     if doc.id.trim().is_empty() {
         return Err("OSV document has an empty `id`".into());
     }
-    let mut cvss = doc.severity.as_deref().and_then(cvss3);
+    let mut cvss: Vec<String> = vectors(doc.severity.as_deref()).collect();
     let mut informational = None;
     let mut affected = Vec::new();
     for (i, a) in doc.affected.unwrap_or_default().into_iter().enumerate() {
         let Some(pkg) = a.package else { continue };
-        if cvss.is_none() {
-            cvss = a.severity.as_deref().and_then(cvss3);
-        }
+        cvss.extend(vectors(a.severity.as_deref()));
         if let Some(ds) = &a.database_specific {
             if informational.is_none() {
                 informational = ds
@@ -95,8 +95,8 @@ fn convert(doc: Doc) -> Result<Advisory, String> {
                     .and_then(Value::as_str)
                     .map(Informational::parse);
             }
-            if cvss.is_none() {
-                cvss = ds.get("cvss").and_then(Value::as_str).map(str::to_string);
+            if let Some(v) = ds.get("cvss").and_then(Value::as_str) {
+                cvss.push(v.to_string());
             }
         }
         let eco = match Ecosystem::from_osv(&pkg.ecosystem) {
@@ -150,7 +150,11 @@ fn convert(doc: Doc) -> Result<Advisory, String> {
         id: doc.id,
         aliases: doc.aliases.unwrap_or_default(),
         summary,
-        cvss: cvss.filter(|c| c.starts_with("CVSS:3.")),
+        cvss: {
+            cvss.sort();
+            cvss.dedup();
+            cvss
+        },
         informational,
         withdrawn: doc.withdrawn.is_some_and(|w| !w.trim().is_empty()),
         affected,
@@ -177,7 +181,7 @@ mod tests {
             a.affected[0].ranges[0].events,
             vec![Event::Introduced("0.0.0-0".into())]
         );
-        assert!(a.cvss.is_none());
+        assert!(a.cvss.is_empty());
     }
 
     #[test]
@@ -205,7 +209,11 @@ mod tests {
         )
         .expect("osv");
         assert!(a.withdrawn);
-        assert!(a.cvss.is_none(), "v4 vectors are not scored");
+        assert_eq!(
+            a.cvss,
+            vec!["CVSS:4.0/AV:N"],
+            "v4 vectors are kept for scoring"
+        );
         assert!(a.affected.is_empty());
     }
 

@@ -7,14 +7,27 @@
 //! advisory-db's `source` key for other registries is not supported; such files are
 //! read as crates.io advisories). Errors name the line in the file.
 //!
-//! Tests: the `tests` module at the bottom of this file.
+//! Matching is RustSec's own, from the `rustsec` crate: `Versions::new` validates the
+//! requirements (no overlaps, operators RustSec supports — the rules the advisory-db
+//! linter enforces, so a file cargo-audit would refuse is refused here too) and
+//! `Versions::is_vulnerable` decides. It turns the requirements into OSV-style
+//! intervals and compares by SemVer precedence, so a pre-release is judged by where
+//! it sorts: `1.0.0-rc.1` is above `>= 0.14.12`. Cargo's own requirement rule (a
+//! pre-release only satisfies a comparator naming the same `x.y.z`) would call it
+//! unpatched, and `semver::VersionReq::matches` applies that rule — which is why the
+//! requirements are not matched one by one.
+//!
+//! Tests: the `tests` module at the bottom of this file; whole audits in
+//! `tests/fixtures.rs` (`prerelease_versions_follow_rustsec_matching_…`).
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use ::rustsec::VersionReq;
+use ::rustsec::advisory::Versions as Rules;
+
 use super::{Advisory, Affected, Ecosystem, Informational, RustsecVersions, line_of};
-use crate::version::semver::VersionReq;
 
 #[derive(Deserialize)]
 struct Doc {
@@ -72,9 +85,18 @@ pub fn from_markdown(text: &str) -> Result<Advisory, String> {
     let versions = doc.versions.unwrap_or_default();
     let reqs = |list: &[String], what: &str| -> Result<Vec<VersionReq>, String> {
         list.iter()
-            .map(|r| VersionReq::parse(r).map_err(|e| format!("[versions] {what}: {e}")))
+            .map(|r| {
+                VersionReq::parse(r).map_err(|e| {
+                    format!("[versions] {what}: `{r}` is not a version requirement: {e}")
+                })
+            })
             .collect()
     };
+    let rules = Rules::new(
+        reqs(&versions.patched, "patched")?,
+        reqs(&versions.unaffected, "unaffected")?,
+    )
+    .map_err(|e| format!("[versions]: {e}"))?;
     let meta = doc.advisory;
     Ok(Advisory {
         affected: vec![Affected {
@@ -83,14 +105,14 @@ pub fn from_markdown(text: &str) -> Result<Advisory, String> {
             ranges: Vec::new(),
             versions: Vec::new(),
             rustsec: Some(RustsecVersions {
-                patched: reqs(&versions.patched, "patched")?,
-                unaffected: reqs(&versions.unaffected, "unaffected")?,
+                patched_text: versions.patched,
+                rules,
             }),
         }],
         id: meta.id,
         aliases: meta.aliases,
         summary: title,
-        cvss: meta.cvss.filter(|c| c.starts_with("CVSS:3.")),
+        cvss: meta.cvss.into_iter().collect(),
         informational: meta.informational.as_deref().map(Informational::parse),
         withdrawn: meta.withdrawn.is_some(),
         source: PathBuf::new(),
@@ -110,9 +132,9 @@ mod tests {
         assert_eq!(a.summary, "Foo is unsound");
         assert_eq!(a.informational, Some(Informational::Unsound));
         let aff = &a.affected[0];
-        assert!(aff.check("1.1.0").expect("ok").is_some());
-        assert!(aff.check("0.4.0").expect("ok").is_none());
-        assert!(aff.check("1.2.0").expect("ok").is_none());
+        assert!(aff.check("1.1.0").expect("ok").is_hit());
+        assert!(!aff.check("0.4.0").expect("ok").is_hit());
+        assert!(!aff.check("1.2.0").expect("ok").is_hit());
     }
 
     #[test]
@@ -129,10 +151,31 @@ mod tests {
         let e = from_markdown("# just markdown\n").expect_err("must be refused");
         assert!(e.contains("front matter"), "{e}");
         let bad = SAMPLE.replace(">= 1.2.0", ">= one");
-        assert!(
-            from_markdown(&bad)
-                .expect_err("must be refused")
-                .contains("[versions] patched")
+        let e = from_markdown(&bad).expect_err("must be refused");
+        assert!(e.contains("[versions] patched: `>= one`"), "{e}");
+        // Overlapping requirements are refused, as RustSec's linter refuses them.
+        let bad = SAMPLE.replace("\"< 0.5\"", "\"< 1.3\"");
+        let e = from_markdown(&bad).expect_err("must be refused");
+        assert!(e.contains("Overlapping"), "{e}");
+    }
+
+    #[test]
+    fn prereleases_are_judged_by_precedence_as_rustsec_does() {
+        // RustSec: a pre-release above a patched lower bound is patched; one inside
+        // an affected interval is affected. Cargo's requirement rule said both were
+        // unpatched.
+        let text = SAMPLE.replace("[\">= 1.2.0\"]", "[\">= 0.14.12\"]");
+        let aff = &from_markdown(&text).expect("advisory").affected[0];
+        assert!(!aff.check("1.0.0-rc.1").expect("ok").is_hit());
+        assert!(aff.check("0.14.12-rc.1").expect("ok").is_hit());
+        assert!(aff.check("0.14.11").expect("ok").is_hit());
+        // `< 0.5` means below 0.5.0 by precedence, and 0.5.0-alpha sorts below it.
+        assert!(!aff.check("0.5.0-alpha").expect("ok").is_hit());
+        assert!(aff.check("0.5.1-alpha").expect("ok").is_hit());
+        // The fix is suggested as the advisory wrote it.
+        assert_eq!(
+            aff.check("0.14.11").expect("ok").hit.expect("hit").fixed,
+            vec![">= 0.14.12"]
         );
     }
 }

@@ -139,39 +139,6 @@ fn display(rel: &str) -> &str {
     if rel.is_empty() { "." } else { rel }
 }
 
-/// Glob match on `/`-separated paths: `*` and `?` stay within a segment, `**` spans
-/// any number of segments.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    let segs: Vec<&str> = path.split('/').collect();
-    match_segments(&pat, &segs)
-}
-
-fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
-    match pat.split_first() {
-        None => segs.is_empty(),
-        Some((&"**", rest)) => (0..=segs.len()).any(|k| match_segments(rest, &segs[k..])),
-        Some((p, rest)) => {
-            !segs.is_empty()
-                && match_one(p.as_bytes(), segs[0].as_bytes())
-                && match_segments(rest, &segs[1..])
-        }
-    }
-}
-
-fn match_one(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|k| match_one(rest, &s[k..])),
-        Some((b'?', rest)) => !s.is_empty() && match_one(rest, &s[1..]),
-        Some((c, rest)) => s.first() == Some(c) && match_one(rest, &s[1..]),
-    }
-}
-
-pub fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?'])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,22 +161,6 @@ mod tests {
         );
         assert_eq!(Kind::detect("package.json"), None);
         assert_eq!(Kind::detect("x/uv.lock"), Some(Kind::UvLock));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("**/Cargo.lock", "Cargo.lock"));
-        assert!(glob_match("**/Cargo.lock", "a/b/Cargo.lock"));
-        assert!(glob_match(
-            "services/*/requirements*.txt",
-            "services/api/requirements-dev.txt"
-        ));
-        assert!(!glob_match(
-            "services/*/requirements*.txt",
-            "services/api/x/requirements.txt"
-        ));
-        assert!(glob_match("req?.txt", "req1.txt"));
-        assert!(!glob_match("*.lock", "a/Cargo.lock"));
     }
 
     #[test]

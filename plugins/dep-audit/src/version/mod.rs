@@ -1,6 +1,7 @@
 //! Version schemes of the ecosystems dep-audit understands, and OSV range evaluation.
 //!
-//! - [`semver`]: crates.io and npm versions, Cargo requirements (RustSec native format).
+//! - [`semver`]: crates.io and npm versions (RustSec's native requirements are matched
+//!   by the `rustsec` crate, see `advisory::rustsec`).
 //! - [`pep440`]: PyPI versions.
 //! - [`range`]: OSV `affected[].ranges` events (introduced / fixed / last_affected /
 //!   limit) and `versions` lists, generic over the scheme.

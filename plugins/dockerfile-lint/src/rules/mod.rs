@@ -13,6 +13,11 @@
 //! value leaves the text as written, so nothing is reported about values nobody chose.
 //! Differences from hadolint are listed in `benches/dockerfile-lint/RESULTS.md`.
 //!
+//! One rule, one row: [`RULES`] (id, level, message, reason) is the source; the check
+//! in `checks.rs`, the fixture and test in `tests.rs` and the section of `RULES.md`
+//! are each compared with it by a test, so none can be added, dropped or reworded
+//! alone.
+//!
 //! Tests: `src/rules/tests.rs` (a positive and a negative case per rule).
 
 mod checks;
@@ -118,6 +123,12 @@ rules! {
 }
 
 /// Metadata of rule `id`.
+/// The ids of the implemented checks, in their order (tests compare them with
+/// [`RULES`]).
+pub fn check_ids() -> Vec<&'static str> {
+    checks::ALL.iter().map(|(id, _)| *id).collect()
+}
+
 pub fn meta(id: &str) -> Option<&'static RuleMeta> {
     RULES.iter().find(|r| r.id == id)
 }

@@ -58,75 +58,97 @@ fn check(id: &str) {
     }
 }
 
-macro_rules! rule_test {
-    ($name:ident, $id:literal) => {
-        #[test]
-        fn $name() {
-            check($id);
-        }
+/// One `#[test]` per rule, and the list of the ids it covers: `every_rule_is_tested`
+/// compares that list with `RULES`, so a rule cannot be added without its test.
+macro_rules! rule_tests {
+    ($( $name:ident $id:literal; )*) => {
+        $(
+            #[test]
+            fn $name() {
+                check($id);
+            }
+        )*
+        const TESTED: &[&str] = &[$( $id ),*];
     };
 }
 
-rule_test!(dl3000, "DL3000");
-rule_test!(dl3001, "DL3001");
-rule_test!(dl3002, "DL3002");
-rule_test!(dl3003, "DL3003");
-rule_test!(dl3004, "DL3004");
-rule_test!(dl3006, "DL3006");
-rule_test!(dl3007, "DL3007");
-rule_test!(dl3008, "DL3008");
-rule_test!(dl3009, "DL3009");
-rule_test!(dl3010, "DL3010");
-rule_test!(dl3011, "DL3011");
-rule_test!(dl3012, "DL3012");
-rule_test!(dl3013, "DL3013");
-rule_test!(dl3014, "DL3014");
-rule_test!(dl3015, "DL3015");
-rule_test!(dl3016, "DL3016");
-rule_test!(dl3018, "DL3018");
-rule_test!(dl3019, "DL3019");
-rule_test!(dl3020, "DL3020");
-rule_test!(dl3021, "DL3021");
-rule_test!(dl3022, "DL3022");
-rule_test!(dl3023, "DL3023");
-rule_test!(dl3024, "DL3024");
-rule_test!(dl3025, "DL3025");
-rule_test!(dl3026, "DL3026");
-rule_test!(dl3027, "DL3027");
-rule_test!(dl3028, "DL3028");
-rule_test!(dl3029, "DL3029");
-rule_test!(dl3030, "DL3030");
-rule_test!(dl3032, "DL3032");
-rule_test!(dl3033, "DL3033");
-rule_test!(dl3034, "DL3034");
-rule_test!(dl3035, "DL3035");
-rule_test!(dl3036, "DL3036");
-rule_test!(dl3037, "DL3037");
-rule_test!(dl3038, "DL3038");
-rule_test!(dl3040, "DL3040");
-rule_test!(dl3041, "DL3041");
-rule_test!(dl3042, "DL3042");
-rule_test!(dl3043, "DL3043");
-rule_test!(dl3044, "DL3044");
-rule_test!(dl3045, "DL3045");
-rule_test!(dl3046, "DL3046");
-rule_test!(dl3047, "DL3047");
-rule_test!(dl3048, "DL3048");
-rule_test!(dl3059, "DL3059");
-rule_test!(dl3060, "DL3060");
-rule_test!(dl3061, "DL3061");
-rule_test!(dl3062, "DL3062");
-rule_test!(dl3063, "DL3063");
-rule_test!(dl3064, "DL3064");
-rule_test!(dl3065, "DL3065");
-rule_test!(dl3066, "DL3066");
-rule_test!(dl3067, "DL3067");
-rule_test!(dl4000, "DL4000");
-rule_test!(dl4001, "DL4001");
-rule_test!(dl4003, "DL4003");
-rule_test!(dl4004, "DL4004");
-rule_test!(dl4005, "DL4005");
-rule_test!(dl4006, "DL4006");
+rule_tests! {
+    dl3000 "DL3000";
+    dl3001 "DL3001";
+    dl3002 "DL3002";
+    dl3003 "DL3003";
+    dl3004 "DL3004";
+    dl3006 "DL3006";
+    dl3007 "DL3007";
+    dl3008 "DL3008";
+    dl3009 "DL3009";
+    dl3010 "DL3010";
+    dl3011 "DL3011";
+    dl3012 "DL3012";
+    dl3013 "DL3013";
+    dl3014 "DL3014";
+    dl3015 "DL3015";
+    dl3016 "DL3016";
+    dl3018 "DL3018";
+    dl3019 "DL3019";
+    dl3020 "DL3020";
+    dl3021 "DL3021";
+    dl3022 "DL3022";
+    dl3023 "DL3023";
+    dl3024 "DL3024";
+    dl3025 "DL3025";
+    dl3026 "DL3026";
+    dl3027 "DL3027";
+    dl3028 "DL3028";
+    dl3029 "DL3029";
+    dl3030 "DL3030";
+    dl3032 "DL3032";
+    dl3033 "DL3033";
+    dl3034 "DL3034";
+    dl3035 "DL3035";
+    dl3036 "DL3036";
+    dl3037 "DL3037";
+    dl3038 "DL3038";
+    dl3040 "DL3040";
+    dl3041 "DL3041";
+    dl3042 "DL3042";
+    dl3043 "DL3043";
+    dl3044 "DL3044";
+    dl3045 "DL3045";
+    dl3046 "DL3046";
+    dl3047 "DL3047";
+    dl3048 "DL3048";
+    dl3059 "DL3059";
+    dl3060 "DL3060";
+    dl3061 "DL3061";
+    dl3062 "DL3062";
+    dl3063 "DL3063";
+    dl3064 "DL3064";
+    dl3065 "DL3065";
+    dl3066 "DL3066";
+    dl3067 "DL3067";
+    dl4000 "DL4000";
+    dl4001 "DL4001";
+    dl4003 "DL4003";
+    dl4004 "DL4004";
+    dl4005 "DL4005";
+    dl4006 "DL4006";
+}
+
+#[test]
+fn every_rule_is_tested_and_has_a_check() {
+    let rules: Vec<&str> = RULES
+        .iter()
+        .map(|r| r.id)
+        .filter(|id| *id != "DL1000")
+        .collect();
+    assert_eq!(TESTED, rules.as_slice(), "rule_tests! vs RULES");
+    assert_eq!(
+        crate::rules::check_ids(),
+        rules,
+        "checks::ALL vs RULES (DL1000 is the parser's)"
+    );
+}
 
 #[test]
 fn every_rule_has_a_fixture_and_every_fixture_a_rule() {
@@ -148,15 +170,35 @@ fn every_rule_has_a_fixture_and_every_fixture_a_rule() {
     assert_eq!(fixtures, rules);
 }
 
+/// RULES.md is checked against the table, so the two cannot drift: exactly one
+/// `## ID` section per rule, in id order, each with the table's level, message
+/// (`**What:**`) and reason (`**Why:**`).
 #[test]
-fn rules_md_has_a_section_per_rule() {
+fn rules_md_agrees_with_the_rule_table() {
+    use crate::rules::Severity;
     let md = include_str!("../../RULES.md");
-    for r in RULES {
-        assert!(
-            md.contains(&format!("\n## {}\n", r.id)),
-            "RULES.md has no `## {}` section",
-            r.id
-        );
+    let sections: Vec<(&str, &str)> = md
+        .split("\n## ")
+        .skip(1)
+        .filter_map(|sec| {
+            let (head, body) = sec.split_once('\n')?;
+            head.starts_with("DL").then_some((head.trim(), body))
+        })
+        .collect();
+    let ids: Vec<&str> = sections.iter().map(|(id, _)| *id).collect();
+    let table: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+    assert_eq!(ids, table, "`## DL…` sections of RULES.md vs RULES");
+    for ((id, body), r) in sections.iter().zip(RULES) {
+        let level = match r.severity {
+            Severity::Error => "error".to_string(),
+            Severity::Warning => "warning".to_string(),
+            Severity::Info => "note (hadolint: info)".to_string(),
+            Severity::Style => "note (hadolint: style)".to_string(),
+        };
+        let line = format!("**Level:** {level}. **What:** {}", r.message);
+        assert!(body.contains(&line), "{id}: RULES.md lacks `{line}`");
+        let why = format!("**Why:** {}", r.why);
+        assert!(body.contains(&why), "{id}: RULES.md lacks `{why}`");
     }
 }
 

@@ -512,7 +512,7 @@ fn expand(root: &Path, pattern: &str) -> Vec<(String, PathBuf)> {
                     .flatten()
                     .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| g.matches(n))
+                    .filter(|n| g.is_match(n))
                     .collect();
                 names.sort();
                 for n in names {

@@ -1,89 +1,22 @@
-//! Directory walking and the small glob dialect of `files.exclude` and
-//! `files.require-header`.
+//! Directory walking for `files`, skipping what `files.exclude` names.
 //!
-//! Globs match `/`-separated workspace-relative paths: `*` and `?` stay inside one
-//! segment, `**` spans any number of segments, a pattern without `/` matches the
-//! file or directory name at any depth (`node_modules`, `*.rs`), and a pattern that
-//! matches a directory excludes everything below it. Symlinks are never followed
-//! (nothing outside the granted tree is read) and `.git` is never entered.
+//! Globs are gantry's one dialect (`gantry_sdk::glob`, compiled by `globset`): `*`
+//! and `?` stay inside one segment, `**` spans any number of segments, `[a-z]`,
+//! `{a,b}`, `\x`; a pattern without `/` matches the file or directory name at any
+//! depth (`node_modules`, `*.rs`), a leading `/` anchors it at the workspace root,
+//! and a pattern that matches a directory excludes everything below it (the walk
+//! does not enter it). Symlinks are never followed (nothing outside the granted tree
+//! is read) and `.git` is never entered.
 //!
-//! Tests: `sources::walk::tests`.
+//! Tests: `sources::walk::tests`; the dialect's own in `gantry_sdk::glob`.
 
 use std::path::{Path, PathBuf};
 
-/// A compiled glob.
-#[derive(Debug, Clone)]
-pub struct Glob {
-    pattern: Vec<u8>,
-    /// No `/` in the pattern: match the last segment only.
-    basename: bool,
-}
-
-impl Glob {
-    pub fn new(pattern: &str) -> Result<Glob, String> {
-        let p = pattern.trim();
-        if p.is_empty() {
-            return Err("empty glob".into());
-        }
-        if p.contains('\\') {
-            return Err(format!("glob `{p}`: use `/` as the path separator"));
-        }
-        let anchored = p.strip_prefix('/').unwrap_or(p);
-        let trimmed = anchored.strip_suffix('/').unwrap_or(anchored);
-        Ok(Glob {
-            basename: !p.contains('/'),
-            pattern: trimmed.as_bytes().to_vec(),
-        })
-    }
-
-    /// Whether workspace-relative `path` matches.
-    pub fn matches(&self, path: &str) -> bool {
-        let subject = if self.basename {
-            path.rsplit('/').next().unwrap_or(path)
-        } else {
-            path
-        };
-        glob_match(&self.pattern, subject.as_bytes())
-    }
-}
-
-fn glob_match(p: &[u8], s: &[u8]) -> bool {
-    if p.is_empty() {
-        return s.is_empty();
-    }
-    if p.starts_with(b"**") {
-        let rest = p[2..].strip_prefix(b"/").unwrap_or(&p[2..]);
-        // `**` matches zero or more whole segments.
-        if glob_match(rest, s) {
-            return true;
-        }
-        for (i, &c) in s.iter().enumerate() {
-            if c == b'/' && glob_match(rest, &s[i + 1..]) {
-                return true;
-            }
-        }
-        return rest.is_empty();
-    }
-    match p[0] {
-        b'*' => {
-            for i in 0..=s.len() {
-                if glob_match(&p[1..], &s[i..]) {
-                    return true;
-                }
-                if i < s.len() && s[i] == b'/' {
-                    break;
-                }
-            }
-            false
-        }
-        b'?' => !s.is_empty() && s[0] != b'/' && glob_match(&p[1..], &s[1..]),
-        c => !s.is_empty() && s[0] == c && glob_match(&p[1..], &s[1..]),
-    }
-}
+pub use gantry_sdk::glob::Glob;
 
 /// Whether any glob matches.
 pub fn any_match(globs: &[Glob], rel: &str) -> bool {
-    globs.iter().any(|g| g.matches(rel))
+    globs.iter().any(|g| g.is_match(rel))
 }
 
 /// Regular files under `root/start` (not following symlinks, skipping `.git` and
@@ -134,7 +67,7 @@ mod tests {
     use super::*;
 
     fn m(p: &str, s: &str) -> bool {
-        Glob::new(p).map(|g| g.matches(s)).unwrap_or(false)
+        Glob::new(p).map(|g| g.is_match(s)).unwrap_or(false)
     }
 
     #[test]
@@ -166,6 +99,30 @@ mod tests {
     #[test]
     fn bad_globs_are_refused() {
         assert!(Glob::new("").is_err());
-        assert!(Glob::new("a\\b").is_err());
+        // `\` escapes the next character in gantry's glob dialect; a dangling one is
+        // refused (before the shared dialect, any `\` was refused as a separator).
+        assert!(Glob::new("a\\").is_err());
+        assert!(Glob::new("a[b").is_err());
+    }
+
+    #[test]
+    fn excluded_directories_are_not_entered() {
+        let root = std::env::temp_dir().join(format!("lc-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a/fixtures/deep")).expect("mkdir");
+        std::fs::create_dir_all(root.join("b")).expect("mkdir");
+        std::fs::write(root.join("a/fixtures/deep/LICENSE"), "x").expect("write");
+        std::fs::write(root.join("a/keep.rs"), "x").expect("write");
+        std::fs::write(root.join("b/LICENSE-[x]"), "x").expect("write");
+        let exclude = [
+            Glob::new("fixtures").expect("glob"),
+            Glob::new(r"b/LICENSE-\[x\]").expect("glob"),
+        ];
+        let got: Vec<String> = files(&root, "", &exclude)
+            .into_iter()
+            .map(|f| f.1)
+            .collect();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(got, vec!["a/keep.rs"]);
     }
 }

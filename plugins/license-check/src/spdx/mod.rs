@@ -1,28 +1,31 @@
-//! SPDX licence expressions: a hand-written lexer and precedence parser, a
-//! canonical printer, and the policy evaluator's building blocks.
+//! SPDX licence expressions, parsed by the `spdx` crate (the whole SPDX License
+//! List, its grammar and precedence: `WITH` > `AND` > `OR`), with gantry's
+//! diagnostics and policy building blocks around it.
 //!
-//! Grammar (SPDX 2.3 annex D, with `WITH` > `AND` > `OR`):
+//! What this module adds to the crate:
+//! - **Case.** SPDX ids and operators are case-insensitive; the crate matches them
+//!   case-sensitively. Before parsing, every word that is a known id or operator in
+//!   any case is respelled canonically (`mit or apache-2.0` → `MIT OR Apache-2.0`),
+//!   byte for byte, so the crate's spans still point into what the user wrote.
+//! - **Quirks**, accepted but reported so a maintainer can modernise them: lower-case
+//!   operators, the `/` separator of old Cargo manifests (`MIT/Apache-2.0`, OR's
+//!   precedence, parsed by the crate's lax mode), deprecated ids mapped to the
+//!   current ones (`GPL-2.0+` → `GPL-2.0-or-later`,
+//!   `GPL-2.0-with-classpath-exception` → `GPL-2.0-only WITH Classpath-exception-2.0`).
+//! - **Errors** with the 1-based column of the offending token, a caret rendering and
+//!   a reason in words ("did you mean `Apache-2.0`?", "`MIT` is a licence, not an
+//!   exception", "WITH must follow a single licence"), derived from the crate's error
+//!   span and the crate's own lexer.
+//! - A tree ([`Expr`]) the policy evaluator walks, and a canonical printer.
 //!
-//! ```text
-//! or     = and *( ("OR" / "/") and )
-//! and    = with *( "AND" with )
-//! with   = simple [ "WITH" exception-id ] / "(" or ")"
-//! simple = license-id ["+"] / ["DocumentRef-" idstring ":"] "LicenseRef-" idstring
-//! ```
+//! Refused (the crate refuses it, or it cannot mean anything): unknown licence or
+//! exception ids (the crate's "imprecise names" such as `apache` or `gpl v2` are not
+//! guessed at), `WITH` after anything but a single licence, `+` on a `LicenseRef` or
+//! after whitespace, empty or unbalanced parentheses, missing or doubled operators,
+//! characters outside the SPDX id alphabet, `LicenseRef-` without a name, SPDX 3
+//! `AdditionRef-…` (the policy has no way to allow one).
 //!
-//! Accepted but reported as [`Quirk`]s (the expression still means what its author
-//! meant): lower-case operators (`mit or apache-2.0`), the `/` separator of old Cargo
-//! manifests (`MIT/Apache-2.0`, read as `OR`), deprecated ids (`GPL-2.0+` →
-//! `GPL-2.0-or-later`, `GPL-2.0-with-classpath-exception` →
-//! `GPL-2.0-only WITH Classpath-exception-2.0`). Ids are matched case-insensitively
-//! and printed in their canonical spelling.
-//!
-//! Refused, with the 1-based column of the offending token: unknown licence or
-//! exception ids (with a "did you mean" hint), `WITH` after anything but a single
-//! licence, `+` on a `LicenseRef`, empty or unbalanced parentheses, missing or
-//! doubled operators, characters outside the SPDX id alphabet.
-//!
-//! Tests: `spdx::tests` (parser, printer, evaluator edge cases).
+//! Tests: `spdx::tests` (parser, printer, evaluator edge cases, the whole list).
 
 pub mod ids;
 
@@ -92,453 +95,436 @@ impl ParseError {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Tok<'a> {
-    Open,
-    Close,
-    And,
-    Or,
-    With,
-    /// `/`: OR in old Cargo manifests.
-    Slash,
-    Plus,
-    Word(&'a str),
-}
-
-#[derive(Debug, Clone)]
-struct Token<'a> {
-    tok: Tok<'a>,
-    /// 1-based character column.
-    column: usize,
-    len: usize,
-    /// Operator written in lower or mixed case.
-    odd_case: bool,
-}
+/// How the crate is asked to parse: its lax mode (`/` as OR, deprecated ids, `+` on
+/// GNU ids), minus the guessing of imprecise names.
+const MODE: spdx::ParseMode = spdx::ParseMode {
+    allow_slash_as_or_operator: true,
+    allow_imprecise_license_names: false,
+    allow_postfix_plus_on_gpl: true,
+    allow_deprecated: true,
+    allow_unknown: false,
+};
 
 fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':'
 }
 
-fn lex(s: &str) -> Result<Vec<Token<'_>>, ParseError> {
-    let mut out = Vec::new();
-    let chars: Vec<(usize, char)> = s.char_indices().collect();
-    let mut i = 0;
-    while i < chars.len() {
-        let (byte, c) = chars[i];
-        let column = i + 1;
-        let single = |tok| Token {
-            tok,
-            column,
-            len: 1,
-            odd_case: false,
-        };
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '(' => {
-                out.push(single(Tok::Open));
-                i += 1;
-            }
-            ')' => {
-                out.push(single(Tok::Close));
-                i += 1;
-            }
-            '/' => {
-                out.push(single(Tok::Slash));
-                i += 1;
-            }
-            '+' => {
-                out.push(single(Tok::Plus));
-                i += 1;
-            }
-            c if is_id_char(c) => {
-                let start = i;
-                while i < chars.len() && is_id_char(chars[i].1) {
-                    i += 1;
-                }
-                let end_byte = chars.get(i).map_or(s.len(), |(b, _)| *b);
-                let word = &s[byte..end_byte];
-                let len = i - start;
-                let (tok, odd_case) = match word {
-                    "AND" => (Tok::And, false),
-                    "OR" => (Tok::Or, false),
-                    "WITH" => (Tok::With, false),
-                    w if w.eq_ignore_ascii_case("and") => (Tok::And, true),
-                    w if w.eq_ignore_ascii_case("or") => (Tok::Or, true),
-                    w if w.eq_ignore_ascii_case("with") => (Tok::With, true),
-                    w => (Tok::Word(w), false),
-                };
-                out.push(Token {
-                    tok,
-                    column,
-                    len,
-                    odd_case,
-                });
-            }
-            other => {
-                return Err(ParseError {
-                    column,
-                    len: 1,
-                    message: format!(
-                        "unexpected character `{other}`; SPDX ids use letters, digits, `-` and `.`, joined by AND, OR, WITH and parentheses"
-                    ),
-                });
-            }
-        }
-    }
-    Ok(out)
+/// 1-based character column of byte offset `byte` in `s`.
+fn column_of(s: &str, byte: usize) -> usize {
+    s.char_indices().take_while(|(b, _)| *b < byte).count() + 1
 }
 
-struct Parser<'a> {
-    toks: Vec<Token<'a>>,
-    pos: usize,
-    /// Column just past the end of the input, for "unexpected end" errors.
-    end_column: usize,
-    quirks: Vec<Quirk>,
+/// Respells ids and operators canonically (same byte length: only ASCII words are
+/// touched) and collects the quirks only the written text shows.
+fn normalize(expression: &str) -> (String, Vec<Quirk>) {
+    let mut out = String::with_capacity(expression.len());
+    let mut quirks = Vec::new();
+    let mut chars = expression.char_indices().peekable();
+    while let Some((byte, c)) = chars.next() {
+        if c == '/' {
+            quirks.push(Quirk {
+                column: column_of(expression, byte),
+                message: "`/` is the deprecated Cargo separator; write `OR`".into(),
+            });
+            out.push(c);
+            continue;
+        }
+        if !is_id_char(c) {
+            out.push(c);
+            continue;
+        }
+        let mut end = byte + c.len_utf8();
+        while let Some(&(b, n)) = chars.peek() {
+            if !is_id_char(n) {
+                break;
+            }
+            end = b + n.len_utf8();
+            chars.next();
+        }
+        let word = &expression[byte..end];
+        let upper = word.to_ascii_uppercase();
+        if matches!(upper.as_str(), "AND" | "OR" | "WITH") {
+            if word != upper {
+                quirks.push(Quirk {
+                    column: column_of(expression, byte),
+                    message: "operators should be upper case (AND, OR, WITH)".into(),
+                });
+            }
+            out.push_str(&upper);
+        } else if let Some(id) = ids::license_any(word) {
+            out.push_str(id.name);
+        } else if let Some(id) = ids::exception(word) {
+            out.push_str(id);
+        } else {
+            out.push_str(&canonical_refs(word));
+        }
+    }
+    (out, quirks)
+}
+
+/// `documentref-x:licenseref-y` → `DocumentRef-x:LicenseRef-y` (names kept).
+fn canonical_refs(word: &str) -> String {
+    word.split(':')
+        .map(|part| {
+            for prefix in ["DocumentRef-", "LicenseRef-", "AdditionRef-"] {
+                if let Some(rest) = strip_prefix_ci(part, prefix) {
+                    return format!("{prefix}{rest}");
+                }
+            }
+            part.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Parses an SPDX licence expression. See the module docs for what is accepted.
 pub fn parse(expression: &str) -> Result<Parsed, ParseError> {
-    let toks = lex(expression)?;
-    let end_column = expression.chars().count() + 1;
-    if toks.is_empty() {
+    if expression.trim().is_empty() {
         return Err(ParseError {
             column: 1,
             len: 1,
             message: "empty licence expression".into(),
         });
     }
-    let mut p = Parser {
-        toks,
-        pos: 0,
-        end_column,
-        quirks: Vec::new(),
-    };
-    let expr = p.or()?;
-    if let Some(t) = p.peek() {
-        let message = match t.tok {
-            Tok::Close => "unmatched `)`".to_string(),
-            Tok::Word(w) => format!("expected AND, OR or WITH before `{w}`"),
-            Tok::Plus => "`+` must directly follow a licence id".to_string(),
-            _ => "unexpected token".to_string(),
-        };
-        return Err(ParseError {
-            column: t.column,
-            len: t.len,
-            message,
-        });
-    }
-    Ok(Parsed {
-        expr,
-        quirks: p.quirks,
-    })
-}
-
-impl<'a> Parser<'a> {
-    fn peek(&self) -> Option<&Token<'a>> {
-        self.toks.get(self.pos)
-    }
-
-    fn next(&mut self) -> Option<Token<'a>> {
-        let t = self.toks.get(self.pos).cloned();
-        self.pos += 1;
-        t
-    }
-
-    fn end_error(&self, what: &str) -> ParseError {
-        ParseError {
-            column: self.end_column,
-            len: 1,
-            message: format!("unexpected end of expression: expected {what}"),
+    let (text, mut quirks) = normalize(expression);
+    let parsed =
+        spdx::Expression::parse_mode(&text, MODE).map_err(|e| explain(expression, &text, &e))?;
+    let mut stack: Vec<Expr> = Vec::new();
+    for node in parsed.iter() {
+        match node {
+            spdx::expression::ExprNode::Req(r) => {
+                let span = r.span.start as usize..r.span.end as usize;
+                stack.push(Expr::Leaf(requirement(
+                    expression,
+                    &text,
+                    span,
+                    &r.req,
+                    &mut quirks,
+                )?));
+            }
+            spdx::expression::ExprNode::Op(op) => {
+                let (Some(b), Some(a)) = (stack.pop(), stack.pop()) else {
+                    return Err(ParseError {
+                        column: 1,
+                        len: 1,
+                        message: "malformed expression".into(),
+                    });
+                };
+                let and = matches!(op, spdx::expression::Operator::And);
+                stack.push(flatten(vec![a, b], and));
+            }
         }
     }
-
-    fn note_operator(&mut self, t: &Token<'_>) {
-        if t.odd_case {
-            self.quirks.push(Quirk {
-                column: t.column,
-                message: "operators should be upper case (AND, OR, WITH)".into(),
+    let expr = match (stack.pop(), stack.is_empty()) {
+        (Some(e), true) => e,
+        _ => {
+            return Err(ParseError {
+                column: 1,
+                len: 1,
+                message: "malformed expression".into(),
             });
         }
-    }
+    };
+    quirks.sort_by_key(|q| q.column);
+    Ok(Parsed { expr, quirks })
+}
 
-    fn or(&mut self) -> Result<Expr, ParseError> {
-        let mut items = vec![self.and()?];
-        while let Some(t) = self.peek().cloned() {
-            match t.tok {
-                Tok::Or => self.note_operator(&t),
-                Tok::Slash => self.quirks.push(Quirk {
-                    column: t.column,
-                    message: "`/` is the deprecated Cargo separator; write `OR`".into(),
-                }),
-                _ => break,
-            }
-            self.pos += 1;
-            items.push(self.and()?);
+/// One leaf from the crate's requirement: deprecated ids resolved (with a quirk),
+/// refs checked.
+fn requirement(
+    original: &str,
+    text: &str,
+    span: std::ops::Range<usize>,
+    req: &spdx::LicenseReq,
+    quirks: &mut Vec<Quirk>,
+) -> Result<Requirement, ParseError> {
+    let column = column_of(original, span.start);
+    let len = original
+        .get(span.clone())
+        .map_or(1, |w| w.chars().count().max(1));
+    let err = |message: String| ParseError {
+        column,
+        len,
+        message,
+    };
+    let exception = match &req.addition {
+        None => None,
+        Some(spdx::AdditionItem::Spdx(e)) => Some(e.name),
+        Some(spdx::AdditionItem::Other(r)) => {
+            return Err(err(format!(
+                "`AdditionRef-{}` (an SPDX 3 custom addition) cannot be named in a policy; use a listed exception",
+                r.add_ref
+            )));
         }
-        Ok(flatten(items, false))
-    }
-
-    fn and(&mut self) -> Result<Expr, ParseError> {
-        let mut items = vec![self.with()?];
-        while let Some(t) = self.peek().cloned() {
-            if t.tok != Tok::And {
-                break;
+    };
+    let license = match &req.license {
+        spdx::LicenseItem::Other(r) => {
+            if r.lic_ref.is_empty() {
+                return Err(err(
+                    "`LicenseRef-` needs a name of letters, digits, `-` and `.`".into(),
+                ));
             }
-            self.note_operator(&t);
-            self.pos += 1;
-            items.push(self.with()?);
+            License::Ref {
+                doc: r.doc_ref.clone(),
+                name: r.lic_ref.clone(),
+            }
         }
-        Ok(flatten(items, true))
-    }
-
-    fn with(&mut self) -> Result<Expr, ParseError> {
-        let Some(t) = self.next() else {
-            return Err(self.end_error("a licence id or `(`"));
-        };
-        let mut req = match t.tok {
-            Tok::Open => {
-                let inner = self.or()?;
-                match self.next() {
-                    Some(Token {
-                        tok: Tok::Close, ..
-                    }) => {}
-                    Some(other) => {
-                        return Err(ParseError {
-                            column: other.column,
-                            len: other.len,
-                            message: "expected `)` or an operator".into(),
-                        });
-                    }
-                    None => {
-                        return Err(ParseError {
-                            column: t.column,
-                            len: 1,
-                            message: "`(` is never closed".into(),
-                        });
+        spdx::LicenseItem::Spdx { id, or_later } => {
+            // What was written: the crate turns `GPL-2.0+` into `GPL-2.0-or-later`
+            // itself, so a deprecated spelling is only visible in the text.
+            let written = text.get(span.clone()).unwrap_or(id.name);
+            let plus = text[span.end..].starts_with('+');
+            let written_id = ids::license_any(written).filter(|w| w.is_deprecated());
+            match written_id {
+                Some(old) => {
+                    let spelled = if plus {
+                        format!("{}+", old.name)
+                    } else {
+                        old.name.to_string()
+                    };
+                    match ids::replacement(old, plus) {
+                        Some((lic, exc)) => {
+                            let new = match exc {
+                                Some(e) => format!("{lic} WITH {e}"),
+                                None => lic.to_string(),
+                            };
+                            quirks.push(Quirk {
+                                column,
+                                message: format!(
+                                    "`{spelled}` is a deprecated SPDX id; write `{new}`"
+                                ),
+                            });
+                            if let Some(e) = exc {
+                                if exception.is_some() {
+                                    return Err(err(
+                                        "this licence id already includes an exception".into(),
+                                    ));
+                                }
+                                return Ok(Requirement {
+                                    license: License::Spdx {
+                                        id: lic,
+                                        or_later: false,
+                                    },
+                                    exception: Some(e),
+                                });
+                            }
+                            License::Spdx {
+                                id: lic,
+                                or_later: false,
+                            }
+                        }
+                        None => {
+                            quirks.push(Quirk {
+                                column,
+                                message: format!(
+                                    "`{spelled}` is a deprecated SPDX id with no direct replacement"
+                                ),
+                            });
+                            License::Spdx {
+                                id: id.name,
+                                or_later: *or_later,
+                            }
+                        }
                     }
                 }
-                if let Some(w) = self.peek().filter(|w| w.tok == Tok::With) {
-                    return Err(ParseError {
-                        column: w.column,
-                        len: w.len,
-                        message:
-                            "WITH must follow a single licence, not a parenthesised expression"
-                                .into(),
-                    });
-                }
-                return Ok(inner);
+                None => License::Spdx {
+                    id: id.name,
+                    or_later: *or_later,
+                },
             }
-            Tok::Word(w) => self.simple(w, &t)?,
-            Tok::Close => {
-                return Err(ParseError {
-                    column: t.column,
-                    len: 1,
-                    message: "expected a licence id, found `)`".into(),
-                });
+        }
+    };
+    Ok(Requirement { license, exception })
+}
+
+/// The crate's error in gantry's words, at the column of what the user wrote.
+fn explain(original: &str, text: &str, e: &spdx::ParseError) -> ParseError {
+    use spdx::error::Reason;
+    use spdx::lexer::Token;
+    let at = |byte: usize, message: String| {
+        let len = original
+            .get(byte..)
+            .and_then(|rest| {
+                let n = rest.chars().take_while(|c| is_id_char(*c)).count();
+                (n > 0).then_some(n)
+            })
+            .unwrap_or(1);
+        ParseError {
+            column: column_of(original, byte),
+            len,
+            message,
+        }
+    };
+    // The tokens before the error, by the crate's own lexer (unknown words allowed,
+    // so the lexer goes as far as the parser did).
+    let lenient = spdx::ParseMode {
+        allow_unknown: true,
+        ..MODE
+    };
+    let tokens: Vec<(Token<'_>, std::ops::Range<usize>)> =
+        spdx::lexer::Lexer::new_mode(text, lenient)
+            .map_while(Result::ok)
+            .map(|t| (t.token, t.span))
+            .collect();
+    let here = tokens.iter().position(|(_, s)| s.start >= e.span.start);
+    let before = match here {
+        Some(0) => None,
+        Some(i) => tokens.get(i - 1).map(|t| &t.0),
+        None => tokens.last().map(|t| &t.0),
+    };
+    let current = here.and_then(|i| tokens.get(i)).map(|t| &t.0);
+    let word = text
+        .get(e.span.clone())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_default();
+    let after_with = matches!(before, Some(Token::With));
+    let after_term = matches!(
+        before,
+        Some(
+            Token::Spdx(_)
+                | Token::LicenseRef { .. }
+                | Token::Plus
+                | Token::CloseParen
+                | Token::Exception(_)
+                | Token::AdditionRef { .. }
+                | Token::Unknown(_)
+        )
+    );
+    match &e.reason {
+        Reason::InvalidCharacters => {
+            let c = original[e.span.start.min(original.len())..]
+                .chars()
+                .next()
+                .unwrap_or(' ');
+            ParseError {
+                column: column_of(original, e.span.start),
+                len: 1,
+                message: format!(
+                    "unexpected character `{c}`; SPDX ids use letters, digits, `-` and `.`, joined by AND, OR, WITH and parentheses"
+                ),
             }
-            Tok::And | Tok::Or | Tok::With | Tok::Slash => {
-                return Err(ParseError {
-                    column: t.column,
-                    len: t.len,
-                    message: "expected a licence id before this operator".into(),
-                });
+        }
+        Reason::SeparatedPlus => {
+            let prev = tokens
+                .iter()
+                .rev()
+                .find(|(_, s)| s.end <= e.span.start)
+                .and_then(|(_, s)| text.get(s.clone()))
+                .unwrap_or("MIT");
+            ParseError {
+                column: column_of(original, e.span.end),
+                len: 1,
+                message: format!("no space allowed before `+`: write `{prev}+`"),
             }
-            Tok::Plus => {
-                return Err(ParseError {
-                    column: t.column,
-                    len: 1,
-                    message: "`+` must directly follow a licence id".into(),
-                });
-            }
-        };
-        if let Some(w) = self.peek().filter(|w| w.tok == Tok::With).cloned() {
-            self.note_operator(&w);
-            self.pos += 1;
-            let Some(e) = self.next() else {
-                return Err(self.end_error("an exception id after WITH"));
-            };
-            let Tok::Word(name) = e.tok else {
-                return Err(ParseError {
-                    column: e.column,
-                    len: e.len,
-                    message: "expected an exception id after WITH".into(),
-                });
-            };
-            if req.exception.is_some() {
-                return Err(ParseError {
-                    column: w.column,
-                    len: w.len,
-                    message: "this licence id already includes an exception".into(),
-                });
-            }
-            let Some(exc) = ids::exception(name) else {
-                let hint = ids::nearest(name, ids::EXCEPTIONS)
+        }
+        Reason::UnclosedParens => ParseError {
+            column: column_of(original, e.span.start),
+            len: 1,
+            message: "`(` is never closed".into(),
+        },
+        Reason::UnopenedParens => ParseError {
+            column: column_of(original, e.span.start),
+            len: 1,
+            message: "unmatched `)`".into(),
+        },
+        Reason::Empty => ParseError {
+            column: 1,
+            len: 1,
+            message: "empty licence expression".into(),
+        },
+        Reason::GnuPlusWithSuffix => at(
+            e.span.start,
+            "`+` after an `-or-later` id says the same thing twice; drop the `+`".into(),
+        ),
+        Reason::UnknownTerm | Reason::UnknownLicense | Reason::UnknownException => {
+            if after_term && !after_with {
+                at(
+                    e.span.start,
+                    format!("expected AND, OR or WITH before `{word}`"),
+                )
+            } else if after_with {
+                let hint = ids::nearest(word, ids::exceptions())
                     .map(|n| format!("; did you mean `{n}`?"))
                     .unwrap_or_default();
-                let message = if ids::license(name).is_some() {
-                    format!(
-                        "`{name}` is a licence, not an exception; combine licences with AND or OR"
-                    )
-                } else {
-                    format!("unknown licence exception `{name}`{hint}")
-                };
-                return Err(ParseError {
-                    column: e.column,
-                    len: e.len,
-                    message,
-                });
+                at(
+                    e.span.start,
+                    format!("unknown licence exception `{word}`{hint}"),
+                )
+            } else {
+                at(e.span.start, unknown_word(word))
+            }
+        }
+        _ if e.span.start >= text.len() => {
+            // Ran out of input after an operator.
+            let what = if after_with {
+                "an exception id after WITH"
+            } else {
+                "a licence id or `(`"
             };
-            req.exception = Some(exc);
+            ParseError {
+                column: column_of(original, original.len()),
+                len: 1,
+                message: format!("unexpected end of expression: expected {what}"),
+            }
         }
-        Ok(Expr::Leaf(req))
-    }
-
-    fn simple(&mut self, word: &str, t: &Token<'_>) -> Result<Requirement, ParseError> {
-        let plus = match self.peek() {
-            Some(p) if p.tok == Tok::Plus && p.column == t.column + t.len => {
-                self.pos += 1;
-                true
-            }
-            Some(p) if p.tok == Tok::Plus => {
-                return Err(ParseError {
-                    column: p.column,
-                    len: 1,
-                    message: format!("no space allowed before `+`: write `{word}+`"),
-                });
-            }
-            _ => false,
-        };
-        if let Some(r) = license_ref(word, t)? {
-            if plus {
-                return Err(ParseError {
-                    column: t.column + t.len,
-                    len: 1,
-                    message: "`+` is not allowed after a LicenseRef".into(),
-                });
-            }
-            return Ok(Requirement {
-                license: r,
-                exception: None,
-            });
-        }
-        if word.contains(':') {
-            return Err(ParseError {
-                column: t.column,
-                len: t.len,
-                message: format!(
-                    "`:` only appears in `DocumentRef-…:LicenseRef-…`, found `{word}`"
+        _ => {
+            let message = match (current, before) {
+                (Some(Token::With), Some(Token::CloseParen)) => {
+                    "WITH must follow a single licence, not a parenthesised expression".into()
+                }
+                (Some(Token::Spdx(id)), Some(Token::With)) => format!(
+                    "`{}` is a licence, not an exception; combine licences with AND or OR",
+                    id.name
                 ),
-            });
-        }
-        if let Some(id) = ids::license(word) {
-            return Ok(Requirement {
-                license: Self::or_later(id, plus),
-                exception: None,
-            });
-        }
-        let spelled = if plus {
-            format!("{word}+")
-        } else {
-            word.to_string()
-        };
-        if let Some((old, new)) = ids::deprecated(&spelled) {
-            self.quirks.push(Quirk {
-                column: t.column,
-                message: format!("`{old}` is a deprecated SPDX id; write `{new}`"),
-            });
-            return Ok(Requirement {
-                license: Self::or_later(canonical_license(new), false),
-                exception: None,
-            });
-        }
-        if let Some((old, lic, exc)) = ids::deprecated_with(word) {
-            self.quirks.push(Quirk {
-                column: t.column,
-                message: format!("`{old}` is a deprecated SPDX id; write `{lic} WITH {exc}`"),
-            });
-            return Ok(Requirement {
-                license: Self::or_later(canonical_license(lic), plus),
-                exception: Some(canonical_exception(exc)),
-            });
-        }
-        let message = if ids::exception(word).is_some() {
-            format!(
-                "`{word}` is a licence exception; write it after WITH (`Apache-2.0 WITH {word}`)"
-            )
-        } else {
-            let hint = ids::nearest(word, ids::LICENSES)
-                .map(|n| format!("; did you mean `{n}`?"))
-                .unwrap_or_else(|| "; name a private licence `LicenseRef-…`".to_string());
-            format!("unknown SPDX licence id `{word}`{hint}")
-        };
-        Err(ParseError {
-            column: t.column,
-            len: t.len,
-            message,
-        })
-    }
-
-    fn or_later(id: &'static str, plus: bool) -> License {
-        // `GPL-2.0-only+` is contradictory but means "or later" in practice.
-        if plus && let Some(base) = id.strip_suffix("-only") {
-            let later = format!("{base}-or-later");
-            if let Some(l) = ids::license(&later) {
-                return License::Spdx {
-                    id: l,
-                    or_later: false,
-                };
-            }
-        }
-        License::Spdx { id, or_later: plus }
-    }
-}
-
-fn canonical_license(id: &str) -> &'static str {
-    ids::license(id).unwrap_or("NOASSERTION")
-}
-
-fn canonical_exception(id: &str) -> &'static str {
-    ids::exception(id).unwrap_or("NOASSERTION")
-}
-
-fn license_ref(word: &str, t: &Token<'_>) -> Result<Option<License>, ParseError> {
-    let (doc, rest) = match word.split_once(':') {
-        Some((d, r)) => {
-            let Some(doc) = strip_prefix_ci(d, "DocumentRef-") else {
-                return Ok(None);
+                (Some(Token::Exception(x)), _) if after_term => {
+                    format!("expected AND, OR or WITH before `{}`", x.name)
+                }
+                (Some(Token::Exception(x)), _) => format!(
+                    "`{0}` is a licence exception; write it after WITH (`Apache-2.0 WITH {0}`)",
+                    x.name
+                ),
+                (Some(Token::With), Some(Token::Exception(_))) => {
+                    "this licence id already includes an exception".into()
+                }
+                (Some(Token::Plus), Some(Token::LicenseRef { .. })) => {
+                    "`+` is not allowed after a LicenseRef".into()
+                }
+                (Some(Token::Plus), _) => "`+` must directly follow a licence id".into(),
+                (Some(Token::CloseParen), _) => "expected a licence id, found `)`".into(),
+                (Some(Token::And | Token::Or | Token::With), _) if !after_term => {
+                    "expected a licence id before this operator".into()
+                }
+                (Some(t), _) if after_term => {
+                    format!("expected AND, OR or WITH before `{}`", token_text(t, word))
+                }
+                _ => format!("unexpected `{word}`"),
             };
-            if doc.is_empty() || doc.contains(':') {
-                return Err(ParseError {
-                    column: t.column,
-                    len: t.len,
-                    message: "malformed DocumentRef".into(),
-                });
-            }
-            (Some(doc.to_string()), r)
+            at(e.span.start, message)
         }
-        None => (None, word),
-    };
-    let Some(name) = strip_prefix_ci(rest, "LicenseRef-") else {
-        if doc.is_some() {
-            return Err(ParseError {
-                column: t.column,
-                len: t.len,
-                message: "expected `LicenseRef-…` after `DocumentRef-…:`".into(),
-            });
-        }
-        return Ok(None);
-    };
-    if name.is_empty() || name.contains(':') {
-        return Err(ParseError {
-            column: t.column,
-            len: t.len,
-            message: "`LicenseRef-` needs a name of letters, digits, `-` and `.`".into(),
-        });
     }
-    Ok(Some(License::Ref {
-        doc,
-        name: name.to_string(),
-    }))
+}
+
+fn token_text<'a>(t: &spdx::lexer::Token<'a>, word: &'a str) -> String {
+    match t {
+        spdx::lexer::Token::Spdx(id) => id.name.to_string(),
+        spdx::lexer::Token::LicenseRef { lic_ref, .. } => format!("LicenseRef-{lic_ref}"),
+        _ => word.to_string(),
+    }
+}
+
+/// Why a word in licence position is not a licence.
+fn unknown_word(word: &str) -> String {
+    if let Some((doc, _)) = word.split_once(':') {
+        return if strip_prefix_ci(doc, "DocumentRef-").is_some() {
+            "expected `LicenseRef-…` after `DocumentRef-…:`".into()
+        } else {
+            format!("`:` only appears in `DocumentRef-…:LicenseRef-…`, found `{word}`")
+        };
+    }
+    let hint = ids::nearest(word, ids::current_licenses())
+        .map(|n| format!("; did you mean `{n}`?"))
+        .unwrap_or_else(|| "; name a private licence `LicenseRef-…`".to_string());
+    format!("unknown SPDX licence id `{word}`{hint}")
 }
 
 fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {

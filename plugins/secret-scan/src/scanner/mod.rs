@@ -17,7 +17,6 @@
 mod baseline;
 mod detect;
 mod entropy;
-mod glob;
 mod keywords;
 mod rules;
 mod walk;
@@ -27,6 +26,8 @@ mod tests;
 
 use std::path::Path;
 use std::sync::LazyLock;
+
+use gantry_sdk::glob::{self, Glob};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -53,8 +54,9 @@ pub struct Config {
     /// Workspace-relative paths to scan (default ["."]).
     #[serde(default = "default_paths")]
     pub paths: Vec<String>,
-    /// Glob patterns of paths never scanned (e.g. "tests/fixtures/**", "*.pem").
-    /// A pattern without '/' matches at any depth; a matching directory excludes its contents.
+    /// Glob patterns of paths never scanned (e.g. "tests/fixtures/**", "*.pem"), in
+    /// gantry's glob dialect (`gantry_sdk::glob`). A pattern without '/' matches at any
+    /// depth; a matching directory excludes its contents.
     #[serde(default)]
     pub allow_paths: Vec<String>,
     /// Regexes: a match whose secret value matches one of these is not reported.
@@ -89,24 +91,9 @@ impl Default for Config {
     }
 }
 
-/// SARIF result level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Note,
-    Warning,
-    Error,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Note => "note",
-            Level::Warning => "warning",
-            Level::Error => "error",
-        }
-    }
-}
+/// Finding level: the SDK's, shared by every plugin (serde and JSON Schema derives,
+/// `as_str`, `ALL`).
+pub use gantry_sdk::Level;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct RuleMeta {
@@ -161,7 +148,7 @@ pub struct ScanOutput {
 pub struct Scanner {
     engine: Engine,
     paths: Vec<String>,
-    allow_paths: Vec<Regex>,
+    allow_paths: Vec<Glob>,
     allow_values: Vec<Regex>,
     baseline: Option<String>,
     max_file_size: u64,
@@ -254,7 +241,8 @@ impl Scanner {
             .iter()
             .enumerate()
             .map(|(i, g)| {
-                glob::compile(g).map_err(|e| format!("allow-paths[{i}]: invalid glob `{g}`: {e}"))
+                Glob::new(g)
+                    .map_err(|e| format!("allow-paths[{i}]: invalid glob `{g}`: {}", e.reason))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let allow_values = config
@@ -332,7 +320,7 @@ impl Scanner {
     pub fn scan_bytes(&self, path: &str, content: &[u8]) -> Vec<Finding> {
         let path = path.replace('\\', "/");
         let path = path.trim_start_matches("./");
-        if glob::matches_any(&self.allow_paths, path)
+        if glob::any_match_or_parent(&self.allow_paths, path)
             || content.len() as u64 > self.max_file_size
             || binary_reason(content).is_some()
         {

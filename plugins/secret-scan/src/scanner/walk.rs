@@ -17,9 +17,10 @@ use std::io;
 use std::path::Path;
 
 use gantry_sdk::files::{self, Kind, Read};
-use regex::Regex;
 
-use super::{ScanOutput, binary_reason, glob};
+use gantry_sdk::glob::{self, Glob};
+
+use super::{ScanOutput, binary_reason};
 
 /// Files already scanned, when several `paths` may name the same file; with one path
 /// every file is met once and nothing is recorded (no set insert per file).
@@ -43,7 +44,7 @@ pub(crate) fn walk(
     root: &Path,
     rel: &str,
     index: usize,
-    allow: &[Regex],
+    allow: &[Glob],
     max_size: u64,
     seen: &mut Seen,
     out: &mut ScanOutput,
@@ -63,7 +64,7 @@ pub(crate) fn walk(
             .push((rel.to_string(), "symlink (not followed)".into()));
         return Ok(());
     }
-    if !rel.is_empty() && glob::matches_any(allow, rel) {
+    if !rel.is_empty() && glob::any_match_or_parent(allow, rel) {
         out.skipped.push((rel.to_string(), "allow-paths".into()));
         return Ok(());
     }
@@ -92,7 +93,7 @@ enum Step {
 fn walk_dir(
     root: &Path,
     rel: &str,
-    allow: &[Regex],
+    allow: &[Glob],
     max_size: u64,
     seen: &mut Seen,
     out: &mut ScanOutput,
@@ -124,7 +125,7 @@ fn walk_dir(
         match kind {
             Kind::Symlink => steps.push(Step::Skip(child, "symlink (not followed)")),
             Kind::Dir if name == ".git" => steps.push(Step::Skip(child, ".git directory")),
-            Kind::Dir | Kind::File if glob::matches_any(allow, &child) => {
+            Kind::Dir | Kind::File if glob::any_match_or_parent(allow, &child) => {
                 steps.push(Step::Skip(child, "allow-paths"));
             }
             Kind::Dir => {
