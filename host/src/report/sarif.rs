@@ -119,8 +119,19 @@ fn stage_run(
         "informationUri".into(),
         Value::String(information_uri(&record.plugin_ref)),
     );
-    if !plugin.version.trim().is_empty() {
-        driver.insert("version".into(), Value::String(plugin.version.clone()));
+    // A plugin that declares no version is identified by its digest (SARIF2005 asks
+    // every tool for a version).
+    let version = if plugin.version.trim().is_empty() {
+        record
+            .plugin_digest
+            .get(..19)
+            .unwrap_or(&record.plugin_digest)
+            .to_string()
+    } else {
+        plugin.version.clone()
+    };
+    if !version.is_empty() {
+        driver.insert("version".into(), Value::String(version));
     }
     if !plugin.description.trim().is_empty() {
         driver.insert("shortDescription".into(), text(&plugin.description));
@@ -379,6 +390,13 @@ fn result(finding: &Finding, rules: &RuleTable, workspace: &Workspace, compared:
         physical.insert("artifactLocation".into(), artifact);
         if let Some(region) = loc.region.as_ref().and_then(location_region) {
             physical.insert("region".into(), region);
+        } else if let Some(size) = workspace.file_size(&loc.path) {
+            // A finding about a whole file: SARIF's whole-artifact region (the
+            // validator's SARIF2017 asks for one; a line would point at line 1 only).
+            physical.insert(
+                "region".into(),
+                json!({ "byteOffset": 0, "byteLength": size }),
+            );
         }
         r.insert(
             "locations".into(),
@@ -514,6 +532,13 @@ impl Workspace {
 
     /// `artifactLocation` for a workspace-relative `/`-separated path; `Ok(None)` for
     /// the empty path and the root; `Err(why)` for a path outside the workspace.
+    /// Size of the regular file at workspace-relative `path` (never through a link).
+    fn file_size(&self, path: &str) -> Option<u64> {
+        let rel = crate::manifest::normalize_workspace_path(path).ok()?;
+        let meta = std::fs::symlink_metadata(self.root.join(rel)).ok()?;
+        meta.is_file().then(|| meta.len())
+    }
+
     fn artifact_location(&self, path: &str) -> Result<Option<Value>, &'static str> {
         if path.is_empty() {
             return Ok(None);

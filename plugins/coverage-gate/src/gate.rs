@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 pub use gantry_sdk::Level;
 use gantry_sdk::Rule;
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
+use gantry_sdk::glob::Glob;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -180,29 +180,35 @@ fn check_percent(key: &str, v: Option<f64>) -> Result<(), GateError> {
     }
 }
 
+/// A report pattern: anchored at the workspace root (`*.info` names files in the root,
+/// as it always did here).
 fn glob(key: &str, pattern: &str) -> Result<Glob, GateError> {
     let p = pattern.trim_start_matches("./");
-    GlobBuilder::new(p)
-        .literal_separator(true)
-        .build()
-        .map_err(|e| GateError::Config(format!("`{key}`: invalid glob `{pattern}`: {e}")))
+    Glob::new(&format!("/{p}"))
+        .map_err(|e| GateError::Config(format!("`{key}`: invalid glob `{pattern}`: {}", e.reason)))
+}
+
+/// Path patterns of `exclude` and `overrides[].paths`, in the plugins' one dialect
+/// (`gantry_sdk::glob`): a pattern without `/` matches at any depth, and a matching
+/// directory covers what is below it.
+struct GlobSet(Vec<Glob>);
+
+impl GlobSet {
+    fn is_match(&self, path: &str) -> bool {
+        gantry_sdk::glob::any_match_or_parent(&self.0, path)
+    }
 }
 
 fn glob_set(key: &str, patterns: &[String]) -> Result<GlobSet, GateError> {
-    let mut b = GlobSetBuilder::new();
-    for p in patterns {
-        b.add(glob(key, p)?);
-        // As in .gitignore: a pattern without `/` matches at any depth…
-        if !p.trim_end_matches('/').contains('/') {
-            b.add(glob(key, &format!("**/{}", p.trim_end_matches('/')))?);
-        }
-        // …and a directory name excludes what is below it.
-        if !p.contains('*') && !p.ends_with('/') {
-            b.add(glob(key, &format!("{}/**", p.trim_end_matches('/')))?);
-        }
-    }
-    b.build()
-        .map_err(|e| GateError::Config(format!("`{key}`: {e}")))
+    patterns
+        .iter()
+        .map(|p| {
+            Glob::new(p).map_err(|e| {
+                GateError::Config(format!("`{key}`: invalid glob `{p}`: {}", e.reason))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(GlobSet)
 }
 
 impl Config {
@@ -267,7 +273,7 @@ fn find_reports(root: &Path, pattern: &str) -> Result<Vec<String>, GateError> {
             Vec::new()
         });
     }
-    let matcher = glob("reports", pat)?.compile_matcher();
+    let matcher = glob("reports", pat)?;
     let literal: Vec<&str> = pat.split('/').take_while(|s| !has_glob_meta(s)).collect();
     let base = literal.join("/");
     let mut out = Vec::new();
