@@ -30,7 +30,6 @@
 //! and `--locked` are the gate). Tests: `tests/e2e/audit_lock.rs`.
 
 use std::io::IsTerminal;
-use std::net::IpAddr;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -571,51 +570,10 @@ fn http_scheme_host(h: &Value) -> (String, String) {
     )
 }
 
-/// Why an address is not a public one, or `None`.
-fn private_address(host: &str) -> Option<&'static str> {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
-        return Some("loopback: services on the machine running gantry");
-    }
-    let ip: IpAddr = h.parse().ok()?;
-    let v4 = |ip: std::net::Ipv4Addr| -> Option<&'static str> {
-        let o = ip.octets();
-        if ip.is_loopback() {
-            Some("loopback: services on the machine running gantry")
-        } else if ip.is_private() {
-            Some("private: the internal network")
-        } else if ip.is_link_local() {
-            Some(
-                "link-local: includes cloud metadata endpoints (169.254.169.254) that hand out credentials",
-            )
-        } else if ip.is_unspecified() {
-            Some("unspecified (0.0.0.0): the machine running gantry")
-        } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-            Some("shared (CGNAT): a provider's internal network")
-        } else {
-            None
-        }
-    };
-    match ip {
-        IpAddr::V4(a) => v4(a),
-        IpAddr::V6(a) => {
-            if let Some(m) = a.to_ipv4_mapped() {
-                return v4(m);
-            }
-            let s0 = a.segments()[0];
-            if a.is_loopback() {
-                Some("loopback: services on the machine running gantry")
-            } else if a.is_unspecified() {
-                Some("unspecified (::): the machine running gantry")
-            } else if (s0 & 0xfe00) == 0xfc00 {
-                Some("unique local: the internal network")
-            } else if (s0 & 0xffc0) == 0xfe80 {
-                Some("link-local: the local network segment")
-            } else {
-                None
-            }
-        }
-    }
+/// Why a grant's host is not a public address, or `None`: the table of
+/// `gantry_manifest::net`, the one the http broker refuses addresses by at run time.
+fn private_address(host: &str) -> Option<String> {
+    crate::manifest::net::host_non_global(host).map(|n| n.to_string())
 }
 
 /// Programs that run whatever they are given: granting one grants everything.
