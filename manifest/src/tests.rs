@@ -433,7 +433,7 @@ grants.secrets = ["REGISTRY_TOKEN", "REGISTRY_TOKEN"]
 grants.reveal = ["DEPLOY_KEY"]
 grants.http = [
   "https://API.example.com/v1/",
-  { url = "http://127.0.0.1:8081", methods = ["get", "HEAD", "GET"] },
+  { url = "http://127.0.0.1:8081", methods = ["GET", "HEAD", "GET"] },
   "https://*.s3.example.com",
 ]
 grants.process = [
