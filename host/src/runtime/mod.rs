@@ -8,7 +8,9 @@
 //! - linear memory capped per stage (`limits.memory`, default 256 MiB);
 //! - wall-clock timeout by epoch interruption (`timeout`, default 10 min), which also
 //!   carries fail-fast cancellation;
-//! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel.
+//! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel;
+//! - every host call that can wait ends at the deadline or on cancellation too
+//!   ([`waits`]: epoch interruption cannot stop a guest inside a host call).
 //!
 //! Instantiation is cheap: components are compiled once (or loaded from the cache),
 //! linked once into an `InstancePre`, and instantiated from a pooling allocator.
@@ -19,6 +21,7 @@ pub mod bindings;
 pub mod builtins;
 pub mod cache;
 pub mod stdio;
+mod waits;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +45,9 @@ use stdio::CappedOutput;
 
 /// How often the epoch ticks; the granularity of timeouts and cancellation.
 const TICK: Duration = Duration::from_millis(5);
+
+/// How long a plugin's `describe` may take (it is static facts: it returns at once).
+pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest component gantry agrees to compile.
 pub const MAX_COMPONENT_SIZE: usize = 64 * 1024 * 1024;
@@ -306,6 +312,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         // `wasi:http/outgoing-handler`: every request goes through caps::http's hooks.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+        // After both: the same names again, bounded by the stage's deadline.
+        waits::shadow(&mut linker)?;
         Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
@@ -456,7 +464,7 @@ impl Runtime {
             http: caps::http::State::default(),
             containers: caps::containers::State::default(),
             files: caps::files::State::default(),
-            deadline: Instant::now() + Duration::from_secs(10),
+            deadline: Instant::now() + DESCRIBE_TIMEOUT,
             cancel: Arc::new(AtomicBool::new(false)),
         };
         let mut store = self.store(state, None);
@@ -466,7 +474,7 @@ impl Runtime {
             .and_then(|p| p.call_describe(&mut store));
         match result {
             Ok(info) => info.into_model().map_err(RunError::Failed),
-            Err(e) => Err(classify(e, &store, Duration::from_secs(10), &self.options)),
+            Err(e) => Err(classify(e, &store, DESCRIBE_TIMEOUT, &self.options)),
         }
     }
 
