@@ -916,6 +916,23 @@ mod tests {
         assert!(private_address("localhost").is_some());
         assert!(private_address("example.com").is_none());
         assert!(private_address("8.8.8.8").is_none());
+        // Forms the attack suite found that a copy of the table missed: audit and the
+        // runtime now answer from the same table.
+        for host in [
+            "[64:ff9b::7f00:1]",
+            "[::7f00:1]",
+            "0.1.2.3",
+            "198.18.0.1",
+            "[64:ff9b:1::1]",
+            "[3fff::1]",
+            "[5f00::1]",
+        ] {
+            let why = private_address(host);
+            let ip = host.trim_start_matches('[').trim_end_matches(']');
+            let runtime = crate::caps::http::non_global(ip.parse().expect("an IP"));
+            assert!(why.is_some(), "{host}");
+            assert_eq!(why, runtime.map(|n| n.to_string()), "{host}");
+        }
     }
 
     #[test]
