@@ -71,7 +71,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -82,17 +82,20 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use wasmtime::component::ResourceTable;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
 use crate::caps::Broker;
 use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
 use crate::run::log::StageLog;
+use crate::runtime::StageState;
 use crate::runtime::bindings::types::CapError;
+use crate::runtime::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
 
 const CAP: &str = "http";
 
@@ -115,6 +118,9 @@ pub const DRY_RUN_HEADER: &str = "x-gantry-dry-run";
 pub struct State {
     ctx: WasiHttpCtx,
     hooks: Hooks,
+    /// Longest `path-with-query` and `authority` of an outgoing request ([`State::bound`]).
+    path_limit: usize,
+    authority_limit: usize,
 }
 
 /// What the hooks need; shared with the futures that outlive a host call.
@@ -128,11 +134,17 @@ struct Shared {
     cancel: Arc<AtomicBool>,
     /// Refusals are also noted in the stage log: `wasi:http` error codes carry no text.
     log: Arc<StageLog>,
+    /// Size limit of one `fields`: response headers and trailers beyond it are refused.
+    fields_limit: AtomicUsize,
+    /// Requests in flight ([`MAX_REQUESTS_IN_FLIGHT`] at most).
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// [`WasiHttpHooks`] of a stage: every request goes through [`Shared::check`].
 pub struct Hooks {
     shared: Arc<Shared>,
+    /// Largest outgoing body chunk (one written, one buffered).
+    body_chunk: usize,
 }
 
 impl State {
@@ -146,7 +158,8 @@ impl State {
         log: Arc<StageLog>,
     ) -> State {
         let (granted, reveal, store) = secrets;
-        State {
+        let budget = HostBudget::for_memory(crate::manifest::Limits::default().memory);
+        let mut state = State {
             ctx: WasiHttpCtx::new(),
             hooks: Hooks {
                 shared: Arc::new(Shared {
@@ -157,9 +170,29 @@ impl State {
                     deadline,
                     cancel,
                     log,
+                    fields_limit: AtomicUsize::new(0),
+                    in_flight: Arc::new(AtomicUsize::new(0)),
                 }),
+                body_chunk: 0,
             },
-        }
+            path_limit: 0,
+            authority_limit: 0,
+        };
+        state.bound(&budget);
+        state
+    }
+
+    /// Holds what the plugin's `wasi:http` resources can make the host keep to the
+    /// stage's share (see [`crate::runtime::budget`]).
+    pub fn bound(&mut self, budget: &HostBudget) {
+        self.ctx.set_field_size_limit(budget.fields());
+        self.hooks
+            .shared
+            .fields_limit
+            .store(budget.fields(), Ordering::Relaxed);
+        self.hooks.body_chunk = budget.body_chunk();
+        self.path_limit = budget.path_with_query();
+        self.authority_limit = budget.authority();
     }
 
     /// The view `wasi:http` works on; `table` is the store's resource table.
@@ -206,6 +239,89 @@ pub fn broker_copy(b: &Broker) -> Broker {
         dry_run: b.dry_run,
         workspace: b.workspace.clone(),
     }
+}
+
+/// The `wasi:http` types interface wasmtime-wasi-http 48 links.
+const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
+
+/// Defines `set-path-with-query` and `set-authority` of `outgoing-request` again,
+/// refusing values longer than the stage's share of host memory allows (see
+/// [`crate::runtime::budget`]): the guest gets the call's own error (as for an
+/// invalid value), the stage log says which limit. Call after wasmtime-wasi-http's
+/// linking.
+pub fn bound_requests(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingRequest as _;
+    use wasmtime_wasi_http::p2::types::HostOutgoingRequest;
+
+    /// Whether `value` fits `limit`; audits a refusal (and notes it in the stage log,
+    /// since the guest only gets the call's bare error).
+    fn fits(
+        state: &StageState,
+        what: &str,
+        value: &Option<String>,
+        limit: usize,
+        part: fn(&HostBudget) -> usize,
+    ) -> bool {
+        let len = value.as_ref().map_or(0, String::len);
+        if len <= limit {
+            return true;
+        }
+        let why = format!(
+            "an outgoing request's {what} of {len} bytes is longer than this stage's limit of {limit} bytes (derived from `limits.memory`)"
+        );
+        let grant = HostBudget::memory_for(len, part)
+            .map(|m| {
+                format!(
+                    "limits.memory = \"{}\"",
+                    crate::manifest::units::format_size(m)
+                )
+            })
+            .unwrap_or_default();
+        let denied = if grant.is_empty() {
+            state.broker.refuse(CAP, what, &why, None)
+        } else {
+            state.broker.deny(CAP, what, &why, &grant, None)
+        };
+        if let CapError::Denied(message) = denied {
+            state.log.line("gantry", &message);
+        }
+        false
+    }
+
+    linker.allow_shadowing(true);
+    let mut types = linker.instance(HTTP_TYPES)?;
+    types.func_wrap(
+        "[method]outgoing-request.set-path-with-query",
+        |mut store: StoreContextMut<'_, StageState>,
+         (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
+            let state = store.data_mut();
+            let limit = state.http.path_limit;
+            if !fits(
+                state,
+                "path-with-query",
+                &value,
+                limit,
+                HostBudget::path_with_query,
+            ) {
+                return Ok((Err(()),));
+            }
+            Ok((state.http().set_path_with_query(req, value)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]outgoing-request.set-authority",
+        |mut store: StoreContextMut<'_, StageState>,
+         (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
+            let state = store.data_mut();
+            let limit = state.http.authority_limit;
+            if !fits(state, "authority", &value, limit, HostBudget::authority) {
+                return Ok((Err(()),));
+            }
+            Ok((state.http().set_authority(req, value)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// Why an address may not be contacted unless a grant names it; `None` for a
@@ -579,6 +695,14 @@ impl Shared {
 }
 
 impl WasiHttpHooks for Hooks {
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        self.body_chunk
+    }
+
     fn send_request(
         &mut self,
         mut request: Request<WasiBody>,
@@ -626,8 +750,30 @@ impl WasiHttpHooks for Hooks {
                 return Box::new(async move { Err(e) });
             }
         };
+        let Some(slot) = Slot::take(&shared.in_flight) else {
+            let e = shared.refuse(
+                method.as_str(),
+                target.detail(),
+                Refusal {
+                    what: format!(
+                        "more than {MAX_REQUESTS_IN_FLIGHT} requests in flight at once (the per-stage limit): read or drop earlier responses first"
+                    ),
+                    grant: String::new(),
+                    code: Error::HttpRequestDenied,
+                },
+            );
+            return Box::new(async move { Err(e) });
+        };
         Box::new(async move {
-            let work = perform(shared.clone(), target, request, options, secrets, started);
+            let work = perform(
+                shared.clone(),
+                target,
+                request,
+                options,
+                secrets,
+                started,
+                slot,
+            );
             let limit = shared.remaining(started);
             tokio::select! {
                 r = tokio::time::timeout(limit, work) => r.unwrap_or(Err(Error::HttpResponseTimeout)),
@@ -635,6 +781,64 @@ impl WasiHttpHooks for Hooks {
             }
         })
     }
+}
+
+/// One of the stage's [`MAX_REQUESTS_IN_FLIGHT`] requests, held until its response
+/// body is dropped (or the request fails).
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Slot> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_REQUESTS_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(count.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Size of a header map as wasmtime-wasi-http counts a `fields` (each name and value
+/// with its in-memory header; names once per value, so never less than its count).
+fn fields_size(map: &http::HeaderMap) -> usize {
+    map.iter()
+        .map(|(k, v)| {
+            k.as_str().len()
+                + v.len()
+                + std::mem::size_of::<http::HeaderName>()
+                + std::mem::size_of::<HeaderValue>()
+        })
+        .sum()
+}
+
+/// The refusal of response headers or trailers over the stage's fields limit.
+fn fields_too_large(shared: &Shared, t: &Target, what: &str, size: usize, code: Error) -> Error {
+    let limit = shared.fields_limit.load(Ordering::Relaxed);
+    shared.refuse(
+        &t.method,
+        t.detail(),
+        Refusal {
+            what: format!(
+                "the response {what} of `{}` take {size} bytes, more than this stage's limit of {limit} per fields (derived from `limits.memory`)",
+                shown(&t.url())
+            ),
+            grant: HostBudget::memory_for(size, HostBudget::fields)
+                .map(|m| {
+                    format!(
+                        "limits.memory = \"{}\"",
+                        crate::manifest::units::format_size(m)
+                    )
+                })
+                .unwrap_or_default(),
+            code,
+        },
+    )
 }
 
 /// Resolves when the stage is cancelled.
@@ -654,6 +858,7 @@ async fn perform(
     options: Option<RequestOptions>,
     secrets: Vec<String>,
     started: Instant,
+    slot: Slot,
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let method = request.method().clone();
     let addrs = resolve(&t.host, t.port).await?;
@@ -776,7 +981,7 @@ async fn perform(
     } else {
         None
     };
-    let result = send(&shared, &t, addrs, request, options, started).await;
+    let result = send(&shared, &t, addrs, request, options, started, slot).await;
     if let Some(seq) = seq {
         let (ok, outcome) = match &result {
             Ok((r, _)) => (true, json!({ "status": r.status().as_u16() })),
@@ -848,6 +1053,7 @@ async fn send(
     mut request: Request<WasiBody>,
     options: Option<RequestOptions>,
     started: Instant,
+    slot: Slot,
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let connect_timeout = shorter(options.and_then(|o| o.connect_timeout), CONNECT_TIMEOUT);
     let first_byte = shorter(options.and_then(|o| o.first_byte_timeout), MAX_REQUEST_TIME);
@@ -942,6 +1148,18 @@ async fn send(
     if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BODY) {
         return Err(too_large(shared, t, Some(n)));
     }
+    let head = fields_size(response.headers());
+    if head > shared.fields_limit.load(Ordering::Relaxed) {
+        let code = Error::HttpResponseHeaderSectionSize(u32::try_from(head).ok());
+        return Err(fields_too_large(shared, t, "headers", head, code));
+    }
+    let trailers_too_large = {
+        let (shared, t) = (shared.clone(), t.clone());
+        Box::new(move |size: usize| {
+            let code = Error::HttpResponseTrailerSectionSize(u32::try_from(size).ok());
+            fields_too_large(&shared, &t, "trailers", size, code)
+        }) as Box<dyn FnOnce(usize) -> Error + Send>
+    };
     let end = tokio::time::Instant::now() + shared.remaining(started);
     let overflow = {
         let (shared, t) = (shared.clone(), t.clone());
@@ -961,6 +1179,9 @@ async fn send(
             cancel: shared.cancel.clone(),
             tick,
             overflow: Some(overflow),
+            trailer_limit: shared.fields_limit.load(Ordering::Relaxed),
+            trailers_too_large: Some(trailers_too_large),
+            _slot: slot,
             done: false,
         }
         .boxed_unsync()
@@ -1009,6 +1230,10 @@ struct LimitedBody {
     cancel: Arc<AtomicBool>,
     tick: tokio::time::Interval,
     overflow: Option<Box<dyn FnOnce() + Send>>,
+    trailer_limit: usize,
+    trailers_too_large: Option<Box<dyn FnOnce(usize) -> Error + Send>>,
+    /// The request's place among the stage's requests in flight, freed with the body.
+    _slot: Slot,
     done: bool,
 }
 
@@ -1033,6 +1258,16 @@ impl Body for LimitedBody {
         }
         match Pin::new(&mut this.incoming).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let size = fields_size(trailers);
+                    if size > this.trailer_limit {
+                        let e = match this.trailers_too_large.take() {
+                            Some(f) => f(size),
+                            None => Error::HttpResponseTrailerSectionSize(None),
+                        };
+                        return fail(this, e);
+                    }
+                }
                 if let Some(data) = frame.data_ref() {
                     let n = data.len() as u64;
                     if n > this.remaining {

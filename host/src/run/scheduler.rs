@@ -615,7 +615,8 @@ fn run_stage(
                     | RunError::InvalidConfig(_)
                     | RunError::Denied(_)
                     | RunError::Setup(_)
-                    | RunError::TooManyResources,
+                    | RunError::TooManyResources(_)
+                    | RunError::HttpFields(_),
                 ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();
