@@ -9,6 +9,7 @@
 //! Tests: `tests/e2e/run.rs` (DAG order, parallelism, fail-fast, retries, `when`,
 //! outputs, exit codes).
 
+pub mod artifacts;
 pub mod audit;
 pub mod clock;
 pub mod findings;

@@ -870,51 +870,30 @@ fn check_report(
             ),
         );
     }
-    let artifacts = report
-        .artifacts
-        .iter()
-        .map(|p| collect_artifact(p, stage, workspace))
-        .collect();
-    Ok((report, artifacts))
-}
-
-fn collect_artifact(path: &str, stage: &Stage, workspace: &Path) -> Artifact {
-    let mut a = Artifact {
-        path: path.to_string(),
-        digest: None,
-        size: None,
-        error: None,
-    };
-    let rel = match crate::manifest::normalize_workspace_path(path) {
-        Ok(r) => r,
-        Err((_, why)) => {
-            a.error = Some(format!("not a workspace path: {why}"));
-            return a;
+    let extra = super::artifacts::excess(&report.artifacts);
+    if extra > 0 {
+        report.artifacts.truncate(super::artifacts::MAX_ARTIFACTS);
+        report.summary = format!(
+            "{} ({extra} artifacts beyond {} dropped)",
+            report.summary,
+            super::artifacts::MAX_ARTIFACTS
+        );
+        log.line(
+            "gantry",
+            &format!(
+                "report: {extra} artifacts beyond {} dropped, not collected",
+                super::artifacts::MAX_ARTIFACTS
+            ),
+        );
+    }
+    for p in report.artifacts.iter_mut() {
+        if p.len() > super::artifacts::MAX_PATH {
+            *p = crate::caps::log::clip(std::mem::take(p), super::artifacts::MAX_PATH);
         }
-    };
-    let granted = stage
-        .grants
-        .fs
-        .write
-        .iter()
-        .any(|w| w == "." || rel == *w || rel.starts_with(&format!("{w}/")));
-    if !granted {
-        a.error = Some("outside the stage's `grants.fs.write`; not collected".to_string());
-        return a;
     }
-    let full = workspace.join(&rel);
-    match full.canonicalize() {
-        Ok(real) if real.starts_with(workspace) && real.is_file() => match std::fs::read(&real) {
-            Ok(bytes) => {
-                a.size = Some(bytes.len() as u64);
-                a.digest = Some(gantry_registry::Digest::of(&bytes).to_string());
-            }
-            Err(e) => a.error = Some(format!("cannot read: {e}")),
-        },
-        Ok(_) => a.error = Some("not a regular file inside the workspace".to_string()),
-        Err(e) => a.error = Some(format!("missing: {e}")),
-    }
-    a
+    let artifacts =
+        super::artifacts::collect(&report.artifacts, &stage.grants.fs.write, workspace, log);
+    Ok((report, artifacts))
 }
 
 fn write_reports(
