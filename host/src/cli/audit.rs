@@ -163,7 +163,7 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
             continue;
         };
         let grants = serde_json::to_value(&stage.grants).unwrap_or(Value::Null);
-        stages.push(audit_stage(
+        let mut audited = audit_stage(
             &stage.name,
             &stage.plugin,
             &p.info.name,
@@ -171,7 +171,16 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
             &p.plugin.digest.to_string(),
             &p.plugin.imports,
             grants,
-        ));
+        );
+        if !stage.grants.fs.write.is_empty()
+            && let Some(fs) = audited
+                .capabilities
+                .iter_mut()
+                .find(|c| c.capability == "fs")
+        {
+            fs.grants.push(disk_line(stage.limits.disk));
+        }
+        stages.push(audited);
     }
     let count = |f: &dyn Fn(&StageAudit) -> usize| stages.iter().map(f).sum();
     let summary = Summary {
@@ -275,6 +284,17 @@ fn audit_stage(
         grants,
         capabilities,
         warnings,
+    }
+}
+
+/// What bounds the disk space a stage with write grants can fill.
+fn disk_line(limit: Option<u64>) -> String {
+    match limit {
+        Some(n) => format!(
+            "disk: its write grants may grow by at most {} (`limits.disk`; measured while it runs, not a quota)",
+            crate::manifest::units::format_size(n)
+        ),
+        None => "disk: no limit on what its writes fill but the timeout (set `limits.disk`)".into(),
     }
 }
 

@@ -616,7 +616,8 @@ fn run_stage(
                     | RunError::Denied(_)
                     | RunError::Setup(_)
                     | RunError::TooManyResources(_)
-                    | RunError::HttpFields(_),
+                    | RunError::HttpFields(_)
+                    | RunError::DiskLimit(_),
                 ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();

@@ -11,7 +11,8 @@
 //! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel;
 //! - every host call that can wait ends at the deadline or on cancellation too
 //!   ([`waits`]: epoch interruption cannot stop a guest inside a host call);
-//! - host memory the plugin's resources hold bounded by `limits.memory` ([`budget`]).
+//! - host memory the plugin's resources hold bounded by `limits.memory` ([`budget`]);
+//! - optionally, how much its write grants may grow (`limits.disk`, [`disk`]).
 //!
 //! Instantiation is cheap: components are compiled once (or loaded from the cache),
 //! linked once into an `InstancePre`, and instantiated from a pooling allocator.
@@ -22,6 +23,7 @@ pub mod bindings;
 pub mod budget;
 pub mod builtins;
 pub mod cache;
+pub mod disk;
 pub mod stdio;
 mod waits;
 
@@ -144,6 +146,12 @@ pub enum RunError {
         crate::manifest::units::format_size(*.0 as u64)
     )]
     HttpFields(usize),
+    #[error(
+        "wrote more than its disk limit of {}: its write grants grew by at least {} (`limits.disk`)",
+        crate::manifest::units::format_size(.0.limit),
+        crate::manifest::units::format_size(.0.grew)
+    )]
+    DiskLimit(disk::Exceeded),
     #[error("could not start: {0}")]
     Setup(String),
 }
@@ -586,6 +594,19 @@ impl Runtime {
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
         };
+        let disk = match setup.limits.disk {
+            Some(limit) => Some(
+                disk::DiskWatch::start(
+                    &setup.workspace,
+                    &setup.grants.fs.write,
+                    limit,
+                    setup.cancel.clone(),
+                    setup.log.clone(),
+                )
+                .map_err(RunError::Setup)?,
+            ),
+            None => None,
+        };
         let mut store = self.store(state, setup.limits.fuel);
         let result = plugin
             .pre
@@ -595,6 +616,24 @@ impl Runtime {
         store.data_mut().containers.cleanup();
         stdout.finish();
         stderr.finish();
+        // Measured last, once nothing of the stage can write any more.
+        if let Some(exceeded) = disk.and_then(disk::DiskWatch::finish) {
+            let size = crate::manifest::units::format_size;
+            store.data().over_limit(
+                "fs",
+                "write",
+                &format!(
+                    "its write grants grew by at least {}, more than its disk limit of {}",
+                    size(exceeded.grew),
+                    size(exceeded.limit)
+                ),
+                Some(format!(
+                    "a larger `limits.disk` (it grew by at least {})",
+                    size(exceeded.grew)
+                )),
+            );
+            return Err(RunError::DiskLimit(exceeded));
+        }
         match result {
             Ok(Ok(report)) => Ok(report.into()),
             Ok(Err(e)) => Err(match e {
