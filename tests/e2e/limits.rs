@@ -508,6 +508,20 @@ with = {{ action = "artifacts", count = 2000, artifacts = ["dist/app.txt", "dist
             .contains("(1006 artifacts beyond 1000 dropped)"),
         "{rec}"
     );
+    // Each refusal is audited: the five above and one line for the dropped claims.
+    let deny = denials(&r, "report");
+    assert_eq!(deny.len(), 6, "{deny:#?}");
+    assert!(
+        deny.iter().any(
+            |l| l.contains("fs artifact refused: `dist/link`: ") && l.contains("symbolic link")
+        ),
+        "{deny:#?}"
+    );
+    assert!(
+        deny.iter()
+            .any(|l| l.contains("1006 artifacts beyond the 1000 a stage may report")),
+        "{deny:#?}"
+    );
     let log = r.log("report");
     assert!(log.contains("report: 1006 artifacts beyond 1000 dropped, not collected"));
     assert!(log.contains("artifact `dist/link` not collected:"), "{log}");

@@ -19,7 +19,9 @@
 //!   reading it, so a sparse file of terabytes costs nothing; files are hashed as they
 //!   stream through a 256 KiB buffer, never read whole into memory.
 //!
-//! Each refusal is the artifact's `error` in the records, and a line in the stage log.
+//! Each artifact not collected has its `error` in the records and a line in the stage
+//! log; each refusal (anything but a missing file) is also a `deny` in `audit.jsonl`
+//! ([`audit`]).
 //!
 //! Tests: unit tests below; `tests/e2e/limits.rs` (a symlink to an ungranted file,
 //! 2,000 artifacts, a sparse file over the budget, a FIFO).
@@ -28,6 +30,7 @@ use std::path::Path;
 
 use crate::manifest::units::format_size;
 use crate::report::model::Artifact;
+use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::log::StageLog;
 
 /// Most artifacts recorded for one stage.
@@ -36,6 +39,8 @@ pub const MAX_ARTIFACTS: usize = 1000;
 pub const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
 /// Longest artifact path (Linux's `PATH_MAX`).
 pub const MAX_PATH: usize = 4096;
+/// The error of an artifact that does not exist: recorded, but not a refusal.
+pub const MISSING: &str = "missing: nothing at this path";
 
 /// Checks and digests the artifacts of a report (at most [`MAX_ARTIFACTS`]: the
 /// caller drops the rest, see [`excess`]).
@@ -63,6 +68,37 @@ pub fn collect(
         );
     }
     out
+}
+
+/// Records each artifact that was not collected in `audit.jsonl` (a `deny` of
+/// capability `fs`, operation `artifact`), as every refusal is.
+/// `dropped` counts the claims beyond [`MAX_ARTIFACTS`] (one line for all of them).
+pub fn audit(artifacts: &[Artifact], dropped: usize, actor: &Actor, log: &AuditLog) {
+    let deny = |what: String, detail: serde_json::Value| {
+        let reason = format!(
+            "stage `{}` (plugin {}): fs artifact refused: {what}",
+            actor.stage, actor.plugin
+        );
+        actor.record(log, "fs", "artifact", Decision::Deny, &reason, Some(detail));
+    };
+    for a in artifacts {
+        let Some(why) = a.error.as_ref().filter(|e| *e != MISSING) else {
+            continue;
+        };
+        let path = crate::caps::log::clip(a.path.clone(), 200);
+        deny(
+            format!("`{path}`: {why}"),
+            serde_json::json!({ "path": path }),
+        );
+    }
+    if dropped > 0 {
+        deny(
+            format!(
+                "{dropped} artifacts beyond the {MAX_ARTIFACTS} a stage may report; gantry never collects more"
+            ),
+            serde_json::json!({ "dropped": dropped }),
+        );
+    }
 }
 
 /// How many artifacts beyond [`MAX_ARTIFACTS`] a report claims.
@@ -162,7 +198,7 @@ mod imp {
                 "{what} goes through a symbolic link; artifacts are never read through links"
             ),
             Errno::XDEV => format!("{what} leaves its write grant (or crosses a mount)"),
-            Errno::NOENT => format!("{what} does not exist"),
+            Errno::NOENT => super::MISSING.to_string(),
             Errno::NOTDIR => format!("{what} has a file where a directory was expected"),
             Errno::NOSYS => "this kernel has no openat2 (Linux 5.6 or later)".into(),
             e => format!("{what} cannot be opened: {}", std::io::Error::from(e)),
@@ -335,7 +371,7 @@ mod tests {
                 "dist/a\0b",
                 "not a workspace path: the path contains a NUL byte",
             ),
-            ("dist/missing", "does not exist"),
+            ("dist/missing", "missing: nothing at this path"),
         ] {
             let a = collect_one(&ws, path);
             assert_eq!((a.digest.as_deref(), a.size), (None, None), "{path}");

@@ -637,8 +637,17 @@ fn run_stage(
         last
     });
     match result {
-        Ok(report) => match check_report(report, stage, &sh.workspace, &log) {
-            Ok((mut report, artifacts)) => {
+        Ok(report) => match (
+            super::artifacts::excess(&report.artifacts),
+            check_report(report, stage, &sh.workspace, &log),
+        ) {
+            (dropped, Ok((mut report, artifacts))) => {
+                let actor = Actor {
+                    run: sh.run_id.clone(),
+                    stage: name.to_string(),
+                    plugin: prepared.plugin.digest.to_string(),
+                };
+                super::artifacts::audit(&artifacts, dropped, &actor, &sh.audit);
                 // Fingerprints, `baseline` and `fail-on`: resolves `by-findings`.
                 let host_reason = super::findings::judge(
                     &mut report,
@@ -662,7 +671,7 @@ fn run_stage(
                 rec.artifacts = artifacts;
                 rec.report = Some(report);
             }
-            Err(why) => {
+            (_, Err(why)) => {
                 rec.status = StageStatus::Failed;
                 rec.reason = Some(format!("the plugin's report was refused: {why}"));
             }
