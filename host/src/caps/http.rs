@@ -31,8 +31,10 @@
 //! 4. **Addresses**: the host name is resolved once, and *every* address it resolves
 //!    to must be global: loopback, private (RFC 1918, `fc00::/7`), link-local
 //!    (`169.254.0.0/16` — which holds the cloud metadata endpoint `169.254.169.254`
-//!    — and `fe80::/10`), unspecified, CGNAT, multicast, documentation and other
-//!    reserved ranges ([`non_global`]) are refused with `destination-ip-prohibited`
+//!    — and `fe80::/10`), unspecified, CGNAT, multicast, documentation and every other
+//!    block the IANA special-purpose registries mark not globally reachable, also in
+//!    IPv4-mapped, NAT64, 6to4, IPv4-compatible and Teredo forms ([`non_global`], the
+//!    manifest's one table) are refused with `destination-ip-prohibited`
 //!    unless a matching grant names that exact IP (`http://127.0.0.1:8081`, see
 //!    [`HttpGrant::names_ip`]). gantry then connects to the address it checked and
 //!    never resolves the name again, so DNS rebinding cannot swap it. TLS still
@@ -54,6 +56,15 @@
 //!    a longer stream fails at the cap with `http-response-body-size`, and a `deny`
 //!    line is audited). These limits are not configurable per grant yet. A cancelled
 //!    stage (fail-fast, Ctrl-C) aborts its request in flight.
+//! 8. **Host memory** ([`crate::runtime::budget`]): what the plugin's `wasi:http`
+//!    resources hold stays within its share of `limits.memory`: the size limit of a
+//!    `fields`, of a request's `path-with-query` and `authority` ([`bound_requests`]:
+//!    longer values are refused and audited), of an outgoing body's chunks; response
+//!    headers and trailers over the fields limit are refused
+//!    (`http-response-header-section-size`, `http-response-trailer-section-size`); at
+//!    most [`MAX_REQUESTS_IN_FLIGHT`] requests in flight per stage (the next is refused,
+//!    audited). A method with lower-case letters is refused in step 1, whatever the
+//!    grants: methods are case-sensitive and servers disagree about them.
 //!
 //! `wasi:http` error codes carry no text, so each refusal's full message (the same as
 //! the audit reason) is also written to the stage log, where the plugin's author
@@ -66,8 +77,10 @@
 //! the query, which may carry tokens), the address connected to and the names of the
 //! secrets used — never headers or bodies.
 //!
-//! Tests: `tests/e2e/attack_http.rs` (with the `http-probe` test plugin) and the unit
-//! tests below (address classification, path checks).
+//! Tests: `tests/e2e/attack_http.rs` (with the `http-probe` test plugin),
+//! `tests/e2e/limits.rs` (fields, long paths, lower-case methods, with `limits-probe`)
+//! and the unit tests below (address classification, path checks); the address table
+//! itself is tested in `manifest/src/net.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;

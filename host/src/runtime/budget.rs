@@ -32,8 +32,9 @@
 //! - an `outgoing-body`: one chunk of at most half the share written and one
 //!   buffered, so a plugin that never sends its request holds at most the share;
 //! - responses: headers or trailers larger than the fields limit are refused
-//!   (`http-response-header-size`, `http-response-trailer-size`), and a stage keeps at
-//!   most [`MAX_REQUESTS_IN_FLIGHT`] requests (each with its connection) at once.
+//!   (`http-response-header-section-size`, `http-response-trailer-section-size`), and a
+//!   stage keeps at most [`MAX_REQUESTS_IN_FLIGHT`] requests (each with its connection
+//!   and hyper's read buffer) at once.
 //!
 //! Other resources hold a fixed, small amount each (a descriptor, a pollable, a
 //! secret handle). Transient copies made during one call (a `list<u8>` read from a
