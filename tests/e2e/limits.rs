@@ -166,8 +166,17 @@ impl Server {
                     }
                 }
                 let mut conn = conn;
+                // `/big-headers`: 20 KiB of response headers.
+                let extra = if line.contains("/big-headers") {
+                    format!("x-big: {}\r\n", "h".repeat(20 << 10))
+                } else {
+                    String::new()
+                };
                 let _ = conn.write_all(
-                    b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    format!(
+                        "HTTP/1.1 200 OK\r\n{extra}content-length: 2\r\nconnection: close\r\n\r\nok"
+                    )
+                    .as_bytes(),
                 );
             }
         });
@@ -377,6 +386,14 @@ fn methods_are_case_sensitive_and_long_paths_bounded() {
         &get_only,
     );
     toml += &stage(
+        "big-headers",
+        &format!(
+            "action = \"method\", method = \"GET\", url = \"http://127.0.0.1:{}/v1/big-headers\"",
+            server.port
+        ),
+        &any,
+    );
+    toml += &stage(
         "long-path",
         &format!("action = \"long-path\", size = 5000, url = \"{url}\""),
         &any,
@@ -407,6 +424,23 @@ fn methods_are_case_sensitive_and_long_paths_bounded() {
     }
     assert_eq!(result(&r, "upper-get"), "ok:200");
 
+    // 20 KiB of response headers are more than a 64 MiB stage's 8 KiB per fields.
+    // (The size counts each header's in-memory struct too, as wasmtime-wasi-http does.)
+    let big = result(&r, "big-headers");
+    assert!(
+        big.starts_with("err:ErrorCode::HttpResponseHeaderSectionSize(Some(20"),
+        "{big}"
+    );
+    let deny = denials(&r, "big-headers");
+    assert_eq!(deny.len(), 1, "{deny:#?}");
+    assert!(
+        deny[0].contains("the response headers of `http://127.0.0.1:")
+            && deny[0].contains("more than this stage's limit of 8192 per fields")
+            && deny[0].contains("to allow it, add to the stage: limits.memory = \\\"16"),
+        "{}",
+        deny[0]
+    );
+
     // At 64 MiB a path-with-query may be 4 KiB: 5000 bytes are refused, audited with
     // the memory limit that would allow it; 3000 bytes go through.
     assert_eq!(
@@ -424,9 +458,9 @@ fn methods_are_case_sensitive_and_long_paths_bounded() {
     );
     assert_eq!(result(&r, "short-path"), "ok:200");
 
-    // Only the two upper-case, short requests reached the server.
+    // Only the upper-case requests with short paths reached the server.
     let seen = server.seen();
-    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen.len(), 3, "{seen:#?}");
     assert!(seen.iter().all(|l| l.starts_with("GET /")), "{seen:#?}");
 }
 

@@ -1402,6 +1402,28 @@ mod tests {
     }
 
     #[test]
+    fn at_most_so_many_requests_in_flight() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let held: Vec<Slot> = (0..MAX_REQUESTS_IN_FLIGHT)
+            .filter_map(|_| Slot::take(&count))
+            .collect();
+        assert_eq!(held.len(), MAX_REQUESTS_IN_FLIGHT);
+        assert!(Slot::take(&count).is_none());
+        drop(held);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+        assert!(Slot::take(&count).is_some());
+    }
+
+    #[test]
+    fn response_fields_are_counted_as_wasmtime_counts_them() {
+        let mut map = http::HeaderMap::new();
+        map.insert("x-a", HeaderValue::from_static("12345"));
+        map.append("x-a", HeaderValue::from_static("6"));
+        let per = std::mem::size_of::<http::HeaderName>() + std::mem::size_of::<HeaderValue>();
+        assert_eq!(fields_size(&map), 3 + 5 + 3 + 1 + 2 * per);
+    }
+
+    #[test]
     fn paths_that_could_escape_a_prefix() {
         for p in [
             "/v1/../admin",
