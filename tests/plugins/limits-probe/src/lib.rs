@@ -201,7 +201,7 @@ impl Plugin for LimitsProbe {
         if mode.starts_with(b"gantry-describe:huge") {
             let mut info = info.description("D".repeat(16 << 20));
             for i in 0..20_000 {
-                info = info.rule(Rule::new(&format!("r{i}"), Level::Note, "a rule"));
+                info = info.rule(Rule::new(format!("r{i}"), Level::Note, "a rule"));
             }
             return info;
         }
