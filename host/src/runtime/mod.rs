@@ -17,7 +17,8 @@
 //! Instantiation is cheap: components are compiled once (or loaded from the cache),
 //! linked once into an `InstancePre`, and instantiated from a pooling allocator.
 //!
-//! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache).
+//! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache),
+//! `tests/e2e/limits.rs` (waits, host memory, `describe`, artifacts, disk).
 
 pub mod bindings;
 pub mod budget;
