@@ -29,9 +29,15 @@
 //! waited for through pollables and streams. `[method]pollable.ready` only peeks. Not
 //! shadowed, and why that is bounded elsewhere: `[resource-drop]` of a stream waits for
 //! the stream's last write in flight (one chunk, whose transport the http broker
-//! bounds by the stage deadline); `wasi:filesystem` calls do file I/O on the stage's
-//! thread (see `caps::fs`); `wasi:sockets` is never granted (no network in the
+//! bounds by the stage deadline); `wasi:sockets` is never granted (no network in the
 //! `WasiCtx`, so every socket operation fails at once).
+//!
+//! Not bounded here: `wasi:filesystem` calls do their file I/O in the kernel on the
+//! stage's own thread (no future to race), so opening a FIFO that sits in a granted
+//! directory blocks that thread until something opens its other end, past the
+//! deadline. A plugin cannot create a FIFO through WASI, but a host command or a
+//! container of an earlier stage can; refusing non-regular files at open belongs to
+//! the fs capability (`caps::fs`).
 //!
 //! Tests: `tests/e2e/limits.rs` (a guest blocked in `poll` and in `block` on a
 //! pollable that is ready only after an hour ends at its 2 s timeout with the timeout
