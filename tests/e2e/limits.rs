@@ -1,8 +1,9 @@
 //! Every wait and allocation a plugin can cause on the host is bounded by its stage's
 //! limits (issue 13, class 5), against the purpose-built `limits-probe` plugin:
 //! - a guest blocked in `wasi:io/poll.poll` or `pollable.block` on a pollable that is
-//!   ready only after an hour ends at its 2 s timeout with the timeout reason, and a
-//!   fail-fast cancellation reaches it too (`host/src/runtime/waits.rs`);
+//!   ready only after an hour, or in `blocking-write-and-flush` to a request body no
+//!   one reads, ends at its 2 s timeout with the timeout reason, and a fail-fast
+//!   cancellation reaches it too (`host/src/runtime/waits.rs`);
 //! - a `describe` that blocks ends `gantry check` with a clear error at its deadline;
 //!   an oversized `describe` is refused naming the limit;
 //! - 4,000 `wasi:http` fields of 120 KiB under `limits.memory = "64MiB"` end the stage
@@ -209,12 +210,19 @@ with = {{ action = "poll" }}
 plugin = "{p}"
 timeout = "2s"
 with = {{ action = "block" }}
+
+[stage.body-stall]
+plugin = "{p}"
+timeout = "2s"
+with = {{ action = "body-stall" }}
 "#
         ),
     );
     let r = ws.gantry_within(&["run", "--no-fail-fast", "--jobs", "2"], WATCHDOG);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    for stage in ["poll", "block"] {
+    // `blocking-write-and-flush` on a body whose request is never sent: the host's
+    // buffer fills and the write waits for a reader that never comes.
+    for stage in ["poll", "block", "body-stall"] {
         let rec = r.stage(stage);
         assert_eq!(rec["status"], "failed", "{rec}");
         assert_eq!(rec["reason"], "timed out after 2s", "{rec}");

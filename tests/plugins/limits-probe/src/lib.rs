@@ -3,6 +3,8 @@
 //! - `poll`, `block`: wait on a pollable that is ready only after an hour
 //!   (`wasi:clocks` `subscribe-duration`), in `wasi:io/poll.poll` or
 //!   `pollable.block`;
+//! - `body-stall`: write to the body of a request that is never sent, until the
+//!   host's buffer is full and `blocking-write-and-flush` waits for ever;
 //! - `fields`: hold `count` `wasi:http` fields of `size` bytes each (headers of at
 //!   most 4 KiB);
 //! - `method`: one request to `url` with the method `method` exactly as given
@@ -46,6 +48,7 @@ struct Config {
 enum Action {
     Poll,
     Block,
+    BodyStall,
     Fields,
     Method,
     LongPath,
@@ -77,6 +80,24 @@ mod raw {
     pub fn block() -> String {
         subscribe_duration(HOUR_NS).block();
         "ok:block returned".into()
+    }
+
+    pub fn body_stall() -> String {
+        let req = OutgoingRequest::new(Fields::new());
+        let Ok(body) = req.body() else {
+            return "err:no body".into();
+        };
+        let Ok(out) = body.write() else {
+            return "err:no stream".into();
+        };
+        let chunk = [0u8; 4096];
+        let mut written = 0u64;
+        loop {
+            if let Err(e) = out.blocking_write_and_flush(&chunk) {
+                return format!("err:after {written} bytes: {e:?}");
+            }
+            written += chunk.len() as u64;
+        }
     }
 
     pub fn fields(count: u64, size: u64) -> String {
@@ -154,6 +175,9 @@ mod raw {
     pub fn block() -> String {
         unimplemented()
     }
+    pub fn body_stall() -> String {
+        unimplemented()
+    }
     pub fn fields(_: u64, _: u64) -> String {
         unimplemented()
     }
@@ -212,6 +236,7 @@ impl Plugin for LimitsProbe {
         let result = match config.action {
             Action::Poll => raw::poll(),
             Action::Block => raw::block(),
+            Action::BodyStall => raw::body_stall(),
             Action::Fields => raw::fields(config.count, config.size),
             Action::Method => raw::method(&config.method, &config.url),
             Action::LongPath => raw::long_path(&config.url, config.size),
