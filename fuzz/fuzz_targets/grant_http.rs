@@ -7,7 +7,8 @@
 //!   segments; parsing its URL again gives the same grant;
 //! - a URL with credentials (`user:pw@`, with or without a scheme) is refused by
 //!   the one message that does not repeat the URL;
-//! - an allowed request has the grant's scheme and port, one of its methods, and
+//! - an allowed request has the grant's scheme and port, one of its methods (exactly:
+//!   methods are case-sensitive), and
 //!   its host: the same name (case and one trailing dot aside), the same address, or
 //!   exactly one extra valid leftmost label for `*.` grants;
 //! - an allowed request whose path is plain (no `%`, `.`/`..` segments, `//`, `;`)
@@ -200,7 +201,8 @@ fn check_allowed(g: &HttpGrant, method: &str, scheme: &str, host: &str, port: u1
     assert!(scheme.eq_ignore_ascii_case(&g.scheme), "{what}");
     assert_eq!(port, g.port, "{what}");
     assert!(
-        g.methods.is_empty() || g.methods.iter().any(|m| m.eq_ignore_ascii_case(method)),
+        // Methods are case-sensitive: exactly one of the grant's.
+        g.methods.is_empty() || g.methods.iter().any(|m| m == method),
         "{what}"
     );
     let h = host.to_ascii_lowercase();

@@ -56,6 +56,7 @@ pub mod findings;
 pub mod grants;
 mod graph;
 pub mod interp;
+pub mod net;
 mod parse;
 mod schema;
 pub mod secrets;

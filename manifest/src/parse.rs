@@ -83,6 +83,7 @@ const STAGE_ALIASES: &[(&str, &str)] = &[
     ("stack", "limits.stack"),
     ("fuel", "limits.fuel"),
     ("stdout", "limits.stdout"),
+    ("disk", "limits.disk"),
     ("fs", "grants.fs"),
     ("branch", "when.branch"),
     ("tag", "when.tag"),
@@ -105,8 +106,9 @@ const DEFAULTS_KEYS: &[&str] = &[
     "stack",
     "fuel",
     "stdout",
+    "disk",
 ];
-const LIMITS_KEYS: &[&str] = &["memory", "stack", "fuel", "stdout"];
+const LIMITS_KEYS: &[&str] = &["memory", "stack", "fuel", "stdout", "disk"];
 const WHEN_KEYS: &[&str] = &["branch", "tag", "env"];
 const WHEN_ALIASES: &[(&str, &str)] = &[
     ("branches", "branch"),
@@ -132,6 +134,7 @@ struct PartialLimits {
     stack: Option<u64>,
     fuel: Option<u64>,
     stdout: Option<u64>,
+    disk: Option<u64>,
 }
 
 struct RawStage {
@@ -301,6 +304,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                     stack: l.stack.or(d.stack).unwrap_or(base.stack),
                     fuel: l.fuel.or(d.fuel).or(base.fuel),
                     stdout: l.stdout.or(d.stdout).unwrap_or(base.stdout),
+                    disk: l.disk.or(d.disk).or(base.disk),
                 },
             })
         })
@@ -491,7 +495,7 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
                 nested = parse_limits(cx, value, place);
                 nested_table = value.get_ref().as_table();
             }
-            "memory" | "stack" | "fuel" | "stdout" => {
+            "memory" | "stack" | "fuel" | "stdout" | "disk" => {
                 parse_limit(cx, k, value, place, &mut flat);
                 flat_spans.push((
                     LIMITS_KEYS
@@ -541,6 +545,7 @@ fn parse_defaults(cx: &mut Cx<'_>, v: &Val<'_>) -> Settings {
         stack: flat.stack.or(nested.stack),
         fuel: flat.fuel.or(nested.fuel),
         stdout: flat.stdout.or(nested.stdout),
+        disk: flat.disk.or(nested.disk),
     };
     settings
 }
@@ -652,6 +657,7 @@ fn parse_limit(cx: &mut Cx<'_>, key: &str, v: &Val<'_>, place: &str, out: &mut P
     let (lo, hi) = match key {
         "memory" => Limits::MEMORY_RANGE,
         "stack" => Limits::STACK_RANGE,
+        "disk" => Limits::DISK_RANGE,
         _ => Limits::STDOUT_RANGE,
     };
     let text = match v.get_ref() {
@@ -692,6 +698,7 @@ fn parse_limit(cx: &mut Cx<'_>, key: &str, v: &Val<'_>, place: &str, out: &mut P
         Ok(n) => match key {
             "memory" => out.memory = Some(n),
             "stack" => out.stack = Some(n),
+            "disk" => out.disk = Some(n),
             _ => out.stdout = Some(n),
         },
     }

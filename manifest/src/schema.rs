@@ -66,10 +66,15 @@ pub struct Limits {
     /// Cap in bytes on stdout and on stderr, each (default 1 MiB; 1 KiB..=1 GiB).
     /// Output beyond it is dropped and the log marked truncated.
     pub stdout: u64,
+    /// How much the stage's write grants may grow, in bytes of allocated disk space
+    /// (`limits.disk`; 1 KiB..=64 TiB); `None` (the default) = only the timeout bounds
+    /// it. Enforced by measurement, not a quota: see the host's `runtime::disk`.
+    pub disk: Option<u64>,
 }
 
 impl Limits {
     pub const MEMORY_RANGE: (u64, u64) = (MIB, 4 * GIB);
+    pub const DISK_RANGE: (u64, u64) = (KIB, 64 * 1024 * GIB);
     pub const STACK_RANGE: (u64, u64) = (64 * KIB, 64 * MIB);
     pub const STDOUT_RANGE: (u64, u64) = (KIB, GIB);
 }
@@ -81,6 +86,7 @@ impl Default for Limits {
             stack: MIB,
             fuel: None,
             stdout: MIB,
+            disk: None,
         }
     }
 }

@@ -128,7 +128,8 @@ fn full_pipeline() {
             memory: 64 << 20,
             stack: 512 << 10,
             fuel: Some(1_000_000_000),
-            stdout: 2 << 20
+            stdout: 2 << 20,
+            disk: None,
         }
     );
     assert_eq!(lint.grants.fs.write, ["dist/lint"]);
@@ -246,6 +247,39 @@ fn config_span_escapes_pointer_tokens() {
 }
 
 #[test]
+fn disk_limit_is_optional_and_inherited() {
+    let m = parse(
+        r#"
+[pipeline]
+name = "p"
+[defaults]
+disk = "1GiB"
+[stage.a]
+plugin = "builtin:x"
+[stage.b]
+plugin = "builtin:x"
+limits.disk = "10MiB"
+[stage.c]
+plugin = "builtin:x"
+"#,
+    );
+    assert_eq!(m.stage("a").unwrap().limits.disk, Some(1 << 30));
+    assert_eq!(m.stage("b").unwrap().limits.disk, Some(10 << 20));
+    let none = parse("[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\n");
+    assert_eq!(none.stages[0].limits.disk, None);
+    let e = errors(
+        "[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\nlimits.disk = \"10B\"\n",
+    );
+    assert!(
+        e.contains("`limits.disk` in stage `a` must be between `1KiB` and `64TiB`"),
+        "{e}"
+    );
+    let e =
+        errors("[pipeline]\nname = \"p\"\n[stage.a]\nplugin = \"builtin:x\"\ndisk = \"1GiB\"\n");
+    assert!(e.contains("`limits.disk`"), "{e}");
+}
+
+#[test]
 fn defaults_apply_unless_stage_overrides() {
     let m = parse(
         r#"
@@ -274,7 +308,8 @@ limits.memory = "2MiB"
             memory: 1 << 30,
             stack: 1 << 20,
             fuel: Some(5),
-            stdout: 4 << 20
+            stdout: 4 << 20,
+            disk: None,
         }
     );
     assert_eq!(b.timeout, Duration::from_secs(2));
@@ -285,7 +320,8 @@ limits.memory = "2MiB"
             memory: 2 << 20,
             stack: 1 << 20,
             fuel: Some(5),
-            stdout: 4 << 20
+            stdout: 4 << 20,
+            disk: None,
         }
     );
 }
@@ -303,7 +339,8 @@ fn builtin_defaults() {
             memory: 256 << 20,
             stack: 1 << 20,
             fuel: None,
-            stdout: 1 << 20
+            stdout: 1 << 20,
+            disk: None,
         }
     );
     assert_eq!(a.grants, Grants::default());
@@ -433,7 +470,7 @@ grants.secrets = ["REGISTRY_TOKEN", "REGISTRY_TOKEN"]
 grants.reveal = ["DEPLOY_KEY"]
 grants.http = [
   "https://API.example.com/v1/",
-  { url = "http://127.0.0.1:8081", methods = ["get", "HEAD", "GET"] },
+  { url = "http://127.0.0.1:8081", methods = ["GET", "HEAD", "GET"] },
   "https://*.s3.example.com",
 ]
 grants.process = [

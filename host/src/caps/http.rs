@@ -31,8 +31,10 @@
 //! 4. **Addresses**: the host name is resolved once, and *every* address it resolves
 //!    to must be global: loopback, private (RFC 1918, `fc00::/7`), link-local
 //!    (`169.254.0.0/16` — which holds the cloud metadata endpoint `169.254.169.254`
-//!    — and `fe80::/10`), unspecified, CGNAT, multicast, documentation and other
-//!    reserved ranges ([`non_global`]) are refused with `destination-ip-prohibited`
+//!    — and `fe80::/10`), unspecified, CGNAT, multicast, documentation and every other
+//!    block the IANA special-purpose registries mark not globally reachable, also in
+//!    IPv4-mapped, NAT64, 6to4, IPv4-compatible and Teredo forms ([`non_global`], the
+//!    manifest's one table) are refused with `destination-ip-prohibited`
 //!    unless a matching grant names that exact IP (`http://127.0.0.1:8081`, see
 //!    [`HttpGrant::names_ip`]). gantry then connects to the address it checked and
 //!    never resolves the name again, so DNS rebinding cannot swap it. TLS still
@@ -54,6 +56,15 @@
 //!    a longer stream fails at the cap with `http-response-body-size`, and a `deny`
 //!    line is audited). These limits are not configurable per grant yet. A cancelled
 //!    stage (fail-fast, Ctrl-C) aborts its request in flight.
+//! 8. **Host memory** ([`crate::runtime::budget`]): what the plugin's `wasi:http`
+//!    resources hold stays within its share of `limits.memory`: the size limit of a
+//!    `fields`, of a request's `path-with-query` and `authority` ([`bound_requests`]:
+//!    longer values are refused and audited), of an outgoing body's chunks; response
+//!    headers and trailers over the fields limit are refused
+//!    (`http-response-header-section-size`, `http-response-trailer-section-size`); at
+//!    most [`MAX_REQUESTS_IN_FLIGHT`] requests in flight per stage (the next is refused,
+//!    audited). A method with lower-case letters is refused in step 1, whatever the
+//!    grants: methods are case-sensitive and servers disagree about them.
 //!
 //! `wasi:http` error codes carry no text, so each refusal's full message (the same as
 //! the audit reason) is also written to the stage log, where the plugin's author
@@ -66,12 +77,14 @@
 //! the query, which may carry tokens), the address connected to and the names of the
 //! secrets used — never headers or bodies.
 //!
-//! Tests: `tests/e2e/attack_http.rs` (with the `http-probe` test plugin) and the unit
-//! tests below (address classification, path checks).
+//! Tests: `tests/e2e/attack_http.rs` (with the `http-probe` test plugin),
+//! `tests/e2e/limits.rs` (fields, long paths, lower-case methods, with `limits-probe`)
+//! and the unit tests below (address classification, path checks); the address table
+//! itself is tested in `manifest/src/net.rs`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -82,18 +95,21 @@ use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
-use wasmtime::component::ResourceTable;
+use wasmtime::StoreContextMut;
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode as HttpErrorCode;
 use wasmtime_wasi_http::{
-    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    Error, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
 use crate::caps::Broker;
 use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
 use crate::run::log::StageLog;
+use crate::runtime::StageState;
 use crate::runtime::bindings::types::CapError;
+use crate::runtime::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
 
 const CAP: &str = "http";
 
@@ -116,6 +132,9 @@ pub const DRY_RUN_HEADER: &str = "x-gantry-dry-run";
 pub struct State {
     ctx: WasiHttpCtx,
     hooks: Hooks,
+    /// Longest `path-with-query` and `authority` of an outgoing request ([`State::bound`]).
+    path_limit: usize,
+    authority_limit: usize,
 }
 
 /// What the hooks need; shared with the futures that outlive a host call.
@@ -129,11 +148,17 @@ struct Shared {
     cancel: Arc<AtomicBool>,
     /// Refusals are also noted in the stage log: `wasi:http` error codes carry no text.
     log: Arc<StageLog>,
+    /// Size limit of one `fields`: response headers and trailers beyond it are refused.
+    fields_limit: AtomicUsize,
+    /// Requests in flight ([`MAX_REQUESTS_IN_FLIGHT`] at most).
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// [`WasiHttpHooks`] of a stage: every request goes through [`Shared::check`].
 pub struct Hooks {
     shared: Arc<Shared>,
+    /// Largest outgoing body chunk (one written, one buffered).
+    body_chunk: usize,
 }
 
 impl State {
@@ -147,7 +172,8 @@ impl State {
         log: Arc<StageLog>,
     ) -> State {
         let (granted, reveal, store) = secrets;
-        State {
+        let budget = HostBudget::for_memory(crate::manifest::Limits::default().memory);
+        let mut state = State {
             ctx: WasiHttpCtx::new(),
             hooks: Hooks {
                 shared: Arc::new(Shared {
@@ -158,9 +184,29 @@ impl State {
                     deadline,
                     cancel,
                     log,
+                    fields_limit: AtomicUsize::new(0),
+                    in_flight: Arc::new(AtomicUsize::new(0)),
                 }),
+                body_chunk: 0,
             },
-        }
+            path_limit: 0,
+            authority_limit: 0,
+        };
+        state.bound(&budget);
+        state
+    }
+
+    /// Holds what the plugin's `wasi:http` resources can make the host keep to the
+    /// stage's share (see [`crate::runtime::budget`]).
+    pub fn bound(&mut self, budget: &HostBudget) {
+        self.ctx.set_field_size_limit(budget.fields());
+        self.hooks
+            .shared
+            .fields_limit
+            .store(budget.fields(), Ordering::Relaxed);
+        self.hooks.body_chunk = budget.body_chunk();
+        self.path_limit = budget.path_with_query();
+        self.authority_limit = budget.authority();
     }
 
     /// The view `wasi:http` works on; `table` is the store's resource table.
@@ -209,69 +255,94 @@ pub fn broker_copy(b: &Broker) -> Broker {
     }
 }
 
+/// The `wasi:http` types interface wasmtime-wasi-http 48 links.
+const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
+
+/// Defines `set-path-with-query` and `set-authority` of `outgoing-request` again,
+/// refusing values longer than the stage's share of host memory allows (see
+/// [`crate::runtime::budget`]): the guest gets the call's own error (as for an
+/// invalid value), the stage log says which limit. Call after wasmtime-wasi-http's
+/// linking.
+pub fn bound_requests(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
+    use wasmtime_wasi_http::p2::bindings::http::types::HostOutgoingRequest as _;
+    use wasmtime_wasi_http::p2::types::HostOutgoingRequest;
+
+    /// Whether `value` fits `limit`; audits a refusal (and notes it in the stage log,
+    /// since the guest only gets the call's bare error).
+    fn fits(
+        state: &StageState,
+        what: &str,
+        value: &Option<String>,
+        limit: usize,
+        part: fn(&HostBudget) -> usize,
+    ) -> bool {
+        let len = value.as_ref().map_or(0, String::len);
+        if len <= limit {
+            return true;
+        }
+        let why = format!(
+            "an outgoing request's {what} of {len} bytes is longer than this stage's limit of {limit} bytes (derived from `limits.memory`)"
+        );
+        let grant = HostBudget::memory_for(len, part)
+            .map(|m| {
+                format!(
+                    "limits.memory = \"{}\"",
+                    crate::manifest::units::format_size(m)
+                )
+            })
+            .unwrap_or_default();
+        let denied = if grant.is_empty() {
+            state.broker.refuse(CAP, what, &why, None)
+        } else {
+            state.broker.deny(CAP, what, &why, &grant, None)
+        };
+        if let CapError::Denied(message) = denied {
+            state.log.line("gantry", &message);
+        }
+        false
+    }
+
+    linker.allow_shadowing(true);
+    let mut types = linker.instance(HTTP_TYPES)?;
+    types.func_wrap(
+        "[method]outgoing-request.set-path-with-query",
+        |mut store: StoreContextMut<'_, StageState>,
+         (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
+            let state = store.data_mut();
+            let limit = state.http.path_limit;
+            if !fits(
+                state,
+                "path-with-query",
+                &value,
+                limit,
+                HostBudget::path_with_query,
+            ) {
+                return Ok((Err(()),));
+            }
+            Ok((state.http().set_path_with_query(req, value)?,))
+        },
+    )?;
+    types.func_wrap(
+        "[method]outgoing-request.set-authority",
+        |mut store: StoreContextMut<'_, StageState>,
+         (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
+            let state = store.data_mut();
+            let limit = state.http.authority_limit;
+            if !fits(state, "authority", &value, limit, HostBudget::authority) {
+                return Ok((Err(()),));
+            }
+            Ok((state.http().set_authority(req, value)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 /// Why an address may not be contacted unless a grant names it; `None` for a
-/// global unicast address. `std`'s `is_global` is unstable, hence this table.
-pub fn non_global(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => non_global_v4(v4),
-        IpAddr::V6(v6) => non_global_v6(v6),
-    }
-}
-
-fn non_global_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        _ if ip.is_unspecified() => "unspecified",
-        (0, _, _) => "\"this network\" (0.0.0.0/8)",
-        (127, _, _) => "loopback",
-        (10, _, _) => "private (RFC 1918)",
-        (172, 16..=31, _) => "private (RFC 1918)",
-        (192, 168, _) => "private (RFC 1918)",
-        (169, 254, _) => "link-local (169.254.0.0/16, includes the cloud metadata endpoint)",
-        (100, 64..=127, _) => "shared address space (CGNAT, 100.64.0.0/10)",
-        (192, 0, 0) => "IETF protocol assignments (192.0.0.0/24)",
-        (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "documentation (TEST-NET)",
-        (192, 88, 99) => "6to4 relay anycast (deprecated)",
-        (198, 18..=19, _) => "benchmarking (198.18.0.0/15)",
-        (224..=239, _, _) => "multicast",
-        (240..=255, _, _) => "reserved or broadcast",
-        _ => return None,
-    })
-}
-
-fn non_global_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
-    if ip.is_unspecified() {
-        return Some("unspecified");
-    }
-    if ip.is_loopback() {
-        return Some("loopback");
-    }
-    // Addresses that embed an IPv4 address are judged by it (and refused if it is
-    // not global): IPv4-mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16.
-    if let Some(v4) = ip.to_ipv4_mapped() {
-        return non_global_v4(v4);
-    }
-    if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        let v4 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
-        return non_global_v4(v4);
-    }
-    if s[0] == 0x2002 {
-        let v4 = Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8);
-        return non_global_v4(v4).map(|_| "6to4 address of a non-global IPv4 address");
-    }
-    Some(match s[0] {
-        // ::a.b.c.d (deprecated IPv4-compatible) and the rest of ::/96.
-        0 if s[1..6] == [0, 0, 0, 0, 0] => "IPv4-compatible (deprecated)",
-        0x0100 if s[1..4] == [0, 0, 0] => "discard-only (100::/64)",
-        0x2001 if s[1] < 0x0200 => "IETF protocol assignments (2001::/23, includes Teredo)",
-        0x2001 if s[1] == 0x0db8 => "documentation (2001:db8::/32)",
-        0xfc00..=0xfdff => "unique local (fc00::/7, private)",
-        0xfe80..=0xfebf => "link-local (fe80::/10)",
-        0xfec0..=0xfeff => "site-local (deprecated)",
-        0xff00..=0xffff => "multicast",
-        _ => return None,
-    })
+/// globally reachable unicast address. The one table of `gantry_manifest::net`,
+/// which `gantry check` and `gantry audit` use too.
+pub fn non_global(ip: IpAddr) -> Option<crate::manifest::net::NonGlobal> {
+    crate::manifest::net::non_global(ip)
 }
 
 /// Why `path` looks like an attempt to leave a prefix (for messages only: matching
@@ -365,16 +436,20 @@ impl Target {
 /// A refusal: audited by [`Shared::refuse`], turned into a `wasi:http` error code.
 struct Refusal {
     what: String,
+    /// The grant that would allow it; empty when no grant can.
     grant: String,
     code: Error,
 }
 
 impl Shared {
     fn refuse(&self, method: &str, detail: Value, r: Refusal) -> Error {
-        if let CapError::Denied(message) =
+        let error = if r.grant.is_empty() {
+            self.broker.refuse(CAP, method, &r.what, Some(detail))
+        } else {
             self.broker
                 .deny(CAP, method, &r.what, &r.grant, Some(detail))
-        {
+        };
+        if let CapError::Denied(message) = error {
             self.log.line("gantry", &message);
         }
         r.code
@@ -429,12 +504,25 @@ impl Shared {
             path,
             grants: Vec::new(),
         };
+        // Methods are case-sensitive (RFC 9110 §9.1) but servers disagree: some read
+        // `get` as `GET`, some `connect` as `CONNECT`. Such a request could be matched,
+        // journaled and dry-run as one method and served as another, so it is refused.
+        if m.bytes().any(|b| b.is_ascii_lowercase()) {
+            return Err(denied(
+                format!(
+                    "method `{}` is not upper case (HTTP methods are case-sensitive and servers disagree about lower-case ones): send `{}`",
+                    shown(&m),
+                    shown(&m.to_ascii_uppercase())
+                ),
+                String::new(),
+            ));
+        }
         if *method == Method::CONNECT || *method == Method::TRACE {
             return Err(denied(
                 format!(
                     "method `{m}` is never allowed (a tunnel, or an echo of the request's credentials)"
                 ),
-                "no grant allows it".into(),
+                String::new(),
             ));
         }
         t.grants = self
@@ -638,6 +726,14 @@ impl WasiHttpHooks for Hooks {
         HttpErrorCode::ConnectionRefused
     }
 
+    fn p2_outgoing_body_buffer_chunks(&mut self) -> usize {
+        1
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        self.body_chunk
+    }
+
     fn send_request(
         &mut self,
         mut request: Request<WasiBody>,
@@ -685,8 +781,30 @@ impl WasiHttpHooks for Hooks {
                 return Box::new(async move { Err(e) });
             }
         };
+        let Some(slot) = Slot::take(&shared.in_flight) else {
+            let e = shared.refuse(
+                method.as_str(),
+                target.detail(),
+                Refusal {
+                    what: format!(
+                        "more than {MAX_REQUESTS_IN_FLIGHT} requests in flight at once (the per-stage limit): read or drop earlier responses first"
+                    ),
+                    grant: String::new(),
+                    code: Error::HttpRequestDenied,
+                },
+            );
+            return Box::new(async move { Err(e) });
+        };
         Box::new(async move {
-            let work = perform(shared.clone(), target, request, options, secrets, started);
+            let work = perform(
+                shared.clone(),
+                target,
+                request,
+                options,
+                secrets,
+                started,
+                slot,
+            );
             let limit = shared.remaining(started);
             tokio::select! {
                 r = tokio::time::timeout(limit, work) => r.unwrap_or(Err(Error::HttpResponseTimeout)),
@@ -694,6 +812,64 @@ impl WasiHttpHooks for Hooks {
             }
         })
     }
+}
+
+/// One of the stage's [`MAX_REQUESTS_IN_FLIGHT`] requests, held until its response
+/// body is dropped (or the request fails).
+struct Slot(Arc<AtomicUsize>);
+
+impl Slot {
+    fn take(count: &Arc<AtomicUsize>) -> Option<Slot> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_REQUESTS_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(count.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Size of a header map as wasmtime-wasi-http counts a `fields` (each name and value
+/// with its in-memory header; names once per value, so never less than its count).
+fn fields_size(map: &http::HeaderMap) -> usize {
+    map.iter()
+        .map(|(k, v)| {
+            k.as_str().len()
+                + v.len()
+                + std::mem::size_of::<http::HeaderName>()
+                + std::mem::size_of::<HeaderValue>()
+        })
+        .sum()
+}
+
+/// The refusal of response headers or trailers over the stage's fields limit.
+fn fields_too_large(shared: &Shared, t: &Target, what: &str, size: usize, code: Error) -> Error {
+    let limit = shared.fields_limit.load(Ordering::Relaxed);
+    shared.refuse(
+        &t.method,
+        t.detail(),
+        Refusal {
+            what: format!(
+                "the response {what} of `{}` take {size} bytes, more than this stage's limit of {limit} per fields (derived from `limits.memory`)",
+                shown(&t.url())
+            ),
+            grant: HostBudget::memory_for(size, HostBudget::fields)
+                .map(|m| {
+                    format!(
+                        "limits.memory = \"{}\"",
+                        crate::manifest::units::format_size(m)
+                    )
+                })
+                .unwrap_or_default(),
+            code,
+        },
+    )
 }
 
 /// Resolves when the stage is cancelled.
@@ -713,6 +889,7 @@ async fn perform(
     options: Option<RequestOptions>,
     secrets: Vec<String>,
     started: Instant,
+    slot: Slot,
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let method = request.method().clone();
     let addrs = resolve(&t.host, t.port).await?;
@@ -835,7 +1012,7 @@ async fn perform(
     } else {
         None
     };
-    let result = send(&shared, &t, addrs, request, options, started).await;
+    let result = send(&shared, &t, addrs, request, options, started, slot).await;
     if let Some(seq) = seq {
         let (ok, outcome) = match &result {
             Ok((r, _)) => (true, json!({ "status": r.status().as_u16() })),
@@ -907,6 +1084,7 @@ async fn send(
     mut request: Request<WasiBody>,
     options: Option<RequestOptions>,
     started: Instant,
+    slot: Slot,
 ) -> Result<(Response<WasiBody>, IoFuture), Error> {
     let connect_timeout = shorter(options.and_then(|o| o.connect_timeout), CONNECT_TIMEOUT);
     let first_byte = shorter(options.and_then(|o| o.first_byte_timeout), MAX_REQUEST_TIME);
@@ -1001,6 +1179,18 @@ async fn send(
     if let Some(n) = declared.filter(|n| *n > MAX_RESPONSE_BODY) {
         return Err(too_large(shared, t, Some(n)));
     }
+    let head = fields_size(response.headers());
+    if head > shared.fields_limit.load(Ordering::Relaxed) {
+        let code = Error::HttpResponseHeaderSectionSize(u32::try_from(head).ok());
+        return Err(fields_too_large(shared, t, "headers", head, code));
+    }
+    let trailers_too_large = {
+        let (shared, t) = (shared.clone(), t.clone());
+        Box::new(move |size: usize| {
+            let code = Error::HttpResponseTrailerSectionSize(u32::try_from(size).ok());
+            fields_too_large(&shared, &t, "trailers", size, code)
+        }) as Box<dyn FnOnce(usize) -> Error + Send>
+    };
     let end = tokio::time::Instant::now() + shared.remaining(started);
     let overflow = {
         let (shared, t) = (shared.clone(), t.clone());
@@ -1020,6 +1210,9 @@ async fn send(
             cancel: shared.cancel.clone(),
             tick,
             overflow: Some(overflow),
+            trailer_limit: shared.fields_limit.load(Ordering::Relaxed),
+            trailers_too_large: Some(trailers_too_large),
+            _slot: slot,
             done: false,
         }
         .boxed_unsync()
@@ -1068,6 +1261,10 @@ struct LimitedBody {
     cancel: Arc<AtomicBool>,
     tick: tokio::time::Interval,
     overflow: Option<Box<dyn FnOnce() + Send>>,
+    trailer_limit: usize,
+    trailers_too_large: Option<Box<dyn FnOnce(usize) -> Error + Send>>,
+    /// The request's place among the stage's requests in flight, freed with the body.
+    _slot: Slot,
     done: bool,
 }
 
@@ -1092,6 +1289,16 @@ impl Body for LimitedBody {
         }
         match Pin::new(&mut this.incoming).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    let size = fields_size(trailers);
+                    if size > this.trailer_limit {
+                        let e = match this.trailers_too_large.take() {
+                            Some(f) => f(size),
+                            None => Error::HttpResponseTrailerSectionSize(None),
+                        };
+                        return fail(this, e);
+                    }
+                }
                 if let Some(data) = frame.data_ref() {
                     let n = data.len() as u64;
                     if n > this.remaining {
@@ -1196,12 +1403,42 @@ mod tests {
             "2002:7f00:1::",
             "2001:db8::1",
             "::127.0.0.1",
+            // Found by the attack suite: forms the old copy of the table missed.
+            "64:ff9b::7f00:1",
+            "::7f00:1",
+            "64:ff9b:1::7f00:1",
+            "3fff::1",
+            "5f00::1",
         ] {
             assert!(non_global(ip(a)).is_some(), "{a} should be refused");
         }
-        assert!(non_global(ip("169.254.169.254")).is_some_and(|k| k.contains("metadata")));
+        assert!(
+            non_global(ip("169.254.169.254")).is_some_and(|k| k.to_string().contains("metadata"))
+        );
         assert_eq!(non_global(ip("::ffff:8.8.8.8")), None);
         assert_eq!(non_global(ip("64:ff9b::808:808")), None);
+    }
+
+    #[test]
+    fn at_most_so_many_requests_in_flight() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let held: Vec<Slot> = (0..MAX_REQUESTS_IN_FLIGHT)
+            .filter_map(|_| Slot::take(&count))
+            .collect();
+        assert_eq!(held.len(), MAX_REQUESTS_IN_FLIGHT);
+        assert!(Slot::take(&count).is_none());
+        drop(held);
+        assert_eq!(count.load(Ordering::Relaxed), 0);
+        assert!(Slot::take(&count).is_some());
+    }
+
+    #[test]
+    fn response_fields_are_counted_as_wasmtime_counts_them() {
+        let mut map = http::HeaderMap::new();
+        map.insert("x-a", HeaderValue::from_static("12345"));
+        map.append("x-a", HeaderValue::from_static("6"));
+        let per = std::mem::size_of::<http::HeaderName>() + std::mem::size_of::<HeaderValue>();
+        assert_eq!(fields_size(&map), 3 + 5 + 3 + 1 + 2 * per);
     }
 
     #[test]

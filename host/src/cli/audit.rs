@@ -32,7 +32,6 @@
 //! and `--locked` are the gate). Tests: `tests/e2e/audit_lock.rs`.
 
 use std::io::IsTerminal;
-use std::net::IpAddr;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -165,7 +164,7 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
             continue;
         };
         let grants = serde_json::to_value(&stage.grants).unwrap_or(Value::Null);
-        stages.push(audit_stage(
+        let mut audited = audit_stage(
             &stage.name,
             &stage.plugin,
             &p.info.name,
@@ -173,7 +172,16 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
             &p.plugin.digest.to_string(),
             &p.plugin.imports,
             grants,
-        ));
+        );
+        if !stage.grants.fs.write.is_empty()
+            && let Some(fs) = audited
+                .capabilities
+                .iter_mut()
+                .find(|c| c.capability == "fs")
+        {
+            fs.grants.push(disk_line(stage.limits.disk));
+        }
+        stages.push(audited);
     }
     let count = |f: &dyn Fn(&StageAudit) -> usize| stages.iter().map(f).sum();
     let summary = Summary {
@@ -277,6 +285,17 @@ fn audit_stage(
         grants,
         capabilities,
         warnings,
+    }
+}
+
+/// What bounds the disk space a stage with write grants can fill.
+fn disk_line(limit: Option<u64>) -> String {
+    match limit {
+        Some(n) => format!(
+            "disk: its write grants may grow by at most {} (`limits.disk`; measured while it runs, not a quota)",
+            crate::manifest::units::format_size(n)
+        ),
+        None => "disk: no limit on what its writes fill but the timeout (set `limits.disk`)".into(),
     }
 }
 
@@ -584,51 +603,10 @@ fn http_scheme_host(h: &Value) -> (String, String) {
     )
 }
 
-/// Why an address is not a public one, or `None`.
-fn private_address(host: &str) -> Option<&'static str> {
-    let h = host.trim_start_matches('[').trim_end_matches(']');
-    if h.eq_ignore_ascii_case("localhost") || h.to_ascii_lowercase().ends_with(".localhost") {
-        return Some("loopback: services on the machine running gantry");
-    }
-    let ip: IpAddr = h.parse().ok()?;
-    let v4 = |ip: std::net::Ipv4Addr| -> Option<&'static str> {
-        let o = ip.octets();
-        if ip.is_loopback() {
-            Some("loopback: services on the machine running gantry")
-        } else if ip.is_private() {
-            Some("private: the internal network")
-        } else if ip.is_link_local() {
-            Some(
-                "link-local: includes cloud metadata endpoints (169.254.169.254) that hand out credentials",
-            )
-        } else if ip.is_unspecified() {
-            Some("unspecified (0.0.0.0): the machine running gantry")
-        } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
-            Some("shared (CGNAT): a provider's internal network")
-        } else {
-            None
-        }
-    };
-    match ip {
-        IpAddr::V4(a) => v4(a),
-        IpAddr::V6(a) => {
-            if let Some(m) = a.to_ipv4_mapped() {
-                return v4(m);
-            }
-            let s0 = a.segments()[0];
-            if a.is_loopback() {
-                Some("loopback: services on the machine running gantry")
-            } else if a.is_unspecified() {
-                Some("unspecified (::): the machine running gantry")
-            } else if (s0 & 0xfe00) == 0xfc00 {
-                Some("unique local: the internal network")
-            } else if (s0 & 0xffc0) == 0xfe80 {
-                Some("link-local: the local network segment")
-            } else {
-                None
-            }
-        }
-    }
+/// Why a grant's host is not a public address, or `None`: the table of
+/// `gantry_manifest::net`, the one the http broker refuses addresses by at run time.
+fn private_address(host: &str) -> Option<String> {
+    crate::manifest::net::host_non_global(host).map(|n| n.to_string())
 }
 
 /// What the OS sandbox of a process grant shows the command, in one phrase.
@@ -1005,6 +983,23 @@ mod tests {
         assert!(private_address("localhost").is_some());
         assert!(private_address("example.com").is_none());
         assert!(private_address("8.8.8.8").is_none());
+        // Forms the attack suite found that a copy of the table missed: audit and the
+        // runtime now answer from the same table.
+        for host in [
+            "[64:ff9b::7f00:1]",
+            "[::7f00:1]",
+            "0.1.2.3",
+            "198.18.0.1",
+            "[64:ff9b:1::1]",
+            "[3fff::1]",
+            "[5f00::1]",
+        ] {
+            let why = private_address(host);
+            let ip = host.trim_start_matches('[').trim_end_matches(']');
+            let runtime = crate::caps::http::non_global(ip.parse().expect("an IP"));
+            assert!(why.is_some(), "{host}");
+            assert_eq!(why, runtime.map(|n| n.to_string()), "{host}");
+        }
     }
 
     #[test]

@@ -370,9 +370,13 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             }
         }
         println!(
-            "       limits: timeout {}, memory {}{}",
+            "       limits: timeout {}, memory {}{}{}",
             crate::manifest::units::format_duration(s.timeout),
             crate::manifest::units::format_size(s.limits.memory),
+            s.limits
+                .disk
+                .map(|d| format!(", disk {}", crate::manifest::units::format_size(d)))
+                .unwrap_or_default(),
             if s.retries > 0 {
                 format!(", retries {}", s.retries)
             } else {

@@ -11,6 +11,7 @@
 //! Tests: `tests/e2e/run.rs` (DAG order, parallelism, fail-fast, retries, `when`,
 //! outputs, exit codes).
 
+pub mod artifacts;
 pub mod atomic;
 pub mod audit;
 pub mod clock;

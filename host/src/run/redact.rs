@@ -791,7 +791,9 @@ impl Redact for RunError {
             | RunError::MemoryLimit(_)
             | RunError::Fuel(_)
             | RunError::StackOverflow(_)
-            | RunError::TooManyResources => {}
+            | RunError::TooManyResources(_)
+            | RunError::HttpFields(_)
+            | RunError::DiskLimit(_) => {}
             RunError::Trap(m)
             | RunError::InvalidConfig(m)
             | RunError::Denied(m)

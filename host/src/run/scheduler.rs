@@ -629,7 +629,9 @@ fn run_stage(
                     | RunError::InvalidConfig(_)
                     | RunError::Denied(_)
                     | RunError::Setup(_)
-                    | RunError::TooManyResources,
+                    | RunError::TooManyResources(_)
+                    | RunError::HttpFields(_)
+                    | RunError::DiskLimit(_),
                 ) => break,
                 Err(e) if attempt < attempts && !cancel.load(Ordering::Relaxed) => {
                     let why = e.to_string();
@@ -649,8 +651,17 @@ fn run_stage(
         last
     });
     match result {
-        Ok(report) => match check_report(report, stage, &sh.workspace, &log) {
-            Ok((mut report, artifacts)) => {
+        Ok(report) => match (
+            super::artifacts::excess(&report.artifacts),
+            check_report(report, stage, &sh.workspace, &log),
+        ) {
+            (dropped, Ok((mut report, artifacts))) => {
+                let actor = Actor {
+                    run: sh.run_id.clone(),
+                    stage: name.to_string(),
+                    plugin: prepared.plugin.digest.to_string(),
+                };
+                super::artifacts::audit(&artifacts, dropped, &actor, &sh.audit);
                 // Fingerprints, `baseline` and `fail-on`: resolves `by-findings`.
                 let host_reason = super::findings::judge(
                     &mut report,
@@ -674,7 +685,7 @@ fn run_stage(
                 rec.artifacts = artifacts;
                 rec.report = Some(report);
             }
-            Err(why) => {
+            (_, Err(why)) => {
                 rec.status = StageStatus::Failed;
                 rec.reason = Some(format!("the plugin's report was refused: {why}"));
             }
@@ -852,11 +863,29 @@ fn check_report(
         );
     }
     outside_paths(&mut report, log);
-    let artifacts = report
-        .artifacts
-        .iter()
-        .map(|p| collect_artifact(p, stage, workspace))
-        .collect();
+    let extra = super::artifacts::excess(&report.artifacts);
+    if extra > 0 {
+        report.artifacts.truncate(super::artifacts::MAX_ARTIFACTS);
+        report.summary = format!(
+            "{} ({extra} artifacts beyond {} dropped)",
+            report.summary,
+            super::artifacts::MAX_ARTIFACTS
+        );
+        log.line(
+            "gantry",
+            &format!(
+                "report: {extra} artifacts beyond {} dropped, not collected",
+                super::artifacts::MAX_ARTIFACTS
+            ),
+        );
+    }
+    for p in report.artifacts.iter_mut() {
+        if p.len() > super::artifacts::MAX_PATH {
+            *p = crate::caps::log::clip(std::mem::take(p), super::artifacts::MAX_PATH);
+        }
+    }
+    let artifacts =
+        super::artifacts::collect(&report.artifacts, &stage.grants.fs.write, workspace, log);
     Ok((report, artifacts))
 }
 
@@ -963,45 +992,6 @@ fn outside_paths(report: &mut StageReport, log: &StageLog) {
             ),
         );
     }
-}
-
-fn collect_artifact(path: &str, stage: &Stage, workspace: &Path) -> Artifact {
-    let mut a = Artifact {
-        path: path.to_string(),
-        digest: None,
-        size: None,
-        error: None,
-    };
-    let rel = match crate::manifest::normalize_workspace_path(path) {
-        Ok(r) => r,
-        Err((_, why)) => {
-            a.error = Some(format!("not a workspace path: {why}"));
-            return a;
-        }
-    };
-    let granted = stage
-        .grants
-        .fs
-        .write
-        .iter()
-        .any(|w| w == "." || rel == *w || rel.starts_with(&format!("{w}/")));
-    if !granted {
-        a.error = Some("outside the stage's `grants.fs.write`; not collected".to_string());
-        return a;
-    }
-    let full = workspace.join(&rel);
-    match full.canonicalize() {
-        Ok(real) if real.starts_with(workspace) && real.is_file() => match std::fs::read(&real) {
-            Ok(bytes) => {
-                a.size = Some(bytes.len() as u64);
-                a.digest = Some(gantry_registry::Digest::of(&bytes).to_string());
-            }
-            Err(e) => a.error = Some(format!("cannot read: {e}")),
-        },
-        Ok(_) => a.error = Some("not a regular file inside the workspace".to_string()),
-        Err(e) => a.error = Some(format!("missing: {e}")),
-    }
-    a
 }
 
 fn write_reports(

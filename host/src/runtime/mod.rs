@@ -8,17 +8,25 @@
 //! - linear memory capped per stage (`limits.memory`, default 256 MiB);
 //! - wall-clock timeout by epoch interruption (`timeout`, default 10 min), which also
 //!   carries fail-fast cancellation;
-//! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel.
+//! - a wasm stack cap (`limits.stack`, default 1 MiB) and optional fuel;
+//! - every host call that can wait ends at the deadline or on cancellation too
+//!   ([`waits`]: epoch interruption cannot stop a guest inside a host call);
+//! - host memory the plugin's resources hold bounded by `limits.memory` ([`budget`]);
+//! - optionally, how much its write grants may grow (`limits.disk`, [`disk`]).
 //!
 //! Instantiation is cheap: components are compiled once (or loaded from the cache),
 //! linked once into an `InstancePre`, and instantiated from a pooling allocator.
 //!
-//! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache).
+//! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache),
+//! `tests/e2e/limits.rs` (waits, host memory, `describe`, artifacts, disk).
 
 pub mod bindings;
+pub mod budget;
 pub mod builtins;
 pub mod cache;
+pub mod disk;
 pub mod stdio;
+mod waits;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,11 +46,15 @@ use crate::run::journal::Journal;
 use crate::run::log::StageLog;
 use crate::run::redact::Redacted;
 use bindings::{Plugin, PluginPre};
+pub use budget::{HostBudget, MAX_RESOURCES};
 pub use cache::{CacheLookup, CompileCache};
 use stdio::CappedOutput;
 
 /// How often the epoch ticks; the granularity of timeouts and cancellation.
 const TICK: Duration = Duration::from_millis(5);
+
+/// How long a plugin's `describe` may take (it is static facts: it returns at once).
+pub const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest component gantry agrees to compile.
 pub const MAX_COMPONENT_SIZE: usize = 64 * 1024 * 1024;
@@ -131,23 +143,34 @@ pub enum RunError {
     #[error("{0}")]
     Failed(String),
     #[error(
-        "held more than {MAX_RESOURCES} host resources at once (open files and directories, streams, HTTP requests, secret handles): the per-stage limit"
+        "held more than {0} host resources at once (open files and directories, streams, HTTP requests, secret handles): the per-stage limit"
     )]
-    TooManyResources,
+    TooManyResources(usize),
+    #[error(
+        "built a `wasi:http` fields (headers or trailers) larger than {}, this stage's limit per fields (derived from `limits.memory`: raise it for larger headers)",
+        crate::manifest::units::format_size(*.0 as u64)
+    )]
+    HttpFields(usize),
+    #[error(
+        "wrote more than its disk limit of {}: its write grants grew by at least {} (`limits.disk`)",
+        crate::manifest::units::format_size(.0.limit),
+        crate::manifest::units::format_size(.0.grew)
+    )]
+    DiskLimit(disk::Exceeded),
     #[error("could not start: {0}")]
     Setup(String),
 }
 
-/// Most host resources a stage may hold at once: WASI descriptors (each an open
-/// file or directory of the host), streams, pollables, `wasi:http` requests and
-/// responses, secret handles. wasmtime's default is a million; open files count
-/// against gantry's own descriptor limit, which every stage and the run records share.
-/// Reaching it ends the stage with [`RunError::TooManyResources`] (`tests/e2e/sandbox.rs`).
-pub const MAX_RESOURCES: usize = 4096;
-
-fn bounded_table() -> ResourceTable {
+/// A resource table holding at most `budget.resources` host resources: WASI
+/// descriptors (each an open file or directory of the host), streams, pollables,
+/// `wasi:http` requests and responses, secret handles. wasmtime's default is a
+/// million; open files count against gantry's own descriptor limit, which every stage
+/// and the run records share, and every resource costs host memory ([`budget`]).
+/// Reaching it ends the stage with [`RunError::TooManyResources`]
+/// (`tests/e2e/sandbox.rs`).
+fn bounded_table(budget: &HostBudget) -> ResourceTable {
     let mut table = ResourceTable::new();
-    table.set_max_capacity(MAX_RESOURCES);
+    table.set_max_capacity(budget.resources);
     table
 }
 
@@ -164,6 +187,7 @@ pub struct StageState {
     pub(crate) containers: caps::containers::State,
     pub(crate) files: caps::fs::files::State,
     pub(crate) fs: caps::fs::State,
+    budget: HostBudget,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
 }
@@ -171,6 +195,18 @@ pub struct StageState {
 impl StageState {
     pub(crate) fn table(&mut self) -> &mut ResourceTable {
         &mut self.table
+    }
+
+    /// Audits (and logs) a limit the stage ran into; `grant` is what would allow it,
+    /// `None` when nothing can.
+    fn over_limit(&self, capability: &str, operation: &str, what: &str, grant: Option<String>) {
+        let denied = match grant {
+            Some(g) => self.broker.deny(capability, operation, what, &g, None),
+            None => self.broker.refuse(capability, operation, what, None),
+        };
+        if let bindings::types::CapError::Denied(message) = denied {
+            self.log.line("gantry", &message);
+        }
     }
 }
 
@@ -311,6 +347,9 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         // `wasi:http/outgoing-handler`: every request goes through caps::http's hooks.
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+        // After both: the same names again, bounded by the stage's deadline and budget.
+        waits::shadow(&mut linker)?;
+        caps::http::bound_requests(&mut linker)?;
         Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
         // Host answers that replace wasmtime-wasi's own for a call.
         caps::fs::symlink::add_to_linker(&mut linker)?;
@@ -439,11 +478,15 @@ impl Runtime {
         let mut wasi = WasiCtxBuilder::new();
         let out = CappedOutput::new("stdout", 64 * 1024, log.clone());
         wasi.stdout(out.clone()).stderr(out);
+        let memory = 256 << 20;
+        let budget = HostBudget::for_memory(memory);
+        let mut http = caps::http::State::default();
+        http.bound(&budget);
         let state = StageState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table: bounded_table(&budget),
             limiter: Limiter {
-                memory: 256 << 20,
+                memory: memory as usize,
                 hit: false,
             },
             log,
@@ -460,11 +503,12 @@ impl Runtime {
             },
             secrets: caps::secrets::State::default(),
             process: caps::process::State::default(),
-            http: caps::http::State::default(),
+            http,
             containers: caps::containers::State::default(),
             files: caps::fs::files::State::default(),
             fs: caps::fs::State::default(),
-            deadline: Instant::now() + Duration::from_secs(10),
+            budget,
+            deadline: Instant::now() + DESCRIBE_TIMEOUT,
             cancel: Arc::new(AtomicBool::new(false)),
         };
         let mut store = self.store(state, None);
@@ -474,7 +518,7 @@ impl Runtime {
             .and_then(|p| p.call_describe(&mut store));
         match result {
             Ok(info) => info.into_model().map_err(RunError::Failed),
-            Err(e) => Err(classify(e, &store, Duration::from_secs(10), &self.options)),
+            Err(e) => Err(classify(e, &store, DESCRIBE_TIMEOUT, &self.options)),
         }
     }
 
@@ -517,7 +561,8 @@ impl Runtime {
             workspace: setup.workspace.clone(),
         };
         caps::env::provide(&mut wasi, &setup.grants.env, &broker);
-        let http = caps::http::State::new(
+        let budget = HostBudget::for_memory(setup.limits.memory);
+        let mut http = caps::http::State::new(
             &setup.grants.http,
             caps::http::broker_copy(&broker),
             (
@@ -529,9 +574,10 @@ impl Runtime {
             setup.cancel.clone(),
             setup.log.clone(),
         );
+        http.bound(&budget);
         let state = StageState {
             wasi: wasi.build(),
-            table: bounded_table(),
+            table: bounded_table(&budget),
             limiter: Limiter {
                 memory: setup.limits.memory as usize,
                 hit: false,
@@ -566,8 +612,22 @@ impl Runtime {
             ),
             files: caps::fs::files::State::new(&granted, setup.limits.memory),
             fs: caps::fs::State::new(&granted),
+            budget,
             deadline: Instant::now() + setup.timeout,
             cancel: setup.cancel.clone(),
+        };
+        let disk = match setup.limits.disk {
+            Some(limit) => Some(
+                disk::DiskWatch::start(
+                    &setup.workspace,
+                    &setup.grants.fs.write,
+                    limit,
+                    setup.cancel.clone(),
+                    setup.log.clone(),
+                )
+                .map_err(RunError::Setup)?,
+            ),
+            None => None,
         };
         let mut store = self.store(state, setup.limits.fuel);
         let result = plugin
@@ -580,6 +640,24 @@ impl Runtime {
         store.data_mut().sweep_write_grants();
         stdout.finish();
         stderr.finish();
+        // Measured last, once nothing of the stage can write any more.
+        if let Some(exceeded) = disk.and_then(disk::DiskWatch::finish) {
+            let size = crate::manifest::units::format_size;
+            store.data().over_limit(
+                "fs",
+                "write",
+                &format!(
+                    "its write grants grew by at least {}, more than its disk limit of {}",
+                    size(exceeded.grew),
+                    size(exceeded.limit)
+                ),
+                Some(format!(
+                    "a larger `limits.disk` (it grew by at least {})",
+                    size(exceeded.grew)
+                )),
+            );
+            return Err(RunError::DiskLimit(exceeded));
+        }
         match result {
             Ok(Ok(report)) => Ok(report.into()),
             Ok(Err(e)) => Err(match e {
@@ -610,15 +688,61 @@ fn classify(
     if store.data().limiter.hit {
         return RunError::MemoryLimit(store.data().limiter.memory as u64);
     }
+    let budget = store.data().budget;
     if matches!(
         e.downcast_ref::<wasmtime::component::ResourceTableError>(),
         Some(wasmtime::component::ResourceTableError::Full)
     ) {
         store.data().log.line(
             "gantry",
-            &format!("plugin stopped: its resource table is full ({MAX_RESOURCES} entries): {e:?}"),
+            &format!(
+                "plugin stopped: its resource table is full ({} entries): {e:?}",
+                budget.resources
+            ),
         );
-        return RunError::TooManyResources;
+        store.data().over_limit(
+            "resources",
+            "hold",
+            &format!(
+                "it held more than {} host resources at once",
+                budget.resources
+            ),
+            (budget.resources < MAX_RESOURCES).then(|| {
+                "limits.memory = \"32MiB\" (or more: each 8KiB of it is one resource, up to 4096)"
+                    .to_string()
+            }),
+        );
+        return RunError::TooManyResources(budget.resources);
+    }
+    if matches!(
+        e.downcast_ref::<wasmtime_wasi_http::FieldMapError>(),
+        Some(
+            wasmtime_wasi_http::FieldMapError::TotalSizeTooBig
+                | wasmtime_wasi_http::FieldMapError::TooManyFields
+        )
+    ) {
+        store.data().log.line(
+            "gantry",
+            &format!(
+                "plugin stopped: a `wasi:http` fields outgrew its limit of {} bytes: {e:?}",
+                budget.fields()
+            ),
+        );
+        store.data().over_limit(
+            "http",
+            "fields",
+            &format!(
+                "a `wasi:http` fields outgrew this stage's limit of {} bytes per fields",
+                budget.fields()
+            ),
+            HostBudget::memory_for(budget.fields() + 1, HostBudget::fields).map(|m| {
+                format!(
+                    "limits.memory = \"{}\" (or more: a fields may hold limits.memory / 8192 bytes, up to 128KiB)",
+                    crate::manifest::units::format_size(m)
+                )
+            }),
+        );
+        return RunError::HttpFields(budget.fields());
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => RunError::StackOverflow(options.max_stack),

@@ -39,7 +39,7 @@ pub struct HttpGrant {
     /// Starts with `/`, default `"/"`; percent-escapes normalized (unreserved
     /// characters decoded, hex digits upper-cased).
     pub path_prefix: String,
-    /// Upper case; empty = any method.
+    /// Exactly as sent (upper case: methods are case-sensitive); empty = any method.
     pub methods: Vec<String>,
 }
 
@@ -79,8 +79,8 @@ impl HttpGrant {
         if !scheme.eq_ignore_ascii_case(&self.scheme) || port != self.port {
             return false;
         }
-        if !self.methods.is_empty() && !self.methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-        {
+        // Methods are case-sensitive (RFC 9110 §9.1): `get` is not `GET`.
+        if !self.methods.is_empty() && !self.methods.iter().any(|m| m == method) {
             return false;
         }
         if !self.host_matches(host) {
@@ -96,6 +96,13 @@ impl HttpGrant {
     pub fn names_ip(&self, ip: IpAddr) -> bool {
         self.ip()
             .is_some_and(|own| own.to_canonical() == ip.to_canonical())
+    }
+
+    /// Why this grant's host is not a global address (an IP literal in a
+    /// non-global block, in any form, or `localhost`), from the one table of
+    /// [`crate::net`] that the runtime also uses; `None` for DNS names and global IPs.
+    pub fn non_global(&self) -> Option<crate::net::NonGlobal> {
+        crate::net::host_non_global(&self.host)
     }
 
     fn ip(&self) -> Option<IpAddr> {
@@ -518,6 +525,12 @@ fn normalize_grant_path(path: &str) -> Result<String, UrlError> {
             "servers disagree about what `//` means: write a single `/`",
         ));
     }
+    if decode_all(&normal).contains(&0) {
+        return Err(err(
+            format!("path `{path}` contains a NUL byte (`%00`)"),
+            "no request path may contain NUL: remove it",
+        ));
+    }
     if normal[1..]
         .split('/')
         .any(|s| s == "." || s == ".." || ambiguous_segment(s))
@@ -639,7 +652,7 @@ fn parse_methods(
     let mut ok = true;
     for m in methods {
         let upper = m.get_ref().to_ascii_uppercase();
-        if METHODS.contains(&upper.as_str()) {
+        if METHODS.contains(&upper.as_str()) && *m.get_ref() == upper {
             if !out.contains(&upper) {
                 out.push(upper);
             }
@@ -647,6 +660,15 @@ fn parse_methods(
         }
         ok = false;
         let (reason, hint) = match upper.as_str() {
+            // `get` would never match a request: methods are case-sensitive (RFC 9110
+            // §9.1), and the broker refuses lower-case request methods outright.
+            u if METHODS.contains(&u) => (
+                format!(
+                    "method `{}` is not upper case; HTTP methods are case-sensitive",
+                    m.get_ref().escape_debug()
+                ),
+                format!("write `{u}`"),
+            ),
             "*" | "ANY" | "ALL" => (
                 format!("`{}` is not a method", m.get_ref()),
                 "remove `methods` to allow any method".to_string(),
@@ -771,6 +793,9 @@ mod tests {
         assert!(bad("https://h/v1/%2e%2e/admin").contains("`..`"));
         assert!(bad("https://h/v1/*").contains("prefixes, not globs"));
         assert!(bad("https://h/a%zz").contains("escape"));
+        // A NUL is named as such, not as a dot segment.
+        let nul = bad("https://h/v1/a%00b/");
+        assert!(nul.contains("NUL") && !nul.contains("`..`"), "{nul}");
         assert!(bad("https://h/a\\b").contains("escape"));
         assert!(bad("").contains("empty"));
     }
@@ -886,7 +911,10 @@ mod tests {
             ..g("http://127.0.0.1:8081")
         };
         assert!(m.allows("GET", "http", "127.0.0.1", 8081, "/"));
-        assert!(m.allows("head", "http", "127.0.0.1", 8081, "/x"));
+        assert!(m.allows("HEAD", "http", "127.0.0.1", 8081, "/x"));
+        // Methods are case-sensitive: `get` is another (extension) method.
+        assert!(!m.allows("get", "http", "127.0.0.1", 8081, "/"));
+        assert!(!m.allows("Get", "http", "127.0.0.1", 8081, "/"));
         assert!(!m.allows("POST", "http", "127.0.0.1", 8081, "/"));
         assert!(!m.allows("GET", "http", "localhost", 8081, "/"));
         assert!(!m.allows("GET", "http", "127.1", 8081, "/"));
