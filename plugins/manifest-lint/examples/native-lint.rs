@@ -1,13 +1,13 @@
 //! Native build of the linter, for the comparison with checkov and for trying rules
 //! by hand.
 //!
-//! Usage: native-lint [--config JSON] DIR|FILE…
+//! Usage: native-lint [--config JSON] DIR|FILE…  |  native-lint --rules
 //!
-//! Lints each DIR (files found as the plugin finds them) and each FILE (whatever its
-//! name), all together, and prints one JSON object on stdout: `findings` (rule,
+//! Lints each DIR on its own (files found as the plugin finds them; paths printed as
+//! DIR/PATH) and the FILEs (whatever their names) together, and prints one JSON object on stdout: `findings` (rule,
 //! checkov ids, level, file, line, column, object, container, message), `files`,
 //! `objects`, `skipped`, `suppressed`; `files=N objects=N findings=N secs=F` goes to
-//! stderr.
+//! stderr. `--rules` prints the rule table (id, checkov ids, level) instead.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -26,6 +26,13 @@ fn main() {
                 config =
                     serde_json::from_str(&text).unwrap_or_else(|e| fail(&format!("--config: {e}")));
             }
+            "--rules" => {
+                let table: Vec<serde_json::Value> = rules::all()
+                    .map(|r| serde_json::json!({"id": r.id, "checkov": r.checkov, "level": r.level}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(table));
+                return;
+            }
             "-h" | "--help" => {
                 println!("usage: native-lint [--config JSON] DIR|FILE…");
                 return;
@@ -42,13 +49,19 @@ fn main() {
     let mut texts = Vec::new();
     for t in &targets {
         if t.is_dir() {
+            // Each directory is linted on its own (cross-object rules look only
+            // inside it); paths are printed as DIR/PATH.
             let o = linter.lint_tree(t).unwrap_or_else(|e| fail(&e));
-            // Directories are linted on their own; their files are relative to them.
-            out.files.extend(o.files);
+            let join = |p: &str| t.join(p).display().to_string();
+            out.files.extend(o.files.iter().map(|f| join(f)));
             out.objects += o.objects;
             out.suppressed += o.suppressed;
-            out.skipped.extend(o.skipped);
-            out.findings.extend(o.findings);
+            out.skipped
+                .extend(o.skipped.into_iter().map(|(p, why)| (join(&p), why)));
+            out.findings.extend(o.findings.into_iter().map(|mut f| {
+                f.path = join(&f.path);
+                f
+            }));
         } else {
             let bytes = std::fs::read(t).unwrap_or_else(|e| fail(&format!("{}: {e}", t.display())));
             texts.push((t.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));

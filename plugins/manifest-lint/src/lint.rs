@@ -112,6 +112,10 @@ pub struct LintOutput {
 /// A configured linter.
 pub struct Linter {
     globs: Vec<Glob>,
+    /// Directories the walk starts from: the fixed leading directories of the
+    /// `paths` globs, so a stage granted only `deploy/kubernetes` never lists the
+    /// workspace root (which its grant does not reach).
+    starts: Vec<String>,
     exclude: Vec<Glob>,
     /// gantry rule ids (checkov ids resolved).
     ignore: HashSet<&'static str>,
@@ -168,6 +172,7 @@ impl Linter {
         }
         Ok(Linter {
             globs,
+            starts: starts(&patterns),
             exclude,
             ignore,
             options: Options {
@@ -185,7 +190,12 @@ impl Linter {
         }
         let mut texts = Vec::new();
         let mut skipped = Vec::new();
-        self.walk(root, "", &mut texts, &mut skipped);
+        for start in &self.starts {
+            if !start.is_empty() && self.excluded(start) {
+                continue;
+            }
+            self.walk(root, start, &mut texts, &mut skipped);
+        }
         let mut out = self.lint_texts(&texts);
         out.skipped.extend(skipped);
         Ok(out)
@@ -527,6 +537,41 @@ pub fn parse_directive(line: &str) -> Option<(&str, Vec<&str>)> {
     None
 }
 
+/// The directories a walk must start from to find every file `patterns` match:
+/// each pattern's leading segments without wildcards (a pattern of one segment matches
+/// at any depth: the root), with directories inside another start dropped.
+fn starts(patterns: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in patterns {
+        let anchored = p.starts_with("./");
+        let segs: Vec<&str> = p
+            .trim_start_matches("./")
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        if segs.len() < 2 && !anchored {
+            return vec![String::new()];
+        }
+        let fixed: Vec<&str> = segs[..segs.len().saturating_sub(1)]
+            .iter()
+            .take_while(|s| !s.contains(['*', '?', '[']))
+            .copied()
+            .collect();
+        out.push(fixed.join("/"));
+    }
+    out.sort();
+    let mut kept: Vec<String> = Vec::new();
+    for d in out {
+        let inside = kept
+            .iter()
+            .any(|k| k.is_empty() || d == *k || d.starts_with(&format!("{k}/")));
+        if !inside {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
 fn display(rel: &str) -> String {
     if rel.is_empty() {
         ".".into()
@@ -655,6 +700,16 @@ mod tests {
         let fb: Vec<&str> = b.findings.iter().map(|f| f.fingerprint.as_str()).collect();
         assert_eq!(fa, fb);
         assert_ne!(a.findings[0].line, b.findings[0].line);
+    }
+
+    #[test]
+    fn walks_start_below_the_fixed_part_of_the_globs() {
+        let s = |p: &[&str]| starts(&p.iter().map(|x| x.to_string()).collect::<Vec<_>>());
+        assert_eq!(s(&["deploy/kubernetes/*.yaml", "deploy/kubernetes/base/x.yml"]), ["deploy/kubernetes"]);
+        assert_eq!(s(&["a/**/*.yaml", "b/c/*.yaml"]), ["a", "b/c"]);
+        assert_eq!(s(&["*.yaml", "deploy/x.yaml"]), [""]);
+        assert_eq!(s(&["./pod.yaml"]), [""]);
+        assert_eq!(s(&["**/*.yaml"]), [""]);
     }
 
     #[test]

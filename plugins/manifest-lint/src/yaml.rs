@@ -429,8 +429,62 @@ impl MarkedEventReceiver for Builder {
     }
 }
 
-/// Parses every document of `text`.
+/// Parses every document of `text`. After a syntax error, each document (the text
+/// between `---` lines at column 0) is parsed on its own, as `kubectl` decodes them
+/// one by one: a broken document does not hide the ones after it. The first error is
+/// reported.
 pub fn parse(text: &str) -> Parsed {
+    let whole = parse_once(text);
+    if whole.error.is_none() {
+        return whole;
+    }
+    let mut out = Parsed::default();
+    // (first line, text) of each document.
+    let mut chunks: Vec<(u32, &str)> = Vec::new();
+    let (mut start, mut offset, mut first) = (0usize, 0usize, 1u32);
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        let marker = l
+            .strip_prefix("---")
+            .is_some_and(|r| r.chars().next().is_none_or(char::is_whitespace));
+        if marker && offset > start {
+            chunks.push((first, &text[start..offset]));
+            start = offset;
+            first = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        }
+        offset += l.len();
+    }
+    chunks.push((first, &text[start..]));
+    for (first, chunk) in chunks {
+        let mut p = parse_once(chunk);
+        for mut d in p.documents.drain(..) {
+            shift(&mut d.root, first - 1);
+            for (_, pos) in &mut d.duplicates {
+                pos.line += first - 1;
+            }
+            d.index = out.documents.len();
+            out.documents.push(d);
+        }
+        if let Some(mut e) = p.error {
+            e.pos.line += first - 1;
+            out.error.get_or_insert(e);
+        }
+    }
+    out
+}
+
+fn shift(node: &mut Node, lines: u32) {
+    node.pos.line += lines;
+    match &mut node.value {
+        Value::Scalar { .. } => {}
+        Value::Seq(items) => items.iter_mut().for_each(|n| shift(n, lines)),
+        Value::Map(entries) => entries.iter_mut().for_each(|e| {
+            e.key_pos.line += lines;
+            shift(&mut e.value, lines);
+        }),
+    }
+}
+
+fn parse_once(text: &str) -> Parsed {
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
@@ -471,6 +525,19 @@ mod tests {
         assert!(p.documents[2].root.is_null());
         let e = p.error.expect("unterminated flow sequence");
         assert_eq!(e.pos.line, 7, "{e:?}");
+    }
+
+    #[test]
+    fn a_broken_document_does_not_hide_the_next() {
+        let p = parse("a: 1\n---\nb: [1,\n---\nc: 3\nd: 4\n");
+        let e = p.error.expect("error");
+        assert!(e.pos.line >= 3, "{e:?}");
+        let keys: Vec<(&str, u32)> = p
+            .documents
+            .iter()
+            .flat_map(|d| d.root.entries().iter().map(|e| (e.key.as_str(), e.key_pos.line)))
+            .collect();
+        assert_eq!(keys, [("a", 1), ("c", 5), ("d", 6)]);
     }
 
     #[test]

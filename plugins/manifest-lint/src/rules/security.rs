@@ -698,7 +698,15 @@ fn literal_secret(name: &str, value: &str) -> bool {
         return false;
     }
     let v = value.trim();
+    // Placeholders a deploy script replaces (`GOOGLE_API_KEY_VAL`, `<password>`,
+    // `__TOKEN__`, `@PASSWORD@`) are not secrets.
+    let placeholder = v.to_ascii_uppercase().replace(['-', '.'], "_").contains(&upper)
+        || (v.starts_with('<') && v.ends_with('>'))
+        || (v.starts_with("__") && v.ends_with("__"))
+        || (v.starts_with('@') && v.ends_with('@'))
+        || (v.starts_with('%') && v.ends_with('%'));
     !(v.len() < 4
+        || placeholder
         || v.contains("$(")
         || v.contains("${")
         || v.starts_with('$')
@@ -722,6 +730,8 @@ mod unit {
         assert!(!literal_secret("TOKEN_TTL", "3600"));
         assert!(!literal_secret("LOG_LEVEL", "debug-token"));
         assert!(!literal_secret("KEYCLOAK_TOKEN", ""));
+        assert!(!literal_secret("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"));
+        assert!(!literal_secret("DB_PASSWORD", "<your password>"));
     }
 
     #[test]
