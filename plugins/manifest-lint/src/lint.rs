@@ -181,21 +181,44 @@ impl Linter {
         })
     }
 
-    /// Lints every matching file under `root`.
+    /// Lints every matching file under `root`. The walk starts below the fixed
+    /// directories of the `paths` globs; a start that cannot be listed is skipped
+    /// (and listed), and when none can be, the error says which grant is missing.
     pub fn lint_tree(&self, root: &Path) -> Result<LintOutput, String> {
-        let meta = std::fs::metadata(root)
-            .map_err(|e| format!("cannot read the workspace `{}`: {e}", root.display()))?;
-        if !meta.is_dir() {
-            return Err(format!("`{}` is not a directory", root.display()));
-        }
         let mut texts = Vec::new();
         let mut skipped = Vec::new();
+        let mut unreadable = Vec::new();
+        let mut walked = 0usize;
         for start in &self.starts {
             if !start.is_empty() && self.excluded(start) {
                 continue;
             }
+            let dir = if start.is_empty() {
+                root.to_path_buf()
+            } else {
+                root.join(start)
+            };
+            if let Err(e) = files::list_dir(&dir) {
+                unreadable.push((display(start), e.to_string()));
+                continue;
+            }
+            walked += 1;
             self.walk(root, start, &mut texts, &mut skipped);
         }
+        if walked == 0 && !unreadable.is_empty() {
+            let (dir, e) = &unreadable[0];
+            let hint = if dir == "." {
+                "globs without a fixed leading directory (`**/*.yaml`, the default) walk the whole workspace: grant `grants.fs.read = [\".\"]`, or set `paths` to globs under a granted directory (`deploy/**/*.yaml`)".to_string()
+            } else {
+                format!("the stage needs `grants.fs.read = [\"{dir}\"]` (or a directory above it)")
+            };
+            return Err(format!("cannot list `{dir}` in the workspace: {e}; {hint}"));
+        }
+        skipped.extend(
+            unreadable
+                .into_iter()
+                .map(|(d, e)| (d, format!("unreadable directory: {e}"))),
+        );
         let mut out = self.lint_texts(&texts);
         out.skipped.extend(skipped);
         Ok(out)
@@ -749,6 +772,15 @@ mod tests {
             .lint_tree(&dir)
             .expect("lint");
         assert_eq!(out.files, ["deploy/pod.yaml"]);
+        // Globs under one directory start there; a missing one names the grant.
+        let under = Linter::new(&Config {
+            paths: vec!["deploy/*.yaml".into(), "deploy/*.yml".into()],
+            ..Config::default()
+        })
+        .expect("config");
+        assert_eq!(under.lint_tree(&dir).expect("lint").files, ["deploy/pod.yaml"]);
+        let e = under.lint_tree(&dir.join("target")).err().expect("no deploy/ there");
+        assert!(e.contains("`deploy`") && e.contains("grants.fs.read = [\"deploy\"]"), "{e}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -317,14 +317,15 @@ pub static RULES: &[Rule] = &[
         k8s: Check::Pod(|p| {
             let paths: Vec<(Pos, &str)> = host_paths(p);
             let (pos, _) = *paths.first()?;
-            let list: Vec<&str> = paths.iter().map(|(_, p)| *p).collect();
+            let list: Vec<String> = paths.iter().map(|(_, p)| format!("`{p}`")).collect();
             Some((pos, format!("hostPath volume{} {}", if list.len() == 1 { "" } else { "s" }, list.join(", "))))
         }),
         compose: Some(|s| {
             let binds = compose_binds(s);
             let abs: Vec<&(Pos, String)> = binds.iter().filter(|(_, p)| p.starts_with('/') || p.starts_with('~')).collect();
             let (pos, _) = abs.first()?;
-            Some((*pos, format!("binds host path{} {}", if abs.len() == 1 { "" } else { "s" }, abs.iter().map(|(_, p)| p.as_str()).collect::<Vec<_>>().join(", "))))
+            let list: Vec<String> = abs.iter().map(|(_, p)| format!("`{p}`")).collect();
+            Some((*pos, format!("binds host path{} {}", if abs.len() == 1 { "" } else { "s" }, list.join(", "))))
         }),
     },
     Rule {
