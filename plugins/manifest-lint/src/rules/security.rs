@@ -532,7 +532,7 @@ pub static RULES: &[Rule] = &[
         fix: "Put the value in a Secret (created outside the repository, or encrypted with a tool such as sealed-secrets or SOPS) and reference it with `valueFrom.secretKeyRef`; in Compose use `secrets:` or an `.env` file kept out of the repository.",
         bad: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    env:\n    - name: DB_PASSWORD\n      value: hunter2hunter2\n",
-            "services:\n  app:\n    image: app:1.0\n    environment:\n      - API_TOKEN=9f8e7d6c5b4a\n",
+            "services:\n  app:\n    image: app:1.0\n    environment:\n      - API_TOKEN=tokentokentoken\n",
         ],
         good: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    env:\n    - name: DB_PASSWORD\n      valueFrom:\n        secretKeyRef: {name: db, key: password}\n    - name: DB_PASSWORD_FILE\n      value: /run/secrets/db\n    - name: TOKEN_TTL\n      value: \"3600\"\n",
