@@ -103,7 +103,10 @@ fn results(r: &gantry_test_plugins::Run) -> Vec<(String, String, String, u64)> {
             (
                 x["ruleId"].as_str().unwrap_or("").to_string(),
                 x["level"].as_str().unwrap_or("").to_string(),
-                loc["artifactLocation"]["uri"].as_str().unwrap_or("").to_string(),
+                loc["artifactLocation"]["uri"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 loc["region"]["startLine"].as_u64().unwrap_or(0),
             )
         })
@@ -116,7 +119,10 @@ fn lints_manifests_in_the_granted_tree_only() {
     ws.write("pipeline.toml", PIPELINE);
     ws.write("deploy/k8s/job.yaml", HARDENED);
     // Not values of a chart nor a manifest: read and left alone.
-    ws.write("deploy/k8s/values.yaml", "replicaCount: 3\nimage: {tag: latest}\n");
+    ws.write(
+        "deploy/k8s/values.yaml",
+        "replicaCount: 3\nimage: {tag: latest}\n",
+    );
     // Beside the grant, and a link from inside the grant to it: neither is read.
     ws.write("outside/bad.yaml", BAD);
     std::os::unix::fs::symlink("../../outside/bad.yaml", ws.path("deploy/k8s/link.yaml"))
@@ -140,7 +146,12 @@ fn lints_manifests_in_the_granted_tree_only() {
     let got = results(&r);
     let want: Vec<(String, String, String, u64)> = [
         ("duplicate-key", "error", "deploy/chart/rendered.yaml", 27),
-        ("privileged-container", "error", "deploy/chart/rendered.yaml", 27),
+        (
+            "privileged-container",
+            "error",
+            "deploy/chart/rendered.yaml",
+            27,
+        ),
         ("host-network", "error", "deploy/compose.yaml", 4),
         ("secret-in-env-literal", "error", "deploy/compose.yaml", 6),
     ]

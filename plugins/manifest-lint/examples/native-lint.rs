@@ -28,7 +28,9 @@ fn main() {
             }
             "--rules" => {
                 let table: Vec<serde_json::Value> = rules::all()
-                    .map(|r| serde_json::json!({"id": r.id, "checkov": r.checkov, "level": r.level}))
+                    .map(
+                        |r| serde_json::json!({"id": r.id, "checkov": r.checkov, "level": r.level}),
+                    )
                     .collect();
                 println!("{}", serde_json::Value::Array(table));
                 return;
@@ -64,7 +66,10 @@ fn main() {
             }));
         } else {
             let bytes = std::fs::read(t).unwrap_or_else(|e| fail(&format!("{}: {e}", t.display())));
-            texts.push((t.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+            texts.push((
+                t.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
         }
     }
     if !texts.is_empty() {
@@ -80,7 +85,9 @@ fn main() {
         .findings
         .iter()
         .map(|f| {
-            let checkov = rules::find(&f.rule_id).map(|r| r.checkov).unwrap_or_default();
+            let checkov = rules::find(&f.rule_id)
+                .map(|r| r.checkov)
+                .unwrap_or_default();
             serde_json::json!({
                 "rule": f.rule_id, "checkov": checkov, "level": f.level, "file": f.path,
                 "line": f.line, "column": f.column, "object": f.object,

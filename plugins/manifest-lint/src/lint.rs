@@ -273,10 +273,9 @@ impl Linter {
                 Ok(Read::Content(bytes)) => {
                     texts.push((child, String::from_utf8_lossy(&bytes).into_owned()))
                 }
-                Ok(Read::TooLarge(n)) => skipped.push((
-                    child,
-                    format!("{n} bytes, larger than {MAX_FILE_SIZE}"),
-                )),
+                Ok(Read::TooLarge(n)) => {
+                    skipped.push((child, format!("{n} bytes, larger than {MAX_FILE_SIZE}")))
+                }
                 Err(e) => skipped.push((child, format!("unreadable: {e}"))),
             }
         }
@@ -333,7 +332,9 @@ impl Linter {
                         "duplicate-key",
                         i,
                         *pos,
-                        format!("`{key}` is set twice in the same mapping; Kubernetes keeps the last"),
+                        format!(
+                            "`{key}` is set twice in the same mapping; Kubernetes keeps the last"
+                        ),
                     ));
                 }
             }
@@ -365,7 +366,10 @@ impl Linter {
                 .map(|o| format!("{}.{}.{}", o.kind, o.namespace, o.name))
                 .unwrap_or_default();
             let container = h.container.clone().unwrap_or_default();
-            let key = format!("{}\0{path}\0{object}\0{container}\0{}", h.rule.id, h.message);
+            let key = format!(
+                "{}\0{path}\0{object}\0{container}\0{}",
+                h.rule.id, h.message
+            );
             let n = seen.entry(key.clone()).or_insert(0);
             let fingerprint = fingerprint(&format!("{key}\0{n}"));
             *n += 1;
@@ -421,7 +425,11 @@ impl Linter {
         };
         for rule in rules::all() {
             match rule.k8s {
-                Check::Container { kinds, skip_kinds, f } => {
+                Check::Container {
+                    kinds,
+                    skip_kinds,
+                    f,
+                } => {
                     let Some(pod) = pod else { continue };
                     if skip_kinds.contains(&obj.kind) {
                         continue;
@@ -528,7 +536,9 @@ fn directives(text: &str) -> HashMap<u32, HashSet<&'static str>> {
             Some(i)
         };
         let Some(t) = target else { continue };
-        let set = out.entry(u32::try_from(t + 1).unwrap_or(u32::MAX)).or_default();
+        let set = out
+            .entry(u32::try_from(t + 1).unwrap_or(u32::MAX))
+            .or_default();
         set.extend(ids.iter().filter_map(|id| rules::find(id)).map(|r| r.id));
     }
     out
@@ -541,7 +551,11 @@ pub fn parse_directive(line: &str) -> Option<(&str, Vec<&str>)> {
         let at = from + off;
         let rest = line[at + 1..].trim_start();
         if let Some(r) = rest.strip_prefix("manifest-lint:") {
-            let r = r.trim_start().strip_prefix("ignore")?.trim_start().strip_prefix('=')?;
+            let r = r
+                .trim_start()
+                .strip_prefix("ignore")?
+                .trim_start()
+                .strip_prefix('=')?;
             let list = r.split_whitespace().next().unwrap_or("");
             let ids: Vec<&str> = list
                 .split(',')
@@ -659,21 +673,37 @@ mod tests {
 
     #[test]
     fn comments_suppress_a_line_a_container_or_an_object() {
-        let key = POD.replace("privileged: true", "privileged: true  # manifest-lint: ignore=CKV_K8S_16 reviewed");
+        let key = POD.replace(
+            "privileged: true",
+            "privileged: true  # manifest-lint: ignore=CKV_K8S_16 reviewed",
+        );
         let out = lint(&[("a.yaml", &key)]);
         assert!(!ids(&out).iter().any(|(r, _)| *r == "privileged-container"));
         let ctr = POD.replace("  - name: app", "  # manifest-lint: ignore=privileged-container,read-only-root-filesystem-missing\n  - name: app");
         let out = lint(&[("a.yaml", &ctr)]);
         let found = ids(&out);
-        assert!(!found.iter().any(|(r, _)| *r == "privileged-container" || *r == "read-only-root-filesystem-missing"), "{found:?}");
+        assert!(
+            !found
+                .iter()
+                .any(|(r, _)| *r == "privileged-container"
+                    || *r == "read-only-root-filesystem-missing"),
+            "{found:?}"
+        );
         assert!(found.iter().any(|(r, _)| *r == "run-as-root"));
         let obj = format!("# manifest-lint: ignore=run-as-root\n---\n{POD}");
         let out = lint(&[("a.yaml", &obj)]);
         assert!(!ids(&out).iter().any(|(r, _)| *r == "run-as-root"));
         assert!(out.suppressed >= 1);
         // Elsewhere, the comment does not reach.
-        let other = POD.replace("image: app:1.0", "image: app:1.0  # manifest-lint: ignore=privileged-container");
-        assert!(ids(&lint(&[("a.yaml", &other)])).iter().any(|(r, _)| *r == "privileged-container"));
+        let other = POD.replace(
+            "image: app:1.0",
+            "image: app:1.0  # manifest-lint: ignore=privileged-container",
+        );
+        assert!(
+            ids(&lint(&[("a.yaml", &other)]))
+                .iter()
+                .any(|(r, _)| *r == "privileged-container")
+        );
     }
 
     #[test]
@@ -684,7 +714,12 @@ mod tests {
         );
         let out = lint(&[("a.yaml", &ann)]);
         let found = ids(&out);
-        assert!(!found.iter().any(|(r, _)| *r == "privileged-container" || *r == "run-as-root"), "{found:?}");
+        assert!(
+            !found
+                .iter()
+                .any(|(r, _)| *r == "privileged-container" || *r == "run-as-root"),
+            "{found:?}"
+        );
         let out = lint_with(
             Config {
                 ignore: vec!["CKV_K8S_16".into(), "CKV_K8S_33".into(), "low-uid".into()],
@@ -692,7 +727,11 @@ mod tests {
             },
             &[("a.yaml", POD)],
         );
-        assert!(!ids(&out).iter().any(|(r, _)| *r == "privileged-container" || *r == "low-uid"));
+        assert!(
+            !ids(&out)
+                .iter()
+                .any(|(r, _)| *r == "privileged-container" || *r == "low-uid")
+        );
         let e = Linter::new(&Config {
             ignore: vec!["privileged".into()],
             ..Config::default()
@@ -707,10 +746,21 @@ mod tests {
         let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - {name: app, image: app:1.0}\n";
         let pdb = "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: web}\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels: {app: web}\n";
         let alone = lint(&[("d.yaml", deploy)]);
-        assert!(ids(&alone).iter().any(|(r, _)| *r == "pod-disruption-budget-missing"));
+        assert!(
+            ids(&alone)
+                .iter()
+                .any(|(r, _)| *r == "pod-disruption-budget-missing")
+        );
         let both = lint(&[("d.yaml", deploy), ("pdb.yaml", pdb)]);
-        assert!(!ids(&both).iter().any(|(r, _)| *r == "pod-disruption-budget-missing"));
-        let helm = lint(&[("templates/d.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels: {{- include \"x\" . | nindent 4 }}\n")]);
+        assert!(
+            !ids(&both)
+                .iter()
+                .any(|(r, _)| *r == "pod-disruption-budget-missing")
+        );
+        let helm = lint(&[(
+            "templates/d.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels: {{- include \"x\" . | nindent 4 }}\n",
+        )]);
         assert!(helm.findings.is_empty(), "{:?}", helm.findings);
         assert_eq!(helm.skipped.len(), 1);
     }
@@ -728,7 +778,10 @@ mod tests {
     #[test]
     fn walks_start_below_the_fixed_part_of_the_globs() {
         let s = |p: &[&str]| starts(&p.iter().map(|x| x.to_string()).collect::<Vec<_>>());
-        assert_eq!(s(&["deploy/kubernetes/*.yaml", "deploy/kubernetes/base/x.yml"]), ["deploy/kubernetes"]);
+        assert_eq!(
+            s(&["deploy/kubernetes/*.yaml", "deploy/kubernetes/base/x.yml"]),
+            ["deploy/kubernetes"]
+        );
         assert_eq!(s(&["a/**/*.yaml", "b/c/*.yaml"]), ["a", "b/c"]);
         assert_eq!(s(&["*.yaml", "deploy/x.yaml"]), [""]);
         assert_eq!(s(&["./pod.yaml"]), [""]);
@@ -778,9 +831,17 @@ mod tests {
             ..Config::default()
         })
         .expect("config");
-        assert_eq!(under.lint_tree(&dir).expect("lint").files, ["deploy/pod.yaml"]);
-        let e = under.lint_tree(&dir.join("target")).err().expect("no deploy/ there");
-        assert!(e.contains("`deploy`") && e.contains("grants.fs.read = [\"deploy\"]"), "{e}");
+        assert_eq!(
+            under.lint_tree(&dir).expect("lint").files,
+            ["deploy/pod.yaml"]
+        );
+        let e = under
+            .lint_tree(&dir.join("target"))
+            .expect_err("no deploy/ there");
+        assert!(
+            e.contains("`deploy`") && e.contains("grants.fs.read = [\"deploy\"]"),
+            "{e}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

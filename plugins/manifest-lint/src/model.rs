@@ -82,8 +82,13 @@ impl<'a> Object<'a> {
                 let t = self.node.get("template");
                 (t, t.and_then(|t| t.get("spec")))
             }
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
-            | "ReplicationController" | "Job" | "DeploymentConfig" => {
+            "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "Job"
+            | "DeploymentConfig" => {
                 let t = self.node.at(&["spec", "template"]);
                 (t, t.and_then(|t| t.get("spec")))
             }
@@ -274,7 +279,10 @@ mod tests {
             panic!("objects")
         };
         assert_eq!(objs.len(), 1);
-        assert_eq!((objs[0].kind, objs[0].name, objs[0].namespace), ("CronJob", "c", Some("ci")));
+        assert_eq!(
+            (objs[0].kind, objs[0].name, objs[0].namespace),
+            ("CronJob", "c", Some("ci"))
+        );
         let names: Vec<String> = objs[0]
             .pod()
             .expect("pod")

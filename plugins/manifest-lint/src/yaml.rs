@@ -514,7 +514,10 @@ mod tests {
         assert_eq!(spec.key_pos, Pos { line: 2, col: 1 });
         let c = &spec.value.get("containers").expect("containers").items()[0];
         assert_eq!(c.pos, Pos { line: 4, col: 5 });
-        assert_eq!(c.entry("image").expect("image").key_pos, Pos { line: 5, col: 5 });
+        assert_eq!(
+            c.entry("image").expect("image").key_pos,
+            Pos { line: 5, col: 5 }
+        );
         assert_eq!(c.get("name").and_then(Node::str), Some("app"));
     }
 
@@ -535,7 +538,12 @@ mod tests {
         let keys: Vec<(&str, u32)> = p
             .documents
             .iter()
-            .flat_map(|d| d.root.entries().iter().map(|e| (e.key.as_str(), e.key_pos.line)))
+            .flat_map(|d| {
+                d.root
+                    .entries()
+                    .iter()
+                    .map(|e| (e.key.as_str(), e.key_pos.line))
+            })
             .collect();
         assert_eq!(keys, [("a", 1), ("c", 5), ("d", 6)]);
     }
@@ -557,8 +565,14 @@ mod tests {
     #[test]
     fn the_last_repeated_key_wins_and_repeats_are_recorded() {
         let d = one("sc:\n  privileged: false\n  privileged: true\n");
-        assert_eq!(d.root.at(&["sc", "privileged"]).and_then(Node::bool), Some(true));
-        assert_eq!(d.duplicates, [("privileged".to_string(), Pos { line: 3, col: 3 })]);
+        assert_eq!(
+            d.root.at(&["sc", "privileged"]).and_then(Node::bool),
+            Some(true)
+        );
+        assert_eq!(
+            d.duplicates,
+            [("privileged".to_string(), Pos { line: 3, col: 3 })]
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2\n",
             "services:\n  app:\n    image: nginx:1.27.2\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2@sha256:0f8e1b2f6f0d57c2a8ba9f6cb4c2b7b2a5d6c1e3f4a5b6c7d8e9f0a1b2c3d4e5\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2@sha256:0f8e1b2f6f0d57c2a8ba9f6cb4c2b7b2a5d6c1e3f4a5b6c7d8e9f0a1b2c3d4e5\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
@@ -52,7 +54,9 @@ pub static RULES: &[Rule] = &[
         title: "A tagged image is not pulled `Always`.",
         why: "With `IfNotPresent` (the default for a tag other than `latest`) a node keeps running whatever image it cached under that tag, and the registry's access checks (`imagePullSecrets`) are skipped for pods that reuse it.",
         fix: "Pin the image by digest (the pull policy then does not matter), or set `imagePullPolicy: Always`.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2\n",
+        ],
         good: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx:1.27.2\n    imagePullPolicy: Always\n",
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: nginx@sha256:0f8e1b2f6f0d57c2a8ba9f6cb4c2b7b2a5d6c1e3f4a5b6c7d8e9f0a1b2c3d4e5\n    imagePullPolicy: IfNotPresent\n",
@@ -68,10 +72,16 @@ pub static RULES: &[Rule] = &[
                 }
                 match x.c.node.get("imagePullPolicy").and_then(Node::str) {
                     Some("Always") => None,
-                    Some(p) => Some((key_pos(x.c.node, "imagePullPolicy"), format!("`imagePullPolicy` is {p} for `{image}`"))),
+                    Some(p) => Some((
+                        key_pos(x.c.node, "imagePullPolicy"),
+                        format!("`imagePullPolicy` is {p} for `{image}`"),
+                    )),
                     // Without a tag or with `latest`, the default is Always.
                     None if r.tag.is_none_or(|t| t == "latest") => None,
-                    None => Some((key_pos(x.c.node, "image"), format!("`{image}` is pulled IfNotPresent (the default for a tag)"))),
+                    None => Some((
+                        key_pos(x.c.node, "image"),
+                        format!("`{image}` is pulled IfNotPresent (the default for a tag)"),
+                    )),
                 }
             },
         },
@@ -142,7 +152,10 @@ fn latest(node: &Node) -> Found {
         Some("latest") => "is tagged `latest`",
         Some(_) => return None,
     };
-    Some((node.entry("image").map_or(node.pos, |e| e.key_pos), format!("image `{image}` {what}")))
+    Some((
+        node.entry("image").map_or(node.pos, |e| e.key_pos),
+        format!("image `{image}` {what}"),
+    ))
 }
 
 fn unpinned(node: &Node) -> Found {
@@ -154,7 +167,10 @@ fn unpinned(node: &Node) -> Found {
     if r.digest.is_some_and(valid_digest) {
         return None;
     }
-    Some((key_pos(node, "image"), format!("image `{image}` is not pinned by digest")))
+    Some((
+        key_pos(node, "image"),
+        format!("image `{image}` is not pinned by digest"),
+    ))
 }
 
 #[cfg(test)]

@@ -162,11 +162,10 @@ pub fn find(id: &str) -> Option<&'static Rule> {
 /// A checkov id (`CKV_K8S_21`, `CKV2_K8S_6`) — accepted even when no rule has it, so
 /// a checkov configuration ports over.
 pub fn is_checkov_id(id: &str) -> bool {
-    let rest = id
-        .strip_prefix("CKV_")
-        .or_else(|| id.strip_prefix("CKV2_"));
-    rest.and_then(|r| r.split_once('_'))
-        .is_some_and(|(fw, n)| !fw.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    let rest = id.strip_prefix("CKV_").or_else(|| id.strip_prefix("CKV2_"));
+    rest.and_then(|r| r.split_once('_')).is_some_and(|(fw, n)| {
+        !fw.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 // Helpers shared by the rule files.

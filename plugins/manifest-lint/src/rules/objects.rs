@@ -38,7 +38,9 @@ pub static RULES: &[Rule] = &[
         title: "An object is placed in the `default` namespace.",
         why: "`default` is where everything lands by accident: policies, quotas and RBAC are written for dedicated namespaces, and workloads sharing `default` can reach each other's secrets through shared service accounts. By default only an explicit `namespace: default` is reported, since kustomize and `kubectl -n` usually choose the namespace at apply time; `require-namespace = true` also reports namespaced objects without one.",
         fix: "Set `metadata.namespace` to the application's own namespace (or let kustomize's `namespace:` set it).",
-        bad: &["apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\n"],
+        bad: &[
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: default\n",
+        ],
         good: &[
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n",
@@ -46,7 +48,10 @@ pub static RULES: &[Rule] = &[
         k8s: Check::Object(|obj, opts| {
             let meta = obj.metadata()?;
             match obj.namespace {
-                Some("default") => Some((key_pos(meta, "namespace"), "`metadata.namespace` is `default`".to_string())),
+                Some("default") => Some((
+                    key_pos(meta, "namespace"),
+                    "`metadata.namespace` is `default`".to_string(),
+                )),
                 Some(_) => None,
                 None if opts.require_namespace && NAMESPACED.contains(&obj.kind) => {
                     // What Kubernetes itself keeps in `default`.
@@ -66,8 +71,12 @@ pub static RULES: &[Rule] = &[
         title: "A Service of type `LoadBalancer` exposes its pods outside the cluster.",
         why: "A cloud load balancer gets a public address by default, bypassing the Ingress (TLS, authentication, rate limits) and most NetworkPolicies; it also costs money per Service.",
         fix: "Use `ClusterIP` behind an Ingress or Gateway; if a LoadBalancer is intended, restrict it (`loadBalancerSourceRanges`, an internal-LB annotation) and suppress this finding with the reason.",
-        bad: &["apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n"],
-        good: &["apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 80}]\n",
+        ],
         k8s: Check::Object(|obj, _| service_type(obj, "LoadBalancer")),
         compose: None,
     },
@@ -78,8 +87,12 @@ pub static RULES: &[Rule] = &[
         title: "A Service of type `NodePort` opens a port on every node.",
         why: "A NodePort listens on every node's address (a high port, the same on all nodes), outside the Ingress and usually outside the firewall rules written for it.",
         fix: "Use `ClusterIP` behind an Ingress or Gateway.",
-        bad: &["apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 30080}]\n"],
-        good: &["apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: ClusterIP\n  ports: [{port: 80}]\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 30080}]\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  type: ClusterIP\n  ports: [{port: 80}]\n",
+        ],
         k8s: Check::Object(|obj, _| service_type(obj, "NodePort")),
         compose: None,
     },
@@ -90,16 +103,26 @@ pub static RULES: &[Rule] = &[
         title: "The namespace's `default` ServiceAccount mounts its token into pods.",
         why: "Every pod that names no service account runs as `default`; unless `default` turns token mounting off, each of them carries an API token.",
         fix: "Declare the `default` ServiceAccount with `automountServiceAccountToken: false`, and give pods that need the API their own account.",
-        bad: &["apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: shop}\n"],
-        good: &["apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: shop}\nautomountServiceAccountToken: false\n"],
+        bad: &[
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: shop}\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: shop}\nautomountServiceAccountToken: false\n",
+        ],
         k8s: Check::Object(|obj, _| {
             if obj.kind != "ServiceAccount" || obj.name != "default" {
                 return None;
             }
             match obj.node.get("automountServiceAccountToken") {
                 Some(v) if v.bool() == Some(false) => None,
-                Some(v) => Some((v.pos, "`automountServiceAccountToken` is not false".to_string())),
-                None => Some((obj.node.pos, "`automountServiceAccountToken` is not set (it defaults to true)".to_string())),
+                Some(v) => Some((
+                    v.pos,
+                    "`automountServiceAccountToken` is not false".to_string(),
+                )),
+                None => Some((
+                    obj.node.pos,
+                    "`automountServiceAccountToken` is not set (it defaults to true)".to_string(),
+                )),
             }
         }),
         compose: None,
@@ -111,8 +134,12 @@ pub static RULES: &[Rule] = &[
         title: "A Role or ClusterRole grants `*` (all verbs, resources or API groups).",
         why: "A wildcard grants what exists now and everything added later (new resources, CRDs, subresources such as `pods/exec`): the role's reach cannot be reviewed.",
         fix: "List the verbs, resources and API groups the subject needs.",
-        bad: &["apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer, namespace: shop}\nrules:\n- apiGroups: [apps]\n  resources: ['*']\n  verbs: [get, list]\n"],
-        good: &["apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer, namespace: shop}\nrules:\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: [get, list, patch]\n"],
+        bad: &[
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer, namespace: shop}\nrules:\n- apiGroups: [apps]\n  resources: ['*']\n  verbs: [get, list]\n",
+        ],
+        good: &[
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: deployer, namespace: shop}\nrules:\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: [get, list, patch]\n",
+        ],
         k8s: Check::Object(|obj, _| {
             if !matches!(obj.kind, "Role" | "ClusterRole") {
                 return None;
@@ -134,8 +161,12 @@ pub static RULES: &[Rule] = &[
         title: "A mapping sets the same key twice.",
         why: "Tools disagree on which occurrence wins (Kubernetes' decoder keeps the last; others keep the first or refuse the file), so a reviewer, a linter and the cluster can each read a different value: `privileged: false` above `privileged: true` hides the second. gantry's rules read the last, as the cluster does.",
         fix: "Delete one of the two keys.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: false\n      privileged: true\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: false\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: false\n      privileged: true\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: false\n",
+        ],
         k8s: Check::Engine,
         compose: None,
     },

@@ -2,8 +2,8 @@
 //! seccomp/AppArmor, service account tokens, secrets in the environment.
 
 use super::{
-    ALL_CONTAINERS, Check, Found, Level, PodCx, RUNNING_CONTAINERS, Rule, capability,
-    key_pos, path_pos, strings,
+    ALL_CONTAINERS, Check, Found, Level, PodCx, RUNNING_CONTAINERS, Rule, capability, key_pos,
+    path_pos, strings,
 };
 use crate::model::Service;
 use crate::yaml::{Node, Pos};
@@ -29,14 +29,21 @@ pub static RULES: &[Rule] = &[
             f: |x| {
                 x.c.security("privileged")?.bool()?.then(|| {
                     (
-                        x.c.node.at(&["securityContext"]).map_or(x.sc_pos(), |s| key_pos(s, "privileged")),
+                        x.c.node
+                            .at(&["securityContext"])
+                            .map_or(x.sc_pos(), |s| key_pos(s, "privileged")),
                         "`securityContext.privileged` is true".to_string(),
                     )
                 })
             },
         },
         compose: Some(|s| {
-            s.node.get("privileged")?.bool()?.then(|| (key_pos(s.node, "privileged"), "`privileged` is true".to_string()))
+            s.node.get("privileged")?.bool()?.then(|| {
+                (
+                    key_pos(s.node, "privileged"),
+                    "`privileged` is true".to_string(),
+                )
+            })
         }),
     },
     Rule {
@@ -46,20 +53,26 @@ pub static RULES: &[Rule] = &[
         title: "A container may gain more privileges than its parent process (`allowPrivilegeEscalation` true or unset).",
         why: "Unless it is `false`, setuid binaries and file capabilities in the image can raise a process's privileges (`no_new_privs` is not set).",
         fix: "Set `securityContext.allowPrivilegeEscalation: false` on every container.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {allowPrivilegeEscalation: false}\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {allowPrivilegeEscalation: false}\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| match x.c.security("allowPrivilegeEscalation") {
                 Some(v) if v.bool() == Some(false) => None,
                 Some(v) => Some((
-                    path_pos(x.c.node, &["securityContext", "allowPrivilegeEscalation"]).unwrap_or(v.pos),
+                    path_pos(x.c.node, &["securityContext", "allowPrivilegeEscalation"])
+                        .unwrap_or(v.pos),
                     "`securityContext.allowPrivilegeEscalation` is not false".to_string(),
                 )),
                 None => Some((
                     x.sc_pos(),
-                    "`securityContext.allowPrivilegeEscalation` is not set (it defaults to true)".to_string(),
+                    "`securityContext.allowPrivilegeEscalation` is not set (it defaults to true)"
+                        .to_string(),
                 )),
             },
         },
@@ -107,7 +120,9 @@ pub static RULES: &[Rule] = &[
         title: "A container does not run as a high UID (10000 or more).",
         why: "Low UIDs collide with users of the node (a container UID 1000 is the node's first user); a high UID owns nothing on the host.",
         fix: "Set `securityContext.runAsUser` to 10000 or more (or run the pod with `hostUsers: false`).",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsUser: 1000}\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsUser: 1000}\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         good: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsUser: 10001}\n  containers:\n  - name: app\n    image: app:1.0\n",
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostUsers: false\n  containers:\n  - name: app\n    image: app:1.0\n",
@@ -135,15 +150,25 @@ pub static RULES: &[Rule] = &[
         title: "A container's root filesystem is writable (`readOnlyRootFilesystem` is not true).",
         why: "A writable root filesystem lets an intruder replace binaries and drop tools that survive in the container; a read-only one keeps the image what was reviewed.",
         fix: "Set `securityContext.readOnlyRootFilesystem: true` and mount an `emptyDir` where the program must write (`/tmp`).",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {readOnlyRootFilesystem: true}\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {readOnlyRootFilesystem: true}\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| match x.c.security("readOnlyRootFilesystem") {
                 Some(v) if v.bool() == Some(true) => None,
-                Some(v) => Some((v.pos, "`securityContext.readOnlyRootFilesystem` is not true".to_string())),
-                None => Some((x.sc_pos(), "`securityContext.readOnlyRootFilesystem` is not set".to_string())),
+                Some(v) => Some((
+                    v.pos,
+                    "`securityContext.readOnlyRootFilesystem` is not true".to_string(),
+                )),
+                None => Some((
+                    x.sc_pos(),
+                    "`securityContext.readOnlyRootFilesystem` is not set".to_string(),
+                )),
             },
         },
         compose: None,
@@ -159,19 +184,27 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        add: [NET_ADMIN]\n",
             "services:\n  app:\n    image: app:1.0\n    cap_add: [NET_ADMIN]\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [ALL]\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [ALL]\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
                 let caps = x.c.security("capabilities")?;
                 let add = strings(caps.get("add"));
-                (!add.is_empty()).then(|| (key_pos(caps, "add"), format!("adds {}", add.join(", "))))
+                (!add.is_empty())
+                    .then(|| (key_pos(caps, "add"), format!("adds {}", add.join(", "))))
             },
         },
         compose: Some(|s| {
             let add = strings(s.node.get("cap_add"));
-            (!add.is_empty()).then(|| (key_pos(s.node, "cap_add"), format!("`cap_add` adds {}", add.join(", "))))
+            (!add.is_empty()).then(|| {
+                (
+                    key_pos(s.node, "cap_add"),
+                    format!("`cap_add` adds {}", add.join(", ")),
+                )
+            })
         }),
     },
     Rule {
@@ -185,17 +218,21 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        add: [CAP_SYS_ADMIN]\n",
             "services:\n  app:\n    image: app:1.0\n    cap_add: [ALL]\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        add: [NET_BIND_SERVICE]\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        add: [NET_BIND_SERVICE]\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
                 let caps = x.c.security("capabilities")?;
-                sys_admin(&strings(caps.get("add"))).map(|c| (key_pos(caps, "add"), format!("adds {c}")))
+                sys_admin(&strings(caps.get("add")))
+                    .map(|c| (key_pos(caps, "add"), format!("adds {c}")))
             },
         },
         compose: Some(|s| {
-            sys_admin(&strings(s.node.get("cap_add"))).map(|c| (key_pos(s.node, "cap_add"), format!("`cap_add` adds {c}")))
+            sys_admin(&strings(s.node.get("cap_add")))
+                .map(|c| (key_pos(s.node, "cap_add"), format!("`cap_add` adds {c}")))
         }),
     },
     Rule {
@@ -205,8 +242,12 @@ pub static RULES: &[Rule] = &[
         title: "A container does not drop all capabilities (`capabilities.drop: [ALL]`).",
         why: "Container runtimes grant a default set (CHOWN, DAC_OVERRIDE, SETUID, NET_RAW, …) that most programs never use; dropping ALL leaves an intruder none of them.",
         fix: "Set `securityContext.capabilities.drop: [ALL]` and add back only what is needed.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [NET_RAW]\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [all]\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [NET_RAW]\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [all]\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
@@ -215,11 +256,13 @@ pub static RULES: &[Rule] = &[
                 if drop.iter().any(|d| capability(d) == "ALL") {
                     return None;
                 }
-                let pos = x
-                    .c
-                    .security("capabilities")
-                    .map_or(x.sc_pos(), |c| key_pos(c, "drop"));
-                Some((pos, "`securityContext.capabilities.drop` does not include ALL".to_string()))
+                let pos =
+                    x.c.security("capabilities")
+                        .map_or(x.sc_pos(), |c| key_pos(c, "drop"));
+                Some((
+                    pos,
+                    "`securityContext.capabilities.drop` does not include ALL".to_string(),
+                ))
             },
         },
         compose: None,
@@ -231,19 +274,29 @@ pub static RULES: &[Rule] = &[
         title: "A container keeps NET_RAW (neither NET_RAW nor ALL is dropped, or it is added).",
         why: "NET_RAW, in the runtime's default set, lets a process forge packets and sniff traffic of its network namespace (ARP and DNS spoofing of neighbours).",
         fix: "Drop ALL (or at least NET_RAW) in `securityContext.capabilities.drop`.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [NET_RAW]\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      capabilities:\n        drop: [NET_RAW]\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
                 let caps = x.c.security("capabilities");
                 let add = strings(caps.and_then(|c| c.get("add")));
-                if add.iter().any(|a| matches!(capability(a).as_str(), "NET_RAW" | "ALL")) {
+                if add
+                    .iter()
+                    .any(|a| matches!(capability(a).as_str(), "NET_RAW" | "ALL"))
+                {
                     return caps.map(|c| (key_pos(c, "add"), "adds NET_RAW".to_string()));
                 }
                 let drop = strings(caps.and_then(|c| c.get("drop")));
-                if drop.iter().any(|d| matches!(capability(d).as_str(), "NET_RAW" | "ALL")) {
+                if drop
+                    .iter()
+                    .any(|d| matches!(capability(d).as_str(), "NET_RAW" | "ALL"))
+                {
                     return None;
                 }
                 Some((
@@ -265,7 +318,9 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostNetwork: true\n  containers:\n  - name: app\n    image: app:1.0\n",
             "services:\n  app:\n    image: app:1.0\n    network_mode: host\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostNetwork: false\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostNetwork: false\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         k8s: Check::Pod(|p| host_ns(p, "hostNetwork")),
         compose: Some(|s| compose_host(s, "network_mode")),
     },
@@ -280,7 +335,9 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostPID: true\n  containers:\n  - name: app\n    image: app:1.0\n",
             "services:\n  app:\n    image: app:1.0\n    pid: host\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         k8s: Check::Pod(|p| host_ns(p, "hostPID")),
         compose: Some(|s| compose_host(s, "pid")),
     },
@@ -295,7 +352,9 @@ pub static RULES: &[Rule] = &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  hostIPC: true\n  containers:\n  - name: app\n    image: app:1.0\n",
             "services:\n  app:\n    image: app:1.0\n    ipc: host\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         k8s: Check::Pod(|p| host_ns(p, "hostIPC")),
         compose: Some(|s| compose_host(s, "ipc")),
     },
@@ -318,14 +377,31 @@ pub static RULES: &[Rule] = &[
             let paths: Vec<(Pos, &str)> = host_paths(p);
             let (pos, _) = *paths.first()?;
             let list: Vec<String> = paths.iter().map(|(_, p)| format!("`{p}`")).collect();
-            Some((pos, format!("hostPath volume{} {}", if list.len() == 1 { "" } else { "s" }, list.join(", "))))
+            Some((
+                pos,
+                format!(
+                    "hostPath volume{} {}",
+                    if list.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ),
+            ))
         }),
         compose: Some(|s| {
             let binds = compose_binds(s);
-            let abs: Vec<&(Pos, String)> = binds.iter().filter(|(_, p)| p.starts_with('/') || p.starts_with('~')).collect();
+            let abs: Vec<&(Pos, String)> = binds
+                .iter()
+                .filter(|(_, p)| p.starts_with('/') || p.starts_with('~'))
+                .collect();
             let (pos, _) = abs.first()?;
             let list: Vec<String> = abs.iter().map(|(_, p)| format!("`{p}`")).collect();
-            Some((*pos, format!("binds host path{} {}", if abs.len() == 1 { "" } else { "s" }, list.join(", "))))
+            Some((
+                *pos,
+                format!(
+                    "binds host path{} {}",
+                    if abs.len() == 1 { "" } else { "s" },
+                    list.join(", ")
+                ),
+            ))
         }),
     },
     Rule {
@@ -339,18 +415,30 @@ pub static RULES: &[Rule] = &[
             "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n  template:\n    spec:\n      containers:\n      - name: agent\n        image: agent:1.0\n      volumes:\n      - name: sock\n        hostPath:\n          path: /run/containerd/containerd.sock\n",
             "services:\n  ci:\n    image: ci:1.0\n    volumes:\n    - type: bind\n      source: /var/run/docker.sock\n      target: /var/run/docker.sock\n",
         ],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n  volumes:\n  - name: logs\n    hostPath: {path: /var/log/app}\n"],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n  volumes:\n  - name: logs\n    hostPath: {path: /var/log/app}\n",
+        ],
         k8s: Check::Pod(|p| {
             host_paths(p)
                 .into_iter()
                 .find(|(_, path)| runtime_socket(path))
-                .map(|(pos, path)| (pos, format!("hostPath `{path}` reaches the container runtime's socket")))
+                .map(|(pos, path)| {
+                    (
+                        pos,
+                        format!("hostPath `{path}` reaches the container runtime's socket"),
+                    )
+                })
         }),
         compose: Some(|s| {
             compose_binds(s)
                 .into_iter()
                 .find(|(_, path)| runtime_socket(path))
-                .map(|(pos, path)| (pos, format!("binds `{path}`, which reaches the container runtime's socket")))
+                .map(|(pos, path)| {
+                    (
+                        pos,
+                        format!("binds `{path}`, which reaches the container runtime's socket"),
+                    )
+                })
         }),
     },
     Rule {
@@ -360,15 +448,24 @@ pub static RULES: &[Rule] = &[
         title: "A container binds a port of the node (`hostPort`).",
         why: "A hostPort exposes the pod on the node's address, outside Services and most NetworkPolicies, and limits scheduling to one such pod per node.",
         fix: "Remove `hostPort`; expose the port with a Service.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    ports:\n    - containerPort: 8080\n      hostPort: 80\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    ports:\n    - containerPort: 8080\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    ports:\n    - containerPort: 8080\n      hostPort: 80\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    ports:\n    - containerPort: 8080\n",
+        ],
         k8s: Check::Container {
             kinds: RUNNING_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
                 x.c.node.get("ports")?.items().iter().find_map(|p| {
                     let hp = p.get("hostPort")?;
-                    (hp.int() != Some(0)).then(|| (key_pos(p, "hostPort"), format!("`hostPort: {}`", hp.str().unwrap_or("?"))))
+                    (hp.int() != Some(0)).then(|| {
+                        (
+                            key_pos(p, "hostPort"),
+                            format!("`hostPort: {}`", hp.str().unwrap_or("?")),
+                        )
+                    })
                 })
             },
         },
@@ -396,17 +493,35 @@ pub static RULES: &[Rule] = &[
                 if let Some(t) = x.effective("seccompProfile").and_then(|s| s.get("type")) {
                     return match t.str() {
                         Some("RuntimeDefault" | "Localhost") => None,
-                        other => Some((t.pos, format!("`seccompProfile.type` is {}", other.unwrap_or("not a string")))),
+                        other => Some((
+                            t.pos,
+                            format!(
+                                "`seccompProfile.type` is {}",
+                                other.unwrap_or("not a string")
+                            ),
+                        )),
                     };
                 }
                 let ann = x
                     .pod
-                    .annotation(&format!("container.seccomp.security.alpha.kubernetes.io/{}", x.c.name))
+                    .annotation(&format!(
+                        "container.seccomp.security.alpha.kubernetes.io/{}",
+                        x.c.name
+                    ))
                     .or_else(|| x.pod.annotation("seccomp.security.alpha.kubernetes.io/pod"));
                 match ann {
-                    Some(a) if a == "runtime/default" || a == "docker/default" || a.starts_with("localhost/") => None,
+                    Some(a)
+                        if a == "runtime/default"
+                            || a == "docker/default"
+                            || a.starts_with("localhost/") =>
+                    {
+                        None
+                    }
                     Some(a) => Some((x.sc_pos(), format!("the seccomp annotation is `{a}`"))),
-                    None => Some((x.sc_pos(), "no `seccompProfile` is set on the container or the pod".to_string())),
+                    None => Some((
+                        x.sc_pos(),
+                        "no `seccompProfile` is set on the container or the pod".to_string(),
+                    )),
                 }
             },
         },
@@ -432,10 +547,19 @@ pub static RULES: &[Rule] = &[
             skip_kinds: &[],
             f: |x| {
                 if let Some(t) = x.effective("appArmorProfile").and_then(|s| s.get("type")) {
-                    return (t.str() == Some("Unconfined")).then(|| (t.pos, "`appArmorProfile.type` is Unconfined".to_string()));
+                    return (t.str() == Some("Unconfined"))
+                        .then(|| (t.pos, "`appArmorProfile.type` is Unconfined".to_string()));
                 }
-                let ann = x.pod.annotation(&format!("container.apparmor.security.beta.kubernetes.io/{}", x.c.name))?;
-                (ann == "unconfined").then(|| (x.c.node.pos, "the AppArmor annotation is `unconfined`".to_string()))
+                let ann = x.pod.annotation(&format!(
+                    "container.apparmor.security.beta.kubernetes.io/{}",
+                    x.c.name
+                ))?;
+                (ann == "unconfined").then(|| {
+                    (
+                        x.c.node.pos,
+                        "the AppArmor annotation is `unconfined`".to_string(),
+                    )
+                })
             },
         },
         compose: Some(|s| {
@@ -443,7 +567,9 @@ pub static RULES: &[Rule] = &[
             opts.items().iter().find_map(|o| {
                 let t = o.str()?.replace('=', ":");
                 let t = t.trim();
-                (t == "seccomp:unconfined" || t == "apparmor:unconfined" || t == "systempaths:unconfined")
+                (t == "seccomp:unconfined"
+                    || t == "apparmor:unconfined"
+                    || t == "systempaths:unconfined")
                     .then(|| (o.pos, format!("`security_opt` has `{t}`")))
             })
         }),
@@ -455,7 +581,9 @@ pub static RULES: &[Rule] = &[
         title: "The pod gets a Kubernetes API token it may not need (`automountServiceAccountToken` is not false).",
         why: "The token is mounted into every container; whoever gets code execution in the pod can call the API server with the service account's rights.",
         fix: "Set `automountServiceAccountToken: false` on the pod spec, or on its ServiceAccount, and mount a projected token only in pods that call the API.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         good: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  automountServiceAccountToken: false\n  containers:\n  - name: app\n    image: app:1.0\n",
             "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: runner}\nautomountServiceAccountToken: false\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  serviceAccountName: runner\n  containers:\n  - name: app\n    image: app:1.0\n",
@@ -464,7 +592,12 @@ pub static RULES: &[Rule] = &[
             let pod = obj.pod()?;
             match pod.spec.get("automountServiceAccountToken") {
                 Some(v) if v.bool() == Some(false) => return None,
-                Some(v) => return Some((v.pos, "`automountServiceAccountToken` is not false".to_string())),
+                Some(v) => {
+                    return Some((
+                        v.pos,
+                        "`automountServiceAccountToken` is not false".to_string(),
+                    ));
+                }
                 None => {}
             }
             let sa = pod
@@ -478,7 +611,10 @@ pub static RULES: &[Rule] = &[
                 o.kind == "ServiceAccount"
                     && o.name == sa
                     && o.namespace == obj.namespace
-                    && o.node.get("automountServiceAccountToken").and_then(Node::bool) == Some(false)
+                    && o.node
+                        .get("automountServiceAccountToken")
+                        .and_then(Node::bool)
+                        == Some(false)
             });
             (!sa_off).then(|| {
                 (
@@ -496,11 +632,24 @@ pub static RULES: &[Rule] = &[
         title: "The pod has no `securityContext`.",
         why: "The pod-level security context is where non-root users, the seccomp profile and volume ownership are set once for every container; without it each container must get all of them right.",
         fix: "Add `spec.securityContext` with `runAsNonRoot`, `runAsUser` and `seccompProfile`.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: app\n    image: app:1.0\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  securityContext: {runAsNonRoot: true}\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
         k8s: Check::Pod(|p| {
-            let empty = p.pod.spec.get("securityContext").is_none_or(|s| s.entries().is_empty());
-            empty.then(|| (key_pos(p.pod.spec, "securityContext"), "the pod spec has no `securityContext`".to_string()))
+            let empty = p
+                .pod
+                .spec
+                .get("securityContext")
+                .is_none_or(|s| s.entries().is_empty());
+            empty.then(|| {
+                (
+                    key_pos(p.pod.spec, "securityContext"),
+                    "the pod spec has no `securityContext`".to_string(),
+                )
+            })
         }),
         compose: None,
     },
@@ -511,13 +660,20 @@ pub static RULES: &[Rule] = &[
         title: "A container has no `securityContext`.",
         why: "Privilege escalation, the read-only root filesystem and capabilities can only be set per container.",
         fix: "Add `securityContext` with `allowPrivilegeEscalation: false`, `readOnlyRootFilesystem: true` and `capabilities.drop: [ALL]`.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {allowPrivilegeEscalation: false}\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {allowPrivilegeEscalation: false}\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
-                let empty = x.c.node.get("securityContext").is_none_or(|s| s.entries().is_empty());
+                let empty =
+                    x.c.node
+                        .get("securityContext")
+                        .is_none_or(|s| s.entries().is_empty());
                 empty.then(|| (x.sc_pos(), "no `securityContext`".to_string()))
             },
         },
@@ -545,7 +701,8 @@ pub static RULES: &[Rule] = &[
                 x.c.node.get("env")?.items().iter().find_map(|e| {
                     let name = e.get("name")?.str()?;
                     let value = e.get("value")?;
-                    literal_secret(name, value.str()?).then(|| (value.pos, format!("`{name}` has a literal value")))
+                    literal_secret(name, value.str()?)
+                        .then(|| (value.pos, format!("`{name}` has a literal value")))
                 })
             },
         },
@@ -553,7 +710,8 @@ pub static RULES: &[Rule] = &[
             let env = s.node.get("environment")?;
             if env.is_map() {
                 env.unique_entries().into_iter().find_map(|e| {
-                    literal_secret(&e.key, e.value.str()?).then(|| (e.key_pos, format!("`{}` has a literal value", e.key)))
+                    literal_secret(&e.key, e.value.str()?)
+                        .then(|| (e.key_pos, format!("`{}` has a literal value", e.key)))
                 })
             } else {
                 env.items().iter().find_map(|i| {
@@ -570,21 +728,31 @@ pub static RULES: &[Rule] = &[
         title: "A Secret is passed as an environment variable rather than a file.",
         why: "Environment variables leak: into crash reports, `/proc/<pid>/environ`, child processes and logs that print the environment. Mounted files are read only when needed, and update when the Secret rotates.",
         fix: "Mount the Secret as a volume and point the program at the file.",
-        bad: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    envFrom:\n    - secretRef: {name: db}\n"],
-        good: &["apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    volumeMounts:\n    - {name: db, mountPath: /run/secrets/db, readOnly: true}\n  volumes:\n  - name: db\n    secret: {secretName: db}\n"],
+        bad: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    envFrom:\n    - secretRef: {name: db}\n",
+        ],
+        good: &[
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    volumeMounts:\n    - {name: db, mountPath: /run/secrets/db, readOnly: true}\n  volumes:\n  - name: db\n    secret: {secretName: db}\n",
+        ],
         k8s: Check::Container {
             kinds: ALL_CONTAINERS,
             skip_kinds: &[],
             f: |x| {
                 let env = x.c.node.get("env").map(Node::items).unwrap_or_default();
-                if let Some(e) = env.iter().find(|e| e.at(&["valueFrom", "secretKeyRef"]).is_some()) {
+                if let Some(e) = env
+                    .iter()
+                    .find(|e| e.at(&["valueFrom", "secretKeyRef"]).is_some())
+                {
                     let name = e.get("name").and_then(Node::str).unwrap_or("?");
                     return Some((e.pos, format!("`{name}` comes from `secretKeyRef`")));
                 }
                 let from = x.c.node.get("envFrom").map(Node::items).unwrap_or_default();
-                from.iter()
-                    .find(|f| f.get("secretRef").is_some())
-                    .map(|f| (key_pos(f, "secretRef"), "`envFrom` a `secretRef`".to_string()))
+                from.iter().find(|f| f.get("secretRef").is_some()).map(|f| {
+                    (
+                        key_pos(f, "secretRef"),
+                        "`envFrom` a `secretRef`".to_string(),
+                    )
+                })
             },
         },
         compose: None,
@@ -609,12 +777,20 @@ fn compose_host(s: &Service, key: &str) -> Found {
 
 /// `hostPath` volumes of the pod: (position of `hostPath`, its path).
 fn host_paths<'a>(p: &PodCx<'a>) -> Vec<(Pos, &'a str)> {
-    let volumes = p.pod.spec.get("volumes").map(Node::items).unwrap_or_default();
+    let volumes = p
+        .pod
+        .spec
+        .get("volumes")
+        .map(Node::items)
+        .unwrap_or_default();
     volumes
         .iter()
         .filter_map(|v| {
             let hp = v.get("hostPath")?;
-            Some((key_pos(v, "hostPath"), hp.get("path").and_then(Node::str).unwrap_or("?")))
+            Some((
+                key_pos(v, "hostPath"),
+                hp.get("path").and_then(Node::str).unwrap_or("?"),
+            ))
         })
         .collect()
 }
@@ -681,8 +857,8 @@ const SECRET_WORDS: &[&str] = &[
 ];
 /// Suffixes of names that hold a reference to a secret, not the secret.
 const REFERENCE_WORDS: &[&str] = &[
-    "FILE", "PATH", "DIR", "NAME", "URL", "URI", "HOST", "PORT", "USER", "USERNAME", "ID",
-    "TTL", "EXPIRY", "EXPIRES", "LENGTH", "HEADER", "REF", "KEYREF", "ENABLED", "TYPE", "MODE",
+    "FILE", "PATH", "DIR", "NAME", "URL", "URI", "HOST", "PORT", "USER", "USERNAME", "ID", "TTL",
+    "EXPIRY", "EXPIRES", "LENGTH", "HEADER", "REF", "KEYREF", "ENABLED", "TYPE", "MODE",
 ];
 
 /// `name` reads like a secret and `value` is a literal secret (not empty, not a
@@ -701,7 +877,10 @@ fn literal_secret(name: &str, value: &str) -> bool {
     let v = value.trim();
     // Placeholders a deploy script replaces (`GOOGLE_API_KEY_VAL`, `<password>`,
     // `__TOKEN__`, `@PASSWORD@`) are not secrets.
-    let placeholder = v.to_ascii_uppercase().replace(['-', '.'], "_").contains(&upper)
+    let placeholder = v
+        .to_ascii_uppercase()
+        .replace(['-', '.'], "_")
+        .contains(&upper)
         || (v.starts_with('<') && v.ends_with('>'))
         || (v.starts_with("__") && v.ends_with("__"))
         || (v.starts_with('@') && v.ends_with('@'))
@@ -714,7 +893,10 @@ fn literal_secret(name: &str, value: &str) -> bool {
         || v.starts_with('/')
         || v.starts_with("{{")
         || v.bytes().all(|b| b.is_ascii_digit())
-        || matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "none" | "null" | "changeme" | "<none>"))
+        || matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "none" | "null" | "changeme" | "<none>"
+        ))
 }
 
 #[cfg(test)]
@@ -737,7 +919,13 @@ mod unit {
 
     #[test]
     fn runtime_sockets() {
-        for p in ["/var/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/", "/", "/run/crio/crio.sock"] {
+        for p in [
+            "/var/run/docker.sock",
+            "/run/containerd/containerd.sock",
+            "/var/run/",
+            "/",
+            "/run/crio/crio.sock",
+        ] {
             assert!(runtime_socket(p), "{p}");
         }
         for p in ["/var/log", "/var/run/secrets", "/etc/ssl/certs"] {

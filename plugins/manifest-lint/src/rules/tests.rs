@@ -18,7 +18,11 @@ fn rules_reported(doc: &str) -> Vec<String> {
 fn every_bad_example_reports_its_rule_and_no_good_example_does() {
     let mut failures = Vec::new();
     for r in all() {
-        assert!(!r.bad.is_empty() && !r.good.is_empty(), "`{}` needs examples", r.id);
+        assert!(
+            !r.bad.is_empty() && !r.good.is_empty(),
+            "`{}` needs examples",
+            r.id
+        );
         for (i, b) in r.bad.iter().enumerate() {
             let got = rules_reported(b);
             if !got.iter().any(|g| g == r.id) {
@@ -64,7 +68,10 @@ fn ids_are_unique_kebab_case_and_aliases_resolve() {
             );
         }
     }
-    assert!(seen.len() >= 25 + 20, "at least 25 rules, most with checkov ids");
+    assert!(
+        seen.len() >= 25 + 20,
+        "at least 25 rules, most with checkov ids"
+    );
 }
 
 #[test]
@@ -111,5 +118,11 @@ fn every_pod_bearing_kind_and_container_list_is_checked() {
         "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {{name: p}}\n  spec:\n{}",
         indent(4)
     );
-    assert_eq!(rules_reported(&list).iter().filter(|r| *r == "privileged-container").count(), 3);
+    assert_eq!(
+        rules_reported(&list)
+            .iter()
+            .filter(|r| *r == "privileged-container")
+            .count(),
+        3
+    );
 }
