@@ -12,8 +12,8 @@
 //!
 //! Pod-bearing kinds and where their pod spec is: `Pod` (`spec`), `PodTemplate`
 //! (`template.spec`), `Deployment`, `StatefulSet`, `DaemonSet`, `ReplicaSet`,
-//! `ReplicationController`, `Job` and OpenShift's `DeploymentConfig`
-//! (`spec.template.spec`), `CronJob` (`spec.jobTemplate.spec.template.spec`).
+//! `ReplicationController`, `Job`, OpenShift's `DeploymentConfig` and Argo's
+//! `Rollout` (`spec.template.spec`), `CronJob` (`spec.jobTemplate.spec.template.spec`).
 //! Containers are `containers`, `initContainers` and `ephemeralContainers`.
 //!
 //! Tests: `src/rules/tests.rs` (through the rules) and the bottom of this file.
@@ -89,6 +89,11 @@ impl<'a> Object<'a> {
             | "ReplicationController"
             | "Job"
             | "DeploymentConfig" => {
+                let t = self.node.at(&["spec", "template"]);
+                (t, t.and_then(|t| t.get("spec")))
+            }
+            // Argo Rollouts' Deployment replacement.
+            "Rollout" if self.api_version.starts_with("argoproj.io/") => {
                 let t = self.node.at(&["spec", "template"]);
                 (t, t.and_then(|t| t.get("spec")))
             }

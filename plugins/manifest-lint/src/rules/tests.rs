@@ -108,6 +108,10 @@ fn every_pod_bearing_kind_and_container_list_is_checked() {
             .iter()
             .map(|k| format!("apiVersion: apps/v1\nkind: {k}\nmetadata: {{name: p}}\nspec:\n  template:\n    spec:\n{}", indent(6))),
     );
+    let docs = docs.chain(std::iter::once(format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {{name: p}}\nspec:\n  template:\n    spec:\n{}",
+        indent(6)
+    )));
     for d in docs {
         let got = rules_reported(&d);
         let n = got.iter().filter(|r| *r == "privileged-container").count();
