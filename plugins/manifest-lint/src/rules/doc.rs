@@ -13,6 +13,8 @@ pub fn markdown() -> String {
     s.push_str("\n## Index\n\n| rule | checkov | level | Kubernetes | Compose |\n| --- | --- | --- | --- | --- |\n");
     for r in all() {
         let k8s = !matches!(r.k8s, Check::None);
+        // The engine's own rules (syntax, repeated keys) apply to every file it reads.
+        let compose = r.compose.is_some() || matches!(r.k8s, Check::Engine);
         let _ = writeln!(
             s,
             "| [`{}`](#{}) | {} | {} | {} | {} |",
@@ -25,7 +27,7 @@ pub fn markdown() -> String {
             },
             r.level.name(),
             if k8s { "yes" } else { "—" },
-            if r.compose.is_some() { "yes" } else { "—" },
+            if compose { "yes" } else { "—" },
         );
     }
     for r in all() {
