@@ -346,11 +346,17 @@ impl MarkedEventReceiver for Builder {
                     duplicates: std::mem::take(&mut self.duplicates),
                 });
             }
-            Event::Scalar(text, style, anchor, _) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 if !self.count(1, pos) {
                     return;
                 }
-                let plain = style == TScalarStyle::Plain;
+                // An explicit core tag decides the type as Kubernetes' decoder does:
+                // `!!bool "true"` is a boolean, `!!str true` a string.
+                let plain = match tag.as_ref().map(|t| t.suffix.as_str()) {
+                    Some("bool" | "int" | "float" | "null") => true,
+                    Some("str") => false,
+                    _ => style == TScalarStyle::Plain,
+                };
                 self.push(
                     Node {
                         pos,
@@ -560,6 +566,14 @@ mod tests {
         assert_eq!(r.get("f").and_then(Node::int), None);
         assert!(r.get("g").is_none());
         assert_eq!(r.get("h").and_then(Node::int), Some(1000));
+    }
+
+    #[test]
+    fn explicit_tags_decide_the_type() {
+        let d = one("a: !!bool \"true\"\nb: !!str true\nc: !!int '0'\n");
+        assert_eq!(d.root.get("a").and_then(Node::bool), Some(true));
+        assert_eq!(d.root.get("b").and_then(Node::bool), None);
+        assert_eq!(d.root.get("c").and_then(Node::int), Some(0));
     }
 
     #[test]

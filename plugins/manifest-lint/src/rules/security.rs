@@ -19,6 +19,7 @@ pub static RULES: &[Rule] = &[
         bad: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: true\n",
             "services:\n  app:\n    image: app:1.0\n    privileged: yes\n",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext: {privileged: !!bool \"true\"}\n",
         ],
         good: &[
             "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: app\n    image: app:1.0\n    securityContext:\n      privileged: false\n",
