@@ -294,12 +294,23 @@ impl Linter {
         let mut hits: Vec<Hit> = Vec::new();
         let mut parsed: Vec<yaml::Parsed> = Vec::with_capacity(texts.len());
         for (i, (path, text)) in texts.iter().enumerate() {
+            // A Helm template is not a manifest until rendered: its values come from
+            // elsewhere, and whether it parses as YAML is luck (`image: "{{ … }}"`
+            // parses, `{{- toYaml … }}` does not). Either way it is skipped.
+            if helm_template(text) {
+                out.skipped.push((
+                    path.clone(),
+                    "a Helm template (lint the output of `helm template`)".into(),
+                ));
+                parsed.push(yaml::Parsed::default());
+                continue;
+            }
             let p = yaml::parse(text);
             if let Some(e) = &p.error {
                 if text.contains("{{") {
                     out.skipped.push((
                         path.clone(),
-                        "a Helm template (lint the output of `helm template`)".into(),
+                        "not YAML and contains `{{`: a template (lint its rendered output)".into(),
                     ));
                     parsed.push(yaml::Parsed::default());
                     continue;
@@ -494,6 +505,21 @@ fn file_hit(id: &str, file: usize, pos: Pos, message: String) -> Hit {
         container: None,
         skips: HashSet::new(),
     }
+}
+
+/// Go template actions that only Helm charts use.
+fn helm_template(text: &str) -> bool {
+    text.contains("{{")
+        && [
+            ".Values",
+            ".Release.",
+            ".Chart.",
+            "include \"",
+            "toYaml",
+            ".Capabilities.",
+        ]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 /// Rules skipped by checkov's annotations: `checkov.io/skip<N>: ID[=reason]`.
@@ -763,6 +789,17 @@ mod tests {
         )]);
         assert!(helm.findings.is_empty(), "{:?}", helm.findings);
         assert_eq!(helm.skipped.len(), 1);
+        // A template that happens to parse is still a template.
+        let parses = POD.replace("image: app:1.0", "image: \"{{ .Values.image }}\"");
+        let helm = lint(&[("templates/pod.yaml", &parses)]);
+        assert!(helm.findings.is_empty(), "{:?}", helm.findings);
+        assert_eq!(helm.skipped.len(), 1);
+        // Argo Workflows' `{{inputs.parameters.x}}` is not Helm: linted.
+        let argo = POD.replace(
+            "image: app:1.0",
+            "image: app:1.0\n    args: [\"{{inputs.parameters.msg}}\"]",
+        );
+        assert!(!lint(&[("wf.yaml", &argo)]).findings.is_empty());
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub static RULES: &[Rule] = &[
         checkov: &[],
         level: Level::Error,
         title: "The file is not valid YAML.",
-        why: "`kubectl apply` refuses it, and no other rule can check what follows the error. (Files that are Helm templates — they contain `{{` — are skipped, not reported: lint the output of `helm template` instead.)",
+        why: "`kubectl apply` refuses it, and no other rule can check what follows the error. (Helm templates, and files that contain `{{`, are skipped, not reported: lint the output of `helm template` instead.)",
         fix: "Fix the syntax at the reported line and column.",
         bad: &["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings\n"],
         good: &["apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n"],
