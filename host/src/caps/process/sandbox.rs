@@ -28,7 +28,8 @@
 //!   holding an empty private `HOME` ([`HOME`]); everything else read-only and empty —
 //!   no workspace unless bound, no home directory, no `/run` (so no Docker socket), no
 //!   `/var`, no gantry state or cache;
-//! - **descriptors**: the command holds stdin, stdout and stderr, nothing else;
+//! - **descriptors and keys**: the command holds stdin, stdout and stderr, nothing
+//!   else, and a new empty session keyring (not gantry's: its keys stay out of reach);
 //! - **environment**: only `HOME`, what [`Sandbox::env`] sets, and `PWD`.
 //!
 //! Directories are bound from descriptors gantry opened itself: the workspace, each
@@ -196,6 +197,8 @@ pub fn setup_failure(report: &StatusReport, stderr: &[u8]) -> String {
 /// documentation. Descriptors handed to it stay open until it is dropped.
 pub struct Sandbox {
     mounts: Vec<Mount>,
+    /// How many of `mounts` are the defaults of [`Sandbox::new`] (not described).
+    defaults: usize,
     fds: Vec<OwnedFd>,
     env: Vec<(String, String)>,
     network: bool,
@@ -237,6 +240,11 @@ impl Sandbox {
         mounts.push(Mount::Proc {
             at: b"/proc".to_vec(),
         });
+        // The descriptions of the host's keys its uid may view (the keys themselves are
+        // out of reach: the sandbox has its own session keyring).
+        mounts.push(Mount::HideFile {
+            at: b"/proc/keys".to_vec(),
+        });
         mounts.push(Mount::Dev {
             at: b"/dev".to_vec(),
         });
@@ -260,6 +268,7 @@ impl Sandbox {
             at: b"/etc/mtab".to_vec(),
         });
         Sandbox {
+            defaults: mounts.len(),
             mounts,
             fds: Vec::new(),
             env: Vec::new(),
@@ -419,7 +428,7 @@ impl Sandbox {
     /// (descriptors as the paths they are shown at).
     pub fn describe(&self) -> Vec<String> {
         let shown = |at: &[u8]| String::from_utf8_lossy(at).into_owned();
-        self.mounts
+        self.mounts[self.defaults..]
             .iter()
             .filter_map(|m| match m {
                 Mount::Fd {

@@ -22,8 +22,8 @@
 //!    new root on a tmpfs (see [`Mount`]), enters it with `pivot_root` and detaches the
 //!    host's tree, sets the hostname, brings up loopback, forbids further user
 //!    namespaces (`user.max_user_namespaces = 0` in the sandbox's user namespace),
-//!    drops every capability, becomes non-dumpable, closes every descriptor it does not
-//!    need, forks the command, reaps whatever is reparented to it and, when the command
+//!    drops every capability, becomes non-dumpable, joins a new empty session keyring,
+//!    closes every descriptor it does not need, forks the command, reaps whatever is reparented to it and, when the command
 //!    ends, reports its status and exits — which makes the kernel kill everything else
 //!    in the namespace.
 //! 3. **the command** (PID 2): `setsid`, enters its working directory through a
@@ -439,6 +439,7 @@ fn init(
     drop_privileges()?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .map_err(|e| format!("PR_SET_DUMPABLE failed: {}", io(e)))?;
+    new_session_keyring()?;
     close_others(&[status.0.as_raw_fd(), alive.as_raw_fd(), cwd.as_raw_fd()])?;
 
     let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -490,6 +491,34 @@ fn init(
     };
     // PID 1 ends: the kernel kills whatever the command left in the namespace.
     exit_now(code)
+}
+
+/// Leaves the session keyring inherited from gantry for a new, empty one. A session
+/// keyring is inherited across `fork`, `execve` and user namespaces alike: without this,
+/// the command could read every key gantry's session holds (login or CI credentials)
+/// with `keyctl`. Keys of the old one stay out of reach: their owner's permissions
+/// are only to view them, and possession is gone. A kernel without keys (`ENOSYS`) has
+/// nothing to leak.
+fn new_session_keyring() -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) takes no pointer but the null
+    // name, which asks for a new anonymous keyring; it touches no memory of ours.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(format!(
+                "cannot give the sandbox its own session keyring: {e}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The command, PID 2. Returns only if `execve` failed.
