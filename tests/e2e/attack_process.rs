@@ -1403,6 +1403,11 @@ fn processes_and_descriptors_of_the_host_are_out_of_reach() {
     } else {
         101
     };
+    let (add_key, keyctl) = if cfg!(target_arch = "aarch64") {
+        (217, 219)
+    } else {
+        (248, 250)
+    };
     let me = std::process::id();
     // The descriptors first, before any redirection makes the shell keep a copy of
     // one (dash saves a redirected descriptor above 9 while the command runs).
@@ -1423,6 +1428,8 @@ fn processes_and_descriptors_of_the_host_are_out_of_reach() {
          p run ls /run; \
          p var ls /var/run/docker.sock; \
          p tty sh -c ': </dev/tty'; \
+         perl -e 'my ($t, $d) = (q(user), q(gantry-test-key)); my $r = syscall({keyctl}, 10, -3, $t, $d, 0); $r < 0 and print qq(keyring:NOKEY:$!\\n) or print qq(keyring:FOUND\\n)'; \
+         echo keys:$(grep -c gantry-test-key /proc/keys); \
          kill -9 -1; sleep 0.1; echo init:$(ls /proc | grep -cx 1); echo done"
     );
     let mut p = String::from("[pipeline]\nname = \"reach\"\n\n");
@@ -1435,16 +1442,29 @@ fn processes_and_descriptors_of_the_host_are_out_of_reach() {
     ));
     ws.write("pipeline.toml", &p);
     // gantry started with fd 9 open (not close-on-exec) on a file outside the workspace,
-    // as a careless parent process would leave it.
+    // as a careless parent process would leave it, and with a key in its session
+    // keyring (as a login or CI agent leaves credentials there).
     let mut leak = ws.command(&["run"]);
     let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = leak
         .get_envs()
         .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
         .collect();
-    let mut cmd = std::process::Command::new("sh");
-    cmd.args(["-c", "exec 9<\"$1\"; exec \"$0\" run", GANTRY])
-        .arg(&outside)
-        .current_dir(&ws.root);
+    let with_key = format!(
+        "my $n = q(gantry-test-session); syscall({keyctl}, 1, $n) >= 0 or die qq(join: $!); \
+         my ($t, $d, $v) = (q(user), q(gantry-test-key), q(TOPSECRET)); \
+         syscall({add_key}, $t, $d, $v, 9, -3) >= 0 or die qq(add_key: $!); exec @ARGV"
+    );
+    let mut cmd = std::process::Command::new("perl");
+    cmd.args([
+        "-e",
+        &with_key,
+        "sh",
+        "-c",
+        "exec 9<\"$1\"; exec \"$0\" run",
+        GANTRY,
+    ])
+    .arg(&outside)
+    .current_dir(&ws.root);
     for (k, v) in envs {
         match v {
             Some(v) => cmd.env(k, v),
@@ -1507,6 +1527,10 @@ fn processes_and_descriptors_of_the_host_are_out_of_reach() {
     assert_eq!(get("kill1"), "DONE", "{out}");
     assert_eq!(get("init"), "1", "{out}");
     assert!(!out.contains("LEAKED CONTENT"), "{out}");
+    // Not gantry's session keyring, nor the names of its keys.
+    assert_eq!(get("keyring"), "NOKEY:Required key not available", "{out}");
+    assert_eq!(get("keys"), "0", "{out}");
+    assert!(!out.contains("TOPSECRET"), "{out}");
     assert_eq!(result(&r, "after"), "ok:0:after");
     let _ = std::fs::remove_file(&outside);
 }
