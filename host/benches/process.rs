@@ -8,10 +8,11 @@
 //!    the sandbox;
 //! 2. sandboxed as the broker does it: the default [`Sandbox`], the workspace bound
 //!    read-only from a descriptor, one write grant read-write, `.gantry` hidden, the
-//!    environment and working directory set, bwrap's JSON status read back.
+//!    environment and working directory set, the status read back: gantry's own
+//!    sandbox (this binary re-executed as the helper, namespaces, mounts, PID 1).
 //!
 //! The difference is what every granted command now costs. `GANTRY_BENCH_RUNS` sets N
-//! (default 50). Needs bubblewrap; prints why not and exits 0 without it.
+//! (default 50). Needs user namespaces; prints why not and exits 0 without them.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
@@ -35,6 +36,9 @@ fn open_dir(p: &Path) -> OwnedFd {
 }
 
 fn main() {
+    // This binary is the helper of the sandboxes it starts (`/proc/self/exe`), as
+    // `gantry` is.
+    sandbox::helper::main_if_requested();
     let runs: usize = std::env::var("GANTRY_BENCH_RUNS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -43,7 +47,6 @@ fn main() {
         println!("SKIPPED: {why}");
         return;
     }
-    let bwrap = sandbox::locate(None).expect("bwrap");
     let ws = std::env::temp_dir().join(format!("gantry-bench-process-{}", std::process::id()));
     std::fs::create_dir_all(ws.join("dist")).expect("mkdir");
     std::fs::create_dir_all(ws.join(".gantry/runs")).expect("mkdir");
@@ -64,21 +67,21 @@ fn main() {
         plain.push(t.elapsed());
 
         let t = Instant::now();
-        let mut sb = Sandbox::new(bwrap.clone());
+        let mut sb = Sandbox::new();
         sb.read_only(open_dir(&ws), &ws);
         sb.writable(open_dir(&ws.join("dist")), &ws.join("dist"));
         sb.hide(&ws.join(".gantry"));
         sb.env("PATH", "/usr/bin:/bin");
         sb.chdir(&ws);
         let mut pipe = StatusPipe::new().expect("pipe");
-        let mut cmd = sb.command(truth, "true", &[], &pipe);
+        let mut cmd = sb.command(truth, "true", &[], &pipe).expect("plan");
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .expect("spawn bwrap");
+            .expect("spawn the sandbox");
         pipe.spawned();
         let status = child.wait().expect("wait");
         let report = pipe.finish();
@@ -90,6 +93,6 @@ fn main() {
     println!("| `true`, median of {runs} | per command |");
     println!("| --- | ---: |");
     println!("| spawn + wait, unsandboxed | {} |", fmt(p));
-    println!("| in the broker's bubblewrap sandbox | {} |", fmt(b));
+    println!("| in the broker's sandbox | {} |", fmt(b));
     println!("| cost of the sandbox | {} |", fmt(b.saturating_sub(p)));
 }

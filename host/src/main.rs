@@ -3,6 +3,11 @@
 use clap::Parser;
 
 fn main() {
+    // First of all, before tracing, tokio or any thread starts: `gantry` re-executed as
+    // the process sandbox's helper builds a sandbox and never returns here (it needs a
+    // single-threaded process to create namespaces).
+    #[cfg(target_os = "linux")]
+    gantry::caps::process::sandbox::helper::main_if_requested();
     // Behave like other command-line tools when stdout is closed early (`| head`).
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe {

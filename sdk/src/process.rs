@@ -7,10 +7,10 @@
 //! its timeout. Anything outside the grant is [`Error::Denied`] with the host's
 //! explanation, which names the grant that would allow it — pass it on with `?`.
 //!
-//! The command runs in an OS sandbox (bubblewrap): it sees the workspace read-only
-//! (the stage's `grants.fs.write` directories writable, unless the grant is
-//! `read-only`), the system directories and the host directories the grant's `read`
-//! names, and no network unless the grant says `network = true`. A command ended by
+//! The command runs in the host's OS sandbox (gantry's own, from Linux namespaces): it
+//! sees the workspace read-only (the stage's `grants.fs.write` directories writable,
+//! unless the grant is `read-only`), the system directories and the host directories
+//! the grant's `read` names, and no network unless the grant says `network = true`. A command ended by
 //! signal N reports status 128 + N; one the host killed (timeout) reports none.
 //!
 //! ```no_run

@@ -7,12 +7,17 @@
 //! outside the grants changes. The positive controls show that granted commands run,
 //! with a scrubbed environment, are journaled, and are planned (not run) in dry-run.
 //!
-//! Then what a granted command does once it runs (issue 13): every command runs in an
-//! OS sandbox (bubblewrap), so a plugin that plants `core.fsmonitor` in a `.git/config`
-//! it may write gets its code run only inside that sandbox — read-only workspace,
-//! writes only where `grants.fs.write` allows (nowhere for a `read-only` grant), no
-//! network, no `/etc/shadow`, no `$HOME`, no run records, no capabilities as root,
-//! nothing alive after the call; and without bubblewrap nothing runs at all.
+//! Then what a granted command does once it runs (issue 13): every command runs in
+//! gantry's own OS sandbox (Linux namespaces, `host/src/caps/process/sandbox`), so a
+//! plugin that plants `core.fsmonitor` in a `.git/config` it may write gets its code
+//! run only inside that sandbox — read-only workspace, writes only where
+//! `grants.fs.write` allows (nowhere for a `read-only` grant), no network, no
+//! `/etc/shadow`, no `$HOME`, no run records, no capabilities as root, nothing alive
+//! after the call. From inside, as root, the code tries to undo the sandbox: remount,
+//! unmount covers, nested user namespaces, `pivot_root`/`chroot`, kernel knobs,
+//! `ptrace` and `/proc` of PID 1, signals to the host, descriptors leaked into gantry,
+//! writes through `/proc/self/fd`, the terminal (`TIOCSTI`), a fork bomb. On a machine
+//! without user namespaces nothing runs at all, and `gantry check` says why.
 //!
 //! Time is only a hang watchdog here ([`gantry_within`]): assertions are on statuses,
 //! outputs and the host's log lines.
@@ -70,6 +75,35 @@ fn gantry_within(ws: &Workspace, args: &[&str], env: &[(&str, &str)], limit: Dur
                 .args(["-KILL", &pid.to_string()])
                 .status();
             panic!("gantry {args:?} hung for more than {limit:?}");
+        }
+    }
+}
+
+/// Runs a command the test built (gantry under `sh`, `unshare` or `script`) with the
+/// same hang watchdog as [`gantry_within`].
+fn output_within(mut cmd: std::process::Command, limit: Duration) -> Run {
+    let root = cmd
+        .get_current_dir()
+        .map(Path::to_path_buf)
+        .expect("the command runs in the workspace");
+    let child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => Run::from_output(out.expect("wait for the command"), &root),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("{cmd:?} hung for more than {limit:?}");
         }
     }
 }
@@ -1094,7 +1128,7 @@ fn host_secrets_home_records_and_privileges_are_out_of_reach() {
     ws.write("src/lib.rs", "");
     let root = ws.root.display().to_string();
     let script = format!(
-        "cat /etc/shadow || echo SHADOW-REFUSED; ls -A $HOME; echo HOME=$HOME; ls -A /root /home 2>&1 | head -3; test -e /run/docker.sock || test -e /var/run/docker.sock && echo DOCKER || echo NODOCKER; ls -A {root}/.gantry/runs 2>/dev/null | head -1; echo RECORDS-EMPTY; grep CapEff /proc/self/status; mount -o remount,rw {root} && echo REMOUNTED; touch {root}/src/x && echo WROTE || echo RO; unshare -r true && echo USERNS || echo NOUSERNS; echo done"
+        "cat /etc/shadow || echo SHADOW-REFUSED; ls -A $HOME; echo HOME=$HOME; ls -A /root /home 2>&1 | head -3; test -e /run/docker.sock || test -e /var/run/docker.sock && echo DOCKER || echo NODOCKER; ls -A {root}/.gantry/ 2>/dev/null | grep -q . && echo RECORDS-SHOWN || echo RECORDS-EMPTY; grep CapEff /proc/self/status; mount -o remount,rw {root} && echo REMOUNTED; touch {root}/src/x && echo WROTE || echo RO; unshare -r true && echo USERNS || echo NOUSERNS; echo done"
     );
     let mut p = String::from("[pipeline]\nname = \"reach\"\n\n");
     // An earlier stage leaves records behind in `.gantry/runs` (this run's own).
@@ -1122,8 +1156,8 @@ fn host_secrets_home_records_and_privileges_are_out_of_reach() {
     assert!(!out.contains("root:"), "{out}");
     assert!(lines.contains(&"HOME=/tmp/home"), "{out}");
     assert!(lines.contains(&"NODOCKER"), "{out}");
-    // `.gantry` (a link to the records outside the workspace) leads nowhere: nothing
-    // of the runs is listed.
+    // The records live outside the workspace (`.gantry` is a link to gantry's state
+    // directory, which the sandbox does not show): nothing is listed there.
     let records = out
         .lines()
         .skip_while(|l| !l.starts_with("NODOCKER"))
@@ -1183,60 +1217,463 @@ fn extra_host_directories_are_read_only() {
     let _ = std::fs::remove_dir_all(&tool);
 }
 
-/// Without a working bubblewrap nothing runs unsandboxed: the call fails with one
-/// sentence saying what to install (audited), and `gantry check` reports it for a
-/// pipeline with process grants.
+/// `sh -c SCRIPT` as a granted command of stage `name`, with `extra` TOML lines for
+/// the stage (grants, timeout).
+fn sh_stage(pp: &str, name: &str, script: &str, grant_extra: &str, extra: &str) -> String {
+    let script = script.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        "[stage.{name}]\nplugin = \"{pp}\"\nwith = {{ program = \"sh\", args = [\"-c\", \"{script}\"] }}\n{extra}grants.process = [{{ cmd = \"sh\", args = [\"-c\", \"{script}\"]{grant_extra} }}]\n\n"
+    )
+}
+
+/// The `NAME:…` lines of a probe script's output, by name.
+fn probes(out: &str) -> std::collections::BTreeMap<String, String> {
+    out.lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Shell function of the probe scripts: `p NAME CMD…` runs CMD and prints `NAME:DONE`
+/// or `NAME:REFUSED:<its error>`; `NAME:MISSING` when CMD is not installed, so that a
+/// missing tool can never pass for a refusal.
+const PROBE_FN: &str = "PATH=$PATH:/usr/sbin:/sbin; p() { n=$1; shift; if ! command -v \"$1\" >/dev/null; then echo $n:MISSING; elif \"$@\" >/tmp/o 2>&1; then echo $n:DONE; else echo $n:REFUSED:$(tr '\\n' ' ' </tmp/o | head -c 300); fi; }";
+
+/// Root inside the sandbox (gantry runs as root on CI) tries to undo it: remount the
+/// workspace or a write grant's parent writable, unmount covers, mount over `/tmp`,
+/// create nested user namespaces (which needs no privilege at all), `pivot_root`,
+/// `chroot`, kernel knobs, the hostname, writes through `/proc/self/fd` of a read-only
+/// file. Each is refused by the kernel, with the kernel's reason; the one write grant
+/// is the positive control.
 #[test]
-fn without_bubblewrap_nothing_runs_and_check_says_what_to_install() {
+fn root_inside_cannot_undo_the_sandbox() {
     let pp = pinned(plugins::PROC_PROBE);
     let ws = Workspace::new(GANTRY);
-    // A "bwrap" that cannot create namespaces, as on a machine that forbids them.
-    ws.write(
-        "fake-bwrap",
-        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
+    ws.write("src/lib.rs", "// source\n");
+    ws.write("out/dist/keep", "");
+    let tool = ws.root.with_extension("tool");
+    std::fs::create_dir_all(tool.join(".ssh")).expect("mkdir tool");
+    std::fs::write(tool.join(".ssh/id_ed25519"), "PRIVATE KEY\n").expect("write");
+    std::fs::write(tool.join("credentials.toml"), "token = \"secret-value\"\n").expect("write");
+    let root = ws.root.display().to_string();
+    let t = tool.display().to_string();
+    let script = format!(
+        "{PROBE_FN}; mkdir -p /tmp/x; exec 3< {root}/src/lib.rs; \
+         p remount-ws mount -o remount,bind,rw {root}; \
+         p remount-parent mount -o remount,bind,rw {root}/out; \
+         p remount-root mount -o remount,rw /; \
+         p mount-tmpfs mount -t tmpfs none /tmp/x; \
+         p bind-rw mount --bind {root}/out/dist {root}/src; \
+         p umount-dir umount {t}/.ssh; \
+         p umount-lazy umount -l {t}/.ssh; \
+         p umount-file umount {t}/credentials.toml; \
+         p umount-ws umount -l {root}; \
+         p userns unshare -U true; \
+         p userns-root unshare -r true; \
+         p mountns unshare -m true; \
+         p pivot pivot_root /tmp /tmp/x; \
+         p chroot chroot / true; \
+         p sysctl sh -c 'echo 100 > /proc/sys/user/max_user_namespaces'; \
+         p hostname hostname evil; \
+         p write-ws touch {root}/src/new; \
+         p write-parent touch {root}/out/new; \
+         p fd-write sh -c 'echo pwned > /proc/self/fd/3'; \
+         p devfd-write sh -c 'echo pwned > /dev/fd/3'; \
+         p cred-write sh -c 'echo x > {t}/credentials.toml'; \
+         p ssh-write touch {t}/.ssh/new; \
+         p write-grant touch {root}/out/dist/new; \
+         echo cred:$(cat {t}/credentials.toml | wc -c); echo ssh:$(ls -A {t}/.ssh | wc -l); \
+         echo host:$(hostname); echo done"
     );
-    std::fs::set_permissions(
-        ws.path("fake-bwrap"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .expect("chmod");
-    let mut p = String::from("[pipeline]\nname = \"no-bwrap\"\n\n");
-    p.push_str(&stage(
+    let mut p = String::from("[pipeline]\nname = \"undo\"\n\n");
+    p.push_str(&sh_stage(
         &pp,
-        "touch",
-        r#"program = "touch", args = ["made"]"#,
-        r#"[{ cmd = "touch", args = ["made"] }]"#,
+        "undo",
+        &script,
+        &format!(", read = [\"{t}\"]"),
+        "grants.fs.write = [\"out/dist\"]\n",
     ));
     ws.write("pipeline.toml", &p);
-    let fake = ws.path("fake-bwrap").display().to_string();
-    for (bwrap, says) in [
-        ("/nonexistent/bwrap", "is not an executable file"),
-        (fake.as_str(), "No permissions to create new namespace"),
-    ] {
-        let env = [("GANTRY_BWRAP", bwrap)];
-        let r = gantry_within(&ws, &["run"], &env, Duration::from_secs(120));
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let res = result(&r, "touch");
-        assert!(res.starts_with("err:"), "failed, not denied: {res}");
-        assert!(res.contains("install bubblewrap"), "{res}");
-        assert!(res.contains(says), "{res}");
-        assert!(!ws.path("made").exists(), "ran unsandboxed");
-        let audit = denials(&r, "touch");
-        assert_eq!(audit.len(), 1, "{audit:#?}");
+    let before = snapshot(&ws.root);
+    let tool_before = snapshot(&tool);
+    let r = gantry_within(&ws, &["run"], &[], Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = r.output("undo", "stdout");
+    assert!(
+        out.ends_with("done\n"),
+        "{out}\n{}\n{}",
+        r.output("undo", "result"),
+        r.output("undo", "stderr")
+    );
+    let got = probes(&out);
+    let refused_with = |name: &str, why: &[&str]| {
+        let v = got
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing:\n{out}"));
         assert!(
-            audit[0]["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("install bubblewrap"),
-            "{audit:#?}"
+            v.starts_with("REFUSED:"),
+            "{name} was not refused: {v}\n{out}"
         );
-
-        let c = gantry_within(&ws, &["check"], &env, Duration::from_secs(120));
-        assert_ne!(c.code, 0, "check passes without a sandbox:\n{}", c.stderr);
-        assert!(c.stderr.contains("install bubblewrap"), "{}", c.stderr);
-        assert!(c.stderr.contains("stage `touch`"), "{}", c.stderr);
+        assert!(
+            why.iter().any(|w| v.contains(w)),
+            "{name}: refused for another reason than {why:?}: {v}"
+        );
+    };
+    // No capability: mount(2) and umount(2) answer EPERM, which util-linux prints as
+    // "permission denied" or "must be superuser".
+    let eperm = [
+        "ermission denied",
+        "Operation not permitted",
+        "must be superuser",
+        "must be root",
+    ];
+    for name in [
+        "remount-ws",
+        "remount-parent",
+        "remount-root",
+        "mount-tmpfs",
+        "bind-rw",
+        "umount-dir",
+        "umount-lazy",
+        "umount-file",
+        "umount-ws",
+        "mountns",
+        "pivot",
+        "chroot",
+        "hostname",
+    ] {
+        refused_with(name, &eperm);
     }
-    // The same pipeline with the real bubblewrap: check passes, the command runs.
+    // A user namespace needs no privilege at all: only the sandbox's limit refuses it.
+    for name in ["userns", "userns-root"] {
+        refused_with(name, &["No space left on device"]);
+    }
+    for name in [
+        "sysctl",
+        "write-ws",
+        "write-parent",
+        "fd-write",
+        "devfd-write",
+        "cred-write",
+        "ssh-write",
+    ] {
+        refused_with(name, &["Read-only file system"]);
+    }
+    assert_eq!(
+        got.get("write-grant").map(String::as_str),
+        Some("DONE"),
+        "{out}"
+    );
+    // The covers held: an empty credentials file, an empty `.ssh`.
+    assert_eq!(got.get("cred").map(String::as_str), Some("0"), "{out}");
+    assert_eq!(got.get("ssh").map(String::as_str), Some("0"), "{out}");
+    assert_eq!(
+        got.get("host").map(String::as_str),
+        Some("gantry-sandbox"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("secret-value") && !out.contains("PRIVATE KEY"),
+        "{out}"
+    );
+
+    // On the host: only the write grant changed.
+    assert!(ws.path("out/dist/new").exists());
+    std::fs::remove_file(ws.path("out/dist/new")).expect("rm");
+    assert_eq!(snapshot(&ws.root), before, "the workspace changed");
+    assert_eq!(snapshot(&tool), tool_before, "the read directory changed");
+    let _ = std::fs::remove_dir_all(&tool);
+}
+
+/// What the command can find of the processes and descriptors around it: it is PID 2
+/// of its own namespace, in its own session; PID 1 (the sandbox's init) is neither
+/// traceable nor readable through `/proc/1`, and ignores its signals; nothing outside
+/// the namespace exists for it (not the test, not gantry: `kill -9 -1` reaches nothing
+/// of the host); it holds stdin, stdout and stderr only — not even a descriptor that
+/// whoever started gantry leaked into it (fd 9 here, open on a file outside the
+/// workspace); `/run`, `/var` and the Docker socket are not there.
+#[test]
+fn processes_and_descriptors_of_the_host_are_out_of_reach() {
+    let pp = pinned(plugins::PROC_PROBE);
+    let ws = Workspace::new(GANTRY);
+    let outside = ws.root.with_extension("leak");
+    std::fs::write(&outside, "LEAKED CONTENT\n").expect("write outside");
+    let ptrace = if cfg!(target_arch = "aarch64") {
+        117
+    } else {
+        101
+    };
+    let (add_key, keyctl) = if cfg!(target_arch = "aarch64") {
+        (217, 219)
+    } else {
+        (248, 250)
+    };
+    let me = std::process::id();
+    // The descriptors first, before any redirection makes the shell keep a copy of
+    // one (dash saves a redirected descriptor above 9 while the command runs).
+    let script = format!(
+        "echo fds-begin; ls /proc/$$/fd; echo fds-end; {PROBE_FN}; \
+         read -r pid comm state ppid pgrp sid rest < /proc/self/stat; echo self:PID=$pid SID=$sid; \
+         echo pids:$(ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '); \
+         p fd9 cat /proc/self/fd/9; \
+         p root1 ls /proc/1/root/; \
+         p cwd1 ls /proc/1/cwd/; \
+         p fd1 readlink -v /proc/1/fd/0; \
+         p fdw1 sh -c 'for f in $(ls /proc/1/fd); do echo X 0 > /proc/1/fd/$f || exit 1; done'; \
+         p environ1 cat /proc/1/environ; \
+         p mem1 dd if=/proc/1/mem of=/dev/null bs=1 count=1; \
+         p ptrace1 perl -e '$!=0; syscall({ptrace}, 16, 1, 0, 0) == 0 or die qq($!\\n)'; \
+         p kill1 kill -9 1; \
+         p host kill -0 {me}; \
+         p run ls /run; \
+         p var ls /var/run/docker.sock; \
+         p tty sh -c ': </dev/tty'; \
+         perl -e 'my ($t, $d) = (q(user), q(gantry-test-key)); my $r = syscall({keyctl}, 10, -3, $t, $d, 0); $r < 0 and print qq(keyring:NOKEY:$!\\n) or print qq(keyring:FOUND\\n)'; \
+         echo keys:$(grep -c gantry-test-key /proc/keys); \
+         kill -9 -1; sleep 0.1; echo init:$(ls /proc | grep -cx 1); echo done"
+    );
+    let mut p = String::from("[pipeline]\nname = \"reach\"\n\n");
+    // A stage timeout well below the watchdog's: a sandbox whose init could be traced
+    // (and so stopped) would hang the command until then.
+    p.push_str(&sh_stage(&pp, "look", &script, "", "timeout = \"1m\"\n"));
+    // gantry goes on: a later stage runs after the command's `kill -9 -1`.
+    p.push_str(&format!(
+        "[stage.after]\nplugin = \"{pp}\"\nneeds = [\"look\"]\nwith = {{ program = \"echo\", args = [\"after\"] }}\ngrants.process = [{{ cmd = \"echo\", args = [\"after\"] }}]\n"
+    ));
+    ws.write("pipeline.toml", &p);
+    // gantry started with fd 9 open (not close-on-exec) on a file outside the workspace,
+    // as a careless parent process would leave it, and with a key in its session
+    // keyring (as a login or CI agent leaves credentials there).
+    let mut leak = ws.command(&["run"]);
+    let envs: Vec<(std::ffi::OsString, Option<std::ffi::OsString>)> = leak
+        .get_envs()
+        .map(|(k, v)| (k.to_os_string(), v.map(|v| v.to_os_string())))
+        .collect();
+    let with_key = format!(
+        "my $n = q(gantry-test-session); syscall({keyctl}, 1, $n) >= 0 or die qq(join: $!); \
+         my ($t, $d, $v) = (q(user), q(gantry-test-key), q(TOPSECRET)); \
+         syscall({add_key}, $t, $d, $v, 9, -3) >= 0 or die qq(add_key: $!); exec @ARGV"
+    );
+    let mut cmd = std::process::Command::new("perl");
+    cmd.args([
+        "-e",
+        &with_key,
+        "sh",
+        "-c",
+        "exec 9<\"$1\"; exec \"$0\" run",
+        GANTRY,
+    ])
+    .arg(&outside)
+    .current_dir(&ws.root);
+    for (k, v) in envs {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    leak = cmd;
+    let r = output_within(leak, Duration::from_secs(180));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = r.output("look", "stdout");
+    assert!(
+        out.ends_with("done\n"),
+        "{out}\n{}\n{}",
+        r.output("look", "result"),
+        r.output("look", "stderr")
+    );
+    let got = probes(&out);
+    let get = |k: &str| got.get(k).cloned().unwrap_or_else(|| panic!("{k}:\n{out}"));
+    assert_eq!(
+        get("self"),
+        "PID=2 SID=2",
+        "PID 2, leader of its own session"
+    );
+    let pids: Vec<u32> = get("pids")
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert_eq!(pids.first(), Some(&1), "{out}");
+    assert!(
+        pids.iter().all(|p| *p < 100),
+        "only the sandbox's own processes are visible: {pids:?}"
+    );
+    let fds: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "fds-begin")
+        .skip(1)
+        .take_while(|l| *l != "fds-end")
+        .collect();
+    assert_eq!(fds, ["0", "1", "2"], "no descriptor but stdio:\n{out}");
+    let refused = |name: &str, why: &str| {
+        let v = get(name);
+        assert!(
+            v.starts_with("REFUSED:") && v.contains(why),
+            "{name}: expected a refusal with {why:?}: {v}\n{out}"
+        );
+    };
+    refused("fd9", "No such file or directory");
+    // (`/proc/1/fd` may list numbers to the same uid; none of them can be followed,
+    // so the command cannot write to init's status pipe.)
+    for name in ["root1", "cwd1", "fd1", "fdw1", "environ1", "mem1"] {
+        refused(name, "ermission denied");
+    }
+    refused("ptrace1", "Operation not permitted");
+    refused("host", "No such process");
+    refused("run", "No such file or directory");
+    refused("var", "No such file or directory");
+    refused("tty", "No such device or address");
+    // SIGKILL from inside does not end PID 1 (the kernel protects a namespace's init),
+    // and the command got to its end.
+    assert_eq!(get("kill1"), "DONE", "{out}");
+    assert_eq!(get("init"), "1", "{out}");
+    assert!(!out.contains("LEAKED CONTENT"), "{out}");
+    // Not gantry's session keyring, nor the names of its keys.
+    assert_eq!(get("keyring"), "NOKEY:Required key not available", "{out}");
+    assert_eq!(get("keys"), "0", "{out}");
+    assert!(!out.contains("TOPSECRET"), "{out}");
+    assert_eq!(result(&r, "after"), "ok:0:after");
+    let _ = std::fs::remove_file(&outside);
+}
+
+/// With gantry in a terminal (as when a developer runs it), the command has none: it
+/// is in a new session, so `/dev/tty` does not open and `TIOCSTI` cannot push a
+/// command line into the developer's shell. `script` gives gantry the terminal; the
+/// control shows that, outside the sandbox, the same check finds one.
+#[test]
+fn a_command_cannot_reach_gantrys_terminal() {
+    let pp = pinned(plugins::PROC_PROBE);
+    let ws = Workspace::new(GANTRY);
+    let inject = "perl -e 'open(my $t, q(+<), q(/dev/tty)) or die qq(NOTTY:$!\\n); my $c = q(x); ioctl($t, 0x5412, $c) or die qq(TIOCSTI:$!\\n); print qq(INJECTED\\n)'";
+    let mut p = String::from("[pipeline]\nname = \"tty\"\n\n");
+    p.push_str(&sh_stage(
+        &pp,
+        "inject",
+        &format!("{inject} 2>&1; echo done"),
+        "",
+        "",
+    ));
+    ws.write("pipeline.toml", &p);
+    let script = |cmd: &str| {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", cmd, "/dev/null"]).current_dir(&ws.root);
+        for (k, v) in ws.command(&[]).get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        output_within(c, Duration::from_secs(180))
+    };
+    let control = script("sh -c ': </dev/tty && echo HAVE-TTY'");
+    assert!(
+        control.stdout.contains("HAVE-TTY"),
+        "`script` (util-linux) must give its command a controlling terminal: {}\n{}",
+        control.stdout,
+        control.stderr
+    );
+    let r = script(&format!("'{GANTRY}' run"));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let got = r.output("inject", "stdout");
+    assert_eq!(got, "NOTTY:No such device or address\ndone\n");
+}
+
+/// A fork bomb (bounded here at 2047 processes, to spare the machine the tests share)
+/// is ended with everything it started by the command's timeout: the whole PID
+/// namespace is killed. There is no limit on the number of processes (no cgroup).
+#[test]
+fn a_fork_bomb_ends_with_its_timeout() {
+    let pp = pinned(plugins::PROC_PROBE);
+    let ws = Workspace::new(GANTRY);
+    let bomb = "b() { if [ $1 -lt 10 ]; then b $(($1+1)) & b $(($1+1)) & fi; sleep 93.1415; }; b 0";
+    let mut p = String::from("[pipeline]\nname = \"bomb\"\n\n");
+    p.push_str(&sh_stage(&pp, "bomb", bomb, ", timeout = \"3s\"", ""));
+    p.push_str(&format!(
+        "[stage.after]\nplugin = \"{pp}\"\nneeds = [\"bomb\"]\nwith = {{ program = \"echo\", args = [\"after\"] }}\ngrants.process = [{{ cmd = \"echo\", args = [\"after\"] }}]\n"
+    ));
+    ws.write("pipeline.toml", &p);
+    let r = gantry_within(&ws, &["run"], &[], Duration::from_secs(120));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.output("bomb", "timed-out"), "true");
+    assert_eq!(result(&r, "bomb"), "ok:none:");
+    assert_eq!(alive_with("sleep 93.1415"), Vec::<String>::new());
+    assert_eq!(result(&r, "after"), "ok:0:after");
+}
+
+/// On a machine that cannot make the sandbox, nothing runs unsandboxed: the call fails
+/// with one sentence saying what is missing and how to allow it (audited), and `gantry
+/// check` reports it for a pipeline with process grants. Simulated for real: gantry
+/// runs inside a user namespace whose `user.max_user_namespaces` is 0, so the kernel
+/// refuses the sandbox's own user namespace.
+#[test]
+fn without_user_namespaces_nothing_runs_and_check_says_why() {
+    let pp = pinned(plugins::PROC_PROBE);
+    let ws = Workspace::new(GANTRY);
+    let mut p = String::from("[pipeline]\nname = \"no-userns\"\n\n");
+    p.push_str(
+        &stage(
+            &pp,
+            "touch",
+            r#"program = "touch", args = ["out/made"]"#,
+            r#"[{ cmd = "touch", args = ["out/made"] }]"#,
+        )
+        .replace(
+            "grants.process",
+            "grants.fs.write = [\"out\"]\ngrants.process",
+        ),
+    );
+    ws.write("pipeline.toml", &p);
+    ws.write("out/keep", "");
+    let confined = |args: &[&str]| {
+        let mut c = std::process::Command::new("unshare");
+        c.args([
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" \"$@\"",
+            GANTRY,
+        ])
+        .args(args)
+        .current_dir(&ws.root);
+        for (k, v) in ws.command(&[]).get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        output_within(c, Duration::from_secs(180))
+    };
+    let why = "user namespaces are disabled on this machine (`user.max_user_namespaces` is 0); allow them with `sysctl -w user.max_user_namespaces=15000`";
+    let r = confined(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let res = result(&r, "touch");
+    assert!(res.starts_with("err:"), "failed, not denied: {res}");
+    assert!(res.contains(why), "{res}");
+    assert!(
+        res.contains("gantry never runs a host command outside its sandbox"),
+        "{res}"
+    );
+    assert!(!ws.path("out/made").exists(), "ran unsandboxed");
+    let audit = denials(&r, "touch");
+    assert_eq!(audit.len(), 1, "{audit:#?}");
+    assert!(
+        audit[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(why),
+        "{audit:#?}"
+    );
+
+    let c = confined(&["check"]);
+    assert_ne!(c.code, 0, "check passes without a sandbox:\n{}", c.stderr);
+    assert!(c.stderr.contains(why), "{}", c.stderr);
+    assert!(c.stderr.contains("stage `touch`"), "{}", c.stderr);
+
+    // The same pipeline where user namespaces work: check passes, the command runs.
     let c = ws.gantry(&["check"]);
     assert_eq!(c.code, 0, "{}", c.stderr);
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(result(&r, "touch"), "ok:0:");
+    assert!(ws.path("out/made").exists());
 }

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! A granted command runs on the host, outside the wasm sandbox — so in an OS sandbox
-//! of its own ([`sandbox`], bubblewrap): argument globs cannot make a tool safe when
+//! of its own ([`sandbox`], built by gantry from Linux namespaces): argument globs cannot make a tool safe when
 //! it reads configuration the plugin may have written (`core.fsmonitor` in a
 //! `.git/config` under a write grant). The sandbox sees the workspace read-only, the
 //! stage's `grants.fs.write` directories read-write (none for a `read-only` grant),
@@ -34,29 +34,30 @@
 //! 4. **Environment**: the child never inherits gantry's environment. It gets `PATH`
 //!    (gantry's own `PATH` — the one the command was resolved on; [`DEFAULT_PATH`]
 //!    when gantry has none), `HOME` (the sandbox's private, empty [`sandbox::HOME`]),
-//!    `PWD` (set by bwrap) and the variables the plugin passes whose names the grant's
+//!    `PWD` (set by the sandbox) and the variables the plugin passes whose names the grant's
 //!    `env` lists (never one that chooses code or configuration:
 //!    [`crate::manifest::code_variable`]). Tools that find their installation through
 //!    `HOME` (rustup, cargo) need `RUSTUP_HOME`/`CARGO_HOME` passed and `read`.
 //! 5. **Working directory**: workspace-relative (default: the root), normalized, and
 //!    opened beneath the workspace's descriptor without following any symbolic link
-//!    (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`); the command `--chdir`s to
-//!    the same path inside the sandbox, where only the workspace is.
+//!    (`openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`); the command starts in the
+//!    same path inside the sandbox, entered the same way.
 //! 6. **Resolution**: the name is looked up on gantry's `PATH`, skipping relative
 //!    entries and entries inside the workspace (a plugin that can write the workspace
 //!    must not be able to plant the binary the host then runs). The absolute path is
 //!    recorded in the audit detail. Not found → `not-found`.
 //! 7. **Timeout**: the smallest of the grant's `timeout`, the call's `timeout-ms` and
-//!    the time left to the stage. bwrap is its own process group; on timeout (or when
-//!    the stage is cancelled) the group is killed with `SIGKILL`, which ends the
-//!    sandbox's PID namespace and everything in it, and the answer has
+//!    the time left to the stage. The sandbox's helper and init are their own process
+//!    group; on timeout (or when the stage is cancelled) the group is killed with
+//!    `SIGKILL`, which ends the sandbox's PID namespace and everything in it, and the answer has
 //!    `timed-out = true` and no status. When the command itself exits, whatever it
 //!    left behind (`setsid`, double forks) dies with the namespace.
 //! 8. **Sandbox**: built only for a command that runs (not for one planned under
-//!    `--dry-run`): see [`sandbox`]. No usable bwrap, a `read` directory that is
-//!    refused or missing, or a write grant replaced by a link: the call is `failed`
-//!    with the reason and a `deny` line is audited; nothing runs unsandboxed. bwrap's
-//!    JSON status tells a set-up that failed from a command that failed.
+//!    `--dry-run`): see [`sandbox`]. A machine that cannot make the sandbox, a `read`
+//!    directory that is refused or missing, or a write grant replaced by a link or
+//!    moved: the call is `failed` with the reason and a `deny` line is audited;
+//!    nothing runs unsandboxed. The sandbox's status pipe tells a set-up that failed
+//!    from a command that failed.
 //! 9. **Output**: stdout and stderr captured separately, each capped at the grant's
 //!    `output`; the rest is read and discarded (so the child never blocks on a full
 //!    pipe) and `truncated` is set. Stdin: the given bytes then EOF; none → `/dev/null`.
@@ -110,8 +111,8 @@ pub const MAX_STDIN: usize = 16 << 20;
 pub const DEFAULT_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// Timeout when neither the grant, the call nor the stage gives one.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
-/// How long the broker waits for the output pipes after bwrap is gone (the kernel
-/// tears the sandbox's PID namespace down in that time).
+/// How long the broker waits for the output pipes after the sandbox is gone (the
+/// kernel tears its PID namespace down in that time).
 pub const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 const CAP: &str = "process";
@@ -181,7 +182,7 @@ pub fn preflight(manifest: &crate::manifest::Manifest) -> Vec<crate::manifest::D
                         ),
                     )
                     .with_hint(format!(
-                        "stages with process grants: {}; gantry runs host commands only inside bubblewrap",
+                        "stages with process grants: {}; gantry runs host commands only inside its OS sandbox",
                         names.join(", ")
                     )),
             );
@@ -309,7 +310,7 @@ fn never_grantable(name: &str) -> bool {
 }
 
 /// Where the child starts: a directory inside the workspace, opened beneath the
-/// workspace's descriptor; the command `--chdir`s to the same path inside the sandbox.
+/// workspace's descriptor; the command starts in the same path inside the sandbox.
 struct Cwd {
     /// Workspace-relative, normalized (`.` is the root).
     rel: String,
@@ -518,7 +519,6 @@ struct Plan {
     cancel: Option<Arc<AtomicBool>>,
     /// Where the command runs: see [`sandbox`].
     sandbox: Sandbox,
-    bwrap: PathBuf,
 }
 
 /// What happened to one stream.
@@ -612,7 +612,7 @@ struct Ran {
 }
 
 /// A sandbox that could not be set up: nothing ran. Carries the sentence for the
-/// plugin (what to install).
+/// plugin (what is missing).
 struct Unsandboxed(String);
 
 /// Runs a checked command in its sandbox to its end, its timeout or the stage's
@@ -633,7 +633,8 @@ fn run_sandboxed(plan: &Plan) -> Result<Ran, CapError> {
         .map_err(|e| CapError::Failed(format!("cannot set up the process sandbox: {e}")))?;
     let mut command = plan
         .sandbox
-        .command(&plan.exe, &plan.program, &plan.args, &status);
+        .command(&plan.exe, &plan.program, &plan.args, &status)
+        .map_err(|e| CapError::Failed(format!("cannot set up the process sandbox: {e}")))?;
     command
         .stdin(if plan.stdin.is_some() {
             Stdio::piped()
@@ -647,9 +648,9 @@ fn run_sandboxed(plan: &Plan) -> Result<Ran, CapError> {
     let start = Instant::now();
     let mut child = command.spawn().map_err(|e| {
         CapError::Failed(format!(
-            "cannot start the process sandbox `{}`: {e}; {}",
-            plan.bwrap.display(),
-            sandbox::INSTALL_HINT
+            "cannot start the process sandbox: {}; {}",
+            sandbox::spawn_error(e),
+            sandbox::NOTHING_RAN
         ))
     })?;
     status.spawned();
@@ -701,18 +702,18 @@ fn run_sandboxed(plan: &Plan) -> Result<Ran, CapError> {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
     };
-    // The leader (bwrap) is not reaped yet (WNOWAIT), so the group id still names our
-    // group: kill everything left in it. Killing bwrap ends the sandbox's PID
-    // namespace (`--die-with-parent`), which takes every process inside with it.
+    // The leader (the sandbox's helper) is not reaped yet (WNOWAIT), so the group id
+    // still names our group: kill everything left in it. The group holds the helper
+    // and the sandbox's init, whose end ends the PID namespace and every process in it.
     kill_group(pid);
     let exit = child
         .wait()
         .map_err(|e| CapError::Failed(format!("cannot wait for the command: {e}")))?;
     let elapsed = start.elapsed();
 
-    // Pipes close when the last holder is gone: every holder was in the sandbox's PID
-    // namespace, which is gone with bwrap; the grace period only bounds the kernel's
-    // teardown.
+    // Pipes close when the last holder is gone: every holder was the helper or in the
+    // sandbox's PID namespace, which is gone with its init; the grace period only
+    // bounds the kernel's teardown.
     let grace = Instant::now() + OUTPUT_GRACE;
     let mut open = usize::from(stdout.is_some()) + usize::from(stderr.is_some());
     while open > 0 {
@@ -735,12 +736,12 @@ fn run_sandboxed(plan: &Plan) -> Result<Ran, CapError> {
     let (err, err_dropped) = take(&stderr);
     let report = status.finish();
     if !report.ran() && matches!(ended, Ended::Exited) {
-        return Err(CapError::Failed(sandbox::setup_failure(&plan.bwrap, &err)));
+        return Err(CapError::Failed(sandbox::setup_failure(&report, &err)));
     }
 
     let timed_out = matches!(ended, Ended::TimedOut);
     let status = match ended {
-        // bwrap reports the command's code (128 + N when signal N ended it).
+        // The sandbox reports the command's code (128 + N when signal N ended it).
         Ended::Exited => report.exit_code.or(exit.code()),
         Ended::TimedOut | Ended::Cancelled => None,
     };
@@ -800,12 +801,11 @@ impl StageState {
         env: &[(String, String)],
         cwd: &str,
         root: std::os::fd::OwnedFd,
-    ) -> Result<(Sandbox, PathBuf), String> {
+    ) -> Result<Sandbox, String> {
         let ws = &self.broker.workspace;
-        let bwrap = sandbox::locate(Some(ws))?;
         // Once per gantry process: can this machine make a sandbox at all?
         sandbox::probe()?;
-        let mut sb = Sandbox::new(bwrap.clone());
+        let mut sb = Sandbox::new();
         let home = std::env::var("HOME").ok();
 
         // Extra host directories first: the workspace lies on top of them.
@@ -890,7 +890,7 @@ impl StageState {
         }
         sb.chdir(&if cwd == "." { ws.clone() } else { ws.join(cwd) });
         sb.network(grant.network);
-        Ok((sb, bwrap))
+        Ok(sb)
     }
 
     fn redacted(&self, s: &str) -> String {
@@ -1185,13 +1185,13 @@ impl StageState {
 
         // 8. The sandbox, built only for a command that will run.
         let runs = grant.read_only || !self.broker.dry_run;
-        let (sandbox, bwrap) = if runs {
+        let sandbox = if runs {
             match self.build_sandbox(&grant, &exe, &search_path, &env, &cwd.rel, root) {
                 Ok(built) => built,
                 Err(why) => return Err(self.no_sandbox(why, detail)),
             }
         } else {
-            (Sandbox::new(PathBuf::new()), PathBuf::new())
+            Sandbox::new()
         };
         if runs {
             detail["sandbox"] = json!(sandbox.describe());
@@ -1215,7 +1215,6 @@ impl StageState {
             output_cap: grant.output,
             cancel: self.process.cancel.clone(),
             sandbox,
-            bwrap,
         };
         let unsandboxed = std::cell::Cell::new(false);
         let audit_detail = detail.clone();

@@ -646,7 +646,7 @@ fn process_danger(p: &Value, writes: &[String]) -> Danger {
     let read_only = p.get("read_only") == Some(&Value::Bool(true));
     let network = p.get("network") == Some(&Value::Bool(true));
     let mut reason = format!(
-        "runs `{base}` on the host in an OS sandbox (bubblewrap: no capabilities, its own PID namespace, \
+        "runs `{base}` on the host in an OS sandbox (gantry's own: no capabilities, its own PID namespace, \
          nothing outlives the call): it {}",
         process_sandbox(p, writes)
     );
