@@ -328,3 +328,70 @@ with = {{ program = "sh", args = ["-c", "{script}"] }}
         .count();
     assert_eq!(swept, 2, "{}", r.file("audit.jsonl"));
 }
+
+/// Only regular files and directories are opened through `wasi:filesystem`: a FIFO in
+/// a granted directory (which would block the host thread in the kernel, past the
+/// stage's timeout) and a device node (the host's device) are refused at once with
+/// `access`, audited and noted; a regular file next to them still reads.
+#[test]
+fn fifos_and_device_nodes_are_never_opened() {
+    let h = pinned(plugins::HOSTILE);
+    let ws = Workspace::new(GANTRY);
+    ws.write("ro/plain.txt", "plain");
+    let fifo = std::ffi::CString::new(ws.path("ro/fifo").to_str().expect("utf-8")).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0, "mkfifo");
+    // A character device like /dev/zero (needs root, which the test machines have;
+    // without it the device case is skipped visibly).
+    let dev = std::ffi::CString::new(ws.path("ro/zero").to_str().expect("utf-8")).expect("path");
+    // SAFETY: a valid NUL-terminated path; makedev(1, 5) is /dev/zero.
+    let made_dev =
+        unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o644, libc::makedev(1, 5)) } == 0;
+    if !made_dev {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED fifos_and_device_nodes_are_never_opened (device part): mknod needs root"
+        );
+    }
+    let mut toml = String::from("[pipeline]\nname = \"special\"\n");
+    for (name, path) in [
+        ("fifo", "ro/fifo"),
+        ("dev", "ro/zero"),
+        ("plain", "ro/plain.txt"),
+    ] {
+        toml.push_str(&format!(
+            "\n[stage.{name}]\nplugin = \"{h}\"\ntimeout = \"20s\"\ngrants.fs.read = [\"ro\"]\nwith = {{ action = \"read\", path = \"{path}\" }}\n"
+        ));
+    }
+    ws.write("pipeline.toml", toml);
+    // A hang watchdog: before the fix the FIFO stage blocked gantry indefinitely.
+    let r = ws.gantry_within(
+        &["run", "--no-fail-fast"],
+        std::time::Duration::from_secs(300),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(result(&r, "plain"), "ok:plain");
+    let mut cases = vec![("fifo", "a FIFO")];
+    if made_dev {
+        cases.push(("dev", "a character device"));
+    }
+    for (stage, what) in cases {
+        let got = result(&r, stage);
+        assert!(got.starts_with("err:"), "{stage}: {got}");
+        assert!(
+            r.log(stage).contains(&format!("is {what}")),
+            "{stage}: {}",
+            r.log(stage)
+        );
+        assert!(
+            r.audit()
+                .iter()
+                .any(|l| l.contains(&format!("\"stage\":\"{stage}\""))
+                    && l.contains("\"operation\":\"open\"")
+                    && l.contains("\"decision\":\"deny\"")),
+            "{stage}: {}",
+            r.file("audit.jsonl")
+        );
+    }
+}

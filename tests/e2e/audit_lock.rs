@@ -10,6 +10,8 @@ const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 fn ws(pipeline: &str) -> Workspace {
     let ws = Workspace::new(GANTRY);
     ws.write("pipeline.toml", pipeline);
+    // The directories the pipelines grant (`gantry check` verifies they exist).
+    ws.write("src/lib.rs", "");
     ws
 }
 

@@ -352,7 +352,7 @@ impl Runtime {
         caps::http::bound_requests(&mut linker)?;
         Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
         // Host answers that replace wasmtime-wasi's own for a call.
-        caps::fs::symlink::add_to_linker(&mut linker)?;
+        caps::fs::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {

@@ -33,11 +33,9 @@
 //! `WasiCtx`, so every socket operation fails at once).
 //!
 //! Not bounded here: `wasi:filesystem` calls do their file I/O in the kernel on the
-//! stage's own thread (no future to race), so opening a FIFO that sits in a granted
-//! directory blocks that thread until something opens its other end, past the
-//! deadline. A plugin cannot create a FIFO through WASI, but a host command or a
-//! container of an earlier stage can; refusing non-regular files at open belongs to
-//! the fs capability (`caps::fs`).
+//! stage's own thread (no future to race). The one that could wait indefinitely,
+//! opening a FIFO, is refused by the fs capability before it is made
+//! (`caps::fs::open`: only regular files and directories are opened).
 //!
 //! Tests: `tests/e2e/limits.rs` (a guest blocked in `poll` and in `block` on a
 //! pollable that is ready only after an hour ends at its 2 s timeout with the timeout

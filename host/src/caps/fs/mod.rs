@@ -36,8 +36,18 @@
 
 pub mod beneath;
 pub mod files;
+pub mod open;
 pub mod sweep;
 pub mod symlink;
+
+/// The `wasi:filesystem` calls the host answers instead of wasmtime-wasi (call after
+/// wasmtime-wasi added its own): `symlink-at` ([`symlink`]) and `open-at` ([`open`]).
+pub fn add_to_linker(
+    linker: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+) -> anyhow::Result<()> {
+    symlink::add_to_linker(linker)?;
+    open::add_to_linker(linker)
+}
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -117,11 +127,18 @@ impl crate::runtime::StageState {
             };
             for (path, target) in &swept.removed {
                 let path = at(path);
-                let line = format!(
-                    "removed symbolic link `{}` → `{}`: it leads out of the write grant `{rel}` (made by a host command or a container, where gantry could not refuse it)",
-                    crate::caps::process::shown(&path),
-                    crate::caps::process::shown(target)
-                );
+                let line = if target == "a device node" {
+                    format!(
+                        "removed device node `{}` from the write grant `{rel}` (made by a host command or a container; it would give whoever opens it the host's device)",
+                        crate::caps::process::shown(&path)
+                    )
+                } else {
+                    format!(
+                        "removed symbolic link `{}` → `{}`: it leads out of the write grant `{rel}` (made by a host command or a container, where gantry could not refuse it)",
+                        crate::caps::process::shown(&path),
+                        crate::caps::process::shown(target)
+                    )
+                };
                 self.log.line("gantry", &line);
                 self.broker.allow(
                     "fs",

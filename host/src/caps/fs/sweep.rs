@@ -1,5 +1,5 @@
-//! Removing, at the end of a stage, symbolic links that lead out of a write grant and
-//! that something other than the plugin's own WASI calls made: a host command in its
+//! Removing, at the end of a stage, symbolic links that lead out of a write grant (and
+//! device nodes) that something other than the plugin's own WASI calls made: a host command in its
 //! sandbox (which may create any link inside a writable bind) or a container writing
 //! into a mounted grant. The WASI path refuses such links when they are made
 //! ([`super::symlink`]); these were made where gantry could not refuse them, so they
@@ -23,7 +23,8 @@ pub const MAX_ENTRIES: usize = 1_000_000;
 /// What a sweep did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Swept {
-    /// (path relative to the grant, target) of each link removed.
+    /// (path relative to the grant, target) of each link removed (`a device node`
+    /// for a device node).
     pub removed: Vec<(String, String)>,
     /// Links found that could not be removed: (path, why).
     pub failed: Vec<(String, String)>,
@@ -71,6 +72,14 @@ pub fn sweep(root: &OwnedFd) -> Swept {
             };
             match kind {
                 FileType::Symlink => links.push((name.to_string(), rel)),
+                // A device node in a workspace is the host's device for whoever opens
+                // it (a container's root can `mknod` one in a writable mount).
+                FileType::CharacterDevice | FileType::BlockDevice => {
+                    match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+                        Ok(()) => out.removed.push((rel, "a device node".into())),
+                        Err(e) => out.failed.push((rel, std::io::Error::from(e).to_string())),
+                    }
+                }
                 FileType::Directory => {
                     if let Ok(sub) = rustix::fs::openat2(
                         dir.as_fd(),
@@ -120,9 +129,25 @@ mod tests {
         link("../secret", "out");
         link("../../../../etc", "lib/deep/far");
         link("lib/../../x", "sneaky");
+        // A device node (as a container's root could make in a writable mount): needs
+        // root to create, which the test machines have.
+        let dev =
+            std::ffi::CString::new(g.join("lib/zero").to_str().expect("utf-8")).expect("path");
+        // SAFETY: a valid NUL-terminated path; makedev(1, 5) is /dev/zero.
+        let made_dev =
+            unsafe { libc::mknod(dev.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 5)) } == 0;
         let root = crate::caps::fs::beneath::open_root(&g).expect("root");
         let mut got = sweep(&root);
         got.removed.sort();
+        if made_dev {
+            let i = got
+                .removed
+                .iter()
+                .position(|(p, t)| p == "lib/zero" && t == "a device node")
+                .expect("the device node was removed");
+            got.removed.remove(i);
+            assert!(std::fs::symlink_metadata(g.join("lib/zero")).is_err());
+        }
         assert_eq!(
             got.removed,
             vec![
