@@ -288,7 +288,7 @@ fn deny_listed_requests_are_refused_and_the_engine_is_untouched() {
         (
             "replicas-count",
             format!("op = \"service-deploy\", name = \"{prefix}svc\", image = \"{image}\", replicas = 65"),
-            format!("{{ run = [\"{repo}:*\"], manage = \"{prefix}\", services = true }}"),
+            format!("{{ run = [\"{repo}:*\"], manage = \"{prefix}\", services = true, network = [\"bridge\"] }}"),
         ),
     ]);
     for (name, with, grants) in &cases {
@@ -988,7 +988,7 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
     let prefix = format!("{}-", unique("own"));
     let pipeline = "same-name";
     let g =
-        format!("{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true }}");
+        format!("{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true, network = [\"bridge\"] }}");
 
     // Workspace B: the same pipeline name, its own key. It makes a container, an
     // image and a service.

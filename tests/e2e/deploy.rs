@@ -229,6 +229,107 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     assert!(body.contains("v1"), "v1 serves again: {body}");
 }
 
+/// `--dry-run` carries a whole release chain: build → push → run the image →
+/// deploy it → verify it. The build and push are planned and answer with a planned
+/// digest (`sha256:` and sixteen zeros), which the later stages of the same dry run
+/// use through the usual grant checks; the verify stage sends nothing (what it would
+/// verify was not deployed); and nothing new exists on the engine afterwards. Outside
+/// that dry run the planned digest is refused by name, never sent to the engine.
+#[test]
+fn dry_run_carries_a_build_push_run_deploy_verify_chain() {
+    let Some(_f) = docker_or_skip("dry_run_carries_a_build_push_run_deploy_verify_chain") else {
+        return;
+    };
+    let _g = gantry_test_plugins::docker::exclusive();
+    let mut cleanup = Cleanup::new();
+    let base = busybox_image(&format!("{}:1", unique("gantry-test/busybox")));
+    cleanup.image(&base);
+    let base_repo = base.split(':').next().unwrap_or_default().to_string();
+    let repo = format!("127.0.0.1:5000/{}", unique("gantry-dry"));
+    let prefix = format!("{}-", unique("dry"));
+    let (port, staging) = (free_port(), free_port());
+    let ws = Workspace::new(GANTRY);
+    ws.write("app/Dockerfile", format!("FROM {base}\nCOPY hello.txt /hello.txt\n"));
+    ws.write("app/hello.txt", "hello\n");
+    let pipeline = || {
+        format!(
+            r#"[pipeline]
+name = "dry-chain"
+
+[stage.image]
+plugin = "builtin:image-build"
+with = {{ context = "app", tags = ["{repo}:v1"], push = true }}
+grants.fs.read = ["app"]
+grants.containers = {{ build = true, run = ["{base_repo}:*"], push = ["{repo}"] }}
+
+[stage.smoke]
+plugin = "builtin:container-run"
+needs = ["image"]
+with = {{ image = "${{stages.image.outputs.pinned}}", command = ["cat", "/hello.txt"] }}
+grants.fs.read = ["."]
+grants.containers = {{ run = ["{repo}"] }}
+
+[stage.deploy]
+plugin = "builtin:docker-deploy"
+needs = ["smoke"]
+with = {{ name = "{prefix}web", image = "${{stages.image.outputs.pinned}}", port = 8080, host-port = {port}, staging-port = {staging}, health = {{ timeout = "8s", interval = "200ms" }} }}
+grants.containers = {{ run = ["{repo}"], manage = "{prefix}", network = ["bridge"], publish = [{port}, {staging}] }}
+grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}, {{ url = "http://127.0.0.1:{staging}/", methods = ["GET"] }}]
+
+[stage.verify]
+plugin = "builtin:http-verify"
+needs = ["deploy"]
+with = {{ checks = [{{ name = "home", url = "http://127.0.0.1:{port}/" }}], retries = 1, backoff = "100ms" }}
+grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}]
+"#
+        )
+    };
+    ws.write("pipeline.toml", pipeline());
+    let before = gantry_test_plugins::docker::Snapshot::take();
+    let r = ws.gantry(&["run", "--dry-run"]);
+    before.assert_nothing_new("a dry run of build → push → run → deploy → verify");
+    assert_eq!(r.code, 0, "the whole chain runs under --dry-run:\n{}", r.stderr);
+    for stage in ["image", "smoke", "deploy", "verify"] {
+        assert_eq!(r.stage(stage)["status"], "succeeded", "{stage}: {}", r.stage(stage));
+    }
+    let pinned = r.output("image", "pinned");
+    assert!(
+        pinned.starts_with(&format!("{repo}@sha256:0000000000000000")) && pinned.len() == repo.len() + 72,
+        "a planned digest, recognisable as such: {pinned}"
+    );
+    assert_eq!(r.output("deploy", "image"), pinned, "the deploy got the planned image");
+    assert_eq!(r.output("verify", "planned"), "1");
+    let verify = r.stage("verify")["summary"].as_str().unwrap_or_default().to_string();
+    assert!(verify.contains("nothing sent"), "{verify}");
+    assert!(
+        docker(&["image", "inspect", &format!("{repo}:v1")]).is_err(),
+        "nothing was built"
+    );
+
+    // The planned digest outside the dry run that planned it: refused by name.
+    ws.write(
+        "pipeline.toml",
+        format!(
+            r#"[pipeline]
+name = "dry-chain"
+
+[stage.smoke]
+plugin = "builtin:container-run"
+with = {{ image = "{pinned}", command = ["cat", "/hello.txt"] }}
+grants.fs.read = ["."]
+grants.containers = {{ run = ["{repo}"] }}
+"#
+        ),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let reason = r.stage("smoke")["reason"].as_str().unwrap_or_default().to_string();
+    assert!(
+        reason.contains("carries a digest a `--dry-run` planned") && reason.contains("without `--dry-run`"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn image_build_pushes_with_credentials_and_the_digest_pulls_back() {
     let Some(_f) = docker_or_skip("image_build_pushes_with_credentials_and_the_digest_pulls_back")
@@ -344,7 +445,7 @@ fn swarm_deploy_updates_and_rolls_back_a_failing_update() {
     cleanup.service(&name);
     let port = free_port();
     let ws = Workspace::new(GANTRY);
-    let pipeline = |image: &str, env: &str| {
+    let pipeline_with = |image: &str, env: &str, expose: &str| {
         format!(
             r#"[pipeline]
 name = "swarm-test"
@@ -352,10 +453,31 @@ name = "swarm-test"
 [stage.swarm]
 plugin = "builtin:swarm-deploy"
 with = {{ name = "{name}", image = "{image}", ports = [[8080, {port}]], env = {{ {env} }}, update = {{ monitor = "6s" }}, wait = "90s" }}
-grants.containers = {{ run = ["{repo}:*"], manage = "{prefix}", services = true, publish = [{port}] }}
+grants.containers = {{ run = ["{repo}:*"], manage = "{prefix}", services = true, publish = [{port}], network = ["bridge"]{expose} }}
 "#
         )
     };
+    let pipeline = |image: &str, env: &str| pipeline_with(image, env, ", expose = \"all-interfaces\"");
+    // Swarm publishes a service's port on every interface: without `expose` the
+    // broker refuses it, names the grant, and audits the denial; no service exists.
+    ws.write("pipeline.toml", pipeline_with(&v1, "", ""));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "publishing without expose:\n{}", r.stderr);
+    let reason = r.stage("swarm")["reason"].as_str().unwrap_or_default().to_string();
+    assert!(
+        reason.contains("on every interface (0.0.0.0 and ::)")
+            && reason.contains("grants.containers.expose = \"all-interfaces\""),
+        "{reason}"
+    );
+    assert!(
+        r.audit().iter().any(|l| l.contains("\"denied\"") && l.contains("service-deploy") && l.contains("all-interfaces")),
+        "{:?}",
+        r.audit()
+    );
+    assert!(
+        gantry_test_plugins::docker::docker(&["service", "inspect", &name]).is_err(),
+        "no service was created"
+    );
     ws.write("pipeline.toml", pipeline(&v1, ""));
     let r = ws.gantry(&["run"]);
     assert_eq!(

@@ -25,6 +25,9 @@ pub struct Journal {
     file: Mutex<Option<File>>,
     seq: AtomicU64,
     planned: Mutex<Vec<Value>>,
+    /// Image references a dry run planned (built tags, pushed `repo@digest`): later
+    /// stages of the same dry run may use them as planned; nothing else may.
+    planned_images: Mutex<std::collections::BTreeSet<String>>,
     redactor: Arc<Redactor>,
 }
 
@@ -35,6 +38,7 @@ impl Journal {
             file: Mutex::new(Some(file)),
             seq: AtomicU64::new(0),
             planned: Mutex::new(Vec::new()),
+            planned_images: Mutex::default(),
             redactor: Arc::default(),
         })
     }
@@ -52,6 +56,7 @@ impl Journal {
             file: Mutex::new(None),
             seq: AtomicU64::new(0),
             planned: Mutex::new(Vec::new()),
+            planned_images: Mutex::default(),
             redactor: Arc::default(),
         }
     }
@@ -145,6 +150,22 @@ impl Journal {
     }
 
     /// Effects recorded as planned (for `plan.json`).
+    /// Remembers an image reference this dry run planned (never performed).
+    pub fn plan_image(&self, reference: &str) {
+        self.planned_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(reference.to_string());
+    }
+
+    /// Whether an earlier effect of this dry run planned `reference`.
+    pub fn image_planned(&self, reference: &str) -> bool {
+        self.planned_images
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(reference)
+    }
+
     pub fn planned_effects(&self) -> Vec<Value> {
         self.planned
             .lock()

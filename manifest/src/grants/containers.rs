@@ -15,7 +15,8 @@
 //! | `publish` | none | host ports (on 127.0.0.1) it may publish; integers or `"A-B"` ranges |
 //! | `network` | `["none"]` | network modes: `none`, `bridge` (never `host`) |
 //! | `manage` | none | name prefix of the long-running containers and services it may manage |
-//! | `services` | `false` | may manage Swarm services (under `manage`) |
+//! | `services` | `false` | may manage Swarm services (under `manage`); their tasks run on `bridge`, so `network` must list it |
+//! | `expose` | none | `"all-interfaces"`: Swarm services may publish the `publish` ports, which Swarm binds on **every** interface of every node (`0.0.0.0` and `::`); it cannot bind one address. Without it a service publishes nothing |
 //! | `cpus`, `memory`, `pids` | 2 CPUs, 1 GiB, 512 | ceilings of every container it starts (`cpus` 0.01–256, `memory` 4MiB–1024TiB, `pids` ≥ 1) |
 //!
 //! Image globs: `REPOSITORY[:TAG][@DIGEST]`, where `*` matches within one path
@@ -29,6 +30,9 @@ use toml::de::DeValue;
 
 use crate::units::parse_size;
 use crate::walk::{Cx, Val, span_of, type_name};
+
+/// The one value of `expose`.
+pub const EXPOSE_ALL: &str = "all-interfaces";
 
 /// Default ceilings.
 pub const DEFAULT_CPUS: f64 = 2.0;
@@ -58,6 +62,8 @@ pub struct ContainersGrant {
     pub network: Vec<String>,
     pub manage: Option<String>,
     pub services: bool,
+    /// `Some("all-interfaces")`: Swarm services may publish ports (on every interface).
+    pub expose: Option<String>,
     pub cpus: f64,
     pub memory: u64,
     pub pids: u32,
@@ -75,6 +81,7 @@ impl Default for ContainersGrant {
             network: vec!["none".into()],
             manage: None,
             services: false,
+            expose: None,
             cpus: DEFAULT_CPUS,
             memory: DEFAULT_MEMORY,
             pids: DEFAULT_PIDS,
@@ -85,6 +92,11 @@ impl Default for ContainersGrant {
 impl ContainersGrant {
     pub fn may_publish(&self, port: u16) -> bool {
         self.publish.iter().any(|(a, b)| (*a..=*b).contains(&port))
+    }
+    /// Whether a Swarm service may publish `port`: Swarm binds a published port on
+    /// every interface, so it needs `expose = "all-interfaces"` as well as `publish`.
+    pub fn may_publish_service(&self, port: u16) -> bool {
+        self.expose.is_some() && self.may_publish(port)
     }
     pub fn may_run(&self, image: &ImageRef) -> bool {
         self.run.iter().any(|p| p.matches(image))
@@ -351,6 +363,7 @@ struct ContainersToml {
     manage: Option<Spanned<String>>,
     #[serde(default)]
     services: bool,
+    expose: Option<Spanned<String>>,
     cpus: Option<Spanned<f64>>,
     #[allow(dead_code)]
     memory: Option<serde::de::IgnoredAny>,
@@ -454,6 +467,30 @@ pub(crate) fn parse(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> ContainersGran
             format!("{what}: `services = true` needs `manage`, the name prefix of the services the stage may manage"),
             Some("add e.g. `manage = \"app-\"`".into()),
         );
+    }
+    if g.services && g.manage.is_some() && !g.network.iter().any(|n| n == "bridge") {
+        cx.error(
+            span_of(v),
+            format!("{what}: `services = true`, but Swarm runs a service's tasks on the `bridge` network and this grant does not give it"),
+            Some("add `network = [\"bridge\"]` (a Swarm service cannot run on `none`)".into()),
+        );
+    }
+    if let Some(e) = &raw.expose {
+        if e.get_ref() != EXPOSE_ALL {
+            cx.error(
+                span_of(e),
+                format!("`expose` in {what}: `{}` is not a known exposure", e.get_ref().escape_debug()),
+                Some(format!("the only value is `expose = \"{EXPOSE_ALL}\"`: Swarm binds a service's published ports on every interface of every node")),
+            );
+        } else if !g.services || g.publish.is_empty() {
+            cx.error(
+                span_of(e),
+                format!("{what}: `expose` applies to the ports Swarm services publish, and this grant has {}", if g.services { "no `publish` ports" } else { "no `services = true`" }),
+                Some("remove `expose`, or grant `services = true` and the `publish` ports the services may bind on all interfaces".into()),
+            );
+        } else {
+            g.expose = Some(EXPOSE_ALL.into());
+        }
     }
     if let Some(c) = &raw.cpus {
         match check_cpus(*c.get_ref()) {

@@ -4,7 +4,9 @@
 //! finding per failed check and outputs per check (`CHECK-status`, `CHECK-latency-ms`,
 //! `CHECK-attempts`; other characters of the name become `-`) plus `passed` and `failed` counts.
 //!
-//! Requests go through the `http` capability: every URL needs `grants.http`.
+//! Requests go through the `http` capability: every URL needs `grants.http`. Under
+//! `--dry-run` nothing is sent (the deploy it verifies was only planned): the stage
+//! succeeds with `planned` = the number of checks and says what it would check.
 //!
 //! ```toml
 //! [stage.verify]
@@ -147,6 +149,20 @@ impl Plugin for Verify {
         }
         let first_backoff = gantry_sdk::units::duration(&c.backoff)
             .map_err(|e| Error::config(format!("`backoff`: {e}")))?;
+        // Under `--dry-run` the deploy this stage verifies was planned, not made: a check
+        // would measure whatever ran before (a stale deployment passes, a first deploy
+        // fails). Nothing is sent; the stage says what it would check.
+        if cx.dry_run {
+            let urls: Vec<&str> = c.checks.iter().map(|k| k.url.as_str()).collect();
+            return Ok(Report::new()
+                .output("planned", c.checks.len().to_string())
+                .summary(format!(
+                    "dry run: would run {} check{} ({}); nothing sent, since what they verify was planned, not deployed",
+                    c.checks.len(),
+                    if c.checks.len() == 1 { "" } else { "s" },
+                    urls.join(", ")
+                )));
+        }
         let mut report = Report::new();
         let (mut passed, mut failed) = (0, 0);
         for (i, check) in c.checks.iter().enumerate() {
@@ -211,15 +227,10 @@ impl Plugin for Verify {
                 }
             }
         }
-        let dry = if cx.dry_run {
-            " (dry run: GET requests are still sent)"
-        } else {
-            ""
-        };
         Ok(report
             .output("passed", passed.to_string())
             .output("failed", failed.to_string())
-            .summary(format!("{passed} of {} checks passed{dry}", c.checks.len())))
+            .summary(format!("{passed} of {} checks passed", c.checks.len())))
     }
 }
 

@@ -14,8 +14,13 @@
 //! plugin = "builtin:swarm-deploy"
 //! with = { name = "app-web", image = "127.0.0.1:5000/app:2", replicas = 2,
 //!          update = { parallelism = 1, monitor = "5s" } }
-//! grants.containers = { run = ["127.0.0.1:5000/app:*"], manage = "app-", services = true }
+//! grants.containers = { run = ["127.0.0.1:5000/app:*"], manage = "app-", services = true,
+//!                       network = ["bridge"] }
 //! ```
+//!
+//! A service that publishes ports needs them in `publish` and `expose = "all-interfaces"`
+//! as well: Swarm binds a published port on every interface of every node, never on
+//! 127.0.0.1 alone, and the grant must say so (audit flags it).
 //!
 //! Tests: `tests/e2e/deploy.rs` (`swarm_update_and_automatic_rollback`).
 

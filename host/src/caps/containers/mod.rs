@@ -58,6 +58,7 @@ pub mod context;
 pub mod dockerfile;
 pub mod dockerignore;
 pub mod owner;
+pub mod planned;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -1136,6 +1137,19 @@ impl StageState {
     ) -> Result<ImageRef, CapError> {
         let detail = json!({ "image": shown(image) });
         let r = parse_ref("image", image)?;
+        if r.digest.as_deref().is_some_and(planned::is_planned)
+            && !(self.broker.dry_run && self.broker.journal.image_planned(&r.to_string()))
+        {
+            return Err(CapError::Invalid(format!(
+                "`{r}` carries a digest a `--dry-run` planned (`{}…`), not one of an image: {}",
+                planned::PREFIX,
+                if self.broker.dry_run {
+                    "no earlier stage of this dry run planned it"
+                } else {
+                    "run the stage that builds and pushes it without `--dry-run`"
+                }
+            )));
+        }
         if !grant.may_run(&r) {
             return Err(self.refuse(
                 operation,
@@ -1163,7 +1177,8 @@ impl StageState {
         if let Some(why) = access.as_ref().and_then(host_access_refusal) {
             return Err(self.refuse(operation, (why, None), json!({ "host-access": true })));
         }
-        // Services run on Swarm's own networks: only their ports and limits are checked.
+        // Services: their tasks run on `bridge`, which `check` requires of a grant with
+        // `services = true`; their ports must be exposable (below).
         let net = match network {
             Some(n) => check_network(grant, n)
                 .map_err(|r| self.refuse(operation, r, json!({ "network": shown(n) })))?,
@@ -1184,6 +1199,24 @@ impl StageState {
                         Some(format!("grants.containers.publish = [{}]", p.host_port)),
                     ),
                     json!({ "port": p.host_port }),
+                ));
+            }
+            // Swarm binds a published port on every interface of every node (it has
+            // no host IP for a port), so a service's port needs the grant to say so.
+            if net == "swarm" && !grant.may_publish_service(p.host_port) {
+                return Err(self.refuse(
+                    operation,
+                    (
+                        format!(
+                            "a Swarm service publishes port {} on every interface (0.0.0.0 and ::), not on 127.0.0.1, and the grant does not allow exposing it",
+                            p.host_port
+                        ),
+                        Some(format!(
+                            "grants.containers.expose = \"{}\"",
+                            crate::manifest::grants::containers::EXPOSE_ALL
+                        )),
+                    ),
+                    json!({ "port": p.host_port, "expose": "all-interfaces" }),
                 ));
             }
             if net == "none" {
@@ -1706,6 +1739,13 @@ impl StageState {
         );
         let log = self.log.clone();
         let target = spec.target.clone().unwrap_or_default();
+        let tag_list = tags.iter().map(ToString::to_string).collect::<Vec<_>>();
+        let planned_id = planned::digest(&self.broker.actor.run, &format!("build {}", tag_list.join(" ")));
+        if self.broker.dry_run {
+            for t in &tag_list {
+                self.broker.journal.plan_image(t);
+            }
+        }
         let StageState {
             broker, containers, ..
         } = self;
@@ -1716,7 +1756,7 @@ impl StageState {
             detail,
             false,
             || wit::Image {
-                id: String::new(),
+                id: planned_id.clone(),
                 tags: tags.iter().map(ToString::to_string).collect(),
                 repo_digests: vec![],
                 size: 0,
@@ -2105,7 +2145,12 @@ impl StageState {
         let Some(registry) = r.registry().map(str::to_string) else {
             return Err(self.refuse(op, (format!("`{}` names no registry host; gantry does not push to Docker Hub implicitly", r.repository), Some("a repository with a registry host, e.g. `127.0.0.1:5000/app`".into())), detail));
         };
-        self.our_image(op, &r.to_string())?;
+        // An image an earlier build of this dry run planned is not on the engine: it is
+        // ours by construction (planned under this run's labels), and its push is planned.
+        let planned_here = self.broker.dry_run && self.broker.journal.image_planned(&r.to_string());
+        if !planned_here {
+            self.our_image(op, &r.to_string())?;
+        }
         let password = match &secret {
             Some(name) => match self.secrets.store.value(name) {
                 Some(Ok(v)) => Some(v.clone()),
@@ -2123,6 +2168,12 @@ impl StageState {
             .allow("containers", op, "push granted", Some(detail.clone()));
         let log = self.log.clone();
         let shown_ref = r.to_string();
+        let planned_digest = planned::digest(&self.broker.actor.run, &shown_ref);
+        if self.broker.dry_run {
+            self.broker
+                .journal
+                .plan_image(&format!("{}@{planned_digest}", r.repository));
+        }
         let StageState {
             broker, containers, ..
         } = self;
@@ -2133,7 +2184,7 @@ impl StageState {
             false,
             || wit::Pushed {
                 reference: shown_ref.clone(),
-                digest: String::new(),
+                digest: planned_digest.clone(),
             },
             || {
                 let d = containers.docker()?;
