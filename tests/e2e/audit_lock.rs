@@ -334,10 +334,14 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     );
     let probe_digest = digest_of(plugins::PROBE);
     let expected_lint = format!(
-        "[stage.lint]\nplugin = \"{}\"\ndigest = \"{probe_digest}\"\nimports = [\n    \"gantry:plugin/log@0.1.0\",\n",
+        "[stage.lint]\nplugin = \"{}\"\ndigest = \"{probe_digest}\"\nconfig = \"sha256:",
         pinned(plugins::PROBE)
     );
     assert!(first.contains(&expected_lint), "{first}");
+    assert!(
+        first.contains("\"\nimports = [\n    \"gantry:plugin/log@0.1.0\",\n"),
+        "{first}"
+    );
     // Grant lists are sets: sorted.
     assert!(
         first.contains("grants.fs.read = [\n    \".\",\n    \"src\",\n]\n"),
@@ -409,6 +413,41 @@ fn assert_refused(ws: &Workspace, expected: &[&str]) {
         "lock --check on a stale lock; stderr:\n{}",
         r.stderr
     );
+}
+
+/// A stage's configuration decides what it does with its grants (the command a
+/// `container-run` stage runs, the paths a scanner skips): a changed `with` is a
+/// change of the lock, shown as such; the same table reordered or reformatted is not.
+#[test]
+fn locked_refuses_a_changed_configuration() {
+    let ws = ws(&lock_pipeline(""));
+    assert_eq!(ws.gantry(&["lock"]).code, 0);
+    let lock = ws.read("gantry.lock");
+    assert_eq!(lock.matches("\nconfig = \"sha256:").count(), 2, "{lock}");
+
+    // The same table, keys reordered and spaced differently: no change.
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline("").replace(
+            r#"with = { paths = ["."], allow-paths = [".gantry/**"] }"#,
+            r#"with = {allow-paths=[".gantry/**"],paths=["."]}"#,
+        ),
+    );
+    let r = ws.gantry(&["check", "--locked"]);
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+
+    // Skipping more paths is a change a reviewer must see.
+    ws.write(
+        "pipeline.toml",
+        lock_pipeline("").replace(r#"[".gantry/**"]"#, r#"[".gantry/**", "src/**"]"#),
+    );
+    assert_refused(
+        &ws,
+        &["stage secrets: configuration (`with`) changed: config sha256:"],
+    );
+    let r = ws.gantry(&["lock"]);
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    assert_eq!(ws.gantry(&["check", "--locked"]).code, 0);
 }
 
 #[test]
@@ -681,7 +720,7 @@ grants.containers = {{ run = ["127.0.0.1:5000/app:*"], push = ["127.0.0.1:5000/a
     );
     assert!(lines.contains(&"push to `127.0.0.1:5000/app`"), "{lines:?}");
     assert!(
-        lines.contains(&"publish 127.0.0.1 ports 8081, 9000-9001"),
+        lines.contains(&"publish containers' ports 8081, 9000-9001 on 127.0.0.1"),
         "{lines:?}"
     );
     assert!(
@@ -706,4 +745,113 @@ grants.containers = {{ run = ["127.0.0.1:5000/app:*"], push = ["127.0.0.1:5000/a
     );
     let text = ws.gantry(&["audit"]);
     assert!(text.stdout.contains("containers"), "{}", text.stdout);
+}
+
+/// The containers broker mounts and builds only from directories the fs grants cover,
+/// so a `container-run` stage's fs grant is used even though the plugin imports no
+/// filesystem interface: audit must not tell the reviewer to remove it (removing it
+/// breaks the stage). Grants no broker of the plugin reads are still flagged:
+/// `audit_names_imports_grants_differences_and_dangers`.
+#[test]
+fn audit_counts_fs_grants_the_containers_broker_uses() {
+    let ws = ws(r#"[pipeline]
+name = "ci"
+
+[stage.test]
+plugin = "builtin:container-run"
+with = { image = "127.0.0.1:5000/ci:1", command = ["make", "test"] }
+grants.fs.read = ["."]
+grants.containers = { run = ["127.0.0.1:5000/ci:*"] }
+"#);
+    let r = ws.gantry(&["audit", "--json"]);
+    assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+    let stage = |name: &str| {
+        v["stages"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["stage"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no stage {name}: {v}"))
+    };
+    let test = stage("test");
+    let fs = test["capabilities"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["capability"] == "fs"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no fs capability: {test}"));
+    assert_eq!(fs["status"], "granted", "{fs}");
+    assert!(
+        fs["note"].as_str().unwrap_or_default().contains("containers broker mounts and builds"),
+        "{fs}"
+    );
+    assert_eq!(test["warnings"].as_array().map(Vec::len), Some(0), "{test}");
+}
+
+/// Swarm binds a service's published port on every interface of every node: audit says
+/// so, and flags it, exactly when the grant allows it (`expose = "all-interfaces"`);
+/// without it audit says services publish nothing (the broker refuses their ports:
+/// `tests/e2e/deploy.rs`). A services grant without `bridge` is refused by `check`,
+/// since Swarm runs a service's tasks there.
+#[test]
+fn audit_says_where_swarm_services_publish_and_check_requires_bridge() {
+    let grants = |extra: &str| {
+        format!(
+            r#"[pipeline]
+name = "swarm"
+
+[stage.deploy]
+plugin = "{}"
+with = {{ op = "list" }}
+grants.containers = {{ run = ["127.0.0.1:5000/app:*"], publish = [18090], manage = "app-", services = true{extra} }}
+"#,
+            pinned(plugins::CTR_PROBE)
+        )
+    };
+    let lines_and_dangers = |ws: &Workspace| {
+        let r = ws.gantry(&["audit", "--json"]);
+        assert_eq!(r.code, 0, "stderr:\n{}", r.stderr);
+        let v: Value = serde_json::from_str(&r.stdout).expect("JSON on stdout");
+        let stage = &v["stages"][0];
+        let cap = stage["capabilities"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["capability"] == "containers"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no containers capability: {stage}"));
+        let lines: Vec<String> = cap["grants"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|l| l.as_str().map(String::from))
+            .collect();
+        let dangers: Vec<String> = stage["dangers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["grant"].as_str().map(String::from))
+            .collect();
+        (lines, dangers)
+    };
+
+    let ws = self::ws(&grants(", network = [\"bridge\"]"));
+    let (lines, dangers) = lines_and_dangers(&ws);
+    assert!(lines.iter().any(|l| l == "Swarm services publish no ports (Swarm would bind them on every interface; `expose` is not granted)"), "{lines:?}");
+    assert!(lines.iter().any(|l| l == "Swarm services' tasks run on `bridge`"), "{lines:?}");
+    assert!(!dangers.iter().any(|d| d == "grants.containers.expose"), "{dangers:?}");
+
+    let ws = self::ws(&grants(", network = [\"bridge\"], expose = \"all-interfaces\""));
+    let (lines, dangers) = lines_and_dangers(&ws);
+    assert!(
+        lines.iter().any(|l| l == "publish Swarm services' ports 18090 on every interface of every node (0.0.0.0 and ::)"),
+        "{lines:?}"
+    );
+    assert!(dangers.iter().any(|d| d == "grants.containers.expose"), "{dangers:?}");
+
+    let ws = self::ws(&grants(""));
+    let r = ws.gantry(&["check"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("Swarm runs a service's tasks on the `bridge` network") && r.stderr.contains("network = [\"bridge\"]"),
+        "{}",
+        r.stderr
+    );
 }

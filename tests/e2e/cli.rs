@@ -67,6 +67,8 @@ name = "plan"
 plugin = "{p}"
 needs = ["build"]
 when = {{ branch = "main" }}
+grants.http = [{{ url = "https://deploy.example.com/api/", methods = ["POST"] }}]
+grants.env = ["CI"]
 [stage.build]
 plugin = "{p}"
 grants.fs.read = ["."]
@@ -97,7 +99,16 @@ grants.fs.read = ["."]
     assert!(build < deploy, "{}", r.stdout);
     assert!(r.stdout.contains("needs: build"), "{}", r.stdout);
     assert!(r.stdout.contains("when: branch main"), "{}", r.stdout);
-    assert!(r.stdout.contains("grants: fs.write dist"), "{}", r.stdout);
+    // Every grant, in the words `gantry audit` uses, not only the fs ones.
+    assert!(r.stdout.contains("grants: fs: write `dist`"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains("grants: http: `https://deploy.example.com/api/` (POST)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("grants: env: variables `CI`"), "{}", r.stdout);
+    assert_eq!(r.stdout.matches("grants: none").count(), 0, "{}", r.stdout);
     assert!(r.stdout.contains("timeout 2m"), "{}", r.stdout);
 
     let r = ws.gantry(&["plan", "--json"]);

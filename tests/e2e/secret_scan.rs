@@ -57,6 +57,18 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     let loc = &result["locations"][0]["physicalLocation"];
     assert_eq!(loc["artifactLocation"]["uri"], "src/config.rs");
     assert_eq!(loc["region"]["startLine"], 3);
+    // The console names what failed the stage under its line: level, rule, place.
+    let under = r
+        .stderr
+        .lines()
+        .skip_while(|l| !l.contains("✗ secrets"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        under.starts_with("    error github-token src/config.rs:3: "),
+        "{}",
+        r.stderr
+    );
 
     // The value is in no record: SARIF, summary, logs, run.json, audit, junit, stdout/stderr.
     let dir = r.dir.clone().unwrap();

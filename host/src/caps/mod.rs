@@ -37,6 +37,22 @@ use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::journal::Journal;
 use crate::runtime::bindings::types::CapError;
 
+/// Brokers that read a stage's fs grants besides the fs capability itself, and how:
+/// a stage that imports one of them uses its fs grants even when the plugin imports no
+/// filesystem interface (`gantry audit` reads this, so it never calls such a grant
+/// unused). Keep in step with the brokers: `containers::check_mount` /
+/// `containers::context` and `process::sandbox`.
+pub const USES_FS_GRANTS: &[(&str, &str)] = &[
+    (
+        "containers",
+        "the containers broker mounts and builds only from directories these grants cover (writable mounts need `fs.write`)",
+    ),
+    (
+        "process",
+        "the process sandbox mounts the `fs.write` directories writable for the command (the workspace is read-only to it otherwise)",
+    ),
+];
+
 /// What every broker of a stage shares.
 pub struct Broker {
     pub actor: Actor,

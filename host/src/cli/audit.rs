@@ -251,6 +251,13 @@ fn audit_stage(
             ),
             (_, true, true) => ("granted", "granted: the host allows the calls listed, and audits each".to_string()),
             (c, true, false) => ("not-granted", not_granted_note(c)),
+            ("fs", false, true) if fs_users(imports).next().is_some() => (
+                "granted",
+                format!(
+                    "granted, used through other brokers: {}",
+                    fs_users(imports).map(|(_, how)| *how).collect::<Vec<_>>().join("; ")
+                ),
+            ),
             (c, false, true) => {
                 let message = "granted but unused by this plugin: remove it".to_string();
                 warnings.push(Warning {
@@ -286,6 +293,13 @@ fn audit_stage(
         capabilities,
         warnings,
     }
+}
+
+/// The brokers the plugin imports that read its fs grants ([`crate::caps::USES_FS_GRANTS`]).
+fn fs_users(imports: &[String]) -> impl Iterator<Item = &'static (&'static str, &'static str)> + '_ {
+    crate::caps::USES_FS_GRANTS
+        .iter()
+        .filter(move |(cap, _)| imports.iter().any(|i| capability_of(i) == Some(cap)))
 }
 
 /// What bounds the disk space a stage with write grants can fill.
@@ -357,6 +371,27 @@ fn ticks(items: &[String]) -> String {
         .map(|s| format!("`{s}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Every grant of a stage as `(capability, line)`, in the reviewer's order: the lines
+/// `gantry audit` shows, for `gantry plan` (one description of a grant, not two).
+pub fn grant_lines(grants: &Value) -> Vec<(String, String)> {
+    let mut caps: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
+    if let Some(obj) = grants.as_object() {
+        for k in obj.keys() {
+            let c = capability_of_grant(k).to_string();
+            if !caps.contains(&c) {
+                caps.push(c);
+            }
+        }
+    }
+    caps.into_iter()
+        .flat_map(|c| {
+            describe_grants(&c, grants)
+                .into_iter()
+                .map(move |l| (c.clone(), l))
+        })
+        .collect()
 }
 
 /// One line per thing granted for capability `cap`.
@@ -498,10 +533,26 @@ fn describe_containers(c: &Value) -> Vec<String> {
             _ => String::new(),
         })
         .collect();
+    let services = c.get("services") == Some(&Value::Bool(true));
+    let exposed = c.get("expose").is_some_and(|e| !e.is_null());
     if !ports.is_empty() {
-        out.push(format!("publish 127.0.0.1 ports {}", ports.join(", ")));
+        // What the broker enforces (caps/containers `check_common`): containers bind
+        // 127.0.0.1; a Swarm service's port needs `expose`, and Swarm binds it on every
+        // interface, because it has no host address for a published port.
+        out.push(format!("publish containers' ports {} on 127.0.0.1", ports.join(", ")));
+        if services && exposed {
+            out.push(format!(
+                "publish Swarm services' ports {} on every interface of every node (0.0.0.0 and ::)",
+                ports.join(", ")
+            ));
+        } else if services {
+            out.push("Swarm services publish no ports (Swarm would bind them on every interface; `expose` is not granted)".into());
+        }
     }
     out.push(format!("networks {}", ticks(&strs(c.get("network")))));
+    if services {
+        out.push("Swarm services' tasks run on `bridge`".into());
+    }
     if let Some(m) = c.get("manage").filter(|v| !v.is_null()) {
         let what = if c.get("services") == Some(&Value::Bool(true)) {
             "containers and Swarm services"
@@ -714,6 +765,26 @@ fn dangers(grants: &Value) -> Vec<Danger> {
                 grant: "grants.containers.manage".into(),
                 subject: c.get("manage").map(scalar).unwrap_or_default(),
                 reason: "starts and stops long-running containers (and, with `services`, Swarm services) that outlive the run: a deploy"
+                    .into(),
+            });
+        }
+        if c.get("expose").is_some_and(|e| !e.is_null()) {
+            let ports: Vec<String> = c
+                .get("publish")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_array)
+                .map(|r| {
+                    let (a, b) = (r.first().map(scalar), r.get(1).map(scalar));
+                    if a == b { a.unwrap_or_default() } else { format!("{}-{}", a.unwrap_or_default(), b.unwrap_or_default()) }
+                })
+                .collect();
+            out.push(Danger {
+                severity: "high",
+                grant: "grants.containers.expose".into(),
+                subject: ports.join(", "),
+                reason: "Swarm services publish these ports on every interface of every node (0.0.0.0 and ::): reachable from every network the hosts are on, not only from this machine"
                     .into(),
             });
         }

@@ -37,8 +37,15 @@
 //! digest, imports or grants differ; every difference is printed, one line each.
 //! The pipeline's `[secrets]` declarations (where each value comes from, never the
 //! value) are locked too: they decide which credential a grant hands out.
-//! What is not locked: `with` (configuration is not authority), `needs`, `when`,
-//! limits and timeouts.
+//! Each stage's configuration (its `with` table, as written: `${…}` placeholders
+//! unexpanded) is locked as a digest, `config = "sha256:…"` of its canonical JSON
+//! (keys sorted, no whitespace): configuration is not authority, but it decides what a
+//! stage does with its authority — which command a `container-run` stage runs, which
+//! service a deploy replaces — so a reviewer of `gantry.lock` sees that it changed,
+//! and `--locked` refuses until it is re-locked. The digest, not the table, because
+//! configuration can be long and is reviewed in pipeline.toml itself.
+//! What is not locked: `needs`, `when`, limits and timeouts (they bound or order what
+//! a stage does; they give it nothing).
 //!
 //! Tests: `tests/e2e/audit_lock.rs`.
 
@@ -62,6 +69,8 @@ pub const VERSION: i64 = 1;
 pub struct LockedStage {
     pub plugin: String,
     pub digest: String,
+    /// `sha256:` of the canonical JSON of the stage's `with` table.
+    pub config: String,
     /// Sorted, deduplicated.
     pub imports: Vec<String>,
     /// Flattened grants: `fs.read` → `["."]`; only grants that grant something.
@@ -98,6 +107,7 @@ impl Lock {
                 LockedStage {
                     plugin: stage.plugin.clone(),
                     digest: p.plugin.digest.to_string(),
+                    config: config_digest(&stage.with),
                     imports,
                     grants: flatten_grants(&grants),
                 },
@@ -143,6 +153,7 @@ impl Lock {
             o.push_str(&format!("\n[stage.{}]\n", key(name)));
             o.push_str(&format!("plugin = {}\n", string(&s.plugin)));
             o.push_str(&format!("digest = {}\n", string(&s.digest)));
+            o.push_str(&format!("config = {}\n", string(&s.config)));
             push_array(
                 &mut o,
                 "imports",
@@ -210,6 +221,9 @@ impl Lock {
                     LockedStage {
                         plugin: text("plugin")?,
                         digest: text("digest")?,
+                        config: text("config").map_err(|e| {
+                            format!("{e} (a lock written before configuration was locked: run `gantry lock` again)")
+                        })?,
                         imports,
                         grants: flatten_grants(s.get("grants").unwrap_or(&Value::Null)),
                     },
@@ -223,6 +237,45 @@ impl Lock {
         };
         Ok(Lock { secrets, stages })
     }
+}
+
+/// `sha256:` of `with` as canonical JSON: object keys sorted, no whitespace; so
+/// reordering or reformatting the TOML is no change (the keys are sorted here, not
+/// left to the map type, whose order a cargo feature of serde_json can change).
+pub fn config_digest(with: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn canonical(v: &Value, out: &mut String) {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    canonical(&o[k], out);
+                }
+                out.push('}');
+            }
+            Value::Array(a) => {
+                out.push('[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(x, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(with, &mut text);
+    format!("sha256:{}", hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// Every difference from `locked` to `now`, one line each, grouped by stage (sorted).
@@ -272,6 +325,12 @@ pub fn diff(locked: &Lock, now: &Lock) -> Vec<String> {
                 }
                 if l.digest != n.digest {
                     out.push(format!("stage {name}: digest {} → {}", l.digest, n.digest));
+                }
+                if l.config != n.config {
+                    out.push(format!(
+                        "stage {name}: configuration (`with`) changed: config {} → {} (`gantry plan --json` shows it)",
+                        l.config, n.config
+                    ));
                 }
                 for i in l.imports.iter().filter(|i| !n.imports.contains(i)) {
                     out.push(format!("stage {name}: - import {i}"));
@@ -606,6 +665,7 @@ mod tests {
             LockedStage {
                 plugin: "builtin:x".into(),
                 digest: "sha256:00".into(),
+                config: config_digest(&json!({"fail-on": "error"})),
                 imports: vec!["a:b/c@0.1.0".into(), "wasi:cli/environment@0.2.6".into()],
                 grants: flatten_grants(&grants),
             },
@@ -615,6 +675,7 @@ mod tests {
             LockedStage {
                 plugin: "builtin:y".into(),
                 digest: "sha256:11".into(),
+                config: config_digest(&Value::Null),
                 imports: vec![],
                 grants: BTreeMap::new(),
             },

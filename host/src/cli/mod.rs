@@ -358,16 +358,14 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             }
             println!("       when: {}", parts.join(" and "));
         }
-        let g = &s.grants.fs;
-        if g.read.is_empty() && g.write.is_empty() {
+        // The lines `gantry audit` shows (one description of each grant).
+        let grants = serde_json::to_value(&s.grants).unwrap_or_default();
+        let lines = audit::grant_lines(&grants);
+        if lines.is_empty() {
             println!("       grants: none");
-        } else {
-            if !g.read.is_empty() {
-                println!("       grants: fs.read {}", g.read.join(", "));
-            }
-            if !g.write.is_empty() {
-                println!("       grants: fs.write {}", g.write.join(", "));
-            }
+        }
+        for (cap, line) in lines {
+            println!("       grants: {cap}: {}", escape(&line));
         }
         println!(
             "       limits: timeout {}, memory {}{}{}",
@@ -411,9 +409,72 @@ impl Observer for Console {
                     escape(reason)
                 );
             }
-            Event::Finished(rec) => eprintln!("{}", finished_line(rec)),
+            Event::Finished(rec) => {
+                eprintln!("{}", finished_line(rec));
+                for line in top_findings(rec) {
+                    eprintln!("{line}");
+                }
+            }
         }
     }
+}
+
+/// How many findings of a failed stage the console shows.
+const TOP_FINDINGS: usize = 5;
+
+/// The findings that failed a stage, most severe first (file order within a level),
+/// one line each: `level rule path:line: message`, then how many more there are and
+/// where they all are. Baselined findings are left out: they do not fail a stage.
+/// Only for failed stages (allowed failures included): a passing stage's findings are
+/// in the reports, not in the way.
+fn top_findings(rec: &StageRecord) -> Vec<String> {
+    if !matches!(rec.status, StageStatus::Failed | StageStatus::FailedAllowed) {
+        return Vec::new();
+    }
+    let Some(report) = &rec.report else {
+        return Vec::new();
+    };
+    let mut found: Vec<_> = report.findings.iter().filter(|f| !f.baselined).collect();
+    found.sort_by_key(|f| std::cmp::Reverse(f.level));
+    let mut out: Vec<String> = found
+        .iter()
+        .take(TOP_FINDINGS)
+        .map(|f| {
+            let place = f
+                .location
+                .as_ref()
+                .map(|l| match &l.region {
+                    Some(r) => format!(" {}:{}", l.path, r.start_line),
+                    None => format!(" {}", l.path),
+                })
+                .unwrap_or_default();
+            let level = match f.level {
+                crate::report::model::Level::Error => style::red("error"),
+                crate::report::model::Level::Warning => style::yellow("warning"),
+                crate::report::model::Level::Note => style::dim("note"),
+            };
+            let message = f.message.lines().next().unwrap_or_default();
+            let message: String = if message.chars().count() > 160 {
+                message.chars().take(159).chain(['…']).collect()
+            } else {
+                message.to_string()
+            };
+            // The plugin's words: escaped like the stage line.
+            format!(
+                "    {level} {}{}: {}",
+                escape(&f.rule_id),
+                escape(&place),
+                escape(&message)
+            )
+        })
+        .collect();
+    if found.len() > TOP_FINDINGS {
+        out.push(format!(
+            "    … and {} more (all of them: the run's report.sarif)",
+            found.len() - TOP_FINDINGS
+        ));
+    }
+    out
 }
 
 /// One line per stage. Summaries and reasons are the plugin's words: escaped, so a
