@@ -487,6 +487,11 @@ fn realistic_records() -> Vec<StageRecord> {
 #[test]
 fn realistic_log_passes_microsoft_validator() {
     let workspace = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wörk space");
+    // The whole-file finding's file exists, as in a real run: its region is the
+    // whole artifact, by size.
+    std::fs::create_dir_all(workspace.join("keys")).expect("create the workspace");
+    std::fs::write(workspace.join("keys/store.jks"), b"\xfe\xed\xfe\xed key store")
+        .expect("write the key store");
     let log = gantry::report::sarif::sarif_log(&realistic_records(), &workspace, "0.1.0");
 
     // Shape checks that hold whether or not the validator is installed.
@@ -515,6 +520,12 @@ fn realistic_log_passes_microsoft_validator() {
     );
     assert!(!log.to_string().contains("file:///etc"));
 
+    assert_eq!(
+        runs[3]["tool"]["driver"]["version"], "0.0.0+sha256.ab12ab12ab12",
+        "a plugin without a version is named by its digest, in a version SARIF accepts"
+    );
+    let whole = &runs[0]["results"][6]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(whole["byteOffset"], 0, "{whole}");
     let Some(tool) = multitool("realistic_log_passes_microsoft_validator") else {
         return;
     };

@@ -988,7 +988,7 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
     let prefix = format!("{}-", unique("own"));
     let pipeline = "same-name";
     let g =
-        format!("{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true, network = [\"bridge\"] }}");
+        format!("{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true, network = [\"none\", \"bridge\"] }}");
 
     // Workspace B: the same pipeline name, its own key. It makes a container, an
     // image and a service.

@@ -470,7 +470,7 @@ grants.containers = {{ run = ["{repo}:*"], manage = "{prefix}", services = true,
         "{reason}"
     );
     assert!(
-        r.audit().iter().any(|l| l.contains("\"denied\"") && l.contains("service-deploy") && l.contains("all-interfaces")),
+        r.audit().iter().any(|l| l.contains("\"decision\":\"deny\"") && l.contains("service-deploy") && l.contains("all-interfaces")),
         "{:?}",
         r.audit()
     );

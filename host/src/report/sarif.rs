@@ -119,14 +119,19 @@ fn stage_run(
         "informationUri".into(),
         Value::String(information_uri(&record.plugin_ref)),
     );
-    // A plugin that declares no version is identified by its digest (SARIF2005 asks
-    // every tool for a version).
+    // A plugin that declares no version is identified by its digest, as semver build
+    // metadata of version 0.0.0 (SARIF2005 asks every tool for a version that starts
+    // with an integer): `0.0.0+sha256.ab12ab12ab12`.
     let version = if plugin.version.trim().is_empty() {
-        record
+        let short = record
             .plugin_digest
             .get(..19)
-            .unwrap_or(&record.plugin_digest)
-            .to_string()
+            .unwrap_or(&record.plugin_digest);
+        if short.is_empty() {
+            String::new()
+        } else {
+            format!("0.0.0+{}", short.replace(':', "."))
+        }
     } else {
         plugin.version.clone()
     };
