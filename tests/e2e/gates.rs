@@ -62,6 +62,32 @@ fn coverage_gate_fails_below_the_minimum_and_points_at_uncovered_lines() {
     assert_eq!(r.code, 0, "60% meets min-lines = 60: {}", r.stderr);
 }
 
+/// Under `--dry-run` the stage that writes a coverage report is planned, not run: the
+/// report on disk is an earlier run's. The gate neither passes nor fails on it; it says
+/// it did not evaluate, and a dry run on a fresh checkout (no report yet) gets through.
+#[test]
+fn gates_do_not_judge_stale_reports_under_dry_run() {
+    let ws = Workspace::new(GANTRY);
+    ws.write("src/calc.py", CALC);
+    ws.write("coverage/lcov.info", LCOV);
+    ws.write("pipeline.toml", coverage_pipeline(80, r#"".""#));
+    assert_eq!(ws.gantry(&["run"]).code, 1, "60% is below 80% in a real run");
+    let r = ws.gantry(&["run", "--dry-run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.output("coverage", "evaluated"), "false");
+    assert!(
+        r.stage("coverage")["outputs"].get("lines-percent").is_none(),
+        "nothing was judged: {}",
+        r.stage("coverage")
+    );
+    let summary = r.stage("coverage")["summary"].as_str().unwrap_or_default().to_string();
+    assert!(summary.starts_with("dry run: not evaluated"), "{summary}");
+
+    std::fs::remove_dir_all(ws.path("coverage")).expect("remove the report");
+    let r = ws.gantry(&["run", "--dry-run"]);
+    assert_eq!(r.code, 0, "no report yet: {}", r.stderr);
+}
+
 #[test]
 fn coverage_report_outside_the_read_grant_is_not_seen() {
     let ws = Workspace::new(GANTRY);

@@ -10,6 +10,10 @@
 //!
 //! Tests: `mod tests` in [`results`], and `src/tests.rs` over real criterion and
 //! libtest output in `tests/fixtures/` (how it was produced: `tests/fixtures/README.md`).
+//!
+//! Under `--dry-run` it reads nothing and judges nothing: the stages that write its
+//! reports were planned, not run, so what is on disk is an earlier run's. It succeeds
+//! with `evaluated = "false"` and a summary saying so (`tests/e2e/gates.rs`).
 
 pub mod compare;
 pub mod results;

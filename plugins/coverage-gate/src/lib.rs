@@ -11,6 +11,10 @@
 //! Tests: each module's `mod tests`, and `src/tests.rs`, which runs the gate over the
 //! real-tool outputs in `tests/fixtures/` (how each was produced:
 //! `tests/fixtures/README.md`).
+//!
+//! Under `--dry-run` it reads nothing and judges nothing: the stages that write its
+//! reports were planned, not run, so what is on disk is an earlier run's. It succeeds
+//! with `evaluated = "false"` and a summary saying so (`tests/e2e/gates.rs`).
 
 pub mod cobertura;
 pub mod gate;

@@ -24,6 +24,14 @@ impl Plugin for CoverageGate {
     }
 
     fn run(cx: &Context, config: Config) -> Result<Report, Error> {
+        // Under `--dry-run` the stages that write the reports were planned, not run: what
+        // is on disk is an earlier run's (or nothing). A gate must not pass on it.
+        if cx.dry_run {
+            return Ok(Report::new().output("evaluated", "false").summary(format!(
+                "dry run: not evaluated; would gate on the coverage reports `{}` this run writes (what is on disk now may be an earlier run's)",
+                config.reports.join(", ")
+            )));
+        }
         let out = gate::evaluate(cx.workspace(), &config).map_err(|e| match e {
             crate::GateError::Config(m) => Error::config(m),
             crate::GateError::Read { ref source, .. }
