@@ -1,5 +1,5 @@
 //! `grants.process`: `ProcessGrant::matches` and its argument glob, plus the
-//! `when.branch`/`when.tag` glob (`gantry_manifest::glob_match`).
+//! `when.branch`/`when.tag` glob (`gantry_manifest::when_glob_match`).
 //!
 //! Properties:
 //! - no panics, and bounded time: both globs are `O(pattern × text)`; run with
@@ -17,7 +17,7 @@
 
 use arbitrary::Arbitrary;
 use gantry_manifest::fuzzing::{arg_glob_match, arg_matches};
-use gantry_manifest::{ProcessGrant, glob_match as when_glob_match};
+use gantry_manifest::{ProcessGrant, when_glob_match};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

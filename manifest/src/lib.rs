@@ -60,6 +60,7 @@ pub mod net;
 mod parse;
 mod schema;
 pub mod secrets;
+pub mod text;
 mod suggest;
 pub mod units;
 mod walk;
@@ -74,7 +75,7 @@ pub use grants::{
     ImagePattern, ImageRef, ProcessGrant, code_variable, covers, expand_host_path,
     host_path_refusal, launchers, normalize_workspace_path,
 };
-pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, glob_match};
+pub use schema::{DEFAULT_TIMEOUT, Limits, MAX_RETRIES, MAX_TIMEOUT, Stage, When, when_glob_match};
 pub use secrets::{SecretDecl, SecretSource};
 pub use suggest::did_you_mean;
 
@@ -298,7 +299,7 @@ impl Manifest {
 #[doc(hidden)]
 pub mod fuzzing {
     /// The argument glob of `grants.process` and of image tags (`*` crosses `/`).
-    pub use crate::grants::process::glob_match as arg_glob_match;
+    pub use crate::grants::process::arg_glob_match;
     pub use crate::grants::process::{arg_matches, widened};
 }
 

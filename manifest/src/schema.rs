@@ -140,7 +140,7 @@ fn check_ref(
     }
     let list = super::suggest::ticked(globs);
     match actual {
-        Some(a) if globs.iter().any(|g| glob_match(g, a)) => Ok(()),
+        Some(a) if globs.iter().any(|g| when_glob_match(g, a)) => Ok(()),
         Some(a) if globs.len() == 1 => Err(format!("{what} `{a}` does not match {list}")),
         Some(a) => Err(format!("{what} `{a}` matches none of {list}")),
         None if globs.len() == 1 => Err(format!("{absent} (`when.{what}` requires {list})")),
@@ -149,7 +149,7 @@ fn check_ref(
 }
 
 /// Matches `text` against `pattern` (`*`, `**`, `?`; everything else literal).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub fn when_glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     // Iterative matcher with memo: (pi, ti) -> matched. Patterns are short.
@@ -184,16 +184,16 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("main", "main"));
-        assert!(!glob_match("main", "main2"));
-        assert!(glob_match("release/*", "release/1.0"));
-        assert!(!glob_match("release/*", "release/1.0/hotfix"));
-        assert!(glob_match("release/**", "release/1.0/hotfix"));
-        assert!(glob_match("v*", "v1.2.3"));
-        assert!(glob_match("v?.*", "v1.2"));
-        assert!(glob_match("*", ""));
-        assert!(!glob_match("?", ""));
-        assert!(glob_match("a*b*c", "aXXbYYc"));
+        assert!(when_glob_match("main", "main"));
+        assert!(!when_glob_match("main", "main2"));
+        assert!(when_glob_match("release/*", "release/1.0"));
+        assert!(!when_glob_match("release/*", "release/1.0/hotfix"));
+        assert!(when_glob_match("release/**", "release/1.0/hotfix"));
+        assert!(when_glob_match("v*", "v1.2.3"));
+        assert!(when_glob_match("v?.*", "v1.2"));
+        assert!(when_glob_match("*", ""));
+        assert!(!when_glob_match("?", ""));
+        assert!(when_glob_match("a*b*c", "aXXbYYc"));
     }
 
     #[test]

@@ -280,13 +280,14 @@ fn audit_json_has_the_same_data() {
         .iter()
         .filter_map(|d| d["grant"].as_str())
         .collect();
+    // Critical first, then in the order of the capabilities (fs, env, secrets, http, …).
     assert_eq!(
         reasons,
         [
             "grants.fs.write",
+            "grants.reveal",
             "grants.http",
-            "grants.http",
-            "grants.reveal"
+            "grants.http"
         ]
     );
     assert!(

@@ -20,9 +20,8 @@
 //! Time is used only as a hang watchdog: each `gantry` is killed (and the test fails)
 //! if it has not ended within a minute.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::unix::process::ExitStatusExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -73,68 +72,6 @@ fn patched(ws: &Workspace, mode: &str) -> String {
     let name = format!("probe-{mode}.wasm");
     ws.write(&name, &bytes);
     format!("file:{name}#{}", gantry_registry::Digest::of(&bytes))
-}
-
-/// Runs `gantry ARGS` and returns its result and its peak resident memory: `wait4`
-/// reports the usage of that one child (not `RUSAGE_CHILDREN`, which parallel tests
-/// share). Killed after [`WATCHDOG`].
-// The child is reaped by `wait4`, which `Child::wait` would not report usage for.
-#[allow(clippy::zombie_processes)]
-fn gantry_with_rss(ws: &Workspace, args: &[&str]) -> (Run, u64) {
-    let mut child = ws
-        .command(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start gantry");
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
-    let pid = child.id() as libc::pid_t;
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watchdog = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let until = std::time::Instant::now() + WATCHDOG;
-            while std::time::Instant::now() < until {
-                if done.load(std::sync::atomic::Ordering::Relaxed) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            // SAFETY: signals the child this test started and has not reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-            true
-        })
-    };
-    let mut status = 0;
-    // SAFETY: rusage is plain data that wait4 fills in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waits for our own child; `child` is never waited on again.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4");
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let killed = watchdog.join().unwrap_or(false);
-    let out = std::process::Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    };
-    assert!(
-        !killed,
-        "gantry {args:?} did not end within {WATCHDOG:?}; stderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        Run::from_output(out, &ws.root),
-        usage.ru_maxrss as u64 * 1024,
-    )
 }
 
 /// A one-answer-per-connection HTTP server on 127.0.0.1 that records request lines.
@@ -327,7 +264,7 @@ with = {{ action = "fields", count = 100000, size = 6000 }}
 "#
         ),
     );
-    let (r, rss) = gantry_with_rss(&ws, &["run", "--no-fail-fast", "--jobs", "1"]);
+    let (r, rss) = ws.gantry_with_rss(&["run", "--no-fail-fast", "--jobs", "1"], WATCHDOG);
     assert_eq!(r.code, 1, "{}", r.stderr);
 
     // One fields of 120 KiB is over the 8 KiB a 64 MiB stage may put in one: the

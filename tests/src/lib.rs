@@ -210,6 +210,68 @@ impl Workspace {
         Run::new(out, &self.root, Some(&self.state))
     }
 
+    /// Runs `gantry ARGS` and returns its result and its peak resident memory: `wait4`
+    /// reports the usage of that one child (not `RUSAGE_CHILDREN`, which parallel tests
+    /// share). Killed after `watchdog` (a hang, never a timing assertion).
+    // The child is reaped by `wait4`, which `Child::wait` would not report usage for.
+    #[allow(clippy::zombie_processes)]
+    pub fn gantry_with_rss(&self, args: &[&str], watchdog: std::time::Duration) -> (Run, u64) {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start gantry");
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = r.read_to_end(&mut buf);
+                buf
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+        let pid = child.id() as libc::pid_t;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let guard = {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let until = std::time::Instant::now() + watchdog;
+                while std::time::Instant::now() < until {
+                    if done.load(std::sync::atomic::Ordering::Relaxed) {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                // SAFETY: signals the child this test started and has not reaped.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                true
+            })
+        };
+        let mut status = 0;
+        // SAFETY: rusage is plain data that wait4 fills in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for our own child; `child` is never waited on again.
+        let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        assert_eq!(waited, pid, "wait4");
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let killed = guard.join().unwrap_or(false);
+        let out = std::process::Output {
+            status: std::os::unix::process::ExitStatusExt::from_raw(status),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
+        };
+        assert!(
+            !killed,
+            "gantry {args:?} did not end within {watchdog:?}; stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            Run::from_output(out, &self.root),
+            usage.ru_maxrss as u64 * 1024,
+        )
+    }
+
     pub fn gantry_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = self.command(args);
         for (k, v) in env {

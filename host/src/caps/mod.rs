@@ -1,5 +1,6 @@
-//! Capabilities: one module per capability, each holding its host implementation,
-//! the checks it makes against the stage's grant, and the audit records it writes.
+//! Capabilities: one folder per capability, each holding its host implementation, the
+//! checks it makes against the stage's grant, the audit records it writes, and how it
+//! describes itself to a reviewer (`describe.rs`, listed in [`ALL`]).
 //!
 //! | capability | module | grant |
 //! | --- | --- | --- |
@@ -10,6 +11,7 @@
 //! | http | [`http`] | `grants.http` (`wasi:http/outgoing-handler`) |
 //! | process | [`process`] | `grants.process` |
 //! | containers | [`containers`] | `grants.containers` (Docker Engine through bollard) |
+//! | network | [`network`] | never (`wasi:sockets` fails; requests go through `http`) |
 //!
 //! Every broker goes through a [`Broker`]: it audits each use and refusal, and runs
 //! every mutating effect through the journal (fsynced intent before acting) or, in
@@ -17,14 +19,15 @@
 //! whose text names the stage, the plugin, the capability, the argument that failed
 //! and the grant that would allow it.
 //!
-//! Adding a capability = one `.wit` interface in `wit/` + one module here + its grant
-//! in [`crate::manifest::Grants`].
+//! Adding a capability: see [`ALL`].
 
 pub mod containers;
+pub mod describe;
 pub mod env;
 pub mod fs;
 pub mod http;
 pub mod log;
+pub mod network;
 pub mod process;
 pub mod secrets;
 
@@ -37,20 +40,20 @@ use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::journal::Journal;
 use crate::runtime::bindings::types::CapError;
 
-/// Brokers that read a stage's fs grants besides the fs capability itself, and how:
-/// a stage that imports one of them uses its fs grants even when the plugin imports no
-/// filesystem interface (`gantry audit` reads this, so it never calls such a grant
-/// unused). Keep in step with the brokers: `containers::check_mount` /
-/// `containers::context` and `process::sandbox`.
-pub const USES_FS_GRANTS: &[(&str, &str)] = &[
-    (
-        "containers",
-        "the containers broker mounts and builds only from directories these grants cover (writable mounts need `fs.write`)",
-    ),
-    (
-        "process",
-        "the process sandbox mounts the `fs.write` directories writable for the command (the workspace is read-only to it otherwise)",
-    ),
+/// Every capability, in the order a reviewer reads them. Adding a capability: its WIT
+/// interface in `wit/`, its folder here (broker, `describe.rs`), one line in this list,
+/// its grant in [`crate::manifest::Grants`] (parsed and fuzzed in `manifest/`), its SDK
+/// module, and its tests. `gantry audit`, `plan` and `plugin inspect` know it from its
+/// [`describe::Description`] alone.
+pub const ALL: &[&describe::Description] = &[
+    &fs::describe::DESCRIPTION,
+    &env::describe::DESCRIPTION,
+    &secrets::describe::DESCRIPTION,
+    &http::describe::DESCRIPTION,
+    &process::describe::DESCRIPTION,
+    &containers::describe::DESCRIPTION,
+    &network::DESCRIPTION,
+    &log::describe::DESCRIPTION,
 ];
 
 /// What every broker of a stage shares.

@@ -26,8 +26,10 @@
 //! `.git/hooks` included), `http` without TLS or to private/loopback addresses, and
 //! every `reveal`.
 //!
-//! Grants are read through their `Serialize` form, so a capability this module does
-//! not know yet is still listed (as raw values) rather than silently left out.
+//! Every capability is known here only through its [`Description`]
+//! (`host/src/caps/*/describe.rs`, listed once in [`crate::caps::ALL`]): the imports it
+//! answers for, one line per thing granted, its dangers, whether its broker reads the
+//! fs grants. Each is written next to the broker that enforces it.
 //! The exit code is 0 whatever is found: this is a report, not a gate (`gantry.lock`
 //! and `--locked` are the gate). Tests: `tests/e2e/audit_lock.rs`.
 
@@ -36,48 +38,12 @@ use std::io::IsTerminal;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::inspect::explain_import;
 use super::{Cli, Failure, exit, load_and_prepare, style};
+use crate::caps::describe::{Description, explain_import, of_import};
+pub use crate::caps::describe::Danger;
+use crate::manifest::Stage;
 use crate::run::display::escape;
 use crate::run::prepare::Prepared;
-
-/// Capabilities in the order a reviewer reads them; grant keys not listed here follow.
-const ORDER: &[&str] = &[
-    "fs",
-    "env",
-    "secrets",
-    "http",
-    "process",
-    "containers",
-    "network",
-    "log",
-];
-
-/// The capability an import gives, or `None` for imports with no authority
-/// (clocks, random, stdio, exit, types).
-pub fn capability_of(import: &str) -> Option<&'static str> {
-    let iface = import.split('@').next().unwrap_or(import);
-    match iface {
-        i if i.starts_with("wasi:filesystem/") => Some("fs"),
-        "gantry:plugin/files" => Some("fs"),
-        "wasi:cli/environment" => Some("env"),
-        "gantry:plugin/secrets" => Some("secrets"),
-        "gantry:plugin/process" => Some("process"),
-        "gantry:plugin/containers" => Some("containers"),
-        i if i.starts_with("wasi:http/") => Some("http"),
-        i if i.starts_with("wasi:sockets/") => Some("network"),
-        "gantry:plugin/log" => Some("log"),
-        _ => None,
-    }
-}
-
-/// The capability a `grants.KEY` belongs to.
-fn capability_of_grant(key: &str) -> &str {
-    match key {
-        "reveal" => "secrets",
-        k => k,
-    }
-}
 
 #[derive(Serialize)]
 pub struct PipelineAudit {
@@ -129,17 +95,6 @@ pub struct CapabilityAudit {
 }
 
 #[derive(Serialize)]
-pub struct Danger {
-    /// `critical` (code on the host) or `high`.
-    pub severity: &'static str,
-    /// The grant, as a pipeline.toml key (`grants.process`, `grants.fs.write`, …).
-    pub grant: String,
-    /// The value it is about (command, path, URL, secret name).
-    pub subject: String,
-    pub reason: String,
-}
-
-#[derive(Serialize)]
 pub struct Warning {
     pub capability: String,
     pub message: String,
@@ -163,25 +118,13 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
         let Some(p) = prepared.stage(&stage.name) else {
             continue;
         };
-        let grants = serde_json::to_value(&stage.grants).unwrap_or(Value::Null);
-        let mut audited = audit_stage(
-            &stage.name,
-            &stage.plugin,
+        stages.push(audit_stage(
+            stage,
             &p.info.name,
             &p.info.version,
             &p.plugin.digest.to_string(),
             &p.plugin.imports,
-            grants,
-        );
-        if !stage.grants.fs.write.is_empty()
-            && let Some(fs) = audited
-                .capabilities
-                .iter_mut()
-                .find(|c| c.capability == "fs")
-        {
-            fs.grants.push(disk_line(stage.limits.disk));
-        }
-        stages.push(audited);
+        ));
     }
     let count = |f: &dyn Fn(&StageAudit) -> usize| stages.iter().map(f).sum();
     let summary = Summary {
@@ -203,75 +146,77 @@ pub fn audit(prepared: &Prepared, file: &str) -> PipelineAudit {
     }
 }
 
+/// Every grant of a stage as `(capability, line)`, in the reviewer's order: the lines
+/// `gantry audit` shows, for `gantry plan` (one description of a grant, not two).
+pub fn grant_lines(stage: &Stage) -> Vec<(&'static str, String)> {
+    crate::caps::ALL
+        .iter()
+        .flat_map(|d| (d.grants)(stage).into_iter().map(move |l| (d.name, l)))
+        .collect()
+}
+
 fn audit_stage(
-    stage: &str,
-    plugin: &str,
+    stage: &Stage,
     name: &str,
     version: &str,
     digest: &str,
     imports: &[String],
-    grants: Value,
 ) -> StageAudit {
     let import_rows = imports
         .iter()
-        .map(|i| json!({"name": i, "capability": capability_of(i), "meaning": explain_import(i)}))
+        .map(|i| json!({"name": i, "capability": of_import(i).map(|d| d.name), "meaning": explain_import(i)}))
         .collect();
-
-    // Capabilities to show: the known ones in order, then any other granted key.
-    let mut caps: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
-    if let Some(obj) = grants.as_object() {
-        let mut extra: Vec<String> = obj
-            .iter()
-            .filter(|(_, v)| !is_empty(v))
-            .map(|(k, _)| capability_of_grant(k).to_string())
-            .filter(|c| !caps.contains(c))
-            .collect();
-        extra.sort();
-        extra.dedup();
-        caps.extend(extra);
-    }
+    // The capabilities whose broker reads the fs grants that this plugin imports.
+    let fs_users: Vec<&Description> = crate::caps::ALL
+        .iter()
+        .copied()
+        .filter(|d| d.uses_fs.is_some() && imports.iter().any(|i| d.answers(i)))
+        .collect();
 
     let mut capabilities = Vec::new();
     let mut warnings = Vec::new();
-    for cap in caps {
-        let imported: Vec<String> = imports
-            .iter()
-            .filter(|i| capability_of(i) == Some(cap.as_str()))
-            .cloned()
-            .collect();
-        let granted = describe_grants(&cap, &grants);
-        let is_imported = !imported.is_empty();
-        let is_granted = !granted.is_empty();
-        let (status, note) = match (cap.as_str(), is_imported, is_granted) {
+    let mut dangers = Vec::new();
+    for cap in crate::caps::ALL {
+        let imported: Vec<String> = imports.iter().filter(|i| cap.answers(i)).cloned().collect();
+        let granted = (cap.grants)(stage);
+        dangers.extend((cap.dangers)(stage));
+        let (is_imported, is_granted) = (!imported.is_empty(), !granted.is_empty());
+        let (status, note) = match (cap.fixed, is_imported, is_granted) {
             (_, false, false) => continue,
-            ("log", true, _) => ("always", "always allowed: writes to its stage log (redacted, capped)".to_string()),
-            ("network", true, _) => (
-                "never",
-                "never granted: every socket call fails (outgoing requests go through grants.http only)".to_string(),
+            (Some(fixed), true, _) => (
+                if cap.name == "log" { "always" } else { "never" },
+                fixed.to_string(),
             ),
-            (_, true, true) => ("granted", "granted: the host allows the calls listed, and audits each".to_string()),
-            (c, true, false) => ("not-granted", not_granted_note(c)),
-            ("fs", false, true) if fs_users(imports).next().is_some() => (
+            (_, true, true) => (
+                "granted",
+                "granted: the host allows the calls listed, and audits each".to_string(),
+            ),
+            (_, true, false) => ("not-granted", cap.not_granted.to_string()),
+            (_, false, true) if cap.name == "fs" && !fs_users.is_empty() => (
                 "granted",
                 format!(
                     "granted, used through other brokers: {}",
-                    fs_users(imports).map(|(_, how)| *how).collect::<Vec<_>>().join("; ")
+                    fs_users
+                        .iter()
+                        .filter_map(|d| d.uses_fs)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 ),
             ),
-            (c, false, true) => {
+            (_, false, true) => {
                 let message = "granted but unused by this plugin: remove it".to_string();
                 warnings.push(Warning {
-                    capability: c.to_string(),
+                    capability: cap.name.to_string(),
                     message: format!(
-                        "{c}: {message} (the plugin does not import {}; the grant would only widen what a future version may do)",
-                        import_hint(c)
+                        "{}: {message} (the plugin does not import {}; the grant would only widen what a future version may do)",
+                        cap.name, cap.import_hint
                     ),
                 });
                 ("unused-grant", message)
             }
         };
         capabilities.push(CapabilityAudit {
-            capability: cap,
+            capability: cap.name.to_string(),
             status,
             imported: is_imported,
             granted: is_granted,
@@ -280,58 +225,20 @@ fn audit_stage(
             note,
         });
     }
+    // Critical first, then in the capabilities' order.
+    dangers.sort_by_key(|d| d.severity != "critical");
 
     StageAudit {
-        stage: stage.to_string(),
-        plugin: plugin.to_string(),
+        stage: stage.name.clone(),
+        plugin: stage.plugin.clone(),
         name: name.to_string(),
         version: version.to_string(),
         digest: digest.to_string(),
         imports: import_rows,
-        dangers: dangers(&grants),
-        grants,
+        dangers,
+        grants: serde_json::to_value(&stage.grants).unwrap_or(Value::Null),
         capabilities,
         warnings,
-    }
-}
-
-/// The brokers the plugin imports that read its fs grants ([`crate::caps::USES_FS_GRANTS`]).
-fn fs_users(imports: &[String]) -> impl Iterator<Item = &'static (&'static str, &'static str)> + '_ {
-    crate::caps::USES_FS_GRANTS
-        .iter()
-        .filter(move |(cap, _)| imports.iter().any(|i| capability_of(i) == Some(cap)))
-}
-
-/// What bounds the disk space a stage with write grants can fill.
-fn disk_line(limit: Option<u64>) -> String {
-    match limit {
-        Some(n) => format!(
-            "disk: its write grants may grow by at most {} (`limits.disk`; measured while it runs, not a quota)",
-            crate::manifest::units::format_size(n)
-        ),
-        None => "disk: no limit on what its writes fill but the timeout (set `limits.disk`)".into(),
-    }
-}
-
-fn not_granted_note(cap: &str) -> String {
-    match cap {
-        "fs" => "not granted: no directory is preopened, so it cannot open any file".into(),
-        "env" => "not granted: its environment is empty".into(),
-        _ => "not granted: every call is denied — the host links the same interfaces for every plugin, \
-              refuses each call with `denied` and records it in audit.jsonl"
-            .into(),
-    }
-}
-
-fn import_hint(cap: &str) -> &'static str {
-    match cap {
-        "fs" => "`wasi:filesystem` or `gantry:plugin/files`",
-        "env" => "`wasi:cli/environment`",
-        "secrets" => "`gantry:plugin/secrets`",
-        "process" => "`gantry:plugin/process`",
-        "containers" => "`gantry:plugin/containers`",
-        "http" => "`wasi:http`",
-        _ => "an interface for it",
     }
 }
 
@@ -344,511 +251,6 @@ pub(crate) fn is_empty(v: &Value) -> bool {
         Value::Object(o) => o.values().all(is_empty),
         _ => false,
     }
-}
-
-fn strs(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| a.iter().map(scalar).collect())
-        .unwrap_or_default()
-}
-
-/// A scalar (or small value) as text: strings bare, durations as `{secs, nanos}` read.
-fn scalar(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Object(o) if o.contains_key("secs") => {
-            let secs = o.get("secs").and_then(Value::as_u64).unwrap_or(0);
-            let nanos = o.get("nanos").and_then(Value::as_u64).unwrap_or(0);
-            crate::manifest::units::format_duration(std::time::Duration::new(secs, nanos as u32))
-        }
-        other => other.to_string(),
-    }
-}
-
-fn ticks(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| format!("`{s}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Every grant of a stage as `(capability, line)`, in the reviewer's order: the lines
-/// `gantry audit` shows, for `gantry plan` (one description of a grant, not two).
-pub fn grant_lines(grants: &Value) -> Vec<(String, String)> {
-    let mut caps: Vec<String> = ORDER.iter().map(|s| s.to_string()).collect();
-    if let Some(obj) = grants.as_object() {
-        for k in obj.keys() {
-            let c = capability_of_grant(k).to_string();
-            if !caps.contains(&c) {
-                caps.push(c);
-            }
-        }
-    }
-    caps.into_iter()
-        .flat_map(|c| {
-            describe_grants(&c, grants)
-                .into_iter()
-                .map(move |l| (c.clone(), l))
-        })
-        .collect()
-}
-
-/// One line per thing granted for capability `cap`.
-fn describe_grants(cap: &str, grants: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    match cap {
-        "fs" => {
-            for p in strs(grants.pointer("/fs/read")) {
-                out.push(format!(
-                    "read `{p}`{}",
-                    if p == "." {
-                        " (the whole workspace)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-            for p in strs(grants.pointer("/fs/write")) {
-                out.push(format!(
-                    "write `{p}`{}",
-                    if p == "." {
-                        " (the whole workspace)"
-                    } else {
-                        ""
-                    }
-                ));
-            }
-        }
-        "env" => {
-            let names = strs(grants.get("env"));
-            if !names.is_empty() {
-                out.push(format!("variables {}", ticks(&names)));
-            }
-        }
-        "secrets" => {
-            let handles = strs(grants.get("secrets"));
-            if !handles.is_empty() {
-                out.push(format!(
-                    "handles to {} (value not readable by the plugin)",
-                    ticks(&handles)
-                ));
-            }
-            let reveal = strs(grants.get("reveal"));
-            if !reveal.is_empty() {
-                out.push(format!(
-                    "reveal {} (the plugin reads the value)",
-                    ticks(&reveal)
-                ));
-            }
-        }
-        "http" => {
-            for h in grants
-                .get("http")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let methods = strs(h.get("methods"));
-                let methods = if methods.is_empty() {
-                    "any method".to_string()
-                } else {
-                    methods.join(", ")
-                };
-                out.push(format!("`{}` ({methods})", http_url(h)));
-            }
-        }
-        "process" => {
-            for p in grants
-                .get("process")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                out.push(describe_process(p));
-            }
-        }
-        "containers" => {
-            if let Some(c) = grants.get("containers").filter(|c| !c.is_null()) {
-                out.extend(describe_containers(c));
-            }
-        }
-        other => {
-            // A capability this gantry's audit does not know: show the raw grant.
-            if let Some(obj) = grants.as_object() {
-                for (k, v) in obj {
-                    if capability_of_grant(k) == other && !is_empty(v) {
-                        out.push(format!("grants.{k} = {v}"));
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-/// One line per power a `grants.containers` table gives.
-fn describe_containers(c: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let images: Vec<String> = c
-        .get("run")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            let mut s = p.get("repository").map(scalar).unwrap_or_default();
-            if let Some(t) = p.get("tag").filter(|v| !v.is_null()) {
-                s.push_str(&format!(":{}", scalar(t)));
-            }
-            if let Some(d) = p.get("digest").filter(|v| !v.is_null()) {
-                s.push_str(&format!("@{}", scalar(d)));
-            }
-            s
-        })
-        .collect();
-    if !images.is_empty() {
-        out.push(format!("run images {}", ticks(&images)));
-    }
-    if c.get("build") == Some(&Value::Bool(true)) {
-        // What the broker enforces (caps/containers): every image a build uses is held
-        // to `run`, and nothing is downloaded by the daemon.
-        out.push(
-            "build images from readable workspace directories (every image the Dockerfile uses must match `run`; remote `ADD` refused)"
-                .into(),
-        );
-    }
-    let push = strs(c.get("push"));
-    if !push.is_empty() {
-        out.push(format!("push to {}", ticks(&push)));
-    }
-    let ports: Vec<String> = c
-        .get("publish")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_array)
-        .map(|r| match (r.first().map(scalar), r.get(1).map(scalar)) {
-            (Some(a), Some(b)) if a == b => a,
-            (Some(a), Some(b)) => format!("{a}-{b}"),
-            _ => String::new(),
-        })
-        .collect();
-    let services = c.get("services") == Some(&Value::Bool(true));
-    let exposed = c.get("expose").is_some_and(|e| !e.is_null());
-    if !ports.is_empty() {
-        // What the broker enforces (caps/containers `check_common`): containers bind
-        // 127.0.0.1; a Swarm service's port needs `expose`, and Swarm binds it on every
-        // interface, because it has no host address for a published port.
-        out.push(format!("publish containers' ports {} on 127.0.0.1", ports.join(", ")));
-        if services && exposed {
-            out.push(format!(
-                "publish Swarm services' ports {} on every interface of every node (0.0.0.0 and ::)",
-                ports.join(", ")
-            ));
-        } else if services {
-            out.push("Swarm services publish no ports (Swarm would bind them on every interface; `expose` is not granted)".into());
-        }
-    }
-    out.push(format!("networks {}", ticks(&strs(c.get("network")))));
-    if services {
-        out.push("Swarm services' tasks run on `bridge`".into());
-    }
-    if let Some(m) = c.get("manage").filter(|v| !v.is_null()) {
-        let what = if c.get("services") == Some(&Value::Bool(true)) {
-            "containers and Swarm services"
-        } else {
-            "long-running containers"
-        };
-        out.push(format!("manage {what} named `{}*`", scalar(m)));
-    }
-    out.push(format!(
-        "ceilings: {} CPUs, {}, {} PIDs",
-        c.get("cpus").map(scalar).unwrap_or_default(),
-        c.get("memory")
-            .and_then(Value::as_u64)
-            .map(crate::manifest::units::format_size)
-            .unwrap_or_default(),
-        c.get("pids").map(scalar).unwrap_or_default()
-    ));
-    out
-}
-
-fn describe_process(p: &Value) -> String {
-    let Some(obj) = p.as_object() else {
-        return scalar(p);
-    };
-    let mut s = format!("run `{}`", obj.get("cmd").map(scalar).unwrap_or_default());
-    let args = strs(obj.get("args"));
-    s.push_str(&format!(" args [{}]", ticks(&args)));
-    let env = strs(obj.get("env"));
-    if !env.is_empty() {
-        s.push_str(&format!(", env {}", ticks(&env)));
-    }
-    match obj.get("read_only").or_else(|| obj.get("read-only")) {
-        Some(Value::Bool(true)) => s.push_str(", read-only"),
-        Some(Value::Bool(false)) => s.push_str(", not read-only"),
-        _ => {}
-    }
-    let reads = strs(obj.get("read"));
-    if !reads.is_empty() {
-        s.push_str(&format!(", reads host {}", ticks(&reads)));
-    }
-    if obj.get("network") == Some(&Value::Bool(true)) {
-        s.push_str(", network");
-    }
-    if let Some(t) = obj.get("timeout").filter(|v| !v.is_null()) {
-        s.push_str(&format!(", timeout {}", scalar(t)));
-    }
-    if let Some(o) = obj.get("output").filter(|v| !v.is_null()) {
-        let shown = o
-            .as_u64()
-            .map(crate::manifest::units::format_size)
-            .unwrap_or_else(|| scalar(o));
-        s.push_str(&format!(", output cap {shown}"));
-    }
-    s
-}
-
-fn http_url(h: &Value) -> String {
-    if let Some(s) = h.as_str() {
-        return s.to_string();
-    }
-    if let Some(u) = h.get("url").and_then(Value::as_str) {
-        return u.to_string();
-    }
-    let part = |k: &str| h.get(k).map(scalar).unwrap_or_default();
-    format!(
-        "{}://{}:{}{}",
-        part("scheme"),
-        part("host"),
-        part("port"),
-        part("path_prefix")
-    )
-}
-
-/// `(scheme, host)` of an http grant, from its fields or its URL.
-fn http_scheme_host(h: &Value) -> (String, String) {
-    let url = http_url(h);
-    let (url_scheme, rest) = url.split_once("://").unwrap_or(("", url.as_str()));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, a)| a)
-        .unwrap_or(authority);
-    let url_host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("").to_string()
-    } else {
-        authority.split(':').next().unwrap_or("").to_string()
-    };
-    let field = |k: &str| {
-        h.get(k)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-    };
-    (
-        field("scheme")
-            .unwrap_or_else(|| url_scheme.to_string())
-            .to_ascii_lowercase(),
-        field("host").unwrap_or(url_host),
-    )
-}
-
-/// Why a grant's host is not a public address, or `None`: the table of
-/// `gantry_manifest::net`, the one the http broker refuses addresses by at run time.
-fn private_address(host: &str) -> Option<String> {
-    crate::manifest::net::host_non_global(host).map(|n| n.to_string())
-}
-
-/// What the OS sandbox of a process grant shows the command, in one phrase.
-fn process_sandbox(p: &Value, writes: &[String]) -> String {
-    let read_only = p.get("read_only") == Some(&Value::Bool(true));
-    let mut s = String::from("sees the whole workspace read-only (whatever grants.fs says)");
-    if read_only || writes.is_empty() {
-        s.push_str(if read_only && !writes.is_empty() {
-            ", writes nothing (read-only grant: the stage's write grants stay read-only for it)"
-        } else {
-            ", writes nothing"
-        });
-    } else {
-        s.push_str(&format!(", writes {} (grants.fs.write)", ticks(writes)));
-    }
-    let reads = strs(p.get("read"));
-    s.push_str(", reads the system directories and a curated /etc");
-    if !reads.is_empty() {
-        s.push_str(&format!(" and host {}", ticks(&reads)));
-    }
-    if p.get("network") == Some(&Value::Bool(true)) {
-        s.push_str("; SHARES THE HOST'S NETWORK");
-    } else {
-        s.push_str("; no network");
-    }
-    s
-}
-
-/// The danger of one process grant: what the sandbox lets the command do, and
-/// whether the plugin can choose the code it runs (critical) or only run the tool
-/// (high).
-fn process_danger(p: &Value, writes: &[String]) -> Danger {
-    use crate::manifest::launchers;
-    let cmd = p.get("cmd").map(scalar).unwrap_or_else(|| scalar(p));
-    let args = strs(p.get("args"));
-    let base = cmd.rsplit('/').next().unwrap_or(&cmd).to_string();
-    let read_only = p.get("read_only") == Some(&Value::Bool(true));
-    let network = p.get("network") == Some(&Value::Bool(true));
-    let mut reason = format!(
-        "runs `{base}` on the host in an OS sandbox (gantry's own: no capabilities, its own PID namespace, \
-         nothing outlives the call): it {}",
-        process_sandbox(p, writes)
-    );
-    let mut code = false;
-    if let Some(l) = launchers::launcher(&base) {
-        reason.push_str(&format!("; `{base}` is {}", l.what));
-    }
-    // The plugin writes through its own grants.fs.write, whatever the command's
-    // `read-only` says; a read-only grant only keeps that code from writing.
-    if !writes.is_empty()
-        && let Some(what) = launchers::reads_workspace(&base)
-    {
-        code = true;
-        reason.push_str(&format!(
-            ". THE PLUGIN CAN RUN CODE OF ITS CHOICE IN THIS SANDBOX: it can write {} and `{base}` runs what it \
-             finds there ({what}){}",
-            ticks(writes),
-            if read_only {
-                "; the read-only grant keeps that code from writing, not from reading the workspace"
-            } else {
-                ""
-            }
-        ));
-    }
-    if args.iter().any(|a| a == "**") {
-        code = true;
-        reason.push_str(&format!(
-            ". AND `**` MATCHES ANY ARGUMENTS: the plugin chooses every flag, file and subcommand \
-             (`--config`, `-c`, `--exec`, …), so the grant is as wide as `{base}` itself"
-        ));
-    }
-    if network {
-        reason.push_str(
-            ". With `network = true` whatever runs reaches every address the host reaches, \
-             which grants.http does not govern",
-        );
-    }
-    Danger {
-        severity: if code || network { "critical" } else { "high" },
-        grant: "grants.process".into(),
-        subject: if args.is_empty() {
-            cmd
-        } else {
-            format!("{cmd} {}", args.join(" "))
-        },
-        reason,
-    }
-}
-
-fn dangers(grants: &Value) -> Vec<Danger> {
-    let mut out = Vec::new();
-    let writes = strs(grants.pointer("/fs/write"));
-    for p in grants
-        .get("process")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        out.push(process_danger(p, &writes));
-    }
-    if let Some(c) = grants.get("containers").filter(|c| !c.is_null()) {
-        if c.get("manage").is_some_and(|m| !m.is_null()) {
-            out.push(Danger {
-                severity: "high",
-                grant: "grants.containers.manage".into(),
-                subject: c.get("manage").map(scalar).unwrap_or_default(),
-                reason: "starts and stops long-running containers (and, with `services`, Swarm services) that outlive the run: a deploy"
-                    .into(),
-            });
-        }
-        if c.get("expose").is_some_and(|e| !e.is_null()) {
-            let ports: Vec<String> = c
-                .get("publish")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_array)
-                .map(|r| {
-                    let (a, b) = (r.first().map(scalar), r.get(1).map(scalar));
-                    if a == b { a.unwrap_or_default() } else { format!("{}-{}", a.unwrap_or_default(), b.unwrap_or_default()) }
-                })
-                .collect();
-            out.push(Danger {
-                severity: "high",
-                grant: "grants.containers.expose".into(),
-                subject: ports.join(", "),
-                reason: "Swarm services publish these ports on every interface of every node (0.0.0.0 and ::): reachable from every network the hosts are on, not only from this machine"
-                    .into(),
-            });
-        }
-        if strs(c.get("network")).iter().any(|n| n == "bridge") {
-            out.push(Danger {
-                severity: "high",
-                grant: "grants.containers.network".into(),
-                subject: "bridge".into(),
-                reason: "its containers have network access, which the wasm sandbox's own http grant does not govern"
-                    .into(),
-            });
-        }
-    }
-    if strs(grants.pointer("/fs/write")).iter().any(|p| p == ".") {
-        out.push(Danger {
-            severity: "high",
-            grant: "grants.fs.write".into(),
-            subject: ".".into(),
-            reason:
-                "the whole workspace is writable: sources, pipeline.toml, gantry.lock and `.git` \
-                     (a hook written there runs on the next git command)"
-                    .into(),
-        });
-    }
-    for h in grants
-        .get("http")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let url = http_url(h);
-        let (scheme, host) = http_scheme_host(h);
-        if scheme != "https" {
-            out.push(Danger {
-                severity: "high",
-                grant: "grants.http".into(),
-                subject: url.clone(),
-                reason: format!(
-                    "`{scheme}` is not HTTPS: what the plugin sends (tokens included) and receives can be read and changed on the network"
-                ),
-            });
-        }
-        if let Some(why) = private_address(&host) {
-            out.push(Danger {
-                severity: "high",
-                grant: "grants.http".into(),
-                subject: url,
-                reason: format!("`{host}` is {why}"),
-            });
-        }
-    }
-    for name in strs(grants.get("reveal")) {
-        out.push(Danger {
-            severity: "high",
-            grant: "grants.reveal".into(),
-            subject: name.clone(),
-            reason: format!(
-                "the plugin reads the value of secret `{name}`: gantry masks it in logs and records in its common \
-                 encodings, but not transformed (reversed, encrypted) or cut in pieces, and the plugin can send \
-                 it anywhere its other grants reach"
-            ),
-        });
-    }
-    out
 }
 
 /// Colour only when stdout is a terminal: the markers carry the meaning without it.
@@ -1020,83 +422,77 @@ pub fn render(a: &PipelineAudit) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn imports_map_to_capabilities() {
-        assert_eq!(capability_of("wasi:filesystem/preopens@0.2.6"), Some("fs"));
-        assert_eq!(capability_of("gantry:plugin/files@0.1.0"), Some("fs"));
-        assert_eq!(capability_of("wasi:cli/environment@0.2.6"), Some("env"));
-        assert_eq!(
-            capability_of("gantry:plugin/secrets@0.1.0"),
-            Some("secrets")
+    /// The one stage of a pipeline whose stage `s` has `grants` (TOML lines).
+    fn stage(grants: &str) -> Stage {
+        let text = format!(
+            "[pipeline]\nname = \"t\"\n[secrets]\nNPM = {{ env = \"NPM\" }}\n[stage.s]\nplugin = \"builtin:secret-scan\"\n{grants}\n"
         );
-        assert_eq!(
-            capability_of("gantry:plugin/process@0.1.0"),
-            Some("process")
-        );
-        assert_eq!(
-            capability_of("wasi:http/outgoing-handler@0.2.6"),
-            Some("http")
-        );
-        assert_eq!(capability_of("wasi:sockets/tcp@0.2.6"), Some("network"));
-        assert_eq!(capability_of("gantry:plugin/log@0.1.0"), Some("log"));
-        assert_eq!(capability_of("wasi:clocks/wall-clock@0.2.6"), None);
+        let m = crate::manifest::Manifest::parse(std::path::Path::new("pipeline.toml"), &text)
+            .unwrap_or_else(|e| panic!("{text}\n{e:?}"));
+        m.stages.into_iter().next().expect("a stage")
+    }
+
+    fn dangers(s: &Stage) -> Vec<Danger> {
+        crate::caps::ALL.iter().flat_map(|d| (d.dangers)(s)).collect()
+    }
+
+    fn process_danger(grant: &str, write: &str) -> Danger {
+        let s = stage(&format!("grants.process = [{grant}]\n{write}"));
+        dangers(&s)
+            .into_iter()
+            .find(|d| d.grant == "grants.process")
+            .expect("a process danger")
     }
 
     #[test]
-    fn private_addresses() {
-        assert!(private_address("127.0.0.1").is_some());
-        assert!(private_address("[::1]").is_some());
-        assert!(private_address("10.1.2.3").is_some());
-        assert!(private_address("192.168.0.1").is_some());
-        assert!(private_address("169.254.169.254").is_some());
-        assert!(private_address("fd00::1").is_some());
-        assert!(private_address("::ffff:10.0.0.1").is_some());
-        assert!(private_address("localhost").is_some());
-        assert!(private_address("example.com").is_none());
-        assert!(private_address("8.8.8.8").is_none());
+    fn private_addresses_are_the_runtimes() {
         // Forms the attack suite found that a copy of the table missed: audit and the
-        // runtime now answer from the same table.
+        // runtime answer from the same table.
         for host in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "[::1]",
+            "[fd00::1]",
             "[64:ff9b::7f00:1]",
-            "[::7f00:1]",
-            "0.1.2.3",
-            "198.18.0.1",
             "[64:ff9b:1::1]",
             "[3fff::1]",
             "[5f00::1]",
+            "198.18.0.1",
         ] {
-            let why = private_address(host);
+            let s = stage(&format!("grants.http = [\"https://{host}/\"]"));
+            let d = dangers(&s);
+            assert_eq!(d.len(), 1, "{host}: {d:?}");
             let ip = host.trim_start_matches('[').trim_end_matches(']');
-            let runtime = crate::caps::http::non_global(ip.parse().expect("an IP"));
-            assert!(why.is_some(), "{host}");
-            assert_eq!(why, runtime.map(|n| n.to_string()), "{host}");
+            let runtime = crate::caps::http::non_global(ip.parse().expect("an IP"))
+                .map(|n| n.to_string())
+                .expect("non-global at run time");
+            assert!(d[0].reason.ends_with(&runtime), "{host}: {}", d[0].reason);
         }
+        assert!(dangers(&stage("grants.http = [\"https://example.com/x/\"]")).is_empty());
     }
 
     #[test]
     fn dangerous_grants_are_flagged() {
-        let g = json!({
-            "fs": {"read": [], "write": ["."]},
-            "reveal": ["NPM"],
-            "http": [{"url": "http://10.0.0.1:80/", "scheme": "http", "host": "10.0.0.1", "port": 80, "path_prefix": "/", "methods": []}],
-            "process": [{"cmd": "cargo", "args": ["build", "**"], "env": [], "read_only": false, "timeout": null, "output": null}],
-        });
-        let d = dangers(&g);
+        let s = stage(
+            "grants.fs.write = [\".\"]\ngrants.reveal = [\"NPM\"]\ngrants.http = [\"http://10.0.0.1/\"]\ngrants.process = [{ cmd = \"cargo\", args = [\"build\", \"**\"] }]",
+        );
+        let d = dangers(&s);
         assert_eq!(d.iter().filter(|d| d.severity == "critical").count(), 1);
-        assert!(d[0].reason.contains("`**`"), "{}", d[0].reason);
         assert!(d.iter().any(|d| d.grant == "grants.fs.write"));
         assert_eq!(d.iter().filter(|d| d.grant == "grants.http").count(), 2);
         assert!(d.iter().any(|d| d.grant == "grants.reveal"));
-        let https = json!({"http": [{"url": "https://example.com/x/"}]});
-        assert!(dangers(&https).is_empty());
+        let critical = d.iter().find(|d| d.severity == "critical").expect("critical");
+        assert!(critical.reason.contains("`**`"), "{}", critical.reason);
     }
 
     /// Issue 13: a "read-only" `git status` next to a write grant is code execution in
     /// the sandbox (`core.fsmonitor` in a `.git/config` the plugin writes); audit says so.
     #[test]
     fn process_dangers_say_what_the_sandbox_allows() {
-        let git = json!({"cmd": "git", "args": ["status", "--short"], "read_only": false, "read": [], "network": false});
-        let d = process_danger(&git, &["dist".to_string()]);
+        let git = r#"{ cmd = "git", args = ["status", "--short"] }"#;
+        let dist = "grants.fs.write = [\"dist\"]";
+        let d = process_danger(git, dist);
         assert_eq!(d.severity, "critical");
         assert!(
             d.reason
@@ -1109,14 +505,13 @@ mod tests {
         assert!(d.reason.contains("no network"), "{}", d.reason);
         // The same tool in a stage without write grants: the plugin cannot plant
         // configuration for it.
-        let d = process_danger(&git, &[]);
+        let d = process_danger(git, "");
         assert_eq!(d.severity, "high", "{}", d.reason);
         assert!(!d.reason.contains("CODE OF ITS CHOICE"), "{}", d.reason);
         // The README's "safe" grant of issue 13, `read-only`, next to a write grant:
         // the plugin writes `.git/config` itself, so the hook is still its code — it
         // only cannot write.
-        let ro = json!({"cmd": "git", "args": ["status"], "read_only": true});
-        let d = process_danger(&ro, &["dist".to_string()]);
+        let d = process_danger(r#"{ cmd = "git", args = ["status"], read-only = true }"#, dist);
         assert_eq!(d.severity, "critical", "{}", d.reason);
         assert!(
             d.reason.contains("writes nothing (read-only grant"),
@@ -1129,34 +524,36 @@ mod tests {
             d.reason
         );
         // A tool that reads no configuration, with a write grant: high.
-        let strip = json!({"cmd": "strip", "args": ["-o", "out/x", "x"]});
+        let strip = r#"{ cmd = "strip", args = ["-o", "out/x", "x"] }"#;
         assert_eq!(
-            process_danger(&strip, &["out".to_string()]).severity,
+            process_danger(strip, "grants.fs.write = [\"out\"]").severity,
             "high"
         );
         // Network is shown, and critical.
-        let net = json!({"cmd": "curl", "args": ["https://example.com/"], "network": true, "read": ["~/.cache/x"]});
-        let d = process_danger(&net, &[]);
+        let d = process_danger(
+            r#"{ cmd = "curl", args = ["https://example.com/"], network = true, read = ["/opt/x"] }"#,
+            "",
+        );
         assert_eq!(d.severity, "critical");
         assert!(
             d.reason.contains("SHARES THE HOST'S NETWORK"),
             "{}",
             d.reason
         );
-        assert!(d.reason.contains("host `~/.cache/x`"), "{}", d.reason);
+        assert!(d.reason.contains("host `/opt/x`"), "{}", d.reason);
         // Launchers are named from the one list in the manifest.
-        let sh = json!({"cmd": "sh", "args": ["scripts/ci.sh"]});
-        assert!(process_danger(&sh, &[]).reason.contains("`sh` is a shell"));
+        let d = process_danger(r#"{ cmd = "sh", args = ["scripts/ci.sh"] }"#, "");
+        assert!(d.reason.contains("`sh` is a shell"), "{}", d.reason);
     }
 
     #[test]
     fn a_build_grant_says_what_builds_are_held_to() {
-        let lines = describe_containers(&json!({"build": true, "network": ["none"]}));
+        let s = stage("grants.containers = { build = true }");
+        let lines = grant_lines(&s);
         assert!(
-            lines.iter().any(
-                |l| l.contains("every image the Dockerfile uses must match `run`")
-                    && l.contains("remote `ADD` refused")
-            ),
+            lines.iter().any(|(cap, l)| *cap == "containers"
+                && l.contains("every image the Dockerfile uses must match `run`")
+                && l.contains("remote `ADD` refused")),
             "{lines:?}"
         );
     }

@@ -4,48 +4,10 @@ use gantry_registry::{Digest, PluginRef, RefError};
 use serde_json::json;
 
 use super::{Cli, Failure, exit, style};
+use crate::caps::describe::explain_import;
 use crate::run::display::escape;
 use crate::run::prepare::resolve_bytes;
 use crate::runtime::{EngineOptions, Runtime};
-
-/// What an import means for a reviewer who does not read WIT.
-pub fn explain_import(name: &str) -> &'static str {
-    let iface = name.split('@').next().unwrap_or(name);
-    match iface {
-        "gantry:plugin/log" => "log: write to its stage log (always granted)",
-        "gantry:plugin/types" => "types only (no capability)",
-        "gantry:plugin/secrets" => {
-            "secrets: handles to the secrets its stage grants (grants.secrets); values only with grants.reveal"
-        }
-        "gantry:plugin/process" => {
-            "process: run the host commands its stage allow-lists (grants.process)"
-        }
-        i if i.starts_with("wasi:filesystem/") => {
-            "fs: files under the directories its stage grants (grants.fs)"
-        }
-        "gantry:plugin/files" => {
-            "fs: list and read (never write) files under the directories its stage grants (grants.fs), in bulk"
-        }
-        "gantry:plugin/containers" => {
-            "containers: Docker images, containers and Swarm services as its stage grants (grants.containers)"
-        }
-        "wasi:cli/environment" => "env: environment variables (none unless granted)",
-        "wasi:cli/stdout" | "wasi:cli/stderr" => {
-            "stdout/stderr: captured into its stage log, capped"
-        }
-        "wasi:cli/stdin" => "stdin: always empty",
-        "wasi:cli/exit" => "exit: end itself early",
-        i if i.starts_with("wasi:cli/terminal") => "terminal detection (never a terminal)",
-        i if i.starts_with("wasi:clocks/") => "clocks: read the time",
-        i if i.starts_with("wasi:random/") => "random numbers",
-        i if i.starts_with("wasi:io/") => "streams and polling (used with the imports above)",
-        i if i.starts_with("wasi:sockets/") => "network sockets (never granted: no network)",
-        i if i.starts_with("wasi:http/") => {
-            "http: outgoing requests to the origins its stage grants (grants.http)"
-        }
-        _ => "unknown to this gantry: the plugin cannot be linked",
-    }
-}
 
 pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
     // A bare path to a .wasm is accepted here unpinned: inspect is how you learn the digest.
@@ -136,28 +98,4 @@ pub fn run(cli: &Cli, reference: &str) -> Result<i32, Failure> {
         println!("{}", escape(line));
     }
     Ok(exit::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::explain_import;
-
-    /// Every interface the `plugin` world imports is explained to a reviewer: a new
-    /// capability cannot ship while `plugin inspect` and `gantry audit` call it
-    /// "unknown to this gantry".
-    #[test]
-    fn every_import_of_the_plugin_world_is_explained() {
-        let world = include_str!("../../../wit/world.wit");
-        let imports: Vec<&str> = world
-            .lines()
-            .filter_map(|l| l.trim().strip_prefix("import "))
-            .map(|l| l.trim_end_matches(';').trim())
-            .collect();
-        assert!(imports.contains(&"files"), "{imports:?}");
-        for name in imports {
-            let full = format!("gantry:plugin/{name}@0.1.0");
-            let meaning = explain_import(&full);
-            assert!(!meaning.starts_with("unknown"), "{full}: {meaning}");
-        }
-    }
 }

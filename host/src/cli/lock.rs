@@ -56,6 +56,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::is_empty;
+use crate::manifest::text::toml_string as string;
 use super::{Cli, Failure, exit, load_and_prepare, style};
 use crate::run::prepare::Prepared;
 
@@ -625,26 +626,6 @@ fn key(k: &str) -> String {
     }
 }
 
-/// A TOML basic string.
-fn string(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 2);
-    o.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                o.push_str(&format!("\\u{:04X}", c as u32))
-            }
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
 
 #[cfg(test)]
 mod tests {

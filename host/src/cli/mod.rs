@@ -359,8 +359,7 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             println!("       when: {}", parts.join(" and "));
         }
         // The lines `gantry audit` shows (one description of each grant).
-        let grants = serde_json::to_value(&s.grants).unwrap_or_default();
-        let lines = audit::grant_lines(&grants);
+        let lines = audit::grant_lines(s);
         if lines.is_empty() {
             println!("       grants: none");
         }

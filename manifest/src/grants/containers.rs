@@ -280,14 +280,14 @@ impl ImagePattern {
             return false;
         }
         match (&self.tag, &image.tag) {
-            (Some(p), Some(t)) if !crate::grants::process::glob_match(p, t) => {
+            (Some(p), Some(t)) if !crate::grants::process::arg_glob_match(p, t) => {
                 return false;
             }
             (Some(_), None) if self.digest.is_none() => return false,
             _ => {}
         }
         match (&self.digest, &image.digest) {
-            (Some(p), Some(d)) => crate::grants::process::glob_match(p, d),
+            (Some(p), Some(d)) => crate::grants::process::arg_glob_match(p, d),
             (Some(_), None) => false,
             (None, _) => true,
         }

@@ -11,6 +11,7 @@ use toml::de::DeValue;
 
 use crate::parse::parse_timeout;
 use crate::secrets::env_name_error;
+use crate::text::shown;
 use crate::units::{format_size, parse_size};
 use crate::walk::{Cx, Val, span_of, type_name};
 
@@ -49,21 +50,6 @@ pub struct ProcessGrant {
     pub network: bool,
 }
 
-/// Longest argument value quoted in a denial.
-const SHOWN: usize = 80;
-
-fn shown(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(SHOWN)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
-    if s.chars().count() > SHOWN {
-        out.push('…');
-    }
-    out
-}
 
 impl ProcessGrant {
     /// Ok if `program` equals `cmd` and every argument matches its glob under
@@ -86,7 +72,7 @@ impl ProcessGrant {
         };
         for (i, arg) in args.iter().enumerate() {
             match fixed.get(i) {
-                Some(glob) if glob_match(glob, arg) => {
+                Some(glob) if arg_glob_match(glob, arg) => {
                     if let Some(why) = widened(glob, arg) {
                         return Err(format!(
                             "argument {} `{}` matches `{glob}` only through {why}",
@@ -128,7 +114,7 @@ impl ProcessGrant {
 /// wildcards stand for nothing the glob does not spell out ([`widened`]). (Public only
 /// through [`crate::fuzzing`].)
 pub fn arg_matches(glob: &str, arg: &str) -> bool {
-    glob_match(glob, arg) && widened(glob, arg).is_none()
+    arg_glob_match(glob, arg) && widened(glob, arg).is_none()
 }
 
 /// Separators after which a path may start inside one argument (`--out=/x`,
@@ -199,7 +185,7 @@ pub fn widened(glob: &str, arg: &str) -> Option<&'static str> {
 
 /// `*` any run of characters (including `/`), `?` one character, the rest literal.
 /// (Public only through [`crate::fuzzing`].)
-pub fn glob_match(pattern: &str, text: &str) -> bool {
+pub fn arg_glob_match(pattern: &str, text: &str) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
     let (mut pi, mut ti) = (0, 0);
@@ -928,27 +914,27 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("", ""));
-        assert!(!glob_match("", "a"));
-        assert!(glob_match("*", ""));
-        assert!(glob_match("*", "a/b/c"));
-        assert!(glob_match("--out=*", "--out=dist/x"));
-        assert!(!glob_match("--out=*", "--ou=x"));
-        assert!(glob_match("?", "é"));
-        assert!(!glob_match("?", ""));
-        assert!(!glob_match("?", "ab"));
-        assert!(glob_match("a*b*c", "aXbYbZc"));
-        assert!(!glob_match("a*b*c", "aXbYbZ"));
-        assert!(glob_match("[ab]", "[ab]"));
-        assert!(!glob_match("[ab]", "a"));
-        assert!(glob_match("**", "x"));
-        assert!(glob_match("*.rs", "src/main.rs"));
-        assert!(!glob_match("*.rs", "src/main.rsx"));
-        assert!(glob_match("a?c*", "abc"));
+        assert!(arg_glob_match("", ""));
+        assert!(!arg_glob_match("", "a"));
+        assert!(arg_glob_match("*", ""));
+        assert!(arg_glob_match("*", "a/b/c"));
+        assert!(arg_glob_match("--out=*", "--out=dist/x"));
+        assert!(!arg_glob_match("--out=*", "--ou=x"));
+        assert!(arg_glob_match("?", "é"));
+        assert!(!arg_glob_match("?", ""));
+        assert!(!arg_glob_match("?", "ab"));
+        assert!(arg_glob_match("a*b*c", "aXbYbZc"));
+        assert!(!arg_glob_match("a*b*c", "aXbYbZ"));
+        assert!(arg_glob_match("[ab]", "[ab]"));
+        assert!(!arg_glob_match("[ab]", "a"));
+        assert!(arg_glob_match("**", "x"));
+        assert!(arg_glob_match("*.rs", "src/main.rs"));
+        assert!(!arg_glob_match("*.rs", "src/main.rsx"));
+        assert!(arg_glob_match("a?c*", "abc"));
         // Pathological input stays fast (iterative, no exponential backtracking).
         let long = "a".repeat(5000);
-        assert!(!glob_match(&("*a".repeat(50) + "b"), &long));
-        assert!(glob_match(&"*a".repeat(50), &long));
+        assert!(!arg_glob_match(&("*a".repeat(50) + "b"), &long));
+        assert!(arg_glob_match(&"*a".repeat(50), &long));
     }
 
     #[test]
@@ -1113,7 +1099,7 @@ mod tests {
                 if !arg_matches(g, a) {
                     continue;
                 }
-                assert!(glob_match(g, a));
+                assert!(arg_glob_match(g, a));
                 assert!(
                     !a.starts_with('-') || g.starts_with('-'),
                     "`{g}` took `{a}`"

@@ -42,6 +42,8 @@
 
 use std::collections::HashMap;
 
+use crate::manifest::text::shown;
+
 /// Largest Dockerfile gantry reads (the engine has no such limit; real ones are a few
 /// KiB).
 pub const MAX_DOCKERFILE: usize = 1 << 20;
@@ -98,19 +100,6 @@ fn refused<T>(line: u32, why: impl Into<String>) -> Result<T, Problem> {
     })
 }
 
-/// Text shown in messages: escaped, at most 80 characters.
-fn shown(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(80)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
-    if s.chars().count() > 80 {
-        out.push('…');
-    }
-    out
-}
 
 /// One instruction after continuation lines are joined.
 #[derive(Debug, Clone, PartialEq, Eq)]

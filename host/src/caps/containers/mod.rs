@@ -54,6 +54,8 @@
 //! for each refusal against the real engine (nothing new in `docker ps -a`/`images`),
 //! and `tests/e2e/deploy.rs` for build → push → pull by digest, runs and deploys.
 
+pub mod describe;
+
 pub mod context;
 pub mod dockerfile;
 pub mod dockerignore;
@@ -83,6 +85,7 @@ use wasmtime::component::Resource;
 
 use super::secrets::SecretHandle;
 use crate::manifest::grants::normalize_workspace_path;
+use crate::manifest::text::shown;
 use crate::manifest::{ContainersGrant, ImageRef};
 use crate::run::log::StageLog;
 use crate::runtime::StageState;
@@ -587,18 +590,6 @@ pub fn host_access_refusal(h: &wit::HostAccess) -> Option<String> {
     (!asked.is_empty()).then(|| asked.join(", "))
 }
 
-fn shown(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .take(80)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
-    if s.chars().count() > 80 {
-        out.push('…');
-    }
-    out
-}
 
 fn shown_list(v: &[String]) -> String {
     v.iter()

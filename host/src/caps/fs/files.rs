@@ -34,7 +34,7 @@ use std::io::Read as _;
 use serde_json::json;
 
 use super::{GUEST_ROOT, components};
-use crate::caps::process::{shown, toml_str};
+use crate::manifest::text::{brief as shown, toml_string as toml_str};
 use crate::runtime::StageState;
 use crate::runtime::bindings::files::{DirEntry, EntryKind, FileRead, Host};
 use crate::runtime::bindings::types::CapError;

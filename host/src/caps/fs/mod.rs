@@ -34,6 +34,8 @@
 //! Tests: `tests/e2e/sandbox.rs`, `tests/e2e/attack_files.rs`; unit tests in
 //! [`beneath`] and [`symlink`].
 
+pub mod describe;
+
 pub mod beneath;
 pub mod files;
 pub mod open;
@@ -130,13 +132,13 @@ impl crate::runtime::StageState {
                 let line = if target == "a device node" {
                     format!(
                         "removed device node `{}` from the write grant `{rel}` (made by a host command or a container; it would give whoever opens it the host's device)",
-                        crate::caps::process::shown(&path)
+                        crate::manifest::text::brief(&path)
                     )
                 } else {
                     format!(
                         "removed symbolic link `{}` → `{}`: it leads out of the write grant `{rel}` (made by a host command or a container, where gantry could not refuse it)",
-                        crate::caps::process::shown(&path),
-                        crate::caps::process::shown(target)
+                        crate::manifest::text::brief(&path),
+                        crate::manifest::text::brief(target)
                     )
                 };
                 self.log.line("gantry", &line);
@@ -152,7 +154,7 @@ impl crate::runtime::StageState {
                     "gantry",
                     &format!(
                         "could not remove symbolic link `{}`, which leads out of the write grant `{rel}`: {why}",
-                        crate::caps::process::shown(&at(path))
+                        crate::manifest::text::brief(&at(path))
                     ),
                 );
             }

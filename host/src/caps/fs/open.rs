@@ -29,7 +29,7 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
     DescriptorFlags, ErrorCode, HostDescriptor, OpenFlags, PathFlags,
 };
 
-use crate::caps::process::shown;
+use crate::manifest::text::brief as shown;
 use crate::runtime::StageState;
 
 const TYPES: &str = "wasi:filesystem/types@0.2.12";

@@ -23,7 +23,7 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 
-use crate::caps::process::shown;
+use crate::manifest::text::brief as shown;
 use crate::runtime::StageState;
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any

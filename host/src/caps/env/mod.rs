@@ -8,6 +8,8 @@
 //!
 //! Tests: `tests/e2e/attack_env_secrets.rs`.
 
+pub mod describe;
+
 use wasmtime_wasi::WasiCtxBuilder;
 
 use super::Broker;

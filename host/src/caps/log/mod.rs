@@ -16,6 +16,8 @@
 //!
 //! Tests: `tests/e2e/sandbox.rs` (`log_floods_and_huge_strings_are_bounded`).
 
+pub mod describe;
+
 use crate::runtime::StageState;
 use crate::runtime::bindings::log::{Field, Host, Level};
 

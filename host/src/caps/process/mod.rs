@@ -79,6 +79,8 @@
 //! Tests: `tests/e2e/attack_process.rs` (with the `proc-probe` test plugin), the unit
 //! tests below and in [`sandbox`].
 
+pub mod describe;
+
 pub mod sandbox;
 
 use std::io::{Read, Write};
@@ -92,6 +94,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::manifest::text::{brief as shown, toml_string as toml_str};
 use crate::manifest::ProcessGrant;
 use crate::run::audit::Decision;
 use crate::runtime::StageState;
@@ -247,35 +250,7 @@ pub fn preflight(manifest: &crate::manifest::Manifest) -> Vec<crate::manifest::D
     out
 }
 
-/// A TOML basic string: what the user pastes into pipeline.toml.
-pub(crate) fn toml_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
-/// Shortened for messages (a plugin controls these strings).
-pub(crate) fn shown(s: &str) -> String {
-    const MAX: usize = 200;
-    if s.chars().count() > MAX {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
-    } else {
-        s.to_string()
-    }
-}
 
 fn toml_list<'a>(items: impl Iterator<Item = &'a str>, max: usize) -> String {
     let items: Vec<&str> = items.collect();

@@ -82,6 +82,8 @@
 //! and the unit tests below (address classification, path checks); the address table
 //! itself is tested in `manifest/src/net.rs`.
 
+pub mod describe;
+
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -106,6 +108,7 @@ use wasmtime_wasi_http::{
 use crate::caps::Broker;
 use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
+use crate::manifest::text::brief as shown;
 use crate::run::log::StageLog;
 use crate::runtime::StageState;
 use crate::runtime::bindings::types::CapError;
@@ -387,14 +390,6 @@ fn percent_decode(s: &str) -> String {
     once(&once(s))
 }
 
-/// At most 200 characters of plugin-controlled text, for messages.
-fn shown(s: &str) -> String {
-    let mut out: String = s.chars().take(200).collect();
-    if out.len() < s.len() {
-        out.push('…');
-    }
-    out
-}
 
 fn is_read_only(method: &Method) -> bool {
     *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS

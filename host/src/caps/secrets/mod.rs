@@ -12,6 +12,8 @@
 //!
 //! Tests: `tests/e2e/attack_env_secrets.rs`.
 
+pub mod describe;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
