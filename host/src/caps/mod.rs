@@ -34,27 +34,107 @@ pub mod secrets;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use wasmtime::component::Linker;
+
 use serde_json::Value;
 
 use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::journal::Journal;
+use crate::runtime::StageState;
 use crate::runtime::bindings::types::CapError;
 
-/// Every capability, in the order a reviewer reads them. Adding a capability: its WIT
-/// interface in `wit/`, its folder here (broker, `describe.rs`), one line in this list,
-/// its grant in [`crate::manifest::Grants`] (parsed and fuzzed in `manifest/`), its SDK
-/// module, and its tests. `gantry audit`, `plan` and `plugin inspect` know it from its
-/// [`describe::Description`] alone.
-pub const ALL: &[&describe::Description] = &[
-    &fs::describe::DESCRIPTION,
-    &env::describe::DESCRIPTION,
-    &secrets::describe::DESCRIPTION,
-    &http::describe::DESCRIPTION,
-    &process::describe::DESCRIPTION,
-    &containers::describe::DESCRIPTION,
-    &network::DESCRIPTION,
-    &log::describe::DESCRIPTION,
-];
+/// What a capability gets to set up its part of one stage.
+pub struct Prepare<'a> {
+    pub setup: &'a crate::runtime::StageSetup,
+    /// The stage's fs grants, opened beneath the workspace.
+    pub granted: &'a [fs::Granted],
+    /// The stage's broker (actor, audit log, journal, dry-run).
+    pub broker: &'a Broker,
+    /// When the stage's time is up.
+    pub deadline: std::time::Instant,
+    /// The host memory the stage's resources may hold.
+    pub budget: &'a crate::runtime::budget::HostBudget,
+}
+
+/// One capability in the runtime. Each implements it once, in its folder; the
+/// runtime knows them only through [`capabilities!`]'s list below.
+pub trait Capability {
+    /// Its per-stage state. `Default` is a stage with no grants (for `describe`).
+    type State: Default;
+    /// How `gantry audit`, `plan` and `plugin inspect` describe it.
+    const DESCRIPTION: &'static describe::Description;
+    /// Links its WIT interfaces, and any host answers that replace wasmtime-wasi's
+    /// own, into `linker` (after `wasmtime_wasi::p2::add_to_linker_sync`).
+    fn link(linker: &mut Linker<StageState>) -> anyhow::Result<()>;
+    /// What it adds to the stage's WASI context (preopens, environment).
+    fn wasi(_builder: &mut wasmtime_wasi::WasiCtxBuilder, _cx: &Prepare<'_>) -> Result<(), String> {
+        Ok(())
+    }
+    /// Its state for one stage, from the stage's grants.
+    fn prepare(cx: &Prepare<'_>) -> Self::State;
+    /// When the stage has ended, however it ended (timeout, trap, cancel too).
+    fn finish(_stage: &mut StageState) {}
+}
+
+/// The list of capabilities, written once: the per-stage [`States`], [`ALL`] (their
+/// descriptions, in the order a reviewer reads them), and the runtime's
+/// [`link_all`], [`wasi_all`], [`States::prepare`] and [`finish_all`].
+macro_rules! capabilities {
+    ($($field:ident: $cap:ty),* $(,)?) => {
+        /// The per-stage state of every capability.
+        #[derive(Default)]
+        pub struct States {
+            $(pub $field: <$cap as Capability>::State,)*
+        }
+
+        impl States {
+            /// Every capability's state for one stage.
+            pub fn prepare(cx: &Prepare<'_>) -> States {
+                States { $($field: <$cap as Capability>::prepare(cx),)* }
+            }
+        }
+
+        /// Every capability, in the order a reviewer reads them.
+        pub const ALL: &[&describe::Description] = &[$(<$cap as Capability>::DESCRIPTION,)*];
+
+        /// Links every capability's interfaces.
+        pub fn link_all(linker: &mut Linker<StageState>) -> anyhow::Result<()> {
+            $(<$cap as Capability>::link(linker)?;)*
+            Ok(())
+        }
+
+        /// What every capability adds to a stage's WASI context.
+        pub fn wasi_all(builder: &mut wasmtime_wasi::WasiCtxBuilder, cx: &Prepare<'_>) -> Result<(), String> {
+            $(<$cap as Capability>::wasi(builder, cx)?;)*
+            Ok(())
+        }
+
+        /// Ends the stage for every capability, in the reverse order (containers
+        /// are removed before the fs grants they wrote to are swept).
+        pub fn finish_all(stage: &mut StageState) {
+            let finishers: &[fn(&mut StageState)] = &[$(<$cap as Capability>::finish,)*];
+            for f in finishers.iter().rev() {
+                f(stage);
+            }
+        }
+    };
+}
+
+// Adding a capability: its WIT interface in `wit/`, its folder here (broker,
+// `describe.rs`, an `impl Capability`), one line in this list, its grant in
+// [`crate::manifest::Grants`] (parsed and fuzzed in `manifest/`), its SDK module, and
+// its tests. `gantry audit`, `plan` and `plugin inspect` know it from its
+// [`describe::Description`] alone; the runtime from this list alone.
+capabilities! {
+    fs: fs::Fs,
+    env: env::Env,
+    secrets: secrets::Secrets,
+    http: http::Http,
+    process: process::Process,
+    containers: containers::Containers,
+    network: network::Network,
+    log: log::Log,
+}
 
 /// What every broker of a stage shares.
 pub struct Broker {

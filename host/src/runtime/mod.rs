@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gantry_registry::Digest;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -181,12 +181,8 @@ pub struct StageState {
     limiter: Limiter,
     pub(crate) log: Arc<StageLog>,
     pub(crate) broker: Broker,
-    pub(crate) secrets: caps::secrets::State,
-    pub(crate) process: caps::process::State,
-    pub(crate) http: caps::http::State,
-    pub(crate) containers: caps::containers::State,
-    pub(crate) files: caps::fs::files::State,
-    pub(crate) fs: caps::fs::State,
+    /// Every capability's part of the stage ([`caps::States`], one list in `caps`).
+    pub(crate) caps: caps::States,
     budget: HostBudget,
     deadline: Instant,
     cancel: Arc<AtomicBool>,
@@ -221,7 +217,7 @@ impl WasiView for StageState {
 
 impl wasmtime_wasi_http::WasiHttpView for StageState {
     fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
-        self.http.view(&mut self.table)
+        self.caps.http.view(&mut self.table)
     }
 }
 
@@ -345,14 +341,11 @@ impl Runtime {
         };
         let mut linker: Linker<StageState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        // `wasi:http/outgoing-handler`: every request goes through caps::http's hooks.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        // After both: the same names again, bounded by the stage's deadline and budget.
+        // The waiting `wasi:io` functions again, bounded by the stage's deadline.
         waits::shadow(&mut linker)?;
-        caps::http::bound_requests(&mut linker)?;
-        Plugin::add_to_linker::<StageState, HasSelf<StageState>>(&mut linker, |s| s)?;
-        // Host answers that replace wasmtime-wasi's own for a call.
-        caps::fs::add_to_linker(&mut linker)?;
+        // Every capability links its own interfaces (and its replacements of
+        // wasmtime-wasi's answers).
+        caps::link_all(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         {
@@ -480,8 +473,6 @@ impl Runtime {
         wasi.stdout(out.clone()).stderr(out);
         let memory = 256 << 20;
         let budget = HostBudget::for_memory(memory);
-        let mut http = caps::http::State::default();
-        http.bound(&budget);
         let state = StageState {
             wasi: wasi.build(),
             table: bounded_table(&budget),
@@ -501,12 +492,8 @@ impl Runtime {
                 dry_run: true,
                 workspace: PathBuf::new(),
             },
-            secrets: caps::secrets::State::default(),
-            process: caps::process::State::default(),
-            http,
-            containers: caps::containers::State::default(),
-            files: caps::fs::files::State::default(),
-            fs: caps::fs::State::default(),
+            // No grants: every capability's default state.
+            caps: caps::States::default(),
             budget,
             deadline: Instant::now() + DESCRIBE_TIMEOUT,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -552,7 +539,6 @@ impl Runtime {
         let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
         let granted = caps::fs::open_granted(&setup).map_err(RunError::Setup)?;
-        caps::fs::preopen(&mut wasi, &granted).map_err(RunError::Setup)?;
         let broker = Broker {
             actor: setup.actor.clone(),
             audit: setup.audit.clone(),
@@ -560,21 +546,17 @@ impl Runtime {
             dry_run: setup.dry_run,
             workspace: setup.workspace.clone(),
         };
-        caps::env::provide(&mut wasi, &setup.grants.env, &broker);
         let budget = HostBudget::for_memory(setup.limits.memory);
-        let mut http = caps::http::State::new(
-            &setup.grants.http,
-            caps::http::broker_copy(&broker),
-            (
-                &setup.grants.secrets,
-                &setup.grants.reveal,
-                setup.secrets.clone(),
-            ),
-            Instant::now() + setup.timeout,
-            setup.cancel.clone(),
-            setup.log.clone(),
-        );
-        http.bound(&budget);
+        let deadline = Instant::now() + setup.timeout;
+        let cx = caps::Prepare {
+            setup: &setup,
+            granted: &granted,
+            broker: &broker,
+            deadline,
+            budget: &budget,
+        };
+        caps::wasi_all(&mut wasi, &cx).map_err(RunError::Setup)?;
+        let states = caps::States::prepare(&cx);
         let state = StageState {
             wasi: wasi.build(),
             table: bounded_table(&budget),
@@ -584,36 +566,9 @@ impl Runtime {
             },
             log: setup.log.clone(),
             broker,
-            secrets: caps::secrets::State::new(
-                &setup.grants.secrets,
-                &setup.grants.reveal,
-                setup.secrets.clone(),
-            ),
-            process: caps::process::State::new(
-                &setup.grants.process,
-                &setup.grants.fs.write,
-                Instant::now() + setup.timeout,
-                setup.cancel.clone(),
-            ),
-            http,
-            containers: caps::containers::State::new(
-                setup.grants.containers.as_ref(),
-                &setup.grants.fs.read,
-                &setup.grants.fs.write,
-                caps::containers::Owner::new(
-                    &setup.pipeline,
-                    &setup.actor.stage,
-                    &setup.actor.run,
-                    &setup.owner_key,
-                ),
-                Instant::now() + setup.timeout,
-                setup.cancel.clone(),
-                setup.log.clone(),
-            ),
-            files: caps::fs::files::State::new(&granted, setup.limits.memory),
-            fs: caps::fs::State::new(&granted),
+            caps: states,
             budget,
-            deadline: Instant::now() + setup.timeout,
+            deadline,
             cancel: setup.cancel.clone(),
         };
         let disk = match setup.limits.disk {
@@ -634,10 +589,9 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .and_then(|p: Plugin| p.call_run(&mut store, &ctx));
-        // One-off containers never outlive their stage, however it ended.
-        store.data_mut().containers.cleanup();
-        // Links out of a write grant that a command or container made are removed.
-        store.data_mut().sweep_write_grants();
+        // However it ended: one-off containers removed, links out of a write grant
+        // that a command or container made swept (each capability's `finish`).
+        caps::finish_all(store.data_mut());
         stdout.finish();
         stderr.finish();
         // Measured last, once nothing of the stage can write any more.

@@ -36,8 +36,8 @@ impl StageState {
         // is opened beneath the workspace and everything is read from that handle.
         check_dir(
             &self.broker.workspace,
-            &self.containers.fs_read,
-            &self.containers.fs_write,
+            &self.caps.containers.fs_read,
+            &self.caps.containers.fs_write,
             &m,
             Use::BuildContext,
         )
@@ -117,7 +117,7 @@ impl StageState {
                 self.free_or_ours(op, t)?;
             }
         }
-        let host_labels = self.containers.object_labels();
+        let host_labels = self.caps.containers.object_labels();
         let mut labels: HashMap<String, String> = spec
             .labels
             .iter()
@@ -147,7 +147,9 @@ impl StageState {
             }
         }
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         let refusal_detail = detail.clone();
         broker.effect(
@@ -341,10 +343,10 @@ impl StageState {
         let mut seen_triggers = 0usize;
         while let Some(u) = queue.pop() {
             let r = self.check_build_image(op, grant, &u, where_, detail)?;
-            let d = self.containers.docker()?;
+            let d = self.caps.containers.docker()?;
             let name = r.to_string();
             let found = self
-                .containers
+                .caps.containers
                 .call(op, Some(Duration::from_secs(30)), async move {
                     match d.inspect_image(&name).await {
                         Ok(i) => Ok(Some(i)),
@@ -405,10 +407,10 @@ impl StageState {
     /// A tag may be set only where it names nothing yet or one of this pipeline's own
     /// images: moving a tag off someone else's image changes what their deploys run.
     pub(super) fn free_or_ours(&mut self, op: &str, tag: &ImageRef) -> Result<(), CapError> {
-        let d = self.containers.docker()?;
+        let d = self.caps.containers.docker()?;
         let name = tag.to_string();
         let found = self
-            .containers
+            .caps.containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 match d.inspect_image(&name).await {
                     Ok(i) => Ok(Some(i)),
@@ -423,7 +425,7 @@ impl StageState {
             return Ok(());
         };
         match self
-            .containers
+            .caps.containers
             .ownership(img.config.as_ref().and_then(|c| c.labels.as_ref()))
         {
             owner::Ownership::Ours => Ok(()),
@@ -434,7 +436,7 @@ impl StageState {
                         "tag `{tag}` now names an image that {}",
                         owner::why_not_ours(
                             o,
-                            &self.containers.owner.pipeline,
+                            &self.caps.containers.owner.pipeline,
                             &format!("docker rmi {tag}")
                         )
                     ),
@@ -447,15 +449,15 @@ impl StageState {
 
     /// This pipeline's image behind `reference`; a refusal for anyone else's.
     pub(super) fn our_image(&mut self, op: &str, reference: &str) -> Result<ImageInspect, CapError> {
-        let docker = self.containers.docker()?;
+        let docker = self.caps.containers.docker()?;
         let r = reference.to_string();
         let img = self
-            .containers
+            .caps.containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 docker.inspect_image(&r).await.map_err(engine_error)
             })?;
         let labels = img.config.as_ref().and_then(|c| c.labels.as_ref());
-        match self.containers.ownership(labels) {
+        match self.caps.containers.ownership(labels) {
             owner::Ownership::Ours => Ok(img),
             o => Err(self.refuse(
                 op,
@@ -465,7 +467,7 @@ impl StageState {
                         shown(reference),
                         owner::why_not_ours(
                             o,
-                            &self.containers.owner.pipeline,
+                            &self.caps.containers.owner.pipeline,
                             &format!("docker rmi {}", shown(reference))
                         )
                     ),
@@ -552,7 +554,7 @@ impl StageState {
             self.our_image(op, &r.to_string())?;
         }
         let password = match &secret {
-            Some(name) => match self.secrets.store.value(name) {
+            Some(name) => match self.caps.secrets.store.value(name) {
                 Some(Ok(v)) => Some(v.clone()),
                 _ => return Err(CapError::NotFound(format!("secret `{name}` has no value"))),
             },
@@ -575,7 +577,9 @@ impl StageState {
                 .plan_image(&format!("{}@{planned_digest}", r.repository));
         }
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         broker.effect(
             "containers",
@@ -638,10 +642,10 @@ impl StageState {
         let grant = self.containers_grant(op)?;
         let r = parse_ref("image", reference)?;
         if grant.may_run(&r) {
-            let d = self.containers.docker()?;
+            let d = self.caps.containers.docker()?;
             let s = r.to_string();
             let img = self
-                .containers
+                .caps.containers
                 .call(op, Some(Duration::from_secs(30)), async move {
                     d.inspect_image(&s).await.map_err(engine_error)
                 })?;

@@ -40,7 +40,7 @@ impl StageState {
             &spec.host_access,
             &spec.ports,
         )?;
-        let labels = self.containers.with_labels(&spec.labels);
+        let labels = self.caps.containers.with_labels(&spec.labels);
         let body = ContainerCreateBody {
             image: Some(image.to_string()),
             cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
@@ -67,7 +67,9 @@ impl StageState {
         );
         let name = spec.name.clone();
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         broker.effect(
             "containers",
@@ -119,7 +121,9 @@ impl StageState {
             .allow("containers", op, "managed container", Some(detail.clone()));
         let op_owned = op.to_string();
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         broker.effect(
             "containers",
@@ -195,16 +199,16 @@ impl StageState {
                 json!({}),
             ));
         };
-        let d = self.containers.docker()?;
+        let d = self.caps.containers.docker()?;
         let filters = HashMap::from([(
             "label".to_string(),
             vec![
-                format!("{}={}", owner::LABEL_OWNER, self.containers.owner.tag),
+                format!("{}={}", owner::LABEL_OWNER, self.caps.containers.owner.tag),
                 format!("{LABEL_MANAGED}=true"),
             ],
         )]);
         let found = self
-            .containers
+            .caps.containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 let list = d
                     .list_containers(Some(q::ListContainersOptions {
@@ -227,8 +231,8 @@ impl StageState {
     pub(super) fn logs_managed(&mut self, name: &str, tail: u32) -> Result<String, CapError> {
         let (_, c) = self.owned_container("logs", name)?;
         let id = c.id.unwrap_or_default();
-        let d = self.containers.docker()?;
-        self.containers
+        let d = self.caps.containers.docker()?;
+        self.caps.containers
             .call("logs", Some(Duration::from_secs(30)), async move {
                 let mut s = d.logs(
                     &id,

@@ -73,6 +73,38 @@ mod managed;
 mod policy;
 mod run;
 mod services;
+/// The containers capability.
+pub struct Containers;
+
+impl super::Capability for Containers {
+    type State = State;
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
+        use wasmtime::component::HasSelf;
+        crate::runtime::bindings::containers::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        Ok(())
+    }
+
+    fn prepare(cx: &super::Prepare<'_>) -> State {
+        let s = cx.setup;
+        State::new(
+            s.grants.containers.as_ref(),
+            &s.grants.fs.read,
+            &s.grants.fs.write,
+            Owner::new(&s.pipeline, &s.actor.stage, &s.actor.run, &s.owner_key),
+            cx.deadline,
+            s.cancel.clone(),
+            s.log.clone(),
+        )
+    }
+
+    /// One-off containers never outlive their stage, however it ended.
+    fn finish(stage: &mut StageState) {
+        stage.caps.containers.cleanup();
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests;
@@ -564,7 +596,7 @@ fn parse_ref(what: &str, text: &str) -> Result<ImageRef, CapError> {
 
 impl StageState {
     fn containers_grant(&self, operation: &str) -> Result<ContainersGrant, CapError> {
-        match &self.containers.grant {
+        match &self.caps.containers.grant {
             Some(g) => Ok(g.clone()),
             None => Err(self.broker.deny(
                 "containers",
@@ -599,10 +631,10 @@ impl StageState {
         if let Err(r) = check_name(&grant, name, "container") {
             return Err(self.refuse(operation, r, detail));
         }
-        let docker = self.containers.docker()?;
+        let docker = self.caps.containers.docker()?;
         let n = name.to_string();
         let c = self
-            .containers
+            .caps.containers
             .call(operation, Some(Duration::from_secs(30)), async move {
                 docker
                     .inspect_container(&n, None::<q::InspectContainerOptions>)
@@ -610,7 +642,7 @@ impl StageState {
                     .map_err(engine_error)
             })?;
         let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
-        let ownership = self.containers.ownership(labels);
+        let ownership = self.caps.containers.ownership(labels);
         let managed = labels
             .and_then(|l| l.get(LABEL_MANAGED))
             .is_some_and(|v| v == "true");
@@ -620,7 +652,7 @@ impl StageState {
             } else {
                 owner::why_not_ours(
                     ownership,
-                    &self.containers.owner.pipeline,
+                    &self.caps.containers.owner.pipeline,
                     &format!("docker rm -f {}", shown(name)),
                 )
             };
@@ -752,7 +784,9 @@ impl StageState {
         self.broker
             .allow("containers", op, reason, Some(detail.clone()));
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         broker.effect(
             "containers",

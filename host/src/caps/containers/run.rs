@@ -135,8 +135,8 @@ impl StageState {
         for m in &spec.mounts {
             let host = check_mount(
                 &self.broker.workspace,
-                &self.containers.fs_read,
-                &self.containers.fs_write,
+                &self.caps.containers.fs_read,
+                &self.caps.containers.fs_write,
                 m,
             )
             .map_err(|e| match e {
@@ -152,7 +152,7 @@ impl StageState {
             ));
             if m.writable && !self.broker.dry_run {
                 // The container may leave links out of the grant: swept at stage end.
-                self.fs.written_by_others = true;
+                self.caps.fs.written_by_others = true;
             }
         }
         if let Some(w) = &spec.workdir
@@ -177,7 +177,7 @@ impl StageState {
             env: Some(env),
             working_dir: spec.workdir.clone(),
             user: spec.user.clone(),
-            labels: Some(self.containers.labels(true)),
+            labels: Some(self.caps.containers.labels(true)),
             network_disabled: Some(net == "none"),
             host_config: Some(to_host_config(net, res, binds, &[])),
             ..Default::default()
@@ -186,7 +186,9 @@ impl StageState {
             .allow("containers", op, "image granted", Some(detail.clone()));
         let log = self.log.clone();
         let StageState {
-            broker, containers, ..
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
         } = self;
         broker.effect(
             "containers",

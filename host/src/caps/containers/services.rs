@@ -33,10 +33,10 @@ impl StageState {
     ) -> Result<(bollard::models::Service, wit::Service), CapError> {
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, name)?;
-        let d = self.containers.docker()?;
+        let d = self.caps.containers.docker()?;
         let n = name.to_string();
         let (svc, tasks) = self
-            .containers
+            .caps.containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 let s = d
                     .inspect_service(&n, None::<q::InspectServiceOptions>)
@@ -52,7 +52,7 @@ impl StageState {
                 Ok((s, tasks))
             })?;
         let ownership = self
-            .containers
+            .caps.containers
             .ownership(svc.spec.as_ref().and_then(|s| s.labels.as_ref()));
         if ownership != owner::Ownership::Ours {
             return Err(self.refuse(
@@ -63,7 +63,7 @@ impl StageState {
                         shown(name),
                         owner::why_not_ours(
                             ownership,
-                            &self.containers.owner.pipeline,
+                            &self.caps.containers.owner.pipeline,
                             &format!("docker service rm {}", shown(name))
                         )
                     ),
@@ -105,7 +105,7 @@ impl StageState {
             &None,
             &spec.ports,
         )?;
-        let labels = self.containers.with_labels(&spec.labels);
+        let labels = self.caps.containers.with_labels(&spec.labels);
         let ms = |v: u64| (v.min(24 * 3600 * 1000) * 1_000_000) as i64;
         let failure_action = match spec.update.failure_action.as_str() {
             "" | "rollback" => ServiceSpecUpdateConfigFailureActionEnum::ROLLBACK,
@@ -184,10 +184,10 @@ impl StageState {
             }),
             ..Default::default()
         };
-        let d = self.containers.docker()?;
+        let d = self.caps.containers.docker()?;
         let n = spec.name.clone();
         let existing = self
-            .containers
+            .caps.containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 match d
                     .inspect_service(&n, None::<q::InspectServiceOptions>)
@@ -226,8 +226,10 @@ impl StageState {
         let updating = existing.is_some();
         {
             let StageState {
-                broker, containers, ..
-            } = self;
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
+        } = self;
             broker.effect(
                 "containers",
                 op,

@@ -35,3 +35,28 @@ pub fn provide(wasi: &mut WasiCtxBuilder, granted: &[String], broker: &Broker) {
         }
     }
 }
+
+/// The env capability: the granted variables in the stage's WASI environment.
+pub struct Env;
+
+impl super::Capability for Env {
+    type State = ();
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    /// `wasi:cli/environment` comes with wasmtime-wasi's own interfaces.
+    fn link(
+        _: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn wasi(
+        builder: &mut wasmtime_wasi::WasiCtxBuilder,
+        cx: &super::Prepare<'_>,
+    ) -> Result<(), String> {
+        provide(builder, &cx.setup.grants.env, cx.broker);
+        Ok(())
+    }
+
+    fn prepare(_: &super::Prepare<'_>) {}
+}

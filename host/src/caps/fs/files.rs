@@ -163,7 +163,7 @@ impl StageState {
 
 impl Host for StageState {
     fn list_dir(&mut self, path: String) -> wasmtime::Result<Result<Vec<DirEntry>, CapError>> {
-        let resolved = match Self::resolve_guest(&self.broker, &self.files.roots, "list-dir", &path)
+        let resolved = match Self::resolve_guest(&self.broker, &self.caps.fs.files.roots, "list-dir", &path)
         {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
@@ -179,11 +179,11 @@ impl Host for StageState {
         budget: u64,
     ) -> wasmtime::Result<Result<Vec<FileRead>, CapError>> {
         let resolved =
-            match Self::resolve_guest(&self.broker, &self.files.roots, "read-files", &dir) {
+            match Self::resolve_guest(&self.broker, &self.caps.fs.files.roots, "read-files", &dir) {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-        let max_size = max_size.min(self.files.max_file);
+        let max_size = max_size.min(self.caps.fs.files.max_file);
         let budget = budget.min(MAX_BUDGET);
         Ok(sys::read_files(&resolved, &dir, &names, max_size, budget))
     }

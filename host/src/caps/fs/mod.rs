@@ -90,6 +90,8 @@ pub struct State {
     /// Something other than the plugin's WASI calls may have written into a write
     /// grant (a host command, a container): sweep at the end of the stage.
     pub(crate) written_by_others: bool,
+    /// `gantry:plugin/files`: the bulk interface over the same grants.
+    pub(crate) files: files::State,
 }
 
 impl State {
@@ -106,6 +108,7 @@ impl State {
                 .filter_map(|g| g.dir.try_clone().ok().map(|d| (g.rel.clone(), d)))
                 .collect(),
             written_by_others: false,
+            files: files::State::default(),
         }
     }
 }
@@ -115,10 +118,10 @@ impl crate::runtime::StageState {
     /// a write grant: removes the links that lead out of it ([`sweep`]), and says so
     /// in the stage log and the audit log.
     pub(crate) fn sweep_write_grants(&mut self) {
-        if !self.fs.written_by_others {
+        if !self.caps.fs.written_by_others {
             return;
         }
-        for (rel, dir) in &self.fs.write_dirs {
+        for (rel, dir) in &self.caps.fs.write_dirs {
             let swept = sweep::sweep(dir);
             let at = |p: &str| {
                 if rel == "." {
@@ -263,6 +266,40 @@ pub fn preopen(wasi: &mut WasiCtxBuilder, granted: &[Granted]) -> Result<(), Str
             .map_err(|e| format!("cannot preopen `{}`: {e}", g.rel))?;
     }
     Ok(())
+}
+
+/// The fs capability: WASI preopens of the granted directories (opened beneath the
+/// workspace), `gantry:plugin/files`, and the host answers that replace
+/// wasmtime-wasi's `open-at` and `symlink-at`.
+pub struct Fs;
+
+impl super::Capability for Fs {
+    type State = State;
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(
+        linker: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+    ) -> anyhow::Result<()> {
+        use wasmtime::component::HasSelf;
+        use crate::runtime::StageState;
+        crate::runtime::bindings::files::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        add_to_linker(linker)
+    }
+
+    fn wasi(builder: &mut WasiCtxBuilder, cx: &super::Prepare<'_>) -> Result<(), String> {
+        preopen(builder, cx.granted)
+    }
+
+    fn prepare(cx: &super::Prepare<'_>) -> State {
+        let mut state = State::new(cx.granted);
+        state.files = files::State::new(cx.granted, cx.setup.limits.memory);
+        state
+    }
+
+    /// Links out of a write grant that a command or container made are removed.
+    fn finish(stage: &mut crate::runtime::StageState) {
+        stage.sweep_write_grants();
+    }
 }
 
 #[cfg(test)]

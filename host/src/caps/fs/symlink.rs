@@ -130,7 +130,7 @@ impl StageState {
             Err(_) => return Err(ErrorCode::NotPermitted),
         };
         let grant = self
-            .fs
+            .caps.fs
             .write_roots
             .iter()
             .filter(|g| rel.starts_with(g))

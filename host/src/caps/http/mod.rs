@@ -312,7 +312,7 @@ pub fn bound_requests(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, StageState>,
          (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
             let state = store.data_mut();
-            let limit = state.http.path_limit;
+            let limit = state.caps.http.path_limit;
             if !fits(
                 state,
                 "path-with-query",
@@ -330,7 +330,7 @@ pub fn bound_requests(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, StageState>,
          (req, value): (Resource<HostOutgoingRequest>, Option<String>)| {
             let state = store.data_mut();
-            let limit = state.http.authority_limit;
+            let limit = state.caps.http.authority_limit;
             if !fits(state, "authority", &value, limit, HostBudget::authority) {
                 return Ok((Err(()),));
             }
@@ -1340,6 +1340,36 @@ impl Body for LimitedBody {
 
     fn is_end_stream(&self) -> bool {
         self.done || self.incoming.is_end_stream()
+    }
+}
+
+/// The http capability (`wasi:http`, through wasmtime-wasi-http and [`Hooks`]).
+pub struct Http;
+
+impl super::Capability for Http {
+    type State = State;
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(linker: &mut Linker<StageState>) -> anyhow::Result<()> {
+        // `wasi:http/outgoing-handler`: every request goes through the hooks; then the
+        // same names again, bounded by the stage's deadline and budget.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(linker)?;
+        bound_requests(linker)?;
+        Ok(())
+    }
+
+    fn prepare(cx: &super::Prepare<'_>) -> State {
+        let g = &cx.setup.grants;
+        let mut state = State::new(
+            &g.http,
+            broker_copy(cx.broker),
+            (&g.secrets, &g.reveal, cx.setup.secrets.clone()),
+            cx.deadline,
+            cx.setup.cancel.clone(),
+            cx.setup.log.clone(),
+        );
+        state.bound(cx.budget);
+        state
     }
 }
 

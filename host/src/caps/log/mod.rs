@@ -87,6 +87,26 @@ impl Host for StageState {
 
 impl crate::runtime::bindings::types::Host for StageState {}
 
+/// The log capability: always granted, nothing per stage.
+pub struct Log;
+
+impl super::Capability for Log {
+    type State = ();
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(
+        linker: &mut wasmtime::component::Linker<StageState>,
+    ) -> anyhow::Result<()> {
+        use wasmtime::component::HasSelf;
+        crate::runtime::bindings::log::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        // The contract's types (no functions) come with the log: every plugin imports both.
+        crate::runtime::bindings::types::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        Ok(())
+    }
+
+    fn prepare(_: &super::Prepare<'_>) {}
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

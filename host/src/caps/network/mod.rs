@@ -23,3 +23,20 @@ pub const DESCRIPTION: Description = Description {
         "never granted: every socket call fails (outgoing requests go through grants.http only)",
     ),
 };
+
+/// The network capability: nothing to link beyond wasmtime-wasi's `wasi:sockets`,
+/// nothing per stage (the `WasiCtx` has no network).
+pub struct Network;
+
+impl super::Capability for Network {
+    type State = ();
+    const DESCRIPTION: &'static Description = &DESCRIPTION;
+
+    fn link(
+        _: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    fn prepare(_: &super::Prepare<'_>) {}
+}

@@ -835,7 +835,7 @@ impl StageState {
         sb.read_only(ws_fd, ws);
         // The stage's write grants on top, unless the grant says read-only.
         if !grant.read_only {
-            for rel in &self.process.write {
+            for rel in &self.caps.process.write {
                 let at = if rel == "." { ws.clone() } else { ws.join(rel) };
                 match open_beneath(&root, rel, false) {
                     Ok(fd) => {
@@ -976,7 +976,7 @@ impl StageState {
 
         // 3. A granted command with matching arguments.
         let for_cmd: Vec<&ProcessGrant> = self
-            .process
+            .caps.process
             .grants
             .iter()
             .filter(|g| g.cmd == program)
@@ -984,7 +984,7 @@ impl StageState {
         if for_cmd.is_empty() {
             let granted: Vec<String> = {
                 let mut v: Vec<String> = self
-                    .process
+                    .caps.process
                     .grants
                     .iter()
                     .map(|g| format!("`{}`", g.cmd))
@@ -1125,7 +1125,7 @@ impl StageState {
 
         // 7. The timeout.
         let remaining = self
-            .process
+            .caps.process
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
         if remaining.is_some_and(|r| r.is_zero()) {
@@ -1188,14 +1188,14 @@ impl StageState {
             timeout,
             stage_bound,
             output_cap: grant.output,
-            cancel: self.process.cancel.clone(),
+            cancel: self.caps.process.cancel.clone(),
             sandbox,
         };
         let unsandboxed = std::cell::Cell::new(false);
         let audit_detail = detail.clone();
-        if !grant.read_only && !self.broker.dry_run && !self.process.write.is_empty() {
+        if !grant.read_only && !self.broker.dry_run && !self.caps.process.write.is_empty() {
             // It may leave links out of a write grant: swept when the stage ends.
-            self.fs.written_by_others = true;
+            self.caps.fs.written_by_others = true;
         }
         let result = self.broker.effect(
             CAP,
@@ -1304,6 +1304,25 @@ fn error_text(e: &CapError) -> String {
         CapError::NotFound(m) => format!("not found: {m}"),
         CapError::Invalid(m) => format!("invalid: {m}"),
         CapError::Failed(m) => format!("failed: {m}"),
+    }
+}
+
+/// The process capability.
+pub struct Process;
+
+impl super::Capability for Process {
+    type State = State;
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
+        use wasmtime::component::HasSelf;
+        crate::runtime::bindings::process::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        Ok(())
+    }
+
+    fn prepare(cx: &super::Prepare<'_>) -> State {
+        let g = &cx.setup.grants;
+        State::new(&g.process, &g.fs.write, cx.deadline, cx.setup.cancel.clone())
     }
 }
 

@@ -115,9 +115,9 @@ impl Host for StageState {
         let detail = Some(serde_json::json!({ "name": name }));
         // Marked `…` when cut, so the records' redaction knows a value may end there.
         let shown = crate::run::display::shown(&name, 128);
-        if !self.secrets.may_get(&name) {
+        if !self.caps.secrets.may_get(&name) {
             // A grant alone is not enough for a secret `[secrets]` does not declare.
-            let grant = if self.secrets.store.value(&name).is_some() {
+            let grant = if self.caps.secrets.store.value(&name).is_some() {
                 format!("grants.secrets = [\"{shown}\"]")
             } else {
                 format!(
@@ -132,7 +132,7 @@ impl Host for StageState {
                 detail,
             )));
         }
-        match self.secrets.store.value(&name) {
+        match self.caps.secrets.store.value(&name) {
             Some(Ok(_)) => {}
             Some(Err(why)) => {
                 return Ok(Err(CapError::NotFound(format!(
@@ -145,7 +145,7 @@ impl Host for StageState {
                 ))));
             }
         }
-        if self.secrets.handles >= MAX_HANDLES {
+        if self.caps.secrets.handles >= MAX_HANDLES {
             return Ok(Err(self.broker.deny(
                 "secrets",
                 "get",
@@ -154,7 +154,7 @@ impl Host for StageState {
                 detail,
             )));
         }
-        self.secrets.handles += 1;
+        self.caps.secrets.handles += 1;
         self.broker
             .allow("secrets", "get", "granted by grants.secrets", detail);
         Ok(Ok(self.table().push(SecretHandle { name })?))
@@ -172,7 +172,7 @@ impl HostSecret for StageState {
     ) -> wasmtime::Result<Result<String, CapError>> {
         let name = self.table().get(&handle)?.name.clone();
         let detail = Some(serde_json::json!({ "name": name }));
-        if !self.secrets.reveal.contains(&name) {
+        if !self.caps.secrets.reveal.contains(&name) {
             return Ok(Err(self.broker.deny(
                 "secrets",
                 "reveal",
@@ -181,7 +181,7 @@ impl HostSecret for StageState {
                 detail,
             )));
         }
-        match self.secrets.store.value(&name) {
+        match self.caps.secrets.store.value(&name) {
             Some(Ok(v)) => {
                 self.broker
                     .allow("secrets", "reveal", "granted by grants.reveal", detail);
@@ -198,7 +198,26 @@ impl HostSecret for StageState {
 
     fn drop(&mut self, handle: Resource<SecretHandle>) -> wasmtime::Result<()> {
         self.table().delete(handle)?;
-        self.secrets.handles = self.secrets.handles.saturating_sub(1);
+        self.caps.secrets.handles = self.caps.secrets.handles.saturating_sub(1);
         Ok(())
+    }
+}
+
+/// The secrets capability.
+pub struct Secrets;
+
+impl super::Capability for Secrets {
+    type State = State;
+    const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
+
+    fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
+        use wasmtime::component::HasSelf;
+        crate::runtime::bindings::secrets::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        Ok(())
+    }
+
+    fn prepare(cx: &super::Prepare<'_>) -> State {
+        let g = &cx.setup.grants;
+        State::new(&g.secrets, &g.reveal, cx.setup.secrets.clone())
     }
 }
