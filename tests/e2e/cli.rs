@@ -53,6 +53,88 @@ fn check_errors_match_golden_files() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// What varies between runs of the same pipeline: durations (`0.12s`), digests and
+/// run ids. Replaced so the console output can be compared with a golden file.
+fn stable(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let c: Vec<char> = line.chars().collect();
+        let at = |i: usize, s: &str| c.get(i..i + s.chars().count()).is_some_and(|w| w.iter().copied().eq(s.chars()));
+        let mut l = String::new();
+        let mut i = 0;
+        while i < c.len() {
+            // `sha256:` + 64 hex digits.
+            if at(i, "sha256:") && c.get(i + 7..i + 71).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)) {
+                l.push_str("sha256:…");
+                i += 71;
+                continue;
+            }
+            // A duration: digits, `.`, two digits, `s`.
+            if c[i].is_ascii_digit() && (i == 0 || !c[i - 1].is_ascii_alphanumeric()) {
+                let mut j = i;
+                while j < c.len() && c[j].is_ascii_digit() {
+                    j += 1;
+                }
+                if c.get(j..j + 4).is_some_and(|t| t[0] == '.' && t[1].is_ascii_digit() && t[2].is_ascii_digit() && t[3] == 's') {
+                    l.push_str("N.NNs");
+                    i = j + 4;
+                    continue;
+                }
+            }
+            l.push(c[i]);
+            i += 1;
+        }
+        // Records of a run: `.gantry/runs/<run id>`.
+        if let Some(start) = l.find(".gantry/runs/") {
+            let end = l[start..].find('`').map_or(l.len(), |e| start + e);
+            l.replace_range(start..end, ".gantry/runs/RUN");
+        }
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out
+}
+
+/// Every `tests/ui-run/NAME.toml` is run with `gantry run` (`{probe}` replaced by the
+/// pinned probe plugin); its console output, with durations, digests and run ids made
+/// stable, must equal `NAME.err` (`UPDATE_GOLDEN=1` rewrites them). What a user reads
+/// when a stage fails: `error:`, `Caused by:`, `hint:`, the findings that failed it.
+#[test]
+fn run_console_output_matches_golden_files() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/ui-run");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 2, "golden cases missing");
+    let mut failures = Vec::new();
+    for case in &cases {
+        let name = case.file_name().unwrap().to_str().unwrap();
+        let ws = Workspace::new(GANTRY);
+        let text = std::fs::read_to_string(case).unwrap();
+        let probe = pinned(plugins::PROBE);
+        ws.write("pipeline.toml", text.replace("{probe}", &probe));
+        let r = ws.gantry_env(&["run"], &[("NO_COLOR", "1")]);
+        assert_eq!(r.code, 1, "{name}: a stage fails: {}", r.stderr);
+        // Each case is one chain of stages, so the order of the lines is fixed.
+        let actual = stable(&r.stderr.replace(&probe, "{probe}"));
+        let golden = case.with_extension("err");
+        if gantry_test_plugins::update_golden() {
+            std::fs::write(&golden, &actual).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if expected != actual {
+            failures.push(format!(
+                "{name}:\n--- expected\n{expected}\n--- actual\n{actual}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 #[test]
 fn check_accepts_a_valid_pipeline_and_plan_lists_stages_in_order() {
     let p = pinned(plugins::PROBE);

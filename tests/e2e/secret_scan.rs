@@ -57,15 +57,18 @@ fn clean_tree_passes_and_a_planted_secret_fails_without_leaking() {
     let loc = &result["locations"][0]["physicalLocation"];
     assert_eq!(loc["artifactLocation"]["uri"], "src/config.rs");
     assert_eq!(loc["region"]["startLine"], 3);
-    // The console names what failed the stage under its line: level, rule, place.
-    let under = r
+    // The console says why the stage failed (`error:`) and names the finding under
+    // it: level, rule, place.
+    let under: Vec<&str> = r
         .stderr
         .lines()
         .skip_while(|l| !l.contains("✗ secrets"))
-        .nth(1)
-        .unwrap_or_default();
+        .skip(1)
+        .take(2)
+        .collect();
+    assert!(under[0].starts_with("  error: "), "{}", r.stderr);
     assert!(
-        under.starts_with("    error github-token src/config.rs:3: "),
+        under[1].starts_with("    error github-token src/config.rs:3: "),
         "{}",
         r.stderr
     );

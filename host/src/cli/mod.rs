@@ -410,12 +410,57 @@ impl Observer for Console {
             }
             Event::Finished(rec) => {
                 eprintln!("{}", finished_line(rec));
-                for line in top_findings(rec) {
+                for line in failure_block(rec).into_iter().chain(top_findings(rec)) {
                     eprintln!("{line}");
                 }
             }
         }
     }
+}
+
+/// What a denial says after what was refused (`caps::Broker::deny`).
+const TO_ALLOW: &str = "; to allow it, add to the stage: ";
+
+/// Why a stage failed, in uv's style, under its `✗` line: `error:` with the first
+/// line of the reason, `Caused by:` for each further line of its chain, and `hint:`
+/// with the grant that would allow a denial. The reason is the plugin's or the
+/// host's words: each line escaped (`run::display`).
+fn failure_block(rec: &StageRecord) -> Vec<String> {
+    if !matches!(rec.status, StageStatus::Failed | StageStatus::FailedAllowed) {
+        return Vec::new();
+    }
+    let Some(reason) = rec.reason.as_deref().filter(|r| !r.trim().is_empty()) else {
+        return Vec::new();
+    };
+    let (reason, hint) = match reason.split_once(TO_ALLOW) {
+        Some((what, grant)) => (what, Some(grant)),
+        None => (reason, None),
+    };
+    let mut lines = reason
+        .lines()
+        .map(str::trim)
+        // A tool's own chain marker (`cargo`, `anyhow`): the lines after it are causes.
+        .filter(|l| !l.is_empty() && *l != "Caused by:");
+    let mut out = Vec::new();
+    if let Some(first) = lines.next() {
+        out.push(format!("  {} {}", style::red("error:"), escape(first)));
+    }
+    for cause in lines {
+        // anyhow numbers its causes (`0: …`).
+        let cause = match cause.split_once(": ") {
+            Some((n, rest)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => rest,
+            _ => cause,
+        };
+        out.push(format!("    Caused by: {}", escape(cause)));
+    }
+    if let Some(grant) = hint {
+        out.push(format!(
+            "  {} add to the stage: {}",
+            style::cyan("hint:"),
+            escape(grant.trim())
+        ));
+    }
+    out
 }
 
 /// How many findings of a failed stage the console shows.
@@ -509,19 +554,18 @@ fn finished_line(rec: &StageRecord) -> String {
             style::dim(&secs),
             summary.map(|s| format!(": {s}")).unwrap_or_default()
         ),
+        // The reason follows on its own lines (`failure_block`).
         StageStatus::Failed => format!(
-            "{} {} {}{findings}: {}",
+            "{} {} {}{findings}: failed",
             style::red("✗"),
             rec.stage,
             style::dim(&secs),
-            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::FailedAllowed => format!(
-            "{} {} {}{findings}: failed (allowed): {}",
+            "{} {} {}{findings}: failed (allowed)",
             style::yellow("!"),
             rec.stage,
             style::dim(&secs),
-            reason.as_deref().unwrap_or("failed")
         ),
         StageStatus::Skipped => format!(
             "{} {} skipped: {}",

@@ -47,3 +47,6 @@ pub fn dim(t: &str) -> String {
 pub fn bold(t: &str) -> String {
     paint("1", t)
 }
+pub fn cyan(t: &str) -> String {
+    paint("36", t)
+}
