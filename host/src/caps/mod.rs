@@ -172,6 +172,19 @@ impl Broker {
         self.denied(capability, operation, what, &why, detail)
     }
 
+    /// Audits a granted use that could not be set up (a grant's directory that cannot
+    /// be opened beneath the workspace): a `deny` whose reason says what failed.
+    pub fn failed(&self, capability: &str, operation: &str, reason: &str, detail: Option<Value>) {
+        self.actor.record(
+            &self.audit,
+            capability,
+            operation,
+            Decision::Deny,
+            reason,
+            detail,
+        );
+    }
+
     /// Audits a request that no grant can allow (a privileged container, the host
     /// network, someone else's container) and builds the error the plugin receives.
     pub fn refuse(

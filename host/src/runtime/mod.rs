@@ -538,7 +538,6 @@ impl Runtime {
         let stdout = CappedOutput::new("stdout", setup.limits.stdout, setup.log.clone());
         let stderr = CappedOutput::new("stderr", setup.limits.stdout, setup.log.clone());
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
-        let granted = caps::fs::open_granted(&setup).map_err(RunError::Setup)?;
         let broker = Broker {
             actor: setup.actor.clone(),
             audit: setup.audit.clone(),
@@ -546,6 +545,8 @@ impl Runtime {
             dry_run: setup.dry_run,
             workspace: setup.workspace.clone(),
         };
+        // Every effect goes through the broker, the preopens of the fs grants too.
+        let granted = caps::fs::open_granted(&setup, &broker).map_err(RunError::Setup)?;
         let budget = HostBudget::for_memory(setup.limits.memory);
         let deadline = Instant::now() + setup.timeout;
         let cx = caps::Prepare {

@@ -56,7 +56,6 @@ use std::path::Path;
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::run::audit::Decision;
 use crate::runtime::StageSetup;
 
 /// Guest directory under which the workspace appears.
@@ -185,7 +184,7 @@ pub(crate) fn components(rel: &str) -> Vec<String> {
 /// Opens every granted directory of the stage beneath the workspace (creating missing
 /// write grants), auditing each as a `preopen`. The first failure ends the stage
 /// before it starts.
-pub fn open_granted(setup: &StageSetup) -> Result<Vec<Granted>, String> {
+pub fn open_granted(setup: &StageSetup, broker: &super::Broker) -> Result<Vec<Granted>, String> {
     let mut grants: Vec<(&str, bool)> = Vec::new();
     for w in &setup.grants.fs.write {
         grants.push((w.as_str(), true));
@@ -219,14 +218,7 @@ pub fn open_granted(setup: &StageSetup) -> Result<Vec<Granted>, String> {
         };
         match opened {
             Ok(dir) => {
-                setup.actor.record(
-                    &setup.audit,
-                    "fs",
-                    "preopen",
-                    Decision::Allow,
-                    &format!("granted by {grant}"),
-                    Some(detail),
-                );
+                broker.allow("fs", "preopen", &format!("granted by {grant}"), Some(detail));
                 out.push(Granted {
                     rel: rel.to_string(),
                     write,
@@ -235,14 +227,7 @@ pub fn open_granted(setup: &StageSetup) -> Result<Vec<Granted>, String> {
             }
             Err(why) => {
                 let reason = format!("`{rel}` in {grant} {why}");
-                setup.actor.record(
-                    &setup.audit,
-                    "fs",
-                    "preopen",
-                    Decision::Deny,
-                    &reason,
-                    Some(detail),
-                );
+                broker.failed("fs", "preopen", &reason, Some(detail));
                 return Err(reason);
             }
         }
