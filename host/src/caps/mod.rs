@@ -21,7 +21,10 @@
 //!
 //! Adding a capability: see [`ALL`].
 
+pub mod bindings;
+pub mod budget;
 pub mod containers;
+pub mod context;
 pub mod describe;
 pub mod env;
 pub mod fs;
@@ -40,12 +43,12 @@ use serde_json::Value;
 
 use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::journal::Journal;
-use crate::runtime::StageState;
-use crate::runtime::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::caps::bindings::types::CapError;
 
 /// What a capability gets to set up its part of one stage.
 pub struct Prepare<'a> {
-    pub setup: &'a crate::runtime::StageSetup,
+    pub setup: &'a crate::caps::context::StageSetup,
     /// The stage's fs grants, opened beneath the workspace.
     pub granted: &'a [fs::Granted],
     /// The stage's broker (actor, audit log, journal, dry-run).
@@ -53,7 +56,7 @@ pub struct Prepare<'a> {
     /// When the stage's time is up.
     pub deadline: std::time::Instant,
     /// The host memory the stage's resources may hold.
-    pub budget: &'a crate::runtime::budget::HostBudget,
+    pub budget: &'a crate::caps::budget::HostBudget,
 }
 
 /// One capability in the runtime. Each implements it once, in its folder; the

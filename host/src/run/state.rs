@@ -272,6 +272,19 @@ fn real_prefix(path: &Path) -> PathBuf {
     }
 }
 
+
+/// gantry's compile cache: `$GANTRY_CACHE_DIR`, else `$XDG_CACHE_HOME/gantry`, else
+/// `~/.cache/gantry`. (The process sandbox never shows it to a command.)
+pub fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("GANTRY_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("gantry"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("gantry"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

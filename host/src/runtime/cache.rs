@@ -66,14 +66,10 @@ impl CompileCache {
 
     /// The default location: `$GANTRY_CACHE_DIR`, else `$XDG_CACHE_HOME/gantry`, else
     /// `~/.cache/gantry`.
+    /// Where the compile cache lives unless the engine is told otherwise
+    /// ([`crate::run::state::cache_dir`]: the state dir and the cache are found alike).
     pub fn default_dir() -> Option<PathBuf> {
-        if let Some(d) = std::env::var_os("GANTRY_CACHE_DIR") {
-            return Some(PathBuf::from(d));
-        }
-        if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-            return Some(PathBuf::from(d).join("gantry"));
-        }
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("gantry"))
+        crate::run::state::cache_dir()
     }
 
     pub fn entry_path(&self, digest: &Digest) -> PathBuf {

@@ -20,8 +20,6 @@
 //! Tests: `tests/e2e/sandbox.rs` (hostile plugins), `tests/e2e/runtime.rs` (cache),
 //! `tests/e2e/limits.rs` (waits, host memory, `describe`, artifacts, disk).
 
-pub mod bindings;
-pub mod budget;
 pub mod builtins;
 pub mod cache;
 pub mod disk;
@@ -34,10 +32,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use gantry_registry::Digest;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime::{ResourceLimiter, Trap, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime::{Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::caps::{self, Broker};
 use crate::report::model::{PluginInfo, StageReport};
@@ -45,6 +43,9 @@ use crate::run::audit::{Actor, AuditLog};
 use crate::run::journal::Journal;
 use crate::run::log::StageLog;
 use crate::run::redact::Redacted;
+pub use crate::caps::context::{StageSetup, StageState};
+pub use crate::caps::{bindings, budget};
+use crate::caps::context::{Limiter, bounded_table};
 use bindings::{Plugin, PluginPre};
 pub use budget::{HostBudget, MAX_RESOURCES};
 pub use cache::{CacheLookup, CompileCache};
@@ -97,27 +98,6 @@ pub struct LoadedPlugin {
     pub compile_time: Duration,
 }
 
-/// Everything a stage's store needs from the scheduler.
-pub struct StageSetup {
-    pub actor: Actor,
-    /// The pipeline's name (labels of the Docker objects the stage creates).
-    pub pipeline: String,
-    pub audit: Arc<AuditLog>,
-    pub journal: Arc<Journal>,
-    pub log: Arc<StageLog>,
-    /// Absolute, canonical workspace root.
-    pub workspace: PathBuf,
-    pub dry_run: bool,
-    pub grants: crate::manifest::Grants,
-    pub secrets: Arc<caps::secrets::SecretStore>,
-    pub limits: crate::manifest::Limits,
-    pub timeout: Duration,
-    /// Set by the scheduler to stop the stage (fail-fast, Ctrl-C).
-    pub cancel: Arc<AtomicBool>,
-    /// The workspace's ownership key, from gantry's state directory (never shown to
-    /// plugins): brokers derive unforgeable ownership tags of the objects they create.
-    pub owner_key: [u8; 32],
-}
 
 /// Why a stage did not produce a report.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -159,94 +139,6 @@ pub enum RunError {
     DiskLimit(disk::Exceeded),
     #[error("could not start: {0}")]
     Setup(String),
-}
-
-/// A resource table holding at most `budget.resources` host resources: WASI
-/// descriptors (each an open file or directory of the host), streams, pollables,
-/// `wasi:http` requests and responses, secret handles. wasmtime's default is a
-/// million; open files count against gantry's own descriptor limit, which every stage
-/// and the run records share, and every resource costs host memory ([`budget`]).
-/// Reaching it ends the stage with [`RunError::TooManyResources`]
-/// (`tests/e2e/sandbox.rs`).
-fn bounded_table(budget: &HostBudget) -> ResourceTable {
-    let mut table = ResourceTable::new();
-    table.set_max_capacity(budget.resources);
-    table
-}
-
-/// Per-stage store data.
-pub struct StageState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: Limiter,
-    pub(crate) log: Arc<StageLog>,
-    pub(crate) broker: Broker,
-    /// Every capability's part of the stage ([`caps::States`], one list in `caps`).
-    pub(crate) caps: caps::States,
-    budget: HostBudget,
-    deadline: Instant,
-    cancel: Arc<AtomicBool>,
-}
-
-impl StageState {
-    pub(crate) fn table(&mut self) -> &mut ResourceTable {
-        &mut self.table
-    }
-
-    /// Audits (and logs) a limit the stage ran into; `grant` is what would allow it,
-    /// `None` when nothing can.
-    fn over_limit(&self, capability: &str, operation: &str, what: &str, grant: Option<String>) {
-        let denied = match grant {
-            Some(g) => self.broker.deny(capability, operation, what, &g, None),
-            None => self.broker.refuse(capability, operation, what, None),
-        };
-        if let bindings::types::CapError::Denied(message) = denied {
-            self.log.line("gantry", &message);
-        }
-    }
-}
-
-impl WasiView for StageState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl wasmtime_wasi_http::WasiHttpView for StageState {
-    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
-        self.caps.http.view(&mut self.table)
-    }
-}
-
-struct Limiter {
-    memory: usize,
-    hit: bool,
-}
-
-impl ResourceLimiter for Limiter {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.memory {
-            self.hit = true;
-            return Ok(false);
-        }
-        Ok(true)
-    }
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
-    }
 }
 
 /// Raised from the epoch callback; distinguishes our interrupts from guest traps.

@@ -82,7 +82,7 @@ impl super::Capability for Containers {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::runtime::bindings::containers::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::containers::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         Ok(())
     }
 
@@ -139,9 +139,9 @@ use crate::manifest::grants::normalize_workspace_path;
 use crate::manifest::text::shown;
 use crate::manifest::{ContainersGrant, ImageRef};
 use crate::run::log::StageLog;
-use crate::runtime::StageState;
-use crate::runtime::bindings::containers as wit;
-use crate::runtime::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::caps::bindings::containers as wit;
+use crate::caps::bindings::types::CapError;
 
 pub const LABEL_PIPELINE: &str = "dev.gantry.pipeline";
 pub const LABEL_STAGE: &str = "dev.gantry.stage";

@@ -45,7 +45,7 @@ impl super::Capability for Env {
 
     /// `wasi:cli/environment` comes with wasmtime-wasi's own interfaces.
     fn link(
-        _: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+        _: &mut wasmtime::component::Linker<crate::caps::context::StageState>,
     ) -> anyhow::Result<()> {
         Ok(())
     }

@@ -35,9 +35,9 @@ use serde_json::json;
 
 use super::{GUEST_ROOT, components};
 use crate::manifest::text::{brief as shown, toml_string as toml_str};
-use crate::runtime::StageState;
-use crate::runtime::bindings::files::{DirEntry, EntryKind, FileRead, Host};
-use crate::runtime::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::caps::bindings::files::{DirEntry, EntryKind, FileRead, Host};
+use crate::caps::bindings::types::CapError;
 
 const CAP: &str = "fs";
 /// Most bytes one `read-files` call returns (plus the one file that crosses it).

@@ -45,7 +45,7 @@ pub mod symlink;
 /// The `wasi:filesystem` calls the host answers instead of wasmtime-wasi (call after
 /// wasmtime-wasi added its own): `symlink-at` ([`symlink`]) and `open-at` ([`open`]).
 pub fn add_to_linker(
-    linker: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+    linker: &mut wasmtime::component::Linker<crate::caps::context::StageState>,
 ) -> anyhow::Result<()> {
     symlink::add_to_linker(linker)?;
     open::add_to_linker(linker)
@@ -56,7 +56,7 @@ use std::path::Path;
 
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::runtime::StageSetup;
+use crate::caps::context::StageSetup;
 
 /// Guest directory under which the workspace appears.
 pub const GUEST_ROOT: &str = "/workspace";
@@ -112,7 +112,7 @@ impl State {
     }
 }
 
-impl crate::runtime::StageState {
+impl crate::caps::context::StageState {
     /// At the end of a stage in which a host command or a container could write into
     /// a write grant: removes the links that lead out of it ([`sweep`]), and says so
     /// in the stage log and the audit log.
@@ -263,11 +263,11 @@ impl super::Capability for Fs {
     const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
 
     fn link(
-        linker: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+        linker: &mut wasmtime::component::Linker<crate::caps::context::StageState>,
     ) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        use crate::runtime::StageState;
-        crate::runtime::bindings::files::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        use crate::caps::context::StageState;
+        crate::caps::bindings::files::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         add_to_linker(linker)
     }
 
@@ -282,7 +282,7 @@ impl super::Capability for Fs {
     }
 
     /// Links out of a write grant that a command or container made are removed.
-    fn finish(stage: &mut crate::runtime::StageState) {
+    fn finish(stage: &mut crate::caps::context::StageState) {
         stage.sweep_write_grants();
     }
 }

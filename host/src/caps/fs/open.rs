@@ -30,7 +30,7 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
 };
 
 use crate::manifest::text::brief as shown;
-use crate::runtime::StageState;
+use crate::caps::context::StageState;
 
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 

@@ -24,7 +24,7 @@ use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 
 use crate::manifest::text::brief as shown;
-use crate::runtime::StageState;
+use crate::caps::context::StageState;
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any
 /// 0.2.x version are linked to it).

@@ -56,7 +56,7 @@
 //!    a longer stream fails at the cap with `http-response-body-size`, and a `deny`
 //!    line is audited). These limits are not configurable per grant yet. A cancelled
 //!    stage (fail-fast, Ctrl-C) aborts its request in flight.
-//! 8. **Host memory** ([`crate::runtime::budget`]): what the plugin's `wasi:http`
+//! 8. **Host memory** ([`crate::caps::budget`]): what the plugin's `wasi:http`
 //!    resources hold stays within its share of `limits.memory`: the size limit of a
 //!    `fields`, of a request's `path-with-query` and `authority` ([`bound_requests`]:
 //!    longer values are refused and audited), of an outgoing body's chunks; response
@@ -110,9 +110,9 @@ use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
 use crate::manifest::text::brief as shown;
 use crate::run::log::StageLog;
-use crate::runtime::StageState;
-use crate::runtime::bindings::types::CapError;
-use crate::runtime::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
+use crate::caps::context::StageState;
+use crate::caps::bindings::types::CapError;
+use crate::caps::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
 
 const CAP: &str = "http";
 
@@ -200,7 +200,7 @@ impl State {
     }
 
     /// Holds what the plugin's `wasi:http` resources can make the host keep to the
-    /// stage's share (see [`crate::runtime::budget`]).
+    /// stage's share (see [`crate::caps::budget`]).
     pub fn bound(&mut self, budget: &HostBudget) {
         self.ctx.set_field_size_limit(budget.fields());
         self.hooks
@@ -263,7 +263,7 @@ const HTTP_TYPES: &str = "wasi:http/types@0.2.12";
 
 /// Defines `set-path-with-query` and `set-authority` of `outgoing-request` again,
 /// refusing values longer than the stage's share of host memory allows (see
-/// [`crate::runtime::budget`]): the guest gets the call's own error (as for an
+/// [`crate::caps::budget`]): the guest gets the call's own error (as for an
 /// invalid value), the stage log says which limit. Call after wasmtime-wasi-http's
 /// linking.
 pub fn bound_requests(linker: &mut Linker<StageState>) -> wasmtime::Result<()> {

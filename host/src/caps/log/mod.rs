@@ -18,8 +18,8 @@
 
 pub mod describe;
 
-use crate::runtime::StageState;
-use crate::runtime::bindings::log::{Field, Host, Level};
+use crate::caps::context::StageState;
+use crate::caps::bindings::log::{Field, Host, Level};
 
 /// Longest message of one record, in bytes.
 pub const MAX_MESSAGE: usize = 16 * 1024;
@@ -85,7 +85,7 @@ impl Host for StageState {
     }
 }
 
-impl crate::runtime::bindings::types::Host for StageState {}
+impl crate::caps::bindings::types::Host for StageState {}
 
 /// The log capability: always granted, nothing per stage.
 pub struct Log;
@@ -98,9 +98,9 @@ impl super::Capability for Log {
         linker: &mut wasmtime::component::Linker<StageState>,
     ) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::runtime::bindings::log::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::log::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         // The contract's types (no functions) come with the log: every plugin imports both.
-        crate::runtime::bindings::types::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::types::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         Ok(())
     }
 

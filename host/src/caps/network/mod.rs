@@ -33,7 +33,7 @@ impl super::Capability for Network {
     const DESCRIPTION: &'static Description = &DESCRIPTION;
 
     fn link(
-        _: &mut wasmtime::component::Linker<crate::runtime::StageState>,
+        _: &mut wasmtime::component::Linker<crate::caps::context::StageState>,
     ) -> anyhow::Result<()> {
         Ok(())
     }

@@ -97,9 +97,9 @@ use serde_json::{Value, json};
 use crate::manifest::text::{brief as shown, toml_string as toml_str};
 use crate::manifest::ProcessGrant;
 use crate::run::audit::Decision;
-use crate::runtime::StageState;
-use crate::runtime::bindings::process::{Command, Host, Output};
-use crate::runtime::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::caps::bindings::process::{Command, Host, Output};
+use crate::caps::bindings::types::CapError;
 use sandbox::{Sandbox, StatusPipe};
 
 /// Most arguments a plugin may pass.
@@ -385,7 +385,7 @@ fn protected_dirs(workspace: &Path) -> Vec<PathBuf> {
     if let Ok(p) = workspace.join(RECORDS).canonicalize() {
         out.push(p);
     }
-    if let Some(p) = crate::runtime::CompileCache::default_dir() {
+    if let Some(p) = crate::run::state::cache_dir() {
         out.push(p.canonicalize().unwrap_or(p));
     }
     out
@@ -1316,7 +1316,7 @@ impl super::Capability for Process {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::runtime::bindings::process::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::process::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         Ok(())
     }
 

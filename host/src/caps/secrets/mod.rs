@@ -21,9 +21,9 @@ use wasmtime::component::Resource;
 
 use crate::manifest::{Manifest, SecretSource};
 use crate::run::redact::Redactor;
-use crate::runtime::StageState;
-use crate::runtime::bindings::secrets::{Host, HostSecret};
-use crate::runtime::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::caps::bindings::secrets::{Host, HostSecret};
+use crate::caps::bindings::types::CapError;
 
 /// Most secret handles a stage may hold at once.
 pub const MAX_HANDLES: usize = 1024;
@@ -212,7 +212,7 @@ impl super::Capability for Secrets {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::runtime::bindings::secrets::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::secrets::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
         Ok(())
     }
 
