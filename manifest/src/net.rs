@@ -3,7 +3,7 @@
 //! its internal network, a cloud metadata endpoint, or nothing routable.
 //!
 //! Used by the http broker at run time (a resolved address that is not global is
-//! refused unless a grant names it, `host/src/caps/http.rs`), by `gantry audit` (a
+//! refused unless a grant names it, `host/src/caps/http/`), by `gantry audit` (a
 //! grant naming such an address is flagged, `host/src/cli/audit.rs`) and through
 //! [`crate::HttpGrant::non_global`] by whatever inspects grants: all three answer from
 //! [`non_global`], so `check`, `audit` and the runtime cannot disagree.

@@ -1,4 +1,4 @@
-//! The `http` capability (`wasi:http/outgoing-handler`, `host/src/caps/http.rs`)
+//! The `http` capability (`wasi:http/outgoing-handler`, `host/src/caps/http/`)
 //! against the `http-probe` test plugin and a tiny HTTP server run by the test on
 //! 127.0.0.1: hosts, ports, schemes, paths and methods outside the grant, names that
 //! resolve to loopback, a redirect to the cloud metadata address, bodies over the
@@ -14,7 +14,7 @@
 //! (getaddrinfo, which reads the hosts file) exactly as it would a DNS answer. Without
 //! root or `unshare` that test prints `SKIPPED` locally and fails under `CI=true`.
 //! The classification of 169.254.0.0/16, fe80::/10, RFC 1918, fc00::/7, IPv4-mapped
-//! and NAT64 forms is unit-tested in `host/src/caps/http.rs`.
+//! and NAT64 forms is unit-tested in `host/src/caps/http/`.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -8,7 +8,7 @@
 //!   an oversized `describe` is refused naming the limit;
 //! - 4,000 `wasi:http` fields of 120 KiB under `limits.memory = "64MiB"` end the stage
 //!   naming the fields limit, and gantry's peak RSS (of that child process only, from
-//!   `wait4`) stays far below what they would have taken (`runtime/budget.rs`);
+//!   `wait4`) stays far below what they would have taken (`caps/budget.rs`);
 //! - request paths beyond the stage's share are refused and audited; lower-case
 //!   methods are refused and audited, and never sent (class 7);
 //! - artifacts: a symlink in the write grant to an ungranted file yields no digest or

@@ -146,7 +146,7 @@ pub fn run(cli: &Cli, args: &BaselineArgs) -> Result<i32, Failure> {
         }
         let mut bytes = serde_json::to_vec_pretty(&file).map_err(anyhow::Error::from)?;
         bytes.push(b'\n');
-        crate::run::scheduler::write_atomic(&path, &bytes).map_err(|e| {
+        crate::run::atomic::write(&path, &bytes).map_err(|e| {
             Failure::Internal(anyhow::anyhow!("cannot write `{}`: {e}", path.display()))
         })?;
         if !cli.json {

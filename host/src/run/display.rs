@@ -12,7 +12,7 @@
 //! separators (U+2028, U+2029). Text escaped this way stays on one line.
 //!
 //! Other `shown` helpers that shorten plugin text inside broker messages remain in
-//! `caps/process.rs`, `caps/http.rs`, `caps/containers.rs` and
+//! `caps/process/`, `caps/http/`, `caps/containers/` and
 //! `manifest/src/grants/process.rs`: those messages go to the plugin and the records,
 //! and reach a terminal only through the writers here, which escape them again.
 //!
