@@ -146,17 +146,10 @@ impl StageState {
                 self.broker.journal.plan_image(t);
             }
         }
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
         let refusal_detail = detail.clone();
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || wit::Image {
                 id: planned_id.clone(),
                 tags: tags.iter().map(ToString::to_string).collect(),
@@ -164,7 +157,7 @@ impl StageState {
                 size: 0,
                 labels: vec![],
             },
-            || {
+            |containers, broker| {
                 let archive =
                     context::archive(&ctx_fd, &files, MAX_CONTEXT).map_err(CapError::Failed)?;
                 let body = archive.body().map_err(CapError::Failed)?;
@@ -576,21 +569,14 @@ impl StageState {
                 .journal
                 .plan_image(&format!("{}@{planned_digest}", r.repository));
         }
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || wit::Pushed {
                 reference: shown_ref.clone(),
                 digest: planned_digest.clone(),
             },
-            || {
+            |containers, _| {
                 let d = containers.docker()?;
                 let (repo, tag) = (r.repository.clone(), r.tag.clone());
                 let log2 = log.clone();

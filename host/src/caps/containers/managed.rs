@@ -66,16 +66,9 @@ impl StageState {
             Some(detail.clone()),
         );
         let name = spec.name.clone();
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || wit::Container {
                 id: String::new(),
                 name: name.clone(),
@@ -86,7 +79,7 @@ impl StageState {
                 ports: spec.ports.clone(),
                 labels: vec![],
             },
-            || {
+            |containers, _| {
                 let d = containers.docker()?;
                 let n = name.clone();
                 containers.call(op, Some(Duration::from_secs(60)), async move {
@@ -120,18 +113,11 @@ impl StageState {
         self.broker
             .allow("containers", op, "managed container", Some(detail.clone()));
         let op_owned = op.to_string();
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || (),
-            || {
+            |containers, _| {
                 let d = containers.docker()?;
                 let wait = Duration::from_secs(u64::from(timeout_s.unwrap_or(10)) + 30);
                 containers.call(&op_owned.clone(), Some(wait), async move {

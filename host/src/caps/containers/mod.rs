@@ -768,6 +768,33 @@ impl wit::Host for StageState {
 }
 
 impl StageState {
+    /// Performs one effect on the engine through the stage's broker: journaled (intent,
+    /// then outcome) or, under `--dry-run`, planned with `plausible` as the answer. The
+    /// one path of every mutating engine call; the caller audits the allowance first.
+    fn on_engine<T>(
+        &mut self,
+        op: &str,
+        detail: Value,
+        plausible: impl FnOnce() -> T,
+        perform: impl FnOnce(&mut State, &crate::caps::Broker) -> Result<T, CapError>,
+        describe: impl Fn(&Result<T, CapError>) -> Value,
+    ) -> Result<T, CapError> {
+        let StageState {
+            broker,
+            caps: crate::caps::States { containers, .. },
+            ..
+        } = self;
+        broker.effect(
+            "containers",
+            op,
+            detail,
+            false,
+            plausible,
+            || perform(containers, broker),
+            describe,
+        )
+    }
+
     /// Audits, journals and performs one engine operation whose only result is success
     /// (under `--dry-run`: planned, not performed).
     fn engine_op<Fut>(
@@ -783,18 +810,11 @@ impl StageState {
     {
         self.broker
             .allow("containers", op, reason, Some(detail.clone()));
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || (),
-            || {
+            |containers, _| {
                 let d = containers.docker()?;
                 containers.call(op, Some(limit), call(d))
             },

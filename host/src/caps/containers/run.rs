@@ -185,16 +185,9 @@ impl StageState {
         self.broker
             .allow("containers", op, "image granted", Some(detail.clone()));
         let log = self.log.clone();
-        let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-        broker.effect(
-            "containers",
+        self.on_engine(
             op,
             detail,
-            false,
             || wit::RunOutput {
                 exit_code: Some(0),
                 stdout: Vec::new(),
@@ -203,7 +196,7 @@ impl StageState {
                 timed_out: false,
                 dry_run: true,
             },
-            || run_container(containers, body, limit, log),
+            |containers, _| run_container(containers, body, limit, log),
             |r| match r {
                 Ok(o) => json!({ "exit-code": o.exit_code, "timed-out": o.timed_out, "stdout-bytes": o.stdout.len(), "stderr-bytes": o.stderr.len() }),
                 Err(e) => json!({ "error": e.to_string() }),

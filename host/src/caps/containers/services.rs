@@ -225,18 +225,11 @@ impl StageState {
         let name = spec.name.clone();
         let updating = existing.is_some();
         {
-            let StageState {
-            broker,
-            caps: crate::caps::States { containers, .. },
-            ..
-        } = self;
-            broker.effect(
-                "containers",
+            self.on_engine(
                 op,
                 detail,
-                false,
                 || (),
-                || {
+                |containers, _| {
                     let d = containers.docker()?;
                     let n = name.clone();
                     containers.call(op, Some(Duration::from_secs(60)), async move {
