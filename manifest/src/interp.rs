@@ -7,6 +7,7 @@
 //! | `${git.branch}` / `${git.tag}` | checked-out branch / tag on the commit (error if none) |
 //! | `${pipeline.name}` | `[pipeline] name` |
 //! | `${run.id}` | the run's id |
+//! | `${inputs.NAME}` | the value of input `NAME` of this run (`[inputs]`, `gantry run --input NAME=VALUE`) |
 //!
 //! `$${` is a literal `${`; a `$` not followed by `{` is literal. Whitespace inside the
 //! braces is ignored. Only string values are rewritten (keys never are), and a
@@ -30,6 +31,8 @@ pub struct Context<'a> {
     pub git_tag: Option<&'a str>,
     pub pipeline: &'a str,
     pub run_id: &'a str,
+    /// The run's inputs, every declared one with its value.
+    pub inputs: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// A well-formed placeholder.
@@ -42,6 +45,7 @@ pub enum Placeholder {
     GitTag,
     PipelineName,
     RunId,
+    Input(String),
 }
 
 /// Why a placeholder is malformed; `message` quotes the placeholder.
@@ -62,7 +66,7 @@ pub(crate) enum Token<'s> {
     },
 }
 
-const ALL: &str = "`${stages.NAME.outputs.KEY}`, `${git.sha}`, `${git.short-sha}`, `${git.branch}`, `${git.tag}`, `${pipeline.name}`, `${run.id}`";
+const ALL: &str = "`${stages.NAME.outputs.KEY}`, `${git.sha}`, `${git.short-sha}`, `${git.branch}`, `${git.tag}`, `${pipeline.name}`, `${run.id}`, `${inputs.NAME}`";
 
 pub(crate) fn tokenize(s: &str) -> Vec<Token<'_>> {
     let mut out = Vec::new();
@@ -202,8 +206,15 @@ fn parse_inner(raw: &str, inner: &str) -> Result<Placeholder, PhError> {
         ),
         "pipeline" => field("pipeline", &["name"], &|_| Placeholder::PipelineName),
         "run" => field("run", &["id"], &|_| Placeholder::RunId),
+        "inputs" => match parts.as_slice() {
+            [_, name] if is_name(name) => Ok(Placeholder::Input(name.to_string())),
+            _ => err(
+                format!("malformed placeholder `{raw}`"),
+                Some("inputs are written `${inputs.NAME}`".into()),
+            ),
+        },
         ns => {
-            let hint = match did_you_mean(ns, ["stages", "git", "pipeline", "run"]) {
+            let hint = match did_you_mean(ns, ["stages", "git", "pipeline", "run", "inputs"]) {
                 Some(s) => format!("did you mean `{s}`? placeholders are {ALL}"),
                 None => format!("placeholders are {ALL}"),
             };
@@ -310,6 +321,11 @@ pub fn interpolate_str(s: &str, cx: &Context<'_>) -> Result<String, String> {
                         .to_string(),
                     Placeholder::PipelineName => cx.pipeline.to_string(),
                     Placeholder::RunId => cx.run_id.to_string(),
+                    Placeholder::Input(name) => cx
+                        .inputs
+                        .get(name)
+                        .ok_or_else(|| missing(format!("the run has no input `{name}`")))?
+                        .clone(),
                 };
                 out.push_str(&v);
             }
@@ -335,7 +351,27 @@ mod tests {
             git_tag: None,
             pipeline: "gantry",
             run_id: "r1",
+            inputs: &INPUTS,
         }
+    }
+
+    static INPUTS: std::sync::LazyLock<std::collections::BTreeMap<String, String>> =
+        std::sync::LazyLock::new(|| {
+            std::collections::BTreeMap::from([("version".to_string(), "1.4.0".to_string())])
+        });
+
+    #[test]
+    fn inputs_are_substituted_and_malformed_ones_named() {
+        let none = |_: &str, _: &str| None;
+        let keys = |_: &str| Vec::new();
+        let cx = cx_with(&none, &keys);
+        assert_eq!(interpolate_str("app:${inputs.version}", &cx).unwrap(), "app:1.4.0");
+        assert!(interpolate_str("${inputs.other}", &cx).unwrap_err().contains("the run has no input `other`"));
+        assert_eq!(references(&json!("${ inputs.version }")), [Placeholder::Input("version".into())]);
+        let Token::Placeholder { parsed: Err(e), .. } = &tokenize("${inputs.a.b}")[0] else {
+            panic!("malformed")
+        };
+        assert!(e.message.contains("malformed placeholder"), "{}", e.message);
     }
 
     #[test]

@@ -55,6 +55,7 @@ mod diag;
 pub mod findings;
 pub mod grants;
 mod graph;
+pub mod inputs;
 pub mod interp;
 pub mod net;
 mod parse;
@@ -89,6 +90,8 @@ pub struct Manifest {
     pub description: Option<String>,
     /// `[secrets]`, in file order: where each secret's value comes from.
     pub secrets: Vec<SecretDecl>,
+    /// `[inputs]`, in file order: the typed values a run is started with.
+    pub inputs: Vec<inputs::InputDecl>,
     /// In file order.
     pub stages: Vec<Stage>,
     spans: HashMap<String, StageSpans>,

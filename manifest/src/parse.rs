@@ -23,7 +23,7 @@ use super::units::{format_duration, format_size, parse_duration, parse_size};
 use super::walk::{Cx, Key, Val, entries, span_of, type_name};
 use super::{Manifest, StageSpans};
 
-const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "stage"];
+const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "inputs", "stage"];
 const TOP_ALIASES: &[(&str, &str)] = &[
     ("stages", "stage"),
     ("jobs", "stage"),
@@ -181,6 +181,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
     let mut defaults = Settings::default();
     let mut stage_table = None;
     let mut secrets = Vec::new();
+    let mut inputs = Vec::new();
     let mut declared = Declared::default();
     for (key, value) in entries(root) {
         match key.get_ref().as_ref() {
@@ -190,6 +191,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
             }
             "defaults" => defaults = parse_defaults(&mut cx, value),
             "secrets" => (secrets, declared) = parse_secrets(&mut cx, value),
+            "inputs" => inputs = super::inputs::parse_inputs(&mut cx, value),
             "stage" => stage_table = Some(value),
             k @ ("name" | "description") => {
                 misplaced_name = true;
@@ -259,7 +261,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
     }
 
     let graph = check_needs(&mut cx, &stages);
-    check_placeholders(&mut cx, &stages, &graph);
+    check_placeholders(&mut cx, &stages, &graph, &inputs);
 
     if !cx.diags.is_empty() {
         let mut diags = cx.diags;
@@ -315,6 +317,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
         name,
         description,
         secrets,
+        inputs,
         stages,
         spans,
     })
@@ -1031,7 +1034,12 @@ fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
     graph
 }
 
-fn check_placeholders(cx: &mut Cx<'_>, stages: &[RawStage], graph: &Graph) {
+fn check_placeholders(
+    cx: &mut Cx<'_>,
+    stages: &[RawStage],
+    graph: &Graph,
+    inputs: &[super::inputs::InputDecl],
+) {
     let names: Vec<&str> = stages.iter().map(|s| s.name.as_str()).collect();
     for (i, s) in stages.iter().enumerate() {
         let reach = graph.ancestors(i);
@@ -1083,6 +1091,18 @@ fn check_placeholders(cx: &mut Cx<'_>, stages: &[RawStage], graph: &Graph) {
                                 format!("`{raw}` refers to unknown stage `{stage}`"),
                                 Some(hint),
                             );
+                        }
+                    }
+                    Ok(Placeholder::Input(name)) => {
+                        if !inputs.iter().any(|d| d.name == name) {
+                            let names: Vec<&str> = inputs.iter().map(|d| d.name.as_str()).collect();
+                            let hint = match did_you_mean(&name, names.iter().copied()) {
+                                Some(m) => format!("did you mean `${{inputs.{m}}}`?"),
+                                None => format!(
+                                    "declare it: `[inputs]` with `{name} = {{ type = \"string\" }}`, then `gantry run --input {name}=…`"
+                                ),
+                            };
+                            cx.error(span, format!("`{raw}` refers to undeclared input `{name}`"), Some(hint));
                         }
                     }
                     Ok(_) => {}

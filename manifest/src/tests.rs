@@ -451,6 +451,7 @@ fn interp_references_and_substitution_on_parsed_with() {
         git_tag: None,
         pipeline: &m.name,
         run_id: "42",
+        inputs: &Default::default(),
     };
     let out = interp::interpolate(&deploy.with, &cx).unwrap();
     assert_eq!(out["image"], "reg/gantry@sha256:1");

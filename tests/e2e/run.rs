@@ -362,3 +362,98 @@ grants.fs.write = ["dist"]
     assert!(r.log("lint").contains("probe running stage=lint"));
     assert!(r.file("junit.xml").contains("<testcase"));
 }
+
+/// `[inputs]`: typed values a run is started with. Wrong values are refused before
+/// anything runs, each named, with how to give it; good ones reach the stages through
+/// `${inputs.NAME}` (defaults filling the rest) and are recorded with the run.
+#[test]
+fn typed_inputs_from_the_command_line_reach_the_stages_and_the_records() {
+    let ws = ws(&format!(
+        r#"[pipeline]
+name = "inputs"
+
+[inputs]
+version = {{ type = "version", description = "the release to deploy" }}
+replicas = {{ type = "integer", default = 2 }}
+
+[stage.deploy]
+plugin = "{}"
+with = {{ outputs = {{ image = "app:${{inputs.version}}", replicas = "${{inputs.replicas}}" }} }}
+"#,
+        probe()
+    ));
+    let plan = ws.gantry(&["plan"]);
+    assert!(
+        plan.stdout.contains("input version (version, required: `--input version=VALUE`): the release to deploy")
+            && plan.stdout.contains("input replicas (integer, default `2`)"),
+        "{}",
+        plan.stdout
+    );
+
+    for (args, expected) in [
+        (vec!["run"], "input `version` (version) has no default: pass `--input version=1.2.3`"),
+        (
+            vec!["run", "--input", "version=v1.4"],
+            "input `version` is a version: `v1.4` is not a semantic version",
+        ),
+        (
+            vec!["run", "--input", "versoin=1.4.0"],
+            "unknown input `versoin`; did you mean `version`?",
+        ),
+        (
+            vec!["run", "--input", "version=1.4.0", "--input", "replicas=many"],
+            "input `replicas` is an integer: `many` is not a whole number",
+        ),
+        (vec!["run", "--input", "version"], "`--input version` is not NAME=VALUE"),
+    ] {
+        let r = ws.gantry(&args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(expected), "{args:?}: {}", r.stderr);
+        assert!(r.dir.is_none(), "{args:?}: nothing ran, no run records");
+    }
+
+    let r = ws.gantry(&["run", "--input", "version=1.4.0-rc.1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.output("deploy", "image"), "app:1.4.0-rc.1");
+    assert_eq!(r.output("deploy", "replicas"), "2", "the default");
+    let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
+    assert_eq!(run["inputs"], serde_json::json!({"version": "1.4.0-rc.1", "replicas": "2"}));
+    let summary = r.summary();
+    assert_eq!(summary["inputs"]["version"], "1.4.0-rc.1");
+}
+
+/// A resumed run keeps the inputs it was started with: `--input` is refused next to
+/// `--resume`, and the stage that runs again sees the original value.
+#[test]
+fn a_resumed_run_keeps_its_inputs() {
+    let ws = ws(&format!(
+        r#"[pipeline]
+name = "inputs-resume"
+
+[inputs]
+reason = {{ type = "string" }}
+
+[stage.flaky]
+plugin = "{}"
+with = {{ error = "failed because ${{inputs.reason}}" }}
+"#,
+        probe()
+    ));
+    let r = ws.gantry(&["run", "--input", "reason=the-first-value"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let r = ws.gantry(&["run", "--resume", "--input", "reason=another"]);
+    assert_eq!(r.code, 2, "`--input` with `--resume`: {}", r.stderr);
+    let r = ws.gantry(&["run", "--resume"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stage("flaky")["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("failed because the-first-value"),
+        "{}",
+        r.stage("flaky")
+    );
+    let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
+    assert_eq!(run["inputs"]["reason"], "the-first-value");
+    assert!(run["resumed"].is_array(), "{run}");
+}

@@ -87,6 +87,10 @@ pub struct RunArgs {
     /// Keep running independent stages after a failure.
     #[arg(long)]
     pub no_fail_fast: bool,
+    /// A value for one of the pipeline's `[inputs]`, as NAME=VALUE (repeatable);
+    /// checked against its type before anything runs.
+    #[arg(long = "input", value_name = "NAME=VALUE", conflicts_with = "resume")]
+    pub inputs: Vec<String>,
     /// Workspace root (default: the directory of the pipeline file).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
@@ -333,12 +337,30 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"pipeline": m.name, "stages": stages}))
-                .unwrap_or_default()
+            serde_json::to_string_pretty(
+                &json!({"pipeline": m.name, "inputs": m.inputs, "stages": stages})
+            )
+            .unwrap_or_default()
         );
         return Ok(exit::SUCCESS);
     }
     println!("pipeline `{}`: {} stages", m.name, order.len());
+    for i in &m.inputs {
+        let default = match &i.default {
+            Some(d) => format!("default `{}`", escape(d)),
+            None => "required: `--input NAME=VALUE`".replace("NAME", &i.name),
+        };
+        let description = i
+            .description
+            .as_deref()
+            .map(|d| format!(": {}", escape(d)))
+            .unwrap_or_default();
+        println!(
+            "  input {} ({}, {default}){description}",
+            style::bold(&i.name),
+            i.kind.as_str()
+        );
+    }
     for (i, name) in order.iter().enumerate() {
         let Some(s) = m.stage(name) else { continue };
         println!("{:>3}. {}  {}", i + 1, style::bold(name), s.plugin);
@@ -648,6 +670,37 @@ fn open_resume(
     Ok(r)
 }
 
+/// The run's inputs from `--input NAME=VALUE` and the declared defaults; every problem
+/// named at once, before anything runs (exit 2).
+fn run_inputs(
+    manifest: &Manifest,
+    given: &[String],
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut pairs = Vec::new();
+    for g in given {
+        match g.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => pairs.push((k.trim().to_string(), v.to_string())),
+            _ => {
+                return Err(Failure::Usage(format!(
+                    "`--input {}` is not NAME=VALUE\n  hint: e.g. `--input version=1.2.3`",
+                    escape(g)
+                )));
+            }
+        }
+    }
+    crate::manifest::inputs::resolve(&manifest.inputs, &pairs).map_err(|errors| {
+        let file = manifest.path.display();
+        Failure::Usage(format!(
+            "the run's inputs are not valid ({file} `[inputs]`); nothing ran\n{}",
+            errors
+                .iter()
+                .map(|e| format!("  {}", escape(e)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ))
+    })
+}
+
 fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
     let jobs = args.jobs.unwrap_or_else(jobs_default);
     if jobs == 0 {
@@ -697,6 +750,11 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         Some(r) => (r.selected.clone(), r.dry_run),
         None => (args.stages.clone(), args.dry_run),
     };
+    let inputs = match &resume {
+        // A resumed run keeps the inputs it was started with.
+        Some(r) => r.inputs.clone(),
+        None => run_inputs(&prepared.manifest, &args.inputs)?,
+    };
     let opts = RunOptions {
         records_root,
         state: state.clone(),
@@ -706,6 +764,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         jobs,
         dry_run,
         fail_fast: !args.no_fail_fast,
+        inputs,
         resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -133,6 +133,8 @@ pub struct Resume {
     /// Stages of the original run, in order (its selection and what it needs).
     pub selected: Vec<String>,
     pub dry_run: bool,
+    /// The inputs the run was started with (`run.json`): a resumed run keeps them.
+    pub inputs: BTreeMap<String, String>,
     /// Records of stages that are not run again.
     pub kept: BTreeMap<String, StageRecord>,
     pub unknown_effects: Vec<UnknownEffect>,
@@ -239,6 +241,14 @@ pub fn load(dir: &Path, named: bool) -> Result<Resume, String> {
         started_at: doc["started_at"].as_str().unwrap_or_default().to_string(),
         selected,
         dry_run: doc["dry_run"].as_bool().unwrap_or(false),
+        inputs: doc["inputs"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default(),
         kept,
         unknown_effects,
         last_seq,

@@ -69,6 +69,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     pub fail_fast: bool,
     pub git: GitFacts,
+    /// The run's inputs (`[inputs]`, `--input`): every declared one, with its value.
+    pub inputs: BTreeMap<String, String>,
     /// Continue this run (`--resume`) instead of starting a new one: same run id and
     /// directory, its succeeded stages reused (see [`super::resume`]).
     pub resume: Option<Resume>,
@@ -140,6 +142,7 @@ struct Shared {
     workspace: PathBuf,
     dry_run: bool,
     git: GitFacts,
+    inputs: BTreeMap<String, String>,
     /// The workspace's ownership key (see [`super::state::StateDir::owner_key`]).
     owner_key: [u8; 32],
     observer: Arc<dyn Observer>,
@@ -201,6 +204,7 @@ pub async fn execute(
         workspace: opts.workspace.clone(),
         dry_run: opts.dry_run,
         git: opts.git.clone(),
+        inputs: opts.inputs.clone(),
         owner_key,
         observer: observer.clone(),
         resumed: resume.is_some(),
@@ -263,6 +267,7 @@ pub async fn execute(
             "started_at": started_at,
             "dry_run": opts.dry_run,
             "git": opts.git,
+            "inputs": opts.inputs,
             "manifest_sha256": fingerprint["manifest_sha256"],
             "grants": fingerprint["grants"],
             "stages": list,
@@ -414,6 +419,7 @@ pub async fn execute(
         &opts.workspace,
         exit_code,
         resumed.as_ref().and_then(|h| h.last()),
+        &opts.inputs,
     )?;
     if let Err(e) = state_written.wait() {
         tracing::error!("cannot write {}: {e}", state_file.display());
@@ -761,6 +767,7 @@ fn prepare_context(
         git_tag: sh.git.tag.as_deref(),
         pipeline: &manifest.name,
         run_id: &sh.run_id,
+        inputs: &sh.inputs,
     };
     let config = interp::interpolate(&stage.with, &cx)
         .map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;

@@ -12,9 +12,11 @@ pub(super) fn write_reports(
     workspace: &Path,
     exit_code: i32,
     resumed: Option<&serde_json::Value>,
+    inputs: &BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     use crate::report::{junit, sarif, summary};
     let mut summary = summary::summary_json(pipeline, run_id, records, exit_code);
+    summary["inputs"] = serde_json::json!(inputs);
     if let Some(r) = resumed {
         summary["resumed"] = r.clone();
     }
