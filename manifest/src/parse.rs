@@ -109,13 +109,16 @@ const DEFAULTS_KEYS: &[&str] = &[
     "disk",
 ];
 const LIMITS_KEYS: &[&str] = &["memory", "stack", "fuel", "stdout", "disk"];
-const WHEN_KEYS: &[&str] = &["branch", "tag", "env"];
+const WHEN_KEYS: &[&str] = &["branch", "tag", "env", "on-failure"];
 const WHEN_ALIASES: &[(&str, &str)] = &[
     ("branches", "branch"),
     ("tags", "tag"),
     ("vars", "env"),
     ("variables", "env"),
     ("environment", "env"),
+    ("on_failure", "on-failure"),
+    ("onfailure", "on-failure"),
+    ("failure", "on-failure"),
 ];
 
 /// Values of `[defaults]`, and of a stage before defaults are applied.
@@ -878,10 +881,14 @@ fn parse_when(cx: &mut Cx<'_>, v: &Val<'_>, stage: &str) -> Option<When> {
                 ok = false;
             }
         }
+        if k == "on-failure" {
+            when.on_failure_spans = items.iter().map(span_of).collect();
+        }
         let items = items.into_iter().map(Spanned::into_inner).collect();
         match k {
             "branch" => when.branch = items,
             "tag" => when.tag = items,
+            "on-failure" => when.on_failure = items,
             _ => when.env = items,
         }
     }
@@ -1009,6 +1016,24 @@ fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
                         Some(hint),
                     );
                 }
+            }
+        }
+    }
+    // `when.on-failure` names stages the stage needs: it runs after them, when one failed.
+    for s in stages {
+        let Some(w) = &s.when else { continue };
+        for (name, span) in w.on_failure.iter().zip(&w.on_failure_spans) {
+            if !s.needs.iter().any(|(n, _)| n == name) {
+                let mut needs: Vec<String> = s.needs.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                needs.push(format!("\"{name}\""));
+                cx.error(
+                    *span,
+                    format!("`when.on-failure` of stage `{}` names `{name}`, which it does not need", s.name),
+                    Some(format!(
+                        "a stage runs on the failure of stages it needs: add it, `needs = [{}]`",
+                        needs.join(", ")
+                    )),
+                );
             }
         }
     }

@@ -91,8 +91,13 @@ impl Default for Limits {
     }
 }
 
-/// `when = { branch = [...], tag = [...], env = [...] }`: every non-empty condition must hold;
-/// within a list any glob may match.
+/// `when = { branch = [...], tag = [...], env = [...], on-failure = [...] }`: every
+/// non-empty condition must hold; within a list any glob may match.
+///
+/// `on-failure` names stages of the stage's `needs`: the stage runs only when one of
+/// them failed — a rollback after a failed verification — and runs even though that
+/// need failed and fail-fast stopped the rest (not after Ctrl-C). Its other needs
+/// must have succeeded as usual; it sees the outputs the failed stage reported.
 ///
 /// Globs: `*` matches any run of characters except `/`, `**` also matches `/`, `?` one
 /// character except `/` (GitHub Actions' convention: `release/*` matches `release/1.0`
@@ -103,6 +108,12 @@ pub struct When {
     pub tag: Vec<String>,
     /// Variables that must be set and non-empty.
     pub env: Vec<String>,
+    /// Stages (all in `needs`) of which one must have failed for this stage to run.
+    #[serde(rename = "on-failure", skip_serializing_if = "Vec::is_empty")]
+    pub on_failure: Vec<String>,
+    /// Where each `on-failure` name is written (for diagnostics).
+    #[serde(skip)]
+    pub on_failure_spans: Vec<crate::diag::Span>,
 }
 
 impl When {

@@ -457,3 +457,70 @@ with = {{ error = "failed because ${{inputs.reason}}" }}
     assert_eq!(run["inputs"]["reason"], "the-first-value");
     assert!(run["resumed"].is_array(), "{run}");
 }
+
+/// `when.on-failure`: a rollback stage runs when the stage it names failed — even
+/// under fail-fast, which stops everything else — with the outputs the failed stage
+/// reported; the run still fails. When nothing failed it is skipped, and says why.
+#[test]
+fn on_failure_stages_run_when_what_they_name_failed() {
+    let pipeline = |fail: bool| {
+        format!(
+            r#"[pipeline]
+name = "rollback"
+
+[stage.deploy]
+plugin = "{p}"
+with = {{ outputs = {{ previous = "v1" }} }}
+
+[stage.verify]
+plugin = "{p}"
+needs = ["deploy"]
+with = {{ fail = {fail}, outputs = {{ checked = "v2" }} }}
+
+[stage.rollback]
+plugin = "{p}"
+needs = ["deploy", "verify"]
+when = {{ on-failure = ["verify"] }}
+with = {{ outputs = {{ to = "${{stages.deploy.outputs.previous}}", after = "${{stages.verify.outputs.checked}}" }} }}
+
+[stage.announce]
+plugin = "{p}"
+needs = ["verify"]
+"#,
+            p = probe()
+        )
+    };
+    let ws = ws(&pipeline(true));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "the verification failed: {}", r.stderr);
+    assert_eq!(r.stage("verify")["status"], "failed");
+    assert_eq!(r.stage("rollback")["status"], "succeeded", "{}", r.stderr);
+    assert_eq!(r.output("rollback", "to"), "v1");
+    assert_eq!(r.output("rollback", "after"), "v2", "the failed stage's outputs");
+    assert_eq!(r.stage("announce")["status"], "skipped");
+
+    ws.write("pipeline.toml", pipeline(false));
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("rollback")["status"], "skipped");
+    assert_eq!(
+        r.stage("rollback")["reason"],
+        "`when.on-failure`: `verify` did not fail"
+    );
+    let plan = ws.gantry(&["plan"]);
+    assert!(plan.stdout.contains("when: verify failed"), "{}", plan.stdout);
+
+    // A stage can only run on the failure of a stage it needs.
+    ws.write(
+        "pipeline.toml",
+        pipeline(false).replace(r#"needs = ["deploy", "verify"]"#, r#"needs = ["deploy"]"#),
+    );
+    let r = ws.gantry(&["check"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`when.on-failure` of stage `rollback` names `verify`, which it does not need")
+            && r.stderr.contains(r#"needs = ["deploy", "verify"]"#),
+        "{}",
+        r.stderr
+    );
+}

@@ -378,6 +378,9 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
             if !w.env.is_empty() {
                 parts.push(format!("env {}", w.env.join(", ")));
             }
+            if !w.on_failure.is_empty() {
+                parts.push(format!("{} failed", w.on_failure.join(" or ")));
+            }
             println!("       when: {}", parts.join(" and "));
         }
         // The lines `gantry audit` shows (one description of each grant).

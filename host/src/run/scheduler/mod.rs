@@ -311,7 +311,13 @@ pub async fn execute(
                     continue;
                 }
                 changed = true;
-                let decision = decide(stage, &records, aborting.as_deref(), &opts.git);
+                let decision = decide(
+                    stage,
+                    &records,
+                    aborting.as_deref(),
+                    interrupted,
+                    &opts.git,
+                );
                 let rec = records.get_mut(name).expect("known stage");
                 match decision {
                     Some((status, reason)) => {
@@ -367,8 +373,15 @@ pub async fn execute(
         };
         if rec.status == StageStatus::Failed && opts.fail_fast && aborting.is_none() {
             aborting = Some(format!("stage `{}` failed (fail-fast)", rec.stage));
-            for c in cancels.values() {
-                c.store(true, Ordering::Relaxed);
+            // Stages that run on a failure are what fail-fast leaves to run.
+            for (name, c) in &cancels {
+                let on_failure = manifest
+                    .stage(name)
+                    .and_then(|s| s.when.as_ref())
+                    .is_some_and(|w| !w.on_failure.is_empty());
+                if !on_failure {
+                    c.store(true, Ordering::Relaxed);
+                }
             }
         }
         observer.event(Event::Finished(&rec));
@@ -483,9 +496,14 @@ fn decide(
     stage: &Stage,
     records: &BTreeMap<String, StageRecord>,
     aborting: Option<&str>,
+    interrupted: bool,
     git: &GitFacts,
 ) -> Option<(StageStatus, String)> {
+    let on_failure = stage.when.as_ref().map_or(&[][..], |w| &w.on_failure[..]);
     for need in &stage.needs {
+        if on_failure.contains(need) {
+            continue;
+        }
         if let Some(r) = records.get(need)
             && !matches!(
                 r.status,
@@ -503,7 +521,32 @@ fn decide(
             ));
         }
     }
-    if let Some(why) = aborting {
+    // `when.on-failure`: runs when one of the named stages failed, fail-fast or not
+    // (it is what a failure calls for); never after an interrupt.
+    let triggered = !on_failure.is_empty()
+        && on_failure
+            .iter()
+            .any(|n| {
+                records.get(n).is_some_and(|r| {
+                    matches!(r.status, StageStatus::Failed | StageStatus::FailedAllowed)
+                })
+            });
+    if !on_failure.is_empty() && !triggered {
+        return Some((
+            StageStatus::Skipped,
+            format!(
+                "`when.on-failure`: {} did not fail",
+                on_failure
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if let Some(why) = aborting
+        && (!triggered || interrupted)
+    {
         return Some((StageStatus::Cancelled, format!("not started: {why}")));
     }
     if let Some(when) = &stage.when
