@@ -213,6 +213,7 @@ mod tests {
             branch: vec!["main".into(), "release/*".into()],
             tag: vec![],
             env: vec!["DEPLOY_TOKEN".into()],
+            ..When::default()
         };
         let set = |k: &str| (k == "DEPLOY_TOKEN").then(|| "x".to_string());
         let unset = |_: &str| None;

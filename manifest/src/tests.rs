@@ -156,6 +156,7 @@ fn full_pipeline() {
             branch: vec!["main".into(), "release/*".into()],
             tag: vec!["v*".into()],
             env: vec!["DEPLOY_TOKEN".into()],
+            ..When::default()
         })
     );
     assert_eq!(deploy.with["when"], json!("2024-01-01T00:00:00Z"));
