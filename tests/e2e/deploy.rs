@@ -227,6 +227,42 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     assert_eq!(r.code, 0, "rollback:\n{}", r.stderr);
     let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
     assert!(body.contains("v1"), "v1 serves again: {body}");
+
+    // The host kept the deployment history: five deploys, newest first, each with its
+    // outcome, images and the engine effects the journal recorded for it.
+    let r = ws.gantry(&["deployments", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let history: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    let entries = history.as_array().expect("a list");
+    let statuses: Vec<&str> = entries.iter().filter_map(|e| e["status"].as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["succeeded", "failed", "failed", "succeeded", "succeeded"],
+        "{history}"
+    );
+    assert!(entries.iter().all(|e| e["stage"] == "deploy"), "verify stages are not deploys");
+    assert_eq!(entries[0]["image"], v1.as_str(), "the rollback deployed v1");
+    assert_eq!(entries[3]["image"], v2.as_str());
+    assert_eq!(entries[3]["previous_image"], v1.as_str());
+    let operations: Vec<&str> = entries[3]["effects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["operation"].as_str())
+        .collect();
+    assert!(operations.contains(&"create"), "{operations:?}");
+    assert!(
+        entries[3]["effects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .all(|e| e["outcome"] == "done"),
+        "{}",
+        entries[3]
+    );
+    let text = ws.gantry(&["deployments"]);
+    assert_eq!(text.stdout.lines().count(), 5, "{}", text.stdout);
+    assert!(text.stdout.lines().next().is_some_and(|l| l.contains(&v1)), "{}", text.stdout);
 }
 
 /// `--dry-run` carries a whole release chain: build → push → run the image →

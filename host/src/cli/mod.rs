@@ -66,12 +66,24 @@ pub enum Command {
     /// Write `gantry.lock` next to the pipeline file: each stage's plugin, digest,
     /// imports and grants. Commit it; `--locked` enforces it.
     Lock(LockArgs),
+    /// The deployment history of this workspace: every deploy that ran, newest first
+    /// (`--json`: the entries as recorded, with the engine effects of each).
+    Deployments(DeploymentsArgs),
     /// Accept the findings of the latest run: write each stage's `baseline` file
     /// (default: every stage with one) so those findings no longer fail `fail-on`.
     Baseline(baseline::BaselineArgs),
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DeploymentsArgs {
+    /// Only the deploys of this stage.
+    pub stage: Option<String>,
+    /// Workspace root (default: the directory of the pipeline file).
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -175,6 +187,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Audit => audit::run(&cli),
         Command::Lock(args) => lock::run(&cli, args.check),
         Command::Baseline(args) => baseline::run(&cli, args),
+        Command::Deployments(args) => cmd_deployments(&cli, args),
         Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
         Command::Plugin(PluginCommand::New {
             name,
@@ -306,6 +319,54 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
             } else {
                 ""
             }
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn cmd_deployments(cli: &Cli, args: &DeploymentsArgs) -> Result<i32, Failure> {
+    let workspace = workspace_of(cli, args.workspace.as_deref())?;
+    let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
+    let (mut entries, notes) = crate::run::history::read(state.root()).map_err(|e| {
+        Failure::Internal(anyhow::anyhow!(
+            "cannot read the deployment history in `{}`: {e}",
+            state.root().display()
+        ))
+    })?;
+    for n in &notes {
+        eprintln!("{}: {n}", style::yellow("note"));
+    }
+    if let Some(stage) = &args.stage {
+        entries.retain(|e| e["stage"] == stage.as_str());
+    }
+    entries.reverse();
+    if cli.json {
+        let text = serde_json::to_string_pretty(&entries).unwrap_or_default();
+        println!("{}", crate::run::display::json(&text));
+        return Ok(exit::SUCCESS);
+    }
+    if entries.is_empty() {
+        eprintln!("no deploys recorded for this workspace yet");
+        return Ok(exit::SUCCESS);
+    }
+    let field = |e: &serde_json::Value, k: &str| escape(e[k].as_str().unwrap_or("-")).into_owned();
+    for e in &entries {
+        let previous = e["previous_image"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+            .map(|p| format!(" (was {})", escape(p)))
+            .unwrap_or_default();
+        println!(
+            "{}  {}  {}  {}{previous}  run {}{}",
+            field(e, "time"),
+            style::bold(&field(e, "stage")),
+            field(e, "status"),
+            field(e, "image"),
+            field(e, "run"),
+            e["commit"]
+                .as_str()
+                .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
+                .unwrap_or_default()
         );
     }
     Ok(exit::SUCCESS)

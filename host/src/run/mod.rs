@@ -18,6 +18,7 @@ pub mod clock;
 pub mod display;
 pub mod findings;
 pub mod git;
+pub mod history;
 pub mod journal;
 pub mod log;
 pub mod preflight;

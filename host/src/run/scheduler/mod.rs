@@ -424,6 +424,19 @@ pub async fn execute(
             &serde_json::to_vec_pretty(&plan)?,
         )?;
     }
+    // Deploys that ran for real join the workspace's deployment history.
+    if !opts.dry_run {
+        let deploys = super::history::entries(
+            &list,
+            &run_id,
+            &manifest.name,
+            opts.git.sha.as_deref(),
+            &run_dir.join("journal.jsonl"),
+        );
+        if let Err(e) = super::history::append(opts.state.root(), &deploys) {
+            tracing::error!("cannot write the deployment history: {e}");
+        }
+    }
     write_reports(
         &run_dir,
         &manifest.name,
