@@ -55,6 +55,7 @@ mod diag;
 pub mod findings;
 pub mod grants;
 mod graph;
+pub mod environments;
 pub mod inputs;
 pub mod interp;
 pub mod net;
@@ -92,6 +93,8 @@ pub struct Manifest {
     pub secrets: Vec<SecretDecl>,
     /// `[inputs]`, in file order: the typed values a run is started with.
     pub inputs: Vec<inputs::InputDecl>,
+    /// `[environments]`: where deploy stages deploy to, and who may.
+    pub environments: Vec<environments::Environment>,
     /// In file order.
     pub stages: Vec<Stage>,
     spans: HashMap<String, StageSpans>,
@@ -110,6 +113,11 @@ pub(crate) struct StageSpans {
 }
 
 impl Manifest {
+    /// The `[environments]` entry named `name`.
+    pub fn environment(&self, name: &str) -> Option<&environments::Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+
     /// Reads and validates `path`, and checks that every stage's `baseline` file
     /// exists. Messages show `path` as given.
     pub fn load(path: &Path) -> Result<Manifest, Diagnostics> {

@@ -23,7 +23,7 @@ use super::units::{format_duration, format_size, parse_duration, parse_size};
 use super::walk::{Cx, Key, Val, entries, span_of, type_name};
 use super::{Manifest, StageSpans};
 
-const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "inputs", "stage"];
+const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "inputs", "environments", "stage"];
 const TOP_ALIASES: &[(&str, &str)] = &[
     ("stages", "stage"),
     ("jobs", "stage"),
@@ -48,6 +48,7 @@ const STAGE_KEYS: &[&str] = &[
     "limits",
     "fail-on",
     "baseline",
+    "environment",
 ];
 const STAGE_ALIASES: &[(&str, &str)] = &[
     ("uses", "plugin"),
@@ -150,6 +151,7 @@ struct RawStage {
     strings: Vec<(String, Span)>,
     needs: Vec<(String, Span)>,
     when: Option<When>,
+    environment: Option<(String, Span)>,
     settings: Settings,
     grants: Grants,
     baseline: Option<Baseline>,
@@ -185,6 +187,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
     let mut stage_table = None;
     let mut secrets = Vec::new();
     let mut inputs = Vec::new();
+    let mut environments = Vec::new();
     let mut declared = Declared::default();
     for (key, value) in entries(root) {
         match key.get_ref().as_ref() {
@@ -195,6 +198,9 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
             "defaults" => defaults = parse_defaults(&mut cx, value),
             "secrets" => (secrets, declared) = parse_secrets(&mut cx, value),
             "inputs" => inputs = super::inputs::parse_inputs(&mut cx, value),
+            "environments" => {
+                environments = super::environments::parse_environments(&mut cx, value)
+            }
             "stage" => stage_table = Some(value),
             k @ ("name" | "description") => {
                 misplaced_name = true;
@@ -265,6 +271,23 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
 
     let graph = check_needs(&mut cx, &stages);
     check_placeholders(&mut cx, &stages, &graph, &inputs);
+    for s in &stages {
+        if let Some((env, span)) = &s.environment
+            && !environments.iter().any(|e: &super::environments::Environment| &e.name == env)
+        {
+            let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
+            let hint = match did_you_mean(env, names.iter().copied()) {
+                Some(m) => format!("did you mean `{m}`?"),
+                None if names.is_empty() => format!("declare it: `[environments.{env}]`"),
+                None => format!("environments: {}", ticked(&names)),
+            };
+            cx.error(
+                *span,
+                format!("stage `{}` deploys to undeclared environment `{env}`", s.name),
+                Some(hint),
+            );
+        }
+    }
 
     if !cx.diags.is_empty() {
         let mut diags = cx.diags;
@@ -304,6 +327,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
                 grants: s.grants,
                 fail_on: s.settings.fail_on.or(defaults.fail_on),
                 baseline: s.baseline,
+                environment: s.environment.map(|(e, _)| e),
                 limits: Limits {
                     memory: l.memory.or(d.memory).unwrap_or(base.memory),
                     stack: l.stack.or(d.stack).unwrap_or(base.stack),
@@ -321,6 +345,7 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
         description,
         secrets,
         inputs,
+        environments,
         stages,
         spans,
     })
@@ -751,6 +776,7 @@ fn parse_stage(
         strings: Vec::new(),
         needs: Vec::new(),
         when: None,
+        environment: None,
         settings: Settings::default(),
         grants: Grants::default(),
         baseline: None,
@@ -790,6 +816,11 @@ fn parse_stage(
                 }
             }
             "when" => stage.when = parse_when(cx, value, name),
+            "environment" => {
+                if let Some(e) = cx.ok(cx.string(value, &format!("`environment` of {place}"))) {
+                    stage.environment = Some((e.to_string(), span_of(value)));
+                }
+            }
             "timeout" => stage.settings.timeout = parse_timeout(cx, value, &place),
             "retries" => stage.settings.retries = parse_retries(cx, value, &place),
             "allow-failure" => {

@@ -52,6 +52,8 @@ pub struct Stage {
     pub fail_on: Option<FailOn>,
     /// `baseline`: see [`crate::findings`].
     pub baseline: Option<Baseline>,
+    /// `environment = "production"`: the `[environments]` entry this stage deploys to.
+    pub environment: Option<String>,
 }
 
 /// Sandbox limits of a stage. Defaults are safe for a linter-sized plugin.

@@ -524,3 +524,79 @@ needs = ["verify"]
         r.stderr
     );
 }
+
+/// `[environments]`: a stage deploying to an environment that wants approval runs
+/// only with `--approve`, and only from the refs the environment accepts; otherwise
+/// it is skipped with the reason. Approvals are recorded with the run.
+#[test]
+fn environments_gate_their_stages_by_approval_and_ref() {
+    let ws = ws(&format!(
+        r#"[pipeline]
+name = "envs"
+
+[environments.staging]
+
+[environments.production]
+approval = true
+branches = ["main"]
+tags = ["v*"]
+
+[stage.deploy-staging]
+plugin = "{p}"
+environment = "staging"
+
+[stage.deploy-production]
+plugin = "{p}"
+needs = ["deploy-staging"]
+environment = "production"
+"#,
+        p = probe()
+    ));
+    let on = |branch: &str, args: &[&str]| ws.gantry_env(args, &[("GANTRY_GIT_BRANCH", branch)]);
+
+    let r = on("main", &["run"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("deploy-staging")["status"], "succeeded");
+    assert_eq!(r.stage("deploy-production")["status"], "skipped");
+    assert_eq!(
+        r.stage("deploy-production")["reason"],
+        "environment `production` requires approval: run with `--approve production`"
+    );
+
+    let r = on("main", &["run", "--approve", "production"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stage("deploy-production")["status"], "succeeded");
+    let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
+    assert_eq!(run["approved"], serde_json::json!(["production"]));
+
+    let r = on("feature/x", &["run", "--approve", "production"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stage("deploy-production")["reason"],
+        "environment `production` accepts deploys from branch `main` or tag `v*` only (this run: branch `feature/x`)"
+    );
+
+    let r = on("main", &["run", "--approve", "prod"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`--approve prod`: no such environment"), "{}", r.stderr);
+
+    let plan = ws.gantry(&["plan"]);
+    assert!(
+        plan.stdout.contains("environment: production (approval required (`--approve production`); branches main; tags v*)"),
+        "{}",
+        plan.stdout
+    );
+
+    ws.write(
+        "pipeline.toml",
+        ws.read("pipeline.toml").replace(r#"environment = "production""#, r#"environment = "prodution""#),
+    );
+    let r = ws.gantry(&["check"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stage `deploy-production` deploys to undeclared environment `prodution`")
+            && r.stderr.contains("did you mean `production`?"),
+        "{}",
+        r.stderr
+    );
+}

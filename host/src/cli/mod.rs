@@ -103,6 +103,10 @@ pub struct RunArgs {
     /// checked against its type before anything runs.
     #[arg(long = "input", value_name = "NAME=VALUE", conflicts_with = "resume")]
     pub inputs: Vec<String>,
+    /// Approve deploys to this environment for this run (repeatable): stages of an
+    /// `[environments]` entry with `approval = true` run only with it. Recorded.
+    #[arg(long = "approve", value_name = "ENV", conflicts_with = "resume")]
+    pub approve: Vec<String>,
     /// Workspace root (default: the directory of the pipeline file).
     #[arg(long)]
     pub workspace: Option<PathBuf>,
@@ -356,8 +360,12 @@ fn cmd_deployments(cli: &Cli, args: &DeploymentsArgs) -> Result<i32, Failure> {
             .filter(|p| !p.is_empty())
             .map(|p| format!(" (was {})", escape(p)))
             .unwrap_or_default();
+        let env = e["environment"]
+            .as_str()
+            .map(|n| format!(" → {}", escape(n)))
+            .unwrap_or_default();
         println!(
-            "{}  {}  {}  {}{previous}  run {}{}",
+            "{}  {}{env}  {}  {}{previous}  run {}{}",
             field(e, "time"),
             style::bold(&field(e, "stage")),
             field(e, "status"),
@@ -388,6 +396,7 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
                     "digest": p.plugin.digest.to_string(),
                     "needs": s.needs,
                     "when": s.when,
+                    "environment": s.environment,
                     "timeout_ms": s.timeout.as_millis() as u64,
                     "retries": s.retries,
                     "allow_failure": s.allow_failure,
@@ -399,7 +408,7 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({"pipeline": m.name, "inputs": m.inputs, "stages": stages})
+                &json!({"pipeline": m.name, "inputs": m.inputs, "environments": m.environments, "stages": stages})
             )
             .unwrap_or_default()
         );
@@ -427,6 +436,27 @@ fn cmd_plan(cli: &Cli) -> Result<i32, Failure> {
         println!("{:>3}. {}  {}", i + 1, style::bold(name), s.plugin);
         if !s.needs.is_empty() {
             println!("       needs: {}", s.needs.join(", "));
+        }
+        if let Some(env) = s.environment.as_deref().and_then(|e| m.environment(e)) {
+            let mut rules = Vec::new();
+            if env.approval {
+                rules.push(format!("approval required (`--approve {}`)", env.name));
+            }
+            if !env.branches.is_empty() {
+                rules.push(format!("branches {}", env.branches.join("|")));
+            }
+            if !env.tags.is_empty() {
+                rules.push(format!("tags {}", env.tags.join("|")));
+            }
+            println!(
+                "       environment: {}{}",
+                env.name,
+                if rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", rules.join("; "))
+                }
+            );
         }
         if let Some(w) = &s.when {
             let mut parts = Vec::new();
@@ -819,6 +849,28 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         Some(r) => r.inputs.clone(),
         None => run_inputs(&prepared.manifest, &args.inputs)?,
     };
+    let approved = match &resume {
+        // ... and the approvals.
+        Some(r) => r.approved.clone(),
+        None => {
+            for env in &args.approve {
+                if prepared.manifest.environment(env).is_none() {
+                    let names: Vec<&str> =
+                        prepared.manifest.environments.iter().map(|e| e.name.as_str()).collect();
+                    let hint = match crate::manifest::did_you_mean(env, names.iter().copied()) {
+                        Some(m) => format!("did you mean `{m}`?"),
+                        None if names.is_empty() => "the pipeline declares no `[environments]`".into(),
+                        None => format!("environments: {}", names.join(", ")),
+                    };
+                    return Err(Failure::Usage(format!(
+                        "`--approve {}`: no such environment; nothing ran\n  hint: {hint}",
+                        escape(env)
+                    )));
+                }
+            }
+            args.approve.clone()
+        }
+    };
     let opts = RunOptions {
         records_root,
         state: state.clone(),
@@ -829,6 +881,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         dry_run,
         fail_fast: !args.no_fail_fast,
         inputs,
+        approved,
         resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -4,7 +4,8 @@
 //!
 //! A deploy is a stage whose plugin describes itself as a `deployer` (docker-deploy,
 //! swarm-deploy) and that ran (not skipped, not a dry run). Its entry holds what a
-//! reviewer asks afterwards — when, which run and commit, which stage and plugin
+//! reviewer asks afterwards — when, to which environment (and whether the run was
+//! approved for it), which run and commit, which stage and plugin
 //! (digest), the outcome and its reason, the image deployed and the one before it
 //! (the plugin's `image` and `previous-image` outputs), and the engine effects the
 //! host performed for it, read back from the run's effect journal (operation, detail,
@@ -34,6 +35,8 @@ pub fn entries(
     pipeline: &str,
     commit: Option<&str>,
     journal: &Path,
+    environment_of: &dyn Fn(&str) -> Option<String>,
+    approved: &[String],
 ) -> Vec<Value> {
     let effects: Vec<Value> = std::fs::read_to_string(journal)
         .unwrap_or_default()
@@ -67,8 +70,12 @@ pub fn entries(
                     })
                 })
                 .collect();
+            let environment = environment_of(&r.stage);
+            let approved = environment.as_ref().is_some_and(|e| approved.contains(e));
             json!({
                 "time": r.started_at,
+                "environment": environment,
+                "approved": approved,
                 "run": run_id,
                 "pipeline": pipeline,
                 "commit": commit,

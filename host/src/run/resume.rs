@@ -135,6 +135,8 @@ pub struct Resume {
     pub dry_run: bool,
     /// The inputs the run was started with (`run.json`): a resumed run keeps them.
     pub inputs: BTreeMap<String, String>,
+    /// The environments the run was approved for.
+    pub approved: Vec<String>,
     /// Records of stages that are not run again.
     pub kept: BTreeMap<String, StageRecord>,
     pub unknown_effects: Vec<UnknownEffect>,
@@ -248,6 +250,10 @@ pub fn load(dir: &Path, named: bool) -> Result<Resume, String> {
                     .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                     .collect()
             })
+            .unwrap_or_default(),
+        approved: doc["approved"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
             .unwrap_or_default(),
         kept,
         unknown_effects,

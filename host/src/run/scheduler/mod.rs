@@ -71,6 +71,8 @@ pub struct RunOptions {
     pub git: GitFacts,
     /// The run's inputs (`[inputs]`, `--input`): every declared one, with its value.
     pub inputs: BTreeMap<String, String>,
+    /// Environments the run was started with approval for (`--approve ENV`).
+    pub approved: Vec<String>,
     /// Continue this run (`--resume`) instead of starting a new one: same run id and
     /// directory, its succeeded stages reused (see [`super::resume`]).
     pub resume: Option<Resume>,
@@ -268,6 +270,7 @@ pub async fn execute(
             "dry_run": opts.dry_run,
             "git": opts.git,
             "inputs": opts.inputs,
+            "approved": opts.approved,
             "manifest_sha256": fingerprint["manifest_sha256"],
             "grants": fingerprint["grants"],
             "stages": list,
@@ -317,6 +320,8 @@ pub async fn execute(
                     aborting.as_deref(),
                     interrupted,
                     &opts.git,
+                    stage.environment.as_deref().and_then(|e| manifest.environment(e)),
+                    &opts.approved,
                 );
                 let rec = records.get_mut(name).expect("known stage");
                 match decision {
@@ -432,6 +437,8 @@ pub async fn execute(
             &manifest.name,
             opts.git.sha.as_deref(),
             &run_dir.join("journal.jsonl"),
+            &|stage| manifest.stage(stage).and_then(|s| s.environment.clone()),
+            &opts.approved,
         );
         if let Err(e) = super::history::append(opts.state.root(), &deploys) {
             tracing::error!("cannot write the deployment history: {e}");
@@ -511,6 +518,8 @@ fn decide(
     aborting: Option<&str>,
     interrupted: bool,
     git: &GitFacts,
+    environment: Option<&crate::manifest::environments::Environment>,
+    approved: &[String],
 ) -> Option<(StageStatus, String)> {
     let on_failure = stage.when.as_ref().map_or(&[][..], |w| &w.on_failure[..]);
     for need in &stage.needs {
@@ -568,6 +577,15 @@ fn decide(
         })
     {
         return Some((StageStatus::Skipped, format!("`when` does not hold: {why}")));
+    }
+    if let Some(env) = environment
+        && let Err(why) = env.admits(
+            approved.contains(&env.name),
+            git.branch.as_deref(),
+            git.tag.as_deref(),
+        )
+    {
+        return Some((StageStatus::Skipped, why));
     }
     None
 }
