@@ -304,6 +304,22 @@ impl Manifest {
             .map(|i| self.stages[i].name.clone())
             .collect())
     }
+
+    /// Stage `name` and every stage that needs it, directly or transitively, in
+    /// [`Manifest::topo_order`] (what a rollback of `name` runs again: the deploy and
+    /// its verification). Empty for an unknown name.
+    pub fn dependents(&self, name: &str) -> Vec<String> {
+        let graph = self.graph();
+        let Some(i) = self.stages.iter().position(|s| s.name == name) else {
+            return Vec::new();
+        };
+        graph
+            .topo()
+            .into_iter()
+            .filter(|&j| j == i || graph.ancestors(j)[i])
+            .map(|j| self.stages[j].name.clone())
+            .collect()
+    }
 }
 
 /// Internals the fuzz targets in `fuzz/` exercise directly. Not a stable API.

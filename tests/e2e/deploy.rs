@@ -263,6 +263,30 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     let text = ws.gantry(&["deployments"]);
     assert_eq!(text.stdout.lines().count(), 5, "{}", text.stdout);
     assert!(text.stdout.lines().next().is_some_and(|l| l.contains(&v1)), "{}", text.stdout);
+
+    // `gantry rollback`: from the history, back to the last verified deploy of another
+    // image (v2), through the same plugin and grants, verified again; nothing upstream.
+    let r = ws.gantry(&["rollback", "deploy"]);
+    assert_eq!(r.code, 0, "rollback from the history:\n{}", r.stderr);
+    assert!(r.stderr.contains(&format!("`{v1}` → `{v2}`")), "{}", r.stderr);
+    assert_eq!(r.stage("verify")["status"], "succeeded", "the verification ran again");
+    let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
+    assert!(body.contains("v2"), "v2 serves again: {body}");
+    let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
+    assert_eq!(run["rollback"]["to"], v2.as_str(), "{run}");
+    let r = ws.gantry(&["deployments", "--json"]);
+    let history: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+    assert_eq!(history[0]["rollback"], true, "{}", history[0]);
+    assert_eq!(history[0]["image"], v2.as_str());
+    assert_eq!(history[0]["verified"], true);
+
+    // What cannot be rolled back, said before anything runs.
+    let r = ws.gantry(&["rollback", "verify"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("stage `verify` is not a deploy"), "{}", r.stderr);
+    let r = ws.gantry(&["rollback", "deploy", "--to", "nope"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("`--to nope` is neither an image nor a run"), "{}", r.stderr);
 }
 
 /// `--dry-run` carries a whole release chain: build → push → run the image →

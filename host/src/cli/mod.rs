@@ -66,6 +66,10 @@ pub enum Command {
     /// Write `gantry.lock` next to the pipeline file: each stage's plugin, digest,
     /// imports and grants. Commit it; `--locked` enforces it.
     Lock(LockArgs),
+    /// Deploy an earlier image again through a deploy stage (its plugin, grants and the
+    /// stages that verify it), chosen from the deployment history: the last one before
+    /// the current, or `--to IMAGE|RUN`.
+    Rollback(RollbackArgs),
     /// The deployment history of this workspace: every deploy that ran, newest first
     /// (`--json`: the entries as recorded, with the engine effects of each).
     Deployments(DeploymentsArgs),
@@ -75,6 +79,35 @@ pub enum Command {
     /// Work with plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RollbackArgs {
+    /// The deploy stage to roll back.
+    pub stage: String,
+    /// The image, or the run id of a recorded deploy, to return to (default: the last
+    /// successful deploy of another image than the current one).
+    #[arg(long, value_name = "IMAGE|RUN")]
+    pub to: Option<String>,
+    /// Confirm a rollback in an environment that requires approval.
+    #[arg(long)]
+    pub yes: bool,
+    /// Return to a version whose deploy was not verified (a stage that needs the
+    /// deploy failed in that run).
+    #[arg(long)]
+    pub force: bool,
+    /// Plan it: the plugin is told not to change anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A value for one of the pipeline's `[inputs]`, as NAME=VALUE (repeatable).
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// Refuse to run unless `gantry.lock` matches.
+    #[arg(long)]
+    pub locked: bool,
+    /// Workspace root (default: the directory of the pipeline file).
+    #[arg(long)]
+    pub workspace: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -192,6 +225,7 @@ pub fn main(cli: Cli) -> i32 {
         Command::Lock(args) => lock::run(&cli, args.check),
         Command::Baseline(args) => baseline::run(&cli, args),
         Command::Deployments(args) => cmd_deployments(&cli, args),
+        Command::Rollback(args) => cmd_rollback(&cli, args),
         Command::Plugin(PluginCommand::Inspect { reference }) => inspect::run(&cli, reference),
         Command::Plugin(PluginCommand::New {
             name,
@@ -326,6 +360,117 @@ fn cmd_check(cli: &Cli, args: &CheckArgs) -> Result<i32, Failure> {
         );
     }
     Ok(exit::SUCCESS)
+}
+
+fn cmd_rollback(cli: &Cli, args: &RollbackArgs) -> Result<i32, Failure> {
+    let run_args = RunArgs {
+        stages: Vec::new(),
+        jobs: None,
+        dry_run: args.dry_run,
+        no_fail_fast: false,
+        inputs: args.inputs.clone(),
+        approve: Vec::new(),
+        workspace: args.workspace.clone(),
+        locked: args.locked,
+        resume: None,
+    };
+    let workspace = workspace_of(cli, args.workspace.as_deref())?;
+    let decide = |prepared: &Prepared| -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure> {
+        let m = &prepared.manifest;
+        let Some(stage) = m.stage(&args.stage) else {
+            let names: Vec<&str> = m.stages.iter().map(|s| s.name.as_str()).collect();
+            let hint = crate::manifest::did_you_mean(&args.stage, names.iter().copied())
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
+            return Err(Failure::Usage(format!(
+                "no stage named `{}`; nothing ran\n  hint: {hint}",
+                escape(&args.stage)
+            )));
+        };
+        let kind = prepared.stage(&stage.name).map(|p| p.info.kind.clone()).unwrap_or_default();
+        if kind != "deployer" {
+            return Err(Failure::Usage(format!(
+                "stage `{}` is not a deploy (its plugin `{}` is a {kind}); nothing ran\n  hint: roll back a stage of a `deployer` plugin (docker-deploy, swarm-deploy); `gantry deployments` lists them",
+                stage.name, stage.plugin
+            )));
+        }
+        let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
+        let (entries, _) = crate::run::history::read(state.root()).map_err(|e| {
+            Failure::Internal(anyhow::anyhow!("cannot read the deployment history: {e}"))
+        })?;
+        let deploys: Vec<&serde_json::Value> = entries
+            .iter()
+            .filter(|e| e["stage"] == stage.name.as_str() && e["status"] == "succeeded" && e["image"].is_string())
+            .collect();
+        let Some(current) = deploys.last() else {
+            return Err(Failure::Usage(format!(
+                "no successful deploy of stage `{}` is recorded, so there is nothing to roll back to; nothing ran\n  hint: `gantry deployments` shows the history",
+                stage.name
+            )));
+        };
+        let image = |e: &serde_json::Value| e["image"].as_str().unwrap_or_default().to_string();
+        let target = match &args.to {
+            Some(to) => deploys
+                .iter()
+                .rev()
+                .find(|e| e["image"] == to.as_str() || e["run"] == to.as_str())
+                .ok_or_else(|| {
+                    let mut known: Vec<String> = deploys.iter().map(|e| image(e)).collect();
+                    known.dedup();
+                    Failure::Usage(format!(
+                        "`--to {}` is neither an image nor a run of a successful deploy of `{}`; nothing ran\n  hint: recorded: {}",
+                        escape(to),
+                        stage.name,
+                        known.join(", ")
+                    ))
+                })?,
+            None => deploys
+                .iter()
+                .rev()
+                .find(|e| e["image"] != current["image"])
+                .ok_or_else(|| {
+                    Failure::Usage(format!(
+                        "nothing to roll back to: every recorded deploy of `{}` is `{}`; nothing ran",
+                        stage.name,
+                        escape(&image(current))
+                    ))
+                })?,
+        };
+        if target["verified"] == false && !args.force {
+            return Err(Failure::Usage(format!(
+                "`{}` was deployed by run `{}` but not verified there (a stage that needs `{}` failed); nothing ran\n  hint: `--force` deploys it anyway",
+                escape(&image(target)),
+                target["run"].as_str().unwrap_or("?"),
+                stage.name
+            )));
+        }
+        let mut approved = Vec::new();
+        if let Some(env) = stage.environment.as_deref().and_then(|e| m.environment(e)) {
+            if env.approval && !args.yes {
+                return Err(Failure::Usage(format!(
+                    "stage `{}` deploys to environment `{}`, which requires approval; nothing ran\n  hint: confirm with `--yes`",
+                    stage.name, env.name
+                )));
+            }
+            approved.push(env.name.clone());
+        }
+        let rb = crate::run::scheduler::Rollback {
+            stage: stage.name.clone(),
+            to: image(target),
+            from: Some(image(current)),
+            run: target["run"].as_str().map(String::from),
+        };
+        eprintln!(
+            "{} `{}`: `{}` → `{}` (deployed by run `{}`)",
+            style::bold("rolling back"),
+            rb.stage,
+            escape(rb.from.as_deref().unwrap_or("?")),
+            escape(&rb.to),
+            rb.run.as_deref().unwrap_or("?")
+        );
+        Ok((rb, approved))
+    };
+    run_with(cli, &run_args, Some(&decide))
 }
 
 fn cmd_deployments(cli: &Cli, args: &DeploymentsArgs) -> Result<i32, Failure> {
@@ -796,6 +941,16 @@ fn run_inputs(
 }
 
 fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
+    run_with(cli, args, None)
+}
+
+/// `gantry run`, or (with `rollback`) `gantry rollback`: the deploy stage again with an
+/// earlier image, then the stages that need it.
+fn run_with(
+    cli: &Cli,
+    args: &RunArgs,
+    rollback: Option<&dyn Fn(&Prepared) -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure>>,
+) -> Result<i32, Failure> {
     let jobs = args.jobs.unwrap_or_else(jobs_default);
     if jobs == 0 {
         return Err(Failure::Usage("`--jobs` must be at least 1".into()));
@@ -849,10 +1004,15 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         Some(r) => r.inputs.clone(),
         None => run_inputs(&prepared.manifest, &args.inputs)?,
     };
-    let approved = match &resume {
+    let rollback = match rollback {
+        Some(decide) => Some(decide(&prepared)?),
+        None => None,
+    };
+    let approved = match (&resume, &rollback) {
+        (_, Some((_, approved))) => approved.clone(),
         // ... and the approvals.
-        Some(r) => r.approved.clone(),
-        None => {
+        (Some(r), None) => r.approved.clone(),
+        (None, None) => {
             for env in &args.approve {
                 if prepared.manifest.environment(env).is_none() {
                     let names: Vec<&str> =
@@ -882,6 +1042,7 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
         fail_fast: !args.no_fail_fast,
         inputs,
         approved,
+        rollback: rollback.map(|(r, _)| r),
         resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -37,6 +37,8 @@ pub fn entries(
     journal: &Path,
     environment_of: &dyn Fn(&str) -> Option<String>,
     approved: &[String],
+    rollback: Option<&str>,
+    dependents: &dyn Fn(&str) -> Vec<String>,
 ) -> Vec<Value> {
     let effects: Vec<Value> = std::fs::read_to_string(journal)
         .unwrap_or_default()
@@ -71,11 +73,28 @@ pub fn entries(
                 })
                 .collect();
             let environment = environment_of(&r.stage);
+            // Verified: every stage of this run that needs the deploy succeeded (null
+            // when none ran); what `gantry rollback` requires of a version it returns to.
+            let checks: Vec<&StageRecord> = dependents(&r.stage)
+                .iter()
+                .filter(|d| **d != r.stage)
+                .filter_map(|d| records.iter().find(|x| &x.stage == d))
+                .filter(|x| x.attempts > 0)
+                .collect();
+            let verified = if r.status != StageStatus::Succeeded {
+                Value::Bool(false)
+            } else if checks.is_empty() {
+                Value::Null
+            } else {
+                Value::Bool(checks.iter().all(|x| x.status == StageStatus::Succeeded))
+            };
             let approved = environment.as_ref().is_some_and(|e| approved.contains(e));
             json!({
                 "time": r.started_at,
                 "environment": environment,
                 "approved": approved,
+                "rollback": rollback == Some(r.stage.as_str()),
+                "verified": verified,
                 "run": run_id,
                 "pipeline": pipeline,
                 "commit": commit,

@@ -73,9 +73,24 @@ pub struct RunOptions {
     pub inputs: BTreeMap<String, String>,
     /// Environments the run was started with approval for (`--approve ENV`).
     pub approved: Vec<String>,
+    /// `gantry rollback`: run this deploy stage again with an earlier image, then the
+    /// stages that need it; nothing upstream runs.
+    pub rollback: Option<Rollback>,
     /// Continue this run (`--resume`) instead of starting a new one: same run id and
     /// directory, its succeeded stages reused (see [`super::resume`]).
     pub resume: Option<Resume>,
+}
+
+/// A rollback of one deploy stage to an image from the deployment history.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Rollback {
+    pub stage: String,
+    /// The image deployed again (set as the stage's `with.image`).
+    pub to: String,
+    /// The image deployed now, as the history says.
+    pub from: Option<String>,
+    /// The run whose deploy of `to` this returns to.
+    pub run: Option<String>,
 }
 
 pub struct RunOutcome {
@@ -145,6 +160,7 @@ struct Shared {
     dry_run: bool,
     git: GitFacts,
     inputs: BTreeMap<String, String>,
+    rollback: Option<Rollback>,
     /// The workspace's ownership key (see [`super::state::StateDir::owner_key`]).
     owner_key: [u8; 32],
     observer: Arc<dyn Observer>,
@@ -161,7 +177,9 @@ pub async fn execute(
     interrupt: impl std::future::Future<Output = ()> + Send,
 ) -> anyhow::Result<RunOutcome> {
     let manifest = &prepared.manifest;
-    let order: Vec<String> = if opts.selected.is_empty() {
+    let order: Vec<String> = if let Some(rb) = &opts.rollback {
+        manifest.dependents(&rb.stage)
+    } else if opts.selected.is_empty() {
         manifest
             .topo_order()
             .into_iter()
@@ -207,6 +225,7 @@ pub async fn execute(
         dry_run: opts.dry_run,
         git: opts.git.clone(),
         inputs: opts.inputs.clone(),
+        rollback: opts.rollback.clone(),
         owner_key,
         observer: observer.clone(),
         resumed: resume.is_some(),
@@ -271,6 +290,7 @@ pub async fn execute(
             "git": opts.git,
             "inputs": opts.inputs,
             "approved": opts.approved,
+            "rollback": opts.rollback,
             "manifest_sha256": fingerprint["manifest_sha256"],
             "grants": fingerprint["grants"],
             "stages": list,
@@ -439,6 +459,8 @@ pub async fn execute(
             &run_dir.join("journal.jsonl"),
             &|stage| manifest.stage(stage).and_then(|s| s.environment.clone()),
             &opts.approved,
+            opts.rollback.as_ref().map(|r| r.stage.as_str()),
+            &|stage| manifest.dependents(stage),
         );
         if let Err(e) = super::history::append(opts.state.root(), &deploys) {
             tracing::error!("cannot write the deployment history: {e}");
@@ -843,7 +865,19 @@ fn prepare_context(
         run_id: &sh.run_id,
         inputs: &sh.inputs,
     };
-    let config = interp::interpolate(&stage.with, &cx)
+    // A rollback deploys the image it names, whatever `with.image` says.
+    let with = match &sh.rollback {
+        Some(rb) if rb.stage == stage.name => {
+            let mut w = stage.with.clone();
+            if let Some(obj) = w.as_object_mut() {
+                obj.insert("image".into(), serde_json::Value::String(rb.to.clone()));
+                obj.remove("rollback");
+            }
+            w
+        }
+        _ => stage.with.clone(),
+    };
+    let config = interp::interpolate(&with, &cx)
         .map_err(|e| RunError::InvalidConfig(format!("`with`: {e}")))?;
     if let Some(d) = validate_config(manifest, stage, &prepared.info, &prepared.schema, &config)
         .into_iter()
