@@ -600,3 +600,62 @@ environment = "production"
         r.stderr
     );
 }
+
+/// `gantry rollback` refuses, before anything runs, to return to a version whose
+/// deploy was not verified (unless `--force`) and to roll back a stage of an
+/// environment that requires approval (unless `--yes`). The deployment history here
+/// is written as gantry writes it; nothing reaches a Docker engine.
+#[test]
+fn rollback_refuses_unverified_targets_and_unconfirmed_protected_environments() {
+    let ws = ws(&format!(
+        r#"[pipeline]
+name = "rollback-guards"
+
+[environments.production]
+approval = true
+
+[stage.prep]
+plugin = "{}"
+
+[stage.deploy]
+plugin = "builtin:docker-deploy"
+environment = "production"
+with = {{ name = "app-web", image = "app:3", port = 8080, host-port = 18080, staging-port = 18081 }}
+"#,
+        probe()
+    ));
+    // A run creates the workspace's state directory; the history goes next to `runs/`.
+    assert_eq!(ws.gantry(&["run", "prep"]).code, 0);
+    let state = std::fs::read_dir(ws.state.join("workspaces"))
+        .expect("state base")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.join("runs").is_dir())
+        .expect("the workspace's state directory");
+    let entry = |image: &str, run: &str, verified: bool| {
+        serde_json::json!({"stage": "deploy", "status": "succeeded", "image": image, "run": run, "verified": verified}).to_string()
+    };
+    std::fs::write(
+        state.join("deployments.jsonl"),
+        [entry("app:1", "r1", true), entry("app:2", "r2", false), entry("app:3", "r3", true)].join("\n") + "\n",
+    )
+    .expect("write the history");
+
+    let r = ws.gantry(&["rollback", "deploy"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`app:2` was deployed by run `r2` but not verified there")
+            && r.stderr.contains("`--force` deploys it anyway"),
+        "{}",
+        r.stderr
+    );
+    let r = ws.gantry(&["rollback", "deploy", "--to", "r1"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("deploys to environment `production`, which requires approval")
+            && r.stderr.contains("confirm with `--yes`"),
+        "{}",
+        r.stderr
+    );
+    let listed = ws.gantry(&["deployments", "deploy"]);
+    assert_eq!(listed.stdout.lines().count(), 3, "{}", listed.stdout);
+}
