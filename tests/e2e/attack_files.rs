@@ -1,4 +1,4 @@
-//! The bulk filesystem capability (`gantry:plugin/files`, host/src/caps/files.rs)
+//! The bulk filesystem capability (`gantry:plugin/files`, host/src/caps/fs/files.rs)
 //! against a plugin that calls it directly with whatever it likes
 //! (`tests/plugins/files-probe`): no grant, someone else's grant, `/etc/passwd`,
 //! `..`, relative paths, names that are paths, symbolic links leading out (as a
