@@ -33,7 +33,7 @@ use crate::bindings::gantry::plugin::containers as wit;
 use crate::secrets::Secret;
 
 pub use wit::{
-    BuildSpec, Container, ContainerSpec, HealthCheck, HostAccess, Image, Mount, Port, Pushed,
+    BuildSpec, Container, ContainerSpec, ContainerStats, HealthCheck, HostAccess, Image, Mount, Port, Pushed,
     Resources, RunOutput, RunSpec, Service, ServiceSpec, Task, UpdatePolicy,
 };
 
@@ -264,6 +264,11 @@ pub fn inspect(name: &str) -> Result<Option<Container>, Error> {
 
 pub fn list() -> Result<Vec<Container>, Error> {
     wit::list_containers().map_err(Error::from)
+}
+
+/// One sample of a managed container's resource use (contract 0.1.1).
+pub fn stats(name: &str) -> Result<ContainerStats, Error> {
+    wit::stats(name).map_err(Error::from)
 }
 
 pub fn logs(name: &str, tail: u32) -> Result<String, Error> {

@@ -1065,6 +1065,7 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
         ("remove-b", format!("op = \"remove\", name = \"{b_ctr}\"")),
         ("inspect-b", format!("op = \"inspect\", name = \"{b_ctr}\"")),
         ("logs-b", format!("op = \"logs\", name = \"{b_ctr}\"")),
+        ("stats-b", format!("op = \"stats\", name = \"{b_ctr}\"")),
         (
             "rename-b",
             format!("op = \"rename\", name = \"{b_ctr}\", new-name = \"{prefix}mine\""),
@@ -1126,6 +1127,11 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
         "[stage.mine-inspect]\nplugin = \"{}\"\nneeds = [\"mine\"]\nwith = {{ op = \"inspect\", name = \"{mine}\" }}\ngrants.containers = {g}\n",
         pinned(plugins::CTR_PROBE)
     ));
+    // `stats` (contract 0.1.1) on its own container: a sample from the engine.
+    p.push_str(&format!(
+        "\n[stage.mine-stats]\nplugin = \"{}\"\nneeds = [\"mine\"]\nwith = {{ op = \"stats\", name = \"{mine}\" }}\ngrants.containers = {g}\n",
+        pinned(plugins::CTR_PROBE)
+    ));
     a.write("pipeline.toml", &p);
 
     let objects = [
@@ -1174,6 +1180,7 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
         "remove-b",
         "inspect-b",
         "logs-b",
+        "stats-b",
         "rename-b",
         "stop-hand",
         "remove-hand",
@@ -1201,6 +1208,8 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
         "ok",
         "its own is managed"
     );
+    assert_eq!(ra.output("mine-stats", "result"), "ok", "{}", ra.stage("mine-stats"));
+    assert!(ra.output("mine-stats", "pids").parse::<u64>().is_ok());
     let labels = ra.output("mine-inspect", "labels");
     assert!(
         labels.contains(&format!("dev.gantry.pipeline={pipeline}"))

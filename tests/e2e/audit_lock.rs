@@ -340,7 +340,7 @@ fn lock_round_trip_is_byte_stable_and_locked_runs() {
     );
     assert!(first.contains(&expected_lint), "{first}");
     assert!(
-        first.contains("\"\nimports = [\n    \"gantry:plugin/log@0.1.0\",\n"),
+        first.contains("\"\nimports = [\n    \"gantry:plugin/log@0.1.1\",\n"),
         "{first}"
     );
     // Grant lists are sets: sorted.
@@ -584,7 +584,7 @@ grants.fs.read = ["src"]
                 "stage tool: plugin file:plugins/tool.wasm#{probe_digest} → file:plugins/tool.wasm#{hostile_digest}"
             ),
             // The hostile plugin asks for secrets, the probe does not: imports differ too.
-            "stage tool: + import gantry:plugin/secrets@0.1.0",
+            "stage tool: + import gantry:plugin/secrets@0.1.1",
         ],
     );
 }

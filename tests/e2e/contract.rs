@@ -2,9 +2,9 @@
 //! `contract` test plugin built against `gantry:plugin@0.1.0` and kept byte for byte;
 //! the same plugin is built from source against today's contract. Both run in one
 //! pipeline with no grant and must link, call every interface and get the same answers:
-//! when the contract gains a version (additive changes as 0.1.x, which wasmtime's
-//! linker matches semver-compatibly with a 0.1.0 import), a plugin built against 0.1.0
-//! keeps running unchanged.
+//! the contract is now 0.1.1 (`containers.stats` added), and wasmtime's linker resolves
+//! the fixture's `@0.1.0` imports with the host's `@0.1.1`: a plugin built against
+//! 0.1.0 keeps running unchanged.
 
 use gantry_test_plugins::{Workspace, pinned, plugins};
 
@@ -40,6 +40,12 @@ fn a_plugin_built_against_contract_0_1_0_runs_and_gets_todays_answers() {
             "{iface}: {gantry_imports:?}"
         );
     }
+
+    // Today's build imports the current contract version, a later one.
+    let r = ws.gantry(&["plugin", "inspect", "--json", plugins::CONTRACT]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("gantry:plugin/log@0.1.1"), "{}", r.stdout);
+    assert!(!r.stdout.contains("gantry:plugin/log@0.1.0"), "{}", r.stdout);
 
     ws.write(
         "pipeline.toml",

@@ -324,7 +324,7 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("cannot link the component: {e:#}"))?;
         let pre = PluginPre::new(pre).map_err(|e| {
             anyhow::anyhow!(
-                "the component is not a gantry plugin (it must export `describe` and `run` of `gantry:plugin@0.1.0`): {e:#}"
+                "the component is not a gantry plugin (it must export `describe` and `run` of `gantry:plugin@0.1`): {e:#}"
             )
         })?;
         Ok(LoadedPlugin {

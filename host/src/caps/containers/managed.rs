@@ -245,4 +245,66 @@ impl StageState {
                 Ok(out)
             })
     }
+
+    /// One sample of a managed container's resource use (`docker stats --no-stream`).
+    /// Read-only: audited as allowed, not journaled.
+    pub(super) fn stats_managed(&mut self, name: &str) -> Result<wit::ContainerStats, CapError> {
+        let (_, c) = self.owned_container("stats", name)?;
+        let id = c.id.unwrap_or_default();
+        self.broker.allow(
+            "containers",
+            "stats",
+            "managed container",
+            Some(json!({ "name": name })),
+        );
+        let d = self.caps.containers.docker()?;
+        self.caps.containers
+            .call("stats", Some(Duration::from_secs(30)), async move {
+                let mut s = d.stats(
+                    &id,
+                    Some(q::StatsOptions {
+                        stream: false,
+                        one_shot: false,
+                    }),
+                );
+                let Some(item) = s.next().await else {
+                    return Err(CapError::Failed("the engine sent no stats".into()));
+                };
+                let st = item.map_err(engine_error)?;
+                let total = |c: &Option<bollard::models::ContainerCpuStats>| {
+                    c.as_ref()
+                        .and_then(|c| c.cpu_usage.as_ref())
+                        .and_then(|u| u.total_usage)
+                        .unwrap_or(0)
+                };
+                let system = |c: &Option<bollard::models::ContainerCpuStats>| {
+                    c.as_ref().and_then(|c| c.system_cpu_usage).unwrap_or(0)
+                };
+                let cpus = st
+                    .cpu_stats
+                    .as_ref()
+                    .and_then(|c| c.online_cpus)
+                    .unwrap_or(1)
+                    .max(1);
+                let used = total(&st.cpu_stats).saturating_sub(total(&st.precpu_stats));
+                let elapsed = system(&st.cpu_stats).saturating_sub(system(&st.precpu_stats));
+                // Docker CLI's formula: share of the host's CPU time, times the CPUs.
+                let cpu_percent = if elapsed > 0 {
+                    used as f64 / elapsed as f64 * f64::from(cpus) * 100.0
+                } else {
+                    0.0
+                };
+                let mem = st.memory_stats.as_ref();
+                let cache = mem
+                    .and_then(|m| m.stats.as_ref())
+                    .and_then(|s| s.get("inactive_file").or_else(|| s.get("cache")).copied())
+                    .unwrap_or(0);
+                Ok(wit::ContainerStats {
+                    cpu_percent,
+                    memory_bytes: mem.and_then(|m| m.usage).unwrap_or(0).saturating_sub(cache),
+                    memory_limit: mem.and_then(|m| m.limit).unwrap_or(0),
+                    pids: st.pids_stats.as_ref().and_then(|p| p.current).unwrap_or(0),
+                })
+            })
+    }
 }

@@ -741,6 +741,10 @@ impl wit::Host for StageState {
         Ok(self.logs_managed(&name, tail))
     }
 
+    fn stats(&mut self, name: String) -> wasmtime::Result<Result<wit::ContainerStats, CapError>> {
+        Ok(self.stats_managed(&name))
+    }
+
     fn service_deploy(
         &mut self,
         spec: wit::ServiceSpec,

@@ -278,6 +278,14 @@ fn perform(cfg: &Config, mut report: Report) -> Result<Report, Error> {
             let l = c::logs(&cfg.name, 100)?;
             report = report.output("logs", clip(&l, 8192));
         }
+        "stats" => {
+            let s = c::stats(&cfg.name)?;
+            report = report
+                .output("memory-bytes", s.memory_bytes.to_string())
+                .output("memory-limit", s.memory_limit.to_string())
+                .output("pids", s.pids.to_string())
+                .output("cpu-percent", format!("{:.1}", s.cpu_percent));
+        }
         "service-deploy" => {
             let mut update = UpdatePolicy::rolling();
             if let Some(o) = &cfg.order {
