@@ -46,6 +46,32 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+
+/// Parses a size as `limits.memory` takes it: `"256MiB"`, `"1GiB"`, `"512KiB"`, `"100MB"`,
+/// `"1024B"`; binary (`KiB`…`TiB`) and decimal (`KB`…`TB`) units, a unit is required.
+pub fn size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return Err(format!("`{t}` is not a size; write e.g. `256MiB`"));
+    }
+    let n: u64 = t[..digits].parse().map_err(|_| format!("`{t}`: number too large"))?;
+    let factor: u64 = match t[digits..].trim() {
+        "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "" => return Err(format!("`{t}`: a size needs a unit (`B`, `KiB`, `MiB`, `GiB`, …)")),
+        u => return Err(format!("`{t}`: unknown unit `{u}`; use `B`, `KiB`, `MiB`, `GiB`, `TiB` or `KB`, `MB`, `GB`, `TB`")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("`{t}`: too large"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +84,17 @@ mod tests {
         assert!(duration("30").is_err());
         assert!(duration("3 days").is_err());
         assert!(duration("").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size("256MiB"), Ok(256 << 20));
+        assert_eq!(size("1 GiB"), Ok(1 << 30));
+        assert_eq!(size("100MB"), Ok(100_000_000));
+        assert_eq!(size("1024B"), Ok(1024));
+        assert!(size("256").is_err());
+        assert!(size("MiB").is_err());
+        assert!(size("1PiB").is_err());
+        assert!(size("99999999999TiB").is_err());
     }
 }

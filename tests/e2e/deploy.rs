@@ -96,8 +96,9 @@ grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}, {{ url
 [stage.verify]
 plugin = "builtin:http-verify"
 needs = ["deploy"]
-with = {{ checks = [{{ name = "home", url = "http://127.0.0.1:{port}/", max-latency = "5s" }}], retries = 2, backoff = "100ms" }}
+with = {{ checks = [{{ name = "home", url = "http://127.0.0.1:{port}/", max-latency = "5s" }}], resources = [{{ container = "{name}", max-memory = "512MiB", max-pids = 256 }}], retries = 2, backoff = "100ms" }}
 grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}]
+grants.containers = {{ manage = "{prefix}" }}
 "#
     )
 }
@@ -139,8 +140,13 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
             .0,
         200
     );
-    assert_eq!(r.output("verify", "passed"), "1");
+    assert_eq!(r.output("verify", "passed"), "2", "the HTTP check and the resource check");
     assert_eq!(r.output("verify", "home-status"), "200");
+    let memory: u64 = r
+        .output("verify", &format!("{name}-memory-bytes"))
+        .parse()
+        .expect("a byte count");
+    assert!(memory > 0 && memory < 512 << 20, "{memory}");
 
     // Healthy upgrade: v2 serves, v1 is gone; requests failing during the switch counted.
     let probe = ProbeLoop::start(port);
@@ -279,6 +285,23 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     assert_eq!(history[0]["rollback"], true, "{}", history[0]);
     assert_eq!(history[0]["image"], v2.as_str());
     assert_eq!(history[0]["verified"], true);
+
+    // A resource check over its limit fails the verification, naming what is over.
+    ws.write(
+        "pipeline.toml",
+        format!(
+            "[pipeline]\nname = \"deploy-test\"\n\n[stage.verify]\nplugin = \"builtin:http-verify\"\nwith = {{ checks = [], resources = [{{ container = \"{name}\", max-memory = \"1KiB\" }}] }}\ngrants.containers = {{ manage = \"{prefix}\" }}\n"
+        ),
+    );
+    let r = ws.gantry(&["run"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.file("report.sarif").contains("resources-exceeded")
+            && r.stderr.contains(&format!("`{name}` uses")),
+        "{}",
+        r.stderr
+    );
+    ws.write("pipeline.toml", deploy_pipeline(&name, &prefix, &repo, &v2, port, staging, ""));
 
     // What cannot be rolled back, said before anything runs.
     let r = ws.gantry(&["rollback", "verify"]);

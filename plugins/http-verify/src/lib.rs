@@ -4,6 +4,11 @@
 //! finding per failed check and outputs per check (`CHECK-status`, `CHECK-latency-ms`,
 //! `CHECK-attempts`; other characters of the name become `-`) plus `passed` and `failed` counts.
 //!
+//! `resources = [{ container = "app-web", max-memory = "256MiB", max-cpu-percent = 80,
+//! max-pids = 64 }]` samples each deployed container once (`containers.stats`, contract
+//! 0.1.1; needs `grants.containers.manage` over it) and fails on what is over a limit
+//! (`resources-exceeded`); outputs `NAME-memory-bytes`, `NAME-cpu-percent`, `NAME-pids`.
+//!
 //! Requests go through the `http` capability: every URL needs `grants.http`. Under
 //! `--dry-run` nothing is sent (the deploy it verifies was only planned): the stage
 //! succeeds with `planned` = the number of checks and says what it would check.
@@ -61,11 +66,57 @@ fn backoff() -> String {
     "250ms".into()
 }
 
+/// A resource check of a deployed container (`containers.stats`, contract 0.1.1).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Resources {
+    /// The managed container to sample (needs `grants.containers.manage` over it).
+    pub container: String,
+    /// e.g. `"256MiB"`: more memory in use fails the stage.
+    #[serde(default)]
+    pub max_memory: Option<String>,
+    /// CPU in percent of one CPU (200 = two busy CPUs); more fails the stage.
+    #[serde(default)]
+    pub max_cpu_percent: Option<f64>,
+    /// More processes and threads fail the stage.
+    #[serde(default)]
+    pub max_pids: Option<u64>,
+}
+
+/// Why a sample breaks a resource limit, or `None` (pure, unit-tested).
+pub fn judge_resources(
+    r: &Resources,
+    memory: u64,
+    max_memory: Option<u64>,
+    cpu_percent: f64,
+    pids: u64,
+) -> Option<String> {
+    if let Some(m) = max_memory
+        && memory > m
+    {
+        return Some(format!("`{}` uses {memory} bytes of memory, limit {m}", r.container));
+    }
+    if let Some(c) = r.max_cpu_percent
+        && cpu_percent > c
+    {
+        return Some(format!("`{}` uses {cpu_percent:.1}% CPU, limit {c}%", r.container));
+    }
+    if let Some(p) = r.max_pids
+        && pids > p
+    {
+        return Some(format!("`{}` runs {pids} processes and threads, limit {p}", r.container));
+    }
+    None
+}
+
 /// Configuration (`with`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
     pub checks: Vec<Check>,
+    /// Resource checks of deployed containers, after the HTTP checks.
+    #[serde(default)]
+    pub resources: Vec<Resources>,
     /// Extra attempts per check after the first.
     #[serde(default = "three")]
     pub retries: u32,
@@ -139,13 +190,15 @@ impl Plugin for Verify {
         Info::new(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             .kind(Kind::Verifier)
             .description("Post-deploy HTTP verification: status, body and latency checks with retries")
+            .rule(Rule::new("resources-exceeded", Level::Error, "A deployed container uses more than a resource check allows")
+                .full("One sample of the container's memory (page cache excluded), CPU or processes was over `max-memory`, `max-cpu-percent` or `max-pids`."))
             .rule(Rule::new("verify-failed", Level::Error, "An HTTP check failed after all retries")
                 .full("The URL did not answer with an accepted status, the body did not match, or it was slower than `max-latency`, on every attempt."))
     }
 
     fn run(cx: &Context, c: Config) -> Result<Report, Error> {
-        if c.checks.is_empty() {
-            return Err(Error::config("`checks` is empty"));
+        if c.checks.is_empty() && c.resources.is_empty() {
+            return Err(Error::config("`checks` and `resources` are both empty: nothing to verify"));
         }
         let first_backoff = gantry_sdk::units::duration(&c.backoff)
             .map_err(|e| Error::config(format!("`backoff`: {e}")))?;
@@ -227,10 +280,35 @@ impl Plugin for Verify {
                 }
             }
         }
+        for r in &c.resources {
+            let max_memory = match &r.max_memory {
+                Some(m) => Some(gantry_sdk::units::size(m).map_err(|e| {
+                    Error::config(format!("`resources.max-memory` of `{}`: {e}", r.container))
+                })?),
+                None => None,
+            };
+            let s = gantry_sdk::containers::stats(&r.container)?;
+            let name = output_name(&r.container);
+            report = report
+                .output(format!("{name}-memory-bytes"), s.memory_bytes.to_string())
+                .output(format!("{name}-cpu-percent"), format!("{:.1}", s.cpu_percent))
+                .output(format!("{name}-pids"), s.pids.to_string());
+            match judge_resources(r, s.memory_bytes, max_memory, s.cpu_percent, s.pids) {
+                None => passed += 1,
+                Some(why) => {
+                    failed += 1;
+                    report.push(
+                        Finding::new("resources-exceeded", Level::Error, why)
+                            .fingerprint(format!("resources-exceeded:{}", r.container)),
+                    );
+                }
+            }
+        }
+        let total = c.checks.len() + c.resources.len();
         Ok(report
             .output("passed", passed.to_string())
             .output("failed", failed.to_string())
-            .summary(format!("{passed} of {} checks passed", c.checks.len())))
+            .summary(format!("{passed} of {total} checks passed")))
     }
 }
 
@@ -240,6 +318,23 @@ gantry_sdk::export_plugin!(Verify);
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resource_limits_name_what_is_over() {
+        let r = Resources {
+            container: "app-web".into(),
+            max_memory: Some("64MiB".into()),
+            max_cpu_percent: Some(80.0),
+            max_pids: Some(10),
+        };
+        assert_eq!(judge_resources(&r, 1 << 20, Some(64 << 20), 5.0, 3), None);
+        assert_eq!(
+            judge_resources(&r, 65 << 20, Some(64 << 20), 5.0, 3).as_deref(),
+            Some("`app-web` uses 68157440 bytes of memory, limit 67108864")
+        );
+        assert!(judge_resources(&r, 1, Some(64 << 20), 95.0, 3).unwrap().contains("95.0% CPU, limit 80%"));
+        assert!(judge_resources(&r, 1, Some(64 << 20), 5.0, 11).unwrap().contains("11 processes"));
+    }
 
     fn check(v: serde_json::Value) -> Check {
         serde_json::from_value(v).unwrap()
