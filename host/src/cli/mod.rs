@@ -518,7 +518,7 @@ fn cmd_deployments(cli: &Cli, args: &DeploymentsArgs) -> Result<i32, Failure> {
             field(e, "run"),
             e["commit"]
                 .as_str()
-                .map(|c| format!(", commit {}", &c[..c.len().min(12)]))
+                .map(|c| format!(", commit {}", escape(&c.chars().take(12).collect::<String>())))
                 .unwrap_or_default()
         );
     }

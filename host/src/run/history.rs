@@ -40,11 +40,34 @@ pub fn entries(
     rollback: Option<&str>,
     dependents: &dyn Fn(&str) -> Vec<String>,
 ) -> Vec<Value> {
-    let effects: Vec<Value> = std::fs::read_to_string(journal)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
+    let deploys: Vec<&str> = records
+        .iter()
+        .filter(|r| r.plugin.as_ref().is_some_and(|p| p.kind == "deployer"))
+        .map(|r| r.stage.as_str())
         .collect();
+    if deploys.is_empty() {
+        // Most runs deploy nothing: the journal is not read at all.
+        return Vec::new();
+    }
+    // The deploy stages' lines only, and their outcomes by sequence number: one pass,
+    // however many effects other stages journaled.
+    let mut intents: Vec<Value> = Vec::new();
+    let mut outcomes: std::collections::HashMap<u64, Value> = std::collections::HashMap::new();
+    for line in std::fs::read_to_string(journal).unwrap_or_default().lines() {
+        let Ok(e) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if !e["stage"].as_str().is_some_and(|s| deploys.contains(&s)) {
+            continue;
+        }
+        match (e["phase"].as_str(), e["seq"].as_u64()) {
+            (Some("intent"), _) => intents.push(e),
+            (Some(_), Some(seq)) => {
+                outcomes.insert(seq, e["phase"].clone());
+            }
+            _ => {}
+        }
+    }
     records
         .iter()
         .filter(|r| r.plugin.as_ref().is_some_and(|p| p.kind == "deployer"))
@@ -57,18 +80,16 @@ pub fn entries(
                     .map(|(_, v)| v.clone())
             };
             // Intent lines carry the detail; their outcome line (same seq) the result.
-            let done: Vec<Value> = effects
+            let done: Vec<Value> = intents
                 .iter()
-                .filter(|e| e["stage"] == r.stage.as_str() && e["phase"] == "intent")
+                .filter(|e| e["stage"] == r.stage.as_str())
                 .map(|intent| {
-                    let outcome = effects
-                        .iter()
-                        .find(|e| e["seq"] == intent["seq"] && e["phase"] != "intent");
+                    let outcome = intent["seq"].as_u64().and_then(|s| outcomes.get(&s));
                     json!({
                         "capability": intent["capability"],
                         "operation": intent["operation"],
                         "detail": intent["detail"],
-                        "outcome": outcome.map_or(Value::from("unknown"), |o| o["phase"].clone()),
+                        "outcome": outcome.cloned().unwrap_or_else(|| Value::from("unknown")),
                     })
                 })
                 .collect();

@@ -21,6 +21,9 @@ use serde_json::{Value, json};
 use super::clock::now_rfc3339;
 use super::redact::Redactor;
 
+/// How many planned image references one dry run remembers.
+pub const MAX_PLANNED_IMAGES: usize = 10_000;
+
 pub struct Journal {
     file: Mutex<Option<File>>,
     seq: AtomicU64,
@@ -150,12 +153,18 @@ impl Journal {
     }
 
     /// Effects recorded as planned (for `plan.json`).
-    /// Remembers an image reference this dry run planned (never performed).
+    /// Remembers an image reference this dry run planned (never performed), up to
+    /// [`MAX_PLANNED_IMAGES`]: a plugin looping over planned builds cannot grow host
+    /// memory without bound; past the cap a planned image is simply not known to later
+    /// stages (they get the "no earlier stage of this dry run planned it" refusal).
     pub fn plan_image(&self, reference: &str) {
-        self.planned_images
+        let mut planned = self
+            .planned_images
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(reference.to_string());
+            .unwrap_or_else(|p| p.into_inner());
+        if planned.len() < MAX_PLANNED_IMAGES {
+            planned.insert(reference.to_string());
+        }
     }
 
     /// Whether an earlier effect of this dry run planned `reference`.
