@@ -490,8 +490,11 @@ fn realistic_log_passes_microsoft_validator() {
     // The whole-file finding's file exists, as in a real run: its region is the
     // whole artifact, by size.
     std::fs::create_dir_all(workspace.join("keys")).expect("create the workspace");
-    std::fs::write(workspace.join("keys/store.jks"), b"\xfe\xed\xfe\xed key store")
-        .expect("write the key store");
+    std::fs::write(
+        workspace.join("keys/store.jks"),
+        b"\xfe\xed\xfe\xed key store",
+    )
+    .expect("write the key store");
     let log = gantry::report::sarif::sarif_log(&realistic_records(), &workspace, "0.1.0");
 
     // Shape checks that hold whether or not the validator is installed.

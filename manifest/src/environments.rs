@@ -89,14 +89,18 @@ pub(crate) fn parse_environments(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<Environmen
     let mut out = Vec::new();
     let DeValue::Table(table) = v.get_ref() else {
         let d = cx.type_error(v, "a table", "`environments`");
-        cx.push(d.with_hint("declare each in a table:\n[environments.production]\napproval = true"));
+        cx.push(
+            d.with_hint("declare each in a table:\n[environments.production]\napproval = true"),
+        );
         return out;
     };
     for (key, value) in entries(table) {
         let name: &str = key.get_ref();
         let ok_name = !name.is_empty()
             && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !ok_name {
             cx.error(
                 span_of(key),
@@ -108,7 +112,9 @@ pub(crate) fn parse_environments(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<Environmen
         let what = format!("environment `{name}`");
         let DeValue::Table(t) = value.get_ref() else {
             let d = cx.type_error(value, "a table", &format!("`environments.{name}`"));
-            cx.push(d.with_hint(format!("write `[environments.{name}]` with `approval = true`, `branches = [\"main\"]`, …")));
+            cx.push(d.with_hint(format!(
+                "write `[environments.{name}]` with `approval = true`, `branches = [\"main\"]`, …"
+            )));
             continue;
         };
         let mut env = Environment {
@@ -124,10 +130,15 @@ pub(crate) fn parse_environments(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<Environmen
                     }
                 }
                 key @ ("branches" | "tags") => {
-                    if let Some(list) = cx.ok(cx.strings(item, &format!("`{key}` of {what}"), true)) {
+                    if let Some(list) = cx.ok(cx.strings(item, &format!("`{key}` of {what}"), true))
+                    {
                         let list: Vec<String> = list.into_iter().map(|s| s.into_inner()).collect();
                         if list.iter().any(String::is_empty) {
-                            cx.error(span_of(item), format!("an empty glob in `{key}` of {what}"), None);
+                            cx.error(
+                                span_of(item),
+                                format!("an empty glob in `{key}` of {what}"),
+                                None,
+                            );
                         }
                         if key == "branches" {
                             env.branches = list;
@@ -139,12 +150,22 @@ pub(crate) fn parse_environments(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<Environmen
                 "description" => match item.get_ref() {
                     DeValue::String(s) => env.description = Some(s.to_string()),
                     _ => {
-                        let d = cx.type_error(item, "a string", &format!("`description` of {what}"));
+                        let d =
+                            cx.type_error(item, "a string", &format!("`description` of {what}"));
                         cx.push(d);
                     }
                 },
                 _ => {
-                    cx.unknown_key(k, &what, KEYS, &[("approve", "approval"), ("branch", "branches"), ("tag", "tags")]);
+                    cx.unknown_key(
+                        k,
+                        &what,
+                        KEYS,
+                        &[
+                            ("approve", "approval"),
+                            ("branch", "branches"),
+                            ("tag", "tags"),
+                        ],
+                    );
                 }
             }
         }
@@ -168,7 +189,10 @@ mod tests {
         };
         assert_eq!(
             prod.admits(false, Some("main"), None),
-            Err("environment `production` requires approval: run with `--approve production`".into())
+            Err(
+                "environment `production` requires approval: run with `--approve production`"
+                    .into()
+            )
         );
         assert_eq!(prod.admits(true, Some("main"), None), Ok(()));
         assert_eq!(prod.admits(true, None, Some("v1.2.0")), Ok(()));
@@ -176,7 +200,10 @@ mod tests {
             prod.admits(true, Some("feature/x"), None),
             Err("environment `production` accepts deploys from branch `main` or tag `v*` only (this run: branch `feature/x`)".into())
         );
-        let staging = Environment { name: "staging".into(), ..Environment::default() };
+        let staging = Environment {
+            name: "staging".into(),
+            ..Environment::default()
+        };
         assert_eq!(staging.admits(false, None, None), Ok(()));
     }
 }

@@ -140,14 +140,14 @@ fn is_semver(v: &str) -> bool {
     let number = |s: &str| {
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
     };
-    let ident = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let ident =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
         && parts.iter().all(|p| number(p))
         && pre.is_none_or(|p| {
-            p.split('.').all(|i| {
-                ident(i) && (!i.bytes().all(|b| b.is_ascii_digit()) || number(i))
-            })
+            p.split('.')
+                .all(|i| ident(i) && (!i.bytes().all(|b| b.is_ascii_digit()) || number(i)))
         })
         && build.is_none_or(|b| b.split('.').all(ident))
 }
@@ -170,7 +170,11 @@ pub fn resolve(
                     None if names.is_empty() => "; the pipeline declares no `[inputs]`".into(),
                     None => format!(
                         "; declared: {}",
-                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                        names
+                            .iter()
+                            .map(|n| format!("`{n}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
                 errors.push(format!("unknown input `{}`{hint}", name.escape_debug()));
@@ -203,7 +207,11 @@ pub fn resolve(
             )),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 fn is_input_name(s: &str) -> bool {
@@ -228,7 +236,10 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
             cx.error(
                 span_of(key),
                 format!("invalid input name `{}`", name.escape_debug()),
-                Some("input names start with a letter and use `[A-Za-z0-9_-]`, e.g. `version`".into()),
+                Some(
+                    "input names start with a letter and use `[A-Za-z0-9_-]`, e.g. `version`"
+                        .into(),
+                ),
             );
             continue;
         }
@@ -253,7 +264,9 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
                         "version" => kind = InputType::Version,
                         other => {
                             let hint = match did_you_mean(other, TYPES.iter().copied()) {
-                                Some(s) => format!("did you mean `{s}`? types: string, integer, boolean, version"),
+                                Some(s) => format!(
+                                    "did you mean `{s}`? types: string, integer, boolean, version"
+                                ),
                                 None => "types: string, integer, boolean, version".into(),
                             };
                             cx.error(
@@ -265,7 +278,10 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
                     },
                     other => cx.error(
                         span_of(item),
-                        format!("expected a string for the type of {what}, found {}", type_name(other)),
+                        format!(
+                            "expected a string for the type of {what}, found {}",
+                            type_name(other)
+                        ),
                         Some("e.g. `type = \"version\"`".into()),
                     ),
                 },
@@ -274,7 +290,10 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
                     DeValue::String(s) => description = Some(s.to_string()),
                     other => cx.error(
                         span_of(item),
-                        format!("expected a string for the description of {what}, found {}", type_name(other)),
+                        format!(
+                            "expected a string for the description of {what}, found {}",
+                            type_name(other)
+                        ),
                         None,
                     ),
                 },
@@ -291,7 +310,11 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
                 _ => None,
             };
             let checked = text.ok_or_else(|| {
-                format!("expected {} for the default of {what}, found {}", kind.a(), type_name(d.get_ref()))
+                format!(
+                    "expected {} for the default of {what}, found {}",
+                    kind.a(),
+                    type_name(d.get_ref())
+                )
             });
             let checked = checked.and_then(|t| {
                 let typed_ok = matches!(
@@ -312,10 +335,18 @@ pub(crate) fn parse_inputs(cx: &mut Cx<'_>, v: &Val<'_>) -> Vec<InputDecl> {
             match checked {
                 Ok(v) => Some(v),
                 Err(message) => {
-                    cx.error(span_of(d), message, Some(format!("e.g. `default = {}`", match kind {
-                        InputType::String | InputType::Version => format!("\"{}\"", kind.example()),
-                        _ => kind.example().to_string(),
-                    })));
+                    cx.error(
+                        span_of(d),
+                        message,
+                        Some(format!(
+                            "e.g. `default = {}`",
+                            match kind {
+                                InputType::String | InputType::Version =>
+                                    format!("\"{}\"", kind.example()),
+                                _ => kind.example().to_string(),
+                            }
+                        )),
+                    );
                     None
                 }
             }
@@ -347,10 +378,29 @@ mod tests {
 
     #[test]
     fn semantic_versions_as_semver_2_defines_them() {
-        for ok in ["1.2.3", "0.0.0", "10.20.30", "1.0.0-rc.1", "1.0.0-alpha-a.b-c", "1.0.0+build.5", "1.0.0-0.3.7+x"] {
+        for ok in [
+            "1.2.3",
+            "0.0.0",
+            "10.20.30",
+            "1.0.0-rc.1",
+            "1.0.0-alpha-a.b-c",
+            "1.0.0+build.5",
+            "1.0.0-0.3.7+x",
+        ] {
             assert!(is_semver(ok), "{ok}");
         }
-        for bad in ["v1.2.3", "1.2", "1.2.3.4", "01.2.3", "1.2.3-", "1.2.3-01", "1.2.3+", "1.2.3-a..b", " 1.2.3", ""] {
+        for bad in [
+            "v1.2.3",
+            "1.2",
+            "1.2.3.4",
+            "01.2.3",
+            "1.2.3-",
+            "1.2.3-01",
+            "1.2.3+",
+            "1.2.3-a..b",
+            " 1.2.3",
+            "",
+        ] {
             assert!(!is_semver(bad), "{bad}");
         }
     }
@@ -363,16 +413,31 @@ mod tests {
             decl("canary", InputType::Boolean, Some("false")),
         ];
         let given = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
         };
         let r = resolve(&decls, &given(&[("version", "1.4.0"), ("replicas", "+3")])).unwrap();
         assert_eq!(r["version"], "1.4.0");
         assert_eq!(r["replicas"], "3");
         assert_eq!(r["canary"], "false");
-        let e = resolve(&decls, &given(&[("versoin", "1"), ("replicas", "many"), ("canary", "yes")])).unwrap_err();
-        assert!(e[0].contains("unknown input `versoin`; did you mean `version`?"), "{e:?}");
-        assert!(e[1].contains("input `replicas` is an integer: `many` is not a whole number"), "{e:?}");
+        let e = resolve(
+            &decls,
+            &given(&[("versoin", "1"), ("replicas", "many"), ("canary", "yes")]),
+        )
+        .unwrap_err();
+        assert!(
+            e[0].contains("unknown input `versoin`; did you mean `version`?"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].contains("input `replicas` is an integer: `many` is not a whole number"),
+            "{e:?}"
+        );
         assert!(e[2].contains("`yes` is not `true` or `false`"), "{e:?}");
-        assert!(e[3].contains("input `version` (version) has no default: pass `--input version=1.2.3`"), "{e:?}");
+        assert!(
+            e[3].contains("input `version` (version) has no default: pass `--input version=1.2.3`"),
+            "{e:?}"
+        );
     }
 }

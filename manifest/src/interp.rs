@@ -365,9 +365,19 @@ mod tests {
         let none = |_: &str, _: &str| None;
         let keys = |_: &str| Vec::new();
         let cx = cx_with(&none, &keys);
-        assert_eq!(interpolate_str("app:${inputs.version}", &cx).unwrap(), "app:1.4.0");
-        assert!(interpolate_str("${inputs.other}", &cx).unwrap_err().contains("the run has no input `other`"));
-        assert_eq!(references(&json!("${ inputs.version }")), [Placeholder::Input("version".into())]);
+        assert_eq!(
+            interpolate_str("app:${inputs.version}", &cx).unwrap(),
+            "app:1.4.0"
+        );
+        assert!(
+            interpolate_str("${inputs.other}", &cx)
+                .unwrap_err()
+                .contains("the run has no input `other`")
+        );
+        assert_eq!(
+            references(&json!("${ inputs.version }")),
+            [Placeholder::Input("version".into())]
+        );
         let Token::Placeholder { parsed: Err(e), .. } = &tokenize("${inputs.a.b}")[0] else {
             panic!("malformed")
         };

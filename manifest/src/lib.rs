@@ -52,18 +52,18 @@
 //! (`UPDATE_GOLDEN=1 cargo test -p gantry --test ui` rewrites them).
 
 mod diag;
+pub mod environments;
 pub mod findings;
 pub mod grants;
 mod graph;
-pub mod environments;
 pub mod inputs;
 pub mod interp;
 pub mod net;
 mod parse;
 mod schema;
 pub mod secrets;
-pub mod text;
 mod suggest;
+pub mod text;
 pub mod units;
 mod walk;
 

@@ -23,7 +23,14 @@ use super::units::{format_duration, format_size, parse_duration, parse_size};
 use super::walk::{Cx, Key, Val, entries, span_of, type_name};
 use super::{Manifest, StageSpans};
 
-const TOP_KEYS: &[&str] = &["pipeline", "defaults", "secrets", "inputs", "environments", "stage"];
+const TOP_KEYS: &[&str] = &[
+    "pipeline",
+    "defaults",
+    "secrets",
+    "inputs",
+    "environments",
+    "stage",
+];
 const TOP_ALIASES: &[(&str, &str)] = &[
     ("stages", "stage"),
     ("jobs", "stage"),
@@ -273,7 +280,9 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
     check_placeholders(&mut cx, &stages, &graph, &inputs);
     for s in &stages {
         if let Some((env, span)) = &s.environment
-            && !environments.iter().any(|e: &super::environments::Environment| &e.name == env)
+            && !environments
+                .iter()
+                .any(|e: &super::environments::Environment| &e.name == env)
         {
             let names: Vec<&str> = environments.iter().map(|e| e.name.as_str()).collect();
             let hint = match did_you_mean(env, names.iter().copied()) {
@@ -283,7 +292,10 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Manifest, Diagnostics> 
             };
             cx.error(
                 *span,
-                format!("stage `{}` deploys to undeclared environment `{env}`", s.name),
+                format!(
+                    "stage `{}` deploys to undeclared environment `{env}`",
+                    s.name
+                ),
                 Some(hint),
             );
         }
@@ -1055,11 +1067,15 @@ fn check_needs(cx: &mut Cx<'_>, stages: &[RawStage]) -> Graph {
         let Some(w) = &s.when else { continue };
         for (name, span) in w.on_failure.iter().zip(&w.on_failure_spans) {
             if !s.needs.iter().any(|(n, _)| n == name) {
-                let mut needs: Vec<String> = s.needs.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let mut needs: Vec<String> =
+                    s.needs.iter().map(|(n, _)| format!("\"{n}\"")).collect();
                 needs.push(format!("\"{name}\""));
                 cx.error(
                     *span,
-                    format!("`when.on-failure` of stage `{}` names `{name}`, which it does not need", s.name),
+                    format!(
+                        "`when.on-failure` of stage `{}` names `{name}`, which it does not need",
+                        s.name
+                    ),
                     Some(format!(
                         "a stage runs on the failure of stages it needs: add it, `needs = [{}]`",
                         needs.join(", ")
@@ -1158,7 +1174,11 @@ fn check_placeholders(
                                     "declare it: `[inputs]` with `{name} = {{ type = \"string\" }}`, then `gantry run --input {name}=…`"
                                 ),
                             };
-                            cx.error(span, format!("`{raw}` refers to undeclared input `{name}`"), Some(hint));
+                            cx.error(
+                                span,
+                                format!("`{raw}` refers to undeclared input `{name}`"),
+                                Some(hint),
+                            );
                         }
                     }
                     Ok(_) => {}

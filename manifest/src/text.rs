@@ -74,7 +74,16 @@ mod tests {
 
     #[test]
     fn toml_strings_parse_back_to_the_same_text() {
-        for s in ["plain", "q\"uote", "back\\slash", "nl\nl", "\u{1b}[2J", "\u{9b}", "\u{7f}", "日本"] {
+        for s in [
+            "plain",
+            "q\"uote",
+            "back\\slash",
+            "nl\nl",
+            "\u{1b}[2J",
+            "\u{9b}",
+            "\u{7f}",
+            "日本",
+        ] {
             let doc = format!("k = {}", toml_string(s));
             let t: toml::Table = toml::from_str(&doc).unwrap_or_else(|e| panic!("{doc}: {e}"));
             assert_eq!(t["k"].as_str(), Some(s), "{doc}");

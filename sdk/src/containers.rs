@@ -33,8 +33,8 @@ use crate::bindings::gantry::plugin::containers as wit;
 use crate::secrets::Secret;
 
 pub use wit::{
-    BuildSpec, Container, ContainerSpec, ContainerStats, HealthCheck, HostAccess, Image, Mount, Port, Pushed,
-    Resources, RunOutput, RunSpec, Service, ServiceSpec, Task, UpdatePolicy,
+    BuildSpec, Container, ContainerSpec, ContainerStats, HealthCheck, HostAccess, Image, Mount,
+    Port, Pushed, Resources, RunOutput, RunSpec, Service, ServiceSpec, Task, UpdatePolicy,
 };
 
 impl Resources {

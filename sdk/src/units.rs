@@ -46,7 +46,6 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
-
 /// Parses a size as `limits.memory` takes it: `"256MiB"`, `"1GiB"`, `"512KiB"`, `"100MB"`,
 /// `"1024B"`; binary (`KiB`…`TiB`) and decimal (`KB`…`TB`) units, a unit is required.
 pub fn size(text: &str) -> Result<u64, String> {
@@ -55,7 +54,9 @@ pub fn size(text: &str) -> Result<u64, String> {
     if digits == 0 {
         return Err(format!("`{t}` is not a size; write e.g. `256MiB`"));
     }
-    let n: u64 = t[..digits].parse().map_err(|_| format!("`{t}`: number too large"))?;
+    let n: u64 = t[..digits]
+        .parse()
+        .map_err(|_| format!("`{t}`: number too large"))?;
     let factor: u64 = match t[digits..].trim() {
         "B" => 1,
         "KiB" => 1 << 10,
@@ -66,10 +67,19 @@ pub fn size(text: &str) -> Result<u64, String> {
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
         "TB" => 1_000_000_000_000,
-        "" => return Err(format!("`{t}`: a size needs a unit (`B`, `KiB`, `MiB`, `GiB`, …)")),
-        u => return Err(format!("`{t}`: unknown unit `{u}`; use `B`, `KiB`, `MiB`, `GiB`, `TiB` or `KB`, `MB`, `GB`, `TB`")),
+        "" => {
+            return Err(format!(
+                "`{t}`: a size needs a unit (`B`, `KiB`, `MiB`, `GiB`, …)"
+            ));
+        }
+        u => {
+            return Err(format!(
+                "`{t}`: unknown unit `{u}`; use `B`, `KiB`, `MiB`, `GiB`, `TiB` or `KB`, `MB`, `GB`, `TB`"
+            ));
+        }
     };
-    n.checked_mul(factor).ok_or_else(|| format!("`{t}`: too large"))
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{t}`: too large"))
 }
 
 #[cfg(test)]

@@ -987,8 +987,9 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
     cleanup.image(&image);
     let prefix = format!("{}-", unique("own"));
     let pipeline = "same-name";
-    let g =
-        format!("{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true, network = [\"none\", \"bridge\"] }}");
+    let g = format!(
+        "{{ run = [\"{repo}:*\"], build = true, manage = \"{prefix}\", services = true, network = [\"none\", \"bridge\"] }}"
+    );
 
     // Workspace B: the same pipeline name, its own key. It makes a container, an
     // image and a service.
@@ -1208,7 +1209,12 @@ fn objects_gantry_did_not_make_for_this_workspace_are_untouchable() {
         "ok",
         "its own is managed"
     );
-    assert_eq!(ra.output("mine-stats", "result"), "ok", "{}", ra.stage("mine-stats"));
+    assert_eq!(
+        ra.output("mine-stats", "result"),
+        "ok",
+        "{}",
+        ra.stage("mine-stats")
+    );
     assert!(ra.output("mine-stats", "pids").parse::<u64>().is_ok());
     let labels = ra.output("mine-inspect", "labels");
     assert!(

@@ -782,7 +782,10 @@ grants.containers = { run = ["127.0.0.1:5000/ci:*"] }
         .unwrap_or_else(|| panic!("no fs capability: {test}"));
     assert_eq!(fs["status"], "granted", "{fs}");
     assert!(
-        fs["note"].as_str().unwrap_or_default().contains("containers broker mounts and builds"),
+        fs["note"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("containers broker mounts and builds"),
         "{fs}"
     );
     assert_eq!(test["warnings"].as_array().map(Vec::len), Some(0), "{test}");
@@ -836,22 +839,37 @@ grants.containers = {{ run = ["127.0.0.1:5000/app:*"], publish = [18090], manage
     let ws = self::ws(&grants(", network = [\"bridge\"]"));
     let (lines, dangers) = lines_and_dangers(&ws);
     assert!(lines.iter().any(|l| l == "Swarm services publish no ports (Swarm would bind them on every interface; `expose` is not granted)"), "{lines:?}");
-    assert!(lines.iter().any(|l| l == "Swarm services' tasks run on `bridge`"), "{lines:?}");
-    assert!(!dangers.iter().any(|d| d == "grants.containers.expose"), "{dangers:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l == "Swarm services' tasks run on `bridge`"),
+        "{lines:?}"
+    );
+    assert!(
+        !dangers.iter().any(|d| d == "grants.containers.expose"),
+        "{dangers:?}"
+    );
 
-    let ws = self::ws(&grants(", network = [\"bridge\"], expose = \"all-interfaces\""));
+    let ws = self::ws(&grants(
+        ", network = [\"bridge\"], expose = \"all-interfaces\"",
+    ));
     let (lines, dangers) = lines_and_dangers(&ws);
     assert!(
         lines.iter().any(|l| l == "publish Swarm services' ports 18090 on every interface of every node (0.0.0.0 and ::)"),
         "{lines:?}"
     );
-    assert!(dangers.iter().any(|d| d == "grants.containers.expose"), "{dangers:?}");
+    assert!(
+        dangers.iter().any(|d| d == "grants.containers.expose"),
+        "{dangers:?}"
+    );
 
     let ws = self::ws(&grants(""));
     let r = ws.gantry(&["check"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("Swarm runs a service's tasks on the `bridge` network") && r.stderr.contains("network = [\"bridge\"]"),
+        r.stderr
+            .contains("Swarm runs a service's tasks on the `bridge` network")
+            && r.stderr.contains("network = [\"bridge\"]"),
         "{}",
         r.stderr
     );

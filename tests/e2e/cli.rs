@@ -59,12 +59,18 @@ fn stable(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let c: Vec<char> = line.chars().collect();
-        let at = |i: usize, s: &str| c.get(i..i + s.chars().count()).is_some_and(|w| w.iter().copied().eq(s.chars()));
+        let at = |i: usize, s: &str| {
+            c.get(i..i + s.chars().count())
+                .is_some_and(|w| w.iter().copied().eq(s.chars()))
+        };
         let mut l = String::new();
         let mut i = 0;
         while i < c.len() {
             // `sha256:` + 64 hex digits.
-            if at(i, "sha256:") && c.get(i + 7..i + 71).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)) {
+            if at(i, "sha256:")
+                && c.get(i + 7..i + 71)
+                    .is_some_and(|h| h.iter().all(char::is_ascii_hexdigit))
+            {
                 l.push_str("sha256:…");
                 i += 71;
                 continue;
@@ -75,7 +81,9 @@ fn stable(text: &str) -> String {
                 while j < c.len() && c[j].is_ascii_digit() {
                     j += 1;
                 }
-                if c.get(j..j + 4).is_some_and(|t| t[0] == '.' && t[1].is_ascii_digit() && t[2].is_ascii_digit() && t[3] == 's') {
+                if c.get(j..j + 4).is_some_and(|t| {
+                    t[0] == '.' && t[1].is_ascii_digit() && t[2].is_ascii_digit() && t[3] == 's'
+                }) {
                     l.push_str("N.NNs");
                     i = j + 4;
                     continue;
@@ -182,14 +190,22 @@ grants.fs.read = ["."]
     assert!(r.stdout.contains("needs: build"), "{}", r.stdout);
     assert!(r.stdout.contains("when: branch main"), "{}", r.stdout);
     // Every grant, in the words `gantry audit` uses, not only the fs ones.
-    assert!(r.stdout.contains("grants: fs: write `dist`"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("grants: fs: write `dist`"),
+        "{}",
+        r.stdout
+    );
     assert!(
         r.stdout
             .contains("grants: http: `https://deploy.example.com/api/` (POST)"),
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("grants: env: variables `CI`"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("grants: env: variables `CI`"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(r.stdout.matches("grants: none").count(), 0, "{}", r.stdout);
     assert!(r.stdout.contains("timeout 2m"), "{}", r.stdout);
 

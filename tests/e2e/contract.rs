@@ -11,7 +11,10 @@ use gantry_test_plugins::{Workspace, pinned, plugins};
 const GANTRY: &str = env!("CARGO_BIN_EXE_gantry");
 
 /// The frozen 0.1.0 build (see `tests/fixtures/README.md`).
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/contract-0.1.0.wasm");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/fixtures/contract-0.1.0.wasm"
+);
 
 #[test]
 fn a_plugin_built_against_contract_0_1_0_runs_and_gets_todays_answers() {
@@ -45,7 +48,11 @@ fn a_plugin_built_against_contract_0_1_0_runs_and_gets_todays_answers() {
     let r = ws.gantry(&["plugin", "inspect", "--json", plugins::CONTRACT]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.contains("gantry:plugin/log@0.1.1"), "{}", r.stdout);
-    assert!(!r.stdout.contains("gantry:plugin/log@0.1.0"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("gantry:plugin/log@0.1.0"),
+        "{}",
+        r.stdout
+    );
 
     ws.write(
         "pipeline.toml",

@@ -140,7 +140,11 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
             .0,
         200
     );
-    assert_eq!(r.output("verify", "passed"), "2", "the HTTP check and the resource check");
+    assert_eq!(
+        r.output("verify", "passed"),
+        "2",
+        "the HTTP check and the resource check"
+    );
     assert_eq!(r.output("verify", "home-status"), "200");
     let memory: u64 = r
         .output("verify", &format!("{name}-memory-bytes"))
@@ -240,13 +244,19 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     let history: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
     let entries = history.as_array().expect("a list");
-    let statuses: Vec<&str> = entries.iter().filter_map(|e| e["status"].as_str()).collect();
+    let statuses: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e["status"].as_str())
+        .collect();
     assert_eq!(
         statuses,
         ["succeeded", "failed", "failed", "succeeded", "succeeded"],
         "{history}"
     );
-    assert!(entries.iter().all(|e| e["stage"] == "deploy"), "verify stages are not deploys");
+    assert!(
+        entries.iter().all(|e| e["stage"] == "deploy"),
+        "verify stages are not deploys"
+    );
     assert_eq!(entries[0]["image"], v1.as_str(), "the rollback deployed v1");
     assert_eq!(entries[3]["image"], v2.as_str());
     assert_eq!(entries[3]["previous_image"], v1.as_str());
@@ -268,14 +278,26 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
     );
     let text = ws.gantry(&["deployments"]);
     assert_eq!(text.stdout.lines().count(), 5, "{}", text.stdout);
-    assert!(text.stdout.lines().next().is_some_and(|l| l.contains(&v1)), "{}", text.stdout);
+    assert!(
+        text.stdout.lines().next().is_some_and(|l| l.contains(&v1)),
+        "{}",
+        text.stdout
+    );
 
     // `gantry rollback`: from the history, back to the last verified deploy of another
     // image (v2), through the same plugin and grants, verified again; nothing upstream.
     let r = ws.gantry(&["rollback", "deploy"]);
     assert_eq!(r.code, 0, "rollback from the history:\n{}", r.stderr);
-    assert!(r.stderr.contains(&format!("`{v1}` → `{v2}`")), "{}", r.stderr);
-    assert_eq!(r.stage("verify")["status"], "succeeded", "the verification ran again");
+    assert!(
+        r.stderr.contains(&format!("`{v1}` → `{v2}`")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stage("verify")["status"],
+        "succeeded",
+        "the verification ran again"
+    );
     let (_, body) = http_get(&format!("127.0.0.1:{port}"), "/").expect("serving");
     assert!(body.contains("v2"), "v2 serves again: {body}");
     let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
@@ -301,15 +323,27 @@ fn docker_deploy_upgrades_rolls_back_and_refuses_missing_images() {
         "{}",
         r.stderr
     );
-    ws.write("pipeline.toml", deploy_pipeline(&name, &prefix, &repo, &v2, port, staging, ""));
+    ws.write(
+        "pipeline.toml",
+        deploy_pipeline(&name, &prefix, &repo, &v2, port, staging, ""),
+    );
 
     // What cannot be rolled back, said before anything runs.
     let r = ws.gantry(&["rollback", "verify"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("stage `verify` is not a deploy"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("stage `verify` is not a deploy"),
+        "{}",
+        r.stderr
+    );
     let r = ws.gantry(&["rollback", "deploy", "--to", "nope"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("`--to nope` is neither an image nor a run"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("`--to nope` is neither an image nor a run"),
+        "{}",
+        r.stderr
+    );
 }
 
 /// `--dry-run` carries a whole release chain: build → push → run the image →
@@ -332,7 +366,10 @@ fn dry_run_carries_a_build_push_run_deploy_verify_chain() {
     let prefix = format!("{}-", unique("dry"));
     let (port, staging) = (free_port(), free_port());
     let ws = Workspace::new(GANTRY);
-    ws.write("app/Dockerfile", format!("FROM {base}\nCOPY hello.txt /hello.txt\n"));
+    ws.write(
+        "app/Dockerfile",
+        format!("FROM {base}\nCOPY hello.txt /hello.txt\n"),
+    );
     ws.write("app/hello.txt", "hello\n");
     let pipeline = || {
         format!(
@@ -371,18 +408,35 @@ grants.http = [{{ url = "http://127.0.0.1:{port}/", methods = ["GET"] }}]
     let before = gantry_test_plugins::docker::Snapshot::take();
     let r = ws.gantry(&["run", "--dry-run"]);
     before.assert_nothing_new("a dry run of build → push → run → deploy → verify");
-    assert_eq!(r.code, 0, "the whole chain runs under --dry-run:\n{}", r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "the whole chain runs under --dry-run:\n{}",
+        r.stderr
+    );
     for stage in ["image", "smoke", "deploy", "verify"] {
-        assert_eq!(r.stage(stage)["status"], "succeeded", "{stage}: {}", r.stage(stage));
+        assert_eq!(
+            r.stage(stage)["status"],
+            "succeeded",
+            "{stage}: {}",
+            r.stage(stage)
+        );
     }
     let pinned = r.output("image", "pinned");
     assert!(
-        pinned.starts_with(&format!("{repo}@sha256:0000000000000000")) && pinned.len() == repo.len() + 72,
+        pinned.starts_with(&format!("{repo}@sha256:0000000000000000"))
+            && pinned.len() == repo.len() + 72,
         "a planned digest, recognisable as such: {pinned}"
     );
-    assert_eq!(r.output("deploy", "image"), pinned, "the deploy got the planned image");
+    assert_eq!(
+        r.output("deploy", "image"),
+        pinned,
+        "the deploy got the planned image"
+    );
     assert_eq!(r.output("verify", "planned"), "1");
-    let verify = r.stage("verify")["summary"].as_str().unwrap_or_default().to_string();
+    let verify = r.stage("verify")["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(verify.contains("nothing sent"), "{verify}");
     assert!(
         docker(&["image", "inspect", &format!("{repo}:v1")]).is_err(),
@@ -406,9 +460,13 @@ grants.containers = {{ run = ["{repo}"] }}
     );
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
-    let reason = r.stage("smoke")["reason"].as_str().unwrap_or_default().to_string();
+    let reason = r.stage("smoke")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
-        reason.contains("carries a digest a `--dry-run` planned") && reason.contains("without `--dry-run`"),
+        reason.contains("carries a digest a `--dry-run` planned")
+            && reason.contains("without `--dry-run`"),
         "{reason}"
     );
 }
@@ -540,20 +598,26 @@ grants.containers = {{ run = ["{repo}:*"], manage = "{prefix}", services = true,
 "#
         )
     };
-    let pipeline = |image: &str, env: &str| pipeline_with(image, env, ", expose = \"all-interfaces\"");
+    let pipeline =
+        |image: &str, env: &str| pipeline_with(image, env, ", expose = \"all-interfaces\"");
     // Swarm publishes a service's port on every interface: without `expose` the
     // broker refuses it, names the grant, and audits the denial; no service exists.
     ws.write("pipeline.toml", pipeline_with(&v1, "", ""));
     let r = ws.gantry(&["run"]);
     assert_eq!(r.code, 1, "publishing without expose:\n{}", r.stderr);
-    let reason = r.stage("swarm")["reason"].as_str().unwrap_or_default().to_string();
+    let reason = r.stage("swarm")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         reason.contains("on every interface (0.0.0.0 and ::)")
             && reason.contains("grants.containers.expose = \"all-interfaces\""),
         "{reason}"
     );
     assert!(
-        r.audit().iter().any(|l| l.contains("\"decision\":\"deny\"") && l.contains("service-deploy") && l.contains("all-interfaces")),
+        r.audit().iter().any(|l| l.contains("\"decision\":\"deny\"")
+            && l.contains("service-deploy")
+            && l.contains("all-interfaces")),
         "{:?}",
         r.audit()
     );

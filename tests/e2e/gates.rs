@@ -71,16 +71,25 @@ fn gates_do_not_judge_stale_reports_under_dry_run() {
     ws.write("src/calc.py", CALC);
     ws.write("coverage/lcov.info", LCOV);
     ws.write("pipeline.toml", coverage_pipeline(80, r#"".""#));
-    assert_eq!(ws.gantry(&["run"]).code, 1, "60% is below 80% in a real run");
+    assert_eq!(
+        ws.gantry(&["run"]).code,
+        1,
+        "60% is below 80% in a real run"
+    );
     let r = ws.gantry(&["run", "--dry-run"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.output("coverage", "evaluated"), "false");
     assert!(
-        r.stage("coverage")["outputs"].get("lines-percent").is_none(),
+        r.stage("coverage")["outputs"]
+            .get("lines-percent")
+            .is_none(),
         "nothing was judged: {}",
         r.stage("coverage")
     );
-    let summary = r.stage("coverage")["summary"].as_str().unwrap_or_default().to_string();
+    let summary = r.stage("coverage")["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(summary.starts_with("dry run: not evaluated"), "{summary}");
 
     std::fs::remove_dir_all(ws.path("coverage")).expect("remove the report");

@@ -384,14 +384,20 @@ with = {{ outputs = {{ image = "app:${{inputs.version}}", replicas = "${{inputs.
     ));
     let plan = ws.gantry(&["plan"]);
     assert!(
-        plan.stdout.contains("input version (version, required: `--input version=VALUE`): the release to deploy")
-            && plan.stdout.contains("input replicas (integer, default `2`)"),
+        plan.stdout.contains(
+            "input version (version, required: `--input version=VALUE`): the release to deploy"
+        ) && plan
+            .stdout
+            .contains("input replicas (integer, default `2`)"),
         "{}",
         plan.stdout
     );
 
     for (args, expected) in [
-        (vec!["run"], "input `version` (version) has no default: pass `--input version=1.2.3`"),
+        (
+            vec!["run"],
+            "input `version` (version) has no default: pass `--input version=1.2.3`",
+        ),
         (
             vec!["run", "--input", "version=v1.4"],
             "input `version` is a version: `v1.4` is not a semantic version",
@@ -401,10 +407,19 @@ with = {{ outputs = {{ image = "app:${{inputs.version}}", replicas = "${{inputs.
             "unknown input `versoin`; did you mean `version`?",
         ),
         (
-            vec!["run", "--input", "version=1.4.0", "--input", "replicas=many"],
+            vec![
+                "run",
+                "--input",
+                "version=1.4.0",
+                "--input",
+                "replicas=many",
+            ],
             "input `replicas` is an integer: `many` is not a whole number",
         ),
-        (vec!["run", "--input", "version"], "`--input version` is not NAME=VALUE"),
+        (
+            vec!["run", "--input", "version"],
+            "`--input version` is not NAME=VALUE",
+        ),
     ] {
         let r = ws.gantry(&args);
         assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
@@ -417,7 +432,10 @@ with = {{ outputs = {{ image = "app:${{inputs.version}}", replicas = "${{inputs.
     assert_eq!(r.output("deploy", "image"), "app:1.4.0-rc.1");
     assert_eq!(r.output("deploy", "replicas"), "2", "the default");
     let run: serde_json::Value = serde_json::from_str(&r.file("run.json")).expect("run.json");
-    assert_eq!(run["inputs"], serde_json::json!({"version": "1.4.0-rc.1", "replicas": "2"}));
+    assert_eq!(
+        run["inputs"],
+        serde_json::json!({"version": "1.4.0-rc.1", "replicas": "2"})
+    );
     let summary = r.summary();
     assert_eq!(summary["inputs"]["version"], "1.4.0-rc.1");
 }
@@ -496,7 +514,11 @@ needs = ["verify"]
     assert_eq!(r.stage("verify")["status"], "failed");
     assert_eq!(r.stage("rollback")["status"], "succeeded", "{}", r.stderr);
     assert_eq!(r.output("rollback", "to"), "v1");
-    assert_eq!(r.output("rollback", "after"), "v2", "the failed stage's outputs");
+    assert_eq!(
+        r.output("rollback", "after"),
+        "v2",
+        "the failed stage's outputs"
+    );
     assert_eq!(r.stage("announce")["status"], "skipped");
 
     ws.write("pipeline.toml", pipeline(false));
@@ -508,7 +530,11 @@ needs = ["verify"]
         "`when.on-failure`: `verify` did not fail"
     );
     let plan = ws.gantry(&["plan"]);
-    assert!(plan.stdout.contains("when: verify failed"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("when: verify failed"),
+        "{}",
+        plan.stdout
+    );
 
     // A stage can only run on the failure of a stage it needs.
     ws.write(
@@ -518,8 +544,9 @@ needs = ["verify"]
     let r = ws.gantry(&["check"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("`when.on-failure` of stage `rollback` names `verify`, which it does not need")
-            && r.stderr.contains(r#"needs = ["deploy", "verify"]"#),
+        r.stderr.contains(
+            "`when.on-failure` of stage `rollback` names `verify`, which it does not need"
+        ) && r.stderr.contains(r#"needs = ["deploy", "verify"]"#),
         "{}",
         r.stderr
     );
@@ -578,7 +605,11 @@ environment = "production"
 
     let r = on("main", &["run", "--approve", "prod"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("`--approve prod`: no such environment"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`--approve prod`: no such environment"),
+        "{}",
+        r.stderr
+    );
 
     let plan = ws.gantry(&["plan"]);
     assert!(
@@ -589,12 +620,16 @@ environment = "production"
 
     ws.write(
         "pipeline.toml",
-        ws.read("pipeline.toml").replace(r#"environment = "production""#, r#"environment = "prodution""#),
+        ws.read("pipeline.toml").replace(
+            r#"environment = "production""#,
+            r#"environment = "prodution""#,
+        ),
     );
     let r = ws.gantry(&["check"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("stage `deploy-production` deploys to undeclared environment `prodution`")
+        r.stderr
+            .contains("stage `deploy-production` deploys to undeclared environment `prodution`")
             && r.stderr.contains("did you mean `production`?"),
         "{}",
         r.stderr
@@ -636,14 +671,21 @@ with = {{ name = "app-web", image = "app:3", port = 8080, host-port = 18080, sta
     };
     std::fs::write(
         state.join("deployments.jsonl"),
-        [entry("app:1", "r1", true), entry("app:2", "r2", false), entry("app:3", "r3", true)].join("\n") + "\n",
+        [
+            entry("app:1", "r1", true),
+            entry("app:2", "r2", false),
+            entry("app:3", "r3", true),
+        ]
+        .join("\n")
+            + "\n",
     )
     .expect("write the history");
 
     let r = ws.gantry(&["rollback", "deploy"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("`app:2` was deployed by run `r2` but not verified there")
+        r.stderr
+            .contains("`app:2` was deployed by run `r2` but not verified there")
             && r.stderr.contains("`--force` deploys it anyway"),
         "{}",
         r.stderr
@@ -651,7 +693,8 @@ with = {{ name = "app-web", image = "app:3", port = 8080, host-port = 18080, sta
     let r = ws.gantry(&["rollback", "deploy", "--to", "r1"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr.contains("deploys to environment `production`, which requires approval")
+        r.stderr
+            .contains("deploys to environment `production`, which requires approval")
             && r.stderr.contains("confirm with `--yes`"),
         "{}",
         r.stderr

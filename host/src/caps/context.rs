@@ -75,7 +75,13 @@ impl StageState {
 
     /// Audits (and logs) a limit the stage ran into; `grant` is what would allow it,
     /// `None` when nothing can.
-    pub(crate) fn over_limit(&self, capability: &str, operation: &str, what: &str, grant: Option<String>) {
+    pub(crate) fn over_limit(
+        &self,
+        capability: &str,
+        operation: &str,
+        what: &str,
+        grant: Option<String>,
+    ) {
         let denied = match grant {
             Some(g) => self.broker.deny(capability, operation, what, &g, None),
             None => self.broker.refuse(capability, operation, what, None),
@@ -128,4 +134,3 @@ impl ResourceLimiter for Limiter {
         Ok(desired <= 1_000_000)
     }
 }
-

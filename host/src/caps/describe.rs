@@ -91,7 +91,10 @@ const AMBIENT: &[(&str, &str)] = &[
     ),
     ("wasi:cli/stdin", "stdin: always empty"),
     ("wasi:cli/exit", "exit: end itself early"),
-    ("wasi:cli/terminal-", "terminal detection (never a terminal)"),
+    (
+        "wasi:cli/terminal-",
+        "terminal detection (never a terminal)",
+    ),
     ("wasi:clocks/", "clocks: read the time"),
     ("wasi:random/", "random numbers"),
     (
@@ -135,7 +138,13 @@ pub fn ticks(items: &[String]) -> String {
 pub fn port_ranges(ranges: &[(u16, u16)]) -> String {
     ranges
         .iter()
-        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

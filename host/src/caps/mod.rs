@@ -41,10 +41,10 @@ use wasmtime::component::Linker;
 
 use serde_json::Value;
 
+use crate::caps::bindings::types::CapError;
+use crate::caps::context::StageState;
 use crate::run::audit::{Actor, AuditLog, Decision};
 use crate::run::journal::Journal;
-use crate::caps::context::StageState;
-use crate::caps::bindings::types::CapError;
 
 /// What a capability gets to set up its part of one stage.
 pub struct Prepare<'a> {

@@ -39,8 +39,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Cli, Failure, exit, load_and_prepare, style};
-use crate::caps::describe::{Description, explain_import, of_import};
 pub use crate::caps::describe::Danger;
+use crate::caps::describe::{Description, explain_import, of_import};
 use crate::manifest::Stage;
 use crate::run::display::escape;
 use crate::run::prepare::Prepared;
@@ -433,7 +433,10 @@ mod tests {
     }
 
     fn dangers(s: &Stage) -> Vec<Danger> {
-        crate::caps::ALL.iter().flat_map(|d| (d.dangers)(s)).collect()
+        crate::caps::ALL
+            .iter()
+            .flat_map(|d| (d.dangers)(s))
+            .collect()
     }
 
     fn process_danger(grant: &str, write: &str) -> Danger {
@@ -482,7 +485,10 @@ mod tests {
         assert!(d.iter().any(|d| d.grant == "grants.fs.write"));
         assert_eq!(d.iter().filter(|d| d.grant == "grants.http").count(), 2);
         assert!(d.iter().any(|d| d.grant == "grants.reveal"));
-        let critical = d.iter().find(|d| d.severity == "critical").expect("critical");
+        let critical = d
+            .iter()
+            .find(|d| d.severity == "critical")
+            .expect("critical");
         assert!(critical.reason.contains("`**`"), "{}", critical.reason);
     }
 
@@ -511,7 +517,10 @@ mod tests {
         // The README's "safe" grant of issue 13, `read-only`, next to a write grant:
         // the plugin writes `.git/config` itself, so the hook is still its code — it
         // only cannot write.
-        let d = process_danger(r#"{ cmd = "git", args = ["status"], read-only = true }"#, dist);
+        let d = process_danger(
+            r#"{ cmd = "git", args = ["status"], read-only = true }"#,
+            dist,
+        );
         assert_eq!(d.severity, "critical", "{}", d.reason);
         assert!(
             d.reason.contains("writes nothing (read-only grant"),

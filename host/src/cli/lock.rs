@@ -56,8 +56,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::audit::is_empty;
-use crate::manifest::text::toml_string as string;
 use super::{Cli, Failure, exit, load_and_prepare, style};
+use crate::manifest::text::toml_string as string;
 use crate::run::prepare::Prepared;
 
 /// Name of the lock file, next to the pipeline file.
@@ -625,7 +625,6 @@ fn key(k: &str) -> String {
         string(k)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

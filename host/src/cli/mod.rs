@@ -375,41 +375,49 @@ fn cmd_rollback(cli: &Cli, args: &RollbackArgs) -> Result<i32, Failure> {
         resume: None,
     };
     let workspace = workspace_of(cli, args.workspace.as_deref())?;
-    let decide = |prepared: &Prepared| -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure> {
-        let m = &prepared.manifest;
-        let Some(stage) = m.stage(&args.stage) else {
-            let names: Vec<&str> = m.stages.iter().map(|s| s.name.as_str()).collect();
-            let hint = crate::manifest::did_you_mean(&args.stage, names.iter().copied())
-                .map(|n| format!("did you mean `{n}`?"))
-                .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
-            return Err(Failure::Usage(format!(
-                "no stage named `{}`; nothing ran\n  hint: {hint}",
-                escape(&args.stage)
-            )));
-        };
-        let kind = prepared.stage(&stage.name).map(|p| p.info.kind.clone()).unwrap_or_default();
-        if kind != "deployer" {
-            return Err(Failure::Usage(format!(
-                "stage `{}` is not a deploy (its plugin `{}` is a {kind}); nothing ran\n  hint: roll back a stage of a `deployer` plugin (docker-deploy, swarm-deploy); `gantry deployments` lists them",
-                stage.name, stage.plugin
-            )));
-        }
-        let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
-        let (entries, _) = crate::run::history::read(state.root()).map_err(|e| {
-            Failure::Internal(anyhow::anyhow!("cannot read the deployment history: {e}"))
-        })?;
-        let deploys: Vec<&serde_json::Value> = entries
-            .iter()
-            .filter(|e| e["stage"] == stage.name.as_str() && e["status"] == "succeeded" && e["image"].is_string())
-            .collect();
-        let Some(current) = deploys.last() else {
-            return Err(Failure::Usage(format!(
-                "no successful deploy of stage `{}` is recorded, so there is nothing to roll back to; nothing ran\n  hint: `gantry deployments` shows the history",
-                stage.name
-            )));
-        };
-        let image = |e: &serde_json::Value| e["image"].as_str().unwrap_or_default().to_string();
-        let target = match &args.to {
+    let decide =
+        |prepared: &Prepared| -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure> {
+            let m = &prepared.manifest;
+            let Some(stage) = m.stage(&args.stage) else {
+                let names: Vec<&str> = m.stages.iter().map(|s| s.name.as_str()).collect();
+                let hint = crate::manifest::did_you_mean(&args.stage, names.iter().copied())
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!("stages: {}", names.join(", ")));
+                return Err(Failure::Usage(format!(
+                    "no stage named `{}`; nothing ran\n  hint: {hint}",
+                    escape(&args.stage)
+                )));
+            };
+            let kind = prepared
+                .stage(&stage.name)
+                .map(|p| p.info.kind.clone())
+                .unwrap_or_default();
+            if kind != "deployer" {
+                return Err(Failure::Usage(format!(
+                    "stage `{}` is not a deploy (its plugin `{}` is a {kind}); nothing ran\n  hint: roll back a stage of a `deployer` plugin (docker-deploy, swarm-deploy); `gantry deployments` lists them",
+                    stage.name, stage.plugin
+                )));
+            }
+            let state = StateDir::locate(&workspace).map_err(Failure::Usage)?;
+            let (entries, _) = crate::run::history::read(state.root()).map_err(|e| {
+                Failure::Internal(anyhow::anyhow!("cannot read the deployment history: {e}"))
+            })?;
+            let deploys: Vec<&serde_json::Value> = entries
+                .iter()
+                .filter(|e| {
+                    e["stage"] == stage.name.as_str()
+                        && e["status"] == "succeeded"
+                        && e["image"].is_string()
+                })
+                .collect();
+            let Some(current) = deploys.last() else {
+                return Err(Failure::Usage(format!(
+                    "no successful deploy of stage `{}` is recorded, so there is nothing to roll back to; nothing ran\n  hint: `gantry deployments` shows the history",
+                    stage.name
+                )));
+            };
+            let image = |e: &serde_json::Value| e["image"].as_str().unwrap_or_default().to_string();
+            let target = match &args.to {
             Some(to) => deploys
                 .iter()
                 .rev()
@@ -436,40 +444,40 @@ fn cmd_rollback(cli: &Cli, args: &RollbackArgs) -> Result<i32, Failure> {
                     ))
                 })?,
         };
-        if target["verified"] == false && !args.force {
-            return Err(Failure::Usage(format!(
-                "`{}` was deployed by run `{}` but not verified there (a stage that needs `{}` failed); nothing ran\n  hint: `--force` deploys it anyway",
-                escape(&image(target)),
-                target["run"].as_str().unwrap_or("?"),
-                stage.name
-            )));
-        }
-        let mut approved = Vec::new();
-        if let Some(env) = stage.environment.as_deref().and_then(|e| m.environment(e)) {
-            if env.approval && !args.yes {
+            if target["verified"] == false && !args.force {
                 return Err(Failure::Usage(format!(
-                    "stage `{}` deploys to environment `{}`, which requires approval; nothing ran\n  hint: confirm with `--yes`",
-                    stage.name, env.name
+                    "`{}` was deployed by run `{}` but not verified there (a stage that needs `{}` failed); nothing ran\n  hint: `--force` deploys it anyway",
+                    escape(&image(target)),
+                    target["run"].as_str().unwrap_or("?"),
+                    stage.name
                 )));
             }
-            approved.push(env.name.clone());
-        }
-        let rb = crate::run::scheduler::Rollback {
-            stage: stage.name.clone(),
-            to: image(target),
-            from: Some(image(current)),
-            run: target["run"].as_str().map(String::from),
+            let mut approved = Vec::new();
+            if let Some(env) = stage.environment.as_deref().and_then(|e| m.environment(e)) {
+                if env.approval && !args.yes {
+                    return Err(Failure::Usage(format!(
+                        "stage `{}` deploys to environment `{}`, which requires approval; nothing ran\n  hint: confirm with `--yes`",
+                        stage.name, env.name
+                    )));
+                }
+                approved.push(env.name.clone());
+            }
+            let rb = crate::run::scheduler::Rollback {
+                stage: stage.name.clone(),
+                to: image(target),
+                from: Some(image(current)),
+                run: target["run"].as_str().map(String::from),
+            };
+            eprintln!(
+                "{} `{}`: `{}` → `{}` (deployed by run `{}`)",
+                style::bold("rolling back"),
+                rb.stage,
+                escape(rb.from.as_deref().unwrap_or("?")),
+                escape(&rb.to),
+                rb.run.as_deref().unwrap_or("?")
+            );
+            Ok((rb, approved))
         };
-        eprintln!(
-            "{} `{}`: `{}` → `{}` (deployed by run `{}`)",
-            style::bold("rolling back"),
-            rb.stage,
-            escape(rb.from.as_deref().unwrap_or("?")),
-            escape(&rb.to),
-            rb.run.as_deref().unwrap_or("?")
-        );
-        Ok((rb, approved))
-    };
     run_with(cli, &run_args, Some(&decide))
 }
 
@@ -518,7 +526,10 @@ fn cmd_deployments(cli: &Cli, args: &DeploymentsArgs) -> Result<i32, Failure> {
             field(e, "run"),
             e["commit"]
                 .as_str()
-                .map(|c| format!(", commit {}", escape(&c.chars().take(12).collect::<String>())))
+                .map(|c| format!(
+                    ", commit {}",
+                    escape(&c.chars().take(12).collect::<String>())
+                ))
                 .unwrap_or_default()
         );
     }
@@ -918,7 +929,9 @@ fn run_inputs(
     let mut pairs = Vec::new();
     for g in given {
         match g.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => pairs.push((k.trim().to_string(), v.to_string())),
+            Some((k, v)) if !k.trim().is_empty() => {
+                pairs.push((k.trim().to_string(), v.to_string()))
+            }
             _ => {
                 return Err(Failure::Usage(format!(
                     "`--input {}` is not NAME=VALUE\n  hint: e.g. `--input version=1.2.3`",
@@ -949,7 +962,9 @@ fn cmd_run(cli: &Cli, args: &RunArgs) -> Result<i32, Failure> {
 fn run_with(
     cli: &Cli,
     args: &RunArgs,
-    rollback: Option<&dyn Fn(&Prepared) -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure>>,
+    rollback: Option<
+        &dyn Fn(&Prepared) -> Result<(crate::run::scheduler::Rollback, Vec<String>), Failure>,
+    >,
 ) -> Result<i32, Failure> {
     let jobs = args.jobs.unwrap_or_else(jobs_default);
     if jobs == 0 {
@@ -1015,11 +1030,17 @@ fn run_with(
         (None, None) => {
             for env in &args.approve {
                 if prepared.manifest.environment(env).is_none() {
-                    let names: Vec<&str> =
-                        prepared.manifest.environments.iter().map(|e| e.name.as_str()).collect();
+                    let names: Vec<&str> = prepared
+                        .manifest
+                        .environments
+                        .iter()
+                        .map(|e| e.name.as_str())
+                        .collect();
                     let hint = match crate::manifest::did_you_mean(env, names.iter().copied()) {
                         Some(m) => format!("did you mean `{m}`?"),
-                        None if names.is_empty() => "the pipeline declares no `[environments]`".into(),
+                        None if names.is_empty() => {
+                            "the pipeline declares no `[environments]`".into()
+                        }
                         None => format!("environments: {}", names.join(", ")),
                     };
                     return Err(Failure::Usage(format!(

@@ -71,7 +71,9 @@ pub fn entries(
     records
         .iter()
         .filter(|r| r.plugin.as_ref().is_some_and(|p| p.kind == "deployer"))
-        .filter(|r| r.attempts > 0 && !matches!(r.status, StageStatus::Pending | StageStatus::Skipped))
+        .filter(|r| {
+            r.attempts > 0 && !matches!(r.status, StageStatus::Pending | StageStatus::Skipped)
+        })
         .map(|r| {
             let output = |k: &str| {
                 r.report
@@ -183,13 +185,19 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         append(&dir, &[json!({"stage": "a"}), json!({"stage": "b"})]).unwrap();
         // A crash in the middle of a line.
-        let mut f = OpenOptions::new().append(true).open(dir.join(FILE)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.join(FILE))
+            .unwrap();
         f.write_all(b"{\"stage\": \"tor").unwrap();
         let (entries, notes) = read(&dir).unwrap();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1]["stage"], "b");
         assert_eq!(notes.len(), 1, "{notes:?}");
-        assert!(notes[0].starts_with("line 3 of `deployments.jsonl` skipped"), "{notes:?}");
+        assert!(
+            notes[0].starts_with("line 3 of `deployments.jsonl` skipped"),
+            "{notes:?}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -253,7 +253,11 @@ pub fn load(dir: &Path, named: bool) -> Result<Resume, String> {
             .unwrap_or_default(),
         approved: doc["approved"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default(),
         kept,
         unknown_effects,

@@ -272,7 +272,6 @@ fn real_prefix(path: &Path) -> PathBuf {
     }
 }
 
-
 /// gantry's compile cache: `$GANTRY_CACHE_DIR`, else `$XDG_CACHE_HOME/gantry`, else
 /// `~/.cache/gantry`. (The process sandbox never shows it to a command.)
 pub fn cache_dir() -> Option<PathBuf> {

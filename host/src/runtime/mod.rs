@@ -37,15 +37,15 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use wasmtime::{Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
+use crate::caps::context::{Limiter, bounded_table};
+pub use crate::caps::context::{StageSetup, StageState};
 use crate::caps::{self, Broker};
+pub use crate::caps::{bindings, budget};
 use crate::report::model::{PluginInfo, StageReport};
 use crate::run::audit::{Actor, AuditLog};
 use crate::run::journal::Journal;
 use crate::run::log::StageLog;
 use crate::run::redact::Redacted;
-pub use crate::caps::context::{StageSetup, StageState};
-pub use crate::caps::{bindings, budget};
-use crate::caps::context::{Limiter, bounded_table};
 use bindings::{Plugin, PluginPre};
 pub use budget::{HostBudget, MAX_RESOURCES};
 pub use cache::{CacheLookup, CompileCache};
@@ -97,7 +97,6 @@ pub struct LoadedPlugin {
     pub cache: CacheLookup,
     pub compile_time: Duration,
 }
-
 
 /// Why a stage did not produce a report.
 #[derive(Debug, Clone, thiserror::Error)]

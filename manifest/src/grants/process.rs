@@ -50,7 +50,6 @@ pub struct ProcessGrant {
     pub network: bool,
 }
 
-
 impl ProcessGrant {
     /// Ok if `program` equals `cmd` and every argument matches its glob under
     /// [`arg_matches`] (`*` any characters including `/`, `?` one character, nothing

@@ -94,17 +94,26 @@ pub fn judge_resources(
     if let Some(m) = max_memory
         && memory > m
     {
-        return Some(format!("`{}` uses {memory} bytes of memory, limit {m}", r.container));
+        return Some(format!(
+            "`{}` uses {memory} bytes of memory, limit {m}",
+            r.container
+        ));
     }
     if let Some(c) = r.max_cpu_percent
         && cpu_percent > c
     {
-        return Some(format!("`{}` uses {cpu_percent:.1}% CPU, limit {c}%", r.container));
+        return Some(format!(
+            "`{}` uses {cpu_percent:.1}% CPU, limit {c}%",
+            r.container
+        ));
     }
     if let Some(p) = r.max_pids
         && pids > p
     {
-        return Some(format!("`{}` runs {pids} processes and threads, limit {p}", r.container));
+        return Some(format!(
+            "`{}` runs {pids} processes and threads, limit {p}",
+            r.container
+        ));
     }
     None
 }
@@ -198,7 +207,9 @@ impl Plugin for Verify {
 
     fn run(cx: &Context, c: Config) -> Result<Report, Error> {
         if c.checks.is_empty() && c.resources.is_empty() {
-            return Err(Error::config("`checks` and `resources` are both empty: nothing to verify"));
+            return Err(Error::config(
+                "`checks` and `resources` are both empty: nothing to verify",
+            ));
         }
         let first_backoff = gantry_sdk::units::duration(&c.backoff)
             .map_err(|e| Error::config(format!("`backoff`: {e}")))?;
@@ -291,7 +302,10 @@ impl Plugin for Verify {
             let name = output_name(&r.container);
             report = report
                 .output(format!("{name}-memory-bytes"), s.memory_bytes.to_string())
-                .output(format!("{name}-cpu-percent"), format!("{:.1}", s.cpu_percent))
+                .output(
+                    format!("{name}-cpu-percent"),
+                    format!("{:.1}", s.cpu_percent),
+                )
                 .output(format!("{name}-pids"), s.pids.to_string());
             match judge_resources(r, s.memory_bytes, max_memory, s.cpu_percent, s.pids) {
                 None => passed += 1,
@@ -332,8 +346,16 @@ mod tests {
             judge_resources(&r, 65 << 20, Some(64 << 20), 5.0, 3).as_deref(),
             Some("`app-web` uses 68157440 bytes of memory, limit 67108864")
         );
-        assert!(judge_resources(&r, 1, Some(64 << 20), 95.0, 3).unwrap().contains("95.0% CPU, limit 80%"));
-        assert!(judge_resources(&r, 1, Some(64 << 20), 5.0, 11).unwrap().contains("11 processes"));
+        assert!(
+            judge_resources(&r, 1, Some(64 << 20), 95.0, 3)
+                .unwrap()
+                .contains("95.0% CPU, limit 80%")
+        );
+        assert!(
+            judge_resources(&r, 1, Some(64 << 20), 5.0, 11)
+                .unwrap()
+                .contains("11 processes")
+        );
     }
 
     fn check(v: serde_json::Value) -> Check {

@@ -204,7 +204,10 @@ pub(super) fn to_image(i: &ImageInspect) -> wit::Image {
     }
 }
 
-pub(super) fn to_service(s: &bollard::models::Service, tasks: &[bollard::models::Task]) -> wit::Service {
+pub(super) fn to_service(
+    s: &bollard::models::Service,
+    tasks: &[bollard::models::Task],
+) -> wit::Service {
     let image_of = |spec: &Option<ServiceSpec>| {
         spec.as_ref()
             .and_then(|s| s.task_template.as_ref())

@@ -100,7 +100,6 @@ fn refused<T>(line: u32, why: impl Into<String>) -> Result<T, Problem> {
     })
 }
 
-
 /// One instruction after continuation lines are joined.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Logical {

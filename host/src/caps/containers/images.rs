@@ -140,7 +140,10 @@ impl StageState {
         let log = self.log.clone();
         let target = spec.target.clone().unwrap_or_default();
         let tag_list = tags.iter().map(ToString::to_string).collect::<Vec<_>>();
-        let planned_id = planned::digest(&self.broker.actor.run, &format!("build {}", tag_list.join(" ")));
+        let planned_id = planned::digest(
+            &self.broker.actor.run,
+            &format!("build {}", tag_list.join(" ")),
+        );
         if self.broker.dry_run {
             for t in &tag_list {
                 self.broker.journal.plan_image(t);
@@ -338,18 +341,19 @@ impl StageState {
             let r = self.check_build_image(op, grant, &u, where_, detail)?;
             let d = self.caps.containers.docker()?;
             let name = r.to_string();
-            let found = self
-                .caps.containers
-                .call(op, Some(Duration::from_secs(30)), async move {
-                    match d.inspect_image(&name).await {
-                        Ok(i) => Ok(Some(i)),
-                        Err(bollard::errors::Error::DockerResponseServerError {
-                            status_code: 404,
-                            ..
-                        }) => Ok(None),
-                        Err(e) => Err(engine_error(e)),
-                    }
-                })?;
+            let found =
+                self.caps
+                    .containers
+                    .call(op, Some(Duration::from_secs(30)), async move {
+                        match d.inspect_image(&name).await {
+                            Ok(i) => Ok(Some(i)),
+                            Err(bollard::errors::Error::DockerResponseServerError {
+                                status_code: 404,
+                                ..
+                            }) => Ok(None),
+                            Err(e) => Err(engine_error(e)),
+                        }
+                    })?;
             let Some(img) = found else {
                 return Err(CapError::NotFound(format!(
                     "{where_} uses image `{r}` ({}), which is not on the Docker Engine; gantry does not pull images during a build: pull it on the engine first (`docker pull {r}`)",
@@ -403,7 +407,8 @@ impl StageState {
         let d = self.caps.containers.docker()?;
         let name = tag.to_string();
         let found = self
-            .caps.containers
+            .caps
+            .containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 match d.inspect_image(&name).await {
                     Ok(i) => Ok(Some(i)),
@@ -418,7 +423,8 @@ impl StageState {
             return Ok(());
         };
         match self
-            .caps.containers
+            .caps
+            .containers
             .ownership(img.config.as_ref().and_then(|c| c.labels.as_ref()))
         {
             owner::Ownership::Ours => Ok(()),
@@ -441,11 +447,16 @@ impl StageState {
     }
 
     /// This pipeline's image behind `reference`; a refusal for anyone else's.
-    pub(super) fn our_image(&mut self, op: &str, reference: &str) -> Result<ImageInspect, CapError> {
+    pub(super) fn our_image(
+        &mut self,
+        op: &str,
+        reference: &str,
+    ) -> Result<ImageInspect, CapError> {
         let docker = self.caps.containers.docker()?;
         let r = reference.to_string();
         let img = self
-            .caps.containers
+            .caps
+            .containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 docker.inspect_image(&r).await.map_err(engine_error)
             })?;
@@ -623,7 +634,10 @@ impl StageState {
         )
     }
 
-    pub(super) fn inspect_image_checked(&mut self, reference: &str) -> Result<wit::Image, CapError> {
+    pub(super) fn inspect_image_checked(
+        &mut self,
+        reference: &str,
+    ) -> Result<wit::Image, CapError> {
         let op = "inspect-image";
         let grant = self.containers_grant(op)?;
         let r = parse_ref("image", reference)?;
@@ -631,7 +645,8 @@ impl StageState {
             let d = self.caps.containers.docker()?;
             let s = r.to_string();
             let img = self
-                .caps.containers
+                .caps
+                .containers
                 .call(op, Some(Duration::from_secs(30)), async move {
                     d.inspect_image(&s).await.map_err(engine_error)
                 })?;

@@ -5,7 +5,10 @@
 use super::*;
 
 impl StageState {
-    pub(super) fn create_managed(&mut self, spec: wit::ContainerSpec) -> Result<wit::Container, CapError> {
+    pub(super) fn create_managed(
+        &mut self,
+        spec: wit::ContainerSpec,
+    ) -> Result<wit::Container, CapError> {
         let op = "create";
         let grant = self.containers_grant(op)?;
         if let Err(r) = check_name(&grant, &spec.name, "container") {
@@ -106,7 +109,12 @@ impl StageState {
         )
     }
 
-    pub(super) fn lifecycle(&mut self, op: &str, name: &str, timeout_s: Option<u32>) -> Result<(), CapError> {
+    pub(super) fn lifecycle(
+        &mut self,
+        op: &str,
+        name: &str,
+        timeout_s: Option<u32>,
+    ) -> Result<(), CapError> {
         let (_, c) = self.owned_container(op, name)?;
         let id = c.id.clone().unwrap_or_default();
         let detail = json!({ "name": name, "id": id });
@@ -194,7 +202,8 @@ impl StageState {
             ],
         )]);
         let found = self
-            .caps.containers
+            .caps
+            .containers
             .call(op, Some(Duration::from_secs(30)), async move {
                 let list = d
                     .list_containers(Some(q::ListContainersOptions {
@@ -218,7 +227,8 @@ impl StageState {
         let (_, c) = self.owned_container("logs", name)?;
         let id = c.id.unwrap_or_default();
         let d = self.caps.containers.docker()?;
-        self.caps.containers
+        self.caps
+            .containers
             .call("logs", Some(Duration::from_secs(30)), async move {
                 let mut s = d.logs(
                     &id,
@@ -258,7 +268,8 @@ impl StageState {
             Some(json!({ "name": name })),
         );
         let d = self.caps.containers.docker()?;
-        self.caps.containers
+        self.caps
+            .containers
             .call("stats", Some(Duration::from_secs(30)), async move {
                 let mut s = d.stats(
                     &id,

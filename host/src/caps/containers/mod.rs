@@ -82,7 +82,10 @@ impl super::Capability for Containers {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::caps::bindings::containers::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::containers::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         Ok(())
     }
 
@@ -110,8 +113,8 @@ impl super::Capability for Containers {
 mod tests;
 
 use convert::*;
-use policy::*;
 pub use policy::host_access_refusal;
+use policy::*;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -135,13 +138,13 @@ use serde_json::{Value, json};
 use wasmtime::component::Resource;
 
 use super::secrets::SecretHandle;
+use crate::caps::bindings::containers as wit;
+use crate::caps::bindings::types::CapError;
+use crate::caps::context::StageState;
 use crate::manifest::grants::normalize_workspace_path;
 use crate::manifest::text::shown;
 use crate::manifest::{ContainersGrant, ImageRef};
 use crate::run::log::StageLog;
-use crate::caps::context::StageState;
-use crate::caps::bindings::containers as wit;
-use crate::caps::bindings::types::CapError;
 
 pub const LABEL_PIPELINE: &str = "dev.gantry.pipeline";
 pub const LABEL_STAGE: &str = "dev.gantry.stage";
@@ -633,14 +636,15 @@ impl StageState {
         }
         let docker = self.caps.containers.docker()?;
         let n = name.to_string();
-        let c = self
-            .caps.containers
-            .call(operation, Some(Duration::from_secs(30)), async move {
-                docker
-                    .inspect_container(&n, None::<q::InspectContainerOptions>)
-                    .await
-                    .map_err(engine_error)
-            })?;
+        let c =
+            self.caps
+                .containers
+                .call(operation, Some(Duration::from_secs(30)), async move {
+                    docker
+                        .inspect_container(&n, None::<q::InspectContainerOptions>)
+                        .await
+                        .map_err(engine_error)
+                })?;
         let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
         let ownership = self.caps.containers.ownership(labels);
         let managed = labels
@@ -664,7 +668,6 @@ impl StageState {
         }
         Ok((grant, c))
     }
-
 }
 
 impl wit::Host for StageState {
@@ -825,5 +828,4 @@ impl StageState {
             |r| json!({ "ok": r.is_ok() }),
         )
     }
-
 }

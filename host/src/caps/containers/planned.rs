@@ -37,10 +37,18 @@ mod tests {
     fn planned_digests_parse_as_digests_and_are_recognised() {
         let d = digest("run-1", "127.0.0.1:5000/app:1");
         assert_eq!(d.len(), "sha256:".len() + 64);
-        assert!(d[7..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            d[7..]
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert!(is_planned(&d));
         assert!(is_planned(&format!("127.0.0.1:5000/app@{d}")));
-        assert_eq!(d, digest("run-1", "127.0.0.1:5000/app:1"), "stable in a run");
+        assert_eq!(
+            d,
+            digest("run-1", "127.0.0.1:5000/app:1"),
+            "stable in a run"
+        );
         assert_ne!(d, digest("run-2", "127.0.0.1:5000/app:1"));
         assert!(!is_planned(
             "sha256:4f1c2b0e9d8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807f6e5d4c3b2a19080"

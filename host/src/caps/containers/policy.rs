@@ -33,7 +33,6 @@ pub fn host_access_refusal(h: &wit::HostAccess) -> Option<String> {
     (!asked.is_empty()).then(|| asked.join(", "))
 }
 
-
 pub(super) fn shown_list(v: &[String]) -> String {
     v.iter()
         .take(8)

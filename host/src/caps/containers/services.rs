@@ -35,24 +35,26 @@ impl StageState {
         self.check_service_name(op, &grant, name)?;
         let d = self.caps.containers.docker()?;
         let n = name.to_string();
-        let (svc, tasks) = self
-            .caps.containers
-            .call(op, Some(Duration::from_secs(30)), async move {
-                let s = d
-                    .inspect_service(&n, None::<q::InspectServiceOptions>)
-                    .await
-                    .map_err(engine_error)?;
-                let id = s.id.clone().unwrap_or_default();
-                let tasks = d
-                    .list_tasks(Some(q::ListTasksOptions {
-                        filters: Some(HashMap::from([("service".to_string(), vec![id])])),
-                    }))
-                    .await
-                    .map_err(engine_error)?;
-                Ok((s, tasks))
-            })?;
+        let (svc, tasks) =
+            self.caps
+                .containers
+                .call(op, Some(Duration::from_secs(30)), async move {
+                    let s = d
+                        .inspect_service(&n, None::<q::InspectServiceOptions>)
+                        .await
+                        .map_err(engine_error)?;
+                    let id = s.id.clone().unwrap_or_default();
+                    let tasks = d
+                        .list_tasks(Some(q::ListTasksOptions {
+                            filters: Some(HashMap::from([("service".to_string(), vec![id])])),
+                        }))
+                        .await
+                        .map_err(engine_error)?;
+                    Ok((s, tasks))
+                })?;
         let ownership = self
-            .caps.containers
+            .caps
+            .containers
             .ownership(svc.spec.as_ref().and_then(|s| s.labels.as_ref()));
         if ownership != owner::Ownership::Ours {
             return Err(self.refuse(
@@ -76,7 +78,10 @@ impl StageState {
         Ok((svc, view))
     }
 
-    pub(super) fn deploy_service(&mut self, spec: wit::ServiceSpec) -> Result<wit::Service, CapError> {
+    pub(super) fn deploy_service(
+        &mut self,
+        spec: wit::ServiceSpec,
+    ) -> Result<wit::Service, CapError> {
         let op = "service-deploy";
         let grant = self.containers_grant(op)?;
         self.check_service_name(op, &grant, &spec.name)?;
@@ -186,21 +191,22 @@ impl StageState {
         };
         let d = self.caps.containers.docker()?;
         let n = spec.name.clone();
-        let existing = self
-            .caps.containers
-            .call(op, Some(Duration::from_secs(30)), async move {
-                match d
-                    .inspect_service(&n, None::<q::InspectServiceOptions>)
-                    .await
-                {
-                    Ok(s) => Ok(Some(s)),
-                    Err(bollard::errors::Error::DockerResponseServerError {
-                        status_code: 404,
-                        ..
-                    }) => Ok(None),
-                    Err(e) => Err(engine_error(e)),
-                }
-            })?;
+        let existing =
+            self.caps
+                .containers
+                .call(op, Some(Duration::from_secs(30)), async move {
+                    match d
+                        .inspect_service(&n, None::<q::InspectServiceOptions>)
+                        .await
+                    {
+                        Ok(s) => Ok(Some(s)),
+                        Err(bollard::errors::Error::DockerResponseServerError {
+                            status_code: 404,
+                            ..
+                        }) => Ok(None),
+                        Err(e) => Err(engine_error(e)),
+                    }
+                })?;
         if let Some(old) = &existing {
             self.owned_service(op, &spec.name)?;
             let old_image = old

@@ -99,11 +99,11 @@ fn names() {
 #[test]
 fn counts_are_capped_with_errors_naming_the_limit() {
     assert!(check_counts(&[("env", limits::ENV, limits::ENV)], 0).is_ok());
-    let over =
-        |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10) {
-            Err(CapError::Invalid(m)) => m,
-            other => panic!("{other:?}"),
-        };
+    let over = |field, count, max| match check_counts(&[("command", 1, 2), (field, count, max)], 10)
+    {
+        Err(CapError::Invalid(m)) => m,
+        other => panic!("{other:?}"),
+    };
     let m = over("env", 257, limits::ENV);
     assert!(
         m.contains("`env` has 257 entries") && m.contains("limit of 256"),
@@ -222,9 +222,8 @@ fn build_context_goes_to_a_temporary_file_under_a_cap() {
     let archive = context::archive(&fd, &files, MAX_CONTEXT).unwrap();
     let path = archive.path.clone();
     assert_eq!(archive.content, 25 + 13 + 5);
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&path).unwrap().permissions(),
-    );
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600, "the archive is private");
     assert_eq!(
         archived_names(&archive),

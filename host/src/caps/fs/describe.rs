@@ -25,7 +25,11 @@ pub const DESCRIPTION: Description = Description {
 };
 
 fn whole(p: &str) -> &'static str {
-    if p == "." { " (the whole workspace)" } else { "" }
+    if p == "." {
+        " (the whole workspace)"
+    } else {
+        ""
+    }
 }
 
 fn grants(stage: &Stage) -> Vec<String> {

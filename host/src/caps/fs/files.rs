@@ -34,10 +34,10 @@ use std::io::Read as _;
 use serde_json::json;
 
 use super::{GUEST_ROOT, components};
-use crate::manifest::text::{brief as shown, toml_string as toml_str};
-use crate::caps::context::StageState;
 use crate::caps::bindings::files::{DirEntry, EntryKind, FileRead, Host};
 use crate::caps::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::manifest::text::{brief as shown, toml_string as toml_str};
 
 const CAP: &str = "fs";
 /// Most bytes one `read-files` call returns (plus the one file that crosses it).
@@ -163,11 +163,11 @@ impl StageState {
 
 impl Host for StageState {
     fn list_dir(&mut self, path: String) -> wasmtime::Result<Result<Vec<DirEntry>, CapError>> {
-        let resolved = match Self::resolve_guest(&self.broker, &self.caps.fs.files.roots, "list-dir", &path)
-        {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
+        let resolved =
+            match Self::resolve_guest(&self.broker, &self.caps.fs.files.roots, "list-dir", &path) {
+                Ok(r) => r,
+                Err(e) => return Ok(Err(e)),
+            };
         Ok(sys::list_dir(&resolved, &path))
     }
 
@@ -178,11 +178,15 @@ impl Host for StageState {
         max_size: u64,
         budget: u64,
     ) -> wasmtime::Result<Result<Vec<FileRead>, CapError>> {
-        let resolved =
-            match Self::resolve_guest(&self.broker, &self.caps.fs.files.roots, "read-files", &dir) {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
+        let resolved = match Self::resolve_guest(
+            &self.broker,
+            &self.caps.fs.files.roots,
+            "read-files",
+            &dir,
+        ) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
         let max_size = max_size.min(self.caps.fs.files.max_file);
         let budget = budget.min(MAX_BUDGET);
         Ok(sys::read_files(&resolved, &dir, &names, max_size, budget))

@@ -218,7 +218,12 @@ pub fn open_granted(setup: &StageSetup, broker: &super::Broker) -> Result<Vec<Gr
         };
         match opened {
             Ok(dir) => {
-                broker.allow("fs", "preopen", &format!("granted by {grant}"), Some(detail));
+                broker.allow(
+                    "fs",
+                    "preopen",
+                    &format!("granted by {grant}"),
+                    Some(detail),
+                );
                 out.push(Granted {
                     rel: rel.to_string(),
                     write,
@@ -265,9 +270,12 @@ impl super::Capability for Fs {
     fn link(
         linker: &mut wasmtime::component::Linker<crate::caps::context::StageState>,
     ) -> anyhow::Result<()> {
-        use wasmtime::component::HasSelf;
         use crate::caps::context::StageState;
-        crate::caps::bindings::files::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        use wasmtime::component::HasSelf;
+        crate::caps::bindings::files::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         add_to_linker(linker)
     }
 

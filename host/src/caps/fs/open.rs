@@ -29,8 +29,8 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
     DescriptorFlags, ErrorCode, HostDescriptor, OpenFlags, PathFlags,
 };
 
-use crate::manifest::text::brief as shown;
 use crate::caps::context::StageState;
+use crate::manifest::text::brief as shown;
 
 const TYPES: &str = "wasi:filesystem/types@0.2.12";
 

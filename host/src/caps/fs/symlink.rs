@@ -23,8 +23,8 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime_wasi::filesystem::Descriptor;
 use wasmtime_wasi::p2::bindings::filesystem::types::ErrorCode;
 
-use crate::manifest::text::brief as shown;
 use crate::caps::context::StageState;
+use crate::manifest::text::brief as shown;
 
 /// The `wasi:filesystem/types` instance wasmtime-wasi 48 defines (guests importing any
 /// 0.2.x version are linked to it).
@@ -130,7 +130,8 @@ impl StageState {
             Err(_) => return Err(ErrorCode::NotPermitted),
         };
         let grant = self
-            .caps.fs
+            .caps
+            .fs
             .write_roots
             .iter()
             .filter(|g| rel.starts_with(g))

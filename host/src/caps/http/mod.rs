@@ -84,12 +84,12 @@
 
 pub mod describe;
 mod policy;
-mod transport;
 #[cfg(test)]
 mod tests;
+mod transport;
 
-pub use policy::{non_global, path_problem};
 use policy::*;
+pub use policy::{non_global, path_problem};
 use transport::*;
 
 use std::net::{IpAddr, SocketAddr};
@@ -114,13 +114,13 @@ use wasmtime_wasi_http::{
 };
 
 use crate::caps::Broker;
+use crate::caps::bindings::types::CapError;
+use crate::caps::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
+use crate::caps::context::StageState;
 use crate::caps::secrets::SecretStore;
 use crate::manifest::HttpGrant;
 use crate::manifest::text::brief as shown;
 use crate::run::log::StageLog;
-use crate::caps::context::StageState;
-use crate::caps::bindings::types::CapError;
-use crate::caps::budget::{HostBudget, MAX_REQUESTS_IN_FLIGHT};
 
 const CAP: &str = "http";
 

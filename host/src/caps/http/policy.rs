@@ -54,7 +54,6 @@ pub(super) fn percent_decode(s: &str) -> String {
     once(&once(s))
 }
 
-
 pub(super) fn is_read_only(method: &Method) -> bool {
     *method == Method::GET || *method == Method::HEAD || *method == Method::OPTIONS
 }

@@ -62,9 +62,7 @@ fn non_global_addresses_are_refused() {
     ] {
         assert!(non_global(ip(a)).is_some(), "{a} should be refused");
     }
-    assert!(
-        non_global(ip("169.254.169.254")).is_some_and(|k| k.to_string().contains("metadata"))
-    );
+    assert!(non_global(ip("169.254.169.254")).is_some_and(|k| k.to_string().contains("metadata")));
     assert_eq!(non_global(ip("::ffff:8.8.8.8")), None);
     assert_eq!(non_global(ip("64:ff9b::808:808")), None);
 }

@@ -40,7 +40,13 @@ pub(super) fn fields_size(map: &http::HeaderMap) -> usize {
 }
 
 /// The refusal of response headers or trailers over the stage's fields limit.
-pub(super) fn fields_too_large(shared: &Shared, t: &Target, what: &str, size: usize, code: Error) -> Error {
+pub(super) fn fields_too_large(
+    shared: &Shared,
+    t: &Target,
+    what: &str,
+    size: usize,
+    code: Error,
+) -> Error {
     let limit = shared.fields_limit.load(Ordering::Relaxed);
     shared.refuse(
         &t.method,

@@ -18,8 +18,8 @@
 
 pub mod describe;
 
-use crate::caps::context::StageState;
 use crate::caps::bindings::log::{Field, Host, Level};
+use crate::caps::context::StageState;
 
 /// Longest message of one record, in bytes.
 pub const MAX_MESSAGE: usize = 16 * 1024;
@@ -94,13 +94,17 @@ impl super::Capability for Log {
     type State = ();
     const DESCRIPTION: &'static super::describe::Description = &describe::DESCRIPTION;
 
-    fn link(
-        linker: &mut wasmtime::component::Linker<StageState>,
-    ) -> anyhow::Result<()> {
+    fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::caps::bindings::log::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::log::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         // The contract's types (no functions) come with the log: every plugin imports both.
-        crate::caps::bindings::types::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::types::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         Ok(())
     }
 

@@ -129,7 +129,11 @@ fn danger(p: &ProcessGrant, writes: &[String]) -> Danger {
         );
     }
     Danger {
-        severity: if code || p.network { "critical" } else { "high" },
+        severity: if code || p.network {
+            "critical"
+        } else {
+            "high"
+        },
         grant: "grants.process".into(),
         subject: if p.args.is_empty() {
             cmd.clone()

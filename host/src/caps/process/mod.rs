@@ -104,12 +104,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::manifest::text::{brief as shown, toml_string as toml_str};
-use crate::manifest::ProcessGrant;
-use crate::run::audit::Decision;
-use crate::caps::context::StageState;
 use crate::caps::bindings::process::{Command, Host, Output};
 use crate::caps::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::manifest::ProcessGrant;
+use crate::manifest::text::{brief as shown, toml_string as toml_str};
+use crate::run::audit::Decision;
 use sandbox::{Sandbox, StatusPipe};
 
 /// Most arguments a plugin may pass.
@@ -406,7 +406,8 @@ impl StageState {
 
         // 3. A granted command with matching arguments.
         let for_cmd: Vec<&ProcessGrant> = self
-            .caps.process
+            .caps
+            .process
             .grants
             .iter()
             .filter(|g| g.cmd == program)
@@ -414,7 +415,8 @@ impl StageState {
         if for_cmd.is_empty() {
             let granted: Vec<String> = {
                 let mut v: Vec<String> = self
-                    .caps.process
+                    .caps
+                    .process
                     .grants
                     .iter()
                     .map(|g| format!("`{}`", g.cmd))
@@ -555,7 +557,8 @@ impl StageState {
 
         // 7. The timeout.
         let remaining = self
-            .caps.process
+            .caps
+            .process
             .deadline
             .map(|d| d.saturating_duration_since(Instant::now()));
         if remaining.is_some_and(|r| r.is_zero()) {
@@ -746,12 +749,20 @@ impl super::Capability for Process {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::caps::bindings::process::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::process::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         Ok(())
     }
 
     fn prepare(cx: &super::Prepare<'_>) -> State {
         let g = &cx.setup.grants;
-        State::new(&g.process, &g.fs.write, cx.deadline, cx.setup.cancel.clone())
+        State::new(
+            &g.process,
+            &g.fs.write,
+            cx.deadline,
+            cx.setup.cancel.clone(),
+        )
     }
 }

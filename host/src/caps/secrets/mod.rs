@@ -19,11 +19,11 @@ use std::path::Path;
 
 use wasmtime::component::Resource;
 
-use crate::manifest::{Manifest, SecretSource};
-use crate::run::redact::Redactor;
-use crate::caps::context::StageState;
 use crate::caps::bindings::secrets::{Host, HostSecret};
 use crate::caps::bindings::types::CapError;
+use crate::caps::context::StageState;
+use crate::manifest::{Manifest, SecretSource};
+use crate::run::redact::Redactor;
 
 /// Most secret handles a stage may hold at once.
 pub const MAX_HANDLES: usize = 1024;
@@ -212,7 +212,10 @@ impl super::Capability for Secrets {
 
     fn link(linker: &mut wasmtime::component::Linker<StageState>) -> anyhow::Result<()> {
         use wasmtime::component::HasSelf;
-        crate::caps::bindings::secrets::add_to_linker::<StageState, HasSelf<StageState>>(linker, |s| s)?;
+        crate::caps::bindings::secrets::add_to_linker::<StageState, HasSelf<StageState>>(
+            linker,
+            |s| s,
+        )?;
         Ok(())
     }
 

@@ -81,7 +81,9 @@ pub(super) fn check_report(
     outside_paths(&mut report, log);
     let extra = crate::run::artifacts::excess(&report.artifacts);
     if extra > 0 {
-        report.artifacts.truncate(crate::run::artifacts::MAX_ARTIFACTS);
+        report
+            .artifacts
+            .truncate(crate::run::artifacts::MAX_ARTIFACTS);
         report.summary = format!(
             "{} ({extra} artifacts beyond {} dropped)",
             report.summary,

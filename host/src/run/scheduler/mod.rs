@@ -41,8 +41,8 @@ use crate::runtime::{RunError, Runtime, StageSetup};
 mod checks;
 mod records;
 
-use checks::*;
 pub use checks::workspace_relative;
+use checks::*;
 use records::*;
 
 /// Output keys: what `${stages.X.outputs.KEY}` can name.
@@ -340,7 +340,10 @@ pub async fn execute(
                     aborting.as_deref(),
                     interrupted,
                     &opts.git,
-                    stage.environment.as_deref().and_then(|e| manifest.environment(e)),
+                    stage
+                        .environment
+                        .as_deref()
+                        .and_then(|e| manifest.environment(e)),
                     &opts.approved,
                 );
                 let rec = records.get_mut(name).expect("known stage");
@@ -568,13 +571,11 @@ fn decide(
     // `when.on-failure`: runs when one of the named stages failed, fail-fast or not
     // (it is what a failure calls for); never after an interrupt.
     let triggered = !on_failure.is_empty()
-        && on_failure
-            .iter()
-            .any(|n| {
-                records.get(n).is_some_and(|r| {
-                    matches!(r.status, StageStatus::Failed | StageStatus::FailedAllowed)
-                })
-            });
+        && on_failure.iter().any(|n| {
+            records.get(n).is_some_and(|r| {
+                matches!(r.status, StageStatus::Failed | StageStatus::FailedAllowed)
+            })
+        });
     if !on_failure.is_empty() && !triggered {
         return Some((
             StageStatus::Skipped,

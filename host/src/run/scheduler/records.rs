@@ -110,7 +110,9 @@ impl StateWriter {
     }
 }
 
-pub(super) struct StateWritten(pub(super) Result<std::thread::JoinHandle<std::io::Result<()>>, std::io::Result<()>>);
+pub(super) struct StateWritten(
+    pub(super) Result<std::thread::JoinHandle<std::io::Result<()>>, std::io::Result<()>>,
+);
 
 impl StateWritten {
     pub(super) fn wait(self) -> std::io::Result<()> {

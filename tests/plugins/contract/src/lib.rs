@@ -31,7 +31,11 @@ impl Plugin for Contract {
         Info::new("contract", "0.1.0")
             .kind(Kind::Other)
             .description("calls every interface of the contract")
-            .rule(Rule::new("contract-note", Level::Note, "A note of the contract plugin"))
+            .rule(Rule::new(
+                "contract-note",
+                Level::Note,
+                "A note of the contract plugin",
+            ))
     }
 
     fn run(_cx: &Context, _config: Config) -> Result<Report, Error> {
@@ -51,7 +55,11 @@ impl Plugin for Contract {
             .output("process", process)
             .output("containers", containers)
             .output("files", files);
-        report.push(Finding::new("contract-note", Level::Note, "the report's types cross the boundary"));
+        report.push(Finding::new(
+            "contract-note",
+            Level::Note,
+            "the report's types cross the boundary",
+        ));
         Ok(report)
     }
 }
